@@ -1,0 +1,44 @@
+"""Sign-in and sessions (ER1, NF1): WeChat codes in, the backend's own tokens out."""
+from hospital import web
+from hospital.auth import roles
+
+app = web.create_app("auth")
+
+
+@web.route(app, "/auth/wechat/mini-program", methods=["POST"], public=True)
+def mini_program_login():
+    from hospital.auth import models, sessions
+
+    body = web.json_body(models.CodeLogin)
+    return web.respond(sessions.sign_in_with_wechat(sessions.MINI_PROGRAM, body.code))
+
+
+@web.route(app, "/auth/wechat/oauth", methods=["POST"], public=True)
+def official_account_login():
+    from hospital.auth import models, sessions
+
+    body = web.json_body(models.CodeLogin)
+    return web.respond(sessions.sign_in_with_wechat(sessions.OFFICIAL_ACCOUNT, body.code))
+
+
+@web.route(app, "/auth/refresh", methods=["POST"], public=True)
+def refresh():
+    from hospital.auth import models, sessions
+
+    body = web.json_body(models.RefreshRequest)
+    return web.respond(sessions.refresh(body.refresh_token))
+
+
+@web.route(app, "/auth/logout", methods=["POST"], allow=roles.ALL)
+def logout():
+    from hospital.auth import models, sessions
+
+    body = web.json_body(models.LogoutRequest)
+    sessions.sign_out(web.principal(), body.refresh_token)
+    return web.respond({"signed_out": True})
+
+
+@web.route(app, "/auth/me", methods=["GET"], allow=roles.ALL)
+def me():
+    caller = web.principal()
+    return web.respond({"user_id": caller.user_id, "roles": sorted(caller.roles), "app_id": caller.app_id})

@@ -1,0 +1,1 @@
+"""Local infrastructure (simulators of third-party services) for tests and local runs."""

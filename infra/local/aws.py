@@ -1,0 +1,383 @@
+"""The AWS side: an endpoint (embedded moto, LocalStack or real AWS) and the template's
+queues, buckets, keys and secrets on it.
+
+`start_endpoint()` decides where AWS calls go and exports AWS_ENDPOINT_URL, which boto3
+(>= 1.28) honours for every client, so function code needs no local-only switch.
+`provision()` creates the resources in dependency order (local endpoints only) or just
+looks them up by name (any other endpoint: we never create on real AWS), and returns the
+physical-values map that template.py uses for Ref / GetAtt.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets as pysecrets
+import socket
+import string
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+from urllib.parse import urlparse
+
+import boto3
+from botocore.exceptions import ClientError
+
+from .template import DEFAULT_ACCOUNT_ID, Template, TemplateError
+
+log = logging.getLogger("infra.local.aws")
+
+DEFAULT_PORT = 4566
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+# Tag that lets us find "our" KMS key again on a long-lived endpoint (keys have no name).
+KEY_TAG = "local-runtime:logical-id"
+
+Physical = dict[str, dict[str, Any]]
+
+
+class ProvisionError(Exception):
+    pass
+
+
+@dataclass
+class AwsEndpoint:
+    url: str
+    is_local: bool
+    region: str
+    server: Any = None  # ThreadedMotoServer when we started it
+
+    @property
+    def embedded(self) -> bool:
+        return self.server is not None
+
+    def client(self, service: str):
+        # A fresh session per client: boto3 sessions are not thread-safe.
+        return boto3.session.Session().client(service, endpoint_url=self.url, region_name=self.region)
+
+    def account_id(self) -> str:
+        try:
+            return self.client("sts").get_caller_identity()["Account"]
+        except Exception:  # noqa: BLE001 - an endpoint without STS: moto's default is right
+            return DEFAULT_ACCOUNT_ID
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+def start_endpoint(port: int | None = None, environ: "os._Environ[str] | dict" = os.environ) -> AwsEndpoint:
+    """Use AWS_ENDPOINT_URL if set; otherwise reuse or start moto on 127.0.0.1:<port>."""
+    region = environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    url = environ.get("AWS_ENDPOINT_URL")
+    if url:
+        return AwsEndpoint(url=url, is_local=urlparse(url).hostname in LOCAL_HOSTS, region=region)
+
+    port = int(port if port is not None else environ.get("LOCAL_AWS_PORT", DEFAULT_PORT))
+    server = None
+    if not _answers("127.0.0.1", port):
+        from moto.server import ThreadedMotoServer  # imported lazily: slow, and unused with LocalStack
+
+        # werkzeug would print one access-log line per AWS call; our own logs matter more.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+    url = f"http://127.0.0.1:{port}"
+    environ["AWS_ENDPOINT_URL"] = url
+    # Dummy credentials so no real account can ever be touched by this process.
+    environ["AWS_ACCESS_KEY_ID"] = "test"
+    environ["AWS_SECRET_ACCESS_KEY"] = "test"
+    environ.pop("AWS_SESSION_TOKEN", None)
+    environ.pop("AWS_PROFILE", None)
+    return AwsEndpoint(url=url, is_local=True, region=region, server=server)
+
+
+# ---------------------------------------------------------------------------------------
+# provisioning
+# ---------------------------------------------------------------------------------------
+
+def provision(
+    template: Template,
+    endpoint: AwsEndpoint,
+    secret_overrides: Mapping[str, str] | None = None,
+) -> Physical:
+    """Create (local endpoint) or look up (remote endpoint) every supported resource."""
+    p = _Provisioner(template, endpoint, dict(secret_overrides or {}))
+    for lid in template.creation_order():
+        res = template.resources[lid]
+        handler = p.handlers.get(res.type)
+        if handler is None:
+            log.warning("resource %s (%s) is not created locally", lid, res.type)
+            continue
+        try:
+            p.physical[lid] = handler(lid)
+        except (ClientError, TemplateError) as exc:
+            raise ProvisionError(f"{lid} ({res.type}): {exc}") from exc
+    unknown = set(p.secret_overrides) - set(p.physical)
+    if unknown:
+        raise ProvisionError(f"secret_overrides for unknown secrets: {sorted(unknown)}")
+    return p.physical
+
+
+class _Provisioner:
+    def __init__(self, template: Template, endpoint: AwsEndpoint, secret_overrides: dict[str, str]):
+        self.t = template
+        self.ep = endpoint
+        self.create = endpoint.is_local
+        self.secret_overrides = secret_overrides
+        self.physical: Physical = {}
+        self.region, self.account = template.region, template.account_id
+        self.handlers: dict[str, Callable[[str], dict]] = {
+            "AWS::SQS::Queue": self.queue,
+            "AWS::S3::Bucket": self.bucket,
+            "AWS::KMS::Key": self.kms_key,
+            "AWS::KMS::Alias": self.kms_alias,
+            "AWS::SecretsManager::Secret": self.secret,
+            # Serverless resources are not created anywhere: they get local stand-in values.
+            "AWS::Serverless::Function": self.function,
+            "AWS::Serverless::Api": self.api,
+            "AWS::Serverless::LayerVersion": self.layer,
+            "AWS::Lambda::LayerVersion": self.layer,
+        }
+
+    def props(self, lid: str) -> dict:
+        return self.t.resolve_properties(lid, self.physical)
+
+    def default_name(self, lid: str) -> str:
+        # CloudFormation would add a random suffix; a stable name keeps creation idempotent.
+        return f"{self.t.stack_name}-{lid}"
+
+    # ---- SQS --------------------------------------------------------------------------
+
+    def queue(self, lid: str) -> dict:
+        props = self.props(lid)
+        sqs = self.ep.client("sqs")
+        fifo = str(props.get("FifoQueue", "false")).lower() == "true"
+        name = props.get("QueueName") or self.default_name(lid) + (".fifo" if fifo else "")
+        attrs = {
+            k: _attr_str(props[k]) for k in (
+                "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
+                "ReceiveMessageWaitTimeSeconds", "ContentBasedDeduplication", "KmsMasterKeyId",
+                "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled",
+            ) if k in props
+        }
+        if "RedrivePolicy" in props:
+            rp = props["RedrivePolicy"]
+            rp = json.loads(rp) if isinstance(rp, str) else rp
+            attrs["RedrivePolicy"] = json.dumps({
+                "deadLetterTargetArn": rp["deadLetterTargetArn"],
+                "maxReceiveCount": int(rp["maxReceiveCount"]),
+            })
+        try:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            if self.create and attrs:
+                sqs.set_queue_attributes(QueueUrl=url, Attributes=attrs)  # keep in step with the template
+        except ClientError as exc:
+            if not _is_not_found(exc):
+                raise
+            if not self.create:
+                raise ProvisionError(f"queue {name} does not exist on {self.ep.url}") from exc
+            create_attrs = dict(attrs, **({"FifoQueue": "true"} if fifo else {}))
+            url = sqs.create_queue(QueueName=name, Attributes=create_attrs)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return {"Ref": url, "QueueUrl": url, "Arn": arn, "QueueName": name}
+
+    # ---- S3 ---------------------------------------------------------------------------
+
+    def bucket(self, lid: str) -> dict:
+        props = self.props(lid)
+        s3 = self.ep.client("s3")
+        name = props.get("BucketName") or self.default_name(lid).lower()
+        try:
+            s3.head_bucket(Bucket=name)
+        except ClientError as exc:
+            if not self.create:
+                raise ProvisionError(f"bucket {name} not found on {self.ep.url}") from exc
+            kwargs: dict[str, Any] = {"Bucket": name}
+            if self.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+            s3.create_bucket(**kwargs)
+        return {
+            "Ref": name, "Arn": f"arn:aws:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com",
+        }
+
+    # ---- KMS --------------------------------------------------------------------------
+
+    def kms_key(self, lid: str) -> dict:
+        kms = self.ep.client("kms")
+        key_id = self._find_key(kms, lid)
+        if key_id is None:
+            if not self.create:
+                raise ProvisionError(
+                    f"cannot find key {lid} on {self.ep.url}: give it an AWS::KMS::Alias in the template")
+            props = self.props(lid)
+            kwargs: dict[str, Any] = {
+                "Description": props.get("Description", lid),
+                "KeyUsage": props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+                "KeySpec": props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+                "Tags": [{"TagKey": KEY_TAG, "TagValue": f"{self.t.stack_name}/{lid}"}],
+            }
+            if props.get("KeyPolicy"):
+                kwargs["Policy"] = json.dumps(props["KeyPolicy"])
+            key_id = kms.create_key(**kwargs)["KeyMetadata"]["KeyId"]
+            if str(props.get("EnableKeyRotation", "false")).lower() == "true":
+                kms.enable_key_rotation(KeyId=key_id)
+        arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        return {"Ref": key_id, "KeyId": key_id, "Arn": arn}
+
+    def _find_key(self, kms, lid: str) -> str | None:
+        # 1) through an alias of the template that targets this key (works on real AWS too)
+        for alias in self.t.of_type("AWS::KMS::Alias"):
+            if lid in self.t.references(alias.properties.get("TargetKeyId")):
+                name = self.t.resolve(alias.properties["AliasName"], self.physical)
+                try:
+                    return kms.describe_key(KeyId=name)["KeyMetadata"]["KeyId"]
+                except ClientError as exc:
+                    if not _is_not_found(exc):
+                        raise
+        if not self.create:
+            return None
+        # 2) through our tag (a local endpoint that outlived a previous run)
+        want = f"{self.t.stack_name}/{lid}"
+        for page in kms.get_paginator("list_keys").paginate():
+            for key in page["Keys"]:
+                meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+                if meta.get("KeyState") not in ("Enabled", "Disabled"):
+                    continue
+                tags = kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
+                if any(t["TagKey"] == KEY_TAG and t["TagValue"] == want for t in tags):
+                    return key["KeyId"]
+        return None
+
+    def kms_alias(self, lid: str) -> dict:
+        props = self.props(lid)
+        kms = self.ep.client("kms")
+        name, target = props["AliasName"], props["TargetKeyId"]
+        current = None
+        for page in kms.get_paginator("list_aliases").paginate():
+            for alias in page["Aliases"]:
+                if alias["AliasName"] == name:
+                    current = alias
+        if current is None:
+            if not self.create:
+                raise ProvisionError(f"KMS alias {name} not found on {self.ep.url}")
+            kms.create_alias(AliasName=name, TargetKeyId=target)
+        elif self.create and current.get("TargetKeyId") != target:
+            kms.update_alias(AliasName=name, TargetKeyId=target)
+        return {"Ref": name}
+
+    # ---- Secrets Manager --------------------------------------------------------------
+
+    def secret(self, lid: str) -> dict:
+        props = self.props(lid)
+        sm = self.ep.client("secretsmanager")
+        name = props.get("Name") or self.default_name(lid)
+        override = self.secret_overrides.get(lid)
+        try:
+            arn = sm.describe_secret(SecretId=name)["ARN"]
+            exists = True
+        except ClientError as exc:
+            if not _is_not_found(exc):
+                raise
+            exists = False
+        if not self.create:
+            if not exists:
+                raise ProvisionError(f"secret {name} not found on {self.ep.url}")
+            if override is not None:
+                log.warning("secret override for %s ignored: %s is not a local endpoint", lid, self.ep.url)
+        elif not exists:
+            value = override if override is not None else _initial_secret_value(props)
+            arn = sm.create_secret(Name=name, Description=props.get("Description", ""), SecretString=value)["ARN"]
+        elif override is not None:
+            # An existing secret is never regenerated; only an explicit local override replaces it.
+            if sm.get_secret_value(SecretId=arn).get("SecretString") != override:
+                sm.put_secret_value(SecretId=arn, SecretString=override)
+        return {"Ref": arn, "Id": arn, "Name": name}
+
+    # ---- serverless stand-ins ---------------------------------------------------------
+
+    def function(self, lid: str) -> dict:
+        name = self.t.resources[lid].properties.get("FunctionName")
+        name = self.t.resolve(name, self.physical) if name else lid
+        return {"Ref": name, "Arn": f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"}
+
+    def api(self, lid: str) -> dict:
+        # Stable fake API id (10 chars like real ones) so URLs in logs stay the same run to run.
+        api_id = ("local" + lid.lower())[:10]
+        return {"Ref": api_id, "RootResourceId": "root"}
+
+    def layer(self, lid: str) -> dict:
+        props = self.t.resources[lid].properties
+        name = self.t.resolve(props.get("LayerName"), self.physical) if props.get("LayerName") else lid
+        return {"Ref": f"arn:aws:lambda:{self.region}:{self.account}:layer:{name}:1"}
+
+
+# ---------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------
+
+_PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+
+
+def generate_password(opts: Mapping[str, Any]) -> str:
+    """Secrets Manager GenerateSecretString semantics (PasswordLength default 32)."""
+    length = int(opts.get("PasswordLength", 32))
+    flag = lambda k: str(opts.get(k, "false")).lower() == "true"  # noqa: E731
+    groups = []
+    if not flag("ExcludeLowercase"):
+        groups.append(string.ascii_lowercase)
+    if not flag("ExcludeUppercase"):
+        groups.append(string.ascii_uppercase)
+    if not flag("ExcludeNumbers"):
+        groups.append(string.digits)
+    if not flag("ExcludePunctuation"):
+        groups.append(_PUNCTUATION)
+    if flag("IncludeSpace"):
+        groups.append(" ")
+    excluded = set(opts.get("ExcludeCharacters", ""))
+    groups = [g for g in ("".join(c for c in g if c not in excluded) for g in groups) if g]
+    if not groups:
+        raise ProvisionError("GenerateSecretString excludes every character")
+    alphabet = "".join(groups)
+    require_each = str(opts.get("RequireEachIncludedType", "true")).lower() == "true"
+    while True:
+        pw = "".join(pysecrets.choice(alphabet) for _ in range(length))
+        if not require_each or length < len(groups) or all(any(c in g for c in pw) for g in groups):
+            return pw
+
+
+def _initial_secret_value(props: Mapping[str, Any]) -> str:
+    if "SecretString" in props:
+        return str(props["SecretString"])
+    gen = props.get("GenerateSecretString")
+    if gen is None:
+        return ""
+    password = generate_password(gen)
+    if "SecretStringTemplate" in gen:
+        body = json.loads(gen["SecretStringTemplate"])
+        body[gen["GenerateStringKey"]] = password
+        return json.dumps(body)
+    return password
+
+
+def _attr_str(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _is_not_found(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    return code in (
+        "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NotFoundException",
+        "ResourceNotFoundException", "NoSuchBucket", "404",
+    )

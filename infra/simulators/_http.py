@@ -1,0 +1,209 @@
+"""Shared plumbing for local simulators of third-party HTTP APIs.
+
+A simulator is a ThreadingHTTPServer in a daemon thread that routes requests to
+plain Python handlers returning (status, body). Every simulator also gets the
+same /_sim/ control endpoints: fault injection, per-path call counts and a
+movable clock (so tests can expire codes and tokens without sleeping).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
+
+FAULT_MODES = ("http500", "timeout", "errcode")
+
+# A handler returns (HTTP status, body); a dict/list body is sent as JSON, a str as text.
+Reply = tuple[int, Any]
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Any  # http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        """Parsed JSON body; raises ValueError if the body is not JSON."""
+        return json.loads(self.body or b"null")
+
+
+class SimulatorServer:
+    """Base class: subclasses register API routes with `self.route(...)`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, fault_timeout_seconds: float = 10.0):
+        self.host, self.port = host, port
+        # Longer than any sane client read timeout, so "timeout" faults really time out.
+        self.fault_timeout_seconds = fault_timeout_seconds
+        self._lock = threading.RLock()
+        self._routes: dict[tuple[str, str], Callable[[Request], Reply]] = {}
+        self._faults: list[dict] = []
+        self._stats: dict[str, int] = {}
+        self._clock_offset = 0.0
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.route("POST", "/_sim/faults", self._ctl_add_fault)
+        self.route("DELETE", "/_sim/faults", self._ctl_clear_faults)
+        self.route("GET", "/_sim/stats", lambda req: (200, self.stats()))
+        self.route("POST", "/_sim/clock", self._ctl_clock)
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> "SimulatorServer":
+        self._stopping.clear()
+        self._server = ThreadingHTTPServer((self.host, self.port), _handler_class(self))
+        # Don't let stop() wait for a handler that is stalling on a "timeout" fault.
+        self._server.block_on_close = False
+        self.port = self._server.server_address[1]
+        # A short poll interval makes stop() (server.shutdown) return quickly.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        name=type(self).__name__, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # wakes stalled "timeout" handlers
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- test controls -----------------------------------------------------
+    def route(self, method: str, path: str, handler: Callable[[Request], Reply]) -> None:
+        self._routes[(method, path)] = handler
+
+    def now(self) -> float:
+        """Simulated wall-clock time (real time + advance_clock offsets)."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        with self._lock:
+            self._clock_offset += seconds
+
+    def inject_fault(self, path: str, mode: str, count: int = 1, errcode: int = -1,
+                     seconds: float | None = None) -> None:
+        """Make the next `count` calls of `path` fail with `mode` (see FAULT_MODES)."""
+        if mode not in FAULT_MODES:
+            raise ValueError(f"mode must be one of {FAULT_MODES}")
+        seconds = self.fault_timeout_seconds if seconds is None else float(seconds)
+        with self._lock:
+            self._faults.append({"path": path, "mode": mode, "count": int(count), "errcode": int(errcode),
+                                 "seconds": seconds})
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def stats(self) -> dict[str, int]:
+        """Calls per API path (control endpoints are not counted)."""
+        with self._lock:
+            return dict(self._stats)
+
+    def fault_body(self, errcode: int) -> Any:
+        """Body of an "errcode" fault; override with the simulated API's error shape."""
+        return {"errcode": errcode, "errmsg": "system error"}
+
+    # -- dispatch ----------------------------------------------------------
+    def _dispatch(self, req: Request) -> Reply | None:
+        if not req.path.startswith("/_sim/"):
+            with self._lock:
+                self._stats[req.path] = self._stats.get(req.path, 0) + 1
+                fault = self._take_fault(req.path)
+            if fault and fault["mode"] == "http500":
+                return 500, "Internal Server Error"
+            if fault and fault["mode"] == "errcode":
+                return 200, self.fault_body(fault["errcode"])
+            if fault and fault["mode"] == "timeout":
+                # Stall like a slow upstream, then answer normally: the call still takes
+                # effect, as a real timed-out request may have (clients must cope).
+                if self._stopping.wait(fault["seconds"]):
+                    return None
+        handler = self._routes.get((req.method, req.path))
+        if handler is None:
+            known = any(path == req.path for _, path in self._routes)
+            return (405, "Method Not Allowed") if known else (404, "Not Found")
+        try:
+            return handler(req)
+        except ValueError as exc:  # bad control-endpoint input
+            return 400, {"error": str(exc)}
+
+    def _take_fault(self, path: str) -> dict | None:
+        for fault in self._faults:
+            if fault["path"] == path and fault["count"] > 0:
+                fault["count"] -= 1
+                return fault
+        return None
+
+    def _ctl_add_fault(self, req: Request) -> Reply:
+        body = _json_object(req)
+        self.inject_fault(body.get("path", ""), body.get("mode", ""), body.get("count", 1),
+                          body.get("errcode", -1), body.get("seconds"))
+        return 200, {"ok": True}
+
+    def _ctl_clear_faults(self, req: Request) -> Reply:
+        self.clear_faults()
+        return 200, {"ok": True}
+
+    def _ctl_clock(self, req: Request) -> Reply:
+        self.advance_clock(float(_json_object(req).get("advance_seconds", 0)))
+        return 200, {"now": self.now()}
+
+
+def _json_object(req: Request) -> dict:
+    body = req.json()
+    if not isinstance(body, dict):
+        raise ValueError("expected a JSON object")
+    return body
+
+
+def _handler_class(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        # HTTP/1.0 (the default): one request per connection, so stop() never
+        # waits on idle keep-alive connections.
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            req = Request(self.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
+                          self.headers, self.rfile.read(length) if length else b"")
+            reply = sim._dispatch(req)
+            if reply is None:
+                return
+            status, payload = reply
+            if isinstance(payload, str):
+                data, ctype = payload.encode(), "text/plain; charset=utf-8"
+            else:
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                ctype = "application/json; encoding=utf-8"
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass  # client gave up (e.g. after a "timeout" fault)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format, *args) -> None:
+            pass  # keep test output quiet; query strings would also carry secrets
+
+    return Handler

@@ -1,0 +1,1 @@
+"""Who is calling: roles, session tokens, WeChat sign-in."""

@@ -1,0 +1,195 @@
+"""Sign-in with WeChat, session refresh and sign-out (ER1, NF1).
+
+A WeChat identity is (app id, openid). The first sign-in through an app creates a user
+with the patient role; staff and admin roles are granted to existing users. The unionid,
+which would link one person's identities across our apps, is only stored hashed: linking
+profiles needs the patient's explicit consent (ER8), handled by the rescue profile flow.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+import sqlalchemy as sa
+
+from hospital import audit, config
+from hospital.auth import roles as R
+from hospital.auth.tokens import (
+    Principal,
+    access_ttl,
+    hash_refresh_token,
+    issue_access_token,
+    new_refresh_token,
+    refresh_ttl,
+)
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import Unauthenticated, UpstreamUnavailable, ValidationFailed
+from hospital.observability import mask
+from hospital.timeutil import utcnow
+
+log = logging.getLogger("hospital.auth")
+
+MINI_PROGRAM = "mini_program"
+OFFICIAL_ACCOUNT = "official_account"
+_APP_ENV = {
+    MINI_PROGRAM: "WECHAT_MINI_PROGRAM_APP_ID",
+    OFFICIAL_ACCOUNT: "WECHAT_OFFICIAL_ACCOUNT_APP_ID",
+}
+
+
+def _wechat():
+    from hospital.adapters.wechat import WeChatApi
+
+    return WeChatApi(config.env("WECHAT_API_BASE", "https://api.weixin.qq.com"))
+
+
+def app_credentials(channel: str) -> tuple[str, str]:
+    app_id = config.env(_APP_ENV[channel])
+    app_secret = config.secret("WECHAT_SECRET_ARN").get(app_id)
+    if not app_secret:
+        raise config.ConfigError(f"no WeChat app secret stored for {app_id}")
+    return app_id, app_secret
+
+
+def sign_in_with_wechat(channel: str, code: str) -> dict:
+    """Exchange a WeChat login code (mini-program) or OAuth code (official account)."""
+    from hospital.adapters.wechat import WeChatError, WeChatUnavailable
+
+    app_id, app_secret = app_credentials(channel)
+    api = _wechat()
+    try:
+        if channel == MINI_PROGRAM:
+            identity = api.code_to_session(app_id, app_secret, code)
+        else:
+            identity = api.oauth_code_to_identity(app_id, app_secret, code)
+    except WeChatUnavailable as exc:
+        raise UpstreamUnavailable("WeChat did not answer; try again") from exc
+    except WeChatError as exc:
+        # 40029 invalid code, 40163 code used: the client must get a fresh code.
+        log.info("wechat sign-in refused", extra={"errcode": exc.errcode, "app_id": app_id})
+        raise ValidationFailed("the WeChat code is invalid or already used", field="code",
+                               code="invalid_code") from exc
+    principal = _user_for_identity(app_id, identity["openid"], identity.get("unionid"))
+    log.info("signed in", extra={"user_id": principal.user_id, "app_id": app_id,
+                                 "openid": mask(identity["openid"])})
+    if principal.roles - {R.PATIENT}:
+        audit.record(principal, "auth.sign_in", "user", str(principal.user_id), "ok",
+                     {"app_id": app_id, "channel": channel})
+    return _issue(principal, family_id=uuid.uuid4().hex)
+
+
+def _user_for_identity(app_id: str, openid: str, unionid: str | None) -> Principal:
+    from hospital.crypto import lookup_hash
+
+    unionid_hash = lookup_hash(unionid, "unionid") if unionid else None
+    now = utcnow()
+    for _attempt in range(2):  # a concurrent first sign-in may win the unique key; then read it
+        try:
+            with transaction() as conn:
+                row = conn.execute(
+                    sa.select(t.wechat_identities.c.id, t.wechat_identities.c.user_id)
+                    .where(t.wechat_identities.c.app_id == app_id, t.wechat_identities.c.openid == openid)
+                ).first()
+                if row:
+                    conn.execute(
+                        t.wechat_identities.update().where(t.wechat_identities.c.id == row.id)
+                        .values(last_login_at=now, unionid_hash=unionid_hash or t.wechat_identities.c.unionid_hash)
+                    )
+                    user_id = row.user_id
+                else:
+                    user_id = conn.execute(t.users.insert().values(status="active", created_at=now)).inserted_primary_key[0]
+                    conn.execute(t.user_roles.insert().values(user_id=user_id, role=R.PATIENT, granted_at=now))
+                    conn.execute(t.wechat_identities.insert().values(
+                        app_id=app_id, openid=openid, unionid_hash=unionid_hash,
+                        user_id=user_id, created_at=now, last_login_at=now,
+                    ))
+                return _principal(conn, user_id, app_id)
+        except sa.exc.IntegrityError:
+            continue
+    raise UpstreamUnavailable("sign-in collided with another; try again")
+
+
+def _principal(conn, user_id: int, app_id: str | None) -> Principal:
+    status = conn.execute(sa.select(t.users.c.status).where(t.users.c.id == user_id)).scalar_one_or_none()
+    if status != "active":
+        raise Unauthenticated("this account is disabled", code="account_disabled")
+    role_rows = conn.execute(sa.select(t.user_roles.c.role).where(t.user_roles.c.user_id == user_id)).scalars()
+    return Principal(user_id=int(user_id), roles=frozenset(role_rows), app_id=app_id)
+
+
+def _issue(principal: Principal, family_id: str) -> dict:
+    token, token_hash = new_refresh_token()
+    now = utcnow()
+    with transaction() as conn:
+        conn.execute(t.refresh_tokens.insert().values(
+            user_id=principal.user_id, family_id=family_id, token_hash=token_hash,
+            created_at=now, expires_at=now + refresh_ttl(),
+        ))
+    return {
+        "access_token": issue_access_token(principal),
+        "token_type": "Bearer",
+        "expires_in": access_ttl(),
+        "refresh_token": token,
+        "user": {"id": principal.user_id, "roles": sorted(principal.roles)},
+    }
+
+
+def refresh(refresh_token: str, app_id: str | None = None) -> dict:
+    """Rotate a refresh token. Roles are re-read, so a revoked role ends at the next refresh."""
+    now = utcnow()
+    token_hash = hash_refresh_token(refresh_token)
+    with transaction() as conn:
+        row = conn.execute(sa.select(t.refresh_tokens).where(t.refresh_tokens.c.token_hash == token_hash)).first()
+        if row is None or row.expires_at <= now or row.revoked_at is not None:
+            raise Unauthenticated("refresh token is invalid or expired", code="invalid_refresh_token")
+        used = conn.execute(
+            t.refresh_tokens.update()
+            .where(t.refresh_tokens.c.id == row.id, t.refresh_tokens.c.used_at.is_(None))
+            .values(used_at=now)
+        ).rowcount
+        if used == 0:
+            reused = True
+        else:
+            reused = False
+            principal = _principal(conn, row.user_id, app_id)
+    if reused:
+        # Someone presented a token that was already rotated: treat the family as stolen.
+        revoke_family(row.family_id)
+        audit.record(None, "auth.refresh_token_reused", "user", str(row.user_id), "refused", {})
+        raise Unauthenticated("refresh token was already used; sign in again", code="refresh_token_reused")
+    return _issue(principal, family_id=row.family_id)
+
+
+def revoke_family(family_id: str) -> None:
+    with transaction() as conn:
+        conn.execute(
+            t.refresh_tokens.update()
+            .where(t.refresh_tokens.c.family_id == family_id, t.refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
+
+def sign_out(principal: Principal, refresh_token: str | None) -> None:
+    """Revoke the session family of the given refresh token, or all of the user's sessions."""
+    query = t.refresh_tokens.update().where(
+        t.refresh_tokens.c.user_id == principal.user_id, t.refresh_tokens.c.revoked_at.is_(None)
+    )
+    if refresh_token:
+        family = sa.select(t.refresh_tokens.c.family_id).where(
+            t.refresh_tokens.c.token_hash == hash_refresh_token(refresh_token)
+        ).scalar_subquery()
+        query = query.where(t.refresh_tokens.c.family_id == family)
+    with transaction() as conn:
+        conn.execute(query.values(revoked_at=utcnow()))
+
+
+def grant_role(user_id: int, role: str, granted_by: int | None = None) -> None:
+    if role not in R.ALL:
+        raise ValidationFailed(f"unknown role {role!r}", field="role")
+    with transaction() as conn:
+        exists = conn.execute(sa.select(t.user_roles.c.role).where(
+            t.user_roles.c.user_id == user_id, t.user_roles.c.role == role)).first()
+        if not exists:
+            conn.execute(t.user_roles.insert().values(user_id=user_id, role=role, granted_at=utcnow(),
+                                                      granted_by=granted_by))

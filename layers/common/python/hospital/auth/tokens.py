@@ -1,0 +1,94 @@
+"""The backend's own session tokens.
+
+Access tokens are short-lived signed JWTs (HS256, key from Secrets Manager) checked
+without a database read on every call. Refresh tokens are opaque random strings stored
+only as hashes; each use rotates them, and a reused one revokes its whole family (a
+stolen copy stops working for both holders).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+
+from hospital import config
+from hospital.errors import Unauthenticated
+
+ISSUER = "hospital-backend"
+AUDIENCE = "hospital-api"
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    user_id: int
+    roles: frozenset[str]
+    app_id: str | None = None
+
+    def has_any(self, roles) -> bool:
+        return bool(self.roles & frozenset(roles))
+
+
+def access_ttl() -> int:
+    return config.env_int("SESSION_TTL_SECONDS", 900)
+
+
+def refresh_ttl() -> dt.timedelta:
+    return dt.timedelta(days=config.env_int("REFRESH_TTL_DAYS", 30))
+
+
+def _signing_key() -> str:
+    return config.secret_value("APP_SECRET_ARN", "session_signing_key")
+
+
+def issue_access_token(principal: Principal, now: dt.datetime | None = None) -> str:
+    import jwt
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(principal.user_id),
+        "roles": sorted(principal.roles),
+        "app": principal.app_id,
+        "iat": now,
+        "exp": now + dt.timedelta(seconds=access_ttl()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, _signing_key(), algorithm="HS256")
+
+
+def verify_access_token(token: str) -> Principal:
+    import jwt
+
+    try:
+        claims = jwt.decode(
+            token,
+            _signing_key(),
+            algorithms=["HS256"],  # pinned: never let the token choose its algorithm
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("session expired; refresh it", code="session_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthenticated("session token is invalid", code="invalid_session") from exc
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError) as exc:
+        raise Unauthenticated("session token is invalid", code="invalid_session") from exc
+    return Principal(user_id=user_id, roles=frozenset(claims.get("roles") or ()), app_id=claims.get("app"))
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """(token for the client, hash we store)."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    # High-entropy random token: a plain SHA-256 is enough, no slow password hash needed.
+    return hashlib.sha256(token.encode()).hexdigest()

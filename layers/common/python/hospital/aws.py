@@ -1,0 +1,35 @@
+"""boto3 clients, one per service per container, honouring AWS_ENDPOINT_URL.
+
+boto3 itself reads AWS_ENDPOINT_URL (1.28+); we pass it explicitly as well so the
+behaviour does not depend on the SDK version shipped in the Lambda runtime.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+
+_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=None)
+def _client(service: str, endpoint: str | None, region: str):
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+    # A boto3 Session per client: the default session is not thread-safe to create clients from.
+    return boto3.session.Session().client(
+        service, endpoint_url=endpoint, region_name=region, config=config
+    )
+
+
+def client(service: str):
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    with _lock:
+        return _client(service, endpoint, region)
+
+
+def reset_clients() -> None:
+    _client.cache_clear()

@@ -1,0 +1,178 @@
+"""The schema as SQLAlchemy Core tables. Alembic migrations create it; a test checks the
+migrated database matches these definitions, so code and migrations cannot drift.
+
+Times are naive UTC (DATETIME(6) on MySQL). Personal data lives only in `*_enc` columns
+(envelope-encrypted, see hospital.crypto) with a keyed hash beside it where we look it up.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+Time = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+Blob = sa.LargeBinary().with_variant(mysql.BLOB(), "mysql", "mariadb")
+PublicId = sa.String(32)  # uuid4 hex: unguessable ids for anything a patient can name
+
+
+def _pk() -> sa.Column:
+    return sa.Column("id", Id, primary_key=True, autoincrement=True)
+
+
+users = sa.Table(
+    "users", metadata,
+    _pk(),
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+user_roles = sa.Table(
+    "user_roles", metadata,
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("role", sa.String(32), primary_key=True),
+    sa.Column("granted_at", Time, nullable=False),
+    sa.Column("granted_by", Id, nullable=True),
+)
+
+wechat_identities = sa.Table(
+    "wechat_identities", metadata,
+    _pk(),
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("openid", sa.String(128), nullable=False),
+    # Kept hashed: it links a person across our apps, which needs their consent first (ER8).
+    sa.Column("unionid_hash", sa.String(64), nullable=True, index=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("last_login_at", Time, nullable=False),
+    sa.UniqueConstraint("app_id", "openid"),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens", metadata,
+    _pk(),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("family_id", sa.String(32), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("used_at", Time, nullable=True),
+    sa.Column("revoked_at", Time, nullable=True),
+)
+
+wechat_access_tokens = sa.Table(
+    "wechat_access_tokens", metadata,
+    sa.Column("app_id", sa.String(64), primary_key=True),
+    sa.Column("token_enc", Blob, nullable=True),
+    sa.Column("expires_at", Time, nullable=True),
+    # A container that is refreshing holds the lease, so the others don't all call WeChat.
+    sa.Column("lease_until", Time, nullable=True),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+data_keys = sa.Table(
+    "data_keys", metadata,
+    _pk(),
+    sa.Column("kms_key_id", sa.String(256), nullable=False),
+    sa.Column("encrypted_key", Blob, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    _pk(),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("message_type", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),
+    sa.Column("correlation_id", sa.String(128), nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("sent_at", Time, nullable=True),
+    sa.Column("claimed_until", Time, nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Index("ix_outbox_pending", "sent_at", "created_at"),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    _pk(),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("actor_user_id", Id, nullable=True),
+    sa.Column("actor_roles", sa.String(200), nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target_type", sa.String(64), nullable=True),
+    sa.Column("target_id", sa.String(64), nullable=True),
+    sa.Column("result", sa.String(16), nullable=False),
+    sa.Column("details", sa.JSON(), nullable=True),
+    sa.Column("correlation_id", sa.String(128), nullable=True),
+    sa.Index("ix_audit_log_actor_at", "actor_user_id", "at"),
+)
+
+patient_cards = sa.Table(
+    "patient_cards", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("his_patient_id", sa.String(64), nullable=False),
+    sa.Column("card_no_enc", Blob, nullable=False),
+    sa.Column("card_no_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("unbound_at", Time, nullable=True),
+    sa.UniqueConstraint("user_id", "card_no_hash"),
+)
+
+rescue_persons = sa.Table(
+    "rescue_persons", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("owner_user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("name_enc", Blob, nullable=False),
+    sa.Column("phone_enc", Blob, nullable=True),
+    sa.Column("phone_hash", sa.String(64), nullable=True),
+    sa.Column("relation", sa.String(32), nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("deleted_at", Time, nullable=True),
+)
+
+rescue_cases = sa.Table(
+    "rescue_cases", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("patient_user_id", Id, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("card_id", PublicId, sa.ForeignKey("patient_cards.id"), nullable=True),
+    sa.Column("rescue_person_id", PublicId, sa.ForeignKey("rescue_persons.id"), nullable=True),
+    sa.Column("location_enc", Blob, nullable=False),
+    sa.Column("coord_system", sa.String(8), nullable=False),
+    sa.Column("address_enc", Blob, nullable=True),
+    sa.Column("complaint_enc", Blob, nullable=True),
+    # PIPL: processing to protect life in an emergency needs no consent; we record the basis.
+    sa.Column("legal_basis", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("idempotency_key", sa.String(64), nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.UniqueConstraint("patient_user_id", "idempotency_key"),
+    sa.Index("ix_rescue_cases_patient_created", "patient_user_id", "created_at"),
+)
+
+rescue_events = sa.Table(
+    "rescue_events", metadata,
+    _pk(),
+    sa.Column("case_id", PublicId, sa.ForeignKey("rescue_cases.id"), nullable=False),
+    sa.Column("node", sa.String(32), nullable=False),
+    sa.Column("occurred_at", Time, nullable=False),
+    sa.Column("actor_user_id", Id, nullable=True),
+    sa.Column("actor_role", sa.String(32), nullable=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("details", sa.JSON(), nullable=True),
+    # A redelivered message carries the same key, so its node is written once.
+    sa.Column("dedupe_key", sa.String(96), nullable=True),
+    sa.UniqueConstraint("case_id", "dedupe_key"),
+    sa.Index("ix_rescue_events_case_id", "case_id", "id"),
+)

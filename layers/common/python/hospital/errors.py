@@ -1,0 +1,54 @@
+"""Errors the caller may see, each with its HTTP status and a stable code.
+
+Handlers and domain code raise these; the web layer turns them into
+{"error": {"code", "message", "field"}} with the status. Anything else becomes a 500
+with no detail for the caller (the log has it).
+"""
+from __future__ import annotations
+
+
+class AppError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+    def body(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+class ValidationFailed(AppError):
+    status = 400
+    code = "invalid_request"
+
+
+class Unauthenticated(AppError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class UpstreamUnavailable(AppError):
+    """An external system we depend on did not answer usefully; the caller may retry."""
+
+    status = 503
+    code = "upstream_unavailable"

@@ -1,0 +1,1 @@
+"""Emergency rescue: cases, their append-only timeline, and intake."""

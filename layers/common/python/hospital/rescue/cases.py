@@ -1,0 +1,180 @@
+"""Rescue cases: intake by a patient, the case view, and timeline recording (ER1-ER5)."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+
+import sqlalchemy as sa
+
+from hospital import crypto
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import NotFound, ValidationFailed
+from hospital.rescue.timeline import derive_status
+from hospital.timeutil import iso_utc, utcnow
+from hospital.unit_of_work import unit_of_work
+
+log = logging.getLogger("hospital.rescue")
+
+CASE_CREATED = "rescue.case_created"
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+
+
+def _ctx(case_id: str, column: str) -> str:
+    return f"rescue_cases.{column}:{case_id}"
+
+
+def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[dict, bool]:
+    """Create a case from a patient's one-click intake; returns (case view, created).
+
+    A retried request with the same Idempotency-Key returns the first case instead of
+    creating a second one: a person in distress may press twice or lose the answer.
+    """
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise ValidationFailed("Idempotency-Key must be 8-64 letters, digits or _.:-",
+                               field="Idempotency-Key")
+    if idempotency_key:
+        existing = _case_id_for_key(principal.user_id, idempotency_key)
+        if existing:
+            return get_case(principal, existing), False
+    case_id = uuid.uuid4().hex
+    now = utcnow()
+    location = intake.location
+    try:
+        with unit_of_work() as uow:
+            _check_owned(uow.conn, principal.user_id, intake)
+            uow.conn.execute(t.rescue_cases.insert().values(
+                id=case_id,
+                patient_user_id=principal.user_id,
+                source="mini_program",
+                card_id=intake.hospital_card_id,
+                rescue_person_id=intake.rescue_person_id,
+                location_enc=crypto.encrypt(json.dumps({
+                    "latitude": location.latitude, "longitude": location.longitude,
+                    "accuracy_m": location.accuracy_m}), _ctx(case_id, "location")),
+                coord_system=location.coord_system,
+                address_enc=_enc(intake.address_text, case_id, "address"),
+                complaint_enc=_enc(intake.complaint, case_id, "complaint"),
+                legal_basis="vital_interests",
+                status="received",
+                idempotency_key=idempotency_key,
+                created_at=now,
+                updated_at=now,
+            ))
+            append_node(uow.conn, case_id, "call_received", source="mini_program",
+                        actor_user_id=principal.user_id, actor_role="patient", at=now, details={
+                            "with_card": intake.hospital_card_id is not None,
+                            "with_rescue_person": intake.rescue_person_id is not None,
+                            "coord_system": location.coord_system,
+                            "accuracy_m": location.accuracy_m,
+                        })
+            uow.publish("rescue-events", CASE_CREATED, {"case_id": case_id})
+    except sa.exc.IntegrityError:
+        # Lost a race with a concurrent request carrying the same Idempotency-Key.
+        existing = idempotency_key and _case_id_for_key(principal.user_id, idempotency_key)
+        if not existing:
+            raise
+        return get_case(principal, existing), False
+    log.info("rescue case created", extra={"case_id": case_id, "user_id": principal.user_id})
+    return get_case(principal, case_id), True
+
+
+def _enc(text: str | None, case_id: str, column: str) -> bytes | None:
+    return None if text is None else crypto.encrypt(text, _ctx(case_id, column))
+
+
+def _case_id_for_key(user_id: int, key: str) -> str | None:
+    with transaction() as conn:
+        return conn.execute(sa.select(t.rescue_cases.c.id).where(
+            t.rescue_cases.c.patient_user_id == user_id,
+            t.rescue_cases.c.idempotency_key == key)).scalar_one_or_none()
+
+
+def _check_owned(conn, user_id: int, intake) -> None:
+    """The card and the rescue person must be the caller's own, else 400 naming the field."""
+    if intake.hospital_card_id is not None:
+        found = conn.execute(sa.select(t.patient_cards.c.id).where(
+            t.patient_cards.c.id == intake.hospital_card_id,
+            t.patient_cards.c.user_id == user_id,
+            t.patient_cards.c.unbound_at.is_(None))).first()
+        if not found:
+            raise ValidationFailed("no such hospital card bound to you", field="hospital_card_id",
+                                   code="unknown_reference")
+    if intake.rescue_person_id is not None:
+        found = conn.execute(sa.select(t.rescue_persons.c.id).where(
+            t.rescue_persons.c.id == intake.rescue_person_id,
+            t.rescue_persons.c.owner_user_id == user_id,
+            t.rescue_persons.c.deleted_at.is_(None))).first()
+        if not found:
+            raise ValidationFailed("no such rescue person of yours", field="rescue_person_id",
+                                   code="unknown_reference")
+
+
+def append_node(conn, case_id: str, node: str, *, source: str, actor_user_id=None, actor_role=None,
+                details: dict | None = None, dedupe_key: str | None = None, at=None) -> bool:
+    """Append a timeline node and move the case status; False if `dedupe_key` was seen before.
+
+    The status update is guarded by the status read in this transaction, so two concurrent
+    writers cannot both move it from the same state.
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(t.rescue_events.insert().values(
+                case_id=case_id, node=node, occurred_at=at or utcnow(), actor_user_id=actor_user_id,
+                actor_role=actor_role, source=source, details=details or {}, dedupe_key=dedupe_key))
+    except sa.exc.IntegrityError:
+        if dedupe_key is None:
+            raise
+        return False
+    current = conn.execute(sa.select(t.rescue_cases.c.status).where(t.rescue_cases.c.id == case_id)).scalar_one()
+    nodes = conn.execute(sa.select(t.rescue_events.c.node).where(t.rescue_events.c.case_id == case_id)
+                         .order_by(t.rescue_events.c.id)).scalars().all()
+    status = derive_status(list(nodes))
+    if status != current:
+        moved = conn.execute(t.rescue_cases.update()
+                             .where(t.rescue_cases.c.id == case_id, t.rescue_cases.c.status == current)
+                             .values(status=status, updated_at=utcnow())).rowcount
+        if moved != 1:
+            raise RuntimeError(f"case {case_id} changed concurrently")  # rolled back; caller retries
+    return True
+
+
+def record_alerted(case_id: str, message_id: str, details: dict) -> bool:
+    """The rescue-events consumer's step: note that the case went out for alerting, once."""
+    with transaction() as conn:
+        exists = conn.execute(sa.select(t.rescue_cases.c.id).where(t.rescue_cases.c.id == case_id)).first()
+        if not exists:
+            raise NotFound(f"rescue case {case_id} does not exist")
+        return append_node(conn, case_id, "alerted", source="rescue-events", actor_role="system",
+                           details=details, dedupe_key=f"alerted:{message_id}")
+
+
+def get_case(principal, case_id: str) -> dict:
+    """The case as its owner sees it. Anyone else gets 404: we do not confirm it exists."""
+    with transaction() as conn:
+        case = conn.execute(sa.select(t.rescue_cases).where(
+            t.rescue_cases.c.id == case_id,
+            t.rescue_cases.c.patient_user_id == principal.user_id)).first()
+        if case is None:
+            raise NotFound("no such rescue case", field="case_id")
+        events = conn.execute(sa.select(t.rescue_events).where(t.rescue_events.c.case_id == case_id)
+                              .order_by(t.rescue_events.c.id)).all()
+    location = json.loads(crypto.decrypt(case.location_enc, _ctx(case_id, "location")))
+    return {
+        "case_id": case.id,
+        "status": case.status,
+        "source": case.source,
+        "created_at": iso_utc(case.created_at),
+        "hospital_card_id": case.card_id,
+        "rescue_person_id": case.rescue_person_id,
+        "location": {**location, "coord_system": case.coord_system},
+        "address_text": crypto.decrypt_text(case.address_enc, _ctx(case_id, "address")),
+        "complaint": crypto.decrypt_text(case.complaint_enc, _ctx(case_id, "complaint")),
+        "timeline": [
+            {"node": e.node, "at": iso_utc(e.occurred_at), "source": e.source,
+             "actor_role": e.actor_role, "details": e.details or {}}
+            for e in events
+        ],
+    }

@@ -1,0 +1,31 @@
+"""Request models of the rescue API (validated at the edge; 400 names the field)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+PublicId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Location(_Strict):
+    latitude: float = Field(ge=-90, le=90, strict=True)
+    longitude: float = Field(ge=-180, le=180, strict=True)
+    # wx.getLocation gives WGS-84 by default, map components GCJ-02: we store which.
+    coord_system: Literal["wgs84", "gcj02", "bd09"]
+    accuracy_m: float | None = Field(default=None, gt=0, le=100_000, strict=True)
+
+
+class CaseIntake(_Strict):
+    hospital_card_id: PublicId | None = None
+    rescue_person_id: PublicId | None = None
+    location: Location
+    address_text: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    complaint: Annotated[Text, StringConstraints(max_length=500)] | None = None

@@ -1,0 +1,186 @@
+"""HTTP functions: one Chalice app per function, built the same way everywhere.
+
+    app = web.create_app("rescue_api")
+
+    @web.route(app, "/rescue/cases", methods=["POST"], allow={roles.PATIENT})
+    def create_case(): ...
+
+Every route declares who may call it: `allow=` roles, or `public=True` for the few that
+must work without a session (sign-in, payment callbacks that verify their own signature).
+A middleware authenticates the bearer token, checks the route's roles, carries the
+correlation id and writes one access line; errors leave as
+{"error": {"code", "message", "field"}} with their status, never as a stack trace.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+import logging
+import re
+import time
+
+from chalice import Chalice, Response
+
+from hospital import observability
+from hospital.errors import AppError, Forbidden, Unauthenticated, ValidationFailed
+
+log = logging.getLogger("hospital.web")
+
+PUBLIC = "public"
+DEFAULT_MAX_BODY = 16 * 1024
+_principal: contextvars.ContextVar = contextvars.ContextVar("principal", default=None)
+# The request lives in a context variable, not on the app (Chalice's app.current_request is
+# shared by every thread; the local runtime serves requests concurrently).
+_request: contextvars.ContextVar = contextvars.ContextVar("request", default=None)
+
+
+def create_app(name: str) -> Chalice:
+    app = Chalice(app_name=name)
+    observability.setup_logging(name)
+    app.register_middleware(_http_middleware(app), "http")
+    return app
+
+
+def route(app: Chalice, path: str, *, methods: list[str], allow=None, public: bool = False, **options):
+    """Register a view with its access rule; domain errors become JSON error answers."""
+    if public == bool(allow):
+        raise ValueError(f"{path}: declare exactly one of allow=<roles> or public=True")
+
+    def register(fn):
+        @functools.wraps(fn)
+        def view(**params):
+            try:
+                return fn(**params)
+            except AppError as exc:
+                return error_response(exc)
+            except Exception:  # noqa: BLE001 - logged with its correlation id, hidden from callers
+                log.exception("unhandled error", extra={"path": path})
+                return error_response(AppError("internal error"))
+
+        view.access = PUBLIC if public else frozenset(allow)
+        app.route(path, methods=methods, **options)(view)
+        return fn
+
+    return register
+
+
+def principal():
+    """The authenticated caller of the current request (hospital.auth.tokens.Principal)."""
+    value = _principal.get()
+    if value is None:
+        raise Unauthenticated("sign in first")
+    return value
+
+
+def request():
+    """The Chalice request being served."""
+    return _request.get()
+
+
+def header(name: str) -> str | None:
+    return request().headers.get(name)
+
+
+def json_body(model, max_bytes: int = DEFAULT_MAX_BODY):
+    """The request body validated against a pydantic model; 400 naming the field if not."""
+    raw = request().raw_body or b""
+    if len(raw) > max_bytes:
+        raise ValidationFailed(f"request body is larger than {max_bytes} bytes", field="body",
+                               code="body_too_large")
+    if not raw.strip():
+        raise ValidationFailed("request body is empty; a JSON object is required", field="body",
+                               code="missing_body")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("request body is not valid JSON", field="body", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed("request body must be a JSON object", field="body")
+    return validate(model, data)
+
+
+def validate(model, data: dict):
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown field"
+        raise ValidationFailed(f"{field}: {message}", field=field, code="invalid_field") from None
+
+
+def respond(body, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+    )
+
+
+def error_response(exc: AppError) -> Response:
+    return respond(exc.body(), status=exc.status)
+
+
+def _authenticate(authorization: str | None):
+    from hospital.auth.tokens import verify_access_token
+
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthenticated("a bearer session token is required", field="Authorization")
+    return verify_access_token(authorization[7:].strip())
+
+
+_CHALICE_CODE = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _normalise(response: Response) -> Response:
+    """Chalice's own refusals (405, 415, ...) use {"Code", "Message"}: reshape them."""
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = _CHALICE_CODE.sub("_", body["Code"]).lower().removesuffix("_error")
+        return respond({"error": {"code": code, "message": body["Message"], "field": None}},
+                       status=response.status_code, headers=dict(response.headers))
+    return response
+
+
+def _http_middleware(app: Chalice):
+    def middleware(event, get_response):
+        started = time.perf_counter()
+        cid_token = observability.bind_correlation_id(event.headers.get(observability.CORRELATION_HEADER))
+        request_token = _request.set(event)
+        principal_token = _principal.set(None)
+        resource = event.context.get("resourcePath")
+        caller = None
+        try:
+            entry = app.routes.get(resource, {}).get(event.method)
+            access = getattr(getattr(entry, "view_function", None), "access", None)
+            if entry is not None and access is None:
+                raise AppError(f"route {resource} declares no access rule")  # fail closed
+            if entry is not None and access != PUBLIC:
+                caller = _authenticate(event.headers.get("authorization"))
+                if not caller.has_any(access):
+                    raise Forbidden("your role may not call this", code="forbidden")
+                _principal.set(caller)
+            response = _normalise(get_response(event))
+        except AppError as exc:
+            response = error_response(exc)
+        except Exception:  # noqa: BLE001
+            log.exception("unhandled error in middleware")
+            response = error_response(AppError("internal error"))
+        response.headers[observability.CORRELATION_HEADER] = observability.current_correlation_id()
+        response.headers.setdefault("Cache-Control", "no-store")
+        log.info("http", extra={
+            "method": event.method, "resource": resource, "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "user_id": getattr(caller, "user_id", None),
+        })
+        _principal.reset(principal_token)
+        _request.reset(request_token)
+        observability.reset_correlation_id(cid_token)
+        return response
+
+    return middleware

@@ -1,0 +1,99 @@
+"""The WeChat API access token, shared by every container through the database.
+
+WeChat allows a limited number of token fetches a day, and a fresh token ends the old
+one; so containers must not each fetch their own. One row per app holds the current
+token (encrypted: it is a credential) and a short lease: the container that wins the
+lease with a guarded UPDATE refreshes, the others keep using the still-valid token or
+wait briefly for the new one. We use WeChat's stable_token API, which returns the same
+token while it is valid, so even a lost lease race cannot invalidate a token in use.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import sqlalchemy as sa
+
+from hospital import crypto
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.timeutil import utcnow
+
+REFRESH_MARGIN = dt.timedelta(minutes=5)  # refresh this long before WeChat's expiry
+LEASE = dt.timedelta(seconds=15)
+_WAIT_STEP, _WAIT_STEPS = 0.1, 50
+
+
+def _context(app_id: str) -> str:
+    return f"wechat_access_tokens.token:{app_id}"
+
+
+def access_token(app_id: str, app_secret: str, api, *, force_refresh: bool = False) -> str:
+    """A valid access token for `app_id`; `api` is a hospital.adapters.wechat.WeChatApi."""
+    for _ in range(_WAIT_STEPS):
+        now = utcnow()
+        row = _read(app_id)
+        usable = row is not None and row.token_enc is not None and row.expires_at > now
+        if usable and not force_refresh and row.expires_at - REFRESH_MARGIN > now:
+            return crypto.decrypt_text(row.token_enc, _context(app_id))
+        if _take_lease(app_id, now, exists=row is not None):
+            return _refresh(app_id, app_secret, api, force_refresh)
+        if usable and not force_refresh:
+            return crypto.decrypt_text(row.token_enc, _context(app_id))  # another container refreshes
+        time.sleep(_WAIT_STEP)
+    raise TimeoutError(f"no WeChat access token for {app_id}: the refreshing container did not finish")
+
+
+def invalidate(app_id: str, token: str, app_secret: str, api) -> str:
+    """WeChat said `token` is invalid (40001): fetch a new one, once, whoever noticed first."""
+    row = _read(app_id)
+    if row is not None and row.token_enc is not None:
+        current = crypto.decrypt_text(row.token_enc, _context(app_id))
+        if current != token:
+            return current  # someone already replaced it
+    return access_token(app_id, app_secret, api, force_refresh=True)
+
+
+def _read(app_id: str):
+    with transaction() as conn:
+        return conn.execute(sa.select(t.wechat_access_tokens).where(t.wechat_access_tokens.c.app_id == app_id)).first()
+
+
+def _take_lease(app_id: str, now: dt.datetime, exists: bool) -> bool:
+    with transaction() as conn:
+        if not exists:
+            try:
+                with conn.begin_nested():
+                    conn.execute(t.wechat_access_tokens.insert().values(
+                        app_id=app_id, lease_until=now + LEASE, updated_at=now))
+                return True
+            except sa.exc.IntegrityError:
+                pass  # another container created the row first; compete for the lease below
+        won = conn.execute(
+            t.wechat_access_tokens.update()
+            .where(t.wechat_access_tokens.c.app_id == app_id,
+                   sa.or_(t.wechat_access_tokens.c.lease_until.is_(None),
+                          t.wechat_access_tokens.c.lease_until < now))
+            .values(lease_until=now + LEASE)
+        ).rowcount
+    return won == 1
+
+
+def _refresh(app_id: str, app_secret: str, api, force_refresh: bool) -> str:
+    try:
+        token, expires_in = api.fetch_stable_token(app_id, app_secret, force_refresh=force_refresh)
+    except Exception:
+        with transaction() as conn:  # give the lease back so another container can try
+            conn.execute(t.wechat_access_tokens.update()
+                         .where(t.wechat_access_tokens.c.app_id == app_id).values(lease_until=None))
+        raise
+    now = utcnow()
+    with transaction() as conn:
+        conn.execute(
+            t.wechat_access_tokens.update().where(t.wechat_access_tokens.c.app_id == app_id).values(
+                token_enc=crypto.encrypt(token, _context(app_id)),
+                expires_at=now + dt.timedelta(seconds=int(expires_in)),
+                lease_until=None, updated_at=now,
+            )
+        )
+    return token
