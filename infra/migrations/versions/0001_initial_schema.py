@@ -37,13 +37,6 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index('ix_audit_log_actor_at', ['actor_user_id', 'at'], unique=False)
 
-    op.create_table('data_keys',
-    sa.Column('id', Id, autoincrement=True, nullable=False),
-    sa.Column('kms_key_id', sa.String(length=256), nullable=False),
-    sa.Column('encrypted_key', Blob, nullable=False),
-    sa.Column('created_at', Time, nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_data_keys'))
-    )
     op.create_table('outbox',
     sa.Column('id', Id, autoincrement=True, nullable=False),
     sa.Column('destination', sa.String(length=64), nullable=False),
@@ -222,7 +215,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_pending')
 
     op.drop_table('outbox')
-    op.drop_table('data_keys')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_actor_at')
 

@@ -1,11 +1,11 @@
 """Envelope encryption of personal data, and keyed hashes for looking it up.
 
-A container asks KMS for a data key once, records the KMS-wrapped copy in `data_keys`,
-and encrypts with the plaintext copy held in memory for DATA_KEY_MAX_AGE seconds; so
-encryption costs no KMS call per row, and KMS (with its audit trail) is needed to read
-anything back. Ciphertext layout, versioned so the format can change:
+A container asks KMS for a data key once and encrypts with the plaintext copy held in
+memory for DATA_KEY_MAX_AGE seconds, so a row costs no KMS call; every ciphertext carries
+the KMS-wrapped copy of its data key, so reading it back needs KMS (and leaves KMS's audit
+trail) and needs nothing from the database. Layout, versioned so it can change:
 
-    version(1) | cipher(1) | data_key_id(8, big-endian) | nonce(12) | ciphertext+tag(16)
+    version(1) | cipher(1) | wrapped_key_len(2) | wrapped_key | nonce(12) | ciphertext+tag(16)
 
 The `context` string is bound in as associated data, so a ciphertext copied into another
 column or row fails to decrypt. SM4-GCM (national algorithm) or AES-256-GCM is chosen by
@@ -23,86 +23,64 @@ import unicodedata
 
 from hospital import config
 
-VERSION = 1
+VERSION = 2
 AES_GCM, SM4_GCM = 1, 2
 _CIPHER_IDS = {"AES-GCM": AES_GCM, "SM4-GCM": SM4_GCM}
 _KEY_BYTES = {AES_GCM: 32, SM4_GCM: 16}
-_HEADER = struct.Struct(">BBQ")
+_HEADER = struct.Struct(">BBH")
 _NONCE = 12
+_TAG = 16
 
 
 class DecryptionFailed(Exception):
-    """Ciphertext altered, moved to another context, or its key is unknown."""
+    """Ciphertext altered, moved to another context, or its key cannot be unwrapped."""
 
 
 class _KeyRing:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._current: dict[int, tuple[int, bytes, float]] = {}  # cipher -> (id, key, born)
-        self._known: dict[int, bytes] = {}  # data_key_id -> plaintext key (for decryption)
+        self._current: dict[int, tuple[bytes, bytes, float]] = {}  # cipher -> (wrapped, key, born)
+        self._unwrapped: dict[bytes, bytes] = {}  # wrapped key -> plaintext key
 
-    def current(self, cipher: int) -> tuple[int, bytes]:
+    def current(self, cipher: int) -> tuple[bytes, bytes]:
         max_age = config.env_int("DATA_KEY_MAX_AGE", 3600)
         with self._lock:
             entry = self._current.get(cipher)
             if entry and time.monotonic() - entry[2] < max_age:
                 return entry[0], entry[1]
-            key_id, key = self._new_data_key(cipher)
-            self._current[cipher] = (key_id, key, time.monotonic())
-            self._known[key_id] = key
-            return key_id, key
+        from hospital.aws import client
 
-    def lookup(self, key_id: int) -> bytes:
+        answer = client("kms").generate_data_key(KeyId=config.env("PII_KEY_ID"),
+                                                 NumberOfBytes=_KEY_BYTES[cipher])
+        wrapped, key = answer["CiphertextBlob"], answer["Plaintext"]
         with self._lock:
-            key = self._known.get(key_id)
+            self._current[cipher] = (wrapped, key, time.monotonic())
+            self._unwrapped[wrapped] = key
+        return wrapped, key
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        with self._lock:
+            key = self._unwrapped.get(wrapped)
         if key is not None:
             return key
-        key = self._unwrap(key_id)
+        from botocore.exceptions import ClientError
+
+        from hospital.aws import client
+
+        try:
+            key = client("kms").decrypt(CiphertextBlob=wrapped)["Plaintext"]
+        except ClientError as exc:
+            raise DecryptionFailed(f"KMS refused the data key: {exc.response['Error']['Code']}") from exc
         with self._lock:
-            self._known[key_id] = key
+            if len(self._unwrapped) > 1024:  # keys of old containers: keep the cache bounded
+                self._unwrapped.clear()
+            self._unwrapped[wrapped] = key
         return key
-
-    @staticmethod
-    def _new_data_key(cipher: int) -> tuple[int, bytes]:
-        from hospital.aws import client
-        from hospital.db import tables, transaction
-        from hospital.timeutil import utcnow
-
-        kms_key = config.env("PII_KEY_ID")
-        answer = client("kms").generate_data_key(KeyId=kms_key, NumberOfBytes=_KEY_BYTES[cipher])
-        # Committed on its own, before any row can carry a ciphertext that names it.
-        with transaction() as conn:
-            result = conn.execute(
-                tables.data_keys.insert().values(
-                    kms_key_id=kms_key,
-                    encrypted_key=answer["CiphertextBlob"],
-                    created_at=utcnow(),
-                )
-            )
-            key_id = result.inserted_primary_key[0]
-        return int(key_id), answer["Plaintext"]
-
-    @staticmethod
-    def _unwrap(key_id: int) -> bytes:
-        import sqlalchemy as sa
-
-        from hospital.aws import client
-        from hospital.db import engine, tables
-
-        with engine().connect() as conn:
-            row = conn.execute(
-                sa.select(tables.data_keys.c.kms_key_id, tables.data_keys.c.encrypted_key)
-                .where(tables.data_keys.c.id == key_id)
-            ).first()
-        if row is None:
-            raise DecryptionFailed(f"data key {key_id} is unknown")
-        answer = client("kms").decrypt(KeyId=row.kms_key_id, CiphertextBlob=row.encrypted_key)
-        return answer["Plaintext"]
 
     def forget(self) -> None:
         with self._lock:
             self._current.clear()
-            self._known.clear()
+            self._unwrapped.clear()
 
 
 _keys = _KeyRing()
@@ -147,21 +125,24 @@ def current_cipher() -> int:
 def encrypt(value: str | bytes, context: str) -> bytes:
     data = value.encode("utf-8") if isinstance(value, str) else value
     cipher = current_cipher()
-    key_id, key = _keys.current(cipher)
+    wrapped, key = _keys.current(cipher)
     nonce = os.urandom(_NONCE)
-    header = _HEADER.pack(VERSION, cipher, key_id)
+    header = _HEADER.pack(VERSION, cipher, len(wrapped)) + wrapped
     return header + nonce + _seal(cipher, key, nonce, data, header + context.encode())
 
 
 def decrypt(blob: bytes, context: str) -> bytes:
-    if len(blob) < _HEADER.size + _NONCE + 16:
+    if len(blob) < _HEADER.size:
         raise DecryptionFailed("ciphertext is truncated")
-    header = blob[: _HEADER.size]
-    version, cipher, key_id = _HEADER.unpack(header)
+    version, cipher, wrapped_len = _HEADER.unpack(blob[: _HEADER.size])
     if version != VERSION or cipher not in _KEY_BYTES:
         raise DecryptionFailed(f"unknown ciphertext version {version} / cipher {cipher}")
-    nonce = blob[_HEADER.size : _HEADER.size + _NONCE]
-    return _open(cipher, _keys.lookup(key_id), nonce, blob[_HEADER.size + _NONCE :], header + context.encode())
+    body = _HEADER.size + wrapped_len
+    if len(blob) < body + _NONCE + _TAG:
+        raise DecryptionFailed("ciphertext is truncated")
+    header, nonce = blob[:body], blob[body : body + _NONCE]
+    key = _keys.unwrap(header[_HEADER.size :])
+    return _open(cipher, key, nonce, blob[body + _NONCE :], header + context.encode())
 
 
 def decrypt_text(blob: bytes | None, context: str) -> str | None:

@@ -87,11 +87,12 @@ def _refresh(app_id: str, app_secret: str, api, force_refresh: bool) -> str:
             conn.execute(t.wechat_access_tokens.update()
                          .where(t.wechat_access_tokens.c.app_id == app_id).values(lease_until=None))
         raise
+    sealed = crypto.encrypt(token, _context(app_id))
     now = utcnow()
     with transaction() as conn:
         conn.execute(
             t.wechat_access_tokens.update().where(t.wechat_access_tokens.c.app_id == app_id).values(
-                token_enc=crypto.encrypt(token, _context(app_id)),
+                token_enc=sealed,
                 expires_at=now + dt.timedelta(seconds=int(expires_in)),
                 lease_until=None, updated_at=now,
             )

@@ -70,12 +70,15 @@ def sign_in_with_wechat(channel: str, code: str) -> dict:
         log.info("wechat sign-in refused", extra={"errcode": exc.errcode, "app_id": app_id})
         raise ValidationFailed("the WeChat code is invalid or already used", field="code",
                                code="invalid_code") from exc
-    principal = _user_for_identity(app_id, identity["openid"], identity.get("unionid"))
-    log.info("signed in", extra={"user_id": principal.user_id, "app_id": app_id,
-                                 "openid": mask(identity["openid"])})
+    return sign_in_identity(app_id, identity["openid"], identity.get("unionid"))
+
+
+def sign_in_identity(app_id: str, openid: str, unionid: str | None = None) -> dict:
+    """Sessions for a WeChat identity that WeChat has vouched for."""
+    principal = _user_for_identity(app_id, openid, unionid)
+    log.info("signed in", extra={"user_id": principal.user_id, "app_id": app_id, "openid": mask(openid)})
     if principal.roles - {R.PATIENT}:
-        audit.record(principal, "auth.sign_in", "user", str(principal.user_id), "ok",
-                     {"app_id": app_id, "channel": channel})
+        audit.record(principal, "auth.sign_in", "user", str(principal.user_id), "ok", {"app_id": app_id})
     return _issue(principal, family_id=uuid.uuid4().hex)
 
 

@@ -1,6 +1,6 @@
 """One engine per container, created on first use (never at import time).
 
-Lambda runs one request at a time per container, so the pool holds one connection by
+Lambda runs one request at a time per container, so the pool keeps one connection by
 default (DB_POOL_SIZE raises it for the in-process local runtime). Pre-ping replaces a
 connection the server closed while the container was frozen; connect and read timeouts
 stay below the function timeout so a stuck database fails the call, not the container.
@@ -49,6 +49,8 @@ def _create():
     return sa.create_engine(
         url,
         pool_size=pool_size,
+        # No overflow on Lambda: code that opened a second connection while holding the
+        # first would wait forever here, and a test with a pool of one proves none does.
         max_overflow=0 if pool_size == 1 else pool_size,
         pool_pre_ping=True,
         pool_recycle=280,

@@ -78,14 +78,6 @@ wechat_access_tokens = sa.Table(
     sa.Column("updated_at", Time, nullable=False),
 )
 
-data_keys = sa.Table(
-    "data_keys", metadata,
-    _pk(),
-    sa.Column("kms_key_id", sa.String(256), nullable=False),
-    sa.Column("encrypted_key", Blob, nullable=False),
-    sa.Column("created_at", Time, nullable=False),
-)
-
 outbox = sa.Table(
     "outbox", metadata,
     _pk(),

@@ -1,0 +1,116 @@
+"""The local platform around the functions: database migrated, simulators of external
+systems started, and their credentials agreed with the AWS side.
+
+Used by the local runtime's start-up hook (`make run`, `make invoke`) and by the tests,
+so both run the functions against the same surroundings.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+log = logging.getLogger("infra.devenv")
+
+DEFAULT_SQLITE = ROOT / ".local" / "hospital.db"
+WECHAT_PORT = int(os.environ.get("LOCAL_WECHAT_PORT", "7001"))
+
+
+def template_parameter(name: str) -> str:
+    """A template parameter's default (the local runtime uses defaults)."""
+    from infra.local.template import load_template
+
+    return str(load_template(ROOT / "template.yaml")["Parameters"][name]["Default"])
+
+
+def wechat_app_ids() -> dict[str, str]:
+    return {
+        "mini_program": os.environ.get("WECHAT_MINI_PROGRAM_APP_ID") or template_parameter("MiniProgramAppId"),
+        "official_account": os.environ.get("WECHAT_OFFICIAL_ACCOUNT_APP_ID")
+        or template_parameter("OfficialAccountAppId"),
+    }
+
+
+def wechat_dev_secrets() -> dict[str, str]:
+    """App secrets the simulator accepts. Local-only values, meaningless to real WeChat."""
+    return {app_id: f"local-secret-of-{app_id}" for app_id in wechat_app_ids().values()}
+
+
+def ensure_database_url(environ=os.environ) -> str:
+    """DATABASE_URL as set, or the embedded SQLite file under the git-ignored .local/."""
+    if not environ.get("DATABASE_URL"):
+        DEFAULT_SQLITE.parent.mkdir(exist_ok=True)
+        environ["DATABASE_URL"] = f"sqlite:///{DEFAULT_SQLITE}"
+    return environ["DATABASE_URL"]
+
+
+def migrate(url: str) -> None:
+    from infra import migrate as migrations
+
+    migrations.upgrade(url)
+
+
+def start_wechat_simulator(port: int = WECHAT_PORT, environ=os.environ):
+    """Start the WeChat simulator unless WECHAT_API_BASE already points somewhere real."""
+    if environ.get("WECHAT_API_BASE"):
+        log.info("WeChat API at %s (no simulator)", environ["WECHAT_API_BASE"])
+        return None
+    from infra.simulators.wechat import WeChatSimulator
+
+    simulator = WeChatSimulator(wechat_dev_secrets(), port=port).start()
+    environ["WECHAT_API_BASE"] = simulator.url
+    return simulator
+
+
+def wechat_secret_string() -> str:
+    return json.dumps(wechat_dev_secrets())
+
+
+# ---- sample events: placeholders filled with values that work against this environment ----
+
+_PLACEHOLDER = re.compile(r"\$\{(DEV_PATIENT_TOKEN|DEV_REFRESH_TOKEN|DEV_CASE_ID|WECHAT_LOGIN_CODE|WECHAT_OAUTH_CODE)\}")
+DEV_PATIENT_OPENID = "o-local-dev-patient"
+
+
+def fill_placeholders(text: str, simulator=None) -> str:
+    """Replace ${...} placeholders of events/*.json with live values (a signed-in dev
+    patient, one of their cases, fresh WeChat codes from the simulator)."""
+    cache: dict[str, str] = {}
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in cache:
+            cache.update(_make(name, simulator, cache))
+        return cache[name]
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+def _make(name: str, simulator, cache: dict) -> dict:
+    from hospital.auth import sessions
+
+    ids = wechat_app_ids()
+    if name in ("WECHAT_LOGIN_CODE", "WECHAT_OAUTH_CODE"):
+        if simulator is None:
+            raise RuntimeError(f"{name} needs the WeChat simulator (unset WECHAT_API_BASE)")
+        app = ids["mini_program"] if name == "WECHAT_LOGIN_CODE" else ids["official_account"]
+        return {name: simulator.mint_login_code(app, openid=DEV_PATIENT_OPENID)["code"]}
+    if name in ("DEV_PATIENT_TOKEN", "DEV_REFRESH_TOKEN"):
+        issued = sessions.sign_in_identity(ids["mini_program"], DEV_PATIENT_OPENID)
+        return {"DEV_PATIENT_TOKEN": issued["access_token"], "DEV_REFRESH_TOKEN": issued["refresh_token"]}
+    if name == "DEV_CASE_ID":
+        from hospital.rescue import cases, models
+
+        from hospital.auth.tokens import verify_access_token
+
+        if "DEV_PATIENT_TOKEN" not in cache:
+            cache.update(_make("DEV_PATIENT_TOKEN", simulator, cache))
+        principal = verify_access_token(cache["DEV_PATIENT_TOKEN"])
+        intake = models.CaseIntake.model_validate(
+            {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}})
+        case, _ = cases.create_case(principal, intake)
+        return {"DEV_CASE_ID": case["case_id"]}
+    raise KeyError(name)

@@ -1,0 +1,151 @@
+"""SQS event source mappings: one poller thread per SQS event of a function.
+
+Like Lambda's poller: receive a batch, invoke with an `aws:sqs` event, delete what
+succeeded. A message that is not deleted comes back after the queue's visibility timeout,
+and SQS itself moves it to the DLQ after maxReceiveCount receives (moto does that too).
+"""
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .aws import AwsEndpoint
+from .functions import FunctionHost, log_line
+from .template import SqsEvent
+
+
+def lambda_record(msg: dict, queue_arn: str, region: str) -> dict:
+    """One ReceiveMessage message -> one record of Lambda's SQS event."""
+    attributes = dict(msg.get("Attributes") or {})
+    message_attributes = {}
+    for name, a in (msg.get("MessageAttributes") or {}).items():
+        out: dict[str, Any] = {}
+        if "StringValue" in a:
+            out["stringValue"] = a["StringValue"]
+        if "BinaryValue" in a:
+            out["binaryValue"] = base64.b64encode(a["BinaryValue"]).decode("ascii")
+        out["stringListValues"] = list(a.get("StringListValues") or [])
+        out["binaryListValues"] = [base64.b64encode(b).decode("ascii") for b in a.get("BinaryListValues") or []]
+        out["dataType"] = a.get("DataType", "String")
+        message_attributes[name] = out
+    record = {
+        "messageId": msg["MessageId"],
+        "receiptHandle": msg["ReceiptHandle"],
+        "body": msg.get("Body", ""),
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": msg.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in msg:
+        record["md5OfMessageAttributes"] = msg["MD5OfMessageAttributes"]
+    return record
+
+
+@dataclass
+class BatchOutcome:
+    delete: list[dict]      # records to delete
+    failed: list[str]       # messageIds left on the queue
+    outcome: str            # ok | partial | error
+    detail: dict
+
+
+def decide(records: list[dict], result: Any, report_failures: bool) -> BatchOutcome:
+    """Which records to delete after the handler returned `result` (Lambda's rules)."""
+    ids = [r["messageId"] for r in records]
+    failures = result.get("batchItemFailures") if isinstance(result, dict) else None
+    n = len(records)
+    if not failures:
+        # None, {}, {"batchItemFailures": []} or [] all mean "every message succeeded".
+        return BatchOutcome(records, [], "ok", {"batch": n, "failed": 0})
+    if not report_failures:
+        # Real Lambda ignores the response and deletes everything. We keep the batch so the
+        # mistake (failures reported without ReportBatchItemFailures) is visible locally.
+        return BatchOutcome([], ids, "error", {
+            "batch": n, "failed": n,
+            "error": "handler returned batchItemFailures but the event has no "
+                     "FunctionResponseTypes: [ReportBatchItemFailures]; AWS would delete the whole batch"})
+    failed = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
+    if any(not f or f not in ids for f in failed):
+        # An empty or unknown itemIdentifier makes Lambda treat the whole batch as failed.
+        return BatchOutcome([], ids, "error", {"batch": n, "failed": n,
+                                               "error": f"invalid batchItemFailures {failures!r}"})
+    failed_set = set(failed)
+    return BatchOutcome([r for r in records if r["messageId"] not in failed_set], sorted(failed_set),
+                        "partial", {"batch": n, "failed": len(failed_set)})
+
+
+class SqsPoller:
+    def __init__(self, host: FunctionHost, function: str, source: SqsEvent, queue_url: str,
+                 endpoint: AwsEndpoint, stop: threading.Event) -> None:
+        self.host, self.function, self.source = host, function, source
+        self.queue_url = queue_url
+        self.endpoint = endpoint
+        self.stop_event = stop
+        self.thread = threading.Thread(target=self._run, name=f"local-sqs-{function}-{source.name}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def join(self, timeout: float = 10) -> None:
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        sqs = self.endpoint.client("sqs")
+        while not self.stop_event.is_set():
+            try:
+                messages = self._receive_batch(sqs)
+                if messages:
+                    self._process(sqs, messages)
+            except Exception as exc:  # noqa: BLE001 - keep polling, like Lambda does
+                if self.stop_event.is_set():
+                    break
+                log_line({"function": self.function, "trigger": "sqs", "outcome": "poll_error",
+                          "queue": self.source.queue_arn, "error": f"{type(exc).__name__}: {exc}"})
+                self.stop_event.wait(2)
+
+    def _receive_batch(self, sqs) -> list[dict]:
+        batch: list[dict] = []
+        deadline = time.monotonic() + self.source.maximum_batching_window
+        while not self.stop_event.is_set() and len(batch) < self.source.batch_size:
+            resp = sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(self.source.batch_size - len(batch), 10),
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            batch.extend(resp.get("Messages", []))
+            if not batch:
+                if self.source.maximum_batching_window == 0:
+                    break
+                # The batching window starts with the first message, as on Lambda.
+                deadline = time.monotonic() + self.source.maximum_batching_window
+            elif time.monotonic() >= deadline:
+                break   # without a window this is right after the first non-empty receive
+        return batch
+
+    def _process(self, sqs, messages: list[dict]) -> None:
+        records = [lambda_record(m, self.source.queue_arn, self.endpoint.region) for m in messages]
+        decision: dict[str, BatchOutcome] = {}
+
+        def classify(result: Any) -> tuple[str, dict]:
+            decision["d"] = decide(records, result, self.source.report_batch_item_failures)
+            return decision["d"].outcome, decision["d"].detail
+
+        inv = self.host.invoke(self.function, {"Records": records}, trigger="sqs", classify=classify,
+                               error_detail={"batch": len(records), "failed": len(records)})
+        if not inv.ok:
+            return   # delete nothing: the batch comes back after the visibility timeout
+        to_delete = decision["d"].delete
+        for i in range(0, len(to_delete), 10):
+            chunk = to_delete[i:i + 10]
+            sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": r["receiptHandle"]} for n, r in enumerate(chunk)],
+            )

@@ -1,0 +1,210 @@
+"""Shared fixtures: the AWS side (embedded moto over HTTP), the WeChat simulator, and the
+databases (real MariaDB/MySQL and the SQLite file `make run` uses).
+
+MySQL comes from TEST_DATABASE_URL (default: root on 127.0.0.1:3306); each run gets its
+own database, dropped at the end. If the server cannot be reached those tests skip with
+the reason in the summary, unless REQUIRE_MYSQL=1 (CI), where they fail.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import socket
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclasses.dataclass
+class Platform:
+    endpoint: object
+    physical: dict
+    wechat: object
+    wechat_secrets: dict
+    mini_program_app_id: str
+    official_account_app_id: str
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.physical[logical_id]["Ref"]
+
+    def sqs(self):
+        from hospital.aws import client
+
+        return client("sqs")
+
+
+@pytest.fixture(scope="session")
+def platform():
+    """Everything outside the database the functions need, wired as template.yaml says."""
+    from infra import devenv
+    from infra.local import aws
+    from infra.local.functions import function_environment
+    from infra.local.template import Template
+    from infra.simulators.wechat import WeChatSimulator
+
+    saved = dict(os.environ)
+    # Tests never touch a developer's LocalStack or AWS: always an embedded moto of their own.
+    for key in ("AWS_ENDPOINT_URL", "WECHAT_API_BASE", "AWS_PROFILE"):
+        os.environ.pop(key, None)
+    endpoint = aws.start_endpoint(port=free_port())
+    template = Template.from_file(ROOT / "template.yaml")
+    physical = aws.provision(template, endpoint, {"WeChatSecret": devenv.wechat_secret_string()})
+    simulator = WeChatSimulator(devenv.wechat_dev_secrets()).start()
+    os.environ["WECHAT_API_BASE"] = simulator.url
+    os.environ["DB_POOL_SIZE"] = "10"  # threads stand in for containers, as in the local runtime
+    os.environ.update(function_environment(template.model(physical).functions, os.environ))
+    _forget_container_state()
+    ids = devenv.wechat_app_ids()
+    yield Platform(endpoint, physical, simulator, devenv.wechat_dev_secrets(),
+                   ids["mini_program"], ids["official_account"])
+    simulator.stop()
+    endpoint.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+    _forget_container_state()
+
+
+def _forget_container_state() -> None:
+    """What a fresh Lambda container would not have: cached clients, secrets, keys, pools."""
+    from hospital import aws, config, crypto
+    from hospital.db import reset_engine
+
+    aws.reset_clients()
+    config.clear_caches()
+    crypto.forget_keys()
+    reset_engine()
+
+
+@pytest.fixture(scope="session")
+def mysql_url():
+    import sqlalchemy as sa
+
+    from infra import devenv
+
+    base = sa.engine.make_url(os.environ.get("TEST_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
+    try:
+        admin = sa.create_engine(base, connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001
+        reason = f"MySQL/MariaDB unreachable at {base.render_as_string(hide_password=True)}: {exc!r}"
+        if os.environ.get("REQUIRE_MYSQL") == "1":
+            pytest.fail(reason + " (REQUIRE_MYSQL=1)")
+        pytest.skip("!!! " + reason + " -- MySQL tests NOT run")
+    name = f"hospital_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    url = base.set(database=name).render_as_string(hide_password=False)
+    devenv.migrate(url)
+    yield url
+    from hospital.db import reset_engine
+
+    reset_engine()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    from infra import devenv
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'hospital.db'}"
+    devenv.migrate(url)
+    return url
+
+
+def _use_database(url: str) -> None:
+    if os.environ.get("DATABASE_URL") != url:
+        os.environ["DATABASE_URL"] = url
+        _forget_container_state()
+
+
+@pytest.fixture(params=["mysql", "sqlite"])
+def db(request, platform):
+    """The test runs once on MariaDB/MySQL and once on SQLite (what `make run` uses)."""
+    _use_database(request.getfixturevalue(f"{request.param}_url"))
+    return request.param
+
+
+@pytest.fixture
+def mysql_db(platform, mysql_url):
+    """MariaDB/MySQL only: concurrency and production-only behaviour."""
+    _use_database(mysql_url)
+    return "mysql"
+
+
+@pytest.fixture
+def fresh_app_id(platform):
+    """A WeChat app of its own, so token tests don't share state."""
+    app_id = f"wx-test-{uuid.uuid4().hex[:8]}"
+    platform.wechat.apps[app_id] = "sim-secret"
+    return app_id
+
+
+@pytest.fixture
+def patient(db, platform):
+    """A signed-in patient: (principal, access token)."""
+    return make_patient(platform)
+
+
+def make_patient(platform, openid: str | None = None):
+    from hospital.auth import sessions
+    from hospital.auth.tokens import verify_access_token
+
+    issued = sessions.sign_in_identity(platform.mini_program_app_id, openid or f"o-{uuid.uuid4().hex[:12]}")
+    return verify_access_token(issued["access_token"]), issued["access_token"]
+
+
+@pytest.fixture(scope="session")
+def functions(platform):
+    """The template's functions loaded as Lambda would load them, invoked in-process."""
+    from infra.local.functions import FunctionHost
+    from infra.local.template import Template
+
+    host = FunctionHost(Template.from_file(ROOT / "template.yaml").model(platform.physical).functions)
+    yield host
+    host.unload()
+
+
+def api_event(method: str, path: str, *, resource: str | None = None, body=None, token: str | None = None,
+              headers: dict | None = None, path_parameters: dict | None = None) -> dict:
+    """An API Gateway REST proxy event as API Gateway sends it."""
+    import json as _json
+
+    all_headers = {"Content-Type": "application/json", "X-Correlation-Id": f"test-{uuid.uuid4().hex[:8]}"}
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    all_headers.update(headers or {})
+    if isinstance(body, (dict, list)):
+        body = _json.dumps(body)
+    resource = resource or path
+    return {
+        "resource": resource, "path": path, "httpMethod": method,
+        "headers": all_headers, "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": path_parameters, "stageVariables": None,
+        "requestContext": {"resourcePath": resource, "httpMethod": method, "path": f"/dev{path}",
+                           "stage": "dev", "requestId": uuid.uuid4().hex,
+                           "identity": {"sourceIp": "127.0.0.1"}},
+        "body": body, "isBase64Encoded": False,
+    }
+
+
+def call(functions, function: str, event: dict) -> tuple[int, dict]:
+    """Invoke an HTTP function; returns (status, decoded JSON body)."""
+    import json as _json
+
+    invocation = functions.invoke(function, event)
+    assert invocation.ok, invocation.error_payload
+    body = invocation.result.get("body")
+    return invocation.result["statusCode"], (_json.loads(body) if body else None)

@@ -1,0 +1,176 @@
+"""The rescue slice through its HTTP function with real API Gateway events (ER1, ER2, ER4, ER5)."""
+import json
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from hospital.db import engine, tables
+from tests.conftest import api_event, call, make_patient
+
+LOCATION = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "wgs84", "accuracy_m": 35.5}
+
+
+def create(functions, token, body, headers=None):
+    return call(functions, "RescueApiFunction",
+                api_event("POST", "/rescue/cases", body=body, token=token, headers=headers))
+
+
+def get(functions, token, case_id):
+    return call(functions, "RescueApiFunction", api_event(
+        "GET", f"/rescue/cases/{case_id}", resource="/rescue/cases/{case_id}", token=token,
+        path_parameters={"case_id": case_id}))
+
+
+def counts():
+    with engine().connect() as conn:
+        return {name: conn.execute(sa.select(sa.func.count()).select_from(getattr(tables, name))).scalar_one()
+                for name in ("rescue_cases", "rescue_events", "outbox")}
+
+
+def add_rescue_person(owner_id: int) -> str:
+    from hospital import crypto
+    from hospital.timeutil import utcnow
+
+    person_id = uuid.uuid4().hex
+    with engine().begin() as conn:
+        conn.execute(tables.rescue_persons.insert().values(
+            id=person_id, owner_user_id=owner_id, name_enc=crypto.encrypt("李四", f"rescue_persons.name:{person_id}"),
+            relation="parent", created_at=utcnow()))
+    return person_id
+
+
+def add_card(owner_id: int) -> str:
+    from hospital import crypto
+    from hospital.timeutil import utcnow
+
+    card_id = uuid.uuid4().hex
+    with engine().begin() as conn:
+        conn.execute(tables.patient_cards.insert().values(
+            id=card_id, user_id=owner_id, his_patient_id="HIS0001",
+            card_no_enc=crypto.encrypt("0001234", f"patient_cards.card_no:{card_id}"),
+            card_no_hash=crypto.lookup_hash("0001234", "card_no"), created_at=utcnow()))
+    return card_id
+
+
+def test_create_without_card_or_person_and_read_back_ER1_ER2_ER4(patient, functions):
+    principal, token = patient
+    status, case = create(functions, token, {"location": LOCATION, "address_text": "人民大道200号"})
+    assert status == 201
+    assert case["status"] in ("received", "alerted")
+    assert case["location"] == LOCATION
+    assert case["address_text"] == "人民大道200号"
+    assert case["timeline"][0]["node"] == "call_received"
+    assert case["timeline"][0]["actor_role"] == "patient"
+    status, again = get(functions, token, case["case_id"])
+    assert status == 200 and again["case_id"] == case["case_id"]
+
+
+def test_create_with_own_card_and_rescue_person_ER2_ER4(patient, functions):
+    principal, token = patient
+    body = {"location": LOCATION, "hospital_card_id": add_card(principal.user_id),
+            "rescue_person_id": add_rescue_person(principal.user_id)}
+    status, case = create(functions, token, body)
+    assert status == 201
+    assert case["hospital_card_id"] == body["hospital_card_id"]
+    assert case["rescue_person_id"] == body["rescue_person_id"]
+
+
+def test_case_and_its_first_node_and_outbox_message_are_written_together_ER3(patient, functions):
+    principal, token = patient
+    before = counts()
+    status, case = create(functions, token, {"location": LOCATION})
+    assert status == 201
+    after = counts()
+    assert after["rescue_cases"] - before["rescue_cases"] == 1
+    assert after["outbox"] - before["outbox"] == 1
+    with engine().connect() as conn:
+        row = conn.execute(sa.select(tables.outbox).order_by(tables.outbox.c.id.desc()).limit(1)).one()
+        stored = conn.execute(sa.select(tables.rescue_cases.c.location_enc).where(
+            tables.rescue_cases.c.id == case["case_id"])).scalar_one()
+    assert json.loads(row.payload) == {"case_id": case["case_id"]}
+    assert row.sent_at is not None  # relayed after commit
+    assert b"31.2304" not in stored  # location encrypted at rest
+
+
+def test_another_patient_gets_404_and_no_token_gets_401_ER1(patient, functions, platform):
+    _, token = patient
+    _, case = create(functions, token, {"location": LOCATION})
+    _, other_token = make_patient(platform)
+    status, body = get(functions, other_token, case["case_id"])
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, body = get(functions, None, case["case_id"])
+    assert status == 401 and body["error"]["field"] == "Authorization"
+    status, _ = get(functions, "not-a-token", case["case_id"])
+    assert status == 401
+
+
+def test_staff_without_patient_role_is_refused_on_patient_routes_NF1(db, platform, functions):
+    from hospital.auth import roles, sessions
+    from hospital.auth.tokens import Principal, issue_access_token
+
+    staff = issue_access_token(Principal(user_id=999999, roles=frozenset({roles.STAFF})))
+    status, body = create(functions, staff, {"location": LOCATION})
+    assert status == 403 and body["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"location": {"longitude": 121.4, "coord_system": "wgs84"}}, "location.latitude"),
+    ({"location": {**LOCATION, "latitude": 91}}, "location.latitude"),
+    ({"location": {**LOCATION, "longitude": 180.01}}, "location.longitude"),
+    ({"location": {**LOCATION, "coord_system": "utm"}}, "location.coord_system"),
+    ({}, "location"),
+    ('{"location": {"latitude": 31.2,', "body"),
+    ("[1, 2]", "body"),
+    ({"location": LOCATION, "address_text": "x" * 20000}, "body"),
+    ("", "body"),
+])
+def test_bad_input_is_400_naming_the_field_and_writes_nothing_ER5(patient, functions, body, field):
+    _, token = patient
+    before = counts()
+    status, answer = create(functions, token, body)
+    assert status == 400
+    assert answer["error"]["field"] == field
+    assert answer["error"]["message"]
+    assert counts() == before
+
+
+def test_someone_elses_rescue_person_or_card_is_400_and_writes_nothing_ER4(patient, functions, platform):
+    _, token = patient
+    other, _ = make_patient(platform)
+    before = counts()
+    status, answer = create(functions, token, {"location": LOCATION, "rescue_person_id": add_rescue_person(other.user_id)})
+    assert status == 400 and answer["error"]["field"] == "rescue_person_id"
+    status, answer = create(functions, token, {"location": LOCATION, "hospital_card_id": add_card(other.user_id)})
+    assert status == 400 and answer["error"]["field"] == "hospital_card_id"
+    assert counts() == before
+
+
+def test_same_idempotency_key_returns_the_first_case_ER1(patient, functions):
+    _, token = patient
+    key = {"Idempotency-Key": f"intake-{uuid.uuid4().hex}"}
+    first_status, first = create(functions, token, {"location": LOCATION}, key)
+    before = counts()
+    again_status, again = create(functions, token, {"location": LOCATION}, key)
+    assert (first_status, again_status) == (201, 200)
+    assert again["case_id"] == first["case_id"]
+    assert counts() == before
+    status, answer = create(functions, token, {"location": LOCATION}, {"Idempotency-Key": "bad key!"})
+    assert status == 400 and answer["error"]["field"] == "Idempotency-Key"
+
+
+def test_works_in_a_lambda_sized_container_with_one_connection_NF2(patient, functions, monkeypatch):
+    """Pool of one (the Lambda default) and a cold key ring: no self-deadlock on the data key."""
+    from hospital import crypto
+    from hospital.db import reset_engine
+
+    monkeypatch.setenv("DB_POOL_SIZE", "1")
+    reset_engine()
+    crypto.forget_keys()
+    try:
+        _, token = patient
+        status, _ = create(functions, token, {"location": LOCATION})
+        assert status == 201
+    finally:
+        monkeypatch.undo()
+        reset_engine()

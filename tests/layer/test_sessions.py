@@ -1,0 +1,77 @@
+"""WeChat sign-in, refresh rotation and sign-out (ER1, NF1), against the WeChat simulator."""
+import pytest
+import sqlalchemy as sa
+
+from hospital.auth import sessions
+from hospital.auth.tokens import verify_access_token
+from hospital.db import engine, tables
+from hospital.errors import Unauthenticated, ValidationFailed
+
+
+def _login(platform, channel=sessions.MINI_PROGRAM, openid=None):
+    app_id = platform.mini_program_app_id if channel == sessions.MINI_PROGRAM else platform.official_account_app_id
+    code = platform.wechat.mint_login_code(app_id, openid=openid)["code"]
+    return sessions.sign_in_with_wechat(channel, code)
+
+
+def test_first_sign_in_creates_a_patient_and_the_next_finds_them_ER1(db, platform):
+    first = _login(platform, openid="o-same-person")
+    again = _login(platform, openid="o-same-person")
+    assert first["user"]["id"] == again["user"]["id"]
+    assert first["user"]["roles"] == ["patient"]
+    assert verify_access_token(first["access_token"]).user_id == first["user"]["id"]
+    with engine().connect() as conn:
+        rows = conn.execute(sa.select(sa.func.count()).select_from(tables.wechat_identities)
+                            .where(tables.wechat_identities.c.openid == "o-same-person")).scalar_one()
+    assert rows == 1
+
+
+def test_official_account_oauth_is_a_separate_identity_until_consent_ER1_ER8(db, platform):
+    mp = _login(platform, sessions.MINI_PROGRAM, openid="o-mp-1")
+    oa = _login(platform, sessions.OFFICIAL_ACCOUNT, openid="o-oa-1")
+    assert mp["user"]["id"] != oa["user"]["id"]
+    assert verify_access_token(oa["access_token"]).app_id == platform.official_account_app_id
+
+
+def test_used_or_unknown_code_is_400_on_field_code_ER1(db, platform):
+    code = platform.wechat.mint_login_code(platform.mini_program_app_id)["code"]
+    sessions.sign_in_with_wechat(sessions.MINI_PROGRAM, code)
+    for bad in (code, "never-issued"):
+        with pytest.raises(ValidationFailed) as err:
+            sessions.sign_in_with_wechat(sessions.MINI_PROGRAM, bad)
+        assert err.value.field == "code"
+
+
+def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_family_NF1(db, platform):
+    issued = _login(platform)
+    rotated = sessions.refresh(issued["refresh_token"])
+    assert rotated["refresh_token"] != issued["refresh_token"]
+    with pytest.raises(Unauthenticated) as err:
+        sessions.refresh(issued["refresh_token"])  # replayed: stolen copy
+    assert err.value.code == "refresh_token_reused"
+    with pytest.raises(Unauthenticated):
+        sessions.refresh(rotated["refresh_token"])  # the legitimate holder is signed out too
+
+
+def test_sign_out_ends_refresh_NF1(db, platform):
+    issued = _login(platform)
+    sessions.sign_out(verify_access_token(issued["access_token"]), issued["refresh_token"])
+    with pytest.raises(Unauthenticated):
+        sessions.refresh(issued["refresh_token"])
+
+
+def test_granted_role_appears_at_next_refresh_NF1(db, platform):
+    issued = _login(platform)
+    sessions.grant_role(issued["user"]["id"], "dispatcher")
+    refreshed = sessions.refresh(issued["refresh_token"])
+    assert set(refreshed["user"]["roles"]) == {"patient", "dispatcher"}
+    with pytest.raises(ValidationFailed):
+        sessions.grant_role(issued["user"]["id"], "emperor")
+
+
+def test_wechat_down_is_503_not_a_sign_in_failure(db, platform):
+    platform.wechat.inject_fault("/sns/jscode2session", "http500", count=1)
+    from hospital.errors import UpstreamUnavailable
+
+    with pytest.raises(UpstreamUnavailable):
+        _login(platform)

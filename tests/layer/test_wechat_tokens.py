@@ -1,0 +1,32 @@
+"""The WeChat access token is shared by all containers through the database (platform issue, item 7)."""
+import concurrent.futures
+
+from hospital import wechat_tokens
+from hospital.adapters.wechat import WeChatApi
+
+
+def _secret(platform):
+    return platform.wechat_secrets[platform.mini_program_app_id]
+
+
+def test_concurrent_containers_fetch_the_token_once(db, platform, fresh_app_id):
+    api = WeChatApi(platform.wechat.url)
+    before = platform.wechat.stats().get("/cgi-bin/stable_token", 0)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(lambda _: wechat_tokens.access_token(fresh_app_id, "sim-secret", api), range(16)))
+    assert len(set(tokens)) == 1
+    assert platform.wechat.stats()["/cgi-bin/stable_token"] - before == 1
+    # A later container reads it from the database, no WeChat call.
+    assert wechat_tokens.access_token(fresh_app_id, "sim-secret", api) == tokens[0]
+    assert platform.wechat.stats()["/cgi-bin/stable_token"] - before == 1
+
+
+def test_invalid_token_is_replaced_once(db, platform, fresh_app_id):
+    api = WeChatApi(platform.wechat.url)
+    old = wechat_tokens.access_token(fresh_app_id, "sim-secret", api)
+    new = wechat_tokens.invalidate(fresh_app_id, old, "sim-secret", api)
+    assert new != old
+    # A second container noticing the same stale token gets the new one without a fetch.
+    before = platform.wechat.stats()["/cgi-bin/stable_token"]
+    assert wechat_tokens.invalidate(fresh_app_id, old, "sim-secret", api) == new
+    assert platform.wechat.stats()["/cgi-bin/stable_token"] == before

@@ -1,0 +1,100 @@
+"""SQS event source: partial batch failures, visibility timeout, redrive to the DLQ."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from infra.local.sqs import decide
+
+
+def _wait(predicate, timeout: float, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def test_moto_honours_redrive_policy(runtime):
+    """The runtime relies on SQS (moto) itself moving messages to the DLQ."""
+    sqs = runtime.endpoint.client("sqs")
+    dlq = sqs.create_queue(QueueName="redrive-check-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(QueueName="redrive-check", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})})["QueueUrl"]
+    sqs.send_message(QueueUrl=src, MessageBody="poison")
+    first = sqs.receive_message(QueueUrl=src)["Messages"][0]
+    sqs.change_message_visibility(QueueUrl=src, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0)
+    assert "Messages" not in sqs.receive_message(QueueUrl=src)   # 2nd receive moves it instead
+    moved = sqs.receive_message(QueueUrl=dlq)["Messages"][0]
+    assert moved["Body"] == "poison"
+
+
+def test_partial_batch_failure_and_redrive(runtime, fixture_repo):
+    sqs = runtime.endpoint.client("sqs")
+    queue = runtime.model.queues["WorkQueue"]
+    dlq = runtime.model.queues["WorkDLQ"]
+    seen_file = fixture_repo / "functions/worker/seen.jsonl"
+    sqs.send_message_batch(QueueUrl=queue.url, Entries=[
+        {"Id": "1", "MessageBody": "ok-1", "MessageAttributes": {
+            "kind": {"DataType": "String", "StringValue": "greeting"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x01\x02"}}},
+        {"Id": "2", "MessageBody": "fail"},
+        {"Id": "3", "MessageBody": "ok-2"},
+    ])
+
+    # VisibilityTimeout 1 s, maxReceiveCount 2: "fail" is delivered twice, then SQS moves it.
+    def dlq_message():
+        msgs = sqs.receive_message(QueueUrl=dlq.url, WaitTimeSeconds=1).get("Messages", [])
+        return msgs[0] if msgs else None
+
+    moved = _wait(dlq_message, timeout=20, interval=0)
+    assert moved["Body"] == "fail"
+
+    records = [json.loads(line) for line in seen_file.read_text().splitlines()]
+    bodies = [r["body"] for r in records]
+    assert bodies.count("ok-1") == 1 and bodies.count("ok-2") == 1   # deleted after success
+    fail_counts = [r["attributes"]["ApproximateReceiveCount"] for r in records if r["body"] == "fail"]
+    assert fail_counts == ["1", "2"]                                 # redelivered after the timeout
+
+    attrs = sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "0"
+    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+    # Lambda's SQS record shape
+    rec = next(r for r in records if r["body"] == "ok-1")
+    assert set(rec) >= {"messageId", "receiptHandle", "body", "attributes", "messageAttributes",
+                        "md5OfBody", "eventSource", "eventSourceARN", "awsRegion"}
+    assert rec["eventSource"] == "aws:sqs"
+    assert rec["eventSourceARN"] == queue.arn
+    assert rec["awsRegion"] == "us-east-1"
+    assert set(rec["attributes"]) >= {"ApproximateReceiveCount", "SentTimestamp", "SenderId",
+                                      "ApproximateFirstReceiveTimestamp"}
+    assert rec["messageAttributes"]["kind"] == {"stringValue": "greeting", "stringListValues": [],
+                                                "binaryListValues": [], "dataType": "String"}
+    assert rec["messageAttributes"]["blob"]["binaryValue"] == "AQI="
+    assert rec["messageAttributes"]["blob"]["dataType"] == "Binary"
+
+
+RECORDS = [{"messageId": "a", "receiptHandle": "ra"}, {"messageId": "b", "receiptHandle": "rb"}]
+
+
+@pytest.mark.parametrize("result", [None, {}, {"batchItemFailures": []}, "anything"])
+def test_decide_success_deletes_all(result):
+    d = decide(RECORDS, result, report_failures=True)
+    assert d.outcome == "ok" and d.delete == RECORDS
+
+
+def test_decide_partial_and_invalid():
+    d = decide(RECORDS, {"batchItemFailures": [{"itemIdentifier": "b"}]}, report_failures=True)
+    assert (d.outcome, [r["messageId"] for r in d.delete], d.failed) == ("partial", ["a"], ["b"])
+    for bad in ([{"itemIdentifier": "zzz"}], [{"itemIdentifier": ""}], [{}]):
+        d = decide(RECORDS, {"batchItemFailures": bad}, report_failures=True)
+        assert d.outcome == "error" and d.delete == []
+    # failures reported without ReportBatchItemFailures configured: keep the whole batch
+    d = decide(RECORDS, {"batchItemFailures": [{"itemIdentifier": "b"}]}, report_failures=False)
+    assert d.outcome == "error" and d.delete == []
