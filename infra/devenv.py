@@ -53,16 +53,10 @@ def migrate(url: str) -> None:
     migrations.upgrade(url)
 
 
-def start_wechat_simulator(port: int = WECHAT_PORT, environ=os.environ):
-    """Start the WeChat simulator unless WECHAT_API_BASE already points somewhere real."""
-    if environ.get("WECHAT_API_BASE"):
-        log.info("WeChat API at %s (no simulator)", environ["WECHAT_API_BASE"])
-        return None
+def start_wechat_simulator(port: int = WECHAT_PORT):
     from infra.simulators.wechat import WeChatSimulator
 
-    simulator = WeChatSimulator(wechat_dev_secrets(), port=port).start()
-    environ["WECHAT_API_BASE"] = simulator.url
-    return simulator
+    return WeChatSimulator(wechat_dev_secrets(), port=port).start()
 
 
 def wechat_secret_string() -> str:

@@ -7,6 +7,7 @@ the reason in the summary, unless REQUIRE_MYSQL=1 (CI), where they fail.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -42,8 +43,8 @@ class Platform:
         return client("sqs")
 
 
-@pytest.fixture(scope="session")
-def platform():
+@contextlib.contextmanager
+def platform_environment():
     """Everything outside the database the functions need, wired as template.yaml says."""
     from infra import devenv
     from infra.local import aws
@@ -56,21 +57,31 @@ def platform():
     for key in ("AWS_ENDPOINT_URL", "WECHAT_API_BASE", "AWS_PROFILE"):
         os.environ.pop(key, None)
     endpoint = aws.start_endpoint(port=free_port())
-    template = Template.from_file(ROOT / "template.yaml")
-    physical = aws.provision(template, endpoint, {"WeChatSecret": devenv.wechat_secret_string()})
-    simulator = WeChatSimulator(devenv.wechat_dev_secrets()).start()
-    os.environ["WECHAT_API_BASE"] = simulator.url
-    os.environ["DB_POOL_SIZE"] = "10"  # threads stand in for containers, as in the local runtime
-    os.environ.update(function_environment(template.model(physical).functions, os.environ))
-    _forget_container_state()
-    ids = devenv.wechat_app_ids()
-    yield Platform(endpoint, physical, simulator, devenv.wechat_dev_secrets(),
-                   ids["mini_program"], ids["official_account"])
-    simulator.stop()
-    endpoint.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    _forget_container_state()
+    simulator = None
+    try:
+        template = Template.from_file(ROOT / "template.yaml")
+        physical = aws.provision(template, endpoint, {"WeChatSecret": devenv.wechat_secret_string()})
+        simulator = WeChatSimulator(devenv.wechat_dev_secrets()).start()
+        os.environ["WECHAT_API_BASE"] = simulator.url
+        os.environ["DB_POOL_SIZE"] = "10"  # threads stand in for containers, as in the local runtime
+        os.environ.update(function_environment(template.model(physical).functions, os.environ))
+        _forget_container_state()
+        ids = devenv.wechat_app_ids()
+        yield Platform(endpoint, physical, simulator, devenv.wechat_dev_secrets(),
+                       ids["mini_program"], ids["official_account"])
+    finally:
+        if simulator is not None:
+            simulator.stop()
+        endpoint.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        _forget_container_state()
+
+
+@pytest.fixture(scope="session")
+def platform():
+    with platform_environment() as value:
+        yield value
 
 
 def _forget_container_state() -> None:

@@ -9,15 +9,15 @@ path or method answers 403 "Missing Authentication Token".
 from __future__ import annotations
 
 import base64
-import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from .functions import FunctionHost, log_line
+from .httpserver import StoppableHTTPServer
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
@@ -97,25 +97,17 @@ class ApiServer:
         self.host = host
         self.router = Router(routes)
         self.account_id = account_id
-        self.server = ThreadingHTTPServer((bind, port), _make_handler(self))
-        self.server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self.server = StoppableHTTPServer((bind, port), _make_handler(self), name="local-api")
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.server.url
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.serve_forever, name="local-api", daemon=True)
-        self._thread.start()
+        self.server.start()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self.server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self.server.server_close()
+        self.server.stop()
 
     # ---- event construction -----------------------------------------------------------
 

@@ -54,10 +54,13 @@ class AwsEndpoint:
         return boto3.session.Session().client(service, endpoint_url=self.url, region_name=self.region)
 
     def account_id(self) -> str:
+        sts = self.client("sts")
         try:
-            return self.client("sts").get_caller_identity()["Account"]
+            return sts.get_caller_identity()["Account"]
         except Exception:  # noqa: BLE001 - an endpoint without STS: moto's default is right
             return DEFAULT_ACCOUNT_ID
+        finally:
+            sts.close()
 
     def stop(self) -> None:
         if self.server is not None:
@@ -78,7 +81,10 @@ def start_endpoint(port: int | None = None, environ: "os._Environ[str] | dict" =
     region = environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     url = environ.get("AWS_ENDPOINT_URL")
     if url:
-        return AwsEndpoint(url=url, is_local=urlparse(url).hostname in LOCAL_HOSTS, region=region)
+        is_local = urlparse(url).hostname in LOCAL_HOSTS
+        if is_local and "AWS_ACCESS_KEY_ID" not in environ:
+            environ["AWS_ACCESS_KEY_ID"] = environ["AWS_SECRET_ACCESS_KEY"] = "test"  # LocalStack accepts any
+        return AwsEndpoint(url=url, is_local=is_local, region=region)
 
     port = int(port if port is not None else environ.get("LOCAL_AWS_PORT", DEFAULT_PORT))
     server = None
@@ -110,16 +116,19 @@ def provision(
 ) -> Physical:
     """Create (local endpoint) or look up (remote endpoint) every supported resource."""
     p = _Provisioner(template, endpoint, dict(secret_overrides or {}))
-    for lid in template.creation_order():
-        res = template.resources[lid]
-        handler = p.handlers.get(res.type)
-        if handler is None:
-            log.warning("resource %s (%s) is not created locally", lid, res.type)
-            continue
-        try:
-            p.physical[lid] = handler(lid)
-        except (ClientError, TemplateError) as exc:
-            raise ProvisionError(f"{lid} ({res.type}): {exc}") from exc
+    try:
+        for lid in template.creation_order():
+            res = template.resources[lid]
+            handler = p.handlers.get(res.type)
+            if handler is None:
+                log.warning("resource %s (%s) is not created locally", lid, res.type)
+                continue
+            try:
+                p.physical[lid] = handler(lid)
+            except (ClientError, TemplateError) as exc:
+                raise ProvisionError(f"{lid} ({res.type}): {exc}") from exc
+    finally:
+        p.close()
     unknown = set(p.secret_overrides) - set(p.physical)
     if unknown:
         raise ProvisionError(f"secret_overrides for unknown secrets: {sorted(unknown)}")
@@ -134,6 +143,7 @@ class _Provisioner:
         self.secret_overrides = secret_overrides
         self.physical: Physical = {}
         self.region, self.account = template.region, template.account_id
+        self._clients: dict[str, Any] = {}
         self.handlers: dict[str, Callable[[str], dict]] = {
             "AWS::SQS::Queue": self.queue,
             "AWS::S3::Bucket": self.bucket,
@@ -147,6 +157,16 @@ class _Provisioner:
             "AWS::Lambda::LayerVersion": self.layer,
         }
 
+    def client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = self.ep.client(service)
+        return self._clients[service]
+
+    def close(self) -> None:
+        # Closing drops keep-alive connections, so the endpoint's handler threads can end.
+        for c in self._clients.values():
+            c.close()
+
     def props(self, lid: str) -> dict:
         return self.t.resolve_properties(lid, self.physical)
 
@@ -158,7 +178,7 @@ class _Provisioner:
 
     def queue(self, lid: str) -> dict:
         props = self.props(lid)
-        sqs = self.ep.client("sqs")
+        sqs = self.client("sqs")
         fifo = str(props.get("FifoQueue", "false")).lower() == "true"
         name = props.get("QueueName") or self.default_name(lid) + (".fifo" if fifo else "")
         attrs = {
@@ -193,7 +213,7 @@ class _Provisioner:
 
     def bucket(self, lid: str) -> dict:
         props = self.props(lid)
-        s3 = self.ep.client("s3")
+        s3 = self.client("s3")
         name = props.get("BucketName") or self.default_name(lid).lower()
         try:
             s3.head_bucket(Bucket=name)
@@ -213,7 +233,7 @@ class _Provisioner:
     # ---- KMS --------------------------------------------------------------------------
 
     def kms_key(self, lid: str) -> dict:
-        kms = self.ep.client("kms")
+        kms = self.client("kms")
         key_id = self._find_key(kms, lid)
         if key_id is None:
             if not self.create:
@@ -260,7 +280,7 @@ class _Provisioner:
 
     def kms_alias(self, lid: str) -> dict:
         props = self.props(lid)
-        kms = self.ep.client("kms")
+        kms = self.client("kms")
         name, target = props["AliasName"], props["TargetKeyId"]
         current = None
         for page in kms.get_paginator("list_aliases").paginate():
@@ -279,7 +299,7 @@ class _Provisioner:
 
     def secret(self, lid: str) -> dict:
         props = self.props(lid)
-        sm = self.ep.client("secretsmanager")
+        sm = self.client("secretsmanager")
         name = props.get("Name") or self.default_name(lid)
         override = self.secret_overrides.get(lid)
         try:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote
 
 from .functions import FunctionHost, Invocation, UnknownFunction
+from .httpserver import StoppableHTTPServer
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
 TRIGGER_PREFIX = "/local/trigger/"
@@ -29,26 +30,18 @@ class ControlServer:
     def __init__(self, host: FunctionHost, trigger: Trigger, bind: str = "127.0.0.1", port: int = 3001) -> None:
         self.host = host
         self.trigger = trigger
-        self.server = ThreadingHTTPServer((bind, port), _make_handler(self))
-        self.server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self.server = StoppableHTTPServer((bind, port), _make_handler(self), name="local-control")
         self._async: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.server.url
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.serve_forever, name="local-control", daemon=True)
-        self._thread.start()
+        self.server.start()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self.server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self.server.server_close()
+        self.server.stop()
         for t in self._async:
             t.join(10)
 

@@ -1,25 +1,32 @@
-"""Project-specific start-up steps of the local runtime (edit freely).
+"""Project start-up steps of the local runtime (`make run`, `make invoke`, LocalRuntime).
 
-`before_start(ctx)` runs once per start (`python -m infra.local.runtime`, `LocalRuntime.start()`
-and the in-process path of `python -m infra.local.invoke`), after the AWS endpoint is up
-and before the template's resources are created and the functions are imported. Use it to
-start simulators of external systems, run DB migrations, and adjust what follows:
+`before_start(ctx)` runs once per start, after the AWS endpoint is up and before the
+template's resources are created and the functions are imported:
 
-  ctx.repo_root         Path of the repository
-  ctx.env               dict: os.environ as resolved so far (DATABASE_URL, DB_POOL_SIZE,
-                        AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, ... already set)
-  ctx.aws_endpoint_url  where AWS calls go (moto / LocalStack)
-  ctx.region, ctx.account_id
-  ctx.env_overrides     dict to fill: set in os.environ afterwards; they win over template values
-  ctx.secret_overrides  dict to fill: {secret logical id: SecretString}, e.g. the WeChat app
-                        secrets a simulator expects (replaces the secret's value locally)
-  ctx.parameters        dict to fill: template parameter overrides (e.g. WeChatApiBase)
-  ctx.on_stop(fn)       register a callable run when the runtime stops (stop simulators here)
+- migrates the database (DATABASE_URL, or the embedded SQLite file under .local/);
+- starts the WeChat API simulator, unless WECHAT_API_BASE points at a real endpoint, and
+  stores the app secrets it accepts in the template's WeChat secret.
 
-Keep it free of import-time side effects: it is imported by every start.
+ctx (see infra.local.runtime.HookContext): repo_root, env, aws_endpoint_url, region,
+account_id, env_overrides, secret_overrides, parameters, on_stop(fn).
 """
 from __future__ import annotations
 
+import logging
 
-def before_start(ctx) -> None:  # noqa: ARG001 - no project steps yet
-    """No-op until the project plugs its simulators and migrations in here."""
+log = logging.getLogger("infra.local.hooks")
+
+
+def before_start(ctx) -> None:
+    from infra import devenv
+
+    devenv.migrate(ctx.env["DATABASE_URL"])
+    if ctx.env.get("WECHAT_API_BASE"):
+        log.info("WeChat API at %s: no simulator", ctx.env["WECHAT_API_BASE"])
+        return
+    port = int(ctx.env.get("LOCAL_WECHAT_PORT", devenv.WECHAT_PORT))
+    simulator = devenv.start_wechat_simulator(port)
+    ctx.on_stop(simulator.stop)
+    ctx.parameters["WeChatApiBase"] = simulator.url
+    ctx.secret_overrides["WeChatSecret"] = devenv.wechat_secret_string()
+    ctx.simulators = {"wechat": simulator}

@@ -223,7 +223,11 @@ class LocalRuntime:
         if ev.queue and ev.queue in self.model.queues:
             return self.model.queues[ev.queue].url
         name = ev.queue_arn.split(":")[-1]   # a queue outside the template: look it up by name
-        return self.endpoint.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+        sqs = self.endpoint.client("sqs")
+        try:
+            return sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        finally:
+            sqs.close()
 
     def stop(self) -> None:
         """Stop threads and servers, run hook stop callbacks, restore os.environ. Idempotent."""

@@ -97,17 +97,20 @@ class SqsPoller:
 
     def _run(self) -> None:
         sqs = self.endpoint.client("sqs")
-        while not self.stop_event.is_set():
-            try:
-                messages = self._receive_batch(sqs)
-                if messages:
-                    self._process(sqs, messages)
-            except Exception as exc:  # noqa: BLE001 - keep polling, like Lambda does
-                if self.stop_event.is_set():
-                    break
-                log_line({"function": self.function, "trigger": "sqs", "outcome": "poll_error",
-                          "queue": self.source.queue_arn, "error": f"{type(exc).__name__}: {exc}"})
-                self.stop_event.wait(2)
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    messages = self._receive_batch(sqs)
+                    if messages:
+                        self._process(sqs, messages)
+                except Exception as exc:  # noqa: BLE001 - keep polling, like Lambda does
+                    if self.stop_event.is_set():
+                        break
+                    log_line({"function": self.function, "trigger": "sqs", "outcome": "poll_error",
+                              "queue": self.source.queue_arn, "error": f"{type(exc).__name__}: {exc}"})
+                    self.stop_event.wait(2)
+        finally:
+            sqs.close()   # lets the endpoint's keep-alive handler thread end
 
     def _receive_batch(self, sqs) -> list[dict]:
         batch: list[dict] = []

@@ -152,7 +152,7 @@ Resources:
     Properties:
       BucketName: !Sub fixture-${Stage}-files-${AWS::AccountId}
 
-  PiiKey:
+  FixturePiiKey:
     Type: AWS::KMS::Key
     Properties:
       Description: fixture key
@@ -168,7 +168,7 @@ Resources:
     Type: AWS::KMS::Alias
     Properties:
       AliasName: !Sub alias/fixture-${Stage}-pii
-      TargetKeyId: !Ref PiiKey
+      TargetKeyId: !Ref FixturePiiKey
 
   AppSecret:
     Type: AWS::SecretsManager::Secret
@@ -297,16 +297,30 @@ def fixture_repo(tmp_path_factory) -> Path:
     return build_fixture_repo(tmp_path_factory.mktemp("repo"))
 
 
-@pytest.fixture(scope="session")
+# Unset for the fixture runtime: values already in os.environ would win over the fixture
+# template's (other suites in the same pytest run export the real template's variables).
+CLEAN_ENV = dict.fromkeys([
+    "AWS_ENDPOINT_URL", "DATABASE_URL", "DB_POOL_SIZE", "STAGE", "EXTRA_SECRET_ARN", "WORK_QUEUE_URL",
+    "APP_SECRET_ARN", "PII_KEY_ID", "GREETING", "BUCKET",
+])
+
+
+@pytest.fixture()
+def clean_env() -> dict:
+    return dict(CLEAN_ENV)
+
+
+@pytest.fixture(scope="module")
 def runtime(fixture_repo):
-    """One running runtime (embedded moto on a free port) shared by the tests."""
+    """A running runtime (embedded moto on a free port) for one test module. Module scope:
+    it exports its environment while it runs, which other test folders must not see."""
     rt = LocalRuntime(
         fixture_repo,
         api_port=0,
         control_port=0,
         aws_port=free_port(),
         start_schedules=False,
-        env={"AWS_ENDPOINT_URL": None, "DATABASE_URL": None},
+        env=CLEAN_ENV,
         secret_overrides={"WeChatSecret": '{"wx-app": "sim-secret"}'},
     )
     with rt:
@@ -316,8 +330,6 @@ def runtime(fixture_repo):
 @pytest.fixture()
 def subprocess_env():
     """Environment for `python -m infra.local...` children: repo importable, no inherited endpoint."""
-    env = dict(os.environ)
-    for k in ("AWS_ENDPOINT_URL", "LOCAL_CONTROL_URL", "DATABASE_URL"):
-        env.pop(k, None)
+    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV and k != "LOCAL_CONTROL_URL"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return env

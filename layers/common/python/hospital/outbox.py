@@ -6,6 +6,7 @@ envelope's `message_id` (the outbox row id), which stays the same across resends
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -27,22 +28,49 @@ DESTINATIONS = {
 CLAIM = dt.timedelta(seconds=30)
 
 
-def add(conn, destination: str, message_type: str, data: dict) -> int:
-    """Write a message in the caller's transaction; returns its id."""
+@dataclasses.dataclass(frozen=True)
+class Message:
+    id: int
+    destination: str
+    message_type: str
+    payload: str
+    correlation_id: str | None
+    created_at: dt.datetime
+
+
+def add(conn, destination: str, message_type: str, data: dict) -> Message:
+    """Write a message in the caller's transaction."""
     if destination not in DESTINATIONS:
         raise ValueError(f"unknown outbox destination {destination!r}")
-    now = utcnow()
-    result = conn.execute(t.outbox.insert().values(
-        destination=destination, message_type=message_type,
-        payload=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-        correlation_id=current_correlation_id(), created_at=now,
-    ))
-    return int(result.inserted_primary_key[0])
+    row = dict(destination=destination, message_type=message_type,
+               payload=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+               correlation_id=current_correlation_id(), created_at=utcnow())
+    result = conn.execute(t.outbox.insert().values(**row))
+    return Message(id=int(result.inserted_primary_key[0]), **row)
+
+
+def relay_committed(messages: list[Message]) -> int:
+    """Send messages the caller has just committed, from memory. Never raises: what cannot
+    be sent stays in the outbox for the sweeper, which waits a grace period before taking
+    a row, so it does not race this relay."""
+    sent = 0
+    for message in messages:
+        try:
+            _send(message)
+            with transaction() as conn:
+                conn.execute(t.outbox.update()
+                             .where(t.outbox.c.id == message.id, t.outbox.c.sent_at.is_(None))
+                             .values(sent_at=utcnow(), attempts=t.outbox.c.attempts + 1))
+            sent += 1
+        except Exception as exc:  # noqa: BLE001 - anything here is retried by the sweeper
+            log.warning("outbox relay failed", extra={"outbox_id": message.id, "error": repr(exc)[:300]})
+            _release(message.id, repr(exc))
+    return sent
 
 
 def relay(ids: list[int]) -> int:
-    """Send the given messages if still unsent; returns how many were sent. Never raises:
-    what it cannot send stays in the outbox for the sweeper."""
+    """Claim and send stored messages that are still unsent (the sweeper's path); returns
+    how many were sent. Never raises."""
     sent = 0
     for message_id in ids:
         try:
@@ -108,6 +136,7 @@ def _send(row) -> None:
 
 
 def _release(message_id: int, error: str) -> None:
+    """Note the error and drop any claim, so the sweeper retries the row."""
     try:
         with transaction() as conn:
             conn.execute(t.outbox.update().where(t.outbox.c.id == message_id, t.outbox.c.sent_at.is_(None))

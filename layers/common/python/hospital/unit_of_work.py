@@ -18,12 +18,12 @@ from hospital.db import transaction
 class UnitOfWork:
     def __init__(self, conn) -> None:
         self.conn = conn
-        self.published: list[int] = []
+        self.published: list[outbox.Message] = []
 
     def publish(self, destination: str, message_type: str, data: dict) -> int:
-        message_id = outbox.add(self.conn, destination, message_type, data)
-        self.published.append(message_id)
-        return message_id
+        message = outbox.add(self.conn, destination, message_type, data)
+        self.published.append(message)
+        return message.id
 
 
 @contextlib.contextmanager
@@ -31,4 +31,4 @@ def unit_of_work():
     with transaction() as conn:
         uow = UnitOfWork(conn)
         yield uow
-    outbox.relay(uow.published)
+    outbox.relay_committed(uow.published)

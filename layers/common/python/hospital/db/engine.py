@@ -1,14 +1,17 @@
 """One engine per container, created on first use (never at import time).
 
 Lambda runs one request at a time per container, so the pool keeps one connection by
-default (DB_POOL_SIZE raises it for the in-process local runtime). Pre-ping replaces a
-connection the server closed while the container was frozen; connect and read timeouts
-stay below the function timeout so a stuck database fails the call, not the container.
+default (DB_POOL_SIZE raises it for the in-process local runtime). A connection that sat
+idle longer than DB_PING_AFTER seconds (a container frozen between invocations) is pinged
+before use and replaced if the server closed it; a busy one is not pinged on every
+checkout, which would add a round trip to each transaction. Connect and read timeouts stay
+below the function timeout so a stuck database fails the call, not the container.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 
 from hospital import config
 
@@ -46,22 +49,40 @@ def _create():
             dbapi_conn.isolation_level = None
 
         return eng
-    return sa.create_engine(
+    eng = sa.create_engine(
         url,
         pool_size=pool_size,
         # No overflow on Lambda: code that opened a second connection while holding the
         # first would wait forever here, and a test with a pool of one proves none does.
         max_overflow=0 if pool_size == 1 else pool_size,
-        pool_pre_ping=True,
         pool_recycle=280,
         connect_args={
             "connect_timeout": config.env_int("DB_CONNECT_TIMEOUT", 3),
-            "read_timeout": config.env_int("DB_READ_TIMEOUT", 7),
-            "write_timeout": config.env_int("DB_READ_TIMEOUT", 7),
+            "read_timeout": config.env_int("DB_READ_TIMEOUT", 5),
+            "write_timeout": config.env_int("DB_READ_TIMEOUT", 5),
             "charset": "utf8mb4",
         },
         isolation_level="READ COMMITTED",
     )
+    _ping_when_idle(eng, config.env_int("DB_PING_AFTER", 10))
+    return eng
+
+
+def _ping_when_idle(eng, idle_seconds: int) -> None:
+    import sqlalchemy as sa
+
+    @sa.event.listens_for(eng, "checkin")
+    def _checked_in(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(eng, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):
+        if time.monotonic() - record.info.get("idle_since", time.monotonic()) < idle_seconds:
+            return
+        try:
+            dbapi_conn.ping(reconnect=False)
+        except Exception as exc:  # the pool replaces this connection with a fresh one
+            raise sa.exc.DisconnectionError(f"stale connection: {exc!r}") from exc
 
 
 def engine():

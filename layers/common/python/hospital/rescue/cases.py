@@ -42,6 +42,17 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
     case_id = uuid.uuid4().hex
     now = utcnow()
     location = intake.location
+    stored_location = {"latitude": location.latitude, "longitude": location.longitude,
+                       "accuracy_m": location.accuracy_m}
+    first_node = {
+        "node": "call_received", "source": "mini_program", "actor_user_id": principal.user_id,
+        "actor_role": "patient", "at": now, "details": {
+            "with_card": intake.hospital_card_id is not None,
+            "with_rescue_person": intake.rescue_person_id is not None,
+            "coord_system": location.coord_system,
+            "accuracy_m": location.accuracy_m,
+        },
+    }
     try:
         with unit_of_work() as uow:
             _check_owned(uow.conn, principal.user_id, intake)
@@ -51,9 +62,7 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
                 source="mini_program",
                 card_id=intake.hospital_card_id,
                 rescue_person_id=intake.rescue_person_id,
-                location_enc=crypto.encrypt(json.dumps({
-                    "latitude": location.latitude, "longitude": location.longitude,
-                    "accuracy_m": location.accuracy_m}), _ctx(case_id, "location")),
+                location_enc=crypto.encrypt(json.dumps(stored_location), _ctx(case_id, "location")),
                 coord_system=location.coord_system,
                 address_enc=_enc(intake.address_text, case_id, "address"),
                 complaint_enc=_enc(intake.complaint, case_id, "complaint"),
@@ -63,13 +72,7 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
                 created_at=now,
                 updated_at=now,
             ))
-            append_node(uow.conn, case_id, "call_received", source="mini_program",
-                        actor_user_id=principal.user_id, actor_role="patient", at=now, details={
-                            "with_card": intake.hospital_card_id is not None,
-                            "with_rescue_person": intake.rescue_person_id is not None,
-                            "coord_system": location.coord_system,
-                            "accuracy_m": location.accuracy_m,
-                        })
+            _insert_node(uow.conn, case_id, **first_node)
             uow.publish("rescue-events", CASE_CREATED, {"case_id": case_id})
     except sa.exc.IntegrityError:
         # Lost a race with a concurrent request carrying the same Idempotency-Key.
@@ -78,7 +81,14 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
             raise
         return get_case(principal, existing), False
     log.info("rescue case created", extra={"case_id": case_id, "user_id": principal.user_id})
-    return get_case(principal, case_id), True
+    # The answer is built from what was just written: no second read on the hot path.
+    return _view(
+        case_id=case_id, status="received", source="mini_program", created_at=now,
+        card_id=intake.hospital_card_id, rescue_person_id=intake.rescue_person_id,
+        location={**stored_location, "coord_system": location.coord_system},
+        address_text=intake.address_text, complaint=intake.complaint,
+        nodes=[{**first_node, "occurred_at": now}],
+    ), True
 
 
 def _enc(text: str | None, case_id: str, column: str) -> bytes | None:
@@ -112,8 +122,14 @@ def _check_owned(conn, user_id: int, intake) -> None:
                                    code="unknown_reference")
 
 
-def append_node(conn, case_id: str, node: str, *, source: str, actor_user_id=None, actor_role=None,
-                details: dict | None = None, dedupe_key: str | None = None, at=None) -> bool:
+def _insert_node(conn, case_id: str, node: str, *, source: str, actor_user_id=None, actor_role=None,
+                 details: dict | None = None, dedupe_key: str | None = None, at=None) -> None:
+    conn.execute(t.rescue_events.insert().values(
+        case_id=case_id, node=node, occurred_at=at or utcnow(), actor_user_id=actor_user_id,
+        actor_role=actor_role, source=source, details=details or {}, dedupe_key=dedupe_key))
+
+
+def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None, **fields) -> bool:
     """Append a timeline node and move the case status; False if `dedupe_key` was seen before.
 
     The status update is guarded by the status read in this transaction, so two concurrent
@@ -121,9 +137,7 @@ def append_node(conn, case_id: str, node: str, *, source: str, actor_user_id=Non
     """
     try:
         with conn.begin_nested():
-            conn.execute(t.rescue_events.insert().values(
-                case_id=case_id, node=node, occurred_at=at or utcnow(), actor_user_id=actor_user_id,
-                actor_role=actor_role, source=source, details=details or {}, dedupe_key=dedupe_key))
+            _insert_node(conn, case_id, node, dedupe_key=dedupe_key, **fields)
     except sa.exc.IntegrityError:
         if dedupe_key is None:
             raise
@@ -161,20 +175,32 @@ def get_case(principal, case_id: str) -> dict:
             raise NotFound("no such rescue case", field="case_id")
         events = conn.execute(sa.select(t.rescue_events).where(t.rescue_events.c.case_id == case_id)
                               .order_by(t.rescue_events.c.id)).all()
-    location = json.loads(crypto.decrypt(case.location_enc, _ctx(case_id, "location")))
+    return _view(
+        case_id=case.id, status=case.status, source=case.source, created_at=case.created_at,
+        card_id=case.card_id, rescue_person_id=case.rescue_person_id,
+        location={**json.loads(crypto.decrypt(case.location_enc, _ctx(case_id, "location"))),
+                  "coord_system": case.coord_system},
+        address_text=crypto.decrypt_text(case.address_enc, _ctx(case_id, "address")),
+        complaint=crypto.decrypt_text(case.complaint_enc, _ctx(case_id, "complaint")),
+        nodes=[e._asdict() for e in events],
+    )
+
+
+def _view(*, case_id, status, source, created_at, card_id, rescue_person_id, location,
+          address_text, complaint, nodes) -> dict:
     return {
-        "case_id": case.id,
-        "status": case.status,
-        "source": case.source,
-        "created_at": iso_utc(case.created_at),
-        "hospital_card_id": case.card_id,
-        "rescue_person_id": case.rescue_person_id,
-        "location": {**location, "coord_system": case.coord_system},
-        "address_text": crypto.decrypt_text(case.address_enc, _ctx(case_id, "address")),
-        "complaint": crypto.decrypt_text(case.complaint_enc, _ctx(case_id, "complaint")),
+        "case_id": case_id,
+        "status": status,
+        "source": source,
+        "created_at": iso_utc(created_at),
+        "hospital_card_id": card_id,
+        "rescue_person_id": rescue_person_id,
+        "location": location,
+        "address_text": address_text,
+        "complaint": complaint,
         "timeline": [
-            {"node": e.node, "at": iso_utc(e.occurred_at), "source": e.source,
-             "actor_role": e.actor_role, "details": e.details or {}}
-            for e in events
+            {"node": n["node"], "at": iso_utc(n["occurred_at"]), "source": n["source"],
+             "actor_role": n["actor_role"], "details": n["details"] or {}}
+            for n in nodes
         ],
     }

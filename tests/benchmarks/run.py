@@ -1,0 +1,113 @@
+"""`make bench`: figures as ratios to baselines measured in the same run on this machine.
+
+- cold start: fresh `python -c "import app"` per function (layer on the path) against a
+  fresh `python -c "import boto3"`, median of RUNS; target at most 1.5.
+- slice throughput: rescue cases created per second through the HTTP handler in-process
+  against MariaDB (validation, auth, encryption, case + node + outbox in one transaction,
+  relay to SQS on the embedded moto), against plain single-row INSERT+COMMIT per second on
+  the same server; target at least 0.25.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+RUNS = int(os.environ.get("BENCH_RUNS", "9"))
+CASES = int(os.environ.get("BENCH_CASES", "300"))
+INSERTS = int(os.environ.get("BENCH_INSERTS", "1000"))
+
+
+def _fresh_python(code: str, cwd: pathlib.Path) -> float:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers/common/python"), "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def cold_start() -> dict[str, float]:
+    baseline_runs, per_function = [], {}
+    folders = sorted(p.parent for p in (ROOT / "functions").glob("*/app.py"))
+    for _ in range(RUNS):  # interleaved, so drift in machine load hits both sides alike
+        baseline_runs.append(_fresh_python("import boto3", ROOT))
+        for folder in folders:
+            per_function.setdefault(folder.name, []).append(_fresh_python("import app", folder))
+    baseline = statistics.median(baseline_runs)
+    print(f"cold start baseline (import boto3): median {baseline * 1000:.1f} ms over {RUNS} runs")
+    ratios = {}
+    for name, runs in per_function.items():
+        ratios[name] = statistics.median(runs) / baseline
+        print(f"  {name:<20} median {statistics.median(runs) * 1000:6.1f} ms  ratio {ratios[name]:.2f}  (target <= 1.5)")
+    return ratios
+
+
+def slice_throughput() -> float:
+    import sqlalchemy as sa
+
+    from infra import devenv
+    from infra.local.functions import FunctionHost
+    from infra.local.template import Template
+    from tests.conftest import _use_database, api_event, make_patient, platform_environment
+
+    base = sa.engine.make_url(os.environ.get("TEST_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
+    name = f"hospital_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        devenv.migrate(url)
+        with platform_environment() as platform:
+            _use_database(url)
+            host = FunctionHost(Template.from_file(ROOT / "template.yaml").model(platform.physical).functions)
+            _, token = make_patient(platform)
+            body = {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "wgs84", "accuracy_m": 20},
+                    "address_text": "上海市黄浦区人民大道200号", "complaint": "胸痛"}
+            event = api_event("POST", "/rescue/cases", body=body, token=token)
+            for _ in range(20):  # warm: container start, first data key, connections
+                host.invoke("RescueApiFunction", event)
+            started = time.perf_counter()
+            for _ in range(CASES):
+                result = host.invoke("RescueApiFunction", event)
+                assert result.ok and result.result["statusCode"] == 201, result.result
+            cases_per_s = CASES / (time.perf_counter() - started)
+            host.unload()
+
+        plain = sa.create_engine(url)
+        with plain.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE bench_plain (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64))")
+            conn.commit()
+            started = time.perf_counter()
+            for i in range(INSERTS):
+                conn.exec_driver_sql("INSERT INTO bench_plain (v) VALUES (%s)", (f"row-{i}",))
+                conn.commit()
+            inserts_per_s = INSERTS / (time.perf_counter() - started)
+        plain.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+    ratio = cases_per_s / inserts_per_s
+    print(f"slice throughput: {cases_per_s:.0f} cases/s vs {inserts_per_s:.0f} plain INSERT+COMMIT/s "
+          f"-> ratio {ratio:.2f} (target >= 0.25)")
+    return ratio
+
+
+def main() -> int:
+    import logging
+
+    logging.getLogger("hospital").setLevel(logging.WARNING)
+    ratios = cold_start()
+    throughput = slice_throughput()
+    ok = all(r <= 1.5 for r in ratios.values()) and throughput >= 0.25
+    print("all targets met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Transactional outbox: relayed after commit, swept when the relay did not happen,
+never sent by two relays at once, nothing published when the transaction rolls back."""
+import concurrent.futures
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from hospital import outbox
+from hospital.db import engine, tables
+from hospital.unit_of_work import unit_of_work
+
+
+def drain(platform, queue="RescueEventsQueue"):
+    sqs = platform.sqs()
+    bodies = []
+    while True:
+        got = sqs.receive_message(QueueUrl=platform.queue_url(queue), MaxNumberOfMessages=10,
+                                  MessageAttributeNames=["All"], WaitTimeSeconds=0)
+        messages = got.get("Messages", [])
+        if not messages:
+            return bodies
+        for m in messages:
+            bodies.append((json.loads(m["Body"]), m.get("MessageAttributes", {})))
+            sqs.delete_message(QueueUrl=platform.queue_url(queue), ReceiptHandle=m["ReceiptHandle"])
+
+
+def row(message_id):
+    with engine().connect() as conn:
+        return conn.execute(sa.select(tables.outbox).where(tables.outbox.c.id == message_id)).one()
+
+
+@pytest.fixture
+def queue(platform, db):
+    drain(platform)
+    yield
+    drain(platform)
+
+
+def test_published_message_is_relayed_after_commit_with_its_correlation_id(platform, queue):
+    from hospital.observability import bind_correlation_id, reset_correlation_id
+
+    token = bind_correlation_id("corr-outbox-1")
+    try:
+        with unit_of_work() as uow:
+            message_id = uow.publish("rescue-events", "test.event", {"n": 1})
+    finally:
+        reset_correlation_id(token)
+    sent = drain(platform)
+    assert [b["message_id"] for b, _ in sent] == [str(message_id)]
+    assert sent[0][0]["data"] == {"n": 1}
+    assert sent[0][1]["correlation_id"]["StringValue"] == "corr-outbox-1"
+    assert row(message_id).sent_at is not None
+
+
+def test_rolled_back_transaction_publishes_nothing(platform, queue):
+    before = _count()
+    with pytest.raises(RuntimeError):
+        with unit_of_work() as uow:
+            uow.publish("rescue-events", "test.event", {"n": 2})
+            raise RuntimeError("business rule failed")
+    assert _count() == before
+    assert drain(platform) == []
+
+
+def test_failed_relay_leaves_the_row_and_the_sweeper_sends_it(platform, queue, monkeypatch):
+    monkeypatch.setenv("RESCUE_EVENTS_QUEUE_URL", platform.queue_url("RescueEventsQueue") + "-missing")
+    with unit_of_work() as uow:
+        message_id = uow.publish("rescue-events", "test.event", {"n": 3})
+    stuck = row(message_id)
+    assert stuck.sent_at is None and stuck.last_error and stuck.claimed_until is None
+    monkeypatch.undo()
+    assert outbox.sweep(grace=dt.timedelta(0)) >= 1
+    assert [b["data"] for b, _ in drain(platform)] == [{"n": 3}]
+    assert row(message_id).sent_at is not None
+
+
+def test_concurrent_relays_send_a_message_once(platform, queue):
+    with engine().begin() as conn:
+        message_id = outbox.add(conn, "rescue-events", "test.event", {"n": 4}).id
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        sent = sum(pool.map(lambda _: outbox.relay([message_id]), range(6)))
+    assert sent == 1
+    assert len(drain(platform)) == 1
+
+
+def test_unknown_destination_is_a_programming_error():
+    with pytest.raises(ValueError):
+        outbox.add(None, "nowhere", "x", {})
+
+
+def _count():
+    with engine().connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(tables.outbox)).scalar_one()
