@@ -1,10 +1,7 @@
 """Scheduled: relays outbox messages whose own relay did not happen (crash, queue down)."""
-from chalice import Chalice
+from hospital.chalice_app import create_app
 
-from hospital import observability
-
-app = Chalice(app_name="outbox_sweeper")
-observability.setup_logging("outbox_sweeper")
+app = create_app("outbox_sweeper")
 
 
 @app.schedule("rate(1 minute)", name="sweep_outbox")

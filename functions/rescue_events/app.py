@@ -1,10 +1,7 @@
 """Rescue events queue consumer: records the `alerted` node of each new case (ER3)."""
-from chalice import Chalice
+from hospital.chalice_app import create_app
 
-from hospital import observability
-
-app = Chalice(app_name="rescue_events")
-observability.setup_logging("rescue_events")
+app = create_app("rescue_events")
 
 
 @app.on_sqs_message(queue="RescueEventsQueue", batch_size=10, name="handle_rescue_events")

@@ -182,8 +182,8 @@ class ApiServer:
 def _make_handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"   # keep-alive, like API Gateway
-        server_version = "local-apigateway"
-        sys_version = ""
+        def version_string(self) -> str:   # "Server:" header without the Python version
+            return "local-apigateway"
 
         def log_message(self, fmt: str, *args: Any) -> None:  # invocations log their own line
             pass

@@ -27,8 +27,10 @@ Trigger = Callable[[str, "str | None"], Invocation]
 
 
 class ControlServer:
-    def __init__(self, host: FunctionHost, trigger: Trigger, bind: str = "127.0.0.1", port: int = 3001) -> None:
+    def __init__(self, host: FunctionHost, trigger: Trigger, bind: str = "127.0.0.1", port: int = 3001,
+                 prepare: Callable[[Any], Any] | None = None) -> None:
         self.host = host
+        self.prepare = prepare or (lambda event: event)
         self.trigger = trigger
         self.server = StoppableHTTPServer((bind, port), _make_handler(self), name="local-control")
         self._async: list[threading.Thread] = []
@@ -85,7 +87,7 @@ def _make_handler(ctl: ControlServer) -> type[BaseHTTPRequestHandler]:
         def _invoke(self, name: str, body: bytes) -> None:
             lid = ctl.host.resolve_name(name.split(":")[0] if not name.startswith("arn:") else name)
             try:
-                event = json.loads(body) if body.strip() else {}
+                event = ctl.prepare(json.loads(body) if body.strip() else {})
             except ValueError:
                 self._error(400, "InvalidRequestContentException", "Could not parse request body into json")
                 return

@@ -7,14 +7,19 @@ template's resources are created and the functions are imported:
 - starts the WeChat API simulator, unless WECHAT_API_BASE points at a real endpoint, and
   stores the app secrets it accepts in the template's WeChat secret.
 
+`prepare_event(event)` fills the ${...} placeholders of events/*.json (a signed-in local
+patient, one of their cases, fresh WeChat codes) for `make invoke`.
+
 ctx (see infra.local.runtime.HookContext): repo_root, env, aws_endpoint_url, region,
 account_id, env_overrides, secret_overrides, parameters, on_stop(fn).
 """
 from __future__ import annotations
 
+import json
 import logging
 
 log = logging.getLogger("infra.local.hooks")
+_simulators: dict = {}
 
 
 def before_start(ctx) -> None:
@@ -26,7 +31,17 @@ def before_start(ctx) -> None:
         return
     port = int(ctx.env.get("LOCAL_WECHAT_PORT", devenv.WECHAT_PORT))
     simulator = devenv.start_wechat_simulator(port)
+    _simulators["wechat"] = simulator
     ctx.on_stop(simulator.stop)
+    ctx.on_stop(lambda: _simulators.pop("wechat", None))
     ctx.parameters["WeChatApiBase"] = simulator.url
     ctx.secret_overrides["WeChatSecret"] = devenv.wechat_secret_string()
-    ctx.simulators = {"wechat": simulator}
+
+
+def prepare_event(event):
+    from infra import devenv
+
+    text = json.dumps(event, ensure_ascii=False)
+    if "${" not in text:
+        return event
+    return json.loads(devenv.fill_placeholders(text, simulator=_simulators.get("wechat")))

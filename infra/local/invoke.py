@@ -57,7 +57,7 @@ def in_process(repo: str, function: str, event: Any, trigger: bool, event_name: 
                       load_functions=False)   # only the invoked function gets imported
     with rt:
         lid = rt.host.resolve_name(function)
-        inv = rt._fire(lid, event_name) if trigger else rt.host.invoke(lid, event)
+        inv = rt._fire(lid, event_name) if trigger else rt.host.invoke(lid, rt.prepare_event(event))
     return (inv.result if inv.ok else inv.error_payload), not inv.ok
 
 

@@ -71,8 +71,8 @@ def default_environment(repo_root: Path, environ: "os._Environ[str] | dict" = os
     environ.setdefault("DB_POOL_SIZE", "10")
 
 
-def load_hook(repo_root: Path) -> Callable[[HookContext], Any] | None:
-    """`before_start` of <repo>/infra/local/hooks.py, if that file exists."""
+def load_hook(repo_root: Path, name: str = "before_start") -> Callable[..., Any] | None:
+    """`name` (before_start, prepare_event) of <repo>/infra/local/hooks.py, if present."""
     path = repo_root / "infra" / "local" / "hooks.py"
     if not path.exists():
         return None
@@ -82,7 +82,7 @@ def load_hook(repo_root: Path) -> Callable[[HookContext], Any] | None:
         spec = importlib.util.spec_from_file_location(f"_local_hooks_{abs(hash(str(path)))}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    return getattr(module, "before_start", None)
+    return getattr(module, name, None)
 
 
 class LocalRuntime:
@@ -125,6 +125,8 @@ class LocalRuntime:
         self._aws_port = aws_port
         self._secret_overrides = dict(secret_overrides or {})
         self._hook = load_hook(self.repo_root) if before_start is _AUTO else before_start
+        # Sample events sent through invoke / the control endpoint may carry placeholders.
+        self._prepare_event = load_hook(self.repo_root, "prepare_event") if before_start is _AUTO else None
         self._restore_env = restore_env
         self._stop_event = threading.Event()
         self._env_snapshot: dict[str, str] | None = None
@@ -204,7 +206,8 @@ class LocalRuntime:
             self.api = ApiServer(self.host, routes, o["api_host"], o["api_port"], account)
             self.api.start()
         if o["start_control"]:
-            self.control = ControlServer(self.host, self._fire, "127.0.0.1", o["control_port"])
+            self.control = ControlServer(self.host, self._fire, "127.0.0.1", o["control_port"],
+                                         prepare=self.prepare_event)
             self.control.start()
         if o["start_sqs"]:
             for lid, fn in self.model.functions.items():
@@ -273,6 +276,10 @@ class LocalRuntime:
     @property
     def aws_endpoint_url(self) -> str | None:
         return self.endpoint.url if self.endpoint else None
+
+    def prepare_event(self, event: Any) -> Any:
+        """The event with the project's sample-event placeholders filled (hooks.prepare_event)."""
+        return self._prepare_event(event) if self._prepare_event else event
 
     def invoke(self, function: str, event: Any = None) -> Any:
         """Invoke like Lambda's RequestResponse; returns the result, raises InvocationFailed."""

@@ -58,3 +58,4 @@ def test_chalice_own_refusals_take_our_error_shape():
                                             headers={"Content-Type": "application/x-www-form-urlencoded"}))
     assert status == 415
     assert body["error"]["code"] == "unsupported_media_type"
+    assert body["error"]["field"] == "Content-Type"

@@ -19,7 +19,7 @@ CORRELATION_ATTRIBUTE = "correlation_id"
 _correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
-_function_name: str | None = None
+_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("function", default=None)
 
 # Attributes every LogRecord has; anything else passed through `extra` goes into the line.
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -45,6 +45,14 @@ def reset_correlation_id(token: contextvars.Token) -> None:
     _correlation_id.reset(token)
 
 
+def bind_function(name: str) -> contextvars.Token:
+    return _function.set(name)
+
+
+def reset_function(token: contextvars.Token) -> None:
+    _function.reset(token)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {
@@ -55,8 +63,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "correlation_id": _correlation_id.get(),
         }
-        if _function_name:
-            line["function"] = _function_name
+        if _function.get():
+            line["function"] = _function.get()
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 line[key] = value
@@ -65,12 +73,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def setup_logging(function_name: str | None = None, level: str | None = None) -> None:
+def setup_logging(level: str | None = None) -> None:
     """Route the `hospital` loggers to one JSON line each on stdout (CloudWatch on Lambda)."""
-    global _function_name
     import os
 
-    _function_name = function_name or _function_name
     logger = logging.getLogger("hospital")
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)

@@ -25,6 +25,9 @@ from chalice import Chalice, Response
 from hospital import observability
 from hospital.errors import AppError, Forbidden, Unauthenticated, ValidationFailed
 
+# Chalice's own refusals are about these parts of the request.
+_CHALICE_FIELDS = {415: "Content-Type"}
+
 log = logging.getLogger("hospital.web")
 
 PUBLIC = "public"
@@ -36,8 +39,9 @@ _request: contextvars.ContextVar = contextvars.ContextVar("request", default=Non
 
 
 def create_app(name: str) -> Chalice:
-    app = Chalice(app_name=name)
-    observability.setup_logging(name)
+    from hospital import chalice_app
+
+    app = chalice_app.create_app(name)
     app.register_middleware(_http_middleware(app), "http")
     return app
 
@@ -142,7 +146,8 @@ def _normalise(response: Response) -> Response:
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
         code = _CHALICE_CODE.sub("_", body["Code"]).lower().removesuffix("_error")
-        return respond({"error": {"code": code, "message": body["Message"], "field": None}},
+        return respond({"error": {"code": code, "message": body["Message"],
+                                  "field": _CHALICE_FIELDS.get(response.status_code)}},
                        status=response.status_code, headers=dict(response.headers))
     return response
 

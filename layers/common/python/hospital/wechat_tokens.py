@@ -36,7 +36,7 @@ def access_token(app_id: str, app_secret: str, api, *, force_refresh: bool = Fal
         usable = row is not None and row.token_enc is not None and row.expires_at > now
         if usable and not force_refresh and row.expires_at - REFRESH_MARGIN > now:
             return crypto.decrypt_text(row.token_enc, _context(app_id))
-        if _take_lease(app_id, now, exists=row is not None):
+        if _take_lease(app_id, now, seen=row):
             return _refresh(app_id, app_secret, api, force_refresh)
         if usable and not force_refresh:
             return crypto.decrypt_text(row.token_enc, _context(app_id))  # another container refreshes
@@ -59,19 +59,22 @@ def _read(app_id: str):
         return conn.execute(sa.select(t.wechat_access_tokens).where(t.wechat_access_tokens.c.app_id == app_id)).first()
 
 
-def _take_lease(app_id: str, now: dt.datetime, exists: bool) -> bool:
+def _take_lease(app_id: str, now: dt.datetime, seen) -> bool:
+    """Win the right to refresh, only if the row is still as we read it: a container that
+    read just before another finished refreshing must not refresh a second time."""
     with transaction() as conn:
-        if not exists:
+        if seen is None:
             try:
                 with conn.begin_nested():
                     conn.execute(t.wechat_access_tokens.insert().values(
                         app_id=app_id, lease_until=now + LEASE, updated_at=now))
                 return True
             except sa.exc.IntegrityError:
-                pass  # another container created the row first; compete for the lease below
+                return False  # another container created the row first: read it again
         won = conn.execute(
             t.wechat_access_tokens.update()
             .where(t.wechat_access_tokens.c.app_id == app_id,
+                   t.wechat_access_tokens.c.updated_at == seen.updated_at,
                    sa.or_(t.wechat_access_tokens.c.lease_until.is_(None),
                           t.wechat_access_tokens.c.lease_until < now))
             .values(lease_until=now + LEASE)

@@ -1,0 +1,28 @@
+"""Every function's Chalice app is made here, so all of them log the same way.
+
+The function's name and a correlation id are bound per invocation (not per process: the
+local runtime hosts every function in one process). HTTP functions use hospital.web,
+which builds on this.
+"""
+from __future__ import annotations
+
+from chalice import Chalice
+
+from hospital import observability
+
+
+def create_app(name: str) -> Chalice:
+    app = Chalice(app_name=name)
+    observability.setup_logging()
+
+    def bind_invocation(event, get_response):
+        function_token = observability.bind_function(name)
+        correlation_token = observability.bind_correlation_id(None)  # HTTP and SQS rebind their own
+        try:
+            return get_response(event)
+        finally:
+            observability.reset_correlation_id(correlation_token)
+            observability.reset_function(function_token)
+
+    app.register_middleware(bind_invocation, "all")
+    return app
