@@ -60,9 +60,19 @@ def test_sign_out_ends_refresh_NF1(db, platform):
         sessions.refresh(issued["refresh_token"])
 
 
-def test_granted_role_appears_at_next_refresh_NF1(db, platform):
+def test_granted_role_appears_at_next_refresh_and_is_audited_NF1(db, platform):
+    from hospital.auth.tokens import Principal
+
     issued = _login(platform)
-    sessions.grant_role(issued["user"]["id"], "dispatcher")
+    admin = Principal(user_id=issued["user"]["id"] + 10_000, roles=frozenset({"super_admin"}))
+    assert sessions.grant_role(issued["user"]["id"], "dispatcher", granted_by=admin) is True
+    assert sessions.grant_role(issued["user"]["id"], "dispatcher", granted_by=admin) is False
+    with engine().connect() as conn:
+        audited = conn.execute(sa.select(tables.audit_log.c.actor_user_id, tables.audit_log.c.result)
+                               .where(tables.audit_log.c.action == "auth.grant_role",
+                                      tables.audit_log.c.target_id == str(issued["user"]["id"]))
+                               .order_by(tables.audit_log.c.id)).all()
+    assert [tuple(r) for r in audited] == [(admin.user_id, "ok"), (admin.user_id, "unchanged")]
     refreshed = sessions.refresh(issued["refresh_token"])
     assert set(refreshed["user"]["roles"]) == {"patient", "dispatcher"}
     with pytest.raises(ValidationFailed):

@@ -187,12 +187,17 @@ def sign_out(principal: Principal, refresh_token: str | None) -> None:
         conn.execute(query.values(revoked_at=utcnow()))
 
 
-def grant_role(user_id: int, role: str, granted_by: int | None = None) -> None:
+def grant_role(user_id: int, role: str, granted_by: Principal | None = None) -> bool:
+    """Give a user a role (audited, in the same transaction); False if they had it already."""
     if role not in R.ALL:
         raise ValidationFailed(f"unknown role {role!r}", field="role")
     with transaction() as conn:
         exists = conn.execute(sa.select(t.user_roles.c.role).where(
             t.user_roles.c.user_id == user_id, t.user_roles.c.role == role)).first()
         if not exists:
-            conn.execute(t.user_roles.insert().values(user_id=user_id, role=role, granted_at=utcnow(),
-                                                      granted_by=granted_by))
+            conn.execute(t.user_roles.insert().values(
+                user_id=user_id, role=role, granted_at=utcnow(),
+                granted_by=granted_by.user_id if granted_by else None))
+        audit.record(granted_by, "auth.grant_role", "user", str(user_id), "ok" if not exists else "unchanged",
+                     {"role": role}, conn=conn)
+    return not exists

@@ -1,0 +1,34 @@
+"""Every route of template.yaml requires a session unless it is one of the declared public
+sign-in routes (ER1, NF1)."""
+import re
+
+import pytest
+
+from infra.local.template import ApiEvent, Template
+from tests.conftest import ROOT, api_event, call
+
+PUBLIC = {("POST", "/auth/wechat/mini-program"), ("POST", "/auth/wechat/oauth"), ("POST", "/auth/refresh")}
+
+
+def routes():
+    template = Template.from_file(ROOT / "template.yaml")
+    for lid, resource in template.resources.items():
+        if resource.type != "AWS::Serverless::Function":
+            continue
+        for name, event in resource.properties.get("Events", {}).items():
+            if event["Type"] == "Api":
+                yield pytest.param(lid, event["Properties"]["Method"].upper(), event["Properties"]["Path"], id=f"{lid}.{name}")
+
+
+@pytest.mark.parametrize("function,method,path", list(routes()))
+@pytest.mark.parametrize("authorization", [None, "Bearer not.a.token", "Basic dXNlcjpwYXNz"])
+def test_route_refuses_calls_without_a_valid_session_unless_public_NF1(functions, db, function, method, path, authorization):
+    params = {name: "0" * 32 for name in re.findall(r"{(\w+)}", path)}
+    concrete = re.sub(r"{(\w+)}", "0" * 32, path)
+    headers = {"Authorization": authorization} if authorization else {}
+    status, body = call(functions, function, api_event(method, concrete, resource=path, body={} if method == "POST" else None,
+                                                      headers=headers, path_parameters=params or None))
+    if (method, path) in PUBLIC:
+        assert status == 400  # reaches validation: the empty body names its missing field
+    else:
+        assert status == 401 and body["error"]["code"] in ("unauthenticated", "invalid_session")
