@@ -124,6 +124,7 @@ def test_staff_without_patient_role_is_refused_on_patient_routes_NF1(db, platfor
     ("[1, 2]", "body"),
     ({"location": LOCATION, "address_text": "x" * 20000}, "body"),
     ("", "body"),
+    ("[" * 5000 + "]" * 5000, "body"),  # nesting deep enough to exhaust the JSON parser
 ])
 def test_bad_input_is_400_naming_the_field_and_writes_nothing_ER5(patient, functions, body, field):
     _, token = patient

@@ -33,7 +33,7 @@ def test_forged_tokens_are_refused_NF1(platform, forge):
     else:
         header, payload, sig = good.split(".")
         claims["roles"] = ["super_admin"]
-        forged_payload = jwt.encode(claims, "x", algorithm="HS256").split(".")[1]
+        forged_payload = jwt.encode(claims, "k" * 64, algorithm="HS256").split(".")[1]
         token = ".".join([header, forged_payload, sig])
     with pytest.raises(Unauthenticated):
         verify_access_token(token)

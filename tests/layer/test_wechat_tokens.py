@@ -30,3 +30,13 @@ def test_invalid_token_is_replaced_once(db, platform, fresh_app_id):
     before = platform.wechat.stats()["/cgi-bin/stable_token"]
     assert wechat_tokens.invalidate(fresh_app_id, old, "sim-secret", api) == new
     assert platform.wechat.stats()["/cgi-bin/stable_token"] == before
+
+
+def test_two_containers_refused_the_same_token_force_refresh_once(db, platform, fresh_app_id):
+    api = WeChatApi(platform.wechat.url)
+    old = wechat_tokens.access_token(fresh_app_id, "sim-secret", api)
+    before = platform.wechat.stats()["/cgi-bin/stable_token"]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        replaced = set(pool.map(lambda _: wechat_tokens.invalidate(fresh_app_id, old, "sim-secret", api), range(4)))
+    assert len(replaced) == 1 and old not in replaced
+    assert platform.wechat.stats()["/cgi-bin/stable_token"] - before == 1

@@ -20,6 +20,11 @@ Time = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 Blob = sa.LargeBinary().with_variant(sa.BLOB(), "mysql", "mariadb")
 
 
+def Exact(length: int):
+    """Byte-for-byte comparison on MySQL (its default collations fold case)."""
+    return sa.String(length).with_variant(mysql.VARCHAR(length, collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
 def upgrade() -> None:
     op.create_table('audit_log',
     sa.Column('id', Id, autoincrement=True, nullable=False),
@@ -87,6 +92,7 @@ def upgrade() -> None:
     sa.Column('user_id', Id, nullable=False),
     sa.Column('family_id', sa.String(length=32), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('app_id', sa.String(length=64), nullable=True),
     sa.Column('created_at', Time, nullable=False),
     sa.Column('expires_at', Time, nullable=False),
     sa.Column('used_at', Time, nullable=True),
@@ -125,7 +131,7 @@ def upgrade() -> None:
     op.create_table('wechat_identities',
     sa.Column('id', Id, autoincrement=True, nullable=False),
     sa.Column('app_id', sa.String(length=64), nullable=False),
-    sa.Column('openid', sa.String(length=128), nullable=False),
+    sa.Column('openid', Exact(128), nullable=False),
     sa.Column('unionid_hash', sa.String(length=64), nullable=True),
     sa.Column('user_id', Id, nullable=False),
     sa.Column('created_at', Time, nullable=False),
@@ -150,7 +156,7 @@ def upgrade() -> None:
     sa.Column('complaint_enc', Blob, nullable=True),
     sa.Column('legal_basis', sa.String(length=32), nullable=False),
     sa.Column('status', sa.String(length=24), nullable=False),
-    sa.Column('idempotency_key', sa.String(length=64), nullable=True),
+    sa.Column('idempotency_key', Exact(64), nullable=True),
     sa.Column('created_at', Time, nullable=False),
     sa.Column('updated_at', Time, nullable=False),
     sa.ForeignKeyConstraint(['card_id'], ['patient_cards.id'], name=op.f('fk_rescue_cases_card_id_patient_cards')),
@@ -171,7 +177,7 @@ def upgrade() -> None:
     sa.Column('actor_role', sa.String(length=32), nullable=True),
     sa.Column('source', sa.String(length=32), nullable=False),
     sa.Column('details', sa.JSON(), nullable=True),
-    sa.Column('dedupe_key', sa.String(length=96), nullable=True),
+    sa.Column('dedupe_key', Exact(96), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['rescue_cases.id'], name=op.f('fk_rescue_events_case_id_rescue_cases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rescue_events')),
     sa.UniqueConstraint('case_id', 'dedupe_key', name=op.f('uq_rescue_events_case_id_dedupe_key'))

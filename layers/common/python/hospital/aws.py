@@ -12,23 +12,30 @@ import threading
 _lock = threading.Lock()
 
 
+# "fast": one attempt, short timeouts, for calls made while a caller waits and which have a
+# backstop (the outbox relay: the sweeper resends). Otherwise the SDK's standard retries.
+_PROFILES = {
+    "default": {"connect_timeout": 2, "read_timeout": 5, "retries": {"max_attempts": 3, "mode": "standard"}},
+    "fast": {"connect_timeout": 1, "read_timeout": 2, "retries": {"max_attempts": 1, "mode": "standard"}},
+}
+
+
 @functools.lru_cache(maxsize=None)
-def _client(service: str, endpoint: str | None, region: str):
+def _client(service: str, endpoint: str | None, region: str, profile: str):
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
     # A boto3 Session per client: the default session is not thread-safe to create clients from.
     return boto3.session.Session().client(
-        service, endpoint_url=endpoint, region_name=region, config=config
+        service, endpoint_url=endpoint, region_name=region, config=Config(**_PROFILES[profile])
     )
 
 
-def client(service: str):
+def client(service: str, profile: str = "default"):
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     with _lock:
-        return _client(service, endpoint, region)
+        return _client(service, endpoint, region, profile)
 
 
 def reset_clients() -> None:

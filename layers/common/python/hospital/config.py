@@ -5,9 +5,10 @@ Secrets Manager by ARN (fetched once per container and cached), never from the r
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
+import threading
+import time
 
 
 class ConfigError(RuntimeError):
@@ -31,9 +32,19 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"environment variable {name} must be an integer") from exc
 
 
-@functools.lru_cache(maxsize=None)
-def secret(arn_env: str) -> dict:
-    """The JSON object stored in the Secrets Manager secret named by env var `arn_env`."""
+_SECRET_TTL = 300.0  # seconds: a rotated or newly filled secret reaches warm containers
+_secrets: dict[str, tuple[float, dict]] = {}
+_secrets_lock = threading.Lock()
+
+
+def secret(arn_env: str, *, fresh: bool = False) -> dict:
+    """The JSON object stored in the Secrets Manager secret named by env var `arn_env`,
+    cached per container for a few minutes."""
+    now = time.monotonic()
+    with _secrets_lock:
+        cached = _secrets.get(arn_env)
+    if cached and not fresh and now - cached[0] < _SECRET_TTL:
+        return cached[1]
     from hospital.aws import client
 
     value = client("secretsmanager").get_secret_value(SecretId=env(arn_env))["SecretString"]
@@ -43,11 +54,15 @@ def secret(arn_env: str) -> dict:
         parsed = {"value": value}
     if not isinstance(parsed, dict):
         raise ConfigError(f"secret behind {arn_env} must be a JSON object")
+    with _secrets_lock:
+        _secrets[arn_env] = (now, parsed)
     return parsed
 
 
 def secret_value(arn_env: str, key: str) -> str:
     data = secret(arn_env)
+    if not data.get(key):
+        data = secret(arn_env, fresh=True)  # filled in since we cached it?
     if not data.get(key):
         raise ConfigError(f"secret behind {arn_env} has no {key!r}")
     return str(data[key])
@@ -59,10 +74,11 @@ def database_url() -> str:
     if url:
         return url
     if os.environ.get("DATABASE_SECRET_ARN"):
-        return secret_value("DATABASE_SECRET_ARN", "url")
+        return secret_value("DATABASE_SECRET_ARN", "url")  # SecretString {"url": "mysql+pymysql://..."}
     raise ConfigError("set DATABASE_URL or DATABASE_SECRET_ARN")
 
 
 def clear_caches() -> None:
-    """Forget cached secrets (tests, and after a rotation)."""
-    secret.cache_clear()
+    """Forget cached secrets (tests)."""
+    with _secrets_lock:
+        _secrets.clear()

@@ -149,13 +149,19 @@ def decrypt_text(blob: bytes | None, context: str) -> str | None:
     return None if blob is None else decrypt(blob, context).decode("utf-8")
 
 
+# Kinds whose letters carry no case (the check letter X of a resident ID number).
+_CASE_FREE_KINDS = {"id_number", "card_no"}
+
+
 def lookup_hash(value: str, kind: str) -> str:
     """HMAC-SHA256 of a normalised value, for equality lookups on encrypted columns.
 
     `kind` separates namespaces (a phone number and an ID number never collide).
     """
     key = config.secret_value("LOOKUP_HASH_SECRET_ARN", "lookup_hash_key").encode()
-    normalised = unicodedata.normalize("NFKC", value).strip().upper()
+    normalised = unicodedata.normalize("NFKC", value).strip()
+    if kind in _CASE_FREE_KINDS:
+        normalised = normalised.upper()
     return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
 
 

@@ -1,12 +1,16 @@
 """SQS consumers: one record at a time, partial batch failures reported to Lambda.
 
 Only the records that failed come back to the queue (ReportBatchItemFailures); after
-maxReceiveCount they move to the DLQ. Each record runs with the correlation id it carries.
+maxReceiveCount they move to the DLQ. A failed record is made visible again after a short,
+growing delay instead of the queue's whole visibility timeout: these are emergencies.
+Each record runs with the correlation id it carries.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 from typing import Callable
 
 from hospital.observability import CORRELATION_ATTRIBUTE, bind_correlation_id, reset_correlation_id
@@ -30,6 +34,29 @@ def process_batch(records, handle: Callable[[dict, dict], None]) -> dict:
                 "receive_count": (raw.get("attributes") or {}).get("ApproximateReceiveCount"),
             })
             failures.append({"itemIdentifier": raw["messageId"]})
+            _retry_soon(raw)
         finally:
             reset_correlation_id(token)
     return {"batchItemFailures": failures}
+
+
+def _retry_soon(raw: dict) -> None:
+    """Shorten the failed record's invisibility: base * 2^(receives-1), at most 2 minutes."""
+    from hospital.aws import client
+
+    base = int(os.environ.get("SQS_RETRY_BASE_SECONDS", "5"))
+    receives = int((raw.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
+    try:
+        client("sqs").change_message_visibility(
+            QueueUrl=_queue_url(raw["eventSourceARN"]), ReceiptHandle=raw["receiptHandle"],
+            VisibilityTimeout=min(base * 2 ** (receives - 1), 120))
+    except Exception:  # noqa: BLE001 - the queue's own visibility timeout still brings it back
+        log.warning("could not shorten the retry delay", extra={"sqs_message_id": raw.get("messageId")})
+
+
+@functools.lru_cache(maxsize=32)
+def _queue_url(arn: str) -> str:
+    from hospital.aws import client
+
+    _, _, _, _, account, name = arn.split(":", 5)
+    return client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]

@@ -97,7 +97,7 @@ def json_body(model, max_bytes: int = DEFAULT_MAX_BODY):
                                code="missing_body")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise ValidationFailed("request body is not valid JSON", field="body", code="malformed_json") from None
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object", field="body")

@@ -28,30 +28,32 @@ def _context(app_id: str) -> str:
     return f"wechat_access_tokens.token:{app_id}"
 
 
-def access_token(app_id: str, app_secret: str, api, *, force_refresh: bool = False) -> str:
-    """A valid access token for `app_id`; `api` is a hospital.adapters.wechat.WeChatApi."""
+def access_token(app_id: str, app_secret: str, api, *, stale: str | None = None) -> str:
+    """A valid access token for `app_id`; `api` is a hospital.adapters.wechat.WeChatApi.
+
+    `stale`: a token WeChat just refused (40001). It is replaced once, by whichever
+    container gets there first; the others receive the replacement.
+    """
     for _ in range(_WAIT_STEPS):
         now = utcnow()
         row = _read(app_id)
-        usable = row is not None and row.token_enc is not None and row.expires_at > now
-        if usable and not force_refresh and row.expires_at - REFRESH_MARGIN > now:
-            return crypto.decrypt_text(row.token_enc, _context(app_id))
+        current = None
+        if row is not None and row.token_enc is not None and row.expires_at > now:
+            current = crypto.decrypt_text(row.token_enc, _context(app_id))
+        refused = stale is not None and current == stale
+        if current and not refused and row.expires_at - REFRESH_MARGIN > now:
+            return current
         if _take_lease(app_id, now, seen=row):
-            return _refresh(app_id, app_secret, api, force_refresh)
-        if usable and not force_refresh:
-            return crypto.decrypt_text(row.token_enc, _context(app_id))  # another container refreshes
+            return _refresh(app_id, app_secret, api, force_refresh=refused)
+        if current and not refused:
+            return current  # still valid; another container is refreshing it
         time.sleep(_WAIT_STEP)
     raise TimeoutError(f"no WeChat access token for {app_id}: the refreshing container did not finish")
 
 
 def invalidate(app_id: str, token: str, app_secret: str, api) -> str:
-    """WeChat said `token` is invalid (40001): fetch a new one, once, whoever noticed first."""
-    row = _read(app_id)
-    if row is not None and row.token_enc is not None:
-        current = crypto.decrypt_text(row.token_enc, _context(app_id))
-        if current != token:
-            return current  # someone already replaced it
-    return access_token(app_id, app_secret, api, force_refresh=True)
+    """WeChat said `token` is invalid (40001): a replacement, fetched once across containers."""
+    return access_token(app_id, app_secret, api, stale=token)
 
 
 def _read(app_id: str):

@@ -7,6 +7,7 @@ profiles needs the patient's explicit consent (ER8), handled by the rescue profi
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 
@@ -46,10 +47,7 @@ def _wechat():
 
 def app_credentials(channel: str) -> tuple[str, str]:
     app_id = config.env(_APP_ENV[channel])
-    app_secret = config.secret("WECHAT_SECRET_ARN").get(app_id)
-    if not app_secret:
-        raise config.ConfigError(f"no WeChat app secret stored for {app_id}")
-    return app_id, app_secret
+    return app_id, config.secret_value("WECHAT_SECRET_ARN", app_id)
 
 
 def sign_in_with_wechat(channel: str, code: str) -> dict:
@@ -121,16 +119,21 @@ def _principal(conn, user_id: int, app_id: str | None) -> Principal:
     return Principal(user_id=int(user_id), roles=frozenset(role_rows), app_id=app_id)
 
 
-def _issue(principal: Principal, family_id: str) -> dict:
+def _issue(principal: Principal, family_id: str, conn=None) -> dict:
+    """A new access token and refresh token; in `conn`'s transaction when given."""
     token, token_hash = new_refresh_token()
     now = utcnow()
-    with transaction() as conn:
-        conn.execute(t.refresh_tokens.insert().values(
-            user_id=principal.user_id, family_id=family_id, token_hash=token_hash,
-            created_at=now, expires_at=now + refresh_ttl(),
-        ))
+    # Signed before the refresh token is stored: if signing fails, nothing was issued.
+    access_token = issue_access_token(principal)
+    row = dict(user_id=principal.user_id, family_id=family_id, token_hash=token_hash,
+               app_id=principal.app_id, created_at=now, expires_at=now + refresh_ttl())
+    if conn is not None:
+        conn.execute(t.refresh_tokens.insert().values(**row))
+    else:
+        with transaction() as own:
+            own.execute(t.refresh_tokens.insert().values(**row))
     return {
-        "access_token": issue_access_token(principal),
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": access_ttl(),
         "refresh_token": token,
@@ -138,12 +141,21 @@ def _issue(principal: Principal, family_id: str) -> dict:
     }
 
 
-def refresh(refresh_token: str, app_id: str | None = None) -> dict:
-    """Rotate a refresh token. Roles are re-read, so a revoked role ends at the next refresh."""
+REUSE_GRACE = dt.timedelta(seconds=10)
+
+
+def refresh(refresh_token: str) -> dict:
+    """Rotate a refresh token. Roles are re-read, so a revoked role ends at the next refresh.
+
+    Marking the old token used and storing the new one happen in one transaction, so a
+    failure on the way leaves the old token usable for the client's retry. A token used
+    again within REUSE_GRACE (a client that sent its refresh twice) is refused without
+    revoking anything; later reuse means a copy was stolen, and the family is revoked.
+    """
     now = utcnow()
-    token_hash = hash_refresh_token(refresh_token)
     with transaction() as conn:
-        row = conn.execute(sa.select(t.refresh_tokens).where(t.refresh_tokens.c.token_hash == token_hash)).first()
+        row = conn.execute(sa.select(t.refresh_tokens)
+                           .where(t.refresh_tokens.c.token_hash == hash_refresh_token(refresh_token))).first()
         if row is None or row.expires_at <= now or row.revoked_at is not None:
             raise Unauthenticated("refresh token is invalid or expired", code="invalid_refresh_token")
         used = conn.execute(
@@ -151,17 +163,17 @@ def refresh(refresh_token: str, app_id: str | None = None) -> dict:
             .where(t.refresh_tokens.c.id == row.id, t.refresh_tokens.c.used_at.is_(None))
             .values(used_at=now)
         ).rowcount
-        if used == 0:
-            reused = True
-        else:
-            reused = False
-            principal = _principal(conn, row.user_id, app_id)
-    if reused:
-        # Someone presented a token that was already rotated: treat the family as stolen.
-        revoke_family(row.family_id)
-        audit.record(None, "auth.refresh_token_reused", "user", str(row.user_id), "refused", {})
-        raise Unauthenticated("refresh token was already used; sign in again", code="refresh_token_reused")
-    return _issue(principal, family_id=row.family_id)
+        if used == 1:
+            return _issue(_principal(conn, row.user_id, row.app_id), family_id=row.family_id, conn=conn)
+        used_at = conn.execute(sa.select(t.refresh_tokens.c.used_at)
+                               .where(t.refresh_tokens.c.id == row.id)).scalar_one()
+    if used_at is not None and now - used_at < REUSE_GRACE:
+        raise Unauthenticated("this refresh token was just rotated; use the new one",
+                              code="refresh_token_rotated")
+    # Someone presented a token that was rotated a while ago: treat the family as stolen.
+    revoke_family(row.family_id)
+    audit.record(None, "auth.refresh_token_reused", "user", str(row.user_id), "refused", {})
+    raise Unauthenticated("refresh token was already used; sign in again", code="refresh_token_reused")
 
 
 def revoke_family(family_id: str) -> None:
@@ -175,15 +187,18 @@ def revoke_family(family_id: str) -> None:
 
 def sign_out(principal: Principal, refresh_token: str | None) -> None:
     """Revoke the session family of the given refresh token, or all of the user's sessions."""
-    query = t.refresh_tokens.update().where(
-        t.refresh_tokens.c.user_id == principal.user_id, t.refresh_tokens.c.revoked_at.is_(None)
-    )
-    if refresh_token:
-        family = sa.select(t.refresh_tokens.c.family_id).where(
-            t.refresh_tokens.c.token_hash == hash_refresh_token(refresh_token)
-        ).scalar_subquery()
-        query = query.where(t.refresh_tokens.c.family_id == family)
     with transaction() as conn:
+        query = t.refresh_tokens.update().where(
+            t.refresh_tokens.c.user_id == principal.user_id, t.refresh_tokens.c.revoked_at.is_(None))
+        if refresh_token:
+            # Read first: MySQL refuses an UPDATE whose subquery reads the same table.
+            family = conn.execute(sa.select(t.refresh_tokens.c.family_id).where(
+                t.refresh_tokens.c.token_hash == hash_refresh_token(refresh_token),
+                t.refresh_tokens.c.user_id == principal.user_id)).scalar_one_or_none()
+            if family is None:
+                raise ValidationFailed("no such session of yours", field="refresh_token",
+                                       code="unknown_refresh_token")
+            query = query.where(t.refresh_tokens.c.family_id == family)
         conn.execute(query.values(revoked_at=utcnow()))
 
 

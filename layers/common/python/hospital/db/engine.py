@@ -29,6 +29,7 @@ def _create():
             url,
             connect_args={"timeout": 15, "check_same_thread": False},
             pool_pre_ping=True,
+            hide_parameters=True,
         )
 
         @sa.event.listens_for(eng, "connect")
@@ -56,6 +57,8 @@ def _create():
         # first would wait forever here, and a test with a pool of one proves none does.
         max_overflow=0 if pool_size == 1 else pool_size,
         pool_recycle=280,
+        # Bound values (openids, encrypted blobs) stay out of exception texts and so out of logs.
+        hide_parameters=True,
         connect_args={
             "connect_timeout": config.env_int("DB_CONNECT_TIMEOUT", 3),
             "read_timeout": config.env_int("DB_READ_TIMEOUT", 5),

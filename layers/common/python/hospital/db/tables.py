@@ -24,6 +24,12 @@ Blob = sa.LargeBinary().with_variant(mysql.BLOB(), "mysql", "mariadb")
 PublicId = sa.String(32)  # uuid4 hex: unguessable ids for anything a patient can name
 
 
+def Exact(length: int):
+    """A string compared byte for byte: MySQL's default collations fold case, which would
+    make "Key-A" and "key-a" (or two openids) the same row."""
+    return sa.String(length).with_variant(mysql.VARCHAR(length, collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
 def _pk() -> sa.Column:
     return sa.Column("id", Id, primary_key=True, autoincrement=True)
 
@@ -47,7 +53,7 @@ wechat_identities = sa.Table(
     "wechat_identities", metadata,
     _pk(),
     sa.Column("app_id", sa.String(64), nullable=False),
-    sa.Column("openid", sa.String(128), nullable=False),
+    sa.Column("openid", Exact(128), nullable=False),
     # Kept hashed: it links a person across our apps, which needs their consent first (ER8).
     sa.Column("unionid_hash", sa.String(64), nullable=True, index=True),
     sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
@@ -62,6 +68,7 @@ refresh_tokens = sa.Table(
     sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("family_id", sa.String(32), nullable=False, index=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("app_id", sa.String(64), nullable=True),  # the app the session was opened in
     sa.Column("created_at", Time, nullable=False),
     sa.Column("expires_at", Time, nullable=False),
     sa.Column("used_at", Time, nullable=True),
@@ -146,7 +153,7 @@ rescue_cases = sa.Table(
     # PIPL: processing to protect life in an emergency needs no consent; we record the basis.
     sa.Column("legal_basis", sa.String(32), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),
-    sa.Column("idempotency_key", sa.String(64), nullable=True),
+    sa.Column("idempotency_key", Exact(64), nullable=True),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.UniqueConstraint("patient_user_id", "idempotency_key"),
@@ -164,7 +171,7 @@ rescue_events = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("details", sa.JSON(), nullable=True),
     # A redelivered message carries the same key, so its node is written once.
-    sa.Column("dedupe_key", sa.String(96), nullable=True),
+    sa.Column("dedupe_key", Exact(96), nullable=True),
     sa.UniqueConstraint("case_id", "dedupe_key"),
     sa.Index("ix_rescue_events_case_id", "case_id", "id"),
 )

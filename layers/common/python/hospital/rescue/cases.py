@@ -1,6 +1,7 @@
 """Rescue cases: intake by a patient, the case view, and timeline recording (ER1-ER5)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -53,6 +54,12 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
             "accuracy_m": location.accuracy_m,
         },
     }
+    # Encrypted before the transaction opens: a cold container's KMS call holds no locks.
+    sealed = {
+        "location_enc": crypto.encrypt(json.dumps(stored_location), _ctx(case_id, "location")),
+        "address_enc": _enc(intake.address_text, case_id, "address"),
+        "complaint_enc": _enc(intake.complaint, case_id, "complaint"),
+    }
     try:
         with unit_of_work() as uow:
             _check_owned(uow.conn, principal.user_id, intake)
@@ -62,10 +69,8 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
                 source="mini_program",
                 card_id=intake.hospital_card_id,
                 rescue_person_id=intake.rescue_person_id,
-                location_enc=crypto.encrypt(json.dumps(stored_location), _ctx(case_id, "location")),
                 coord_system=location.coord_system,
-                address_enc=_enc(intake.address_text, case_id, "address"),
-                complaint_enc=_enc(intake.complaint, case_id, "complaint"),
+                **sealed,
                 legal_basis="vital_interests",
                 status="received",
                 idempotency_key=idempotency_key,
@@ -132,9 +137,14 @@ def _insert_node(conn, case_id: str, node: str, *, source: str, actor_user_id=No
 def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None, **fields) -> bool:
     """Append a timeline node and move the case status; False if `dedupe_key` was seen before.
 
-    The status update is guarded by the status read in this transaction, so two concurrent
-    writers cannot both move it from the same state.
+    The case row is locked first, so writers of one case queue up instead of deadlocking
+    (each node insert would otherwise take a shared lock on the case through its foreign
+    key, and then both would wait to update the status).
     """
+    current = conn.execute(sa.select(t.rescue_cases.c.status).where(t.rescue_cases.c.id == case_id)
+                           .with_for_update()).scalar_one_or_none()
+    if current is None:
+        raise NotFound(f"rescue case {case_id} does not exist")
     try:
         with conn.begin_nested():
             _insert_node(conn, case_id, node, dedupe_key=dedupe_key, **fields)
@@ -142,27 +152,44 @@ def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None,
         if dedupe_key is None:
             raise
         return False
-    current = conn.execute(sa.select(t.rescue_cases.c.status).where(t.rescue_cases.c.id == case_id)).scalar_one()
     nodes = conn.execute(sa.select(t.rescue_events.c.node).where(t.rescue_events.c.case_id == case_id)
                          .order_by(t.rescue_events.c.id)).scalars().all()
     status = derive_status(list(nodes))
     if status != current:
-        moved = conn.execute(t.rescue_cases.update()
-                             .where(t.rescue_cases.c.id == case_id, t.rescue_cases.c.status == current)
-                             .values(status=status, updated_at=utcnow())).rowcount
-        if moved != 1:
-            raise RuntimeError(f"case {case_id} changed concurrently")  # rolled back; caller retries
+        conn.execute(t.rescue_cases.update().where(t.rescue_cases.c.id == case_id)
+                     .values(status=status, updated_at=utcnow()))
     return True
 
 
-def record_alerted(case_id: str, message_id: str, details: dict) -> bool:
-    """The rescue-events consumer's step: note that the case went out for alerting, once."""
+ALERT_CHANNEL = "rescue-events"
+
+
+def record_alerted(case_id: str, details: dict) -> bool:
+    """The rescue-events consumer's step: note that the case went out for alerting, once per
+    channel however often its message is delivered or republished."""
     with transaction() as conn:
-        exists = conn.execute(sa.select(t.rescue_cases.c.id).where(t.rescue_cases.c.id == case_id)).first()
-        if not exists:
-            raise NotFound(f"rescue case {case_id} does not exist")
-        return append_node(conn, case_id, "alerted", source="rescue-events", actor_role="system",
-                           details=details, dedupe_key=f"alerted:{message_id}")
+        return append_node(conn, case_id, "alerted", source=ALERT_CHANNEL, actor_role="system",
+                           details={"channel": ALERT_CHANNEL, **details},
+                           dedupe_key=f"alerted:{ALERT_CHANNEL}")
+
+
+def republish_unalerted(older_than: dt.timedelta = dt.timedelta(minutes=2),
+                        window: dt.timedelta = dt.timedelta(hours=24), limit: int = 100) -> list[str]:
+    """The watchdog: cases still not alerted a while after intake get their event again
+    (its first message may have gone to the DLQ). Safe to repeat: alerting is deduplicated."""
+    now = utcnow()
+    with transaction() as conn:
+        stuck = conn.execute(
+            sa.select(t.rescue_cases.c.id)
+            .where(t.rescue_cases.c.status == "received",
+                   t.rescue_cases.c.created_at <= now - older_than,
+                   t.rescue_cases.c.created_at >= now - window)
+            .order_by(t.rescue_cases.c.created_at).limit(limit)).scalars().all()
+    for case_id in stuck:
+        with unit_of_work() as uow:
+            uow.publish("rescue-events", CASE_CREATED, {"case_id": case_id, "republished": True})
+        log.warning("rescue case not alerted in time: event republished", extra={"case_id": case_id})
+    return list(stuck)
 
 
 def get_case(principal, case_id: str) -> dict:

@@ -13,8 +13,8 @@ def handle_message(message: dict, record: dict) -> None:
         log.warning("ignored message of unknown type", extra={"message_type": message.get("type")})
         return
     case_id = message["data"]["case_id"]
-    recorded = cases.record_alerted(case_id, message["message_id"], {
-        "channel": "rescue-events",
+    recorded = cases.record_alerted(case_id, {
+        "message_id": message["message_id"],
         "receive_count": int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)),
     })
     if not recorded:

@@ -1,0 +1,11 @@
+"""Scheduled: republishes the event of any rescue case not alerted two minutes after intake."""
+from hospital.chalice_app import create_app
+
+app = create_app("rescue_watchdog")
+
+
+@app.schedule("rate(1 minute)", name="watch_unalerted_cases")
+def watch_unalerted_cases(event):
+    from hospital.rescue import cases
+
+    return {"republished": cases.republish_unalerted()}
