@@ -17,6 +17,7 @@ import decimal
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import sys
 import threading
@@ -109,7 +110,11 @@ class FunctionHost:
         self.functions = dict(functions)
         self._handlers: dict[str, Callable] = {}
         self._modules: dict[tuple[Path, str], ModuleType] = {}
-        self._locks = {lid: threading.Lock() for lid in self.functions}
+        # Lambda scales a function out over containers; here up to LOCAL_FUNCTION_CONCURRENCY
+        # invocations of one function run at once, in threads sharing the module (the layer
+        # keeps per-request state in context variables, not on the Chalice app).
+        concurrency = int(os.environ.get("LOCAL_FUNCTION_CONCURRENCY", "8"))
+        self._slots = {lid: threading.BoundedSemaphore(concurrency) for lid in self.functions}
         self._load_lock = threading.RLock()
         self._added_paths: list[str] = []
 
@@ -221,7 +226,7 @@ class FunctionHost:
         fn = self.functions[lid]
         request_id = str(uuid.uuid4())
         inv = Invocation(function=lid, request_id=request_id, outcome="ok")
-        with self._locks[lid]:
+        with self._slots[lid]:
             start = time.monotonic()
             try:
                 handler = self.load(lid)   # an import error fails the invocation, as on Lambda

@@ -109,3 +109,37 @@ def test_outbox_sweeper_relays_what_a_crashed_relay_left_behind(runtime):
     assert runtime.trigger("OutboxSweeperFunction")["relayed"] >= 1
     with engine().connect() as conn:
         assert conn.execute(sa.select(tables.outbox.c.sent_at).where(tables.outbox.c.id == left.id)).scalar_one()
+
+
+def test_concurrent_intakes_are_all_kept_once_and_each_caller_sees_only_their_own_ER1_ER3(runtime, platform):
+    """Many people press the button at once: every case is created once, alerted once, and
+    no answer carries another caller's case (requests run concurrently in the runtime)."""
+    import concurrent.futures
+
+    people = [sign_in(runtime, platform, f"o-e2e-crowd-{n}") for n in range(12)]
+
+    def press(n):
+        body = {"location": {**LOCATION, "latitude": 39.9 + n / 1000}, "address_text": f"门牌 {n} 号"}
+        answer = requests.post(f"{runtime.api_url}/rescue/cases", json=body, timeout=30,
+                               headers={**bearer(people[n]), "Idempotency-Key": f"crowd-{n}-press"})
+        return n, answer.status_code, answer.json()
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(press, [n for n in range(12) for _ in range(2)]))  # everyone presses twice
+    assert {status for _, status, _ in results} <= {200, 201}
+    by_person = {}
+    for n, _, case in results:
+        assert case["address_text"] == f"门牌 {n} 号"  # nobody got someone else's case
+        by_person.setdefault(n, set()).add(case["case_id"])
+    assert all(len(ids) == 1 for ids in by_person.values())  # the double press made one case
+
+    deadline = time.monotonic() + 20
+    pending = {n: next(iter(ids)) for n, ids in by_person.items()}
+    while pending and time.monotonic() < deadline:
+        for n, case_id in list(pending.items()):
+            case = requests.get(f"{runtime.api_url}/rescue/cases/{case_id}", headers=bearer(people[n]), timeout=10).json()
+            if case["status"] == "alerted":
+                assert [x["node"] for x in case["timeline"]] == ["call_received", "alerted"]
+                del pending[n]
+        time.sleep(0.2)
+    assert not pending, f"not alerted: {pending}"
