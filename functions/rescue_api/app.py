@@ -1,11 +1,13 @@
-"""Patient rescue intake and case view (ER1-ER5, first slice)."""
+"""Patient side of emergency rescue: intake, own cases, location corrections, cancellation,
+and "my rescue persons" (ER1-ER5, ER10, ER11)."""
 from hospital import web
 from hospital.auth import roles
 
 app = web.create_app("rescue_api")
+PATIENT = {roles.PATIENT}
 
 
-@web.route(app, "/rescue/cases", methods=["POST"], allow={roles.PATIENT})
+@web.route(app, "/rescue/cases", methods=["POST"], allow=PATIENT)
 def create_case():
     from hospital.rescue import cases, models
 
@@ -14,8 +16,68 @@ def create_case():
     return web.respond(case, status=201 if created else 200)
 
 
-@web.route(app, "/rescue/cases/{case_id}", methods=["GET"], allow={roles.PATIENT})
+@web.route(app, "/rescue/cases", methods=["GET"], allow=PATIENT)
+def list_cases():
+    from hospital.rescue import cases
+
+    limit = web.query_int("limit", default=cases.PAGE_DEFAULT, low=1, high=cases.PAGE_MAX)
+    return web.respond(cases.list_own(web.principal(), limit, web.query("cursor")))
+
+
+@web.route(app, "/rescue/cases/{case_id}", methods=["GET"], allow=PATIENT)
 def get_case(case_id):
     from hospital.rescue import cases
 
     return web.respond(cases.get_case(web.principal(), case_id))
+
+
+@web.route(app, "/rescue/cases/{case_id}/location", methods=["POST"], allow=PATIENT)
+def correct_location(case_id):
+    from hospital.rescue import cases, models
+
+    correction = web.json_body(models.LocationCorrection)
+    return web.respond(cases.correct_location(web.principal(), case_id, correction))
+
+
+@web.route(app, "/rescue/cases/{case_id}/cancel", methods=["POST"], allow=PATIENT)
+def cancel_case(case_id):
+    from hospital.rescue import cases, models
+
+    body = web.json_body(models.Cancellation)
+    return web.respond(cases.cancel(web.principal(), case_id, body.reason))
+
+
+@web.route(app, "/rescue/persons", methods=["GET"], allow=PATIENT)
+def list_persons():
+    from hospital.rescue import persons
+
+    return web.respond({"items": persons.list_own(web.principal()), "limit": persons.MAX_PERSONS})
+
+
+@web.route(app, "/rescue/persons", methods=["POST"], allow=PATIENT)
+def add_person():
+    from hospital.rescue import models, persons
+
+    return web.respond(persons.create(web.principal(), web.json_body(models.RescuePersonIn)), status=201)
+
+
+@web.route(app, "/rescue/persons/{person_id}", methods=["GET"], allow=PATIENT)
+def get_person(person_id):
+    from hospital.rescue import persons
+
+    return web.respond(persons.get(web.principal(), person_id))
+
+
+@web.route(app, "/rescue/persons/{person_id}", methods=["PUT"], allow=PATIENT)
+def update_person(person_id):
+    from hospital.rescue import models, persons
+
+    return web.respond(persons.update(web.principal(), person_id, web.json_body(models.RescuePersonIn)))
+
+
+@web.route(app, "/rescue/persons/{person_id}", methods=["DELETE"], allow=PATIENT)
+def delete_person(person_id):
+    from hospital.rescue import persons
+
+    persons.delete(web.principal(), person_id)
+    return web.respond(None, status=204)

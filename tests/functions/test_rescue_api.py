@@ -29,15 +29,11 @@ def counts():
 
 
 def add_rescue_person(owner_id: int) -> str:
-    from hospital import crypto
-    from hospital.timeutil import utcnow
+    from hospital.auth.tokens import Principal
+    from hospital.rescue import models, persons
 
-    person_id = uuid.uuid4().hex
-    with engine().begin() as conn:
-        conn.execute(tables.rescue_persons.insert().values(
-            id=person_id, owner_user_id=owner_id, name_enc=crypto.encrypt("李四", f"rescue_persons.name:{person_id}"),
-            relation="parent", created_at=utcnow()))
-    return person_id
+    owner = Principal(user_id=owner_id, roles=frozenset({"patient"}))
+    return persons.create(owner, models.RescuePersonIn(name="李四", relation="parent"))["person_id"]
 
 
 def add_card(owner_id: int) -> str:

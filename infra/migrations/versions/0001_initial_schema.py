@@ -112,7 +112,9 @@ def upgrade() -> None:
     sa.Column('phone_enc', Blob, nullable=True),
     sa.Column('phone_hash', sa.String(length=64), nullable=True),
     sa.Column('relation', sa.String(length=32), nullable=True),
+    sa.Column('notes_enc', Blob, nullable=True),
     sa.Column('created_at', Time, nullable=False),
+    sa.Column('updated_at', Time, nullable=False),
     sa.Column('deleted_at', Time, nullable=True),
     sa.ForeignKeyConstraint(['owner_user_id'], ['users.id'], name=op.f('fk_rescue_persons_owner_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rescue_persons'))
@@ -187,7 +189,23 @@ def upgrade() -> None:
 
 
 
+    op.create_table('rescue_locations',
+    sa.Column('id', Id, autoincrement=True, nullable=False),
+    sa.Column('case_id', sa.String(length=32), nullable=False),
+    sa.Column('location_enc', Blob, nullable=False),
+    sa.Column('coord_system', sa.String(length=8), nullable=False),
+    sa.Column('address_enc', Blob, nullable=True),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('reported_at', Time, nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['rescue_cases.id'], name=op.f('fk_rescue_locations_case_id_rescue_cases')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rescue_locations'))
+    )
+    with op.batch_alter_table('rescue_locations', schema=None) as batch_op:
+        batch_op.create_index('ix_rescue_locations_case_id', ['case_id', 'id'], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_table('rescue_locations')
     with op.batch_alter_table('rescue_events', schema=None) as batch_op:
         batch_op.drop_index('ix_rescue_events_case_id')
 

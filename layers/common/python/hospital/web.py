@@ -86,6 +86,19 @@ def header(name: str) -> str | None:
     return request().headers.get(name)
 
 
+def query(name: str) -> str | None:
+    return (request().query_params or {}).get(name)
+
+
+def query_int(name: str, *, default: int, low: int, high: int) -> int:
+    raw = query(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationFailed(f"{name} must be a whole number from {low} to {high}", field=name)
+    return int(raw)
+
+
 def json_body(model, max_bytes: int = DEFAULT_MAX_BODY):
     """The request body validated against a pydantic model; 400 naming the field if not."""
     raw = request().raw_body or b""
@@ -120,7 +133,7 @@ def validate(model, data: dict):
 
 def respond(body, status: int = 200, headers: dict | None = None) -> Response:
     return Response(
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        body="" if status == 204 else json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         status_code=status,
         headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
     )

@@ -135,7 +135,9 @@ rescue_persons = sa.Table(
     sa.Column("phone_enc", Blob, nullable=True),
     sa.Column("phone_hash", sa.String(64), nullable=True),
     sa.Column("relation", sa.String(32), nullable=True),
+    sa.Column("notes_enc", Blob, nullable=True),  # allergies, conditions: what a crew must know
     sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
     sa.Column("deleted_at", Time, nullable=True),
 )
 
@@ -174,4 +176,16 @@ rescue_events = sa.Table(
     sa.Column("dedupe_key", Exact(96), nullable=True),
     sa.UniqueConstraint("case_id", "dedupe_key"),
     sa.Index("ix_rescue_events_case_id", "case_id", "id"),
+)
+
+rescue_locations = sa.Table(
+    "rescue_locations", metadata,
+    _pk(),
+    sa.Column("case_id", PublicId, sa.ForeignKey("rescue_cases.id"), nullable=False),
+    sa.Column("location_enc", Blob, nullable=False),
+    sa.Column("coord_system", sa.String(8), nullable=False),
+    sa.Column("address_enc", Blob, nullable=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("reported_at", Time, nullable=False),
+    sa.Index("ix_rescue_locations_case_id", "case_id", "id"),
 )

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.errors import NotFound, ValidationFailed
-from hospital.rescue.timeline import derive_status
+from hospital.errors import Conflict, NotFound, ValidationFailed
+from hospital.rescue.timeline import derive_status, refusal
 from hospital.timeutil import iso_utc, utcnow
 from hospital.unit_of_work import unit_of_work
 
@@ -145,6 +145,9 @@ def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None,
                            .with_for_update()).scalar_one_or_none()
     if current is None:
         raise NotFound(f"rescue case {case_id} does not exist")
+    why_not = refusal(node, current)
+    if why_not:
+        raise Conflict(why_not, code="illegal_transition")
     try:
         with conn.begin_nested():
             _insert_node(conn, case_id, node, dedupe_key=dedupe_key, **fields)
@@ -192,6 +195,84 @@ def republish_unalerted(older_than: dt.timedelta = dt.timedelta(minutes=2),
     return list(stuck)
 
 
+def _owned_case_id(conn, principal, case_id: str) -> None:
+    found = conn.execute(sa.select(t.rescue_cases.c.id).where(
+        t.rescue_cases.c.id == case_id, t.rescue_cases.c.patient_user_id == principal.user_id)).first()
+    if found is None:
+        raise NotFound("no such rescue case", field="case_id")
+
+
+def correct_location(principal, case_id: str, correction) -> dict:
+    """The caller moves the pin (ER5): the new location is kept beside every earlier one
+    and the timeline says when, from where to where (by reference: locations are encrypted)."""
+    loc = correction.location
+    sealed = crypto.encrypt(json.dumps({"latitude": loc.latitude, "longitude": loc.longitude,
+                                        "accuracy_m": loc.accuracy_m}), _ctx(case_id, "location"))
+    address = _enc(correction.address_text, case_id, "address")
+    now = utcnow()
+    with unit_of_work() as uow:
+        _owned_case_id(uow.conn, principal, case_id)
+        location_id = uow.conn.execute(t.rescue_locations.insert().values(
+            case_id=case_id, location_enc=sealed, coord_system=loc.coord_system, address_enc=address,
+            source="patient", reported_at=now)).inserted_primary_key[0]
+        append_node(uow.conn, case_id, "location_changed", source="mini_program", actor_role="patient",
+                    actor_user_id=principal.user_id, at=now,
+                    details={"location_id": int(location_id), "coord_system": loc.coord_system,
+                             "accuracy_m": loc.accuracy_m})
+        uow.publish("rescue-events", "rescue.location_changed", {"case_id": case_id, "location_id": int(location_id)})
+    return get_case(principal, case_id)
+
+
+def cancel(principal, case_id: str, reason: str) -> dict:
+    """The caller cancels before dispatch; after dispatch it is refused with 409 and why."""
+    with unit_of_work() as uow:
+        _owned_case_id(uow.conn, principal, case_id)
+        append_node(uow.conn, case_id, "cancelled", source="mini_program", actor_role="patient",
+                    actor_user_id=principal.user_id, details={"reason": reason})
+        uow.publish("rescue-events", "rescue.cancelled", {"case_id": case_id})
+    return get_case(principal, case_id)
+
+
+PAGE_DEFAULT, PAGE_MAX = 20, 50
+
+
+def list_own(principal, limit: int = PAGE_DEFAULT, cursor: str | None = None) -> dict:
+    """The caller's cases, newest first (ER11), paged with an opaque keyset cursor."""
+    query = sa.select(t.rescue_cases).where(t.rescue_cases.c.patient_user_id == principal.user_id)
+    if cursor:
+        at, last_id = _decode_cursor(cursor)
+        query = query.where(sa.or_(t.rescue_cases.c.created_at < at,
+                                   sa.and_(t.rescue_cases.c.created_at == at, t.rescue_cases.c.id < last_id)))
+    with transaction() as conn:
+        rows = conn.execute(query.order_by(t.rescue_cases.c.created_at.desc(), t.rescue_cases.c.id.desc())
+                            .limit(limit + 1)).all()
+    page = rows[:limit]
+    return {
+        "items": [{
+            "case_id": r.id, "status": r.status, "source": r.source, "created_at": iso_utc(r.created_at),
+            "rescue_person_id": r.rescue_person_id,
+            "address_text": crypto.decrypt_text(r.address_enc, _ctx(r.id, "address")),
+        } for r in page],
+        "next_cursor": _encode_cursor(page[-1]) if len(rows) > limit else None,
+    }
+
+
+def _encode_cursor(row) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str):
+    import base64
+
+    try:
+        at, last_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+        return dt.datetime.fromisoformat(at), last_id
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("cursor is not one this API gave out", field="cursor") from None
+
+
 def get_case(principal, case_id: str) -> dict:
     """The case as its owner sees it. Anyone else gets 404: we do not confirm it exists."""
     with transaction() as conn:
@@ -202,15 +283,29 @@ def get_case(principal, case_id: str) -> dict:
             raise NotFound("no such rescue case", field="case_id")
         events = conn.execute(sa.select(t.rescue_events).where(t.rescue_events.c.case_id == case_id)
                               .order_by(t.rescue_events.c.id)).all()
-    return _view(
+        corrections = conn.execute(sa.select(t.rescue_locations).where(t.rescue_locations.c.case_id == case_id)
+                                   .order_by(t.rescue_locations.c.id)).all()
+    reported = {**json.loads(crypto.decrypt(case.location_enc, _ctx(case_id, "location"))),
+                "coord_system": case.coord_system, "source": "intake", "reported_at": iso_utc(case.created_at),
+                "address_text": crypto.decrypt_text(case.address_enc, _ctx(case_id, "address"))}
+    history = [reported] + [
+        {**json.loads(crypto.decrypt(c.location_enc, _ctx(case_id, "location"))), "coord_system": c.coord_system,
+         "source": c.source, "reported_at": iso_utc(c.reported_at),
+         "address_text": crypto.decrypt_text(c.address_enc, _ctx(case_id, "address"))}
+        for c in corrections
+    ]
+    current = history[-1]
+    view = _view(
         case_id=case.id, status=case.status, source=case.source, created_at=case.created_at,
         card_id=case.card_id, rescue_person_id=case.rescue_person_id,
-        location={**json.loads(crypto.decrypt(case.location_enc, _ctx(case_id, "location"))),
-                  "coord_system": case.coord_system},
-        address_text=crypto.decrypt_text(case.address_enc, _ctx(case_id, "address")),
+        location={k: current[k] for k in ("latitude", "longitude", "accuracy_m", "coord_system")},
+        address_text=current["address_text"] or reported["address_text"],
         complaint=crypto.decrypt_text(case.complaint_enc, _ctx(case_id, "complaint")),
         nodes=[e._asdict() for e in events],
     )
+    if corrections:
+        view["location_history"] = history
+    return view
 
 
 def _view(*, case_id, status, source, created_at, card_id, rescue_person_id, location,

@@ -9,9 +9,20 @@ log = logging.getLogger("hospital.rescue")
 
 
 def handle_message(message: dict, record: dict) -> None:
-    if message.get("type") != cases.CASE_CREATED:
-        log.warning("ignored message of unknown type", extra={"message_type": message.get("type")})
-        return
+    kind = message.get("type")
+    if kind == cases.CASE_CREATED:
+        _alert(message, record)
+    elif kind in LATER:
+        log.debug("no consumer step yet", extra={"message_type": kind})
+    else:
+        log.warning("ignored message of unknown type", extra={"message_type": kind})
+
+
+# Published already, consumed by later work (ED triage link and console pushes).
+LATER = {"rescue.location_changed", "rescue.cancelled"}
+
+
+def _alert(message: dict, record: dict) -> None:
     case_id = message["data"]["case_id"]
     recorded = cases.record_alerted(case_id, {
         "message_id": message["message_id"],

@@ -29,3 +29,29 @@ class CaseIntake(_Strict):
     location: Location
     address_text: Annotated[Text, StringConstraints(max_length=200)] | None = None
     complaint: Annotated[Text, StringConstraints(max_length=500)] | None = None
+
+
+RELATIONS = ("self", "spouse", "parent", "child", "sibling", "relative", "friend", "other")
+# Mainland mobile, or a landline with area code.
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")]
+
+
+class RescuePersonIn(_Strict):
+    """One of "my rescue persons" (ER10): who may need help, and what a crew must know."""
+
+    name: Annotated[Text, StringConstraints(max_length=50)]
+    relation: Literal["self", "spouse", "parent", "child", "sibling", "relative", "friend", "other"]
+    phone: Phone | None = None
+    notes: Annotated[Text, StringConstraints(max_length=500)] | None = None
+
+
+class LocationCorrection(_Strict):
+    """The caller moves the pin while the case is open (ER5)."""
+
+    location: Location
+    address_text: Annotated[Text, StringConstraints(max_length=200)] | None = None
+
+
+class Cancellation(_Strict):
+    # Codes, not free text: a reason typed in distress may carry health details we need not keep.
+    reason: Literal["recovered", "mistaken_call", "own_transport", "duplicate", "other"]

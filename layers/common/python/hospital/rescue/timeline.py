@@ -43,3 +43,21 @@ def derive_status(nodes: list[str]) -> str:
     if status is None:
         raise ValueError("a case starts with call_received")
     return status
+
+
+_OPEN = set(_ORDER) - TERMINAL
+# The explicit part of the state machine: a node that may only follow certain statuses.
+# Anything else is refused with 409 and this reason (EA4).
+ALLOWED_FROM: dict[str, tuple[set[str], str]] = {
+    "cancelled": ({"received", "alerted", "accepted", "decided"},
+                  "a case can be cancelled only before a vehicle is dispatched"),
+    "location_changed": (_OPEN, "the location can be corrected only while the case is open"),
+}
+
+
+def refusal(node: str, status: str) -> str | None:
+    """Why `node` may not be appended to a case in `status`, or None if it may."""
+    allowed, reason = ALLOWED_FROM.get(node, (None, ""))
+    if allowed is None or status in allowed:
+        return None
+    return f"{reason} (the case is {status})"

@@ -1,0 +1,98 @@
+""""My rescue persons" (ER10): at most MAX_PERSONS per patient, personal data encrypted."""
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from hospital import crypto
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import Conflict, NotFound
+from hospital.timeutil import iso_utc, utcnow
+
+MAX_PERSONS = 10
+
+
+def _ctx(person_id: str, column: str) -> str:
+    return f"rescue_persons.{column}:{person_id}"
+
+
+def _sealed(person_id: str, person) -> dict:
+    return {
+        "name_enc": crypto.encrypt(person.name, _ctx(person_id, "name")),
+        "phone_enc": crypto.encrypt(person.phone, _ctx(person_id, "phone")) if person.phone else None,
+        "phone_hash": crypto.lookup_hash(person.phone, "phone") if person.phone else None,
+        "notes_enc": crypto.encrypt(person.notes, _ctx(person_id, "notes")) if person.notes else None,
+        "relation": person.relation,
+    }
+
+
+def create(principal, person) -> dict:
+    person_id = uuid.uuid4().hex
+    sealed = _sealed(person_id, person)  # before the transaction: no lock held during KMS
+    now = utcnow()
+    with transaction() as conn:
+        # The owner's row is the lock: two concurrent adds cannot both see 9 and make 11.
+        conn.execute(sa.select(t.users.c.id).where(t.users.c.id == principal.user_id).with_for_update())
+        count = conn.execute(sa.select(sa.func.count()).select_from(t.rescue_persons).where(
+            t.rescue_persons.c.owner_user_id == principal.user_id,
+            t.rescue_persons.c.deleted_at.is_(None))).scalar_one()
+        if count >= MAX_PERSONS:
+            raise Conflict(f"you already have {MAX_PERSONS} rescue persons, the most allowed; "
+                           "remove one before adding another", code="rescue_person_limit")
+        conn.execute(t.rescue_persons.insert().values(
+            id=person_id, owner_user_id=principal.user_id, created_at=now, updated_at=now, **sealed))
+    return get(principal, person_id)
+
+
+def update(principal, person_id: str, person) -> dict:
+    sealed = _sealed(person_id, person)
+    with transaction() as conn:
+        changed = conn.execute(t.rescue_persons.update().where(*_own(principal, person_id))
+                               .values(updated_at=utcnow(), **sealed)).rowcount
+    if not changed:
+        raise NotFound("no such rescue person", field="person_id")
+    return get(principal, person_id)
+
+
+def delete(principal, person_id: str) -> None:
+    """Soft delete: past cases still name the person they were for."""
+    with transaction() as conn:
+        changed = conn.execute(t.rescue_persons.update().where(*_own(principal, person_id))
+                               .values(deleted_at=utcnow())).rowcount
+    if not changed:
+        raise NotFound("no such rescue person", field="person_id")
+
+
+def get(principal, person_id: str) -> dict:
+    with transaction() as conn:
+        row = conn.execute(sa.select(t.rescue_persons).where(*_own(principal, person_id))).first()
+    if row is None:
+        raise NotFound("no such rescue person", field="person_id")
+    return _view(row)
+
+
+def list_own(principal) -> list[dict]:
+    with transaction() as conn:
+        rows = conn.execute(sa.select(t.rescue_persons).where(
+            t.rescue_persons.c.owner_user_id == principal.user_id, t.rescue_persons.c.deleted_at.is_(None))
+            .order_by(t.rescue_persons.c.created_at, t.rescue_persons.c.id)).all()
+    return [_view(r) for r in rows]
+
+
+def _own(principal, person_id: str):
+    return (t.rescue_persons.c.id == person_id, t.rescue_persons.c.owner_user_id == principal.user_id,
+            t.rescue_persons.c.deleted_at.is_(None))
+
+
+def _view(row) -> dict:
+    return {
+        "person_id": row.id,
+        "name": crypto.decrypt_text(row.name_enc, _ctx(row.id, "name")),
+        "relation": row.relation,
+        "phone": crypto.decrypt_text(row.phone_enc, _ctx(row.id, "phone")),
+        "notes": crypto.decrypt_text(row.notes_enc, _ctx(row.id, "notes")),
+        "created_at": iso_utc(row.created_at),
+        "updated_at": iso_utc(row.updated_at),
+    }
