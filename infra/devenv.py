@@ -65,8 +65,10 @@ def wechat_secret_string() -> str:
 
 # ---- sample events: placeholders filled with values that work against this environment ----
 
-_PLACEHOLDER = re.compile(r"\$\{(DEV_PATIENT_TOKEN|DEV_REFRESH_TOKEN|DEV_CASE_ID|WECHAT_LOGIN_CODE|WECHAT_OAUTH_CODE)\}")
+_PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
 DEV_PATIENT_OPENID = "o-local-dev-patient"
+DEV_DISPATCHER_OPENID = "o-local-dev-dispatcher"
+DEV_STAFF_OPENID = "o-local-dev-staff"
 
 
 def fill_placeholders(text: str, simulator=None) -> str:
@@ -85,6 +87,12 @@ def fill_placeholders(text: str, simulator=None) -> str:
 
 def _make(name: str, simulator, cache: dict) -> dict:
     from hospital.auth import sessions
+    from hospital.auth.tokens import verify_access_token
+
+    def need(other: str) -> str:
+        if other not in cache:
+            cache.update(_make(other, simulator, cache))
+        return cache[other]
 
     ids = wechat_app_ids()
     if name in ("WECHAT_LOGIN_CODE", "WECHAT_OAUTH_CODE"):
@@ -95,16 +103,37 @@ def _make(name: str, simulator, cache: dict) -> dict:
     if name in ("DEV_PATIENT_TOKEN", "DEV_REFRESH_TOKEN"):
         issued = sessions.sign_in_identity(ids["mini_program"], DEV_PATIENT_OPENID)
         return {"DEV_PATIENT_TOKEN": issued["access_token"], "DEV_REFRESH_TOKEN": issued["refresh_token"]}
+    if name in ("DEV_DISPATCHER_TOKEN", "DEV_STAFF_TOKEN", "DEV_STAFF_USER_ID"):
+        openid, role = ((DEV_DISPATCHER_OPENID, "dispatcher") if name == "DEV_DISPATCHER_TOKEN"
+                        else (DEV_STAFF_OPENID, "staff"))
+        user_id = sessions.sign_in_identity(ids["mini_program"], openid)["user"]["id"]
+        sessions.grant_role(user_id, role)
+        token = sessions.sign_in_identity(ids["mini_program"], openid)["access_token"]
+        key = "DEV_DISPATCHER_TOKEN" if role == "dispatcher" else "DEV_STAFF_TOKEN"
+        return {key: token, **({"DEV_STAFF_USER_ID": str(user_id)} if role == "staff" else {})}
     if name == "DEV_CASE_ID":
         from hospital.rescue import cases, models
 
-        from hospital.auth.tokens import verify_access_token
-
-        if "DEV_PATIENT_TOKEN" not in cache:
-            cache.update(_make("DEV_PATIENT_TOKEN", simulator, cache))
-        principal = verify_access_token(cache["DEV_PATIENT_TOKEN"])
         intake = models.CaseIntake.model_validate(
             {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}})
-        case, _ = cases.create_case(principal, intake)
+        case, _ = cases.create_case(verify_access_token(need("DEV_PATIENT_TOKEN")), intake)
         return {"DEV_CASE_ID": case["case_id"]}
-    raise KeyError(name)
+    if name == "DEV_VEHICLE_ID":
+        import uuid
+
+        from hospital.rescue import dispatch
+
+        vehicle_id = f"DEV-{uuid.uuid4().hex[:6]}"
+        dispatch.register_vehicle(vehicle_id, f"沪A{vehicle_id[-5:]}")
+        return {"DEV_VEHICLE_ID": vehicle_id}
+    if name in ("DEV_ACCEPTED_CASE_ID", "DEV_STAFF_CASE_ID"):
+        from hospital.rescue import dispatch
+
+        dispatcher = verify_access_token(need("DEV_DISPATCHER_TOKEN"))
+        case_id = need("DEV_CASE_ID")
+        dispatch.step(dispatcher, "dispatcher", case_id, "accepted")
+        if name == "DEV_ACCEPTED_CASE_ID":
+            return {name: case_id}
+        dispatch.dispatch(dispatcher, case_id, need("DEV_VEHICLE_ID"), [int(need("DEV_STAFF_USER_ID"))])
+        return {name: case_id}
+    raise KeyError(f"unknown sample-event placeholder ${{{name}}}")

@@ -164,6 +164,7 @@ def test_cancel_after_dispatch_is_refused_with_the_reason_EA4(patient, functions
     _, token = patient
     case_id = new_case(functions, token)
     with engine().begin() as conn:  # a dispatcher sends a vehicle (dispatch API comes with the dispatcher work)
+        cases.append_node(conn, case_id, "accepted", source="dispatch_console", actor_role="dispatcher")
         cases.append_node(conn, case_id, "dispatched", source="dispatch_console", actor_role="dispatcher",
                           details={"vehicle": "沪A-120-07"})
     status, body = case_path(functions, token, "POST", case_id, "/cancel", {"reason": "own_transport"})

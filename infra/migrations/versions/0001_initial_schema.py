@@ -152,10 +152,12 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('card_id', sa.String(length=32), nullable=True),
     sa.Column('rescue_person_id', sa.String(length=32), nullable=True),
-    sa.Column('location_enc', Blob, nullable=False),
-    sa.Column('coord_system', sa.String(length=8), nullable=False),
+    sa.Column('location_enc', Blob, nullable=True),
+    sa.Column('coord_system', sa.String(length=8), nullable=True),
     sa.Column('address_enc', Blob, nullable=True),
     sa.Column('complaint_enc', Blob, nullable=True),
+    sa.Column('caller_phone_enc', Blob, nullable=True),
+    sa.Column('intake_user_id', Id, nullable=True),
     sa.Column('legal_basis', sa.String(length=32), nullable=False),
     sa.Column('status', sa.String(length=24), nullable=False),
     sa.Column('idempotency_key', Exact(64), nullable=True),
@@ -203,8 +205,42 @@ def upgrade() -> None:
     with op.batch_alter_table('rescue_locations', schema=None) as batch_op:
         batch_op.create_index('ix_rescue_locations_case_id', ['case_id', 'id'], unique=False)
 
+    op.create_table('vehicles',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('plate', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('updated_at', Time, nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vehicles')),
+    sa.UniqueConstraint('plate', name=op.f('uq_vehicles_plate'))
+    )
+    op.create_table('dispatches',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('case_id', sa.String(length=32), nullable=False),
+    sa.Column('vehicle_id', sa.String(length=32), nullable=False),
+    sa.Column('dispatcher_user_id', Id, nullable=False),
+    sa.Column('created_at', Time, nullable=False),
+    sa.Column('closed_at', Time, nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['rescue_cases.id'], name=op.f('fk_dispatches_case_id_rescue_cases')),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_dispatches_vehicle_id_vehicles')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dispatches'))
+    )
+    with op.batch_alter_table('dispatches', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dispatches_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dispatches_vehicle_id'), ['vehicle_id'], unique=False)
+
+    op.create_table('dispatch_crew',
+    sa.Column('dispatch_id', sa.String(length=32), nullable=False),
+    sa.Column('user_id', Id, nullable=False),
+    sa.ForeignKeyConstraint(['dispatch_id'], ['dispatches.id'], name=op.f('fk_dispatch_crew_dispatch_id_dispatches')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_dispatch_crew_user_id_users')),
+    sa.PrimaryKeyConstraint('dispatch_id', 'user_id', name=op.f('pk_dispatch_crew'))
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('dispatch_crew')
+    op.drop_table('dispatches')
+    op.drop_table('vehicles')
     op.drop_table('rescue_locations')
     with op.batch_alter_table('rescue_events', schema=None) as batch_op:
         batch_op.drop_index('ix_rescue_events_case_id')

@@ -148,10 +148,12 @@ rescue_cases = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("card_id", PublicId, sa.ForeignKey("patient_cards.id"), nullable=True),
     sa.Column("rescue_person_id", PublicId, sa.ForeignKey("rescue_persons.id"), nullable=True),
-    sa.Column("location_enc", Blob, nullable=False),
-    sa.Column("coord_system", sa.String(8), nullable=False),
+    sa.Column("location_enc", Blob, nullable=True),  # a phone call may come without coordinates
+    sa.Column("coord_system", sa.String(8), nullable=True),
     sa.Column("address_enc", Blob, nullable=True),
     sa.Column("complaint_enc", Blob, nullable=True),
+    sa.Column("caller_phone_enc", Blob, nullable=True),  # phone intake: the number that called 120
+    sa.Column("intake_user_id", Id, nullable=True),  # the dispatcher who entered a phone call
     # PIPL: processing to protect life in an emergency needs no consent; we record the basis.
     sa.Column("legal_basis", sa.String(32), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),
@@ -188,4 +190,29 @@ rescue_locations = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("reported_at", Time, nullable=False),
     sa.Index("ix_rescue_locations_case_id", "case_id", "id"),
+)
+
+vehicles = sa.Table(
+    "vehicles", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # call sign, e.g. "120-07"
+    sa.Column("plate", sa.String(16), nullable=False, unique=True),
+    # available, dispatched, en_route, on_scene, transporting, at_hospital, returning, out_of_service
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+dispatches = sa.Table(
+    "dispatches", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("case_id", PublicId, sa.ForeignKey("rescue_cases.id"), nullable=False, index=True),
+    sa.Column("vehicle_id", sa.String(32), sa.ForeignKey("vehicles.id"), nullable=False, index=True),
+    sa.Column("dispatcher_user_id", Id, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("closed_at", Time, nullable=True),  # back in service
+)
+
+dispatch_crew = sa.Table(
+    "dispatch_crew", metadata,
+    sa.Column("dispatch_id", PublicId, sa.ForeignKey("dispatches.id"), primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
 )

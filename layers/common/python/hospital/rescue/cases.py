@@ -275,31 +275,38 @@ def _decode_cursor(cursor: str):
 
 def get_case(principal, case_id: str) -> dict:
     """The case as its owner sees it. Anyone else gets 404: we do not confirm it exists."""
+    return load_view(case_id, owner_user_id=principal.user_id)
+
+
+def load_view(case_id: str, owner_user_id: int | None = None) -> dict:
+    """The case with its timeline and every reported location (decrypted)."""
     with transaction() as conn:
-        case = conn.execute(sa.select(t.rescue_cases).where(
-            t.rescue_cases.c.id == case_id,
-            t.rescue_cases.c.patient_user_id == principal.user_id)).first()
+        query = sa.select(t.rescue_cases).where(t.rescue_cases.c.id == case_id)
+        if owner_user_id is not None:
+            query = query.where(t.rescue_cases.c.patient_user_id == owner_user_id)
+        case = conn.execute(query).first()
         if case is None:
             raise NotFound("no such rescue case", field="case_id")
         events = conn.execute(sa.select(t.rescue_events).where(t.rescue_events.c.case_id == case_id)
                               .order_by(t.rescue_events.c.id)).all()
         corrections = conn.execute(sa.select(t.rescue_locations).where(t.rescue_locations.c.case_id == case_id)
                                    .order_by(t.rescue_locations.c.id)).all()
-    reported = {**json.loads(crypto.decrypt(case.location_enc, _ctx(case_id, "location"))),
-                "coord_system": case.coord_system, "source": "intake", "reported_at": iso_utc(case.created_at),
-                "address_text": crypto.decrypt_text(case.address_enc, _ctx(case_id, "address"))}
-    history = [reported] + [
-        {**json.loads(crypto.decrypt(c.location_enc, _ctx(case_id, "location"))), "coord_system": c.coord_system,
-         "source": c.source, "reported_at": iso_utc(c.reported_at),
-         "address_text": crypto.decrypt_text(c.address_enc, _ctx(case_id, "address"))}
-        for c in corrections
-    ]
+
+    def located(blob, coord_system, source, at, address):
+        point = json.loads(crypto.decrypt(blob, _ctx(case_id, "location"))) if blob is not None else None
+        return {**(point or {"latitude": None, "longitude": None, "accuracy_m": None}),
+                "coord_system": coord_system, "source": source, "reported_at": iso_utc(at),
+                "address_text": crypto.decrypt_text(address, _ctx(case_id, "address"))}
+
+    history = [located(case.location_enc, case.coord_system, "intake", case.created_at, case.address_enc)]
+    history += [located(c.location_enc, c.coord_system, c.source, c.reported_at, c.address_enc) for c in corrections]
     current = history[-1]
     view = _view(
         case_id=case.id, status=case.status, source=case.source, created_at=case.created_at,
         card_id=case.card_id, rescue_person_id=case.rescue_person_id,
-        location={k: current[k] for k in ("latitude", "longitude", "accuracy_m", "coord_system")},
-        address_text=current["address_text"] or reported["address_text"],
+        location=({k: current[k] for k in ("latitude", "longitude", "accuracy_m", "coord_system")}
+                  if current["latitude"] is not None else None),
+        address_text=current["address_text"] or history[0]["address_text"],
         complaint=crypto.decrypt_text(case.complaint_enc, _ctx(case_id, "complaint")),
         nodes=[e._asdict() for e in events],
     )

@@ -55,3 +55,34 @@ class LocationCorrection(_Strict):
 class Cancellation(_Strict):
     # Codes, not free text: a reason typed in distress may carry health details we need not keep.
     reason: Literal["recovered", "mistaken_call", "own_transport", "duplicate", "other"]
+
+
+class PhoneIntake(_Strict):
+    """A 120 phone call entered by the dispatcher (ER5)."""
+
+    caller_phone: Phone
+    address_text: Annotated[Text, StringConstraints(max_length=200)]
+    complaint: Annotated[Text, StringConstraints(max_length=500)]
+    location: Location | None = None
+
+
+class Decision(_Strict):
+    dispatch: bool
+    # Codes, so statistics can count them and no free-text health details are kept.
+    reason: Literal["life_threatening", "urgent", "non_urgent_transport", "advice_given",
+                    "own_transport", "not_an_emergency", "duplicate", "other"]
+
+
+class DispatchOrder(_Strict):
+    vehicle_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")]
+    crew_user_ids: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1, max_length=6)]
+
+
+class TripStep(_Strict):
+    node: Literal["en_route", "on_scene", "patient_contact", "left_scene", "at_hospital", "handed_over",
+                  "back_in_service"]
+    with_patient: bool | None = None  # on left_scene: transporting, or leaving without the patient
+
+
+class Empty(_Strict):
+    pass

@@ -46,18 +46,38 @@ def derive_status(nodes: list[str]) -> str:
 
 
 _OPEN = set(_ORDER) - TERMINAL
-# The explicit part of the state machine: a node that may only follow certain statuses.
-# Anything else is refused with 409 and this reason (EA4).
+_BEFORE_DISPATCH = {"received", "alerted", "accepted", "decided"}
+# Where the crew's progress can be reported from: any earlier point of the trip (a crew
+# that forgot to press "en route" can still report "on scene").
+_TRIP = ["dispatched", "en_route", "on_scene", "patient_contact", "left_scene", "at_hospital", "handed_over"]
+
+
+def _trip_before(node: str) -> set[str]:
+    return set(_TRIP[: _TRIP.index(node)]) if node in _TRIP else set(_TRIP)
+
+
+# The explicit state machine (EA4): the statuses each node may follow, and why not otherwise.
+# Nodes not listed (alerted, guidance) may be appended to any case that is not closed.
 ALLOWED_FROM: dict[str, tuple[set[str], str]] = {
-    "cancelled": ({"received", "alerted", "accepted", "decided"},
-                  "a case can be cancelled only before a vehicle is dispatched"),
+    "accepted": ({"received", "alerted"}, "only a new case can be accepted"),
+    "decided": ({"accepted"}, "a case is decided after it has been accepted, once"),
+    "dispatched": ({"accepted", "decided"}, "a vehicle can be dispatched only to an accepted, undispatched case"),
+    **{node: (_trip_before(node), f"{node.replace('_', ' ')} must follow the dispatch and earlier trip steps")
+       for node in _TRIP[1:]},
+    "back_in_service": (set(_TRIP), "the vehicle can return only from a dispatch in progress"),
+    "completed": (_BEFORE_DISPATCH | {"back_in_service"},
+                  "a dispatched case completes only after the vehicle is back in service"),
+    "cancelled": (_BEFORE_DISPATCH, "a case can be cancelled only before a vehicle is dispatched"),
     "location_changed": (_OPEN, "the location can be corrected only while the case is open"),
 }
+_ANY_OPEN = (_OPEN, "the case is closed")
 
 
 def refusal(node: str, status: str) -> str | None:
     """Why `node` may not be appended to a case in `status`, or None if it may."""
-    allowed, reason = ALLOWED_FROM.get(node, (None, ""))
-    if allowed is None or status in allowed:
+    if node == "alerted":
+        return None  # alerts may arrive after a case moved on, even after it closed
+    allowed, reason = ALLOWED_FROM.get(node, _ANY_OPEN)
+    if status in allowed:
         return None
     return f"{reason} (the case is {status})"

@@ -1,0 +1,63 @@
+"""Dispatcher side of emergency rescue: phone intake, work list, accept, decide, dispatch,
+cancel and complete (ER5, EA3, EA4)."""
+from hospital import web
+from hospital.auth import roles
+
+app = web.create_app("rescue_dispatch")
+DISPATCH = {roles.DISPATCHER}
+
+
+@web.route(app, "/dispatch/cases", methods=["POST"], allow=DISPATCH)
+def phone_intake():
+    from hospital.rescue import dispatch, models
+
+    return web.respond(dispatch.phone_intake(web.principal(), web.json_body(models.PhoneIntake)), status=201)
+
+
+@web.route(app, "/dispatch/cases/{case_id}", methods=["GET"], allow=DISPATCH | {roles.ED_NURSE})
+def get_case(case_id):
+    from hospital.rescue import dispatch
+
+    return web.respond(dispatch.case_view(web.principal(), case_id))
+
+
+@web.route(app, "/dispatch/cases/{case_id}/accept", methods=["POST"], allow=DISPATCH | {roles.ED_NURSE})
+def accept(case_id):
+    from hospital.rescue import dispatch
+
+    caller = web.principal()
+    role = roles.DISPATCHER if caller.has_any(DISPATCH) else roles.ED_NURSE
+    return web.respond(dispatch.step(caller, role, case_id, "accepted"))
+
+
+@web.route(app, "/dispatch/cases/{case_id}/decision", methods=["POST"], allow=DISPATCH)
+def decide(case_id):
+    from hospital.rescue import dispatch, models
+
+    body = web.json_body(models.Decision)
+    return web.respond(dispatch.step(web.principal(), roles.DISPATCHER, case_id, "decided",
+                                     {"dispatch": body.dispatch, "reason": body.reason}))
+
+
+@web.route(app, "/dispatch/cases/{case_id}/dispatch", methods=["POST"], allow=DISPATCH)
+def send_vehicle(case_id):
+    from hospital.rescue import dispatch, models
+
+    order = web.json_body(models.DispatchOrder)
+    return web.respond(dispatch.dispatch(web.principal(), case_id, order.vehicle_id, order.crew_user_ids))
+
+
+@web.route(app, "/dispatch/cases/{case_id}/cancel", methods=["POST"], allow=DISPATCH)
+def cancel(case_id):
+    from hospital.rescue import dispatch, models
+
+    body = web.json_body(models.Cancellation)
+    return web.respond(dispatch.step(web.principal(), roles.DISPATCHER, case_id, "cancelled", {"reason": body.reason}))
+
+
+@web.route(app, "/dispatch/cases/{case_id}/complete", methods=["POST"], allow=DISPATCH)
+def complete(case_id):
+    from hospital.rescue import dispatch, models
+
+    web.json_body(models.Empty)
+    return web.respond(dispatch.step(web.principal(), roles.DISPATCHER, case_id, "completed"))

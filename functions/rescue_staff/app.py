@@ -1,0 +1,22 @@
+"""Ambulance crew side of emergency rescue: the assigned case with the caller's phone, and
+trip progress from en route to back in service (ES1, ES2)."""
+from hospital import web
+from hospital.auth import roles
+
+app = web.create_app("rescue_staff")
+
+
+@web.route(app, "/staff/cases/{case_id}", methods=["GET"], allow={roles.STAFF})
+def get_case(case_id):
+    from hospital.rescue import dispatch
+
+    return web.respond(dispatch.case_view(web.principal(), case_id))
+
+
+@web.route(app, "/staff/cases/{case_id}/progress", methods=["POST"], allow={roles.STAFF})
+def report_progress(case_id):
+    from hospital.rescue import dispatch, models
+
+    step = web.json_body(models.TripStep)
+    details = {} if step.with_patient is None else {"with_patient": step.with_patient}
+    return web.respond(dispatch.progress(web.principal(), case_id, step.node, details))

@@ -1,0 +1,156 @@
+"""The dispatcher's and the crew's side of a case: phone intake, acceptance, the decision,
+vehicle and crew assignment, trip progress and completion (ER5, ES1, EA4).
+
+Every step is a timeline node appended under the case's row lock, checked against the
+state machine in hospital.rescue.timeline; a vehicle is taken with a guarded UPDATE, so two
+dispatchers cannot send one ambulance to two cases.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+import sqlalchemy as sa
+
+from hospital import audit, crypto
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import Conflict, NotFound, ValidationFailed
+from hospital.rescue import cases
+from hospital.timeutil import iso_utc, utcnow
+from hospital.unit_of_work import unit_of_work
+
+SOURCE = "dispatch_console"
+# What the vehicle is doing after each trip node (the dispatch systems' usual statuses).
+VEHICLE_AFTER = {
+    "dispatched": "dispatched", "en_route": "en_route", "on_scene": "on_scene",
+    "patient_contact": "on_scene", "left_scene": "transporting", "at_hospital": "at_hospital",
+    "handed_over": "returning", "back_in_service": "available",
+}
+TRIP_NODES = ("en_route", "on_scene", "patient_contact", "left_scene", "at_hospital", "handed_over",
+              "back_in_service")
+
+
+def phone_intake(dispatcher, intake) -> dict:
+    """A 120 call entered by hand: caller phone, address, complaint, optional coordinates."""
+    case_id = uuid.uuid4().hex
+    now = utcnow()
+    loc = intake.location
+    sealed = {
+        "location_enc": crypto.encrypt(json.dumps(
+            {"latitude": loc.latitude, "longitude": loc.longitude, "accuracy_m": loc.accuracy_m}),
+            cases._ctx(case_id, "location")) if loc else None,
+        "address_enc": cases._enc(intake.address_text, case_id, "address"),
+        "complaint_enc": cases._enc(intake.complaint, case_id, "complaint"),
+        "caller_phone_enc": cases._enc(intake.caller_phone, case_id, "caller_phone"),
+    }
+    with unit_of_work() as uow:
+        uow.conn.execute(t.rescue_cases.insert().values(
+            id=case_id, patient_user_id=None, source="phone", coord_system=loc.coord_system if loc else None,
+            legal_basis="vital_interests", status="received", intake_user_id=dispatcher.user_id,
+            created_at=now, updated_at=now, **sealed))
+        cases._insert_node(uow.conn, case_id, "call_received", source=SOURCE, actor_user_id=dispatcher.user_id,
+                           actor_role="dispatcher", at=now, details={"channel": "phone", "with_location": loc is not None})
+        uow.publish("rescue-events", cases.CASE_CREATED, {"case_id": case_id})
+    return case_view(dispatcher, case_id)
+
+
+def step(actor, role: str, case_id: str, node: str, details: dict | None = None) -> dict:
+    """Append one node that needs no other bookkeeping (accept, decide, cancel, complete)."""
+    with unit_of_work() as uow:
+        cases.append_node(uow.conn, case_id, node, source=SOURCE, actor_user_id=actor.user_id,
+                          actor_role=role, details=details or {})
+        uow.publish("rescue-events", f"rescue.{node}", {"case_id": case_id})
+    return case_view(actor, case_id)
+
+
+def dispatch(dispatcher, case_id: str, vehicle_id: str, crew_user_ids: list[int]) -> dict:
+    dispatch_id = uuid.uuid4().hex
+    now = utcnow()
+    with unit_of_work() as uow:
+        conn = uow.conn
+        known = conn.execute(sa.select(sa.func.count()).select_from(t.users)
+                             .where(t.users.c.id.in_(crew_user_ids))).scalar_one()
+        if known != len(set(crew_user_ids)):
+            raise ValidationFailed("every crew member must be a known staff user", field="crew_user_ids")
+        # The case first (its lock and state check), then the vehicle.
+        cases.append_node(conn, case_id, "dispatched", source=SOURCE, actor_user_id=dispatcher.user_id,
+                          actor_role="dispatcher", at=now,
+                          details={"dispatch_id": dispatch_id, "vehicle_id": vehicle_id, "crew": sorted(crew_user_ids)})
+        taken = conn.execute(t.vehicles.update()
+                             .where(t.vehicles.c.id == vehicle_id, t.vehicles.c.status == "available")
+                             .values(status="dispatched", updated_at=now)).rowcount
+        if not taken:
+            exists = conn.execute(sa.select(t.vehicles.c.status).where(t.vehicles.c.id == vehicle_id)).scalar_one_or_none()
+            if exists is None:
+                raise ValidationFailed("no such vehicle", field="vehicle_id")
+            raise Conflict(f"vehicle {vehicle_id} is not available (it is {exists})", code="vehicle_unavailable")
+        conn.execute(t.dispatches.insert().values(id=dispatch_id, case_id=case_id, vehicle_id=vehicle_id,
+                                                  dispatcher_user_id=dispatcher.user_id, created_at=now))
+        for user_id in sorted(set(crew_user_ids)):
+            conn.execute(t.dispatch_crew.insert().values(dispatch_id=dispatch_id, user_id=user_id))
+        uow.publish("rescue-events", "rescue.dispatched", {"case_id": case_id, "dispatch_id": dispatch_id})
+    return case_view(dispatcher, case_id)
+
+
+def progress(staff, case_id: str, node: str, details: dict | None = None) -> dict:
+    """The crew reports a trip step; only the crew assigned to the open dispatch may."""
+    if node not in TRIP_NODES:
+        raise ValidationFailed(f"node must be one of {', '.join(TRIP_NODES)}", field="node")
+    now = utcnow()
+    with unit_of_work() as uow:
+        conn = uow.conn
+        open_dispatch = _open_dispatch_of_crew(conn, staff.user_id, case_id)
+        cases.append_node(conn, case_id, node, source="staff_app", actor_user_id=staff.user_id, actor_role="staff",
+                          at=now, details={**(details or {}), "dispatch_id": open_dispatch.id})
+        conn.execute(t.vehicles.update().where(t.vehicles.c.id == open_dispatch.vehicle_id)
+                     .values(status=VEHICLE_AFTER[node], updated_at=now))
+        if node == "back_in_service":
+            conn.execute(t.dispatches.update().where(t.dispatches.c.id == open_dispatch.id).values(closed_at=now))
+        uow.publish("rescue-events", f"rescue.{node}", {"case_id": case_id})
+    return case_view(staff, case_id)
+
+
+def _open_dispatch_of_crew(conn, user_id: int, case_id: str):
+    row = conn.execute(
+        sa.select(t.dispatches).join(t.dispatch_crew, t.dispatch_crew.c.dispatch_id == t.dispatches.c.id)
+        .where(t.dispatches.c.case_id == case_id, t.dispatches.c.closed_at.is_(None),
+               t.dispatch_crew.c.user_id == user_id)).first()
+    if row is None:
+        raise NotFound("no open dispatch of yours for this case", field="case_id")
+    return row
+
+
+def is_assigned_crew(conn, user_id: int, case_id: str) -> bool:
+    return conn.execute(
+        sa.select(t.dispatches.c.id).join(t.dispatch_crew, t.dispatch_crew.c.dispatch_id == t.dispatches.c.id)
+        .where(t.dispatches.c.case_id == case_id, t.dispatch_crew.c.user_id == user_id)).first() is not None
+
+
+def case_view(actor, case_id: str) -> dict:
+    """The case for dispatchers and staff. The caller's phone is shown to dispatchers and
+    to the crew assigned to it, and each such view is written to the audit log (ES1, EA3)."""
+    with transaction() as conn:
+        case = conn.execute(sa.select(t.rescue_cases).where(t.rescue_cases.c.id == case_id)).first()
+        if case is None:
+            raise NotFound("no such rescue case", field="case_id")
+        staff_only = not actor.has_any({"dispatcher", "ed_nurse", "super_admin"})
+        assigned = is_assigned_crew(conn, actor.user_id, case_id)
+        if staff_only and not assigned:
+            raise NotFound("no such rescue case", field="case_id")
+        dispatch_rows = conn.execute(sa.select(t.dispatches).where(t.dispatches.c.case_id == case_id)
+                                     .order_by(t.dispatches.c.created_at)).all()
+        shows_phone = case.caller_phone_enc is not None and (actor.has_any({"dispatcher"}) or assigned)
+        if shows_phone:
+            audit.record(actor, "rescue.view_caller_phone", "rescue_case", case_id, "ok", {}, conn=conn)
+    view = cases.load_view(case_id)
+    view["caller_phone"] = crypto.decrypt_text(case.caller_phone_enc, cases._ctx(case_id, "caller_phone")) \
+        if shows_phone else None
+    view["dispatches"] = [{"dispatch_id": d.id, "vehicle_id": d.vehicle_id, "created_at": iso_utc(d.created_at),
+                           "closed_at": iso_utc(d.closed_at)} for d in dispatch_rows]
+    return view
+
+
+def register_vehicle(vehicle_id: str, plate: str) -> None:
+    with transaction() as conn:
+        conn.execute(t.vehicles.insert().values(id=vehicle_id, plate=plate, status="available", updated_at=utcnow()))
