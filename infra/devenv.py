@@ -136,4 +136,9 @@ def _make(name: str, simulator, cache: dict) -> dict:
             return {name: case_id}
         dispatch.dispatch(dispatcher, case_id, need("DEV_VEHICLE_ID"), [int(need("DEV_STAFF_USER_ID"))])
         return {name: case_id}
+    if name == "DEV_STAFF_VEHICLE_ID":
+        need("DEV_STAFF_CASE_ID")  # dispatches DEV_VEHICLE_ID with the dev crew
+        return {name: need("DEV_VEHICLE_ID")}
+    if name == "DEV_DISPATCHED_PATIENT_CASE_ID":
+        return {name: need("DEV_STAFF_CASE_ID")}  # the dev patient's case, dispatched
     raise KeyError(f"unknown sample-event placeholder ${{{name}}}")

@@ -1,5 +1,5 @@
 """Patient side of emergency rescue: intake, own cases, location corrections, cancellation,
-and "my rescue persons" (ER1-ER5, ER10, ER11)."""
+the ambulance's position and track, and "my rescue persons" (ER1-ER6, ER10, ER11)."""
 from hospital import web
 from hospital.auth import roles
 
@@ -45,6 +45,14 @@ def cancel_case(case_id):
 
     body = web.json_body(models.Cancellation)
     return web.respond(cases.cancel(web.principal(), case_id, body.reason))
+
+
+@web.route(app, "/rescue/cases/{case_id}/ambulance", methods=["GET"], allow=PATIENT)
+def ambulance(case_id):
+    from hospital.rescue import tracking
+
+    since = web.query_time("since")
+    return web.respond(tracking.ambulance_for_patient(web.principal(), case_id, since))
 
 
 @web.route(app, "/rescue/persons", methods=["GET"], allow=PATIENT)

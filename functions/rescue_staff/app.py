@@ -1,5 +1,5 @@
-"""Ambulance crew side of emergency rescue: the assigned case with the caller's phone, and
-trip progress from en route to back in service (ES1, ES2)."""
+"""Ambulance crew side of emergency rescue: the assigned case with the caller's phone, trip
+progress from en route to back in service, and the vehicle's GPS track (ES1, ES2, ER6)."""
 from hospital import web
 from hospital.auth import roles
 
@@ -20,3 +20,11 @@ def report_progress(case_id):
     step = web.json_body(models.TripStep)
     details = {} if step.with_patient is None else {"with_patient": step.with_patient}
     return web.respond(dispatch.progress(web.principal(), case_id, step.node, details))
+
+
+@web.route(app, "/staff/vehicles/{vehicle_id}/positions", methods=["POST"], allow={roles.STAFF})
+def post_positions(vehicle_id):
+    from hospital.rescue import models, tracking
+
+    return web.respond(tracking.record_positions(web.principal(), vehicle_id, web.json_body(models.PositionBatch,
+                                                                                          max_bytes=64 * 1024)))

@@ -209,6 +209,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('plate', sa.String(length=16), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('dropped_points', sa.Integer(), server_default='0', nullable=False),
     sa.Column('updated_at', Time, nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vehicles')),
     sa.UniqueConstraint('plate', name=op.f('uq_vehicles_plate'))
@@ -236,8 +237,27 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('dispatch_id', 'user_id', name=op.f('pk_dispatch_crew'))
     )
 
+    op.create_table('vehicle_positions',
+    sa.Column('id', Id, autoincrement=True, nullable=False),
+    sa.Column('vehicle_id', sa.String(length=32), nullable=False),
+    sa.Column('dispatch_id', sa.String(length=32), nullable=True),
+    sa.Column('location_enc', Blob, nullable=False),
+    sa.Column('reported_coord_system', sa.String(length=8), nullable=False),
+    sa.Column('accuracy_m', sa.Float(), nullable=True),
+    sa.Column('speed_mps', sa.Float(), nullable=True),
+    sa.Column('heading', sa.Float(), nullable=True),
+    sa.Column('device_time', Time, nullable=False),
+    sa.Column('server_time', Time, nullable=False),
+    sa.ForeignKeyConstraint(['dispatch_id'], ['dispatches.id'], name=op.f('fk_vehicle_positions_dispatch_id_dispatches')),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_vehicle_positions_vehicle_id_vehicles')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vehicle_positions'))
+    )
+    with op.batch_alter_table('vehicle_positions', schema=None) as batch_op:
+        batch_op.create_index('ix_vehicle_positions_vehicle_time', ['vehicle_id', 'device_time'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table('vehicle_positions')
     op.drop_table('dispatch_crew')
     op.drop_table('dispatches')
     op.drop_table('vehicles')

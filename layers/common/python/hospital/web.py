@@ -99,6 +99,23 @@ def query_int(name: str, *, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def query_time(name: str):
+    """An ISO-8601 time with its offset (e.g. 2026-11-26T08:00:00Z), or None if absent."""
+    import datetime as dt
+
+    raw = query(name)
+    if raw is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ValidationFailed(f"{name} must be an ISO-8601 time with its offset, e.g. 2026-11-26T08:00:00Z",
+                               field=name)
+    return value
+
+
 def json_body(model, max_bytes: int = DEFAULT_MAX_BODY):
     """The request body validated against a pydantic model; 400 naming the field if not."""
     raw = request().raw_body or b""

@@ -198,7 +198,25 @@ vehicles = sa.Table(
     sa.Column("plate", sa.String(16), nullable=False, unique=True),
     # available, dispatched, en_route, on_scene, transporting, at_hospital, returning, out_of_service
     sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("dropped_points", sa.Integer(), nullable=False, server_default="0"),  # rejected GPS fixes
     sa.Column("updated_at", Time, nullable=False),
+)
+
+vehicle_positions = sa.Table(
+    "vehicle_positions", metadata,
+    _pk(),
+    sa.Column("vehicle_id", sa.String(32), sa.ForeignKey("vehicles.id"), nullable=False),
+    sa.Column("dispatch_id", PublicId, sa.ForeignKey("dispatches.id"), nullable=True),
+    # {"latitude", "longitude"} in GCJ-02 (converted once, on arrival), encrypted: a track
+    # leads to the patient's door.
+    sa.Column("location_enc", Blob, nullable=False),
+    sa.Column("reported_coord_system", sa.String(8), nullable=False),
+    sa.Column("accuracy_m", sa.Float(), nullable=True),
+    sa.Column("speed_mps", sa.Float(), nullable=True),
+    sa.Column("heading", sa.Float(), nullable=True),
+    sa.Column("device_time", Time, nullable=False),
+    sa.Column("server_time", Time, nullable=False),
+    sa.Index("ix_vehicle_positions_vehicle_time", "vehicle_id", "device_time"),
 )
 
 dispatches = sa.Table(

@@ -9,17 +9,15 @@ log = logging.getLogger("hospital.rescue")
 
 
 def handle_message(message: dict, record: dict) -> None:
-    kind = message.get("type")
-    if kind == cases.CASE_CREATED:
-        _alert(message, record)
-    elif kind in LATER:
-        log.debug("no consumer step yet", extra={"message_type": kind})
+    kind = message.get("type") or ""
+    handler = HANDLERS.get(kind)
+    if handler is not None:
+        handler(message, record)
+    elif kind.startswith("rescue."):
+        # Published for the live pushes and the triage link, which consume them in their own steps.
+        log.debug("no step for this message here", extra={"message_type": kind})
     else:
         log.warning("ignored message of unknown type", extra={"message_type": kind})
-
-
-# Published already, consumed by later work (ED triage link and console pushes).
-LATER = {"rescue.location_changed", "rescue.cancelled"}
 
 
 def _alert(message: dict, record: dict) -> None:
@@ -30,3 +28,6 @@ def _alert(message: dict, record: dict) -> None:
     })
     if not recorded:
         log.info("duplicate delivery ignored", extra={"case_id": case_id, "outbox_id": message["message_id"]})
+
+
+HANDLERS = {cases.CASE_CREATED: _alert}

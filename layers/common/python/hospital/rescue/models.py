@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 PublicId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -86,3 +86,17 @@ class TripStep(_Strict):
 
 class Empty(_Strict):
     pass
+
+
+class GpsPoint(_Strict):
+    latitude: float = Field(ge=-90, le=90, strict=True)
+    longitude: float = Field(ge=-180, le=180, strict=True)
+    coord_system: Literal["wgs84", "gcj02", "bd09"]
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, strict=True)
+    speed_mps: float | None = Field(default=None, ge=0, le=200, strict=True)
+    heading: float | None = Field(default=None, ge=0, lt=360, strict=True)
+    device_time: AwareDatetime
+
+
+class PositionBatch(_Strict):
+    points: Annotated[list[GpsPoint], Field(min_length=1, max_length=120)]

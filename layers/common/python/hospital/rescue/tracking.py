@@ -1,0 +1,112 @@
+"""Ambulance tracking (ER6): the crew's app posts batches of GPS points; they are converted
+once to GCJ-02 (what WeChat's maps draw), physically impossible jumps are dropped and
+counted, and the patient of the case can read the latest position and the track since a
+time, so a missed live push loses nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import sqlalchemy as sa
+
+from hospital import crypto, geo
+from hospital.db import tables as t
+from hospital.errors import Forbidden, NotFound
+from hospital.timeutil import iso_utc, utcnow
+from hospital.unit_of_work import unit_of_work
+
+POSITION_MESSAGE = "rescue.vehicle_position"
+
+
+def _ctx(vehicle_id: str) -> str:
+    return f"vehicle_positions.location:{vehicle_id}"
+
+
+def record_positions(staff, vehicle_id: str, batch) -> dict:
+    """Store the plausible points of a batch; only the crew of the vehicle's open dispatch may post."""
+    incoming = [geo.TrackPoint(p.latitude, p.longitude, p.coord_system, p.accuracy_m, p.speed_mps, p.heading,
+                               p.device_time) for p in batch.points]
+    now = utcnow()
+    with unit_of_work() as uow:
+        conn = uow.conn
+        vehicle = conn.execute(sa.select(t.vehicles.c.id).where(t.vehicles.c.id == vehicle_id)
+                               .with_for_update()).first()  # one batch of a vehicle at a time
+        if vehicle is None:
+            raise NotFound("no such vehicle", field="vehicle_id")
+        dispatch = conn.execute(
+            sa.select(t.dispatches.c.id, t.dispatches.c.case_id)
+            .join(t.dispatch_crew, t.dispatch_crew.c.dispatch_id == t.dispatches.c.id)
+            .where(t.dispatches.c.vehicle_id == vehicle_id, t.dispatches.c.closed_at.is_(None),
+                   t.dispatch_crew.c.user_id == staff.user_id)).first()
+        if dispatch is None:
+            raise Forbidden("only the crew of this vehicle's open dispatch may post its positions",
+                            code="not_vehicle_crew")
+        kept, dropped = geo.filter_track(_last_point(conn, vehicle_id), incoming)
+        for point in kept:
+            gcj = geo.to_gcj02(point.point)
+            conn.execute(t.vehicle_positions.insert().values(
+                vehicle_id=vehicle_id, dispatch_id=dispatch.id,
+                location_enc=crypto.encrypt(json.dumps({"latitude": gcj.latitude, "longitude": gcj.longitude}),
+                                            _ctx(vehicle_id)),
+                reported_coord_system=point.coord_system, accuracy_m=point.accuracy_m, speed_mps=point.speed_mps,
+                heading=point.heading, device_time=_naive_utc(point.device_time), server_time=now))
+        if dropped:
+            conn.execute(t.vehicles.update().where(t.vehicles.c.id == vehicle_id)
+                         .values(dropped_points=t.vehicles.c.dropped_points + len(dropped)))
+        if kept:
+            uow.publish("rescue-events", POSITION_MESSAGE, {"case_id": dispatch.case_id, "vehicle_id": vehicle_id})
+    reasons: dict[str, int] = {}
+    for _, reason in dropped:
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return {"accepted": len(kept), "dropped": reasons}
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _last_point(conn, vehicle_id: str) -> geo.TrackPoint | None:
+    row = conn.execute(sa.select(t.vehicle_positions).where(t.vehicle_positions.c.vehicle_id == vehicle_id)
+                       .order_by(t.vehicle_positions.c.device_time.desc(), t.vehicle_positions.c.id.desc())
+                       .limit(1)).first()
+    if row is None:
+        return None
+    loc = json.loads(crypto.decrypt(row.location_enc, _ctx(vehicle_id)))
+    return geo.TrackPoint(loc["latitude"], loc["longitude"], geo.GCJ02, row.accuracy_m, row.speed_mps, row.heading,
+                          row.device_time.replace(tzinfo=dt.timezone.utc))
+
+
+def ambulance_for_patient(principal, case_id: str, since: dt.datetime | None = None) -> dict:
+    """The case's ambulance: latest position, and the track since `since` when asked.
+    Only the patient who owns the case; 404 otherwise (and when nothing was dispatched)."""
+    from hospital.db import transaction
+
+    with transaction() as conn:
+        owned = conn.execute(sa.select(t.rescue_cases.c.id).where(
+            t.rescue_cases.c.id == case_id, t.rescue_cases.c.patient_user_id == principal.user_id)).first()
+        if owned is None:
+            raise NotFound("no such rescue case", field="case_id")
+        dispatch = conn.execute(sa.select(t.dispatches).where(t.dispatches.c.case_id == case_id)
+                                .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
+        if dispatch is None:
+            raise NotFound("no ambulance has been dispatched to this case yet", field="case_id")
+        query = sa.select(t.vehicle_positions).where(t.vehicle_positions.c.dispatch_id == dispatch.id)
+        latest = conn.execute(query.order_by(t.vehicle_positions.c.device_time.desc()).limit(1)).first()
+        track = []
+        if since is not None:
+            track = conn.execute(query.where(t.vehicle_positions.c.device_time > _naive_utc(since))
+                                 .order_by(t.vehicle_positions.c.device_time).limit(2000)).all()
+    return {
+        "vehicle_id": dispatch.vehicle_id,
+        "dispatch_closed": dispatch.closed_at is not None,
+        "latest": _point(latest) if latest is not None else None,
+        **({"track": [_point(r) for r in track]} if since is not None else {}),
+    }
+
+
+def _point(row) -> dict:
+    loc = json.loads(crypto.decrypt(row.location_enc, _ctx(row.vehicle_id)))
+    return {"latitude": loc["latitude"], "longitude": loc["longitude"], "coord_system": geo.GCJ02,
+            "accuracy_m": row.accuracy_m, "speed_mps": row.speed_mps, "heading": row.heading,
+            "device_time": iso_utc(row.device_time), "server_time": iso_utc(row.server_time)}
