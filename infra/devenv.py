@@ -141,4 +141,10 @@ def _make(name: str, simulator, cache: dict) -> dict:
         return {name: need("DEV_VEHICLE_ID")}
     if name == "DEV_DISPATCHED_PATIENT_CASE_ID":
         return {name: need("DEV_STAFF_CASE_ID")}  # the dev patient's case, dispatched
+    if name in ("DEV_GUIDED_CASE_ID", "DEV_GUIDANCE_SESSION_ID"):
+        from hospital.rescue import guidance
+
+        case_id = need("DEV_CASE_ID")
+        started = guidance.start(verify_access_token(need("DEV_DISPATCHER_TOKEN")), "dispatcher", case_id, "voice")
+        return {"DEV_GUIDED_CASE_ID": case_id, "DEV_GUIDANCE_SESSION_ID": started["session_id"]}
     raise KeyError(f"unknown sample-event placeholder ${{{name}}}")

@@ -1,5 +1,5 @@
-"""Dispatcher side of emergency rescue: phone intake, work list, accept, decide, dispatch,
-cancel and complete (ER5, EA3, EA4)."""
+"""Dispatcher side of emergency rescue: phone intake, accept, decide, dispatch, guidance
+sessions, cancel and complete (ER5, ER9, EA3, EA4)."""
 from hospital import web
 from hospital.auth import roles
 
@@ -26,8 +26,7 @@ def accept(case_id):
     from hospital.rescue import dispatch
 
     caller = web.principal()
-    role = roles.DISPATCHER if caller.has_any(DISPATCH) else roles.ED_NURSE
-    return web.respond(dispatch.step(caller, role, case_id, "accepted"))
+    return web.respond(dispatch.step(caller, _role(caller), case_id, "accepted"))
 
 
 @web.route(app, "/dispatch/cases/{case_id}/decision", methods=["POST"], allow=DISPATCH)
@@ -61,3 +60,26 @@ def complete(case_id):
 
     web.json_body(models.Empty)
     return web.respond(dispatch.step(web.principal(), roles.DISPATCHER, case_id, "completed"))
+
+
+def _role(caller) -> str:
+    return roles.DISPATCHER if caller.has_any(DISPATCH) else roles.ED_NURSE
+
+
+@web.route(app, "/dispatch/cases/{case_id}/guidance", methods=["POST"], allow=DISPATCH | {roles.ED_NURSE})
+def start_guidance(case_id):
+    from hospital.rescue import guidance, models
+
+    body = web.json_body(models.GuidanceStart)
+    caller = web.principal()
+    return web.respond(guidance.start(caller, _role(caller), case_id, body.mode), status=201)
+
+
+@web.route(app, "/dispatch/cases/{case_id}/guidance/{session_id}/end", methods=["POST"],
+           allow=DISPATCH | {roles.ED_NURSE})
+def end_guidance(case_id, session_id):
+    from hospital.rescue import guidance, models
+
+    body = web.json_body(models.GuidanceEnd)
+    caller = web.principal()
+    return web.respond(guidance.end(caller, _role(caller), case_id, session_id, body.recording_ref))

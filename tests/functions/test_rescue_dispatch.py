@@ -157,3 +157,34 @@ def test_dispatch_input_is_validated_EA4(db, platform, functions):
         assert status == 400 and answer["error"]["field"] == field, answer
     status, answer = d(functions, dtoken, "POST", body={**CALL, "caller_phone": "110"})
     assert status == 400 and answer["error"]["field"] == "caller_phone"
+
+
+def g(functions, token, case_id, session_id=None, body=None):
+    suffix = "/guidance" + (f"/{session_id}/end" if session_id else "")
+    resource = "/dispatch/cases/{case_id}/guidance" + ("/{session_id}/end" if session_id else "")
+    params = {"case_id": case_id, **({"session_id": session_id} if session_id else {})}
+    return call(functions, "RescueDispatchFunction", api_event("POST", f"/dispatch/cases/{case_id}{suffix}",
+                                                               resource=resource, body=body, token=token,
+                                                               path_parameters=params))
+
+
+def test_guidance_sessions_are_recorded_with_who_when_duration_and_recording_ER9_ES3(db, platform, functions):
+    dispatcher, dtoken = staff_member(platform, "dispatcher")
+    nurse, ntoken = staff_member(platform, "ed_nurse")
+    case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
+    status, started = g(functions, dtoken, case_id, body={"mode": "video"})
+    assert status == 201 and started["mode"] == "video"
+    status, ended = g(functions, ntoken, case_id, started["session_id"], {"recording_ref": "pbx:2026/11/26/call-1.wav"})
+    assert status == 200 and ended["duration_s"] >= 0 and ended["recording_ref"] == "pbx:2026/11/26/call-1.wav"
+    timeline = d(functions, dtoken, "GET", case_id)[1]["timeline"]
+    started_node, ended_node = [n for n in timeline if n["node"].startswith("guidance_")]
+    assert started_node["actor_role"] == "dispatcher" and started_node["details"]["mode"] == "video"
+    assert ended_node["actor_role"] == "ed_nurse" and ended_node["details"]["session_id"] == started["session_id"]
+    assert d(functions, dtoken, "GET", case_id)[1]["status"] in ("received", "alerted")  # guidance moves no status
+    status, body = g(functions, dtoken, case_id, started["session_id"], {})
+    assert status == 409 and body["error"]["code"] == "already_ended"
+    assert g(functions, dtoken, case_id, uuid.uuid4().hex, {})[0] == 404
+    assert g(functions, dtoken, case_id, body={"mode": "telepathy"})[1]["error"]["field"] == "mode"
+    assert g(functions, dtoken, case_id, started["session_id"], {"recording_ref": "../../etc/passwd\n"})[0] == 400
+    _, staff_token = staff_member(platform, "staff")
+    assert g(functions, staff_token, case_id, body={"mode": "voice"})[0] == 403

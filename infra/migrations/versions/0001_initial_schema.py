@@ -255,8 +255,24 @@ def upgrade() -> None:
     with op.batch_alter_table('vehicle_positions', schema=None) as batch_op:
         batch_op.create_index('ix_vehicle_positions_vehicle_time', ['vehicle_id', 'device_time'], unique=False)
 
+    op.create_table('guidance_sessions',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('case_id', sa.String(length=32), nullable=False),
+    sa.Column('mode', sa.String(length=8), nullable=False),
+    sa.Column('started_by', Id, nullable=False),
+    sa.Column('started_at', Time, nullable=False),
+    sa.Column('ended_by', Id, nullable=True),
+    sa.Column('ended_at', Time, nullable=True),
+    sa.Column('recording_ref', sa.String(length=256), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['rescue_cases.id'], name=op.f('fk_guidance_sessions_case_id_rescue_cases')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_guidance_sessions'))
+    )
+    with op.batch_alter_table('guidance_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_guidance_sessions_case_id'), ['case_id'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table('guidance_sessions')
     op.drop_table('vehicle_positions')
     op.drop_table('dispatch_crew')
     op.drop_table('dispatches')

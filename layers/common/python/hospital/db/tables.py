@@ -234,3 +234,15 @@ dispatch_crew = sa.Table(
     sa.Column("dispatch_id", PublicId, sa.ForeignKey("dispatches.id"), primary_key=True),
     sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
 )
+
+guidance_sessions = sa.Table(
+    "guidance_sessions", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("case_id", PublicId, sa.ForeignKey("rescue_cases.id"), nullable=False, index=True),
+    sa.Column("mode", sa.String(8), nullable=False),  # voice, video, phone
+    sa.Column("started_by", Id, nullable=False),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("ended_by", Id, nullable=True),
+    sa.Column("ended_at", Time, nullable=True),
+    sa.Column("recording_ref", sa.String(256), nullable=True),  # where the recording is kept, not the recording
+)

@@ -100,3 +100,12 @@ class GpsPoint(_Strict):
 
 class PositionBatch(_Strict):
     points: Annotated[list[GpsPoint], Field(min_length=1, max_length=120)]
+
+
+class GuidanceStart(_Strict):
+    mode: Literal["voice", "video", "phone"]
+
+
+class GuidanceEnd(_Strict):
+    # A reference to where the call recording is kept (object key or PBX call id), never the media.
+    recording_ref: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./:-]{1,256}$")] | None = None

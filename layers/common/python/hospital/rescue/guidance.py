@@ -1,0 +1,49 @@
+"""Voice, video and phone guidance given to the caller while help is on the way (ER9, ES3):
+who started and ended it, when, how long, and where the recording is kept. Each session is
+two timeline nodes, guidance_started and guidance_ended."""
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from hospital.db import tables as t
+from hospital.errors import Conflict, NotFound
+from hospital.rescue import cases
+from hospital.timeutil import iso_utc, utcnow
+from hospital.unit_of_work import unit_of_work
+
+SOURCE = "dispatch_console"
+
+
+def start(actor, role: str, case_id: str, mode: str) -> dict:
+    session_id = uuid.uuid4().hex
+    now = utcnow()
+    with unit_of_work() as uow:
+        cases.append_node(uow.conn, case_id, "guidance_started", source=SOURCE, actor_user_id=actor.user_id,
+                          actor_role=role, at=now, details={"session_id": session_id, "mode": mode})
+        uow.conn.execute(t.guidance_sessions.insert().values(
+            id=session_id, case_id=case_id, mode=mode, started_by=actor.user_id, started_at=now))
+    return {"session_id": session_id, "case_id": case_id, "mode": mode, "started_at": iso_utc(now)}
+
+
+def end(actor, role: str, case_id: str, session_id: str, recording_ref: str | None) -> dict:
+    now = utcnow()
+    with unit_of_work() as uow:
+        conn = uow.conn
+        session = conn.execute(sa.select(t.guidance_sessions).where(
+            t.guidance_sessions.c.id == session_id, t.guidance_sessions.c.case_id == case_id)).first()
+        if session is None:
+            raise NotFound("no such guidance session on this case", field="session_id")
+        ended = conn.execute(t.guidance_sessions.update()
+                             .where(t.guidance_sessions.c.id == session_id, t.guidance_sessions.c.ended_at.is_(None))
+                             .values(ended_by=actor.user_id, ended_at=now, recording_ref=recording_ref)).rowcount
+        if not ended:
+            raise Conflict("this guidance session has already ended", code="already_ended")
+        duration = round((now - session.started_at).total_seconds(), 1)
+        # Appended even to a case closed meanwhile: the session happened and must be on record.
+        cases._insert_node(conn, case_id, "guidance_ended", source=SOURCE, actor_user_id=actor.user_id,
+                           actor_role=role, at=now, details={"session_id": session_id, "mode": session.mode,
+                                                             "duration_s": duration, "recording_ref": recording_ref})
+    return {"session_id": session_id, "case_id": case_id, "mode": session.mode, "duration_s": duration,
+            "recording_ref": recording_ref}
