@@ -69,6 +69,12 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
 DEV_PATIENT_OPENID = "o-local-dev-patient"
 DEV_DISPATCHER_OPENID = "o-local-dev-dispatcher"
 DEV_STAFF_OPENID = "o-local-dev-staff"
+# Placeholder -> (openid, role) of the local staff and back-office users.
+_STAFF_IDENTITIES = {
+    "DEV_DISPATCHER_TOKEN": (DEV_DISPATCHER_OPENID, "dispatcher"),
+    "DEV_STAFF_TOKEN": (DEV_STAFF_OPENID, "staff"),
+    "DEV_ADMIN_TOKEN": ("o-local-dev-admin", "super_admin"),
+}
 
 
 def fill_placeholders(text: str, simulator=None) -> str:
@@ -103,13 +109,12 @@ def _make(name: str, simulator, cache: dict) -> dict:
     if name in ("DEV_PATIENT_TOKEN", "DEV_REFRESH_TOKEN"):
         issued = sessions.sign_in_identity(ids["mini_program"], DEV_PATIENT_OPENID)
         return {"DEV_PATIENT_TOKEN": issued["access_token"], "DEV_REFRESH_TOKEN": issued["refresh_token"]}
-    if name in ("DEV_DISPATCHER_TOKEN", "DEV_STAFF_TOKEN", "DEV_STAFF_USER_ID"):
-        openid, role = ((DEV_DISPATCHER_OPENID, "dispatcher") if name == "DEV_DISPATCHER_TOKEN"
-                        else (DEV_STAFF_OPENID, "staff"))
+    if name in _STAFF_IDENTITIES or name == "DEV_STAFF_USER_ID":
+        key = "DEV_STAFF_TOKEN" if name == "DEV_STAFF_USER_ID" else name
+        openid, role = _STAFF_IDENTITIES[key]
         user_id = sessions.sign_in_identity(ids["mini_program"], openid)["user"]["id"]
         sessions.grant_role(user_id, role)
         token = sessions.sign_in_identity(ids["mini_program"], openid)["access_token"]
-        key = "DEV_DISPATCHER_TOKEN" if role == "dispatcher" else "DEV_STAFF_TOKEN"
         return {key: token, **({"DEV_STAFF_USER_ID": str(user_id)} if role == "staff" else {})}
     if name == "DEV_CASE_ID":
         from hospital.rescue import cases, models

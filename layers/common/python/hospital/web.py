@@ -99,6 +99,24 @@ def query_int(name: str, *, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def query_date(name: str):
+    """A required calendar date, YYYY-MM-DD."""
+    import datetime as dt
+
+    raw = query(name)
+    try:
+        return dt.date.fromisoformat(raw or "")
+    except ValueError:
+        raise ValidationFailed(f"{name} must be a date like 2026-11-26", field=name) from None
+
+
+def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
+    raw = query(name)
+    if raw is not None and raw not in choices:
+        raise ValidationFailed(f"{name} must be one of {', '.join(choices)}", field=name)
+    return raw
+
+
 def query_time(name: str):
     """An ISO-8601 time with its offset (e.g. 2026-11-26T08:00:00Z), or None if absent."""
     import datetime as dt
