@@ -113,23 +113,9 @@ class ApiServer:
 
     def build_event(self, route: Route, params: dict[str, str], method: str, raw_path: str,
                     query: str, header_items: list[tuple[str, str]], body: bytes, source_ip: str) -> dict:
-        headers: dict[str, str] = {}
-        multi_headers: dict[str, list[str]] = {}
-        canonical: dict[str, str] = {}   # lower-case name -> first spelling seen
-        for name, value in header_items:
-            name = canonical.setdefault(name.lower(), name)
-            headers[name] = value
-            multi_headers.setdefault(name, []).append(value)
-        # Headers API Gateway adds in front of every integration.
-        for name, value in (("X-Forwarded-For", source_ip), ("X-Forwarded-Port", str(self.server.server_address[1])),
-                            ("X-Forwarded-Proto", "http")):
-            if name.lower() not in canonical:
-                headers[name] = value
-                multi_headers[name] = [value]
-
-        multi_query: dict[str, list[str]] = {}
-        for k, v in parse_qsl(query, keep_blank_values=True):
-            multi_query.setdefault(k, []).append(v)
+        headers, multi_headers = proxy_headers(header_items, source_ip, self.server.server_address[1])
+        canonical = {k.lower(): k for k in headers}
+        multi_query = proxy_query(query)
 
         if not body:
             body_field, is_b64 = None, False
@@ -177,6 +163,33 @@ class ApiServer:
             "body": body_field,
             "isBase64Encoded": is_b64,
         }
+
+
+def proxy_headers(header_items: list[tuple[str, str]], source_ip: str, port: int,
+                  proto: str = "http") -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(headers, multiValueHeaders) as API Gateway passes them: last value wins in `headers`,
+    one spelling per name, X-Forwarded-* added unless the client sent them."""
+    headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    canonical: dict[str, str] = {}   # lower-case name -> first spelling seen
+    for name, value in header_items:
+        name = canonical.setdefault(name.lower(), name)
+        headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    for name, value in (("X-Forwarded-For", source_ip), ("X-Forwarded-Port", str(port)),
+                        ("X-Forwarded-Proto", proto)):
+        if name.lower() not in canonical:
+            headers[name] = value
+            multi_headers[name] = [value]
+    return headers, multi_headers
+
+
+def proxy_query(query: str) -> dict[str, list[str]]:
+    """multiValueQueryStringParameters (decoded, `+` is a space); the last value is the single one."""
+    multi_query: dict[str, list[str]] = {}
+    for k, v in parse_qsl(query, keep_blank_values=True):
+        multi_query.setdefault(k, []).append(v)
+    return multi_query
 
 
 def _make_handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:

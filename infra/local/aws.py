@@ -5,10 +5,12 @@ queues, buckets, keys and secrets on it.
 (>= 1.28) honours for every client, so function code needs no local-only switch.
 `provision()` creates the resources in dependency order (local endpoints only) or just
 looks them up by name (any other endpoint: we never create on real AWS), and returns the
-physical-values map that template.py uses for Ref / GetAtt.
+physical-values map that template.py uses for Ref / GetAtt. Serverless functions, APIs and
+API Gateway v2 resources get local stand-in ids instead: the runtime serves them itself.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -155,6 +157,14 @@ class _Provisioner:
             "AWS::Serverless::Api": self.api,
             "AWS::Serverless::LayerVersion": self.layer,
             "AWS::Lambda::LayerVersion": self.layer,
+            # API Gateway v2 (WebSocket APIs): served by websocket.py, ids are stand-ins too.
+            "AWS::ApiGatewayV2::Api": self.api_v2,
+            "AWS::ApiGatewayV2::Stage": self.api_v2_stage,
+            "AWS::ApiGatewayV2::Route": self.api_v2_part,
+            "AWS::ApiGatewayV2::Integration": self.api_v2_part,
+            "AWS::ApiGatewayV2::Deployment": self.api_v2_part,
+            "AWS::ApiGatewayV2::RouteResponse": self.api_v2_part,
+            "AWS::ApiGatewayV2::IntegrationResponse": self.api_v2_part,
         }
 
     def client(self, service: str):
@@ -334,6 +344,22 @@ class _Provisioner:
         # Stable fake API id (10 chars like real ones) so URLs in logs stay the same run to run.
         api_id = ("local" + lid.lower())[:10]
         return {"Ref": api_id, "RootResourceId": "root"}
+
+    def api_v2(self, lid: str) -> dict:
+        api_id = ("local" + lid.lower())[:10]
+        protocol = str(self.t.resolve(self.t.resources[lid].properties.get("ProtocolType", ""), self.physical))
+        scheme = "wss" if protocol.upper() == "WEBSOCKET" else "https"
+        # The public domain; the runtime maps it to the local WebSocket server (websocket.py).
+        return {"Ref": api_id, "ApiId": api_id,
+                "ApiEndpoint": f"{scheme}://{api_id}.execute-api.{self.region}.amazonaws.com"}
+
+    def api_v2_stage(self, lid: str) -> dict:
+        name = self.t.resolve(self.t.resources[lid].properties.get("StageName", "$default"), self.physical)
+        return {"Ref": str(name)}
+
+    def api_v2_part(self, lid: str) -> dict:
+        # Routes, integrations, deployments: a 7-character id like the real ones, stable per logical id.
+        return {"Ref": hashlib.sha1(lid.encode()).hexdigest()[:7]}
 
     def layer(self, lid: str) -> dict:
         props = self.t.resources[lid].properties

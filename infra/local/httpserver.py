@@ -1,19 +1,28 @@
 """ThreadingHTTPServer that really stops: serve in a thread, and on stop() also close
 keep-alive connections so their handler threads end (shutdown() alone leaves them
-blocked on the next request line until the client hangs up)."""
+blocked on the next request line until the client hangs up).
+
+With `ssl_context`, one port speaks both plain HTTP and TLS: a connection whose first byte
+is a TLS handshake record (0x16) is wrapped, any other is served as it is."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TLS_HANDSHAKE = b"\x16"
+SNIFF_TIMEOUT = 10   # seconds a client may take to send its first byte
 
 
 class StoppableHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], name: str) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], name: str,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(address, handler)
         self.name = name
+        self.ssl_context = ssl_context
         self._thread: threading.Thread | None = None
         self._conns: dict[socket.socket, threading.Thread] = {}
         self._conns_lock = threading.Lock()
@@ -28,13 +37,43 @@ class StoppableHTTPServer(ThreadingHTTPServer):
         self._thread.start()
 
     def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001 - socketserver API
-        with self._conns_lock:
-            self._conns[request] = threading.current_thread()
+        self._track(request)
+        sock = request
         try:
-            super().process_request_thread(request, client_address)
+            if self.ssl_context is not None:
+                sock = self._maybe_tls(request)
+                if sock is None:
+                    return
+            super().process_request_thread(sock, client_address)
         finally:
-            with self._conns_lock:
-                self._conns.pop(request, None)
+            self._untrack(request)
+            if sock is not None:
+                self._untrack(sock)
+
+    def _maybe_tls(self, sock: socket.socket) -> socket.socket | None:
+        """The socket itself (plain HTTP), its TLS wrapper, or None (the client went away)."""
+        try:
+            sock.settimeout(SNIFF_TIMEOUT)
+            first = sock.recv(1, socket.MSG_PEEK)
+            if first != TLS_HANDSHAKE:
+                sock.settimeout(None)
+                return sock
+            wrapped = self.ssl_context.wrap_socket(sock, server_side=True)   # takes over the descriptor
+            wrapped.settimeout(None)
+        except (OSError, ValueError):
+            sock.close()
+            return None
+        self._untrack(sock)
+        self._track(wrapped)   # stop() must shut down the socket that owns the descriptor now
+        return wrapped
+
+    def _track(self, sock: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns[sock] = threading.current_thread()
+
+    def _untrack(self, sock: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns.pop(sock, None)
 
     def stop(self, timeout: float = 5) -> None:
         if self._thread is not None:

@@ -53,8 +53,8 @@ def via_control(url: str, function: str, event: Any, trigger: bool, event_name: 
 
 
 def in_process(repo: str, function: str, event: Any, trigger: bool, event_name: str | None) -> tuple[Any, bool]:
-    rt = LocalRuntime(repo, start_api=False, start_control=False, start_sqs=False, start_schedules=False,
-                      load_functions=False)   # only the invoked function gets imported
+    rt = LocalRuntime(repo, start_api=False, start_websocket=False, start_control=False, start_sqs=False,
+                      start_schedules=False, load_functions=False)   # only the invoked function gets imported
     with rt:
         lid = rt.host.resolve_name(function)
         inv = rt._fire(lid, event_name) if trigger else rt.host.invoke(lid, rt.prepare_event(event))

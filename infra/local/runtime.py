@@ -5,10 +5,13 @@ Start-up order (each step can use what the previous ones set up):
   2. AWS endpoint (aws.start_endpoint: AWS_ENDPOINT_URL, or embedded moto)
   3. hooks.before_start(ctx): simulators, migrations, overrides
   4. template evaluated with ctx.parameters; resources created (aws.provision)
-  5. functions' environment merged into os.environ (existing values win), layers on sys.path,
+  5. the WebSocket server binds (when the template has a WebSocket API): its local CA goes
+     into AWS_CA_BUNDLE and the APIs' public domain in function variables becomes its own
+  6. functions' environment merged into os.environ (existing values win), layers on sys.path,
      handlers imported
-  6. API server, Lambda-invoke endpoint, SQS pollers, schedules
-`stop()` undoes it in reverse and restores os.environ.
+  7. API server, WebSocket server, Lambda-invoke endpoint, SQS pollers, schedules
+`stop()` undoes it in reverse (open WebSocket connections are closed, $disconnect runs) and
+restores os.environ.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from .functions import EnvironmentConflict, FunctionHost, Invocation, function_e
 from .schedule import ScheduleError, ScheduleRunner
 from .sqs import SqsPoller
 from .template import ApiEvent, Model, ScheduleEvent, SqsEvent, Template, TemplateError
+from .websocket import WebSocketServer, localize_environment
 
 # Configuration mistakes: reported in one line, without a traceback.
 EXPECTED_ERRORS = (TemplateError, ProvisionError, EnvironmentConflict, ScheduleError, OSError)
@@ -88,7 +92,7 @@ def load_hook(repo_root: Path, name: str = "before_start") -> Callable[..., Any]
 class LocalRuntime:
     """Everything `python -m infra.local.runtime` runs, as an object (context manager).
 
-    Ports 0 pick free ports (see `api_url` / `control_url`). `env` values are set in
+    Ports 0 pick free ports (see `api_url` / `ws_url` / `control_url`). `env` values are set in
     os.environ for the runtime's life (None unsets). `before_start` defaults to the repo's
     hooks.before_start; pass a callable to replace it or None to skip it.
     """
@@ -103,8 +107,10 @@ class LocalRuntime:
         api_host: str = "127.0.0.1",
         api_port: int = 3000,
         control_port: int = 3001,
+        websocket_port: int = 3002,
         aws_port: int | None = None,
         start_api: bool = True,
+        start_websocket: bool = True,
         start_control: bool = True,
         start_sqs: bool = True,
         start_schedules: bool = True,
@@ -117,6 +123,7 @@ class LocalRuntime:
         self.template_path = self.repo_root / template
         self.options = dict(
             api_host=api_host, api_port=api_port, control_port=control_port, start_api=start_api,
+            websocket_port=websocket_port, start_websocket=start_websocket,
             start_control=start_control, start_sqs=start_sqs, start_schedules=start_schedules,
             load_functions=load_functions,
         )
@@ -138,6 +145,7 @@ class LocalRuntime:
         self.model: Model | None = None
         self.host: FunctionHost | None = None
         self.api: ApiServer | None = None
+        self.websocket: WebSocketServer | None = None
         self.control: ControlServer | None = None
         self.pollers: list[SqsPoller] = []
         self.schedules: dict[str, list[ScheduleRunner]] = {}
@@ -186,9 +194,18 @@ class LocalRuntime:
         self.physical = provision(self.template, self.endpoint, self.ctx.secret_overrides)
         self.model = self.template.model(self.physical)
 
+        self.host = FunctionHost(self.model.functions)
+        ws_apis = [api for api in self.model.websocket_apis.values() if api.stage is not None]
+        if ws_apis:
+            if o["start_websocket"]:
+                self.websocket = WebSocketServer(self.host, ws_apis, self.model.region, o["api_host"],
+                                                 o["websocket_port"], account)
+                # boto3 in the functions trusts the server's https (connection management).
+                os.environ["AWS_CA_BUNDLE"] = self.websocket.ca_bundle
+            domain = self.websocket.domain if self.websocket else f"127.0.0.1:{o['websocket_port']}"
+            localize_environment(self.model.functions, ws_apis, self.model.region, domain)
         os.environ.update(function_environment(self.model.functions, os.environ))
         os.environ.setdefault("AWS_REGION", self.endpoint.region)   # Lambda sets both
-        self.host = FunctionHost(self.model.functions)
         self.host.add_layers()
         if o["load_functions"]:
             self.host.load_all()   # import errors surface at start-up, not on first request
@@ -205,6 +222,8 @@ class LocalRuntime:
             ]
             self.api = ApiServer(self.host, routes, o["api_host"], o["api_port"], account)
             self.api.start()
+        if self.websocket:
+            self.websocket.start()
         if o["start_control"]:
             self.control = ControlServer(self.host, self._fire, "127.0.0.1", o["control_port"],
                                          prepare=self.prepare_event)
@@ -242,10 +261,10 @@ class LocalRuntime:
         for poller in self.pollers:
             poller.join()
         self.pollers = []
-        for server in (self.api, self.control):
+        for server in (self.websocket, self.api, self.control):
             if server is not None:
                 server.stop()
-        self.api = self.control = None
+        self.websocket = self.api = self.control = None
         if self.ctx is not None:
             for cb in reversed(self.ctx.stop_callbacks):
                 try:
@@ -268,6 +287,11 @@ class LocalRuntime:
     @property
     def api_url(self) -> str | None:
         return self.api.url if self.api else None
+
+    @property
+    def ws_url(self) -> str | None:
+        """ws://127.0.0.1:<port>; clients connect to ws_url + "/" + stage."""
+        return self.websocket.url if self.websocket else None
 
     @property
     def control_url(self) -> str | None:
@@ -310,6 +334,20 @@ class LocalRuntime:
             lines.append(f"  API            {self.api.url}")
             for r in sorted(self.api.router.routes, key=lambda r: (r.path, r.method)):
                 lines.append(f"    {r.method:<7} {r.path:<40} -> {r.function}")
+        for api in m.websocket_apis.values():
+            if api.stage is None:
+                continue
+            if self.websocket is None:
+                lines.append(f"  WebSocket      {api.logical_id} (not serving)")
+                continue
+            endpoint = self.websocket.endpoint(api.stage)
+            lines.append(f"  WebSocket      {self.websocket.url}/{api.stage}  ({api.logical_id} {api.name}, "
+                         f"route selection {api.route_selection_expression})")
+            special = {"$connect": 0, "$disconnect": 1, "$default": 2}
+            for key in sorted(api.routes, key=lambda k: (special.get(k, 3), k)):
+                lines.append(f"    {key:<20} -> {api.routes[key].function or '(not run locally)'}")
+            lines.append(f"    connections: {endpoint}/@connections/{{id}}  (boto3 apigatewaymanagementapi "
+                         f"endpoint_url {endpoint}; http:// too; local CA in AWS_CA_BUNDLE)")
         lines.append("  SQS sources" + ("" if self.pollers else "   (not polling)"))
         for lid, fn in m.functions.items():
             for ev in fn.events_of(SqsEvent):
@@ -333,6 +371,11 @@ class LocalRuntime:
         for lid, fn in m.functions.items():
             for ev in fn.unsupported_events:
                 lines.append(f"  NOT RUN LOCALLY: {lid} event {ev}")
+        for api in m.websocket_apis.values():
+            for what in api.not_run:
+                lines.append(f"  NOT RUN LOCALLY: {api.logical_id} {what}")
+        for what in m.not_run:
+            lines.append(f"  NOT RUN LOCALLY: {what}")
         return "\n".join(lines)
 
 
@@ -354,9 +397,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m infra.local.runtime", description=__doc__.splitlines()[0])
     p.add_argument("--repo", default=str(REPO_ROOT), help="repository root (template.yaml lives there)")
     p.add_argument("--template", default="template.yaml")
-    p.add_argument("--host", default="127.0.0.1", help="API bind address")
+    p.add_argument("--host", default="127.0.0.1", help="API and WebSocket bind address")
     p.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_API_PORT", 3000)))
     p.add_argument("--control-port", type=int, default=int(os.environ.get("LOCAL_CONTROL_PORT", 3001)))
+    p.add_argument("--ws-port", type=int, default=int(os.environ.get("LOCAL_WS_PORT", 3002)),
+                   help="WebSocket APIs and their @connections endpoint")
     p.add_argument("--aws-port", type=int, default=None, help="embedded moto port (default LOCAL_AWS_PORT or 4566)")
     p.add_argument("--no-schedules", action="store_true", help="do not fire schedules on their own")
     p.add_argument("--no-sqs", action="store_true", help="do not poll SQS event sources")
@@ -369,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rt = LocalRuntime(
         args.repo, template=args.template, parameters=_parse_overrides(args.parameter_overrides),
-        api_host=args.host, api_port=args.port, control_port=args.control_port, aws_port=args.aws_port,
+        api_host=args.host, api_port=args.port, control_port=args.control_port, websocket_port=args.ws_port,
+        aws_port=args.aws_port,
         start_sqs=not args.no_sqs, start_schedules=not args.no_schedules, restore_env=False,
     )
     try:

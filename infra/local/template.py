@@ -8,7 +8,7 @@ Three layers, used in this order by the runtime:
    value given a map of *physical values*: {logical_id: {"Ref": ..., "<Attr>": ...}}.
    aws.py fills that map while it creates resources in `creation_order()`.
 3. `Template.model(physical)` -> `Model`, the dataclasses the rest of the runtime uses
-   (functions with their triggers, queues, keys, secrets ...).
+   (functions with their triggers, queues, keys, secrets, WebSocket APIs ...).
 """
 from __future__ import annotations
 
@@ -168,6 +168,30 @@ class Secret:
 
 
 @dataclass
+class WebSocketRoute:
+    route_key: str               # $connect, $disconnect, $default or a custom key ("subscribe")
+    function: str | None         # logical id of the function behind Target -> Integration, if any
+    logical_id: str = ""         # the AWS::ApiGatewayV2::Route
+    integration: str | None = None
+
+
+@dataclass
+class WebSocketApi:
+    """An AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET, its stage and routes."""
+    logical_id: str
+    name: str
+    api_id: str
+    stage: str | None
+    route_selection_expression: str = "$request.body.action"
+    routes: dict[str, WebSocketRoute] = field(default_factory=dict)
+    not_run: list[str] = field(default_factory=list)   # what the local runtime ignores (banner)
+
+    def function_for(self, route_key: str) -> str | None:
+        route = self.routes.get(route_key)
+        return route.function if route else None
+
+
+@dataclass
 class Model:
     functions: dict[str, Function]
     queues: dict[str, Queue]
@@ -177,6 +201,8 @@ class Model:
     secrets: dict[str, Secret]
     region: str
     account_id: str
+    websocket_apis: dict[str, WebSocketApi] = field(default_factory=dict)
+    not_run: list[str] = field(default_factory=list)    # resources the runtime cannot serve
 
     @property
     def dlqs(self) -> dict[str, Queue]:
@@ -190,6 +216,8 @@ class Model:
 # ---------------------------------------------------------------------------------------
 
 _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
+# arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function arn>/invocations
+_INVOCATION_ARN = re.compile(r"/functions/(arn:[^/]+)/invocations")
 _LIST_TYPES = ("CommaDelimitedList", "List<")
 
 
@@ -521,7 +549,10 @@ class Template:
             r.logical_id: self._function(r, physical, arn_to_queue)
             for r in self.of_type("AWS::Serverless::Function")
         }
-        return Model(functions, queues, buckets, keys, aliases, secrets, self.region, self.account_id)
+        not_run: list[str] = []
+        websocket_apis = self._websocket_apis(physical, functions, not_run)
+        return Model(functions, queues, buckets, keys, aliases, secrets, self.region, self.account_id,
+                     websocket_apis, not_run)
 
     def _function(self, res: Resource, physical: Mapping, arn_to_queue: dict[str, str]) -> Function:
         props = res.properties
@@ -580,6 +611,93 @@ class Template:
             else:
                 fn.unsupported_events.append(f"{name} ({kind})")
         return fn
+
+    # ---- API Gateway v2 (WebSocket) -------------------------------------------------------
+
+    def _websocket_apis(self, physical: Mapping, functions: Mapping[str, Function],
+                        not_run: list[str]) -> dict[str, WebSocketApi]:
+        """WebSocket APIs with their stage and routes.
+
+        A route reaches its function the way CloudFormation wires it: Route.Target
+        ("integrations/<Ref Integration>") -> Integration.IntegrationUri (the function's
+        invocation ARN, e.g. !Sub ...functions/${Fn.Arn}/invocations) -> the function.
+        """
+        r = lambda v: self.resolve(v, physical)  # noqa: E731
+        apis: dict[str, WebSocketApi] = {}
+        for res in self.of_type("AWS::ApiGatewayV2::Api"):
+            props = res.properties
+            protocol = str(r(props.get("ProtocolType", ""))).upper()
+            if protocol != "WEBSOCKET":
+                not_run.append(f"{res.logical_id} (AWS::ApiGatewayV2::Api, ProtocolType {protocol or '?'})")
+                continue
+            api = WebSocketApi(
+                logical_id=res.logical_id,
+                name=str(r(props.get("Name", res.logical_id))),
+                api_id=str((physical.get(res.logical_id) or {}).get("Ref") or res.logical_id),
+                stage=None,
+                route_selection_expression=str(r(props.get("RouteSelectionExpression", "$request.body.action"))),
+            )
+            if "Body" in props or "BodyS3Location" in props:
+                api.not_run.append("routes defined in an OpenAPI Body (only AWS::ApiGatewayV2::Route resources are read)")
+            apis[res.logical_id] = api
+
+        for res in self.of_type("AWS::ApiGatewayV2::Stage"):
+            api = apis.get(self._ref_of_type(res.properties.get("ApiId"), "AWS::ApiGatewayV2::Api") or "")
+            if api is None:
+                continue
+            name = str(r(res.properties.get("StageName", "$default")))
+            if api.stage is None:
+                api.stage = name
+            else:
+                api.not_run.append(f"stage {name} ({res.logical_id}): only the first stage ({api.stage}) is served")
+
+        for res in self.of_type("AWS::ApiGatewayV2::Route"):
+            props = res.properties
+            api = apis.get(self._ref_of_type(props.get("ApiId"), "AWS::ApiGatewayV2::Api") or "")
+            if api is None:
+                continue
+            key = str(r(props["RouteKey"]))
+            integration = self._ref_of_type(props.get("Target"), "AWS::ApiGatewayV2::Integration")
+            fn = self._integration_function(integration, physical, functions, api) if integration else None
+            if fn is None:
+                api.not_run.append(f"route {key} ({res.logical_id}): no Lambda proxy integration with a function "
+                                   "of this template")
+            auth = str(r(props.get("AuthorizationType", "NONE"))).upper()
+            if auth != "NONE":
+                api.not_run.append(f"route {key}: AuthorizationType {auth} is not enforced locally")
+            if key in api.routes:
+                raise TemplateError(f"{api.logical_id}: route key {key!r} is declared twice "
+                                    f"({api.routes[key].logical_id}, {res.logical_id})")
+            api.routes[key] = WebSocketRoute(key, fn, res.logical_id, integration)
+
+        for api in apis.values():
+            if api.stage is None:
+                api.not_run.append("no AWS::ApiGatewayV2::Stage: not deployed, so not served")
+        return apis
+
+    def _ref_of_type(self, value: Any, rtype: str) -> str | None:
+        """The one resource of type `rtype` that `value` refers to (Ref, GetAtt, Sub, Join ...)."""
+        found = sorted(lid for lid in self.references(value) if self.resources[lid].type == rtype)
+        return found[0] if found else None
+
+    def _integration_function(self, lid: str, physical: Mapping, functions: Mapping[str, Function],
+                              api: WebSocketApi) -> str | None:
+        props = self.resources[lid].properties
+        kind = str(self.resolve(props.get("IntegrationType", ""), physical)).upper()
+        if kind != "AWS_PROXY":
+            api.not_run.append(f"integration {lid}: IntegrationType {kind or '?'} (only AWS_PROXY runs locally)")
+            return None
+        uri = props.get("IntegrationUri")
+        fn = self._ref_of_type(uri, "AWS::Serverless::Function")
+        if fn is not None:
+            return fn
+        try:   # a literal ARN (or one built from parameters) naming a function of the template
+            text = str(self.resolve(uri, physical))
+        except TemplateError:
+            return None
+        m = _INVOCATION_ARN.search(text)
+        arn = ":".join((m.group(1) if m else text).split(":")[:7])   # without a version/alias qualifier
+        return next((f.logical_id for f in functions.values() if f.arn and f.arn == arn), None)
 
     def _stage_of(self, api_lid: str) -> str:
         res = self.resources.get(api_lid)
