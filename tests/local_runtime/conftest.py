@@ -1,5 +1,5 @@
-"""A small self-contained repo (template + layer + three functions) for the runtime tests,
-so they do not depend on the project's real functions/ folder."""
+"""A small self-contained repo (template + layer + functions, a WebSocket API) for the runtime
+tests, so they do not depend on the project's real functions/ folder."""
 from __future__ import annotations
 
 import os
@@ -45,6 +45,8 @@ Globals:
         PII_KEY_ID: !Ref PiiKeyAlias
         GREETING: !FindInMap [StageConfig, !Ref Stage, Greeting]
         BUCKET: !Ref FilesBucket
+        # For functions that push without a WebSocket event (e.g. a queue consumer).
+        LIVE_ENDPOINT: !Sub "https://${LiveApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}"
 
 Resources:
   CommonLayer:
@@ -126,6 +128,68 @@ Resources:
             Schedule: cron(0 3 * * ? *)
             Input: '{"job": "nightly"}'
             Enabled: false
+
+  # WebSocket API, declared the way template.yaml declares it: Route.Target -> Integration ->
+  # IntegrationUri -> function. One Chalice app (functions/live/app.py) holds the $connect,
+  # $default and $disconnect handlers; "subscribe" goes to another module of the folder.
+  LiveApi:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {Name: !Sub "fixture-live-${Stage}", ProtocolType: WEBSOCKET, RouteSelectionExpression: "$request.body.action"}
+  LiveStage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {ApiId: !Ref LiveApi, StageName: !Ref Stage, AutoDeploy: true}
+  LiveConnectRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref LiveApi, RouteKey: $connect, AuthorizationType: NONE, Target: !Join [/, [integrations, !Ref LiveConnectIntegration]]}
+  LiveConnectIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref LiveApi
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${LiveConnectFunction.Arn}/invocations
+  LiveDisconnectRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref LiveApi, RouteKey: $disconnect, Target: !Join [/, [integrations, !Ref LiveDisconnectIntegration]]}
+  LiveDisconnectIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref LiveApi
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${LiveDisconnectFunction.Arn}/invocations
+  LiveDefaultRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref LiveApi, RouteKey: $default, Target: !Join [/, [integrations, !Ref LiveMessageIntegration]]}
+  LiveMessageIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref LiveApi
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${LiveMessageFunction.Arn}/invocations
+  LiveSubscribeRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: {ApiId: !Ref LiveApi, RouteKey: subscribe, Target: !Join [/, [integrations, !Ref LiveSubscribeIntegration]]}
+  LiveSubscribeIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref LiveApi
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${LiveSubscribeFunction.Arn}/invocations
+  LivePermission:
+    Type: AWS::Lambda::Permission
+    Properties: {Action: lambda:InvokeFunction, FunctionName: !Ref LiveMessageFunction, Principal: apigateway.amazonaws.com}
+
+  LiveConnectFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: functions/live/, Handler: app.connect}
+  LiveMessageFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: functions/live/, Handler: app.message}
+  LiveDisconnectFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: functions/live/, Handler: app.disconnect}
+  LiveSubscribeFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: functions/live/, Handler: subscribe.subscribe}
 
   WorkQueue:
     Type: AWS::SQS::Queue
@@ -274,6 +338,77 @@ FILES = {
                 fh.write(json.dumps(event) + "\\n")
             return {"ticked": event.get("detail-type") or event.get("job"), "function": context.function_name}
     """,
+    # Chalice WebSocket app: $connect wants ?token=good and echoes the offered subprotocol;
+    # messages are answered through app.websocket_api.send (the @connections endpoint).
+    "functions/live/app.py": """
+        import json
+        from pathlib import Path
+
+        import boto3
+        from chalice import Chalice, Response, WebsocketDisconnectedError
+
+        app = Chalice(app_name="live")
+        app.experimental_feature_flags.update(["WEBSOCKETS"])
+        app.websocket_api.session = boto3.session.Session()
+        EVENTS = Path(__file__).parent / "events.jsonl"
+
+        def _record(event):
+            with EVENTS.open("a") as fh:
+                fh.write(json.dumps(event.to_dict()) + "\\n")
+
+        @app.on_ws_connect()
+        def connect(event):
+            _record(event)
+            raw = event.to_dict()
+            if (raw.get("queryStringParameters") or {}).get("token") != "good":
+                return Response(body="", status_code=401)
+            offered = (raw["headers"].get("Sec-WebSocket-Protocol") or "").split(",")[0].strip()
+            return Response(body="", status_code=200, headers={"Sec-WebSocket-Protocol": offered} if offered else {})
+
+        @app.on_ws_message()
+        def message(event):
+            _record(event)
+            try:
+                body = json.loads(event.body)
+            except ValueError:
+                body = {"text": event.body}
+            if body.get("action") == "boom":
+                raise RuntimeError("boom")
+            reply = {"handler": "message", "route": event.to_dict()["requestContext"]["routeKey"],
+                     "connection_id": event.connection_id, "echo": body}
+            if "push_to" in body:
+                try:
+                    app.websocket_api.send(body["push_to"], json.dumps({"pushed_by": event.connection_id}))
+                    reply["pushed"] = True
+                except WebsocketDisconnectedError:
+                    reply["pushed"] = "gone"
+            app.websocket_api.send(event.connection_id, json.dumps(reply))
+            if body.get("action") == "bye":
+                app.websocket_api.close(event.connection_id)
+
+        @app.on_ws_disconnect()
+        def disconnect(event):
+            _record(event)
+    """,
+    # A route of its own, posting with a plain boto3 client at https://{domainName}/{stage}.
+    "functions/live/subscribe.py": """
+        import json
+        import os
+
+        import boto3
+        from chalice import Chalice
+
+        app = Chalice(app_name="live-subscribe")
+        app.experimental_feature_flags.update(["WEBSOCKETS"])
+
+        @app.on_ws_message()
+        def subscribe(event):
+            client = boto3.session.Session().client(
+                "apigatewaymanagementapi", endpoint_url=f"https://{event.domain_name}/{event.stage}")
+            client.post_to_connection(ConnectionId=event.connection_id, Data=json.dumps({
+                "handler": "subscribe", "route": event.to_dict()["requestContext"]["routeKey"],
+                "live_endpoint": os.environ["LIVE_ENDPOINT"]}))
+    """,
 }
 
 
@@ -301,7 +436,7 @@ def fixture_repo(tmp_path_factory) -> Path:
 # template's (other suites in the same pytest run export the real template's variables).
 CLEAN_ENV = dict.fromkeys([
     "AWS_ENDPOINT_URL", "DATABASE_URL", "DB_POOL_SIZE", "STAGE", "EXTRA_SECRET_ARN", "WORK_QUEUE_URL",
-    "APP_SECRET_ARN", "PII_KEY_ID", "GREETING", "BUCKET",
+    "APP_SECRET_ARN", "PII_KEY_ID", "GREETING", "BUCKET", "LIVE_ENDPOINT",
 ])
 
 
@@ -318,6 +453,7 @@ def runtime(fixture_repo):
         fixture_repo,
         api_port=0,
         control_port=0,
+        websocket_port=0,
         aws_port=free_port(),
         start_schedules=False,
         env=CLEAN_ENV,

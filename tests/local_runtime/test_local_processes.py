@@ -65,7 +65,7 @@ def test_invoke_in_process(fixture_repo, subprocess_env, tmp_path):
 def test_main_stops_cleanly_on_sigterm(fixture_repo, subprocess_env):
     proc = subprocess.Popen(
         [PY, "-m", "infra.local.runtime", "--repo", str(fixture_repo), "--port", "0", "--control-port", "0",
-         "--aws-port", str(free_port())],
+         "--ws-port", "0", "--aws-port", str(free_port())],
         env=subprocess_env, cwd=subprocess_env["PYTHONPATH"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )
@@ -82,6 +82,7 @@ def test_main_stops_cleanly_on_sigterm(fixture_repo, subprocess_env):
         text = "".join(banner)
         assert "Local runtime ready" in text, proc.stderr.read() if proc.poll() is not None else text
         assert "/items/{item_id}" in text and "fixture-test-work" in text and "rate(5 minutes)" in text
+        assert "WebSocket      ws://127.0.0.1:" in text and "subscribe" in text and "/test/@connections/{id}" in text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:
@@ -93,7 +94,7 @@ def test_main_stops_cleanly_on_sigterm(fixture_repo, subprocess_env):
 def test_runtime_stop_releases_everything(fixture_repo, clean_env):
     env_before, path_before = dict(os.environ), list(sys.path)
     aws_port = free_port()
-    rt = LocalRuntime(fixture_repo, api_port=0, control_port=0, aws_port=aws_port, start_sqs=True,
+    rt = LocalRuntime(fixture_repo, api_port=0, control_port=0, websocket_port=0, aws_port=aws_port, start_sqs=True,
                       start_schedules=True, env={**clean_env, "LOCAL_MARKER": "1"},
                       before_start=lambda ctx: ctx.on_stop(stopped.set))
     stopped = threading.Event()
