@@ -17,6 +17,8 @@ log = logging.getLogger("infra.devenv")
 
 DEFAULT_SQLITE = ROOT / ".local" / "hospital.db"
 WECHAT_PORT = int(os.environ.get("LOCAL_WECHAT_PORT", "7001"))
+TRIAGE_PORT = int(os.environ.get("LOCAL_TRIAGE_PORT", "7002"))
+TRIAGE_DEV_KEY = "local-triage-api-key"  # meaningful only to the local simulator
 
 
 def template_parameter(name: str) -> str:
@@ -57,6 +59,16 @@ def start_wechat_simulator(port: int = WECHAT_PORT):
     from infra.simulators.wechat import WeChatSimulator
 
     return WeChatSimulator(wechat_dev_secrets(), port=port).start()
+
+
+def start_triage_simulator(port: int = TRIAGE_PORT):
+    from infra.simulators.triage import TriageSimulator
+
+    return TriageSimulator(TRIAGE_DEV_KEY, port=port).start()
+
+
+def triage_secret_string() -> str:
+    return json.dumps({"api_key": TRIAGE_DEV_KEY})
 
 
 def wechat_secret_string() -> str:

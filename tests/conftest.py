@@ -33,6 +33,7 @@ class Platform:
     wechat_secrets: dict
     mini_program_app_id: str
     official_account_app_id: str
+    triage: object = None
 
     def queue_url(self, logical_id: str) -> str:
         return self.physical[logical_id]["Ref"]
@@ -50,28 +51,33 @@ def platform_environment():
     from infra.local import aws
     from infra.local.functions import function_environment
     from infra.local.template import Template
+    from infra.simulators.triage import TriageSimulator
     from infra.simulators.wechat import WeChatSimulator
 
     saved = dict(os.environ)
     # Tests never touch a developer's LocalStack or AWS: always an embedded moto of their own.
-    for key in ("AWS_ENDPOINT_URL", "WECHAT_API_BASE", "AWS_PROFILE"):
+    for key in ("AWS_ENDPOINT_URL", "WECHAT_API_BASE", "TRIAGE_API_BASE", "AWS_PROFILE"):
         os.environ.pop(key, None)
     endpoint = aws.start_endpoint(port=free_port())
-    simulator = None
+    simulator = triage = None
     try:
         template = Template.from_file(ROOT / "template.yaml")
-        physical = aws.provision(template, endpoint, {"WeChatSecret": devenv.wechat_secret_string()})
+        physical = aws.provision(template, endpoint, {"WeChatSecret": devenv.wechat_secret_string(),
+                                                      "TriageSecret": devenv.triage_secret_string()})
         simulator = WeChatSimulator(devenv.wechat_dev_secrets()).start()
+        triage = TriageSimulator(devenv.TRIAGE_DEV_KEY).start()
         os.environ["WECHAT_API_BASE"] = simulator.url
+        os.environ["TRIAGE_API_BASE"] = triage.url
         os.environ["DB_POOL_SIZE"] = "10"  # threads stand in for containers, as in the local runtime
         os.environ.update(function_environment(template.model(physical).functions, os.environ))
         _forget_container_state()
         ids = devenv.wechat_app_ids()
         yield Platform(endpoint, physical, simulator, devenv.wechat_dev_secrets(),
-                       ids["mini_program"], ids["official_account"])
+                       ids["mini_program"], ids["official_account"], triage)
     finally:
-        if simulator is not None:
-            simulator.stop()
+        for running in (simulator, triage):
+            if running is not None:
+                running.stop()
         endpoint.stop()
         os.environ.clear()
         os.environ.update(saved)

@@ -4,8 +4,9 @@
 template's resources are created and the functions are imported:
 
 - migrates the database (DATABASE_URL, or the embedded SQLite file under .local/);
-- starts the WeChat API simulator, unless WECHAT_API_BASE points at a real endpoint, and
-  stores the app secrets it accepts in the template's WeChat secret.
+- starts the WeChat API simulator (:7001) and the ED triage simulator (:7002), unless
+  WECHAT_API_BASE / TRIAGE_API_BASE point at real endpoints, and stores the credentials
+  they accept in the template's secrets.
 
 `prepare_event(event)` fills the ${...} placeholders of events/*.json (a signed-in local
 patient, one of their cases, fresh WeChat codes) for `make invoke`.
@@ -28,14 +29,24 @@ def before_start(ctx) -> None:
     devenv.migrate(ctx.env["DATABASE_URL"])
     if ctx.env.get("WECHAT_API_BASE"):
         log.info("WeChat API at %s: no simulator", ctx.env["WECHAT_API_BASE"])
-        return
-    port = int(ctx.env.get("LOCAL_WECHAT_PORT", devenv.WECHAT_PORT))
-    simulator = devenv.start_wechat_simulator(port)
-    _simulators["wechat"] = simulator
+    else:
+        simulator = devenv.start_wechat_simulator(int(ctx.env.get("LOCAL_WECHAT_PORT", devenv.WECHAT_PORT)))
+        _started(ctx, "wechat", simulator)
+        ctx.parameters["WeChatApiBase"] = simulator.url
+        ctx.secret_overrides["WeChatSecret"] = devenv.wechat_secret_string()
+    if ctx.env.get("TRIAGE_API_BASE"):
+        log.info("ED triage system at %s: no simulator", ctx.env["TRIAGE_API_BASE"])
+    else:
+        simulator = devenv.start_triage_simulator(int(ctx.env.get("LOCAL_TRIAGE_PORT", devenv.TRIAGE_PORT)))
+        _started(ctx, "triage", simulator)
+        ctx.parameters["TriageApiBase"] = simulator.url
+        ctx.secret_overrides["TriageSecret"] = devenv.triage_secret_string()
+
+
+def _started(ctx, name: str, simulator) -> None:
+    _simulators[name] = simulator
     ctx.on_stop(simulator.stop)
-    ctx.on_stop(lambda: _simulators.pop("wechat", None))
-    ctx.parameters["WeChatApiBase"] = simulator.url
-    ctx.secret_overrides["WeChatSecret"] = devenv.wechat_secret_string()
+    ctx.on_stop(lambda: _simulators.pop(name, None))
 
 
 def prepare_event(event):

@@ -24,6 +24,7 @@ log = logging.getLogger("hospital.outbox")
 # Logical destination -> environment variable holding the queue URL (set by template.yaml).
 DESTINATIONS = {
     "rescue-events": "RESCUE_EVENTS_QUEUE_URL",
+    "triage": "TRIAGE_QUEUE_URL",
 }
 CLAIM = dt.timedelta(seconds=30)
 

@@ -158,6 +158,13 @@ rescue_cases = sa.Table(
     sa.Column("legal_basis", sa.String(32), nullable=False),
     sa.Column("status", sa.String(24), nullable=False),
     sa.Column("idempotency_key", Exact(64), nullable=True),
+    # Delivery to the ED triage system (ER7): pending, delivered, retrying, failed, rejected, no_location.
+    sa.Column("triage_status", sa.String(16), nullable=True),
+    sa.Column("triage_version", sa.BigInteger(), nullable=True),
+    sa.Column("triage_ref", sa.String(64), nullable=True),
+    sa.Column("triage_attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("triage_error", sa.String(200), nullable=True),
+    sa.Column("triage_updated_at", Time, nullable=True),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.UniqueConstraint("patient_user_id", "idempotency_key"),

@@ -8,16 +8,30 @@ from hospital.rescue import cases
 log = logging.getLogger("hospital.rescue")
 
 
+# Case changes the ED triage system must hear about (ER7): new, location, status.
+TRIAGE_WORTHY = {cases.CASE_CREATED, "rescue.location_changed", "rescue.cancelled", "rescue.accepted",
+                 "rescue.dispatched", "rescue.completed", "rescue.on_scene", "rescue.left_scene",
+                 "rescue.at_hospital", "rescue.handed_over"}
+
+
 def handle_message(message: dict, record: dict) -> None:
     kind = message.get("type") or ""
     handler = HANDLERS.get(kind)
     if handler is not None:
         handler(message, record)
-    elif kind.startswith("rescue."):
-        # Published for the live pushes and the triage link, which consume them in their own steps.
-        log.debug("no step for this message here", extra={"message_type": kind})
-    else:
+    if kind in TRIAGE_WORTHY:
+        _forward_to_triage(message)
+    elif handler is None and not kind.startswith("rescue."):
         log.warning("ignored message of unknown type", extra={"message_type": kind})
+
+
+def _forward_to_triage(message: dict) -> None:
+    """Off the intake path: the triage queue's own consumer pushes, retries and records."""
+    from hospital.rescue import triage_link
+    from hospital.unit_of_work import unit_of_work
+
+    with unit_of_work() as uow:
+        uow.publish("triage", triage_link.MESSAGE, {"case_id": message["data"]["case_id"]})
 
 
 def _alert(message: dict, record: dict) -> None:
@@ -31,3 +45,13 @@ def _alert(message: dict, record: dict) -> None:
 
 
 HANDLERS = {cases.CASE_CREATED: _alert}
+
+
+def handle_triage_message(message: dict, record: dict) -> None:
+    from hospital.rescue import triage_link
+
+    if message.get("type") != triage_link.MESSAGE:
+        log.warning("ignored message of unknown type", extra={"message_type": message.get("type")})
+        return
+    receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    triage_link.deliver(message["data"]["case_id"], receives)

@@ -146,6 +146,9 @@ def case_view(actor, case_id: str) -> dict:
     view = cases.load_view(case_id)
     view["caller_phone"] = crypto.decrypt_text(case.caller_phone_enc, cases._ctx(case_id, "caller_phone")) \
         if shows_phone else None
+    from hospital.rescue import triage_link
+
+    view["triage"] = triage_link.status_of(case_id)
     view["dispatches"] = [{"dispatch_id": d.id, "vehicle_id": d.vehicle_id, "created_at": iso_utc(d.created_at),
                            "closed_at": iso_utc(d.closed_at)} for d in dispatch_rows]
     return view

@@ -134,4 +134,7 @@ def case_for_admin(actor, case_id: str) -> dict:
             audit.record(actor, "rescue.view_caller_details", "rescue_case", case_id, "ok", {}, conn=conn)
     view["caller_phone"] = crypto.decrypt_text(blob, cases._ctx(case_id, "caller_phone")) if shows_caller else None
     view["caller_details_visible"] = shows_caller
+    from hospital.rescue import triage_link
+
+    view["triage"] = triage_link.status_of(case_id)
     return view

@@ -1,0 +1,12 @@
+"""Triage queue consumer: pushes rescue cases to the ED triage system (ER7)."""
+from hospital.chalice_app import create_app
+
+app = create_app("triage_link")
+
+
+@app.on_sqs_message(queue="TriageQueue", batch_size=5, name="handle_triage_messages")
+def handle_triage_messages(event):
+    from hospital.messaging import process_batch
+    from hospital.rescue import consumer
+
+    return process_batch(event, consumer.handle_triage_message)

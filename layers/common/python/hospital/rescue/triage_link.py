@@ -1,0 +1,105 @@
+"""The link to the ED triage system (ER7).
+
+Every change of a case that the ED cares about (new, location corrected, status moved) puts
+a "triage" message on its own queue; its consumer pushes the case's whole current picture,
+versioned by the case's latest timeline node id, so a late or repeated push can never
+overwrite newer data at the ED. Transport failures are retried with growing delays and end
+in the DLQ; a refusal (4xx) is not retried. The delivery status is kept on the case, so a
+failed link is visible to dispatchers and the back office, not silent.
+"""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from hospital import config, crypto, geo
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.rescue import cases
+from hospital.timeutil import utcnow
+
+log = logging.getLogger("hospital.triage")
+MESSAGE = "triage.case_changed"
+MAX_RECEIVES = 8  # the TriageQueue's maxReceiveCount: the last try marks the link failed
+
+
+def _api():
+    from hospital.adapters.triage import TriageApi
+
+    return TriageApi(config.env("TRIAGE_API_BASE"), config.secret_value("TRIAGE_SECRET_ARN", "api_key"))
+
+
+def payload(case_id: str) -> dict | None:
+    """The case as the ED receives it; None while it has no coordinates (a phone call
+    entered without them: the push waits for the first location)."""
+    view = cases.load_view(case_id)
+    loc = view["location"]
+    if loc is None:
+        return None
+    point = geo.to_gcj02(geo.Point(loc["latitude"], loc["longitude"], loc["coord_system"]))
+    with transaction() as conn:
+        row = conn.execute(sa.select(t.rescue_cases.c.caller_phone_enc).where(t.rescue_cases.c.id == case_id)).one()
+        version = conn.execute(sa.select(sa.func.max(t.rescue_events.c.id))
+                               .where(t.rescue_events.c.case_id == case_id)).scalar_one()
+        vehicle = conn.execute(sa.select(t.dispatches.c.vehicle_id, t.vehicles.c.plate)
+                               .join(t.vehicles, t.vehicles.c.id == t.dispatches.c.vehicle_id)
+                               .where(t.dispatches.c.case_id == case_id)
+                               .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
+    body = {
+        "case_id": case_id, "version": int(version), "status": view["status"], "received_at": view["created_at"],
+        "caller_phone": crypto.decrypt_text(row.caller_phone_enc, cases._ctx(case_id, "caller_phone")),
+        "complaint": view["complaint"],
+        "location": {"latitude": point.latitude, "longitude": point.longitude, "coord_system": geo.GCJ02,
+                     "accuracy_m": loc["accuracy_m"], "address_text": view["address_text"]},
+    }
+    if vehicle is not None:
+        body["vehicle"] = {"vehicle_id": vehicle.vehicle_id, "plate_number": vehicle.plate}
+    return body
+
+
+def deliver(case_id: str, receive_count: int) -> str:
+    """Push the case's current picture; returns the delivery status. Raises on a transport
+    failure so the message is retried (TriageUnavailable)."""
+    from hospital.adapters.triage import TriageError
+
+    body = payload(case_id)
+    if body is None:
+        _record(case_id, None, status="no_location")
+        return "no_location"
+    try:
+        answer = _api().push_case(body)
+    except TriageError as exc:
+        if not exc.retryable:
+            _record(case_id, body["version"], status="rejected", error=f"{exc.status}: {exc.code or 'refused'}")
+            log.error("triage system refused the case", extra={"case_id": case_id, "status": exc.status})
+            return "rejected"
+        final = receive_count >= MAX_RECEIVES
+        _record(case_id, body["version"], status="failed" if final else "retrying",
+                error=f"{exc.status or 'unreachable'}: {type(exc).__name__}")
+        raise
+    _record(case_id, body["version"], status="delivered", ref=answer.get("triage_ref"))
+    return "delivered"
+
+
+def _record(case_id: str, version: int | None, *, status: str, ref: str | None = None, error: str | None = None):
+    """Keep the newest delivery's status: a late result for an older version changes nothing."""
+    c = t.rescue_cases.c
+    newer_or_same = sa.or_(c.triage_version.is_(None), version is None, c.triage_version <= (version or 0))
+    with transaction() as conn:
+        conn.execute(t.rescue_cases.update().where(c.id == case_id, newer_or_same).values(
+            triage_status=status, triage_version=version if version is not None else c.triage_version,
+            triage_ref=ref if ref is not None else c.triage_ref, triage_attempts=c.triage_attempts + 1,
+            triage_error=error, triage_updated_at=utcnow()))
+
+
+def status_of(case_id: str) -> dict:
+    with transaction() as conn:
+        row = conn.execute(sa.select(t.rescue_cases.c.triage_status, t.rescue_cases.c.triage_version,
+                                     t.rescue_cases.c.triage_ref, t.rescue_cases.c.triage_attempts,
+                                     t.rescue_cases.c.triage_error, t.rescue_cases.c.triage_updated_at)
+                           .where(t.rescue_cases.c.id == case_id)).one()
+    from hospital.timeutil import iso_utc
+
+    return {"status": row.triage_status or "pending", "version": row.triage_version, "triage_ref": row.triage_ref,
+            "attempts": row.triage_attempts, "error": row.triage_error, "updated_at": iso_utc(row.triage_updated_at)}
