@@ -34,6 +34,8 @@ class Platform:
     mini_program_app_id: str
     official_account_app_id: str
     triage: object = None
+    host: object = None  # infra.local.functions.FunctionHost
+    live: object = None  # infra.local.websocket.WebSocketServer
 
     def queue_url(self, logical_id: str) -> str:
         return self.physical[logical_id]["Ref"]
@@ -51,6 +53,8 @@ def platform_environment():
     from infra.local import aws
     from infra.local.functions import function_environment
     from infra.local.template import Template
+    from infra.local.functions import FunctionHost
+    from infra.local.websocket import WebSocketServer, localize_environment
     from infra.simulators.triage import TriageSimulator
     from infra.simulators.wechat import WeChatSimulator
 
@@ -59,7 +63,7 @@ def platform_environment():
     for key in ("AWS_ENDPOINT_URL", "WECHAT_API_BASE", "TRIAGE_API_BASE", "AWS_PROFILE"):
         os.environ.pop(key, None)
     endpoint = aws.start_endpoint(port=free_port())
-    simulator = triage = None
+    simulator = triage = live = host = None
     try:
         template = Template.from_file(ROOT / "template.yaml")
         physical = aws.provision(template, endpoint, {"WeChatSecret": devenv.wechat_secret_string(),
@@ -69,15 +73,25 @@ def platform_environment():
         os.environ["WECHAT_API_BASE"] = simulator.url
         os.environ["TRIAGE_API_BASE"] = triage.url
         os.environ["DB_POOL_SIZE"] = "10"  # threads stand in for containers, as in the local runtime
-        os.environ.update(function_environment(template.model(physical).functions, os.environ))
+        model = template.model(physical)
+        # The functions, as Lambda would load them, and the WebSocket API's local server
+        # (its connection-management endpoint is where live pushes go).
+        host = FunctionHost(model.functions)
+        live = WebSocketServer(host, list(model.websocket_apis.values()), model.region, port=0)
+        live.start()
+        os.environ["AWS_CA_BUNDLE"] = live.ca_bundle
+        localize_environment(model.functions, list(model.websocket_apis.values()), model.region, live.domain)
+        os.environ.update(function_environment(model.functions, os.environ))
         _forget_container_state()
         ids = devenv.wechat_app_ids()
         yield Platform(endpoint, physical, simulator, devenv.wechat_dev_secrets(),
-                       ids["mini_program"], ids["official_account"], triage)
+                       ids["mini_program"], ids["official_account"], triage, host, live)
     finally:
-        for running in (simulator, triage):
+        for running in (simulator, triage, live):
             if running is not None:
                 running.stop()
+        if host is not None:
+            host.unload()
         endpoint.stop()
         os.environ.clear()
         os.environ.update(saved)
@@ -185,12 +199,7 @@ def make_patient(platform, openid: str | None = None):
 @pytest.fixture(scope="session")
 def functions(platform):
     """The template's functions loaded as Lambda would load them, invoked in-process."""
-    from infra.local.functions import FunctionHost
-    from infra.local.template import Template
-
-    host = FunctionHost(Template.from_file(ROOT / "template.yaml").model(platform.physical).functions)
-    yield host
-    host.unload()
+    return platform.host
 
 
 def api_event(method: str, path: str, *, resource: str | None = None, body=None, token: str | None = None,

@@ -18,7 +18,9 @@ def runtime(request, platform):
     from tests.conftest import ROOT, _use_database
 
     _use_database(request.getfixturevalue(f"{request.param}_url"))
-    rt = LocalRuntime(ROOT, api_port=0, control_port=0, start_schedules=False)
+    # Its own WebSocket server on a free port; LIVE_API_ENDPOINT unset so pushes go to it.
+    rt = LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
+                      env={"LIVE_API_ENDPOINT": None})
     with rt:
         yield rt
 
@@ -143,3 +145,59 @@ def test_concurrent_intakes_are_all_kept_once_and_each_caller_sees_only_their_ow
                 del pending[n]
         time.sleep(0.2)
     assert not pending, f"not alerted: {pending}"
+
+
+def test_the_ed_console_gets_new_cases_live_and_the_patient_the_ambulance_ER3_ER6(runtime, platform):
+    """Over the WebSocket API served by the local runtime: a new case reaches a connected ED
+    console within seconds (and the delivery is on the timeline); the patient following the
+    case receives the ambulance's positions."""
+    import json
+
+    from websockets.sync.client import connect
+
+    from hospital.auth import sessions
+    from hospital.auth.tokens import Principal, issue_access_token
+    from hospital.rescue import dispatch
+
+    nurse = sign_in(runtime, platform, "o-e2e-nurse")
+    sessions.grant_role(nurse["user"]["id"], "ed_nurse")
+    nurse_token = issue_access_token(Principal(nurse["user"]["id"], frozenset({"ed_nurse"})))
+    ws = runtime.ws_url.rstrip("/") + "/dev"
+    with pytest.raises(Exception):
+        connect(f"{ws}?token=forged", open_timeout=5).close()  # refused at the handshake
+    with connect(f"{ws}?token={nurse_token}", open_timeout=5) as console:
+        patient = sign_in(runtime, platform, "o-e2e-live-patient")
+        started = time.monotonic()
+        created = requests.post(f"{runtime.api_url}/rescue/cases", json={"location": LOCATION},
+                                headers=bearer(patient), timeout=10).json()
+        alert = json.loads(console.recv(timeout=10))
+        assert alert["type"] == "rescue.alert" and alert["case_id"] == created["case_id"]
+        assert time.monotonic() - started < 5
+    alerted, deadline = [], time.monotonic() + 10
+    while not alerted and time.monotonic() < deadline:  # the node is written just after the push
+        case = requests.get(f"{runtime.api_url}/rescue/cases/{created['case_id']}", headers=bearer(patient),
+                            timeout=10).json()
+        alerted = [n for n in case["timeline"] if n["node"] == "alerted"]
+        time.sleep(0.1)
+    [alerted] = alerted
+    assert alerted["details"]["channel"] == "ed_console" and alerted["details"]["delivered"] == 1
+
+    dispatcher = Principal(nurse["user"]["id"], frozenset({"dispatcher"}))
+    crew = sign_in(runtime, platform, "o-e2e-live-crew")
+    sessions.grant_role(crew["user"]["id"], "staff")
+    crew_token = issue_access_token(Principal(crew["user"]["id"], frozenset({"staff"})))
+    vehicle_id = f"E2E-{created['case_id'][:6]}"
+    dispatch.register_vehicle(vehicle_id, f"沪E{created['case_id'][:5]}")
+    dispatch.step(dispatcher, "dispatcher", created["case_id"], "accepted")
+    dispatch.dispatch(dispatcher, created["case_id"], vehicle_id, [crew["user"]["id"]])
+    with connect(f"{ws}?token={patient['access_token']}", open_timeout=5) as phone:
+        phone.send(json.dumps({"action": "subscribe", "case_id": created["case_id"]}))
+        assert json.loads(phone.recv(timeout=10)) == {"type": "subscribed", "case_id": created["case_id"], "ok": True}
+        posted = requests.post(f"{runtime.api_url}/staff/vehicles/{vehicle_id}/positions", timeout=10,
+                               headers={"Authorization": f"Bearer {crew_token}"},
+                               json={"points": [{"latitude": 39.9050, "longitude": 116.4000, "coord_system": "wgs84",
+                                                 "accuracy_m": 5.0, "device_time": "2026-11-26T08:00:00Z"}]})
+        assert posted.json() == {"accepted": 1, "dropped": {}}
+        update = json.loads(phone.recv(timeout=10))
+        assert update["type"] == "rescue.vehicle_position" and update["vehicle_id"] == vehicle_id
+        assert update["position"]["coord_system"] == "gcj02"

@@ -72,6 +72,15 @@ def test_chalice_routes_and_handlers_match_the_template_both_ways(model):
                                  expression if isinstance(expression, str) else expression.to_string()))
             else:
                 raise AssertionError(f"{lid}: event source {type(source).__name__} not checked here")
+        for route_key, config in app.websocket_handlers.items():
+            implemented.add((fn.code_uri.name, "websocket", config.handler_string.rpartition(".")[2], route_key))
+    for api in model.websocket_apis.values():
+        for route in api.routes.values():
+            handler = model.functions[route.function].handler.rpartition(".")[2]
+            folder = model.functions[route.function].code_uri.name
+            # Custom route keys ("subscribe") reach Chalice's $default message handler.
+            key = route.route_key if route.route_key in ("$connect", "$disconnect") else "$default"
+            declared.add((folder, "websocket", handler, key))
     assert declared == implemented
 
 
@@ -88,6 +97,10 @@ def _sample_events():
             continue
         folder = pathlib.Path(resource["Properties"]["CodeUri"]).name
         files = sorted((ROOT / "events" / folder).glob("*.json"))
+        sharing = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Function"
+                   and pathlib.Path(r["Properties"]["CodeUri"]).name == folder]
+        if len(sharing) > 1:  # several handlers in one app.py: events/<folder>/<handler>*.json
+            files = [f for f in files if f.name.startswith(resource["Properties"]["Handler"].rpartition(".")[2])]
         assert files, f"{lid} has no sample event in events/{folder}/"
         for f in files:
             yield pytest.param(lid, f, id=f"{lid}-{f.name}")

@@ -276,8 +276,19 @@ def upgrade() -> None:
     with op.batch_alter_table('guidance_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_guidance_sessions_case_id'), ['case_id'], unique=False)
 
+    op.create_table('live_connections',
+    sa.Column('connection_id', Exact(128), nullable=False),
+    sa.Column('user_id', Id, nullable=False),
+    sa.Column('channel', sa.String(length=64), nullable=True),
+    sa.Column('connected_at', Time, nullable=False),
+    sa.PrimaryKeyConstraint('connection_id', name=op.f('pk_live_connections'))
+    )
+    with op.batch_alter_table('live_connections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_live_connections_channel'), ['channel'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table('live_connections')
     op.drop_table('guidance_sessions')
     op.drop_table('vehicle_positions')
     op.drop_table('dispatch_crew')

@@ -253,3 +253,13 @@ guidance_sessions = sa.Table(
     sa.Column("ended_at", Time, nullable=True),
     sa.Column("recording_ref", sa.String(256), nullable=True),  # where the recording is kept, not the recording
 )
+
+live_connections = sa.Table(
+    "live_connections", metadata,
+    sa.Column("connection_id", Exact(128), primary_key=True),
+    sa.Column("user_id", Id, nullable=False),
+    # "ed_console" for the emergency department's screens, "case:<id>" for a patient
+    # following their own case; NULL until a patient subscribes.
+    sa.Column("channel", sa.String(64), nullable=True, index=True),
+    sa.Column("connected_at", Time, nullable=False),
+)

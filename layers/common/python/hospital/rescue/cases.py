@@ -164,16 +164,26 @@ def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None,
     return True
 
 
-ALERT_CHANNEL = "rescue-events"
-
-
-def record_alerted(case_id: str, details: dict) -> bool:
-    """The rescue-events consumer's step: note that the case went out for alerting, once per
-    channel however often its message is delivered or republished."""
+def record_alerted(case_id: str, channel: str, details: dict) -> bool:
+    """Note the delivery result of one alert channel, once per case and channel however often
+    the message is delivered or republished."""
     with transaction() as conn:
-        return append_node(conn, case_id, "alerted", source=ALERT_CHANNEL, actor_role="system",
-                           details={"channel": ALERT_CHANNEL, **details},
-                           dedupe_key=f"alerted:{ALERT_CHANNEL}")
+        return append_node(conn, case_id, "alerted", source=channel, actor_role="system",
+                           details={"channel": channel, **details}, dedupe_key=f"alerted:{channel}")
+
+
+def was_alerted(case_id: str, channel: str) -> bool:
+    with transaction() as conn:
+        return conn.execute(sa.select(t.rescue_events.c.id).where(
+            t.rescue_events.c.case_id == case_id, t.rescue_events.c.dedupe_key == f"alerted:{channel}")).first() is not None
+
+
+def alert_summary(case_id: str) -> dict:
+    """What the ED console shows for a new case (the console reads the rest over HTTP)."""
+    view = load_view(case_id)
+    return {"type": "rescue.alert", "case_id": case_id, "source": view["source"], "status": view["status"],
+            "created_at": view["created_at"], "location": view["location"], "address_text": view["address_text"],
+            "complaint": view["complaint"]}
 
 
 def republish_unalerted(older_than: dt.timedelta = dt.timedelta(minutes=2),

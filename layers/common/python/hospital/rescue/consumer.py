@@ -35,16 +35,38 @@ def _forward_to_triage(message: dict) -> None:
 
 
 def _alert(message: dict, record: dict) -> None:
+    """A new case goes live to the ED consoles; the delivery result is a timeline node, so an
+    alert that reached nobody is visible, not silent."""
+    from hospital import live
+
     case_id = message["data"]["case_id"]
-    recorded = cases.record_alerted(case_id, {
-        "message_id": message["message_id"],
+    if cases.was_alerted(case_id, live.ED_CONSOLE):
+        log.info("duplicate delivery ignored", extra={"case_id": case_id, "outbox_id": message["message_id"]})
+        return
+    result = live.push(live.ED_CONSOLE, cases.alert_summary(case_id))
+    cases.record_alerted(case_id, live.ED_CONSOLE, {
+        **result, "message_id": message["message_id"],
         "receive_count": int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)),
     })
-    if not recorded:
-        log.info("duplicate delivery ignored", extra={"case_id": case_id, "outbox_id": message["message_id"]})
+    if result["delivered"] == 0:
+        log.warning("new rescue case reached no ED console", extra={"case_id": case_id, **result})
 
 
-HANDLERS = {cases.CASE_CREATED: _alert}
+def _position(message: dict, record: dict) -> None:
+    """The ambulance moved: the patient following the case and the ED consoles see it."""
+    from hospital import live
+    from hospital.rescue import tracking
+
+    case_id = message["data"]["case_id"]
+    latest = tracking.latest_for_case(case_id)
+    if latest is None:
+        return
+    update = {"type": "rescue.vehicle_position", "case_id": case_id, **latest}
+    live.push(live.case_channel(case_id), update)
+    live.push(live.ED_CONSOLE, update)
+
+
+HANDLERS = {cases.CASE_CREATED: _alert, "rescue.vehicle_position": _position}
 
 
 def handle_triage_message(message: dict, record: dict) -> None:

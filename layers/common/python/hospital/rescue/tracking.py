@@ -105,6 +105,19 @@ def ambulance_for_patient(principal, case_id: str, since: dt.datetime | None = N
     }
 
 
+def latest_for_case(case_id: str) -> dict | None:
+    """The newest position of the case's latest dispatch, for live pushes."""
+    from hospital.db import transaction
+
+    with transaction() as conn:
+        row = conn.execute(
+            sa.select(t.vehicle_positions)
+            .join(t.dispatches, t.dispatches.c.id == t.vehicle_positions.c.dispatch_id)
+            .where(t.dispatches.c.case_id == case_id)
+            .order_by(t.vehicle_positions.c.device_time.desc()).limit(1)).first()
+    return None if row is None else {"vehicle_id": row.vehicle_id, "position": _point(row)}
+
+
 def _point(row) -> dict:
     loc = json.loads(crypto.decrypt(row.location_enc, _ctx(row.vehicle_id)))
     return {"latitude": loc["latitude"], "longitude": loc["longitude"], "coord_system": geo.GCJ02,
