@@ -21,6 +21,14 @@ def get_case(case_id):
     return web.respond(dispatch.case_view(web.principal(), case_id))
 
 
+@web.route(app, "/dispatch/cases/{case_id}/acknowledge", methods=["POST"], allow=DISPATCH | {roles.ED_NURSE})
+def acknowledge(case_id):
+    from hospital.rescue import dispatch
+
+    caller = web.principal()
+    return web.respond(dispatch.acknowledge(caller, _role(caller), case_id))
+
+
 @web.route(app, "/dispatch/cases/{case_id}/accept", methods=["POST"], allow=DISPATCH | {roles.ED_NURSE})
 def accept(case_id):
     from hospital.rescue import dispatch

@@ -26,6 +26,7 @@ EXPECTED = {
     ("DELETE", "/rescue/persons/{person_id}"): PATIENT,
     ("POST", "/dispatch/cases"): DISPATCHER,
     ("GET", "/dispatch/cases/{case_id}"): DISPATCHER | NURSE,
+    ("POST", "/dispatch/cases/{case_id}/acknowledge"): DISPATCHER | NURSE,
     ("POST", "/dispatch/cases/{case_id}/accept"): DISPATCHER | NURSE,
     ("POST", "/dispatch/cases/{case_id}/decision"): DISPATCHER,
     ("POST", "/dispatch/cases/{case_id}/dispatch"): DISPATCHER,

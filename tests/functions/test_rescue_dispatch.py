@@ -188,3 +188,15 @@ def test_guidance_sessions_are_recorded_with_who_when_duration_and_recording_ER9
     assert g(functions, dtoken, case_id, started["session_id"], {"recording_ref": "../../etc/passwd\n"})[0] == 400
     _, staff_token = staff_member(platform, "staff")
     assert g(functions, staff_token, case_id, body={"mode": "voice"})[0] == 403
+
+
+def test_the_eds_acknowledgement_is_recorded_once_ER3(db, platform, functions):
+    nurse, ntoken = staff_member(platform, "ed_nurse")
+    _, dtoken = staff_member(platform, "dispatcher")
+    case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
+    for token in (ntoken, ntoken, dtoken):
+        status, case = d(functions, token, "POST", case_id, "/acknowledge", {})
+        assert status == 200
+    acks = [n for n in case["timeline"] if n["node"] == "acknowledged"]
+    assert len(acks) == 1 and acks[0]["actor_role"] == "ed_nurse"
+    assert case["status"] in ("received", "alerted")

@@ -64,6 +64,14 @@ def step(actor, role: str, case_id: str, node: str, details: dict | None = None)
     return case_view(actor, case_id)
 
 
+def acknowledge(actor, role: str, case_id: str) -> dict:
+    """The ED confirms it saw the alert; the first acknowledgement counts, repeats change nothing."""
+    with unit_of_work() as uow:
+        cases.append_node(uow.conn, case_id, "acknowledged", source="ed_console", actor_user_id=actor.user_id,
+                          actor_role=role, dedupe_key="acknowledged")
+    return case_view(actor, case_id)
+
+
 def dispatch(dispatcher, case_id: str, vehicle_id: str, crew_user_ids: list[int]) -> dict:
     dispatch_id = uuid.uuid4().hex
     now = utcnow()

@@ -9,6 +9,7 @@ from __future__ import annotations
 NODES: dict[str, str | None] = {
     "call_received": "received",
     "alerted": "alerted",
+    "acknowledged": None,  # the ED saw the alert (ER3); not in the EMS list, informative only
     "accepted": "accepted",
     "guidance_started": None,
     "guidance_ended": None,
@@ -75,8 +76,8 @@ _ANY_OPEN = (_OPEN, "the case is closed")
 
 def refusal(node: str, status: str) -> str | None:
     """Why `node` may not be appended to a case in `status`, or None if it may."""
-    if node == "alerted":
-        return None  # alerts may arrive after a case moved on, even after it closed
+    if node in ("alerted", "acknowledged"):
+        return None  # alerts and their acknowledgement may come after a case moved on, even closed
     allowed, reason = ALLOWED_FROM.get(node, _ANY_OPEN)
     if status in allowed:
         return None
