@@ -28,3 +28,10 @@ def post_positions(vehicle_id):
 
     return web.respond(tracking.record_positions(web.principal(), vehicle_id, web.json_body(models.PositionBatch,
                                                                                           max_bytes=64 * 1024)))
+
+
+@web.route(app, "/staff/duty", methods=["PUT"], allow={roles.STAFF, roles.ED_NURSE})
+def set_duty():
+    from hospital.rescue import models, notify
+
+    return web.respond(notify.set_on_duty(web.principal(), web.json_body(models.Duty).on_duty))

@@ -37,6 +37,7 @@ EXPECTED = {
     ("GET", "/staff/cases/{case_id}"): STAFF,
     ("POST", "/staff/cases/{case_id}/progress"): STAFF,
     ("POST", "/staff/vehicles/{vehicle_id}/positions"): STAFF,
+    ("PUT", "/staff/duty"): STAFF | NURSE,
     ("GET", "/admin/rescue/dispatches"): BACK_OFFICE,
     ("GET", "/admin/rescue/cases/{case_id}"): BACK_OFFICE,
 }

@@ -103,7 +103,7 @@ def test_real_template_is_supported():
         assert "DATABASE_SECRET_ARN" not in fn.environment     # HasDatabaseSecret is false by default
         for ev in fn.events:
             assert isinstance(ev, (ApiEvent, SqsEvent, ScheduleEvent))
-    assert {"RescueEventsDLQ", "TriageDLQ"} <= set(model.dlqs)  # every queue with a redrive has its DLQ
+    assert {"RescueEventsDLQ", "TriageDLQ", "NotificationsDLQ"} <= set(model.dlqs)  # every queue with a redrive has its DLQ
     assert load_template(REPO / "template.yaml")["Resources"]
 
 

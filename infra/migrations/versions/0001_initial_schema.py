@@ -286,8 +286,16 @@ def upgrade() -> None:
     with op.batch_alter_table('live_connections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_live_connections_channel'), ['channel'], unique=False)
 
+    op.create_table('on_duty',
+    sa.Column('user_id', Id, nullable=False),
+    sa.Column('since', Time, nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_on_duty_user_id_users')),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_on_duty'))
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('on_duty')
     op.drop_table('live_connections')
     op.drop_table('guidance_sessions')
     op.drop_table('vehicle_positions')

@@ -25,6 +25,7 @@ log = logging.getLogger("hospital.outbox")
 DESTINATIONS = {
     "rescue-events": "RESCUE_EVENTS_QUEUE_URL",
     "triage": "TRIAGE_QUEUE_URL",
+    "notifications": "NOTIFICATIONS_QUEUE_URL",
 }
 CLAIM = dt.timedelta(seconds=30)
 

@@ -263,3 +263,9 @@ live_connections = sa.Table(
     sa.Column("channel", sa.String(64), nullable=True, index=True),
     sa.Column("connected_at", Time, nullable=False),
 )
+
+on_duty = sa.Table(
+    "on_duty", metadata,
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("since", Time, nullable=False),
+)

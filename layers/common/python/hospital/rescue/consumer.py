@@ -35,15 +35,21 @@ def _forward_to_triage(message: dict) -> None:
 
 
 def _alert(message: dict, record: dict) -> None:
-    """A new case goes live to the ED consoles; the delivery result is a timeline node, so an
-    alert that reached nobody is visible, not silent."""
+    """A new case goes live to the ED consoles and, through their own queue, to on-duty staff
+    by WeChat. The consoles' delivery result is a timeline node, written last: a crash before
+    it repeats the pushes (consoles show a case once; staff messages are deduplicated per
+    person), never loses them; an alert that reached nobody is visible, not silent."""
     from hospital import live
+    from hospital.rescue import notify
+    from hospital.unit_of_work import unit_of_work
 
     case_id = message["data"]["case_id"]
     if cases.was_alerted(case_id, live.ED_CONSOLE):
         log.info("duplicate delivery ignored", extra={"case_id": case_id, "outbox_id": message["message_id"]})
         return
     result = live.push(live.ED_CONSOLE, cases.alert_summary(case_id))
+    with unit_of_work() as uow:
+        notify.fan_out(uow, case_id)
     cases.record_alerted(case_id, live.ED_CONSOLE, {
         **result, "message_id": message["message_id"],
         "receive_count": int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)),
@@ -67,6 +73,15 @@ def _position(message: dict, record: dict) -> None:
 
 
 HANDLERS = {cases.CASE_CREATED: _alert, "rescue.vehicle_position": _position}
+
+
+def handle_notification(message: dict, record: dict) -> None:
+    from hospital.rescue import notify
+
+    if message.get("type") != notify.MESSAGE:
+        log.warning("ignored message of unknown type", extra={"message_type": message.get("type")})
+        return
+    notify.send_staff_alert(message["data"]["case_id"], int(message["data"]["user_id"]))
 
 
 def handle_triage_message(message: dict, record: dict) -> None:

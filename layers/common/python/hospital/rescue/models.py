@@ -109,3 +109,7 @@ class GuidanceStart(_Strict):
 class GuidanceEnd(_Strict):
     # A reference to where the call recording is kept (object key or PBX call id), never the media.
     recording_ref: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_./:-]{1,256}$")] | None = None
+
+
+class Duty(_Strict):
+    on_duty: bool  # on duty: new cases reach this person by WeChat subscribe message

@@ -1,0 +1,12 @@
+"""Notifications queue consumer: WeChat subscribe messages to on-duty staff (ER3, ES1)."""
+from hospital.chalice_app import create_app
+
+app = create_app("notifications")
+
+
+@app.on_sqs_message(queue="NotificationsQueue", batch_size=10, name="handle_notifications")
+def handle_notifications(event):
+    from hospital.messaging import process_batch
+    from hospital.rescue import consumer
+
+    return process_batch(event, consumer.handle_notification)

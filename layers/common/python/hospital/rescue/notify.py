@@ -1,0 +1,88 @@
+"""Alerts to on-duty staff through WeChat subscribe messages (ER3, ES1).
+
+A new case puts one "notifications" message per on-duty staff member on its own queue; its
+consumer sends the subscribe message and records the result as an `alerted` node of the
+channel `wechat:<user id>`: sent, refused (the user declined subscriptions) or failed, so
+a message that did not reach someone is visible on the timeline, not silent.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+
+from hospital import config, wechat_tokens
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.rescue import cases
+from hospital.timeutil import SHANGHAI, utcnow
+
+log = logging.getLogger("hospital.notify")
+MESSAGE = "notify.staff_alert"
+
+
+def set_on_duty(principal, on: bool) -> dict:
+    with transaction() as conn:
+        conn.execute(t.on_duty.delete().where(t.on_duty.c.user_id == principal.user_id))
+        if on:
+            conn.execute(t.on_duty.insert().values(user_id=principal.user_id, since=utcnow()))
+    return {"user_id": principal.user_id, "on_duty": on}
+
+
+def fan_out(uow, case_id: str) -> int:
+    """In the caller's unit of work: one message per on-duty staff member."""
+    staff = uow.conn.execute(sa.select(t.on_duty.c.user_id).order_by(t.on_duty.c.user_id)).scalars().all()
+    for user_id in staff:
+        uow.publish("notifications", MESSAGE, {"case_id": case_id, "user_id": int(user_id)})
+    return len(staff)
+
+
+def _channel(user_id: int) -> str:
+    return f"wechat:{user_id}"
+
+
+def send_staff_alert(case_id: str, user_id: int) -> str:
+    """Send one staff member the subscribe message of a new case; returns the result recorded.
+    Raises when WeChat is unreachable, so the queue retries."""
+    from hospital.adapters.wechat import WeChatApi, WeChatError, WeChatUnavailable
+
+    channel = _channel(user_id)
+    if cases.was_alerted(case_id, channel):
+        return "duplicate"
+    app_id = config.env("WECHAT_MINI_PROGRAM_APP_ID")
+    with transaction() as conn:
+        openid = conn.execute(sa.select(t.wechat_identities.c.openid).where(
+            t.wechat_identities.c.user_id == user_id, t.wechat_identities.c.app_id == app_id)).scalar_one_or_none()
+    if openid is None:
+        cases.record_alerted(case_id, channel, {"result": "failed", "reason": "no WeChat identity in the app"})
+        return "failed"
+    summary = cases.alert_summary(case_id)
+    api = WeChatApi(config.env("WECHAT_API_BASE", "https://api.weixin.qq.com"))
+    secret = config.secret_value("WECHAT_SECRET_ARN", app_id)
+    data = {"thing1": "新的急救呼叫", "time2": _local_time(summary["created_at"]),
+            "thing3": (summary["address_text"] or "见小程序定位")[:20]}
+    token = wechat_tokens.access_token(app_id, secret, api)
+    try:
+        try:
+            msgid = api.send_subscribe_message(token, openid, config.env("WECHAT_ALERT_TEMPLATE_ID"), data,
+                                               page=f"pages/case/index?case_id={case_id}")
+        except WeChatError as exc:
+            if not exc.token_invalid:
+                raise
+            token = wechat_tokens.invalidate(app_id, token, secret, api)  # once, shared by containers
+            msgid = api.send_subscribe_message(token, openid, config.env("WECHAT_ALERT_TEMPLATE_ID"), data,
+                                               page=f"pages/case/index?case_id={case_id}")
+    except WeChatUnavailable:
+        raise
+    except WeChatError as exc:
+        result = "refused" if exc.user_refused else "failed"
+        cases.record_alerted(case_id, channel, {"result": result, "errcode": exc.errcode})
+        log.warning("staff alert not delivered", extra={"case_id": case_id, "user_id": user_id, "errcode": exc.errcode})
+        return result
+    cases.record_alerted(case_id, channel, {"result": "sent", "msgid": msgid})
+    return "sent"
+
+
+def _local_time(iso: str) -> str:
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
