@@ -229,9 +229,11 @@ class LocalRuntime:
                                          prepare=self.prepare_event)
             self.control.start()
         if o["start_sqs"]:
+            # Lambda polls an SQS source with several concurrent batches (5 to start with).
+            pollers_per_source = int(os.environ.get("LOCAL_SQS_POLLERS", "5"))
             for lid, fn in self.model.functions.items():
                 for ev in fn.events_of(SqsEvent):
-                    if ev.enabled:
+                    for _ in range(pollers_per_source if ev.enabled else 0):
                         poller = SqsPoller(self.host, lid, ev, self._queue_url(ev), self.endpoint, self._stop_event)
                         poller.start()
                         self.pollers.append(poller)

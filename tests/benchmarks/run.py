@@ -6,6 +6,8 @@
   against MariaDB (validation, auth, encryption, case + node + outbox in one transaction,
   relay to SQS on the embedded moto), against plain single-row INSERT+COMMIT per second on
   the same server; target at least 0.25.
+- alert latency (issue 3): 200 intakes fired at once at the local runtime; all accepted,
+  none lost or doubled; p95 from intake request to the ED console's WebSocket; target < 1 s.
 """
 from __future__ import annotations
 
@@ -119,10 +121,94 @@ def main() -> int:
     logging.getLogger("hospital").setLevel(logging.WARNING)
     ratios = cold_start()
     throughput = slice_throughput()
-    ok = all(r <= 1.5 for r in ratios.values()) and throughput >= 0.25
+    alerts = alert_latency()
+    ok = (all(r <= 1.5 for r in ratios.values()) and throughput >= 0.25
+          and alerts["accepted"] == alerts["distinct"] == alerts["received"] and alerts["p95_s"] < 1.0)
     print("all targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) -> dict:
+    """Issue 3: `intakes` one-click intakes fired at once at the local runtime (MariaDB); all
+    accepted, none lost or doubled; p95 from intake request to the ED console receiving the
+    alert over the WebSocket API."""
+    import concurrent.futures
+    import json
+    import threading
+
+    import requests
+    import sqlalchemy as sa
+    from websockets.sync.client import connect
+
+    from hospital.auth import sessions
+    from hospital.auth.tokens import Principal, issue_access_token
+    from infra import devenv
+    from infra.local.runtime import LocalRuntime
+    from tests.conftest import _forget_container_state
+
+    base = sa.engine.make_url(os.environ.get("TEST_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
+    name = f"hospital_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    url = base.set(database=name).render_as_string(hide_password=False)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ["LOCAL_AWS_PORT"] = "4599"
+    try:
+        with LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
+                          env={"DATABASE_URL": url, "LOCAL_WECHAT_PORT": "0", "LOCAL_TRIAGE_PORT": "0",
+                               "LOCAL_FUNCTION_CONCURRENCY": "16"}) as rt:
+            _forget_container_state()
+            app_id = devenv.wechat_app_ids()["mini_program"]
+            nurse = sessions.sign_in_identity(app_id, "o-bench-nurse")["user"]["id"]
+            nurse_token = issue_access_token(Principal(nurse, frozenset({"ed_nurse"})))
+            tokens = [sessions.sign_in_identity(app_id, f"o-bench-{n}")["access_token"] for n in range(intakes)]
+            received: dict[str, float] = {}
+            duplicates = []
+            body = {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "wgs84"}}
+            with connect(f"{rt.ws_url.rstrip('/')}/dev?token={nurse_token}", open_timeout=10) as console:
+                # Warm containers first (imports, data key, clients), as a running service has them.
+                warm = sessions.sign_in_identity(app_id, "o-bench-warm")["access_token"]
+                for _ in range(5):
+                    requests.post(f"{rt.api_url}/rescue/cases", json=body, timeout=60,
+                                  headers={"Authorization": f"Bearer {warm}"})
+                    console.recv(timeout=30)
+                def listen():
+                    while len(received) < intakes:
+                        try:
+                            alert = json.loads(console.recv(timeout=60))
+                        except TimeoutError:
+                            return
+                        if alert["case_id"] in received:
+                            duplicates.append(alert["case_id"])
+                        received.setdefault(alert["case_id"], time.perf_counter())
+
+                listener = threading.Thread(target=listen, daemon=True)
+                listener.start()
+                session = requests.Session()
+
+                def press(token):
+                    started = time.perf_counter()
+                    answer = session.post(f"{rt.api_url}/rescue/cases", json=body, timeout=60,
+                                          headers={"Authorization": f"Bearer {token}"})
+                    return answer.status_code, answer.json()["case_id"], started
+
+                with concurrent.futures.ThreadPoolExecutor(50) as pool:
+                    results = list(pool.map(press, tokens))
+                listener.join(90)
+            latencies = sorted(received[case_id] - started for _, case_id, started in results if case_id in received)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+    accepted = sum(1 for status, _, _ in results if status == 201)
+    distinct = len({case_id for _, case_id, _ in results})
+    p95 = latencies[max(0, int(0.95 * len(latencies)) - 1)] if latencies else float("inf")
+    print(f"alert latency: {accepted}/{intakes} intakes accepted, {distinct} distinct cases, "
+          f"{len(latencies)} alerts received, {len(duplicates)} shown twice; "
+          f"p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (target < 1000 ms)")
+    return {"accepted": accepted, "distinct": distinct, "received": len(latencies), "p95_s": p95}
