@@ -47,7 +47,7 @@ lint: venv
 
 ## bench: cold-start and throughput benchmarks (figures as ratios to their baselines)
 bench: venv
-	$(BIN)/python -m tests.benchmarks.run
+	LOG_LEVEL=WARNING $(BIN)/python -m tests.benchmarks.run
 
 ## package: build the Lambda layer into build/layer (sam build does the same for deployment)
 package: venv
