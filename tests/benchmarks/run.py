@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import statistics
@@ -23,6 +24,28 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
 CASES = int(os.environ.get("BENCH_CASES", "300"))
 INSERTS = int(os.environ.get("BENCH_INSERTS", "1000"))
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str = "hospital_bench"):
+    """A migrated MariaDB database of its own for one benchmark, dropped afterwards."""
+    import sqlalchemy as sa
+
+    from infra import devenv
+
+    base = sa.engine.make_url(os.environ.get("TEST_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        devenv.migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
 
 
 def _fresh_python(code: str, cwd: pathlib.Path) -> float:
@@ -51,19 +74,11 @@ def cold_start() -> dict[str, float]:
 def slice_throughput() -> float:
     import sqlalchemy as sa
 
-    from infra import devenv
     from infra.local.functions import FunctionHost
     from infra.local.template import Template
     from tests.conftest import _use_database, api_event, make_patient, platform_environment
 
-    base = sa.engine.make_url(os.environ.get("TEST_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
-    name = f"hospital_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        devenv.migrate(url)
+    with scratch_database() as url:
         with platform_environment() as platform:
             _use_database(url)
             host = FunctionHost(Template.from_file(ROOT / "template.yaml").model(platform.physical).functions)
@@ -101,10 +116,6 @@ def slice_throughput() -> float:
                 conn.commit()
             inserts_per_s = INSERTS / (time.perf_counter() - started)
         plain.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        admin.dispose()
     ratio = cases_per_s / inserts_per_s
     case_ms = 1000 / cases_per_s
     print(f"slice throughput: {cases_per_s:.0f} cases/s vs {inserts_per_s:.0f} plain INSERT+COMMIT/s "
@@ -144,7 +155,6 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
     import threading
 
     import requests
-    import sqlalchemy as sa
     from websockets.sync.client import connect
 
     from hospital.auth import sessions
@@ -153,15 +163,9 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
     from infra.local.runtime import LocalRuntime
     from tests.conftest import _forget_container_state
 
-    base = sa.engine.make_url(os.environ.get("TEST_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
-    name = f"hospital_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    url = base.set(database=name).render_as_string(hide_password=False)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ["LOCAL_AWS_PORT"] = "4599"
-    try:
+    with scratch_database() as url:
         with LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
                           env={"DATABASE_URL": url, "LOCAL_WECHAT_PORT": "0", "LOCAL_TRIAGE_PORT": "0",
                                "LOCAL_FUNCTION_CONCURRENCY": "16"}) as rt:
@@ -204,10 +208,6 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
                     results = list(pool.map(press, tokens))
                 listener.join(90)
             latencies = sorted(received[case_id] - started for _, case_id, started in results if case_id in received)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        admin.dispose()
     accepted = sum(1 for status, _, _ in results if status == 201)
     distinct = len({case_id for _, case_id, _ in results})
     p95 = latencies[max(0, int(0.95 * len(latencies)) - 1)] if latencies else float("inf")

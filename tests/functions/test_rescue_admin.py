@@ -6,7 +6,7 @@ import uuid
 import sqlalchemy as sa
 
 from hospital.db import engine, tables
-from tests.conftest import api_event, call
+from tests.conftest import api_event
 from tests.functions.test_rescue_dispatch import CALL, d, s, staff_member, vehicle
 
 BASE = dt.datetime(2025, 3, 10, 1, 0, 0)  # 09:00 in Shanghai

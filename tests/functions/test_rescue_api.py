@@ -102,7 +102,7 @@ def test_another_patient_gets_404_and_no_token_gets_401_ER1(patient, functions, 
 
 
 def test_staff_without_patient_role_is_refused_on_patient_routes_NF1(db, platform, functions):
-    from hospital.auth import roles, sessions
+    from hospital.auth import roles
     from hospital.auth.tokens import Principal, issue_access_token
 
     staff = issue_access_token(Principal(user_id=999999, roles=frozenset({roles.STAFF})))

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from infra.local.template import ApiEvent, Template
+from infra.local.template import Template
 from tests.conftest import ROOT, api_event, call
 
 PUBLIC = {("POST", "/auth/wechat/mini-program"), ("POST", "/auth/wechat/oauth"), ("POST", "/auth/refresh")}

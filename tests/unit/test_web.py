@@ -2,7 +2,6 @@
 import json
 
 import pytest
-from chalice import Chalice
 
 from hospital import web
 from tests.conftest import api_event
