@@ -1,5 +1,6 @@
 """Patient side of emergency rescue: intake, own cases, location corrections, cancellation,
-the ambulance's position and track, and "my rescue persons" (ER1-ER6, ER10, ER11)."""
+the ambulance's position and track, "my rescue persons", and reuse of the service-account
+profile by consent (ER1-ER6, ER8, ER10, ER11)."""
 from hospital import web
 from hospital.auth import roles
 
@@ -53,6 +54,21 @@ def ambulance(case_id):
 
     since = web.query_time("since")
     return web.respond(tracking.ambulance_for_patient(web.principal(), case_id, since))
+
+
+@web.route(app, "/rescue/profile-link", methods=["GET"], allow=PATIENT)
+def profile_link_status():
+    from hospital.rescue import profile_link
+
+    return web.respond(profile_link.status(web.principal()))
+
+
+@web.route(app, "/rescue/profile-link", methods=["POST"], allow=PATIENT)
+def link_profile():
+    from hospital.rescue import models, profile_link
+
+    web.json_body(models.ProfileLinkConsent)
+    return web.respond(profile_link.link(web.principal()))
 
 
 @web.route(app, "/rescue/persons", methods=["GET"], allow=PATIENT)

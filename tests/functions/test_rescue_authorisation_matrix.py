@@ -19,6 +19,8 @@ EXPECTED = {
     ("POST", "/rescue/cases/{case_id}/location"): PATIENT,
     ("POST", "/rescue/cases/{case_id}/cancel"): PATIENT,
     ("GET", "/rescue/cases/{case_id}/ambulance"): PATIENT,
+    ("GET", "/rescue/profile-link"): PATIENT,
+    ("POST", "/rescue/profile-link"): PATIENT,
     ("GET", "/rescue/persons"): PATIENT,
     ("POST", "/rescue/persons"): PATIENT,
     ("GET", "/rescue/persons/{person_id}"): PATIENT,

@@ -293,8 +293,23 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_on_duty'))
     )
 
+    op.create_table('consents',
+    sa.Column('id', Id, autoincrement=True, nullable=False),
+    sa.Column('user_id', Id, nullable=False),
+    sa.Column('kind', sa.String(length=48), nullable=False),
+    sa.Column('granted_at', Time, nullable=False),
+    sa.Column('granted_via', sa.String(length=64), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=True),
+    sa.Column('withdrawn_at', Time, nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_consents_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consents'))
+    )
+    with op.batch_alter_table('consents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_consents_user_id'), ['user_id'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table('consents')
     op.drop_table('on_duty')
     op.drop_table('live_connections')
     op.drop_table('guidance_sessions')

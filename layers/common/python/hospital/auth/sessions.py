@@ -111,6 +111,16 @@ def _user_for_identity(app_id: str, openid: str, unionid: str | None) -> Princip
     raise UpstreamUnavailable("sign-in collided with another; try again")
 
 
+def principal_of(conn, user_id: int, app_id: str | None) -> Principal:
+    """The user as a caller: refused if the account is disabled or was merged into another."""
+    return _principal(conn, user_id, app_id)
+
+
+def issue(principal: Principal) -> dict:
+    """Fresh sessions (a new refresh-token family) for a principal."""
+    return _issue(principal, family_id=uuid.uuid4().hex)
+
+
 def _principal(conn, user_id: int, app_id: str | None) -> Principal:
     status = conn.execute(sa.select(t.users.c.status).where(t.users.c.id == user_id)).scalar_one_or_none()
     if status != "active":

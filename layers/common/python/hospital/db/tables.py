@@ -269,3 +269,14 @@ on_duty = sa.Table(
     sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
     sa.Column("since", Time, nullable=False),
 )
+
+consents = sa.Table(
+    "consents", metadata,
+    _pk(),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(48), nullable=False),  # e.g. rescue_profile_reuse
+    sa.Column("granted_at", Time, nullable=False),
+    sa.Column("granted_via", sa.String(64), nullable=False),  # the app the patient consented in
+    sa.Column("details", sa.JSON(), nullable=True),
+    sa.Column("withdrawn_at", Time, nullable=True),
+)

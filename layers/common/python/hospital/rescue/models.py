@@ -113,3 +113,8 @@ class GuidanceEnd(_Strict):
 
 class Duty(_Strict):
     on_duty: bool  # on duty: new cases reach this person by WeChat subscribe message
+
+
+class ProfileLinkConsent(_Strict):
+    # Only an explicit yes links: anything else is a 400 naming this field.
+    consent: Literal[True]
