@@ -12,11 +12,23 @@ import dataclasses
 import os
 import pathlib
 import socket
+import time
 import uuid
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
+    """Poll `predicate` until it returns something truthy (that value is returned)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
 
 
 def free_port() -> int:

@@ -23,24 +23,31 @@ log = logging.getLogger("infra.local.hooks")
 _simulators: dict = {}
 
 
+# Each external system: the variable that points at a real one, and what `make run` uses
+# otherwise: (name, port variable, start(port), template parameter, secret, secret value).
+def _simulated_systems():
+    from infra import devenv
+
+    return {
+        "WECHAT_API_BASE": ("wechat", "LOCAL_WECHAT_PORT", devenv.WECHAT_PORT, devenv.start_wechat_simulator,
+                            "WeChatApiBase", "WeChatSecret", devenv.wechat_secret_string),
+        "TRIAGE_API_BASE": ("triage", "LOCAL_TRIAGE_PORT", devenv.TRIAGE_PORT, devenv.start_triage_simulator,
+                            "TriageApiBase", "TriageSecret", devenv.triage_secret_string),
+    }
+
+
 def before_start(ctx) -> None:
     from infra import devenv
 
     devenv.migrate(ctx.env["DATABASE_URL"])
-    if ctx.env.get("WECHAT_API_BASE"):
-        log.info("WeChat API at %s: no simulator", ctx.env["WECHAT_API_BASE"])
-    else:
-        simulator = devenv.start_wechat_simulator(int(ctx.env.get("LOCAL_WECHAT_PORT", devenv.WECHAT_PORT)))
-        _started(ctx, "wechat", simulator)
-        ctx.parameters["WeChatApiBase"] = simulator.url
-        ctx.secret_overrides["WeChatSecret"] = devenv.wechat_secret_string()
-    if ctx.env.get("TRIAGE_API_BASE"):
-        log.info("ED triage system at %s: no simulator", ctx.env["TRIAGE_API_BASE"])
-    else:
-        simulator = devenv.start_triage_simulator(int(ctx.env.get("LOCAL_TRIAGE_PORT", devenv.TRIAGE_PORT)))
-        _started(ctx, "triage", simulator)
-        ctx.parameters["TriageApiBase"] = simulator.url
-        ctx.secret_overrides["TriageSecret"] = devenv.triage_secret_string()
+    for variable, (name, port_variable, port, start, parameter, secret, secret_value) in _simulated_systems().items():
+        if ctx.env.get(variable):
+            log.info("%s at %s: no simulator", name, ctx.env[variable])
+            continue
+        simulator = start(int(ctx.env.get(port_variable, port)))
+        _started(ctx, name, simulator)
+        ctx.parameters[parameter] = simulator.url
+        ctx.secret_overrides[secret] = secret_value()
 
 
 def _started(ctx, name: str, simulator) -> None:

@@ -207,3 +207,13 @@ def _handler_class(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
             pass  # keep test output quiet; query strings would also carry secrets
 
     return Handler
+
+
+def serve_forever(simulator: SimulatorServer, banner: str) -> None:
+    """Run a simulator from the command line until Ctrl-C."""
+    with simulator as sim:
+        print(f"{banner} on {sim.url}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass

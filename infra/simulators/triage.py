@@ -41,11 +41,10 @@ import hashlib
 import hmac
 import itertools
 import json
-import threading
 from typing import Any
 from urllib.parse import unquote
 
-from infra.simulators._http import Reply, Request, SimulatorServer
+from infra.simulators._http import Reply, Request, SimulatorServer, serve_forever
 
 CASES_PATH = "/api/v1/prehospital-cases"
 CASE_ROUTE = CASES_PATH + "/{case_id}"
@@ -330,12 +329,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", required=True, help="the shared key (X-Api-Key and HMAC key)")
     parser.add_argument("--fault-timeout", type=float, default=10.0, help="seconds a 'timeout' fault stalls")
     args = parser.parse_args(argv)
-    with TriageSimulator(args.api_key, args.host, args.port, fault_timeout_seconds=args.fault_timeout) as sim:
-        print(f"ED triage simulator on {sim.url}", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+    serve_forever(TriageSimulator(args.api_key, args.host, args.port, fault_timeout_seconds=args.fault_timeout),
+                  "ED triage simulator")
 
 
 if __name__ == "__main__":

@@ -21,9 +21,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import secrets
-import threading
 
-from infra.simulators._http import Reply, Request, SimulatorServer
+from infra.simulators._http import Reply, Request, SimulatorServer, serve_forever
 
 CODE_TTL = 300
 TOKEN_TTL = 7200
@@ -296,12 +295,8 @@ def main(argv: list[str] | None = None) -> None:
     if not all("=" in item for item in args.app):
         parser.error("--app takes APP_ID=SECRET")
     apps = dict(item.split("=", 1) for item in args.app)
-    with WeChatSimulator(apps, args.host, args.port, fault_timeout_seconds=args.fault_timeout) as sim:
-        print(f"WeChat simulator on {sim.url} (apps: {', '.join(apps)})", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+    serve_forever(WeChatSimulator(apps, args.host, args.port, fault_timeout_seconds=args.fault_timeout),
+                  f"WeChat simulator (apps: {', '.join(apps)})")
 
 
 if __name__ == "__main__":

@@ -2,21 +2,15 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from infra.local.sqs import decide
+from tests.conftest import wait_for
 
 
 def _wait(predicate, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+    return wait_for(predicate, timeout, interval)  # slower default: each poll may receive from the queue
 
 
 def test_moto_honours_redrive_policy(runtime):

@@ -17,6 +17,7 @@ from websockets.sync.client import connect
 from infra.local.runtime import LocalRuntime
 from infra.local.template import WebSocketRoute
 from infra.local.websocket import aws_id, select_route
+from tests.conftest import wait_for as _wait
 
 AWS_ID = re.compile(r"^[A-Za-z0-9]{15}=$")
 
@@ -26,15 +27,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def _wait(predicate, timeout: float = 5, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def _events(repo, connection_id: str, event_type: str | None = None) -> list[dict]:
