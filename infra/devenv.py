@@ -164,11 +164,17 @@ def _make(name: str, simulator, cache: dict) -> dict:
         case_id = need("DEV_CASE_ID")
         started = guidance.start(verify_access_token(need("DEV_DISPATCHER_TOKEN")), "dispatcher", case_id, "voice")
         return {"DEV_GUIDED_CASE_ID": case_id, "DEV_GUIDANCE_SESSION_ID": started["session_id"]}
-    if name == "DEV_LINKABLE_PATIENT_TOKEN":
-        # The same person on the service account and in the mini-program (same unionid).
+    if name in ("DEV_LINKABLE_PATIENT_TOKEN", "DEV_LINKED_PATIENT_TOKEN"):
+        # The same person on the service account and in the mini-program (same unionid);
+        # LINKED has already consented to reuse the service-account profile.
         import uuid
+
+        from hospital.rescue import profile_link
 
         unionid = f"u-local-{uuid.uuid4().hex[:8]}"
         sessions.sign_in_identity(ids["official_account"], f"o-oa-{unionid}", unionid)
-        return {name: sessions.sign_in_identity(ids["mini_program"], f"o-mp-{unionid}", unionid)["access_token"]}
+        token = sessions.sign_in_identity(ids["mini_program"], f"o-mp-{unionid}", unionid)["access_token"]
+        if name == "DEV_LINKED_PATIENT_TOKEN":
+            token = profile_link.link(verify_access_token(token))["access_token"]
+        return {name: token}
     raise KeyError(f"unknown sample-event placeholder ${{{name}}}")

@@ -71,6 +71,13 @@ def link_profile():
     return web.respond(profile_link.link(web.principal()))
 
 
+@web.route(app, "/rescue/profile-link", methods=["DELETE"], allow=PATIENT)
+def withdraw_profile_link():
+    from hospital.rescue import profile_link
+
+    return web.respond(profile_link.withdraw(web.principal()))
+
+
 @web.route(app, "/rescue/persons", methods=["GET"], allow=PATIENT)
 def list_persons():
     from hospital.rescue import persons

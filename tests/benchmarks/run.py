@@ -8,6 +8,10 @@
   the same server; target at least 0.25.
 - alert latency (issue 3): 200 intakes fired at once at the local runtime; all accepted,
   none lost or doubled; p95 from intake request to the ED console's WebSocket; target < 1 s.
+- ambulance tracking (issue 3): 100 ambulances each posting one GPS point a second for 60 s
+  (BENCH_AMBULANCES, BENCH_TRACK_SECONDS) at the local runtime; no point lost (all stored and
+  readable over HTTP); p95 from a post to the patient's WebSocket showing that point or a
+  newer one (pushes carry the latest position, so a burst may be coalesced); target < 1 s.
 """
 from __future__ import annotations
 
@@ -131,17 +135,24 @@ def main(argv: list[str]) -> int:
     import logging
 
     logging.getLogger("hospital").setLevel(logging.WARNING)
-    if argv == ["alerts"]:  # run on its own: a fresh process, like a freshly started `make run`
-        print("ALERTS " + json.dumps(alert_latency()))
+    own_process = {"alerts": alert_latency, "tracking": tracking_latency}
+    if len(argv) == 1 and argv[0] in own_process:  # a fresh process, like a freshly started `make run`
+        print("RESULT " + json.dumps(own_process[argv[0]]()))
         return 0
     ratios = cold_start()
     throughput = slice_throughput()
-    out = subprocess.run([sys.executable, "-m", "tests.benchmarks.run", "alerts"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
-    print("\n".join(line for line in out.splitlines() if line.startswith("alert latency")))
-    alerts = json.loads(next(line for line in out.splitlines() if line.startswith("ALERTS "))[7:])
+
+    def in_own_process(name: str, label: str) -> dict:
+        out = subprocess.run([sys.executable, "-m", "tests.benchmarks.run", name], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
+        print("\n".join(line for line in out.splitlines() if line.startswith(label)))
+        return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+
+    alerts = in_own_process("alerts", "alert latency")
+    tracking = in_own_process("tracking", "ambulance tracking")
     ok = (all(r <= 1.5 for r in ratios.values()) and throughput >= 0.25
-          and alerts["accepted"] == alerts["distinct"] == alerts["received"] and alerts["p95_s"] < 1.0)
+          and alerts["accepted"] == alerts["distinct"] == alerts["received"] and alerts["p95_s"] < 1.0
+          and tracking["stored"] == tracking["posted"] and tracking["p95_s"] < 1.0)
     print("all targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
 
@@ -215,6 +226,128 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
           f"{len(latencies)} alerts received, {len(duplicates)} shown twice; "
           f"p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (target < 1000 ms)")
     return {"accepted": accepted, "distinct": distinct, "received": len(latencies), "p95_s": p95}
+
+
+def tracking_latency(ambulances: int = int(os.environ.get("BENCH_AMBULANCES", "100")),
+                     seconds: int = int(os.environ.get("BENCH_TRACK_SECONDS", "60"))) -> dict:
+    """Issue 3: `ambulances` crews each post one GPS point a second for `seconds` while each
+    case's patient follows it over the WebSocket API. Every point must be stored; the latency
+    of a point is from its post to the patient seeing it or a newer point of that ambulance."""
+    import concurrent.futures
+    import datetime as dt
+    import json
+    import threading
+
+    import requests
+    import sqlalchemy as sa
+    from websockets.sync.client import connect
+
+    from hospital.auth import sessions
+    from hospital.auth.tokens import verify_access_token
+    from hospital.db import engine, tables
+    from hospital.rescue import cases, dispatch, models
+    from infra import devenv
+    from infra.local.runtime import LocalRuntime
+    from tests.conftest import _forget_container_state
+
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ["LOCAL_AWS_PORT"] = "4598"
+    start = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}
+    with scratch_database() as url:
+        with LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
+                          env={"DATABASE_URL": url, "LOCAL_WECHAT_PORT": "0", "LOCAL_TRIAGE_PORT": "0",
+                               "LOCAL_FUNCTION_CONCURRENCY": "16"}) as rt:
+            _forget_container_state()
+            app_id = devenv.wechat_app_ids()["mini_program"]
+            dispatcher_id = sessions.sign_in_identity(app_id, "o-bench-dispatcher")["user"]["id"]
+            sessions.grant_role(dispatcher_id, "dispatcher")
+            dispatcher = verify_access_token(sessions.sign_in_identity(app_id, "o-bench-dispatcher")["access_token"])
+            crews = []  # (vehicle_id, crew token, case_id, patient token)
+            for n in range(ambulances):
+                patient = sessions.sign_in_identity(app_id, f"o-bench-patient-{n}")["access_token"]
+                case, _ = cases.create_case(verify_access_token(patient),
+                                            models.CaseIntake.model_validate({"location": start}))
+                crew_id = sessions.sign_in_identity(app_id, f"o-bench-crew-{n}")["user"]["id"]
+                sessions.grant_role(crew_id, "staff")
+                vehicle_id = f"BENCH-{n:03d}"
+                dispatch.register_vehicle(vehicle_id, f"沪A{n:05d}")
+                dispatch.step(dispatcher, "dispatcher", case["case_id"], "accepted")
+                dispatch.dispatch(dispatcher, case["case_id"], vehicle_id, [crew_id])
+                crews.append((vehicle_id, sessions.sign_in_identity(app_id, f"o-bench-crew-{n}")["access_token"],
+                              case["case_id"], patient))
+            time.sleep(2)  # let the set-up's own events drain before measuring
+
+            seen: dict[str, list[tuple[float, str]]] = {v: [] for v, *_ in crews}  # arrival, device_time
+            sockets = []
+            for vehicle_id, _, case_id, patient in crews:
+                ws = connect(f"{rt.ws_url.rstrip('/')}/dev?token={patient}", open_timeout=10)
+                ws.send(json.dumps({"action": "subscribe", "case_id": case_id}))
+                assert json.loads(ws.recv(timeout=30))["ok"] is True
+                sockets.append((vehicle_id, ws))
+            stop = threading.Event()
+
+            def listen(vehicle_id, ws):
+                while not stop.is_set():
+                    try:
+                        push = json.loads(ws.recv(timeout=1))
+                    except TimeoutError:
+                        continue
+                    except Exception:
+                        return
+                    if push.get("type") == "rescue.vehicle_position":
+                        seen[vehicle_id].append((time.perf_counter(), push["position"]["device_time"]))
+
+            listeners = [threading.Thread(target=listen, args=pair, daemon=True) for pair in sockets]
+            for listener in listeners:
+                listener.start()
+            posts: dict[str, list[tuple[float, str, int]]] = {v: [] for v, *_ in crews}  # sent, device_time, status
+
+            def drive(n: int):
+                vehicle_id, token, _, _ = crews[n]
+                http = requests.Session()
+                http.headers["Authorization"] = f"Bearer {token}"
+                begin = time.perf_counter() + n / ambulances  # spread the crews over the second
+                for second in range(seconds):
+                    time.sleep(max(0.0, begin + second - time.perf_counter()))
+                    now = dt.datetime.now(dt.timezone.utc)
+                    device_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
+                    point = {"latitude": start["latitude"] + second * 0.0001, "longitude": start["longitude"],
+                             "coord_system": "gcj02", "accuracy_m": 5.0, "speed_mps": 11.0,
+                             "device_time": device_time.isoformat()}
+                    sent = time.perf_counter()
+                    answer = http.post(f"{rt.api_url}/staff/vehicles/{vehicle_id}/positions",
+                                       json={"points": [point]}, timeout=60)
+                    accepted = answer.json().get("accepted", 0) if answer.status_code == 200 else 0
+                    shown_as = device_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as pushed
+                    posts[vehicle_id].append((sent, shown_as, accepted))
+
+            with concurrent.futures.ThreadPoolExecutor(ambulances) as pool:
+                list(pool.map(drive, range(ambulances)))
+            time.sleep(5)
+            stop.set()
+            for _, ws in sockets:
+                ws.close()
+            with engine().connect() as conn:
+                stored = conn.execute(sa.select(sa.func.count()).select_from(tables.vehicle_positions).where(
+                    tables.vehicle_positions.c.vehicle_id.like("BENCH-%"))).scalar_one()
+    posted = sum(len(p) for p in posts.values())
+    accepted = sum(a for p in posts.values() for _, _, a in p)
+    latencies, missing = [], 0
+    for vehicle_id, sent_points in posts.items():
+        arrivals = seen[vehicle_id]
+        for sent, device_time, _ in sent_points:
+            # ISO strings of one format compare in time order.
+            first = next((at for at, shown in arrivals if shown >= device_time and at >= sent), None)
+            if first is None:
+                missing += 1
+            else:
+                latencies.append(first - sent)
+    latencies.sort()
+    p95 = latencies[max(0, int(0.95 * len(latencies)) - 1)] if latencies else float("inf")
+    print(f"ambulance tracking: {ambulances} ambulances x {seconds} s: {posted} points posted, {accepted} accepted, "
+          f"{stored} stored, {missing} never shown to the patient; p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, "
+          f"p95 {p95 * 1000:.0f} ms (target < 1000 ms)")
+    return {"posted": posted, "accepted": accepted, "stored": stored, "missing": missing, "p95_s": p95}
 
 
 if __name__ == "__main__":

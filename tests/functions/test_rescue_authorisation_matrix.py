@@ -21,6 +21,7 @@ EXPECTED = {
     ("GET", "/rescue/cases/{case_id}/ambulance"): PATIENT,
     ("GET", "/rescue/profile-link"): PATIENT,
     ("POST", "/rescue/profile-link"): PATIENT,
+    ("DELETE", "/rescue/profile-link"): PATIENT,
     ("GET", "/rescue/persons"): PATIENT,
     ("POST", "/rescue/persons"): PATIENT,
     ("GET", "/rescue/persons/{person_id}"): PATIENT,

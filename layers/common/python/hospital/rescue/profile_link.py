@@ -5,6 +5,11 @@ mini-program: WeChat gives both identities the same unionid. With the patient's 
 recorded consent the mini-program identity joins the service-account user, so there is one
 person and one profile (cards, rescue persons, cases) across both entries, and no second
 registration. Without consent nothing is linked.
+
+The consent can be withdrawn (PIPL art. 15): the mini-program identity then leaves the
+profile again, gets its own retired user back, and takes back exactly the records it brought
+(recorded in the consent). What was created while linked stays with the profile: it was
+created as that person's profile, and medical records are not split after the fact.
 """
 from __future__ import annotations
 
@@ -34,10 +39,25 @@ def _profile_owner(conn, principal) -> int | None:
         t.wechat_identities.c.user_id != principal.user_id)).scalar_one_or_none()
 
 
+# What moves with the mini-program user when it joins the profile, and back on withdrawal.
+_MOVED = (("rescue_persons", "owner_user_id"), ("rescue_cases", "patient_user_id"), ("patient_cards", "user_id"))
+
+
+def _active_consent(conn, principal, for_update: bool = False):
+    """The caller's consent to reuse the profile in the app they are using now, if in force."""
+    c = t.consents.c
+    query = sa.select(t.consents).where(c.user_id == principal.user_id, c.kind == CONSENT_KIND,
+                                        c.granted_via == (principal.app_id or "unknown"),
+                                        c.withdrawn_at.is_(None))
+    return conn.execute(query.with_for_update() if for_update else query).first()
+
+
 def status(principal) -> dict:
     with transaction() as conn:
         owner = _profile_owner(conn, principal)
-    return {"service_account_profile": owner is not None}
+        consent = _active_consent(conn, principal)
+    return {"service_account_profile": owner is not None or consent is not None, "linked": consent is not None,
+            "consented_at": consent.granted_at.isoformat() if consent else None}
 
 
 def link(principal) -> dict:
@@ -57,13 +77,19 @@ def link(principal) -> dict:
         if total > MAX_PERSONS:
             raise Conflict(f"together the two profiles have {total} rescue persons; remove some so at most "
                            f"{MAX_PERSONS} remain, then link again", code="rescue_person_limit")
+        # Everything of the mini-program user moves to the profile; the identity follows. The ids
+        # are kept with the consent so a withdrawal gives back exactly these.
+        moved = {}
+        for name, column in _MOVED:
+            table = t.metadata.tables[name]
+            moved[name] = list(conn.execute(sa.select(table.c.id).where(
+                table.c[column] == principal.user_id)).scalars())
+            conn.execute(table.update().where(table.c[column] == principal.user_id).values({column: owner}))
+        conn.execute(t.live_connections.update().where(t.live_connections.c.user_id == principal.user_id)
+                     .values(user_id=owner))
         conn.execute(t.consents.insert().values(user_id=owner, kind=CONSENT_KIND, granted_at=now,
                                                 granted_via=principal.app_id or "unknown",
-                                                details={"joined_user_id": principal.user_id}))
-        # Everything of the mini-program user moves to the profile; the identity follows.
-        for table, column in ((t.rescue_persons, "owner_user_id"), (t.rescue_cases, "patient_user_id"),
-                              (t.patient_cards, "user_id"), (t.live_connections, "user_id")):
-            conn.execute(table.update().where(table.c[column] == principal.user_id).values({column: owner}))
+                                                details={"joined_user_id": principal.user_id, "moved": moved}))
         conn.execute(t.wechat_identities.update().where(t.wechat_identities.c.user_id == principal.user_id)
                      .values(user_id=owner))
         conn.execute(t.refresh_tokens.update().where(t.refresh_tokens.c.user_id == principal.user_id,
@@ -73,3 +99,37 @@ def link(principal) -> dict:
                      {"joined_user_id": principal.user_id}, conn=conn)
         profile = sessions.principal_of(conn, owner, principal.app_id)
     return {"linked_to": owner, **sessions.issue(profile)}
+
+
+def withdraw(principal) -> dict:
+    """Withdraw the consent: the caller's identity in this app leaves the profile for its own
+    user again, with the records it brought. Returns new sessions for that user."""
+    now = utcnow()
+    app_id = principal.app_id or "unknown"
+    with transaction() as conn:
+        consent = _active_consent(conn, principal, for_update=True)
+        if consent is None:
+            raise NotFound("there is no consent in force to withdraw", field="consent")
+        own = int((consent.details or {})["joined_user_id"])
+        for user_id in sorted((own, principal.user_id)):
+            conn.execute(sa.select(t.users.c.id).where(t.users.c.id == user_id).with_for_update())
+        conn.execute(t.consents.update().where(t.consents.c.id == consent.id).values(withdrawn_at=now))
+        conn.execute(t.users.update().where(t.users.c.id == own).values(status="active"))
+        conn.execute(t.wechat_identities.update().where(t.wechat_identities.c.user_id == principal.user_id,
+                                                        t.wechat_identities.c.app_id == app_id)
+                     .values(user_id=own))
+        returned = {}
+        for name, column in _MOVED:
+            table = t.metadata.tables[name]
+            ids = (consent.details.get("moved") or {}).get(name) or []
+            returned[name] = conn.execute(table.update().where(
+                table.c.id.in_(ids), table.c[column] == principal.user_id).values({column: own})).rowcount if ids else 0
+        # Sessions and live connections opened in this app now belong to the other user: the
+        # profile's ones end here.
+        conn.execute(t.refresh_tokens.update().where(t.refresh_tokens.c.user_id == principal.user_id,
+                                                     t.refresh_tokens.c.app_id == app_id,
+                                                     t.refresh_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
+        audit.record(principal, "rescue.profile_reuse_withdrawn", "user", str(principal.user_id), "ok",
+                     {"restored_user_id": own, "returned": returned}, conn=conn)
+        restored = sessions.principal_of(conn, own, principal.app_id)
+    return {"unlinked_to": own, "returned": returned, **sessions.issue(restored)}
