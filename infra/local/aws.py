@@ -14,9 +14,12 @@ import hashlib
 import json
 import logging
 import os
+import pathlib
 import secrets as pysecrets
 import socket
 import string
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
@@ -45,7 +48,7 @@ class AwsEndpoint:
     url: str
     is_local: bool
     region: str
-    server: Any = None  # ThreadedMotoServer when we started it
+    server: Any = None  # the moto process (subprocess.Popen) when we started it
 
     @property
     def embedded(self) -> bool:
@@ -66,7 +69,12 @@ class AwsEndpoint:
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.stop()
+            self.server.stdin.close()  # moto_process exits when its input closes
+            try:
+                self.server.wait(10)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
             self.server = None
 
 
@@ -91,12 +99,7 @@ def start_endpoint(port: int | None = None, environ: "os._Environ[str] | dict" =
     port = int(port if port is not None else environ.get("LOCAL_AWS_PORT", DEFAULT_PORT))
     server = None
     if not _answers("127.0.0.1", port):
-        from moto.server import ThreadedMotoServer  # imported lazily: slow, and unused with LocalStack
-
-        # werkzeug would print one access-log line per AWS call; our own logs matter more.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
+        server = _start_moto(port)
     url = f"http://127.0.0.1:{port}"
     environ["AWS_ENDPOINT_URL"] = url
     # Dummy credentials so no real account can ever be touched by this process.
@@ -105,6 +108,18 @@ def start_endpoint(port: int | None = None, environ: "os._Environ[str] | dict" =
     environ.pop("AWS_SESSION_TOKEN", None)
     environ.pop("AWS_PROFILE", None)
     return AwsEndpoint(url=url, is_local=True, region=region, server=server)
+
+
+def _start_moto(port: int) -> subprocess.Popen:
+    """moto in a child process (see moto_process.py for why), once it prints "ready"."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    process = subprocess.Popen([sys.executable, "-m", "infra.local.moto_process", str(port)], cwd=root,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        process.wait()
+        raise ProvisionError(f"the embedded AWS endpoint (moto) did not start on port {port}")
+    return process
 
 
 # ---------------------------------------------------------------------------------------

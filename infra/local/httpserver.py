@@ -17,6 +17,7 @@ SNIFF_TIMEOUT = 10   # seconds a client may take to send its first byte
 
 class StoppableHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default listen backlog (5) resets connections in a burst of clients
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], name: str,
                  ssl_context: ssl.SSLContext | None = None) -> None:

@@ -21,6 +21,10 @@ FAULT_MODES = ("http500", "timeout", "errcode")
 Reply = tuple[int, Any]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default listen backlog (5) resets connections in a burst of clients
+
+
 @dataclass
 class Request:
     method: str
@@ -57,7 +61,7 @@ class SimulatorServer:
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> "SimulatorServer":
         self._stopping.clear()
-        self._server = ThreadingHTTPServer((self.host, self.port), _handler_class(self))
+        self._server = _Server((self.host, self.port), _handler_class(self))
         # Don't let stop() wait for a handler that is stalling on a "timeout" fault.
         self._server.block_on_close = False
         self.port = self._server.server_address[1]

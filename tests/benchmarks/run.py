@@ -157,17 +157,24 @@ def main(argv: list[str]) -> int:
     return 0 if ok else 1
 
 
+def _run_load(kind: str, job: dict) -> dict:
+    """The clients, in a process of their own (tests/benchmarks/load.py)."""
+    import json
+
+    out = subprocess.run([sys.executable, "-m", "tests.benchmarks.load", kind], cwd=ROOT, check=True,
+                         input=json.dumps(job), capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def _p95(values: list[float]) -> float:
+    values = sorted(values)
+    return values[max(0, int(0.95 * len(values)) - 1)] if values else float("inf")
+
+
 def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) -> dict:
     """Issue 3: `intakes` one-click intakes fired at once at the local runtime (MariaDB); all
     accepted, none lost or doubled; p95 from intake request to the ED console receiving the
     alert over the WebSocket API."""
-    import concurrent.futures
-    import json
-    import threading
-
-    import requests
-    from websockets.sync.client import connect
-
     from hospital.auth import sessions
     from hospital.auth.tokens import Principal, issue_access_token
     from infra import devenv
@@ -183,48 +190,23 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
             _forget_container_state()
             app_id = devenv.wechat_app_ids()["mini_program"]
             nurse = sessions.sign_in_identity(app_id, "o-bench-nurse")["user"]["id"]
-            nurse_token = issue_access_token(Principal(nurse, frozenset({"ed_nurse"})))
-            tokens = [sessions.sign_in_identity(app_id, f"o-bench-{n}")["access_token"] for n in range(intakes)]
-            received: dict[str, float] = {}
-            duplicates = []
-            body = {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "wgs84"}}
-            with connect(f"{rt.ws_url.rstrip('/')}/dev?token={nurse_token}", open_timeout=10) as console:
-                # Warm containers first (imports, data key, clients), as a running service has them.
-                warm = sessions.sign_in_identity(app_id, "o-bench-warm")["access_token"]
-                for _ in range(5):
-                    requests.post(f"{rt.api_url}/rescue/cases", json=body, timeout=60,
-                                  headers={"Authorization": f"Bearer {warm}"})
-                    console.recv(timeout=30)
-                def listen():
-                    while len(received) < intakes:
-                        try:
-                            alert = json.loads(console.recv(timeout=60))
-                        except TimeoutError:
-                            return
-                        if alert["case_id"] in received:
-                            duplicates.append(alert["case_id"])
-                        received.setdefault(alert["case_id"], time.perf_counter())
-
-                listener = threading.Thread(target=listen, daemon=True)
-                listener.start()
-                session = requests.Session()
-
-                def press(token):
-                    started = time.perf_counter()
-                    answer = session.post(f"{rt.api_url}/rescue/cases", json=body, timeout=60,
-                                          headers={"Authorization": f"Bearer {token}"})
-                    return answer.status_code, answer.json()["case_id"], started
-
-                with concurrent.futures.ThreadPoolExecutor(50) as pool:
-                    results = list(pool.map(press, tokens))
-                listener.join(90)
-            latencies = sorted(received[case_id] - started for _, case_id, started in results if case_id in received)
-    accepted = sum(1 for status, _, _ in results if status == 201)
-    distinct = len({case_id for _, case_id, _ in results})
-    p95 = latencies[max(0, int(0.95 * len(latencies)) - 1)] if latencies else float("inf")
+            job = {"api_url": rt.api_url, "ws_url": f"{rt.ws_url.rstrip('/')}/dev",
+                   "console_token": issue_access_token(Principal(nurse, frozenset({"ed_nurse"}))),
+                   "warm_token": sessions.sign_in_identity(app_id, "o-bench-warm")["access_token"],
+                   "tokens": [sessions.sign_in_identity(app_id, f"o-bench-{n}")["access_token"]
+                              for n in range(intakes)]}
+            cpu = time.process_time()
+            result = _run_load("intakes", job)
+            cpu = time.process_time() - cpu
+    presses, received = result["presses"], result["received"]
+    latencies = sorted(received[case_id] - started for _, case_id, started in presses if case_id in received)
+    accepted = sum(1 for status, _, _ in presses if status == 201)
+    distinct = len({case_id for _, case_id, _ in presses})
+    p95 = _p95(latencies)
     print(f"alert latency: {accepted}/{intakes} intakes accepted, {distinct} distinct cases, "
-          f"{len(latencies)} alerts received, {len(duplicates)} shown twice; "
-          f"p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (target < 1000 ms)")
+          f"{len(latencies)} alerts received, {len(result['duplicates'])} shown twice; "
+          f"p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (target < 1000 ms); "
+          f"the runtime's CPU per intake, alert included, {cpu * 1000 / (intakes + 5):.1f} ms")
     return {"accepted": accepted, "distinct": distinct, "received": len(latencies), "p95_s": p95}
 
 
@@ -233,14 +215,7 @@ def tracking_latency(ambulances: int = int(os.environ.get("BENCH_AMBULANCES", "1
     """Issue 3: `ambulances` crews each post one GPS point a second for `seconds` while each
     case's patient follows it over the WebSocket API. Every point must be stored; the latency
     of a point is from its post to the patient seeing it or a newer point of that ambulance."""
-    import concurrent.futures
-    import datetime as dt
-    import json
-    import threading
-
-    import requests
     import sqlalchemy as sa
-    from websockets.sync.client import connect
 
     from hospital.auth import sessions
     from hospital.auth.tokens import verify_access_token
@@ -262,7 +237,7 @@ def tracking_latency(ambulances: int = int(os.environ.get("BENCH_AMBULANCES", "1
             dispatcher_id = sessions.sign_in_identity(app_id, "o-bench-dispatcher")["user"]["id"]
             sessions.grant_role(dispatcher_id, "dispatcher")
             dispatcher = verify_access_token(sessions.sign_in_identity(app_id, "o-bench-dispatcher")["access_token"])
-            crews = []  # (vehicle_id, crew token, case_id, patient token)
+            crews = []
             for n in range(ambulances):
                 patient = sessions.sign_in_identity(app_id, f"o-bench-patient-{n}")["access_token"]
                 case, _ = cases.create_case(verify_access_token(patient),
@@ -273,80 +248,33 @@ def tracking_latency(ambulances: int = int(os.environ.get("BENCH_AMBULANCES", "1
                 dispatch.register_vehicle(vehicle_id, f"沪A{n:05d}")
                 dispatch.step(dispatcher, "dispatcher", case["case_id"], "accepted")
                 dispatch.dispatch(dispatcher, case["case_id"], vehicle_id, [crew_id])
-                crews.append((vehicle_id, sessions.sign_in_identity(app_id, f"o-bench-crew-{n}")["access_token"],
-                              case["case_id"], patient))
+                crews.append({"vehicle_id": vehicle_id, "case_id": case["case_id"], "patient_token": patient,
+                              "crew_token": sessions.sign_in_identity(app_id, f"o-bench-crew-{n}")["access_token"]})
             time.sleep(2)  # let the set-up's own events drain before measuring
-
-            seen: dict[str, list[tuple[float, str]]] = {v: [] for v, *_ in crews}  # arrival, device_time
-            sockets = []
-            for vehicle_id, _, case_id, patient in crews:
-                ws = connect(f"{rt.ws_url.rstrip('/')}/dev?token={patient}", open_timeout=10)
-                ws.send(json.dumps({"action": "subscribe", "case_id": case_id}))
-                assert json.loads(ws.recv(timeout=30))["ok"] is True
-                sockets.append((vehicle_id, ws))
-            stop = threading.Event()
-
-            def listen(vehicle_id, ws):
-                while not stop.is_set():
-                    try:
-                        push = json.loads(ws.recv(timeout=1))
-                    except TimeoutError:
-                        continue
-                    except Exception:
-                        return
-                    if push.get("type") == "rescue.vehicle_position":
-                        seen[vehicle_id].append((time.perf_counter(), push["position"]["device_time"]))
-
-            listeners = [threading.Thread(target=listen, args=pair, daemon=True) for pair in sockets]
-            for listener in listeners:
-                listener.start()
-            posts: dict[str, list[tuple[float, str, int]]] = {v: [] for v, *_ in crews}  # sent, device_time, status
-
-            def drive(n: int):
-                vehicle_id, token, _, _ = crews[n]
-                http = requests.Session()
-                http.headers["Authorization"] = f"Bearer {token}"
-                begin = time.perf_counter() + n / ambulances  # spread the crews over the second
-                for second in range(seconds):
-                    time.sleep(max(0.0, begin + second - time.perf_counter()))
-                    now = dt.datetime.now(dt.timezone.utc)
-                    device_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
-                    point = {"latitude": start["latitude"] + second * 0.0001, "longitude": start["longitude"],
-                             "coord_system": "gcj02", "accuracy_m": 5.0, "speed_mps": 11.0,
-                             "device_time": device_time.isoformat()}
-                    sent = time.perf_counter()
-                    answer = http.post(f"{rt.api_url}/staff/vehicles/{vehicle_id}/positions",
-                                       json={"points": [point]}, timeout=60)
-                    accepted = answer.json().get("accepted", 0) if answer.status_code == 200 else 0
-                    shown_as = device_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as pushed
-                    posts[vehicle_id].append((sent, shown_as, accepted))
-
-            with concurrent.futures.ThreadPoolExecutor(ambulances) as pool:
-                list(pool.map(drive, range(ambulances)))
-            time.sleep(5)
-            stop.set()
-            for _, ws in sockets:
-                ws.close()
+            cpu = time.process_time()
+            result = _run_load("ambulances", {"api_url": rt.api_url, "ws_url": f"{rt.ws_url.rstrip('/')}/dev",
+                                              "crews": crews, "seconds": seconds, "start": start})
+            cpu = time.process_time() - cpu
             with engine().connect() as conn:
                 stored = conn.execute(sa.select(sa.func.count()).select_from(tables.vehicle_positions).where(
                     tables.vehicle_positions.c.vehicle_id.like("BENCH-%"))).scalar_one()
+    posts, seen = result["posts"], result["seen"]
     posted = sum(len(p) for p in posts.values())
     accepted = sum(a for p in posts.values() for _, _, a in p)
     latencies, missing = [], 0
     for vehicle_id, sent_points in posts.items():
-        arrivals = seen[vehicle_id]
         for sent, device_time, _ in sent_points:
             # ISO strings of one format compare in time order.
-            first = next((at for at, shown in arrivals if shown >= device_time and at >= sent), None)
+            first = next((at for at, shown in seen[vehicle_id] if shown >= device_time and at >= sent), None)
             if first is None:
                 missing += 1
             else:
                 latencies.append(first - sent)
     latencies.sort()
-    p95 = latencies[max(0, int(0.95 * len(latencies)) - 1)] if latencies else float("inf")
+    p95 = _p95(latencies)
     print(f"ambulance tracking: {ambulances} ambulances x {seconds} s: {posted} points posted, {accepted} accepted, "
           f"{stored} stored, {missing} never shown to the patient; p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, "
-          f"p95 {p95 * 1000:.0f} ms (target < 1000 ms)")
+          f"p95 {p95 * 1000:.0f} ms (target < 1000 ms); the runtime's CPU per point {cpu * 1000 / posted:.1f} ms")
     return {"posted": posted, "accepted": accepted, "stored": stored, "missing": missing, "p95_s": p95}
 
 

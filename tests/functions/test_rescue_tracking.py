@@ -92,3 +92,21 @@ def test_bad_points_are_400_naming_the_field_ER6(db, platform, functions):
         assert status == 400 and body["error"]["field"] == field, body
     status, body = ambulance(functions, patient_token, case_id, since="yesterday")
     assert status == 400 and body["error"]["field"] == "since"
+
+
+def test_a_failed_live_push_does_not_fail_the_post_the_points_stay_readable_ER6(db, platform, functions, monkeypatch,
+                                                                               caplog):
+    from hospital.timeutil import utcnow
+
+    case_id, patient_token, ctoken, vehicle_id = dispatched_case(platform, functions)
+    # The patient follows the case, but the WebSocket API's management endpoint is unreachable.
+    with engine().begin() as conn:
+        patient = conn.execute(sa.select(tables.rescue_cases.c.patient_user_id)
+                               .where(tables.rescue_cases.c.id == case_id)).scalar_one()
+        conn.execute(tables.live_connections.insert().values(
+            connection_id="conn-unreachable", user_id=patient, channel=f"case:{case_id}", connected_at=utcnow()))
+    monkeypatch.setenv("LIVE_API_ENDPOINT", "http://127.0.0.1:9")
+    status, answer = post(functions, ctoken, vehicle_id, [point(31.2290, 121.4690, 0)])
+    assert status == 200 and answer == {"accepted": 1, "dropped": {}}
+    assert any(r.getMessage() == "live push failed" for r in caplog.records)  # it was tried, and failed
+    assert ambulance(functions, patient_token, case_id)[1]["latest"]["device_time"] == "2026-11-26T08:00:00.000Z"

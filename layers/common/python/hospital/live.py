@@ -76,9 +76,14 @@ def send(connection_id: str, message: dict) -> bool:
 
 def push(channel: str, message: dict) -> dict:
     """Send `message` to every connection of `channel`; returns {"delivered", "gone", "failed"}."""
+    return push_to([channel], message)
+
+
+def push_to(channels: list[str], message: dict) -> dict:
+    """Send `message` to every connection of any of `channels`, with one lookup."""
     with transaction() as conn:
         ids = conn.execute(sa.select(t.live_connections.c.connection_id)
-                           .where(t.live_connections.c.channel == channel)).scalars().all()
+                           .where(t.live_connections.c.channel.in_(channels))).scalars().all()
     result = {"delivered": 0, "gone": 0, "failed": 0}
     if not ids:
         return result
@@ -92,6 +97,6 @@ def push(channel: str, message: dict) -> dict:
             disconnect(connection_id)
             result["gone"] += 1
         except Exception as exc:  # noqa: BLE001 - one bad connection must not stop the others
-            log.warning("live push failed", extra={"channel": channel, "error": type(exc).__name__})
+            log.warning("live push failed", extra={"channels": channels, "error": type(exc).__name__})
             result["failed"] += 1
     return result

@@ -58,21 +58,7 @@ def _alert(message: dict, record: dict) -> None:
         log.warning("new rescue case reached no ED console", extra={"case_id": case_id, **result})
 
 
-def _position(message: dict, record: dict) -> None:
-    """The ambulance moved: the patient following the case and the ED consoles see it."""
-    from hospital import live
-    from hospital.rescue import tracking
-
-    case_id = message["data"]["case_id"]
-    latest = tracking.latest_for_case(case_id)
-    if latest is None:
-        return
-    update = {"type": "rescue.vehicle_position", "case_id": case_id, **latest}
-    live.push(live.case_channel(case_id), update)
-    live.push(live.ED_CONSOLE, update)
-
-
-HANDLERS = {cases.CASE_CREATED: _alert, "rescue.vehicle_position": _position}
+HANDLERS = {cases.CASE_CREATED: _alert}
 
 
 def handle_notification(message: dict, record: dict) -> None:

@@ -1,0 +1,117 @@
+"""Load generators for the latency benchmarks, run in a process of their own
+(`python -m tests.benchmarks.load intakes|ambulances`, the job as JSON on stdin, the raw
+timings as JSON on stdout), so that the clients' threads do not compete with the local
+runtime for its interpreter lock: in production the phones are not inside the service.
+All times are perf_counter readings of this process; run.py turns them into figures."""
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import json
+import sys
+import threading
+import time
+
+import requests
+from websockets.sync.client import connect
+
+
+def intakes(job: dict) -> dict:
+    """Fire one-click intakes at once while an ED console listens; when each case's alert arrived."""
+    body = {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "wgs84"}}
+    received: dict[str, float] = {}
+    duplicates: list[str] = []
+    tokens = job["tokens"]
+    with connect(f"{job['ws_url']}?token={job['console_token']}", open_timeout=10) as console:
+        for _ in range(5):  # warm containers (imports, data key, clients), as a running service has them
+            requests.post(f"{job['api_url']}/rescue/cases", json=body, timeout=60,
+                          headers={"Authorization": f"Bearer {job['warm_token']}"})
+            console.recv(timeout=30)
+
+        def listen():
+            while len(received) < len(tokens):
+                try:
+                    alert = json.loads(console.recv(timeout=60))
+                except TimeoutError:
+                    return
+                if alert["case_id"] in received:
+                    duplicates.append(alert["case_id"])
+                received.setdefault(alert["case_id"], time.perf_counter())
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        session = requests.Session()
+
+        def press(token):
+            started = time.perf_counter()
+            answer = session.post(f"{job['api_url']}/rescue/cases", json=body, timeout=60,
+                                  headers={"Authorization": f"Bearer {token}"})
+            return answer.status_code, answer.json().get("case_id"), started
+
+        with concurrent.futures.ThreadPoolExecutor(50) as pool:
+            presses = list(pool.map(press, tokens))
+        listener.join(90)
+    return {"presses": presses, "received": received, "duplicates": duplicates}
+
+
+def ambulances(job: dict) -> dict:
+    """Each crew posts one point a second for `seconds` while its patient follows the case."""
+    crews, seconds = job["crews"], job["seconds"]
+    start = job["start"]
+    seen: dict[str, list] = {c["vehicle_id"]: [] for c in crews}  # (arrival, device_time shown)
+    posts: dict[str, list] = {c["vehicle_id"]: [] for c in crews}  # (sent, device_time, accepted)
+    stop = threading.Event()
+    sockets = []
+    for crew in crews:
+        ws = connect(f"{job['ws_url']}?token={crew['patient_token']}", open_timeout=10)
+        ws.send(json.dumps({"action": "subscribe", "case_id": crew["case_id"]}))
+        if json.loads(ws.recv(timeout=30)).get("ok") is not True:
+            raise RuntimeError(f"patient could not follow case {crew['case_id']}")
+        sockets.append((crew["vehicle_id"], ws))
+
+    def listen(vehicle_id, ws):
+        while not stop.is_set():
+            try:
+                push = json.loads(ws.recv(timeout=1))
+            except TimeoutError:
+                continue
+            except Exception:  # noqa: BLE001 - closed at the end
+                return
+            if push.get("type") == "rescue.vehicle_position":
+                seen[vehicle_id].append((time.perf_counter(), push["position"]["device_time"]))
+
+    listeners = [threading.Thread(target=listen, args=pair, daemon=True) for pair in sockets]
+    for listener in listeners:
+        listener.start()
+
+    def drive(n: int):
+        crew = crews[n]
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {crew['crew_token']}"
+        begin = time.perf_counter() + n / len(crews)  # spread the crews over the second
+        for second in range(seconds):
+            time.sleep(max(0.0, begin + second - time.perf_counter()))
+            now = dt.datetime.now(dt.timezone.utc)
+            device_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
+            point = {"latitude": start["latitude"] + second * 0.0001, "longitude": start["longitude"],
+                     "coord_system": "gcj02", "accuracy_m": 5.0, "speed_mps": 11.0,
+                     "device_time": device_time.isoformat()}
+            sent = time.perf_counter()
+            answer = http.post(f"{job['api_url']}/staff/vehicles/{crew['vehicle_id']}/positions",
+                               json={"points": [point]}, timeout=60)
+            accepted = answer.json().get("accepted", 0) if answer.status_code == 200 else 0
+            shown_as = device_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as pushed
+            posts[crew["vehicle_id"]].append((sent, shown_as, accepted))
+
+    with concurrent.futures.ThreadPoolExecutor(len(crews)) as pool:
+        list(pool.map(drive, range(len(crews))))
+    time.sleep(5)  # the last pushes
+    stop.set()
+    for _, ws in sockets:
+        ws.close()
+    return {"posts": posts, "seen": seen}
+
+
+if __name__ == "__main__":
+    job = json.load(sys.stdin)
+    print(json.dumps({"intakes": intakes, "ambulances": ambulances}[sys.argv[1]](job)))
