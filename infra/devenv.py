@@ -6,6 +6,7 @@ so both run the functions against the same surroundings.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -19,6 +20,11 @@ DEFAULT_SQLITE = ROOT / ".local" / "hospital.db"
 WECHAT_PORT = int(os.environ.get("LOCAL_WECHAT_PORT", "7001"))
 TRIAGE_PORT = int(os.environ.get("LOCAL_TRIAGE_PORT", "7002"))
 TRIAGE_DEV_KEY = "local-triage-api-key"  # meaningful only to the local simulator
+WECHATPAY_PORT = int(os.environ.get("LOCAL_WECHATPAY_PORT", "7003"))
+HIS_PORT = int(os.environ.get("LOCAL_HIS_PORT", "7004"))
+HIS_DEV_KEY = "local-his-api-key"
+DEV_V3_MCHID = "1900000109"   # the template's default merchant: API v3
+DEV_V2_MCHID = "1900000110"   # a merchant still on API v2
 
 
 def template_parameter(name: str) -> str:
@@ -75,6 +81,75 @@ def wechat_secret_string() -> str:
     return json.dumps(wechat_dev_secrets())
 
 
+@functools.lru_cache(maxsize=1)
+def wechatpay_dev_keys() -> dict:
+    """Keys for the local WeChat Pay simulator and the backend, made fresh in each process
+    (so no key is ever in the repo): our merchant key, and two platform keys (a certificate
+    serial and a public-key id) that both sign, as during a real switch-over."""
+    import secrets
+    import string
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    def key():
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    alphabet = string.ascii_letters + string.digits
+    return {
+        "merchant_key": key(), "merchant_serial": secrets.token_hex(20).upper(),
+        "platform": {secrets.token_hex(20).upper(): key(), "PUB_KEY_ID_0119000010920261126000000000001": key()},
+        "apiv3_key": "".join(secrets.choice(alphabet) for _ in range(32)),
+        "v2_api_key": "".join(secrets.choice(alphabet) for _ in range(32)),
+    }
+
+
+def _pem(key, private: bool) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    if private:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()).decode()
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def wechatpay_secret_string() -> str:
+    """What the backend holds: our private key, the platform public keys, the API keys."""
+    keys, appids = wechatpay_dev_keys(), list(wechat_app_ids().values())
+    return json.dumps({"merchants": [
+        {"mchid": DEV_V3_MCHID, "api": "v3", "appids": appids, "serial_no": keys["merchant_serial"],
+         "private_key": _pem(keys["merchant_key"], True), "apiv3_key": keys["apiv3_key"],
+         "platform_keys": {serial: _pem(k, False) for serial, k in keys["platform"].items()}},
+        {"mchid": DEV_V2_MCHID, "api": "v2", "appids": appids, "api_key": keys["v2_api_key"], "sign_type": "MD5"},
+    ]})
+
+
+def wechatpay_simulator(port: int = 0, **options):
+    """What WeChat holds: our public key, the platform private keys, the API keys."""
+    from infra.simulators.wechatpay import SimMerchant, WeChatPaySimulator
+
+    keys, appids = wechatpay_dev_keys(), tuple(wechat_app_ids().values())
+    return WeChatPaySimulator([
+        SimMerchant(DEV_V3_MCHID, appids, "v3", apiv3_key=keys["apiv3_key"], merchant_serial=keys["merchant_serial"],
+                    merchant_public_key=keys["merchant_key"].public_key(), platform_keys=dict(keys["platform"])),
+        SimMerchant(DEV_V2_MCHID, appids, "v2", api_key=keys["v2_api_key"]),
+    ], port=port, **options)
+
+
+def start_wechatpay_simulator(port: int = WECHATPAY_PORT):
+    return wechatpay_simulator(port).start()
+
+
+def start_his_simulator(port: int = HIS_PORT):
+    from infra.simulators.his import HisSimulator
+
+    return HisSimulator(HIS_DEV_KEY, port=port).start()
+
+
+def his_secret_string() -> str:
+    return json.dumps({"api_key": HIS_DEV_KEY})
+
+
 # ---- sample events: placeholders filled with values that work against this environment ----
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
@@ -86,6 +161,7 @@ _STAFF_IDENTITIES = {
     "DEV_DISPATCHER_TOKEN": (DEV_DISPATCHER_OPENID, "dispatcher"),
     "DEV_STAFF_TOKEN": (DEV_STAFF_OPENID, "staff"),
     "DEV_ADMIN_TOKEN": ("o-local-dev-admin", "super_admin"),
+    "DEV_FINANCE_TOKEN": ("o-local-dev-finance", "finance"),
 }
 
 
@@ -101,6 +177,30 @@ def fill_placeholders(text: str, simulator=None) -> str:
         return cache[name]
 
     return _PLACEHOLDER.sub(value, text)
+
+
+def _payment_patient(app_id: str) -> dict:
+    """A patient holding a hospital card, and an unpaid registration bill of theirs at the HIS
+    (made through the HIS simulator's control API)."""
+    import uuid
+
+    import requests
+
+    from hospital import crypto
+    from hospital.auth import sessions
+    from hospital.db import engine, tables
+    from hospital.timeutil import utcnow
+
+    issued = sessions.sign_in_identity(app_id, f"o-local-pay-{uuid.uuid4().hex[:8]}")
+    his_patient_id, card_id, card_no = f"P{uuid.uuid4().hex[:10].upper()}", uuid.uuid4().hex, uuid.uuid4().hex[:10]
+    with engine().begin() as conn:
+        conn.execute(tables.patient_cards.insert().values(
+            id=card_id, user_id=issued["user"]["id"], his_patient_id=his_patient_id,
+            card_no_enc=crypto.encrypt(card_no, f"patient_cards.card_no:{card_id}"),
+            card_no_hash=crypto.lookup_hash(card_no, "card_no"), created_at=utcnow()))
+    bill = requests.post(f"{os.environ['HIS_API_BASE']}/_sim/bills", timeout=5,
+                         json={"patient_id": his_patient_id, "amount": "25.00", "bill_type": "registration"}).json()
+    return {"DEV_PAYMENT_PATIENT_TOKEN": issued["access_token"], "DEV_HIS_BILL_NO": bill["bill_no"]}
 
 
 def _make(name: str, simulator, cache: dict) -> dict:
@@ -177,4 +277,12 @@ def _make(name: str, simulator, cache: dict) -> dict:
         if name == "DEV_LINKED_PATIENT_TOKEN":
             token = profile_link.link(verify_access_token(token))["access_token"]
         return {name: token}
+    if name in ("DEV_PAYMENT_PATIENT_TOKEN", "DEV_HIS_BILL_NO"):
+        return _payment_patient(ids["mini_program"])
+    if name == "DEV_PAYMENT_ORDER_ID":
+        from hospital.payments import orders
+
+        principal = verify_access_token(need("DEV_PAYMENT_PATIENT_TOKEN"))
+        order, _ = orders.create(principal, "registration", need("DEV_HIS_BILL_NO"))
+        return {name: order["order_id"]}
     raise KeyError(f"unknown sample-event placeholder ${{{name}}}")

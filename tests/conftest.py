@@ -48,6 +48,9 @@ class Platform:
     triage: object = None
     host: object = None  # infra.local.functions.FunctionHost
     live: object = None  # infra.local.websocket.WebSocketServer
+    wechatpay: object = None  # infra.simulators.wechatpay.WeChatPaySimulator
+    his: object = None  # infra.simulators.his.HisSimulator
+    api: object = None  # infra.local.api.ApiServer over `host`: where payment notifications arrive
 
     def queue_url(self, logical_id: str) -> str:
         return self.physical[logical_id]["Ref"]
@@ -65,25 +68,35 @@ def platform_environment():
     from infra.local import aws
     from infra.local.functions import function_environment
     from infra.local.template import Template
+    from infra.local.api import LOCAL_API_MARKER, ApiServer, Route, localize_rest_api
     from infra.local.functions import FunctionHost
+    from infra.local.template import ApiEvent
     from infra.local.websocket import WebSocketServer, localize_environment
     from infra.simulators.triage import TriageSimulator
     from infra.simulators.wechat import WeChatSimulator
 
     saved = dict(os.environ)
     # Tests never touch a developer's LocalStack or AWS: always an embedded moto of their own.
-    for key in ("AWS_ENDPOINT_URL", "WECHAT_API_BASE", "TRIAGE_API_BASE", "AWS_PROFILE"):
+    for key in ("AWS_ENDPOINT_URL", "WECHAT_API_BASE", "TRIAGE_API_BASE", "WECHATPAY_API_BASE", "HIS_API_BASE",
+                "PAYMENT_NOTIFY_BASE_URL", "AWS_PROFILE"):
         os.environ.pop(key, None)
     endpoint = aws.start_endpoint(port=free_port())
-    simulator = triage = live = host = None
+    simulator = triage = live = host = wechatpay = his = api = None
     try:
-        template = Template.from_file(ROOT / "template.yaml")
+        template = Template.from_file(ROOT / "template.yaml", parameters={"PaymentNotifyBaseUrl": LOCAL_API_MARKER})
         physical = aws.provision(template, endpoint, {"WeChatSecret": devenv.wechat_secret_string(),
-                                                      "TriageSecret": devenv.triage_secret_string()})
+                                                      "TriageSecret": devenv.triage_secret_string(),
+                                                      "WeChatPaySecret": devenv.wechatpay_secret_string(),
+                                                      "HisSecret": devenv.his_secret_string()})
         simulator = WeChatSimulator(devenv.wechat_dev_secrets()).start()
         triage = TriageSimulator(devenv.TRIAGE_DEV_KEY).start()
+        # WeChat's day of notification retries compressed to about 3 s.
+        wechatpay = devenv.wechatpay_simulator(retry_scale=0.00003).start()
+        his = devenv.start_his_simulator(port=0)
         os.environ["WECHAT_API_BASE"] = simulator.url
         os.environ["TRIAGE_API_BASE"] = triage.url
+        os.environ["WECHATPAY_API_BASE"] = wechatpay.url
+        os.environ["HIS_API_BASE"] = his.url
         os.environ["DB_POOL_SIZE"] = "10"  # threads stand in for containers, as in the local runtime
         model = template.model(physical)
         # The functions, as Lambda would load them, and the WebSocket API's local server
@@ -93,13 +106,19 @@ def platform_environment():
         live.start()
         os.environ["AWS_CA_BUNDLE"] = live.ca_bundle
         localize_environment(model.functions, list(model.websocket_apis.values()), model.region, live.domain)
+        # The REST API over real HTTP, so the WeChat Pay simulator can call our callbacks.
+        routes = [Route(ev.path, ev.method, lid, ev.stage, physical.get(ev.rest_api, {}).get("Ref", "local"))
+                  for lid, fn in model.functions.items() for ev in fn.events_of(ApiEvent)]
+        api = ApiServer(host, routes, port=0)
+        localize_rest_api(model.functions, api.url)
+        api.start()
         os.environ.update(function_environment(model.functions, os.environ))
         _forget_container_state()
         ids = devenv.wechat_app_ids()
         yield Platform(endpoint, physical, simulator, devenv.wechat_dev_secrets(),
-                       ids["mini_program"], ids["official_account"], triage, host, live)
+                       ids["mini_program"], ids["official_account"], triage, host, live, wechatpay, his, api)
     finally:
-        for running in (simulator, triage, live):
+        for running in (simulator, triage, live, wechatpay, his, api):
             if running is not None:
                 running.stop()
         if host is not None:

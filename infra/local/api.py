@@ -85,6 +85,18 @@ class Router:
         return None
 
 
+# A template parameter (or environment value) may name the local API server by this URL:
+# the runtime rewrites it to where the server really listens (its port may be chosen at start).
+LOCAL_API_MARKER = "http://local-api.invalid"
+
+
+def localize_rest_api(functions, url: str) -> None:
+    """Replace LOCAL_API_MARKER in the functions' environment values by the local API's URL."""
+    for fn in functions.values():
+        for key, value in fn.environment.items():
+            fn.environment[key] = value.replace(LOCAL_API_MARKER, url)
+
+
 class ApiServer:
     def __init__(
         self,

@@ -4,8 +4,9 @@
 template's resources are created and the functions are imported:
 
 - migrates the database (DATABASE_URL, or the embedded SQLite file under .local/);
-- starts the WeChat API simulator (:7001) and the ED triage simulator (:7002), unless
-  WECHAT_API_BASE / TRIAGE_API_BASE point at real endpoints, and stores the credentials
+- starts the simulators of the external systems: WeChat API (:7001), ED triage (:7002),
+  WeChat Pay (:7003) and the HIS (:7004), unless WECHAT_API_BASE / TRIAGE_API_BASE /
+  WECHATPAY_API_BASE / HIS_API_BASE point at real endpoints, and stores the credentials
   they accept in the template's secrets.
 
 `prepare_event(event)` fills the ${...} placeholders of events/*.json (a signed-in local
@@ -33,13 +34,21 @@ def _simulated_systems():
                             "WeChatApiBase", "WeChatSecret", devenv.wechat_secret_string),
         "TRIAGE_API_BASE": ("triage", "LOCAL_TRIAGE_PORT", devenv.TRIAGE_PORT, devenv.start_triage_simulator,
                             "TriageApiBase", "TriageSecret", devenv.triage_secret_string),
+        "WECHATPAY_API_BASE": ("wechatpay", "LOCAL_WECHATPAY_PORT", devenv.WECHATPAY_PORT,
+                               devenv.start_wechatpay_simulator, "WeChatPayApiBase", "WeChatPaySecret",
+                               devenv.wechatpay_secret_string),
+        "HIS_API_BASE": ("his", "LOCAL_HIS_PORT", devenv.HIS_PORT, devenv.start_his_simulator,
+                         "HisApiBase", "HisSecret", devenv.his_secret_string),
     }
 
 
 def before_start(ctx) -> None:
     from infra import devenv
+    from infra.local.api import LOCAL_API_MARKER
 
     devenv.migrate(ctx.env["DATABASE_URL"])
+    # Payment platforms (the WeChat Pay simulator) call back the local API server.
+    ctx.parameters.setdefault("PaymentNotifyBaseUrl", LOCAL_API_MARKER)
     for variable, (name, port_variable, port, start, parameter, secret, secret_value) in _simulated_systems().items():
         if ctx.env.get(variable):
             log.info("%s at %s: no simulator", name, ctx.env[variable])

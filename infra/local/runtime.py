@@ -36,6 +36,7 @@ from .schedule import ScheduleError, ScheduleRunner
 from .sqs import SqsPoller
 from .template import ApiEvent, Model, ScheduleEvent, SqsEvent, Template, TemplateError
 from .websocket import WebSocketServer, localize_environment
+from .api import localize_rest_api
 
 # Configuration mistakes: reported in one line, without a traceback.
 EXPECTED_ERRORS = (TemplateError, ProvisionError, EnvironmentConflict, ScheduleError, OSError)
@@ -204,6 +205,13 @@ class LocalRuntime:
                 os.environ["AWS_CA_BUNDLE"] = self.websocket.ca_bundle
             domain = self.websocket.domain if self.websocket else f"127.0.0.1:{o['websocket_port']}"
             localize_environment(self.model.functions, ws_apis, self.model.region, domain)
+        if o["start_api"]:
+            routes = [
+                Route(ev.path, ev.method, lid, ev.stage, self.physical.get(ev.rest_api, {}).get("Ref", "local"))
+                for lid, fn in self.model.functions.items() for ev in fn.events_of(ApiEvent)
+            ]
+            self.api = ApiServer(self.host, routes, o["api_host"], o["api_port"], account)  # bound, not serving yet
+            localize_rest_api(self.model.functions, self.api.url)  # e.g. payment notify URLs
         os.environ.update(function_environment(self.model.functions, os.environ))
         os.environ.setdefault("AWS_REGION", self.endpoint.region)   # Lambda sets both
         self.host.add_layers()
@@ -215,12 +223,7 @@ class LocalRuntime:
                 ScheduleRunner(self.host, lid, ev, self.model.region, account, self._stop_event)
                 for ev in fn.events_of(ScheduleEvent)
             ]
-        if o["start_api"]:
-            routes = [
-                Route(ev.path, ev.method, lid, ev.stage, self.physical.get(ev.rest_api, {}).get("Ref", "local"))
-                for lid, fn in self.model.functions.items() for ev in fn.events_of(ApiEvent)
-            ]
-            self.api = ApiServer(self.host, routes, o["api_host"], o["api_port"], account)
+        if self.api is not None:
             self.api.start()
         if self.websocket:
             self.websocket.start()

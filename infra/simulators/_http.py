@@ -4,13 +4,18 @@ A simulator is a ThreadingHTTPServer in a daemon thread that routes requests to
 plain Python handlers returning (status, body). Every simulator also gets the
 same /_sim/ control endpoints: fault injection, per-path call counts and a
 movable clock (so tests can expire codes and tokens without sleeping).
+
+Route paths may hold `{name}` segments (`/v3/refund/domestic/refunds/{out_refund_no}`); the
+values arrive in `Request.params`. A handler may answer (status, body) or (status, body,
+headers); a bytes body is sent as it is, with the Content-Type of its headers.
 """
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -32,6 +37,8 @@ class Request:
     query: dict[str, str]
     headers: Any  # http.client.HTTPMessage
     body: bytes
+    params: dict[str, str] = field(default_factory=dict)  # the route's {name} segments
+    target: str = ""  # path and query exactly as sent (what v3 request signatures cover)
 
     def json(self) -> Any:
         """Parsed JSON body; raises ValueError if the body is not JSON."""
@@ -47,6 +54,7 @@ class SimulatorServer:
         self.fault_timeout_seconds = fault_timeout_seconds
         self._lock = threading.RLock()
         self._routes: dict[tuple[str, str], Callable[[Request], Reply]] = {}
+        self._patterns: list[tuple[str, re.Pattern, str, Callable[[Request], Reply]]] = []
         self._faults: list[dict] = []
         self._stats: dict[str, int] = {}
         self._clock_offset = 0.0
@@ -92,7 +100,11 @@ class SimulatorServer:
 
     # -- test controls -----------------------------------------------------
     def route(self, method: str, path: str, handler: Callable[[Request], Reply]) -> None:
-        self._routes[(method, path)] = handler
+        if "{" in path:
+            regex = re.compile("^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+            self._patterns.append((method, regex, path, handler))
+        else:
+            self._routes[(method, path)] = handler
 
     def now(self) -> float:
         """Simulated wall-clock time (real time + advance_clock offsets)."""
@@ -126,11 +138,24 @@ class SimulatorServer:
         return {"errcode": errcode, "errmsg": "system error"}
 
     # -- dispatch ----------------------------------------------------------
+    def _resolve(self, req: Request) -> tuple[str, Callable[[Request], Reply] | None]:
+        """The route's path (as registered) and handler; fills req.params."""
+        handler = self._routes.get((req.method, req.path))
+        if handler is not None:
+            return req.path, handler
+        for method, regex, path, candidate in self._patterns:
+            match = regex.match(req.path)
+            if match and method == req.method:
+                req.params = match.groupdict()
+                return path, candidate
+        return req.path, None
+
     def _dispatch(self, req: Request) -> Reply | None:
+        route_path, handler = self._resolve(req)
         if not req.path.startswith("/_sim/"):
             with self._lock:
-                self._stats[req.path] = self._stats.get(req.path, 0) + 1
-                fault = self._take_fault(req.path)
+                self._stats[route_path] = self._stats.get(route_path, 0) + 1
+                fault = self._take_fault(route_path)
             if fault and fault["mode"] == "http500":
                 return 500, "Internal Server Error"
             if fault and fault["mode"] == "errcode":
@@ -140,9 +165,9 @@ class SimulatorServer:
                 # effect, as a real timed-out request may have (clients must cope).
                 if self._stopping.wait(fault["seconds"]):
                     return None
-        handler = self._routes.get((req.method, req.path))
         if handler is None:
-            known = any(path == req.path for _, path in self._routes)
+            known = any(path == req.path for _, path in self._routes) or any(
+                regex.match(req.path) for _, regex, _, _ in self._patterns)
             return (405, "Method Not Allowed") if known else (404, "Not Found")
         try:
             return handler(req)
@@ -186,19 +211,24 @@ def _handler_class(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             req = Request(self.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
-                          self.headers, self.rfile.read(length) if length else b"")
+                          self.headers, self.rfile.read(length) if length else b"", target=self.path)
             reply = sim._dispatch(req)
             if reply is None:
                 return
-            status, payload = reply
-            if isinstance(payload, str):
-                data, ctype = payload.encode(), "text/plain; charset=utf-8"
+            status, payload = reply[0], reply[1]
+            headers = dict(reply[2]) if len(reply) > 2 else {}
+            if isinstance(payload, bytes):
+                data, ctype = payload, headers.pop("Content-Type", "application/octet-stream")
+            elif isinstance(payload, str):
+                data, ctype = payload.encode(), headers.pop("Content-Type", "text/plain; charset=utf-8")
             else:
                 data = json.dumps(payload, ensure_ascii=False).encode()
-                ctype = "application/json; encoding=utf-8"
+                ctype = headers.pop("Content-Type", "application/json; encoding=utf-8")
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

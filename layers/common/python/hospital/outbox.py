@@ -26,6 +26,8 @@ DESTINATIONS = {
     "rescue-events": "RESCUE_EVENTS_QUEUE_URL",
     "triage": "TRIAGE_QUEUE_URL",
     "notifications": "NOTIFICATIONS_QUEUE_URL",
+    "payment-events": "PAYMENT_EVENTS_QUEUE_URL",
+    "refunds": "REFUNDS_QUEUE_URL",
 }
 CLAIM = dt.timedelta(seconds=30)
 

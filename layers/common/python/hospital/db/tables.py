@@ -280,3 +280,99 @@ consents = sa.Table(
     sa.Column("details", sa.JSON(), nullable=True),
     sa.Column("withdrawn_at", Time, nullable=True),
 )
+
+
+# ---- payments (issue 4): orders, refunds, the ledger, abnormal notifications -------------------
+
+payment_orders = sa.Table(
+    "payment_orders", metadata,
+    # Also the out_trade_no at WeChat Pay: 32 hex characters, unguessable.
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),          # registration, outpatient
+    sa.Column("his_ref", Exact(64), nullable=False),           # the HIS bill this order pays
+    sa.Column("his_patient_id", sa.String(64), nullable=False),
+    sa.Column("description", sa.String(128), nullable=False),
+    sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+    # The HIS bill while this order is open (not closed, not refunded), else NULL: a unique key
+    # on it means one bill never has two open orders, so a patient cannot pay twice.
+    sa.Column("open_his_ref", Exact(64), nullable=True),
+    sa.Column("channel", sa.String(16), nullable=True),        # wechat, med_ins, credit
+    sa.Column("mchid", sa.String(32), nullable=True),
+    sa.Column("appid", sa.String(64), nullable=True),
+    sa.Column("api_version", sa.String(4), nullable=True),     # v3, v2
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("prepay_id", sa.String(64), nullable=True),
+    sa.Column("expires_at", Time, nullable=False),            # unpaid after this: closed
+    sa.Column("transaction_id", sa.String(64), nullable=True),
+    sa.Column("paid_at", Time, nullable=True),
+    sa.Column("paid_fen", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("refunded_fen", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("his_confirmed_at", Time, nullable=True),
+    sa.Column("his_attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("his_error", sa.String(200), nullable=True),
+    sa.Column("closed_reason", sa.String(32), nullable=True),
+    sa.Column("checked_at", Time, nullable=True),              # last query at the provider
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.UniqueConstraint("kind", "open_his_ref"),
+    sa.Index("ix_payment_orders_user_created", "user_id", "created_at"),
+    sa.Index("ix_payment_orders_status_updated", "status", "updated_at"),
+)
+
+payment_refunds = sa.Table(
+    "payment_refunds", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("order_id", PublicId, sa.ForeignKey("payment_orders.id"), nullable=False, index=True),
+    # Derived from the order and the reason, never from a clock or a random number: a retry
+    # sends the same number and the provider refunds once.
+    sa.Column("out_refund_no", Exact(64), nullable=False, unique=True),
+    sa.Column("route", sa.String(16), nullable=False),         # wechat, med_ins, credit
+    sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+    sa.Column("reason", sa.String(48), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),        # requested, processing, succeeded, closed, abnormal
+    sa.Column("provider_refund_id", sa.String(64), nullable=True),
+    sa.Column("requested_by", Id, nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(200), nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("finished_at", Time, nullable=True),
+    sa.Index("ix_payment_refunds_status_updated", "status", "updated_at"),
+)
+
+# Every money movement, never updated or deleted (a trigger refuses it on MySQL/MariaDB).
+# amount_fen > 0: received from the patient; < 0: paid back.
+ledger_entries = sa.Table(
+    "ledger_entries", metadata,
+    _pk(),
+    sa.Column("order_id", PublicId, sa.ForeignKey("payment_orders.id"), nullable=False, index=True),
+    sa.Column("refund_id", PublicId, nullable=True),
+    sa.Column("entry_type", sa.String(16), nullable=False),    # payment, refund
+    sa.Column("channel", sa.String(24), nullable=False),       # wechat, med_ins_fund, med_ins_account, credit ...
+    sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+    sa.Column("provider_ref", sa.String(64), nullable=True),
+    sa.Column("dedupe_key", Exact(128), nullable=False, unique=True),
+    sa.Column("occurred_at", Time, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+# Verified notifications that do not fit an order (unknown order, other amount or merchant,
+# paid after closing, abnormal refund): acknowledged to the platform, kept here for finance.
+payment_anomalies = sa.Table(
+    "payment_anomalies", metadata,
+    _pk(),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=True),
+    sa.Column("out_refund_no", sa.String(64), nullable=True),
+    sa.Column("provider_ref", sa.String(64), nullable=True),
+    sa.Column("amount_fen", sa.BigInteger(), nullable=True),
+    sa.Column("details", sa.JSON(), nullable=True),
+    sa.Column("dedupe_key", Exact(160), nullable=False, unique=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("resolved_at", Time, nullable=True),
+    sa.Column("resolved_by", Id, nullable=True),
+    sa.Column("resolution", sa.String(200), nullable=True),
+    sa.Index("ix_payment_anomalies_open", "resolved_at", "created_at"),
+)

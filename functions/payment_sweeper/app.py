@@ -1,0 +1,12 @@
+"""Scheduled: closes expired unpaid orders, queries unnotified payments and processing
+refunds, resends what went missing, refunds by policy what the HIS never confirmed."""
+from hospital.chalice_app import create_app
+
+app = create_app("payment_sweeper")
+
+
+@app.schedule("rate(1 minute)", name="sweep_payments")
+def sweep_payments(event):
+    from hospital.payments import sweeper
+
+    return sweeper.run()

@@ -1,0 +1,45 @@
+"""Back office for money (finance): abnormal orders, an order with its refunds and ledger,
+refunds by hand, and the ledger's balance check. Every call is audited."""
+from hospital import web
+from hospital.auth import roles
+
+app = web.create_app("payments_admin")
+FINANCE = {roles.FINANCE, roles.SUPER_ADMIN}
+
+
+@web.route(app, "/admin/payments/anomalies", methods=["GET"], allow=FINANCE)
+def list_anomalies():
+    from hospital.payments import admin
+
+    return web.respond(admin.anomalies(web.principal(), web.query_choice("state", ("open", "resolved", "all")) or "open",
+                                       web.query_int("limit", default=50, low=1, high=500)))
+
+
+@web.route(app, "/admin/payments/anomalies/{anomaly_id}/resolve", methods=["POST"], allow=FINANCE)
+def resolve_anomaly(anomaly_id):
+    from hospital.payments import admin, models
+
+    body = web.json_body(models.Resolution)
+    return web.respond(admin.resolve(web.principal(), anomaly_id, body.resolution))
+
+
+@web.route(app, "/admin/payments/orders/{order_id}", methods=["GET"], allow=FINANCE)
+def order_for_finance(order_id):
+    from hospital.payments import admin
+
+    return web.respond(admin.order(web.principal(), order_id))
+
+
+@web.route(app, "/admin/payments/orders/{order_id}/refunds", methods=["POST"], allow=FINANCE)
+def refund_by_hand(order_id):
+    from hospital.payments import admin, models
+
+    body = web.json_body(models.RefundRequest)
+    return web.respond(admin.refund(web.principal(), order_id, body.amount_fen, body.reason), status=202)
+
+
+@web.route(app, "/admin/payments/ledger-check", methods=["GET"], allow=FINANCE)
+def ledger_check():
+    from hospital.payments import admin
+
+    return web.respond(admin.ledger_check(web.principal()))

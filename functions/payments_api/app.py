@@ -1,0 +1,44 @@
+"""Patients paying their HIS bills: an order per bill (the amount is the HIS's), paying it
+with WeChat Pay (the signed parameters for wx.requestPayment), and their own orders with
+their refunds."""
+from hospital import web
+from hospital.auth import roles
+
+app = web.create_app("payments_api")
+PATIENT = {roles.PATIENT}
+
+
+@web.route(app, "/payments/orders", methods=["POST"], allow=PATIENT)
+def create_order():
+    from hospital.payments import models, orders
+
+    body = web.json_body(models.NewOrder)
+    order, created = orders.create(web.principal(), body.kind, body.his_ref)
+    return web.respond(order, status=201 if created else 200)
+
+
+@web.route(app, "/payments/orders", methods=["GET"], allow=PATIENT)
+def list_orders():
+    from hospital.payments import orders
+
+    return web.respond(orders.list_own(web.principal(), web.query_int("limit", default=20, low=1, high=100)))
+
+
+@web.route(app, "/payments/orders/{order_id}", methods=["GET"], allow=PATIENT)
+def get_order(order_id):
+    from hospital.payments import orders
+
+    return web.respond(orders.get_view(web.principal(), order_id))
+
+
+@web.route(app, "/payments/orders/{order_id}/pay", methods=["POST"], allow=PATIENT)
+def pay_order(order_id):
+    from hospital.payments import checkout, models
+
+    body = web.json_body(models.PayOrder)
+    if body.channel != "wechat":
+        from hospital.errors import ValidationFailed
+
+        raise ValidationFailed("this order can be paid with channel wechat", field="channel")
+    source_ip = (web.request().context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
+    return web.respond(checkout.pay_with_wechat(web.principal(), order_id, source_ip))

@@ -1,0 +1,170 @@
+"""WeChat Pay API v2 (XML) for merchants still on it: calls through wechatpy, and the checks
+wechatpy does not do the way the spec (shared/specs/wechatpy.md) requires.
+
+- Signatures: all non-empty fields but `sign`, sorted, `k=v&...&key=<API key>`, MD5 or
+  HMAC-SHA256, upper-case hex. A notification may omit `sign_type` even when the merchant
+  signs with HMAC: the algorithm is chosen by `sign_type` when present, else by length
+  (32 = MD5, 64 = HMAC-SHA256); compared in constant time. (wechatpy's own
+  parse_payment_result knows only MD5 and compares with ==.)
+- Refund notifications are not signed: `req_info` is AES-256-ECB with the MD5 (lower hex) of
+  the API key; decrypting it with our key is the proof.
+- XML from outside is refused if it declares a DTD or entities (no entity expansion).
+- Answers to our calls are signed too, and checked.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+
+from hospital.adapters.wechatpay_v3 import VerificationFailed, WeChatPayError
+from hospital.errors import UpstreamUnavailable
+
+log = logging.getLogger("hospital.wechatpay")
+
+SUCCESS_ANSWER = ("<xml><return_code><![CDATA[SUCCESS]]></return_code>"
+                  "<return_msg><![CDATA[OK]]></return_msg></xml>")
+
+
+def failure_answer(message: str) -> str:
+    safe = message.replace("]]>", "")
+    return f"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[{safe}]]></return_msg></xml>"
+
+
+@dataclass(frozen=True)
+class MerchantV2:
+    mchid: str
+    appids: tuple[str, ...]
+    api_key: str                 # the 32-character API v2 key
+    sign_type: str = "MD5"       # what we sign our calls with: MD5 or HMAC-SHA256
+
+
+def sign(params: dict, api_key: str, sign_type: str = "MD5") -> str:
+    from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
+
+    fields = {k: v for k, v in params.items() if k != "sign"}
+    if sign_type == "HMAC-SHA256":
+        return calculate_signature_hmac(fields, api_key)
+    if sign_type == "MD5":
+        return calculate_signature(fields, api_key)
+    raise VerificationFailed(f"unsupported sign_type {sign_type[:20]}")
+
+
+def parse_xml(raw: bytes | str) -> dict:
+    """The fields of a flat <xml>...</xml> document, as strings."""
+    import xmltodict
+    from xml.parsers.expat import ExpatError
+
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+        raise VerificationFailed("XML with a DTD or entities")
+    try:
+        document = xmltodict.parse(text, disable_entities=True)
+    except (ExpatError, ValueError, UnicodeDecodeError):
+        raise VerificationFailed("not well-formed XML") from None
+    data = (document or {}).get("xml")
+    if not isinstance(data, dict):
+        raise VerificationFailed("no <xml> root")
+    return {k: ("" if v is None else str(v)) for k, v in data.items() if not isinstance(v, (dict, list))}
+
+
+def verify_signed(data: dict, api_key: str) -> dict:
+    """Check the `sign` of a v2 message (notification or answer); returns the fields."""
+    given = data.get("sign") or ""
+    sign_type = data.get("sign_type") or {32: "MD5", 64: "HMAC-SHA256"}.get(len(given))
+    if sign_type is None:
+        raise VerificationFailed("sign missing or of unknown length")
+    expected = sign(data, api_key, sign_type)
+    if not hmac.compare_digest(expected.encode(), given.upper().encode()):
+        raise VerificationFailed("bad signature")
+    return data
+
+
+def decrypt_refund_info(req_info: str, api_key: str) -> dict:
+    """The plaintext of a refund notification's req_info (AES-256-ECB, PKCS#7)."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = hashlib.md5(api_key.encode()).hexdigest().encode()
+    try:
+        ciphertext = base64.b64decode(req_info, validate=True)
+        decryptor = Cipher(algorithms.AES(key), modes.ECB()).decryptor()  # noqa: S305 - WeChat's format
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        unpadder = padding.PKCS7(128).unpadder()
+        plaintext = unpadder.update(padded) + unpadder.finalize()
+    except ValueError:
+        raise VerificationFailed("req_info does not decrypt with our API key") from None
+    text = plaintext.decode("utf-8", errors="strict")
+    inner = text.replace("<root>", "<xml>").replace("</root>", "</xml>")
+    return parse_xml(inner)
+
+
+def jsapi_payment_params(merchant: MerchantV2, appid: str, prepay_id: str) -> dict:
+    import secrets
+    import time
+
+    params = {"appId": appid, "timeStamp": str(int(time.time())), "nonceStr": secrets.token_hex(16),
+              "package": f"prepay_id={prepay_id}", "signType": merchant.sign_type}
+    params["paySign"] = sign(params, merchant.api_key, merchant.sign_type)
+    return params
+
+
+class Client:
+    """Calls to WeChat Pay v2 for one merchant and app, through wechatpy."""
+
+    def __init__(self, merchant: MerchantV2, appid: str, base_url: str, timeout: float = 5.0):
+        from wechatpy.pay import WeChatPay
+
+        self.merchant = merchant
+        self._pay = WeChatPay(appid=appid, api_key=merchant.api_key, mch_id=merchant.mchid, timeout=timeout)
+        self._pay.API_BASE_URL = base_url.rstrip("/") + "/"  # the simulator, or api.mch.weixin.qq.com
+
+    def unified_order(self, *, description: str, out_trade_no: str, amount_fen: int, openid: str, notify_url: str,
+                      time_expire, client_ip: str, attach: str | None = None) -> str:
+        # client_ip always given: wechatpy would otherwise look up our external IP online.
+        data = self._call(lambda: self._pay.order.create(
+            trade_type="JSAPI", body=description[:127], total_fee=amount_fen, notify_url=notify_url,
+            client_ip=client_ip, user_id=openid, out_trade_no=out_trade_no, attach=attach,
+            time_expire=time_expire, sign_type=self.merchant.sign_type))
+        return data["prepay_id"]
+
+    def query_order(self, out_trade_no: str) -> dict:
+        return self._call(lambda: self._pay.order.query(out_trade_no=out_trade_no))
+
+    def close_order(self, out_trade_no: str) -> dict:
+        return self._call(lambda: self._pay.order.close(out_trade_no))
+
+    def create_refund(self, *, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fee: int,
+                      reason: str, notify_url: str) -> dict:
+        return self._call(lambda: self._pay.refund.apply(
+            total_fee=total_fee, refund_fee=refund_fen, out_refund_no=out_refund_no, out_trade_no=out_trade_no,
+            refund_desc=reason[:80], notify_url=notify_url))
+
+    def query_refund(self, out_refund_no: str) -> dict:
+        return self._call(lambda: self._pay.refund.query(out_refund_no=out_refund_no))
+
+    def _call(self, call) -> dict:
+        import requests
+        from wechatpy.exceptions import WeChatPayException
+
+        try:
+            data = call()
+        except WeChatPayException as exc:
+            if exc.return_code is None:  # transport: HTTP error status
+                raise UpstreamUnavailable("WeChat Pay v2 did not answer") from None
+            if exc.return_code != "SUCCESS":
+                raise WeChatPayError(400, str(exc.return_code), str(exc.return_msg or ""))
+            raise WeChatPayError(400, str(exc.errcode or exc.result_code), str(exc.errmsg or ""))
+        except requests.RequestException as exc:
+            log.warning("wechatpay v2 call failed", extra={"error": type(exc).__name__})
+            raise UpstreamUnavailable("WeChat Pay v2 did not answer") from None
+        if not isinstance(data, dict):
+            raise UpstreamUnavailable("WeChat Pay v2 answered something that is not XML")
+        try:
+            verify_signed(dict(data), self.merchant.api_key)
+        except VerificationFailed as exc:
+            log.warning("wechatpay v2 answer failed verification", extra={"reason": exc.reason})
+            raise UpstreamUnavailable("WeChat Pay v2's answer failed verification") from None
+        return dict(data)

@@ -1,0 +1,248 @@
+"""WeChat Pay API v3: request signing, answer and notification verification, resource
+decryption, and the calls we make (JSAPI prepay, order query and close, refund and refund
+query, medical-insurance mixed orders). The facts are in shared/specs/wechatpay.md.
+
+- Our requests carry `Authorization: WECHATPAY2-SHA256-RSA2048 mchid=..,nonce_str=..,
+  signature=..,timestamp=..,serial_no=..`, signed with the merchant's private key over
+  `METHOD\\nPATH?QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n`.
+- WeChat's answers and notifications are signed over `TIMESTAMP\\nNONCE\\nBODY\\n` (the raw
+  bytes) with the key named by `Wechatpay-Serial`: a platform-certificate serial or a public
+  key id (`PUB_KEY_ID_...`); during a switch-over both sign, so every key we hold is tried by
+  its name, never in turn. Probes (`WECHATPAY/SIGNTEST/...`) fail like any bad signature.
+- Notification resources are AEAD_AES_256_GCM with the APIv3 key; verify first, then decrypt.
+
+Errors: `VerificationFailed` (reason for the log, never the key); `WeChatPayError` for a
+business refusal (4xx with `code`, e.g. ORDER_NOT_EXIST); `UpstreamUnavailable` for 5xx,
+timeouts and answers that fail verification: the caller retries or queries later.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from hospital.errors import UpstreamUnavailable
+
+log = logging.getLogger("hospital.wechatpay")
+
+SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+PROBE_PREFIX = "WECHATPAY/SIGNTEST/"
+FRESHNESS_SECONDS = 300
+
+
+class VerificationFailed(Exception):
+    """A signature, key or time check failed; `reason` says which (safe to log)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WeChatPayError(Exception):
+    """WeChat Pay refused the call (4xx): `status`, `code`, `message`."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class MerchantV3:
+    mchid: str
+    appids: tuple[str, ...]
+    serial_no: str           # our merchant certificate's serial
+    private_key: Any         # cryptography RSAPrivateKey
+    apiv3_key: bytes         # 32 bytes
+    platform_keys: Mapping[str, Any] = field(default_factory=dict)  # serial or PUB_KEY_ID -> RSAPublicKey
+
+
+def load_private_key(pem: str):
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(pem.encode(), password=None)
+
+
+def load_public_key(pem: str):
+    """A PEM public key, or the public key of a PEM platform certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    if "CERTIFICATE" in pem:
+        return x509.load_pem_x509_certificate(pem.encode()).public_key()
+    return load_pem_public_key(pem.encode())
+
+
+def rsa_sign(private_key, message: bytes) -> str:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    return base64.b64encode(private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
+def verify(headers: Mapping[str, str], body: bytes, keys: Mapping[str, Any], now: float | None = None) -> str:
+    """Check a WeChat-signed message (notification or answer). Returns the serial used.
+    `headers` must be case-insensitive or lower-cased."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    get = _getter(headers)
+    timestamp, nonce = get("wechatpay-timestamp"), get("wechatpay-nonce")
+    signature, serial = get("wechatpay-signature"), get("wechatpay-serial")
+    if not (timestamp and nonce and signature and serial):
+        raise VerificationFailed("missing Wechatpay-* headers")
+    if signature.startswith(PROBE_PREFIX):
+        raise VerificationFailed("signature probe")
+    kind = get("wechatpay-signature-type")
+    if kind and kind != SIGNATURE_TYPE:
+        raise VerificationFailed(f"unsupported signature type {kind[:40]}")
+    if not timestamp.isdigit() or abs((now if now is not None else time.time()) - int(timestamp)) > FRESHNESS_SECONDS:
+        raise VerificationFailed("timestamp outside the 5-minute window")
+    key = keys.get(serial)
+    if key is None:
+        raise VerificationFailed(f"unknown serial {serial[:64]}")
+    try:
+        raw_signature = base64.b64decode(signature, validate=True)
+    except ValueError:
+        raise VerificationFailed("signature is not base64") from None
+    message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
+    try:
+        key.verify(raw_signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise VerificationFailed("bad signature") from None
+    return serial
+
+
+def decrypt_resource(resource: Mapping[str, Any], apiv3_key: bytes) -> dict:
+    """The plaintext JSON of a notification's `resource` (AEAD_AES_256_GCM)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if resource.get("algorithm") != "AEAD_AES_256_GCM":
+        raise VerificationFailed("unsupported resource algorithm")
+    try:
+        ciphertext = base64.b64decode(resource["ciphertext"], validate=True)
+        nonce = str(resource["nonce"]).encode()
+        aad = str(resource.get("associated_data") or "").encode()
+        plaintext = AESGCM(apiv3_key).decrypt(nonce, ciphertext, aad)
+        data = json.loads(plaintext)
+    except (KeyError, ValueError, InvalidTag, TypeError):
+        raise VerificationFailed("resource does not decrypt with our APIv3 key") from None
+    if not isinstance(data, dict):
+        raise VerificationFailed("resource is not a JSON object")
+    return data
+
+
+def authorization(merchant: MerchantV3, method: str, path_with_query: str, body: str,
+                  timestamp: int | None = None, nonce: str | None = None) -> str:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    nonce = nonce or secrets.token_hex(16)
+    message = f"{method}\n{path_with_query}\n{timestamp}\n{nonce}\n{body}\n".encode()
+    signature = rsa_sign(merchant.private_key, message)
+    return (f'{SIGNATURE_TYPE} mchid="{merchant.mchid}",nonce_str="{nonce}",signature="{signature}",'
+            f'timestamp="{timestamp}",serial_no="{merchant.serial_no}"')
+
+
+def jsapi_payment_params(merchant: MerchantV3, appid: str, prepay_id: str) -> dict:
+    """What the page hands to wx.requestPayment / WeixinJSBridge (signType RSA)."""
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+    package = f"prepay_id={prepay_id}"
+    pay_sign = rsa_sign(merchant.private_key, f"{appid}\n{timestamp}\n{nonce}\n{package}\n".encode())
+    return {"appId": appid, "timeStamp": timestamp, "nonceStr": nonce, "package": package,
+            "signType": "RSA", "paySign": pay_sign}
+
+
+def _getter(headers: Mapping[str, str]):
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    return lambda name: lowered.get(name)
+
+
+class Client:
+    """Calls to WeChat Pay v3 for one merchant. `base_url` is https://api.mch.weixin.qq.com
+    in production or the local simulator."""
+
+    def __init__(self, merchant: MerchantV3, base_url: str, timeout: float = 5.0):
+        self.merchant = merchant
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    # -- payments -------------------------------------------------------------------
+    def jsapi_prepay(self, *, appid: str, description: str, out_trade_no: str, amount_fen: int, openid: str,
+                     notify_url: str, time_expire: str, attach: str | None = None) -> str:
+        body = {"appid": appid, "mchid": self.merchant.mchid, "description": description[:127],
+                "out_trade_no": out_trade_no, "time_expire": time_expire, "notify_url": notify_url,
+                "amount": {"total": amount_fen, "currency": "CNY"}, "payer": {"openid": openid}}
+        if attach:
+            body["attach"] = attach
+        return self._call("POST", "/v3/pay/transactions/jsapi", body)["prepay_id"]
+
+    def query_order(self, out_trade_no: str) -> dict:
+        """The order as WeChat sees it (trade_state SUCCESS, NOTPAY, CLOSED, REFUND, ...)."""
+        return self._call("GET", f"/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={self.merchant.mchid}")
+
+    def close_order(self, out_trade_no: str) -> None:
+        self._call("POST", f"/v3/pay/transactions/out-trade-no/{out_trade_no}/close", {"mchid": self.merchant.mchid})
+
+    # -- refunds --------------------------------------------------------------------
+    def create_refund(self, *, out_trade_no: str, out_refund_no: str, reason: str, refund_fen: int, total_fen: int,
+                      notify_url: str) -> dict:
+        """Idempotent on out_refund_no at WeChat: the same number refunds once."""
+        return self._call("POST", "/v3/refund/domestic/refunds", {
+            "out_trade_no": out_trade_no, "out_refund_no": out_refund_no, "reason": reason[:80],
+            "notify_url": notify_url, "amount": {"refund": refund_fen, "total": total_fen, "currency": "CNY"}})
+
+    def query_refund(self, out_refund_no: str) -> dict:
+        return self._call("GET", f"/v3/refund/domestic/refunds/{out_refund_no}")
+
+    # -- medical insurance (mixed payment) -------------------------------------------
+    def create_med_ins_order(self, body: dict) -> dict:
+        return self._call("POST", "/v3/med-ins/orders", body)
+
+    def query_med_ins_order(self, mix_trade_no: str) -> dict:
+        return self._call("GET", f"/v3/med-ins/orders/mix-trade-no/{mix_trade_no}")
+
+    def notify_med_ins_refund(self, mix_trade_no: str, body: dict) -> None:
+        self._call("POST", f"/v3/med-ins/refunds/notify?mix_trade_no={mix_trade_no}", body)
+
+    # -- transport ------------------------------------------------------------------
+    def _call(self, method: str, path_with_query: str, body: dict | None = None) -> dict:
+        import requests
+
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else ""
+        headers = {"Authorization": authorization(self.merchant, method, path_with_query, text),
+                   "Accept": "application/json", "User-Agent": "hospital-backend"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            answer = requests.request(method, self.base_url + path_with_query, data=text.encode() or None,
+                                      headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            log.warning("wechatpay call failed", extra={"path": path_with_query.split("?")[0],
+                                                        "error": type(exc).__name__})
+            raise UpstreamUnavailable("WeChat Pay did not answer") from None
+        if answer.status_code >= 500:
+            raise UpstreamUnavailable(f"WeChat Pay answered {answer.status_code}")
+        if answer.content or answer.status_code < 300:
+            try:
+                verify(answer.headers, answer.content, self.merchant.platform_keys)
+            except VerificationFailed as exc:
+                log.warning("wechatpay answer failed verification", extra={"reason": exc.reason})
+                raise UpstreamUnavailable("WeChat Pay's answer failed verification") from None
+        if answer.status_code >= 400:
+            try:
+                error = answer.json()
+            except ValueError:
+                error = {}
+            raise WeChatPayError(answer.status_code, str(error.get("code") or "UNKNOWN"),
+                                 str(error.get("message") or ""))
+        if not answer.content:
+            return {}
+        try:
+            data = answer.json()
+        except ValueError:
+            raise UpstreamUnavailable("WeChat Pay's answer is not JSON") from None
+        return data if isinstance(data, dict) else {}

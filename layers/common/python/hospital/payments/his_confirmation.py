@@ -1,0 +1,65 @@
+"""After the money: the HIS must record the payment (the write-back is what makes a
+registration paid). Run by the payment-events consumer for each paid order.
+
+- The HIS confirms: the order is confirmed.
+- The HIS refuses (bill cancelled, paid by another order, other amount): the order is
+  his_failed and its money goes back by a refund, in the same transaction.
+- The HIS is down or slow: the message fails and comes back with backoff; the sweeper
+  republishes what stays paid, and after PAYMENT_HIS_CONFIRM_WINDOW_SECONDS (2 h) refunds it
+  by policy and flags it for finance. A paid order is never left paid-and-forgotten.
+"""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import UpstreamUnavailable
+from hospital.payments import anomalies, orders, refunds
+from hospital.timeutil import iso_utc, utcnow
+from hospital.unit_of_work import unit_of_work
+
+log = logging.getLogger("hospital.payments")
+
+
+def confirm(order_id: str) -> str:
+    from hospital.adapters import his
+
+    with transaction() as conn:
+        order = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).first()
+    if order is None or order.status != orders.PAID:
+        return getattr(order, "status", "unknown")
+    try:
+        his.client().confirm_payment(bill_no=order.his_ref, pay_order_no=order.id,
+                                     transaction_id=order.transaction_id or "", amount_fen=order.paid_fen,
+                                     channel=order.channel or "wechat", paid_at=iso_utc(order.paid_at))
+    except his.HisRefused as exc:
+        return refund_by_policy(order.id, f"{exc.code}: {exc.message}"[:200], "his_refused")
+    except UpstreamUnavailable as exc:
+        with transaction() as conn:
+            conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id).values(
+                his_attempts=t.payment_orders.c.his_attempts + 1, his_error=exc.message[:200], updated_at=utcnow()))
+        raise
+    with transaction() as conn:
+        moved = orders.move(conn, order.id, orders.CONFIRMED, his_confirmed_at=utcnow(), his_error=None,
+                            his_attempts=order.his_attempts + 1)
+    log.info("payment confirmed with the HIS", extra={"order_id": order.id, "moved": moved})
+    return orders.CONFIRMED
+
+
+def refund_by_policy(order_id: str, error: str, reason: str) -> str:
+    """The HIS will not (or could not in time) take the payment: all of it goes back."""
+    with unit_of_work() as uow:
+        order = orders.locked(uow.conn, order_id)
+        if not orders.move(uow.conn, order.id, orders.HIS_FAILED, his_error=error):
+            return order.status
+        order = orders.locked(uow.conn, order_id)
+        refunds.request(uow, order, order.paid_fen, reason)
+        if reason != "his_refused":
+            anomalies.record(uow.conn, source="his_confirmation", reason="refunded_unconfirmed", order_id=order.id,
+                             provider_ref=order.transaction_id, amount_fen=order.paid_fen,
+                             dedupe_key=f"his:unconfirmed:{order.id}", details={"error": error})
+    log.warning("payment refunded by policy", extra={"order_id": order_id, "reason": reason})
+    return orders.HIS_FAILED

@@ -1,0 +1,29 @@
+"""Request bodies of the payment routes."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewOrder(_Strict):
+    kind: Literal["registration", "outpatient"]
+    his_ref: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class PayOrder(_Strict):
+    channel: Literal["wechat", "med_ins", "credit"] = "wechat"
+
+
+class RefundRequest(_Strict):
+    # Integer fen only: a float or a yuan string is refused, never rounded.
+    amount_fen: int = Field(strict=True, ge=1, le=100_000_000)
+    reason: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_:-]{0,39}$")]
+
+
+class Resolution(_Strict):
+    resolution: Annotated[str, StringConstraints(min_length=2, max_length=200)]

@@ -1,0 +1,166 @@
+"""Payment orders: one per HIS bill being paid, with an explicit state machine.
+
+    created ──> paying ──> paid ──> confirmed ──> refund_pending ──> refunded
+       │           │         │          ^  (partial refund: back to confirmed)
+       └──> closed <┘         └──> his_failed ──> refunded    (the HIS refused: money goes back)
+                   └── a late payment of a closed order is still taken as paid (and flagged)
+
+Every move is one guarded UPDATE (`WHERE status IN (...)`), so of two racing moves one wins
+and the other sees it lost. The amount always comes from the HIS bill, never from the client.
+An order is open (and blocks a second order for the same bill) until closed or refunded.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import sqlalchemy as sa
+
+from hospital import config, money
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import Conflict, Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
+from hospital.timeutil import iso_utc, utcnow
+
+log = logging.getLogger("hospital.payments")
+
+CREATED, PAYING, PAID, CONFIRMED = "created", "paying", "paid", "confirmed"
+HIS_FAILED, REFUND_PENDING, REFUNDED, CLOSED = "his_failed", "refund_pending", "refunded", "closed"
+OPEN = (CREATED, PAYING, PAID, CONFIRMED, HIS_FAILED, REFUND_PENDING)
+MONEY_TAKEN = (PAID, CONFIRMED, HIS_FAILED, REFUND_PENDING, REFUNDED)
+
+# Which states each state may be entered from.
+ALLOWED_FROM = {
+    PAYING: {CREATED},
+    PAID: {CREATED, PAYING, CLOSED},
+    CONFIRMED: {PAID, REFUND_PENDING},
+    HIS_FAILED: {PAID},
+    REFUND_PENDING: {CONFIRMED, PAID},
+    REFUNDED: {HIS_FAILED, REFUND_PENDING, CONFIRMED},
+    CLOSED: {CREATED, PAYING},
+}
+KINDS = ("registration", "outpatient")
+
+
+def ttl() -> dt.timedelta:
+    """How long a patient has to pay before the order (and its WeChat prepay) is closed."""
+    return dt.timedelta(seconds=config.env_int("PAYMENT_ORDER_TTL_SECONDS", 900))
+
+
+def move(conn, order_id: str, to: str, **values) -> bool:
+    """Guarded transition; False if the order was not in a state `to` may follow."""
+    if to not in ALLOWED_FROM:
+        raise ValueError(f"no transition into {to}")
+    if to in (CLOSED, REFUNDED):
+        values["open_his_ref"] = None  # the bill may be paid again by a new order
+    result = conn.execute(t.payment_orders.update().where(
+        t.payment_orders.c.id == order_id, t.payment_orders.c.status.in_(ALLOWED_FROM[to]))
+        .values(status=to, updated_at=utcnow(), **values))
+    return result.rowcount == 1
+
+
+def locked(conn, order_id: str):
+    """The order row, locked for this transaction (None if unknown)."""
+    return conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)
+                        .with_for_update()).first()
+
+
+def create(principal, kind: str, his_ref: str) -> tuple[dict, bool]:
+    """An order for the caller's HIS bill (the amount is the HIS's). Asking again for a bill
+    with an open order of the caller's returns that order. Returns (order, created)."""
+    from hospital.adapters import his
+
+    if kind not in KINDS:
+        raise ValidationFailed(f"kind must be one of {', '.join(KINDS)}", field="kind")
+    try:
+        bill = his.client().bill(his_ref)
+    except his.HisRefused as exc:
+        if exc.code == "E_NO_BILL":
+            raise NotFound("the HIS has no such bill", field="his_ref") from None
+        raise UpstreamUnavailable(f"the HIS refused the bill query ({exc.code})") from None
+    except money.MoneyError:
+        raise UpstreamUnavailable("the HIS bill has an amount we cannot read") from None
+    if bill.bill_type != kind:
+        raise ValidationFailed(f"bill {his_ref} is a {bill.bill_type} bill, not {kind}", field="kind")
+    now = utcnow()
+    with transaction() as conn:
+        if not _holds_card(conn, principal.user_id, bill.patient_id):
+            raise NotFound("the HIS has no such bill", field="his_ref")  # not theirs: do not confirm it exists
+        existing = conn.execute(sa.select(t.payment_orders).where(
+            t.payment_orders.c.kind == kind, t.payment_orders.c.open_his_ref == his_ref)).first()
+        if existing is not None:
+            if existing.user_id != principal.user_id:
+                raise Conflict("another order for this bill is open", code="bill_order_open")
+            return view(existing), False
+        if bill.status != "unpaid":
+            raise Conflict(f"the bill is {bill.status}", code=f"bill_{bill.status}", field="his_ref")
+        try:
+            amount = money.check_order_amount(bill.amount_fen)
+        except money.MoneyError:
+            raise Conflict("the bill's amount cannot be paid online", code="amount_out_of_range") from None
+        order_id = uuid.uuid4().hex
+        try:
+            conn.execute(t.payment_orders.insert().values(
+                id=order_id, user_id=principal.user_id, kind=kind, his_ref=his_ref, his_patient_id=bill.patient_id,
+                description=bill.title[:128], amount_fen=amount, open_his_ref=his_ref, status=CREATED,
+                expires_at=now + ttl(), created_at=now, updated_at=now))
+        except sa.exc.IntegrityError:
+            raise Conflict("another order for this bill was opened at the same moment",
+                           code="bill_order_open") from None
+        row = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).one()
+    return view(row), True
+
+
+def _holds_card(conn, user_id: int, his_patient_id: str) -> bool:
+    return conn.execute(sa.select(t.patient_cards.c.id).where(
+        t.patient_cards.c.user_id == user_id, t.patient_cards.c.his_patient_id == his_patient_id,
+        t.patient_cards.c.unbound_at.is_(None))).first() is not None
+
+
+def own(principal, order_id: str):
+    with transaction() as conn:
+        row = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).first()
+    if row is None or row.user_id != principal.user_id:
+        raise NotFound("no such order", field="order_id")
+    return row
+
+
+def get_view(principal, order_id: str) -> dict:
+    row = own(principal, order_id)
+    with transaction() as conn:
+        refunds = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.order_id == order_id)
+                               .order_by(t.payment_refunds.c.created_at)).all()
+    return {**view(row), "refunds": [refund_view(r) for r in refunds]}
+
+
+def list_own(principal, limit: int = 20) -> dict:
+    with transaction() as conn:
+        rows = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.user_id == principal.user_id)
+                            .order_by(t.payment_orders.c.created_at.desc()).limit(limit)).all()
+    return {"items": [view(r) for r in rows]}
+
+
+def view(row) -> dict:
+    return {"order_id": row.id, "kind": row.kind, "his_ref": row.his_ref, "description": row.description,
+            "amount_fen": row.amount_fen, "status": row.status, "channel": row.channel,
+            "paid_fen": row.paid_fen, "refunded_fen": row.refunded_fen, "transaction_id": row.transaction_id,
+            "paid_at": iso_utc(row.paid_at), "expires_at": iso_utc(row.expires_at),
+            "created_at": iso_utc(row.created_at)}
+
+
+def refund_view(row) -> dict:
+    return {"refund_id": row.id, "out_refund_no": row.out_refund_no, "route": row.route,
+            "amount_fen": row.amount_fen, "reason": row.reason, "status": row.status,
+            "created_at": iso_utc(row.created_at), "finished_at": iso_utc(row.finished_at)}
+
+
+def ensure_payable(row, principal) -> None:
+    if row.user_id != principal.user_id:
+        raise Forbidden("not your order")
+    if row.status in MONEY_TAKEN:
+        raise Conflict("this order is already paid", code="already_paid")
+    if row.status == CLOSED:
+        raise Conflict("this order has expired or was closed; start a new one", code="order_closed")
+    if row.expires_at <= utcnow():
+        raise Conflict("this order has expired; start a new one", code="order_expired")

@@ -1,0 +1,190 @@
+"""Refunds: requested in the business transaction, carried out by the refund worker (SQS),
+finished by the provider's notification or by query.
+
+    requested ──> processing ──> succeeded
+        │              ├──> closed     (the provider gave up: a person decides)
+        └──────────────┴──> abnormal   (card frozen or closed: a person uses the offline route)
+
+The out_refund_no is derived from the order and the reason, so every retry, redelivery or
+resumed worker sends the same number and the provider refunds once. The worker holds no lock
+while it calls the provider; a crash after the provider accepted and before we saved is
+resumed by the redelivered message, which asks again with the same number.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+
+import sqlalchemy as sa
+
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import Conflict, ValidationFailed
+from hospital.payments import anomalies, ledger, orders
+from hospital.timeutil import utcnow
+
+log = logging.getLogger("hospital.payments")
+
+REQUESTED, PROCESSING, SUCCEEDED, CLOSED, ABNORMAL = "requested", "processing", "succeeded", "closed", "abnormal"
+FINAL = (SUCCEEDED, CLOSED)
+REASON = re.compile(r"^[a-z][a-z0-9_:-]{0,47}$")
+
+
+def out_refund_no(order_id: str, reason: str) -> str:
+    """Deterministic per (order, reason): 'RF' + 30 hex characters."""
+    return "RF" + hashlib.sha256(f"{order_id}:{reason}".encode()).hexdigest()[:30]
+
+
+def request(uow, order, amount_fen: int, reason: str, requested_by: int | None = None) -> dict:
+    """Ask for a refund of `amount_fen` of a paid order, in the caller's unit of work (the
+    order row locked by the caller). Asking again with the same reason returns that refund."""
+    conn = uow.conn
+    if not REASON.match(reason):
+        raise ValidationFailed("reason must be a short code (a-z, 0-9, _ : -)", field="reason")
+    number = out_refund_no(order.id, reason)
+    existing = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.out_refund_no == number)).first()
+    if existing is not None:
+        return orders.refund_view(existing)
+    if order.status not in orders.MONEY_TAKEN or order.status == orders.REFUNDED:
+        raise Conflict(f"an order that is {order.status} cannot be refunded", code="not_refundable")
+    pending = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.payment_refunds.c.amount_fen), 0)).where(
+        t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.status.in_((REQUESTED, PROCESSING, ABNORMAL))
+    )).scalar_one()
+    refundable = order.paid_fen - order.refunded_fen - int(pending)
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or not 1 <= amount_fen <= refundable:
+        raise Conflict(f"at most {refundable} fen of this order can still be refunded", code="refund_too_large",
+                       field="amount_fen")
+    now = utcnow()
+    refund_id = uuid.uuid4().hex
+    conn.execute(t.payment_refunds.insert().values(
+        id=refund_id, order_id=order.id, out_refund_no=number, route=order.channel or "wechat",
+        amount_fen=amount_fen, reason=reason, status=REQUESTED, requested_by=requested_by,
+        created_at=now, updated_at=now))
+    if order.status in (orders.CONFIRMED, orders.PAID):
+        orders.move(conn, order.id, orders.REFUND_PENDING)
+    uow.publish("refunds", "refund.requested", {"refund_id": refund_id})
+    return orders.refund_view(conn.execute(sa.select(t.payment_refunds)
+                                           .where(t.payment_refunds.c.id == refund_id)).one())
+
+
+def process(refund_id: str) -> str:
+    """The worker's step: have the provider refund (idempotently), then record its answer."""
+    from hospital.adapters.wechatpay_v3 import WeChatPayError
+    from hospital.payments import merchants, results
+
+    with transaction() as conn:
+        refund = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund_id)).first()
+        order = refund and conn.execute(sa.select(t.payment_orders)
+                                        .where(t.payment_orders.c.id == refund.order_id)).one()
+    if refund is None:
+        log.warning("refund message for an unknown refund", extra={"refund_id": refund_id})
+        return "unknown"
+    if refund.status in FINAL or refund.status == ABNORMAL:
+        return refund.status
+    if refund.route != "wechat":
+        raise NotImplementedError(f"refund route {refund.route}")
+    merchant = merchants.by_mchid(order.mchid)
+    client = merchants.client(merchant, order.appid)
+    try:
+        answer = _create_at_wechat(client, merchant, order, refund)
+    except WeChatPayError as exc:
+        # A refusal, not an outage: retrying the same request cannot help. A person decides.
+        with transaction() as conn:
+            conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
+                                                          t.payment_refunds.c.status == REQUESTED)
+                         .values(status=ABNORMAL, last_error=f"{exc.code}: {exc.message}"[:200], updated_at=utcnow(),
+                                 attempts=t.payment_refunds.c.attempts + 1))
+            anomalies.record(conn, source="refund_worker", reason="refund_refused", order_id=order.id,
+                             out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen,
+                             dedupe_key=f"refund:refused:{refund.out_refund_no}", details={"code": exc.code})
+        return ABNORMAL
+    return results.apply_refund(answer)
+
+
+def _create_at_wechat(client, merchant, order, refund):
+    from hospital.payments import merchants, notify_urls, results
+
+    if merchants.api_version(merchant) == "v3":
+        answer = client.create_refund(out_trade_no=order.id, out_refund_no=refund.out_refund_no, reason=refund.reason,
+                                      refund_fen=refund.amount_fen, total_fen=order.paid_fen,
+                                      notify_url=notify_urls.v3())
+        return results.RefundResult("refund_worker", refund.out_refund_no, answer.get("status", "PROCESSING"),
+                                    answer.get("amount", {}).get("refund"), answer.get("refund_id"))
+    answer = client.create_refund(out_trade_no=order.id, out_refund_no=refund.out_refund_no,
+                                  refund_fen=refund.amount_fen, total_fee=order.paid_fen, reason=refund.reason,
+                                  notify_url=notify_urls.v2_refund())
+    return results.RefundResult("refund_worker", refund.out_refund_no, "PROCESSING",
+                                int(answer["refund_fee"]) if answer.get("refund_fee") else None, answer.get("refund_id"))
+
+
+def settle(conn, order, refund, result, now) -> str:
+    """Apply a provider's refund state to the locked order and refund rows."""
+    status = result.refund_status
+    provider_ref = result.provider_refund_id or refund.provider_refund_id
+    if status == "PROCESSING":
+        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
+                                                      t.payment_refunds.c.status == REQUESTED)
+                     .values(status=PROCESSING, provider_refund_id=provider_ref, updated_at=now,
+                             attempts=t.payment_refunds.c.attempts + 1))
+        return PROCESSING
+    if refund.status in FINAL:
+        return "duplicate"
+    if status == "SUCCESS":
+        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
+                     .values(status=SUCCEEDED, provider_refund_id=provider_ref, updated_at=now,
+                             finished_at=result.finished_at or now))
+        ledger.book(conn, order_id=order.id, refund_id=refund.id, entry_type=ledger.REFUND, channel=refund.route,
+                    amount_fen=-refund.amount_fen, provider_ref=provider_ref,
+                    dedupe_key=f"refund:{refund.out_refund_no}", occurred_at=result.finished_at or now)
+        refunded = order.refunded_fen + refund.amount_fen
+        conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id)
+                     .values(refunded_fen=refunded, updated_at=now))
+        still_open = conn.execute(sa.select(sa.func.count()).select_from(t.payment_refunds).where(
+            t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.id != refund.id,
+            t.payment_refunds.c.status.in_((REQUESTED, PROCESSING, ABNORMAL)))).scalar_one()
+        if refunded >= order.paid_fen:
+            orders.move(conn, order.id, orders.REFUNDED)
+        elif not still_open and order.status == orders.REFUND_PENDING:
+            orders.move(conn, order.id, orders.CONFIRMED)  # a partial refund: the rest stays paid
+        return SUCCEEDED
+    if status in ("CLOSED", "ABNORMAL"):
+        new = CLOSED if status == "CLOSED" else ABNORMAL
+        if refund.status == new:
+            return "duplicate"
+        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
+                     .values(status=new, provider_refund_id=provider_ref, updated_at=now,
+                             last_error=f"provider says {status}"))
+        anomalies.record(conn, source=result.source, reason=f"refund_{new}", order_id=order.id,
+                         out_refund_no=refund.out_refund_no, provider_ref=provider_ref, amount_fen=refund.amount_fen,
+                         dedupe_key=f"refund:{new}:{refund.out_refund_no}")
+        return new
+    log.warning("refund state not understood", extra={"out_refund_no": refund.out_refund_no, "state": status[:20]})
+    return "ignored"
+
+
+def follow_up(refund_id: str) -> str:
+    """Query a refund the provider is still processing (no notification yet)."""
+    from hospital.payments import merchants, results
+
+    with transaction() as conn:
+        refund = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund_id)).one()
+        order = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == refund.order_id)).one()
+    if refund.status != PROCESSING:
+        return refund.status
+    merchant = merchants.by_mchid(order.mchid)
+    client = merchants.client(merchant, order.appid)
+    if merchants.api_version(merchant) == "v3":
+        answer = client.query_refund(refund.out_refund_no)
+        result = results.RefundResult("query_v3", refund.out_refund_no, answer.get("status", "PROCESSING"),
+                                      answer.get("amount", {}).get("refund"), answer.get("refund_id"))
+    else:
+        answer = client.query_refund(refund.out_refund_no)
+        state = {"SUCCESS": "SUCCESS", "REFUNDCLOSE": "CLOSED", "CHANGE": "ABNORMAL"}.get(
+            answer.get("refund_status_0", ""), "PROCESSING")
+        result = results.RefundResult("query_v2", refund.out_refund_no, state,
+                                      int(answer["refund_fee_0"]) if answer.get("refund_fee_0") else None,
+                                      answer.get("refund_id_0"))
+    return results.apply_refund(result)
+

@@ -1,0 +1,142 @@
+"""The payments sweeper (a schedule, every minute): what no notification or message settled.
+
+- Unpaid orders past their time are closed at WeChat first, then here, so a late tap cannot
+  pay them; if WeChat says the order was paid after all, the payment is applied instead.
+- Orders being paid with no notification yet are queried (notifications are not guaranteed).
+- Refunds the provider is still processing are queried until final; requested refunds whose
+  message went missing are sent to the worker again.
+- Paid orders the HIS has not confirmed are sent for confirmation again, and after the
+  confirmation window refunded by policy.
+Each item is independent: one failing (WeChat down) leaves the rest to go on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+
+from hospital import config
+from hospital.adapters.wechatpay_v3 import WeChatPayError
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import UpstreamUnavailable
+from hospital.payments import his_confirmation, merchants, orders, refunds, results
+from hospital.timeutil import utcnow
+from hospital.unit_of_work import unit_of_work
+
+log = logging.getLogger("hospital.payments")
+BATCH = 50
+
+
+def run(now: dt.datetime | None = None) -> dict:
+    now = now or utcnow()
+    done = {"closed": 0, "queried": 0, "refunds_followed": 0, "refunds_resent": 0, "his_resent": 0,
+            "refunded_by_policy": 0, "errors": 0}
+    o, r = t.payment_orders.c, t.payment_refunds.c
+    quiet = now - dt.timedelta(seconds=config.env_int("PAYMENT_QUERY_AFTER_SECONDS", 60))
+    with transaction() as conn:
+        expired = conn.execute(sa.select(o.id).where(o.status.in_((orders.CREATED, orders.PAYING)),
+                                                     o.expires_at <= now).limit(BATCH)).scalars().all()
+        unnotified = conn.execute(sa.select(o.id).where(
+            o.status == orders.PAYING, o.expires_at > now, o.updated_at <= quiet,
+            sa.or_(o.checked_at.is_(None), o.checked_at <= quiet)).limit(BATCH)).scalars().all()
+        processing = conn.execute(sa.select(r.id).where(r.status == refunds.PROCESSING, r.updated_at <= quiet)
+                                  .limit(BATCH)).scalars().all()
+        stuck_refunds = conn.execute(sa.select(r.id).where(
+            r.status == refunds.REQUESTED, r.updated_at <= now - dt.timedelta(minutes=5)).limit(BATCH)).scalars().all()
+        unconfirmed = conn.execute(sa.select(o.id, o.paid_at).where(
+            o.status == orders.PAID, o.updated_at <= now - dt.timedelta(minutes=5)).limit(BATCH)).all()
+    window = dt.timedelta(seconds=config.env_int("PAYMENT_HIS_CONFIRM_WINDOW_SECONDS", 7200))
+    steps = ([(_close_expired, i, "closed") for i in expired] + [(_query, i, "queried") for i in unnotified]
+             + [(refunds.follow_up, i, "refunds_followed") for i in processing]
+             + [(_resend_refund, i, "refunds_resent") for i in stuck_refunds]
+             + [((_policy_refund if paid_at <= now - window else _resend_confirmation), i,
+                 "refunded_by_policy" if paid_at <= now - window else "his_resent") for i, paid_at in unconfirmed])
+    for step, item, counter in steps:
+        try:
+            if step(item) is not False:
+                done[counter] += 1
+        except Exception:  # noqa: BLE001 - the next run tries again; the others go on
+            done["errors"] += 1
+            log.exception("payments sweeper step failed", extra={"step": step.__name__, "item": item})
+    return done
+
+
+def _order(order_id: str):
+    with transaction() as conn:
+        return conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).one()
+
+
+def _close_expired(order_id: str) -> bool:
+    order = _order(order_id)
+    if order.status == orders.PAYING:
+        client = merchants.client(merchants.by_mchid(order.mchid), order.appid)
+        try:
+            client.close_order(order.id)
+        except WeChatPayError as exc:
+            # Closing failed for a business reason (most likely: it was paid). Ask what it is.
+            if _query(order.id):
+                return False
+            if exc.code not in ("ORDER_NOT_EXIST", "ORDERNOTEXIST", "ORDER_CLOSED", "ORDERCLOSED"):
+                raise  # unpaid but not closable yet: try again next run
+    with transaction() as conn:
+        return orders.move(conn, order.id, orders.CLOSED, closed_reason="expired")
+
+
+def _query(order_id: str) -> bool:
+    """Ask the provider about an order; apply a payment it knows of. True if it was paid."""
+    order = _order(order_id)
+    merchant = merchants.by_mchid(order.mchid)
+    client = merchants.client(merchant, order.appid)
+    try:
+        answer = client.query_order(order.id)
+    except WeChatPayError as exc:
+        if exc.code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
+            answer = {}
+        else:
+            raise
+    with transaction() as conn:
+        conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id).values(checked_at=utcnow()))
+    state = answer.get("trade_state")
+    if state not in ("SUCCESS", "REFUND"):
+        return False
+    if merchants.api_version(merchant) == "v3":
+        from hospital.payments.callbacks import _rfc3339
+
+        result = results.PaymentResult("query_v3", answer.get("mchid", order.mchid), answer.get("appid", ""),
+                                       order.id, answer["transaction_id"], "SUCCESS", int(answer["amount"]["total"]),
+                                       _rfc3339(answer.get("success_time")) or utcnow())
+    else:
+        from hospital.payments.callbacks import _v2_time
+
+        result = results.PaymentResult("query_v2", answer.get("mch_id", order.mchid), answer.get("appid", ""),
+                                       order.id, answer["transaction_id"], "SUCCESS", int(answer["total_fee"]),
+                                       _v2_time(answer.get("time_end")) or utcnow())
+    results.apply_payment(result)
+    return True
+
+
+def _resend_refund(refund_id: str) -> None:
+    with unit_of_work() as uow:
+        uow.conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund_id)
+                         .values(updated_at=utcnow()))
+        uow.publish("refunds", "refund.requested", {"refund_id": refund_id})
+
+
+def _resend_confirmation(order_id: str) -> None:
+    with unit_of_work() as uow:
+        uow.conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order_id,
+                                                         t.payment_orders.c.status == orders.PAID)
+                         .values(updated_at=utcnow()))
+        uow.publish("payment-events", results.PAYMENT_PAID, {"order_id": order_id})
+
+
+def _policy_refund(order_id: str) -> None:
+    # One last try first: the HIS may be back.
+    try:
+        if his_confirmation.confirm(order_id) == orders.CONFIRMED:
+            return
+    except UpstreamUnavailable:
+        pass
+    his_confirmation.refund_by_policy(order_id, "the HIS did not confirm within the window", "his_unconfirmed")

@@ -1,0 +1,110 @@
+"""Helpers for the payment tests: a patient with a hospital card and an HIS bill, an order
+paid through the WeChat Pay simulator, and delivery of queued messages to their consumers."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import requests
+import sqlalchemy as sa
+
+from hospital.db import engine, tables
+from tests.conftest import api_event, call, make_patient, wait_for
+
+QUEUE_CONSUMERS = {"PaymentEventsQueue": "PaymentEventsFunction", "RefundsQueue": "RefundWorkerFunction"}
+
+
+def patient_with_bill(platform, amount: str = "25.00", bill_type: str = "registration", app: str = "mini"):
+    """(principal, token, bill) for a patient holding a card of a new HIS patient id."""
+    from hospital import crypto
+    from hospital.auth import sessions
+    from hospital.auth.tokens import verify_access_token
+    from hospital.timeutil import utcnow
+
+    app_id = platform.mini_program_app_id if app == "mini" else platform.official_account_app_id
+    issued = sessions.sign_in_identity(app_id, f"o-pay-{uuid.uuid4().hex[:12]}")
+    principal, token = verify_access_token(issued["access_token"]), issued["access_token"]
+    his_patient_id = f"P{uuid.uuid4().hex[:10].upper()}"
+    card_id, card_no = uuid.uuid4().hex, uuid.uuid4().hex[:10]
+    with engine().begin() as conn:
+        conn.execute(tables.patient_cards.insert().values(
+            id=card_id, user_id=principal.user_id, his_patient_id=his_patient_id,
+            card_no_enc=crypto.encrypt(card_no, f"patient_cards.card_no:{card_id}"),
+            card_no_hash=crypto.lookup_hash(card_no, "card_no"), created_at=utcnow()))
+    bill = platform.his.add_bill(his_patient_id, amount, bill_type)
+    return principal, token, bill
+
+
+def api(functions, function, method, path, token=None, body=None, path_parameters=None, resource=None):
+    return call(functions, function, api_event(method, path, body=body, token=token, resource=resource,
+                                               path_parameters=path_parameters))
+
+
+def create_order(functions, token, bill):
+    return api(functions, "PaymentsApiFunction", "POST", "/payments/orders", token,
+               {"kind": bill["bill_type"], "his_ref": bill["bill_no"]})
+
+
+def pay(functions, token, order_id):
+    return api(functions, "PaymentsApiFunction", "POST", f"/payments/orders/{order_id}/pay", token,
+               {"channel": "wechat"}, {"order_id": order_id}, "/payments/orders/{order_id}/pay")
+
+
+def order_row(order_id):
+    with engine().connect() as conn:
+        return conn.execute(sa.select(tables.payment_orders).where(tables.payment_orders.c.id == order_id)).one()
+
+
+def ledger_rows(order_id):
+    with engine().connect() as conn:
+        return conn.execute(sa.select(tables.ledger_entries).where(tables.ledger_entries.c.order_id == order_id)
+                            .order_by(tables.ledger_entries.c.id)).all()
+
+
+def anomalies_of(order_id):
+    with engine().connect() as conn:
+        return conn.execute(sa.select(tables.payment_anomalies).where(
+            tables.payment_anomalies.c.order_id == order_id)).all()
+
+
+def patient_pays(platform, order_id):
+    """The patient confirms in WeChat: the simulator marks it paid and notifies us."""
+    answer = requests.post(f"{platform.wechatpay.url}/_sim/pay", json={"mchid": order_row(order_id).mchid,
+                                                                        "out_trade_no": order_id}, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def deliver_queued(platform, functions, queue: str, rounds: int = 3) -> int:
+    """Receive what is on `queue` and hand it to its consumer as Lambda would (the consumers
+    are idempotent, so messages of other tests on the shared queue do no harm)."""
+    sqs = platform.sqs()
+    url = platform.queue_url(queue)
+    delivered = 0
+    for _ in range(rounds):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                  MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            break
+        records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                    "attributes": m.get("Attributes", {}), "messageAttributes": {},
+                    "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{url.rsplit('/', 1)[1]}"} for m in got]
+        result = functions.invoke(QUEUE_CONSUMERS[queue], {"Records": records}).result
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        for m in got:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        delivered += len(got)
+    return delivered
+
+
+def wait_status(order_id, status, timeout=10.0):
+    return wait_for(lambda: order_row(order_id).status == status, timeout=timeout)
+
+
+def sim(platform, path):
+    return requests.get(f"{platform.wechatpay.url}{path}", timeout=5).json()
+
+
+def dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
