@@ -75,7 +75,7 @@ def patient_pays(platform, order_id):
     return answer.json()
 
 
-def deliver_queued(platform, functions, queue: str, rounds: int = 3) -> int:
+def deliver_queued(platform, functions, queue: str, rounds: int = 20) -> int:
     """Receive what is on `queue` and hand it to its consumer as Lambda would (the consumers
     are idempotent, so messages of other tests on the shared queue do no harm)."""
     sqs = platform.sqs()
