@@ -75,26 +75,37 @@ def patient_pays(platform, order_id):
     return answer.json()
 
 
-def deliver_queued(platform, functions, queue: str, rounds: int = 20) -> int:
+def deliver_queued(platform, functions, queue: str, until=None, timeout: float = 10.0) -> int:
     """Receive what is on `queue` and hand it to its consumer as Lambda would (the consumers
-    are idempotent, so messages of other tests on the shared queue do no harm)."""
+    are idempotent, so messages of other tests on the shared queue do no harm). With `until`,
+    go on (messages are relayed just after their commit) until it holds; else until empty."""
+    import time
+
     sqs = platform.sqs()
     url = platform.queue_url(queue)
     delivered = 0
-    for _ in range(rounds):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                  MessageAttributeNames=["All"], WaitTimeSeconds=0).get("Messages", [])
+                                  WaitTimeSeconds=0).get("Messages", [])
+        if got:
+            records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                        "attributes": m.get("Attributes", {}), "messageAttributes": {},
+                        "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{url.rsplit('/', 1)[1]}"} for m in got]
+            result = functions.invoke(QUEUE_CONSUMERS[queue], {"Records": records}).result
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            for m in got:
+                if m["MessageId"] not in failed:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            delivered += len(got)
+        if until is None and not got:
+            return delivered
+        if until is not None and until():
+            return delivered
         if not got:
-            break
-        records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                    "attributes": m.get("Attributes", {}), "messageAttributes": {},
-                    "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{url.rsplit('/', 1)[1]}"} for m in got]
-        result = functions.invoke(QUEUE_CONSUMERS[queue], {"Records": records}).result
-        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-        for m in got:
-            if m["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        delivered += len(got)
+            time.sleep(0.05)
+    if until is not None:
+        raise AssertionError(f"{queue}: condition not met in {timeout} s")
     return delivered
 
 

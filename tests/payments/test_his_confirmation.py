@@ -21,7 +21,8 @@ def test_paid_while_the_his_is_down_ends_confirmed_when_it_recovers(db, platform
     order_id, bill = paid_order(platform, functions)
     platform.his.inject_fault("/his/gateway", "http500", count=1000)
     try:
-        deliver_queued(platform, functions, "PaymentEventsQueue")  # fails: the message stays queued
+        # Fails: the message stays queued.
+        deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).his_attempts >= 1)
         row = order_row(order_id)
         assert row.status == "paid" and row.his_attempts >= 1 and row.his_error
     finally:
@@ -29,8 +30,8 @@ def test_paid_while_the_his_is_down_ends_confirmed_when_it_recovers(db, platform
     from hospital.payments import sweeper
 
     sweeper.run(now=utcnow() + dt.timedelta(minutes=6))  # the sweeper also sends it again
-    deliver_queued(platform, functions, "PaymentEventsQueue")
-    assert order_row(order_id).status == "confirmed"
+    deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).status == "confirmed",
+                   timeout=30)
     assert platform.his.bills[bill["bill_no"]]["status"] == "paid"
 
 
@@ -45,8 +46,7 @@ def test_paid_but_never_confirmed_within_the_window_is_refunded_by_policy_and_fl
         platform.his.clear_faults()
     assert done["refunded_by_policy"] >= 1
     assert order_row(order_id).status == "his_failed"
-    deliver_queued(platform, functions, "RefundsQueue")
-    wait_status(order_id, "refunded")
+    deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(order_id).status == "refunded")
     assert [(e.entry_type, e.amount_fen) for e in ledger_rows(order_id)] == [("payment", 2500), ("refund", -2500)]
     assert [a.reason for a in anomalies_of(order_id)] == ["refunded_unconfirmed"]
 
@@ -54,9 +54,8 @@ def test_paid_but_never_confirmed_within_the_window_is_refunded_by_policy_and_fl
 def test_a_bill_the_his_refuses_after_payment_is_refunded_at_once(db, platform, functions):
     order_id, bill = paid_order(platform, functions)
     platform.his.bills[bill["bill_no"]]["status"] = "cancelled"  # withdrawn at the window meanwhile
-    deliver_queued(platform, functions, "PaymentEventsQueue")
+    deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).status != "paid")
     row = order_row(order_id)
     assert row.status == "his_failed" and "E_BILL_CANCELLED" in row.his_error
-    deliver_queued(platform, functions, "RefundsQueue")
-    wait_status(order_id, "refunded")
+    deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(order_id).status == "refunded")
     assert row.open_his_ref is not None and order_row(order_id).open_his_ref is None  # the bill is free again

@@ -75,10 +75,9 @@ def test_a_v2_refund_goes_back_and_its_encrypted_notification_finishes_it(db, pl
     order_id, _ = v2_order(platform, functions)
     patient_pays(platform, order_id)
     wait_status(order_id, "paid")
-    deliver_queued(platform, functions, "PaymentEventsQueue")
+    deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).status == "confirmed")
     refund = refund_by_hand(functions, finance_token(platform, order_id[:8]), order_id, 1230)[1]
-    deliver_queued(platform, functions, "RefundsQueue")
-    wait_status(order_id, "refunded")
+    deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(order_id).status == "refunded")
     assert [(e.entry_type, e.amount_fen) for e in ledger_rows(order_id)] == [("payment", 1230), ("refund", -1230)]
     sim_refund = platform.wechatpay.refunds[(devenv.DEV_V2_MCHID, refund["out_refund_no"])]
     assert sim_refund["api"] == "v2" and sim_refund["status"] == "SUCCESS"

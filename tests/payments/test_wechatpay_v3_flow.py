@@ -34,8 +34,8 @@ def test_a_registration_is_paid_confirmed_with_the_his_and_booked_once_OP2(db, p
     wait_status(order["order_id"], "paid")
     row = order_row(order["order_id"])
     assert row.paid_fen == 2500 and row.transaction_id.startswith("42000")
-    deliver_queued(platform, functions, "PaymentEventsQueue")
-    assert order_row(order["order_id"]).status == "confirmed"
+    deliver_queued(platform, functions, "PaymentEventsQueue",
+                   until=lambda: order_row(order["order_id"]).status == "confirmed")
     assert platform.his.bills[bill["bill_no"]]["status"] == "paid"
     entries = ledger_rows(order["order_id"])
     assert [(e.entry_type, e.channel, e.amount_fen) for e in entries] == [("payment", "wechat", 2500)]
