@@ -4,6 +4,8 @@
   POST /2015-03-31/functions/{FunctionName}/invocations   Lambda Invoke (the event is the body)
   POST /local/trigger/{FunctionName}[?event=EventName]     fire the function's Schedule event now
   GET  /local/health                                       {"runtime": "local", "functions": [...]}
+  POST /local/prepare                                      the JSON body with its ${...} sample-event
+                                                           placeholders filled (demo data, as make invoke)
 
 The /local/* paths are ours (used by infra.local.invoke); FunctionName is the template
 logical id, a function ARN, or the CodeUri folder name.
@@ -73,6 +75,13 @@ def _make_handler(ctl: ControlServer) -> type[BaseHTTPRequestHandler]:
             try:
                 if path.startswith(INVOKE_PREFIX) and path.endswith("/invocations"):
                     self._invoke(unquote(path[len(INVOKE_PREFIX):-len("/invocations")]), body)
+                elif path == "/local/prepare":
+                    try:
+                        document = json.loads(body) if body.strip() else {}
+                    except ValueError:
+                        self._error(400, "InvalidRequestContentException", "Could not parse request body into json")
+                        return
+                    self._json(200, ctl.prepare(document))
                 elif path.startswith(TRIGGER_PREFIX):
                     lid = ctl.host.resolve_name(unquote(path[len(TRIGGER_PREFIX):]))
                     event_name = (parse_qs(query).get("event") or [None])[0]

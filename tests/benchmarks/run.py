@@ -8,6 +8,10 @@
   the same server; target at least 0.25.
 - alert latency (issue 3): 200 intakes fired at once at the local runtime; all accepted,
   none lost or doubled; p95 from intake request to the ED console's WebSocket; target < 1 s.
+- payment notifications (issue 4): signed and encrypted WeChat Pay v3 notifications handled
+  per second in-process against MariaDB (verify, decrypt, guarded update, ledger, outbox and
+  its relay), against plain single-row UPDATE+COMMIT per second on the same server; target
+  at least 0.3.
 - ambulance tracking (issue 3): 100 ambulances each posting one GPS point a second for 60 s
   (BENCH_AMBULANCES, BENCH_TRACK_SECONDS) at the local runtime; no point lost (all stored and
   readable over HTTP); p95 from a post to the patient's WebSocket showing that point or a
@@ -141,6 +145,7 @@ def main(argv: list[str]) -> int:
         return 0
     ratios = cold_start()
     throughput = slice_throughput()
+    notifications = notification_throughput()
 
     def in_own_process(name: str, label: str) -> dict:
         out = subprocess.run([sys.executable, "-m", "tests.benchmarks.run", name], cwd=ROOT, check=True,
@@ -150,11 +155,96 @@ def main(argv: list[str]) -> int:
 
     alerts = in_own_process("alerts", "alert latency")
     tracking = in_own_process("tracking", "ambulance tracking")
-    ok = (all(r <= 1.5 for r in ratios.values()) and throughput >= 0.25
+    ok = (all(r <= 1.5 for r in ratios.values()) and throughput >= 0.25 and notifications >= 0.3
           and alerts["accepted"] == alerts["distinct"] == alerts["received"] and alerts["p95_s"] < 1.0
           and tracking["stored"] == tracking["posted"] and tracking["p95_s"] < 1.0)
     print("all targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
+
+
+def notification_throughput(count: int = int(os.environ.get("BENCH_NOTIFICATIONS", "300"))) -> float:
+    """Issue 4: v3 payment notifications per second through the callback handler in-process,
+    as a ratio to plain single-row UPDATE+COMMIT per second on the same database."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from hospital.db import engine, tables
+    from hospital.timeutil import utcnow
+    from infra import devenv
+    from infra.local.functions import FunctionHost
+    from infra.local.template import Template
+    from tests.conftest import _use_database, api_event, make_patient, platform_environment
+
+    with scratch_database() as url:
+        with platform_environment() as platform:
+            _use_database(url)
+            host = FunctionHost(Template.from_file(ROOT / "template.yaml").model(platform.physical).functions)
+            principal, _ = make_patient(platform)
+            sim, mchid, now = platform.wechatpay, devenv.DEV_V3_MCHID, utcnow()
+            merchant = sim.merchants[mchid]
+            events = []
+            with engine().begin() as conn:
+                for n in range(count + 20):
+                    order_id = uuid.uuid4().hex
+                    conn.execute(tables.payment_orders.insert().values(
+                        id=order_id, user_id=principal.user_id, kind="registration", his_ref=f"B{order_id[:12]}",
+                        his_patient_id="P1", description="挂号费", amount_fen=2500, open_his_ref=f"B{order_id[:12]}",
+                        channel="wechat", mchid=mchid, appid=platform.mini_program_app_id, api_version="v3",
+                        status="paying", prepay_id=f"wx{n}", expires_at=now + dt.timedelta(minutes=15),
+                        created_at=now, updated_at=now))
+                    sim._open_order(merchant, "v3", platform.mini_program_app_id, order_id, 2500,
+                                    "http://127.0.0.1:9/", "o-bench", "挂号费", None)
+                    sim.pay(mchid, order_id, notify=False)
+                    body, headers = sim.notification("payment", mchid, order_id)
+                    event = api_event("POST", "/callbacks/wechatpay/v3", headers=headers)
+                    event["body"] = body.decode()
+                    events.append(event)
+            for event in events[:20]:  # warm: container start, secrets, keys, connections
+                host.invoke("PaymentCallbacksFunction", event)
+            started = time.perf_counter()
+            for event in events[20:]:
+                result = host.invoke("PaymentCallbacksFunction", event)
+                assert result.ok and result.result["statusCode"] == 204, result.result
+            per_s = count / (time.perf_counter() - started)
+            host.unload()
+            with engine().connect() as conn:
+                booked = conn.execute(sa.select(sa.func.count()).select_from(tables.ledger_entries)).scalar_one()
+            assert booked == count + 20, booked
+            send_ms = _sqs_send_ms(platform)
+
+        plain = sa.create_engine(url)
+        with plain.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE bench_plain (id BIGINT PRIMARY KEY, v BIGINT)")
+            conn.exec_driver_sql("INSERT INTO bench_plain VALUES (1, 0)")
+            conn.commit()
+            started = time.perf_counter()
+            for i in range(INSERTS):
+                conn.exec_driver_sql("UPDATE bench_plain SET v = %s WHERE id = 1", (i,))
+                conn.commit()
+            updates_per_s = INSERTS / (time.perf_counter() - started)
+        plain.dispose()
+    ratio = per_s / updates_per_s
+    each_ms = 1000 / per_s
+    print(f"payment notifications: {per_s:.0f} v3 notifications/s vs {updates_per_s:.0f} plain UPDATE+COMMIT/s "
+          f"-> ratio {ratio:.2f} (target >= 0.3)")
+    print(f"  per notification {each_ms:.2f} ms, of which the outbox relay's SQS SendMessage takes {send_ms:.2f} ms "
+          f"({send_ms / each_ms:.0%}); without that hop the ratio would be "
+          f"{1000 / (each_ms - send_ms) / updates_per_s:.2f}")
+    return ratio
+
+
+def _sqs_send_ms(platform, sends: int = 100) -> float:
+    """The relay's SQS hop alone, to the same endpoint, on a fresh queue."""
+    from hospital.aws import client
+
+    sqs = client("sqs")
+    queue = sqs.create_queue(QueueName=f"bench-send-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    started = time.perf_counter()
+    for _ in range(sends):
+        sqs.send_message(QueueUrl=queue, MessageBody='{"message_id": "0", "type": "bench", "data": {}}',
+                         MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": "bench"}})
+    return (time.perf_counter() - started) * 1000 / sends
 
 
 def _run_load(kind: str, job: dict) -> dict:
