@@ -23,6 +23,8 @@ TRIAGE_DEV_KEY = "local-triage-api-key"  # meaningful only to the local simulato
 WECHATPAY_PORT = int(os.environ.get("LOCAL_WECHATPAY_PORT", "7003"))
 HIS_PORT = int(os.environ.get("LOCAL_HIS_PORT", "7004"))
 HIS_DEV_KEY = "local-his-api-key"
+CREDIT_PORT = int(os.environ.get("LOCAL_CREDIT_PORT", "7005"))
+CREDIT_DEV_KEY = "local-credit-api-key"
 DEV_V3_MCHID = "1900000109"   # the template's default merchant: API v3
 DEV_V2_MCHID = "1900000110"   # a merchant still on API v2
 
@@ -148,6 +150,18 @@ def start_his_simulator(port: int = HIS_PORT):
 
 def his_secret_string() -> str:
     return json.dumps({"api_key": HIS_DEV_KEY})
+
+
+def start_credit_simulator(port: int = CREDIT_PORT, callback_url: str | None = None):
+    """The credit provider calls back our API (make run's on :3000 unless told otherwise)."""
+    from infra.simulators.credit import CreditSimulator
+
+    api = os.environ.get("LOCAL_API_URL") or f"http://127.0.0.1:{os.environ.get('LOCAL_API_PORT', '3000')}"
+    return CreditSimulator(CREDIT_DEV_KEY, port=port, callback_url=callback_url or f"{api}/callbacks/credit").start()
+
+
+def credit_secret_string() -> str:
+    return json.dumps({"api_key": CREDIT_DEV_KEY})
 
 
 # ---- sample events: placeholders filled with values that work against this environment ----
@@ -279,6 +293,12 @@ def _make(name: str, simulator, cache: dict) -> dict:
         return {name: token}
     if name in ("DEV_PAYMENT_PATIENT_TOKEN", "DEV_HIS_BILL_NO"):
         return _payment_patient(ids["mini_program"])
+    if name == "DEV_CREDIT_PATIENT_TOKEN":
+        from hospital.payments import credit_care
+
+        token = _payment_patient(ids["mini_program"])["DEV_PAYMENT_PATIENT_TOKEN"]
+        credit_care.enrol(verify_access_token(token), "credit-care-2026.11")
+        return {name: token}
     if name == "DEV_PAYMENT_ORDER_ID":
         from hospital.payments import orders
 

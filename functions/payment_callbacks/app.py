@@ -28,6 +28,15 @@ def wechatpay_v2_payment():
     return _answer(callbacks.handle_v2_payment(web.request().raw_body or b""))
 
 
+@web.route(app, "/callbacks/credit", methods=["POST"], public=True, content_types=PLATFORM_TYPES)
+def credit_provider():
+    from hospital.payments import credit_care
+
+    request = web.request()
+    status, body = credit_care.handle_callback(dict(request.headers), request.raw_body or b"")
+    return web.respond(body, status=status)
+
+
 @web.route(app, "/callbacks/wechatpay/v2/refund", methods=["POST"], public=True, content_types=PLATFORM_TYPES)
 def wechatpay_v2_refund():
     from hospital.payments import callbacks

@@ -38,6 +38,15 @@ def refund_by_hand(order_id):
     return web.respond(admin.refund(web.principal(), order_id, body.amount_fen, body.reason), status=202)
 
 
+@web.route(app, "/admin/payments/credit-debts", methods=["GET"], allow=FINANCE)
+def credit_debts():
+    from hospital.payments import credit_care
+
+    return web.respond(credit_care.debts_for_finance(
+        web.principal(), web.query_choice("status", ("open", "overdue", "settled", "reversed")),
+        web.query_int("limit", default=50, low=1, high=500)))
+
+
 @web.route(app, "/admin/payments/ledger-check", methods=["GET"], allow=FINANCE)
 def ledger_check():
     from hospital.payments import admin

@@ -1,6 +1,6 @@
 """Patients paying their HIS bills: an order per bill (the amount is the HIS's), paying it
-with WeChat Pay (the signed parameters for wx.requestPayment), and their own orders with
-their refunds."""
+with WeChat Pay (the signed parameters for wx.requestPayment) or on credit, their own orders
+with their refunds, and their credit-care enrolment (OC1, OC2)."""
 from hospital import web
 from hospital.auth import roles
 
@@ -36,9 +36,36 @@ def pay_order(order_id):
     from hospital.payments import checkout, models
 
     body = web.json_body(models.PayOrder)
+    if body.channel == "credit":
+        from hospital.payments import credit_care
+
+        return web.respond(credit_care.pay(web.principal(), order_id))
     if body.channel != "wechat":
         from hospital.errors import ValidationFailed
 
-        raise ValidationFailed("this order can be paid with channel wechat", field="channel")
+        raise ValidationFailed("this order can be paid with channel wechat or credit", field="channel")
     source_ip = (web.request().context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
     return web.respond(checkout.pay_with_wechat(web.principal(), order_id, source_ip))
+
+
+@web.route(app, "/credit/enrolment", methods=["POST"], allow=PATIENT)
+def enrol_in_credit_care():
+    from hospital.payments import credit_care, models
+
+    body = web.json_body(models.CreditEnrolment)
+    enrolment, created = credit_care.enrol(web.principal(), body.consent_version)
+    return web.respond(enrolment, status=201 if created else 200)
+
+
+@web.route(app, "/credit/enrolment", methods=["GET"], allow=PATIENT)
+def credit_care_status():
+    from hospital.payments import credit_care
+
+    return web.respond(credit_care.status(web.principal()))
+
+
+@web.route(app, "/credit/enrolment", methods=["DELETE"], allow=PATIENT)
+def withdraw_from_credit_care():
+    from hospital.payments import credit_care
+
+    return web.respond(credit_care.withdraw(web.principal()))

@@ -5,8 +5,9 @@ template's resources are created and the functions are imported:
 
 - migrates the database (DATABASE_URL, or the embedded SQLite file under .local/);
 - starts the simulators of the external systems: WeChat API (:7001), ED triage (:7002),
-  WeChat Pay (:7003) and the HIS (:7004), unless WECHAT_API_BASE / TRIAGE_API_BASE /
-  WECHATPAY_API_BASE / HIS_API_BASE point at real endpoints, and stores the credentials
+  WeChat Pay (:7003), the HIS (:7004) and the credit-care provider (:7005), unless
+  WECHAT_API_BASE / TRIAGE_API_BASE / WECHATPAY_API_BASE / HIS_API_BASE / CREDIT_API_BASE
+  point at real endpoints, and stores the credentials
   they accept in the template's secrets.
 
 `prepare_event(event)` fills the ${...} placeholders of events/*.json (a signed-in local
@@ -39,6 +40,8 @@ def _simulated_systems():
                                devenv.wechatpay_secret_string),
         "HIS_API_BASE": ("his", "LOCAL_HIS_PORT", devenv.HIS_PORT, devenv.start_his_simulator,
                          "HisApiBase", "HisSecret", devenv.his_secret_string),
+        "CREDIT_API_BASE": ("credit", "LOCAL_CREDIT_PORT", devenv.CREDIT_PORT, devenv.start_credit_simulator,
+                            "CreditApiBase", "CreditSecret", devenv.credit_secret_string),
     }
 
 

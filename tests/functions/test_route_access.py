@@ -10,7 +10,7 @@ from tests.conftest import ROOT, api_event, call
 PUBLIC = {("POST", "/auth/wechat/mini-program"), ("POST", "/auth/wechat/oauth"), ("POST", "/auth/refresh")}
 # Platform callbacks have no session: they verify the platform's signature instead.
 VERIFIED = {("POST", "/callbacks/wechatpay/v3"), ("POST", "/callbacks/wechatpay/v2/payment"),
-            ("POST", "/callbacks/wechatpay/v2/refund")}
+            ("POST", "/callbacks/wechatpay/v2/refund"), ("POST", "/callbacks/credit")}
 
 
 def routes():

@@ -376,3 +376,38 @@ payment_anomalies = sa.Table(
     sa.Column("resolution", sa.String(200), nullable=True),
     sa.Index("ix_payment_anomalies_open", "resolved_at", "created_at"),
 )
+
+# ---- credit care (OC1, OC2): pay after treatment, through a credit provider ---------------------
+
+credit_enrolments = sa.Table(
+    "credit_enrolments", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    # The user while enrolled (not withdrawn), else NULL: one live enrolment per patient.
+    sa.Column("active_user_id", Id, nullable=True, unique=True),
+    sa.Column("provider_enrolment_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),        # active, withdrawn
+    sa.Column("limit_fen", sa.BigInteger(), nullable=False),
+    sa.Column("consent_id", Id, sa.ForeignKey("consents.id"), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("withdrawn_at", Time, nullable=True),
+)
+
+# The patient's debt for an order paid on credit: open until the provider says it was settled.
+credit_debts = sa.Table(
+    "credit_debts", metadata,
+    sa.Column("order_id", PublicId, sa.ForeignKey("payment_orders.id"), primary_key=True),
+    sa.Column("enrolment_id", PublicId, sa.ForeignKey("credit_enrolments.id"), nullable=False, index=True),
+    sa.Column("user_id", Id, nullable=False, index=True),
+    sa.Column("charge_id", sa.String(64), nullable=False),
+    sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+    sa.Column("reversed_fen", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("status", sa.String(16), nullable=False),        # open, overdue, settled, reversed
+    sa.Column("due_date", sa.Date(), nullable=True),
+    sa.Column("settled_by", sa.String(16), nullable=True),     # patient, provider
+    sa.Column("settled_at", Time, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_credit_debts_status", "status", "updated_at"),
+)

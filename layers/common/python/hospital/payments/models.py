@@ -19,6 +19,11 @@ class PayOrder(_Strict):
     channel: Literal["wechat", "med_ins", "credit"] = "wechat"
 
 
+class CreditEnrolment(_Strict):
+    consent: Literal[True]  # the patient ticked the agreement: nothing is enrolled without it
+    consent_version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,32}$")]
+
+
 class RefundRequest(_Strict):
     # Integer fen only: a float or a yuan string is refused, never rounded.
     amount_fen: int = Field(strict=True, ge=1, le=100_000_000)

@@ -83,13 +83,16 @@ def process(refund_id: str) -> str:
         return "unknown"
     if refund.status in FINAL or refund.status == ABNORMAL:
         return refund.status
-    if refund.route != "wechat":
-        raise NotImplementedError(f"refund route {refund.route}")
-    merchant = merchants.by_mchid(order.mchid)
-    client = merchants.client(merchant, order.appid)
+    from hospital.adapters.credit import CreditRefused
+    from hospital.payments import credit_care
+
     try:
-        answer = _create_at_wechat(client, merchant, order, refund)
-    except WeChatPayError as exc:
+        if refund.route == "credit":
+            answer = credit_care.reverse(order, refund)
+        else:
+            merchant = merchants.by_mchid(order.mchid)
+            answer = _create_at_wechat(merchants.client(merchant, order.appid), merchant, order, refund)
+    except (WeChatPayError, CreditRefused) as exc:
         # A refusal, not an outage: retrying the same request cannot help. A person decides.
         with transaction() as conn:
             conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
@@ -141,6 +144,10 @@ def settle(conn, order, refund, result, now) -> str:
         refunded = order.refunded_fen + refund.amount_fen
         conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id)
                      .values(refunded_fen=refunded, updated_at=now))
+        if refund.route == "credit":
+            from hospital.payments import credit_care
+
+            credit_care.on_refunded(conn, order.id, refund.amount_fen, now)
         still_open = conn.execute(sa.select(sa.func.count()).select_from(t.payment_refunds).where(
             t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.id != refund.id,
             t.payment_refunds.c.status.in_((REQUESTED, PROCESSING, ABNORMAL)))).scalar_one()

@@ -48,8 +48,9 @@ class RefundResult:
     finished_at: dt.datetime | None = None
 
 
-def apply_payment(result: PaymentResult) -> str:
-    """Returns what happened: paid, duplicate, ignored (not a success), or an anomaly reason."""
+def apply_payment(result: PaymentResult, on_paid=None) -> str:
+    """Returns what happened: paid, duplicate, ignored (not a success), or an anomaly reason.
+    `on_paid(conn, order)` runs in the same transaction when the order becomes paid."""
     if result.trade_state != "SUCCESS":
         return "ignored"
     with unit_of_work() as uow:
@@ -83,6 +84,8 @@ def apply_payment(result: PaymentResult) -> str:
             anomalies.record(conn, source=result.source, reason="paid_after_close", order_id=order.id,
                              provider_ref=result.transaction_id, amount_fen=result.total_fen,
                              dedupe_key=f"pay:late:{order.id}:{result.transaction_id}")
+        if on_paid is not None:
+            on_paid(conn, order)
         uow.publish("payment-events", PAYMENT_PAID, {"order_id": order.id})
     log.info("payment applied", extra={"order_id": result.out_trade_no, "source": result.source})
     return "paid"

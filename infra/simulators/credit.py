@@ -1,0 +1,208 @@
+"""Credit-care provider simulator (wire format in hospital.adapters.credit): enrolments with a
+limit, charges against it (idempotent by charge_no), reversals (idempotent by reversal_no), and
+signed callbacks to our /callbacks/credit when a debt is settled or falls overdue.
+
+    POST /_sim/settle {"charge_no", "settled_by": "patient"|"provider"}   the debt is paid
+    POST /_sim/overdue {"charge_no"}                                      the due date passed
+    POST /_sim/options {"limit_fen", "decline": true, "callback_url"}
+    GET  /_sim/charges, /_sim/reversals, /_sim/callbacks
+Faults through /_sim/faults (paths as registered, e.g. /credit/v1/charges).
+
+Run alone: python -m infra.simulators.credit --port 7005
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import uuid
+
+from infra.simulators._http import Request, SimulatorServer, serve_forever
+
+
+class CreditSimulator(SimulatorServer):
+    def __init__(self, api_key: str, host: str = "127.0.0.1", port: int = 0, *, callback_url: str | None = None,
+                 limit_fen: int = 500_000):
+        super().__init__(host, port)
+        self.api_key = api_key
+        self.callback_url = callback_url
+        self.limit_fen = limit_fen
+        self.decline = False
+        self.enrolments: dict[str, dict] = {}
+        self.charges: dict[str, dict] = {}
+        self.reversals: dict[str, dict] = {}
+        self.callbacks: list[dict] = []
+        for method, path, handler in (
+            ("POST", "/credit/v1/enrolments", self._enrol),
+            ("GET", "/credit/v1/enrolments/{enrolment_id}", self._enrolment),
+            ("DELETE", "/credit/v1/enrolments/{enrolment_id}", self._withdraw),
+            ("POST", "/credit/v1/charges", self._charge),
+            ("POST", "/credit/v1/charges/{charge_no}/reversals", self._reverse),
+            ("POST", "/_sim/settle", self._ctl_settle),
+            ("POST", "/_sim/overdue", self._ctl_overdue),
+            ("POST", "/_sim/options", self._ctl_options),
+            ("GET", "/_sim/charges", lambda req: (200, list(self.charges.values()))),
+            ("GET", "/_sim/reversals", lambda req: (200, list(self.reversals.values()))),
+            ("GET", "/_sim/callbacks", lambda req: (200, list(self.callbacks))),
+        ):
+            self.route(method, path, handler)
+
+    # ---- API ------------------------------------------------------------------------------
+    def _checked(self, req: Request):
+        timestamp = req.headers.get("X-Credit-Timestamp") or ""
+        expected = hmac.new(self.api_key.encode(), timestamp.encode() + b"." + req.body, hashlib.sha256).hexdigest()
+        if not timestamp.isdigit() or abs(self.now() - int(timestamp)) > 300 or \
+                not hmac.compare_digest(expected, req.headers.get("X-Credit-Signature") or ""):
+            return None
+        try:
+            return req.json() if req.body else {}
+        except ValueError:
+            return None
+
+    def _enrol(self, req: Request):
+        body = self._checked(req)
+        if body is None:
+            return 401, {"code": "E_AUTH", "message": "bad signature"}
+        if self.decline:
+            return 422, {"code": "E_DECLINED", "message": "credit assessment declined"}
+        enrolment = {"enrolment_id": "CE" + uuid.uuid4().hex[:14], "member_ref": body.get("member_ref"),
+                     "status": "active", "limit_fen": self.limit_fen}
+        with self._lock:
+            self.enrolments[enrolment["enrolment_id"]] = enrolment
+        return 200, self._view(enrolment)
+
+    def _view(self, enrolment: dict) -> dict:
+        used = sum(c["amount_fen"] - c["reversed_fen"] for c in self.charges.values()
+                   if c["enrolment_id"] == enrolment["enrolment_id"] and c["status"] in ("approved", "overdue"))
+        overdue = sum(c["amount_fen"] - c["reversed_fen"] for c in self.charges.values()
+                      if c["enrolment_id"] == enrolment["enrolment_id"] and c["status"] == "overdue")
+        return {"enrolment_id": enrolment["enrolment_id"], "status": enrolment["status"],
+                "limit_fen": enrolment["limit_fen"], "available_fen": max(0, enrolment["limit_fen"] - used),
+                "overdue_fen": overdue}
+
+    def _enrolment(self, req: Request):
+        if self._checked(req) is None:
+            return 401, {"code": "E_AUTH", "message": "bad signature"}
+        enrolment = self.enrolments.get(req.params["enrolment_id"])
+        if enrolment is None:
+            return 404, {"code": "E_NO_ENROLMENT", "message": "no such enrolment"}
+        return 200, self._view(enrolment)
+
+    def _withdraw(self, req: Request):
+        if self._checked(req) is None:
+            return 401, {"code": "E_AUTH", "message": "bad signature"}
+        with self._lock:
+            enrolment = self.enrolments.get(req.params["enrolment_id"])
+            if enrolment is None:
+                return 404, {"code": "E_NO_ENROLMENT", "message": "no such enrolment"}
+            if self._view(enrolment)["available_fen"] < enrolment["limit_fen"]:
+                return 409, {"code": "E_OUTSTANDING_DEBT", "message": "settle the outstanding debt first"}
+            enrolment["status"] = "withdrawn"
+        return 200, {"status": "withdrawn"}
+
+    def _charge(self, req: Request):
+        body = self._checked(req)
+        if body is None:
+            return 401, {"code": "E_AUTH", "message": "bad signature"}
+        amount = body.get("amount_fen")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 1:
+            return 400, {"code": "E_PARAM", "message": "amount_fen must be a positive integer"}
+        with self._lock:
+            existing = self.charges.get(body.get("charge_no"))
+            if existing is not None:
+                return 200, existing  # the same charge asked again
+            enrolment = self.enrolments.get(body.get("enrolment_id"))
+            if enrolment is None or enrolment["status"] != "active":
+                return 404, {"code": "E_NO_ENROLMENT", "message": "no active enrolment"}
+            status = "approved" if amount <= self._view(enrolment)["available_fen"] and not self.decline else "declined"
+            charge = {"charge_id": "CC" + uuid.uuid4().hex[:14], "charge_no": body["charge_no"],
+                      "enrolment_id": enrolment["enrolment_id"], "amount_fen": amount, "reversed_fen": 0,
+                      "status": status, "due_date": (dt.date.today() + dt.timedelta(days=30)).isoformat()}
+            self.charges[charge["charge_no"]] = charge
+        return 200, charge
+
+    def _reverse(self, req: Request):
+        body = self._checked(req)
+        if body is None:
+            return 401, {"code": "E_AUTH", "message": "bad signature"}
+        with self._lock:
+            existing = self.reversals.get(body.get("reversal_no"))
+            if existing is not None:
+                return 200, existing
+            charge = self.charges.get(req.params["charge_no"])
+            amount = body.get("amount_fen")
+            if charge is None or charge["status"] == "declined":
+                return 404, {"code": "E_NO_CHARGE", "message": "no such charge"}
+            if not isinstance(amount, int) or amount < 1 or charge["reversed_fen"] + amount > charge["amount_fen"]:
+                return 400, {"code": "E_PARAM", "message": "reversal exceeds the charge"}
+            charge["reversed_fen"] += amount
+            reversal = {"reversal_id": "CR" + uuid.uuid4().hex[:14], "reversal_no": body["reversal_no"],
+                        "charge_no": charge["charge_no"], "amount_fen": amount, "status": "succeeded"}
+            self.reversals[reversal["reversal_no"]] = reversal
+        return 200, reversal
+
+    # ---- callbacks ------------------------------------------------------------------------
+    def send_callback(self, event: str, charge_no: str, settled_by: str | None = None, *, tamper: bool = False,
+                      age_seconds: int = 0) -> int | str:
+        import requests
+
+        charge = self.charges[charge_no]
+        payload = {"event": event, "event_id": uuid.uuid4().hex, "charge_no": charge_no,
+                   "settled_fen": charge["amount_fen"] - charge["reversed_fen"], "settled_by": settled_by,
+                   "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        timestamp = int(self.now()) - age_seconds
+        signature = hmac.new(self.api_key.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+        if tamper:
+            body = body.replace(b'"charge.', b'"charge .')
+        try:
+            answer = requests.post(self.callback_url, data=body, timeout=5, headers={
+                "Content-Type": "application/json", "X-Credit-Timestamp": str(timestamp), "X-Credit-Signature": signature})
+            status: int | str = answer.status_code
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+        with self._lock:
+            self.callbacks.append({"event": event, "charge_no": charge_no, "status": status})
+        return status
+
+    def _ctl_settle(self, req: Request):
+        body = req.json() or {}
+        charge = self.charges.get(body.get("charge_no"))
+        if charge is None:
+            return 404, {"error": "no such charge"}
+        charge["status"] = "settled"
+        return 200, {"callback_status": self.send_callback("charge.settled", charge["charge_no"],
+                                                           body.get("settled_by", "patient"))}
+
+    def _ctl_overdue(self, req: Request):
+        body = req.json() or {}
+        charge = self.charges.get(body.get("charge_no"))
+        if charge is None:
+            return 404, {"error": "no such charge"}
+        charge["status"] = "overdue"
+        return 200, {"callback_status": self.send_callback("charge.overdue", charge["charge_no"])}
+
+    def _ctl_options(self, req: Request):
+        body = req.json() or {}
+        for key in ("limit_fen", "decline", "callback_url"):
+            if key in body:
+                setattr(self, key, body[key])
+        return 200, {"limit_fen": self.limit_fen, "decline": self.decline, "callback_url": self.callback_url}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from infra import devenv
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=devenv.CREDIT_PORT)
+    parser.add_argument("--callback-url", default="http://127.0.0.1:3000/callbacks/credit")
+    args = parser.parse_args(argv)
+    serve_forever(CreditSimulator(devenv.CREDIT_DEV_KEY, port=args.port, callback_url=args.callback_url),
+                  "credit provider simulator")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The credit-care provider (信用就医: pay after treatment). No single public product serves
+hospitals, so this module defines the wire format a bank credit line, a city credit platform
+or a payment provider's credit product is adapted to; a hospital's provider plugs in by
+replacing this module.
+
+Requests: JSON over HTTPS to ``CREDIT_API_BASE``, with ``X-Credit-Timestamp: <unix seconds>``
+and ``X-Credit-Signature: hex(HMAC-SHA256(key, ts + "." + body))``. Amounts are integer fen.
+
+- ``POST /credit/v1/enrolments {"member_ref", "consent_version", "consented_at"}``
+  -> ``{"enrolment_id", "status": "active", "limit_fen", "available_fen"}`` (or 422 declined)
+- ``GET /credit/v1/enrolments/{id}`` -> ``{"enrolment_id", "status", "limit_fen", "available_fen", "overdue_fen"}``
+- ``DELETE /credit/v1/enrolments/{id}`` -> ``{"status": "withdrawn"}``; 409 ``E_OUTSTANDING_DEBT``
+- ``POST /credit/v1/charges {"enrolment_id", "charge_no", "amount_fen", "description"}``
+  -> ``{"charge_id", "status": "approved" | "declined", "due_date"}``; idempotent on charge_no
+- ``POST /credit/v1/charges/{charge_no}/reversals {"reversal_no", "amount_fen"}``
+  -> ``{"reversal_id", "status": "succeeded"}``; idempotent on reversal_no
+
+Callbacks to us (``POST /callbacks/credit``), signed the same way with the same key:
+``{"event": "charge.settled" | "charge.overdue", "event_id", "charge_no", "settled_fen",
+"settled_by": "patient" | "provider", "at"}``; answered ``{"code": "SUCCESS"}``, or 401
+``{"code": "FAIL", "message"}`` when the signature or its time (5 minutes) fails.
+
+Errors: ``CreditRefused`` (4xx with a code: declined, outstanding debt ...), ``UpstreamUnavailable``.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+from hospital import config
+from hospital.errors import UpstreamUnavailable
+
+log = logging.getLogger("hospital.external")
+SIGNATURE_WINDOW_SECONDS = 300
+
+
+class CreditRefused(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+def sign(key: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(key.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_callback(headers: dict, body: bytes, key: str, now: float | None = None) -> None:
+    """Raises ValueError (reason) unless the callback is signed with our key, in time."""
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    timestamp, signature = lowered.get("x-credit-timestamp") or "", lowered.get("x-credit-signature") or ""
+    if not timestamp.isdigit():
+        raise ValueError("missing or malformed X-Credit-Timestamp")
+    if abs((now if now is not None else time.time()) - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+        raise ValueError("timestamp outside the 5-minute window")
+    if not hmac.compare_digest(sign(key, int(timestamp), body), signature):
+        raise ValueError("bad signature")
+
+
+class CreditClient:
+    def __init__(self, base_url: str, key: str, timeout: tuple[float, float] = (2, 5)):
+        self.base_url = base_url.rstrip("/")
+        self._key = key
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"CreditClient({self.base_url!r})"
+
+    def enrol(self, member_ref: str, consent_version: str, consented_at: str) -> dict:
+        return self._call("POST", "/credit/v1/enrolments", {"member_ref": member_ref, "consent_version": consent_version,
+                                                            "consented_at": consented_at})
+
+    def enrolment(self, enrolment_id: str) -> dict:
+        return self._call("GET", f"/credit/v1/enrolments/{enrolment_id}")
+
+    def withdraw(self, enrolment_id: str) -> dict:
+        return self._call("DELETE", f"/credit/v1/enrolments/{enrolment_id}")
+
+    def charge(self, enrolment_id: str, charge_no: str, amount_fen: int, description: str) -> dict:
+        return self._call("POST", "/credit/v1/charges", {"enrolment_id": enrolment_id, "charge_no": charge_no,
+                                                         "amount_fen": amount_fen, "description": description})
+
+    def reverse(self, charge_no: str, reversal_no: str, amount_fen: int) -> dict:
+        return self._call("POST", f"/credit/v1/charges/{charge_no}/reversals",
+                          {"reversal_no": reversal_no, "amount_fen": amount_fen})
+
+    def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
+        import requests
+
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() if payload is not None else b""
+        timestamp = int(time.time())
+        headers = {"X-Credit-Timestamp": str(timestamp), "X-Credit-Signature": sign(self._key, timestamp, body),
+                   "Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        started, outcome = time.monotonic(), "ok"
+        try:
+            try:
+                answer = requests.request(method, self.base_url + path, data=body or None, headers=headers,
+                                          timeout=self.timeout, allow_redirects=False)
+            except requests.RequestException as exc:
+                outcome = type(exc).__name__
+                raise UpstreamUnavailable("the credit provider did not answer") from None
+            if answer.status_code >= 500:
+                outcome = f"HTTP {answer.status_code}"
+                raise UpstreamUnavailable(f"the credit provider answered {answer.status_code}")
+            try:
+                data = answer.json()
+            except ValueError:
+                outcome = "garbled"
+                raise UpstreamUnavailable("the credit provider answered something that is not JSON") from None
+            if answer.status_code >= 400:
+                outcome = str(data.get("code"))
+                raise CreditRefused(answer.status_code, str(data.get("code") or "UNKNOWN"), str(data.get("message") or ""))
+            return data
+        finally:
+            log.info("credit %s", path.split("/")[3] if path.count("/") >= 3 else path, extra={"external": {
+                "system": "credit", "method": method, "outcome": outcome,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1)}})
+
+
+def client() -> CreditClient:
+    return CreditClient(config.env("CREDIT_API_BASE"), config.secret_value("CREDIT_SECRET_ARN", "api_key"))
