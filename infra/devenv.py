@@ -25,6 +25,8 @@ HIS_PORT = int(os.environ.get("LOCAL_HIS_PORT", "7004"))
 HIS_DEV_KEY = "local-his-api-key"
 CREDIT_PORT = int(os.environ.get("LOCAL_CREDIT_PORT", "7005"))
 CREDIT_DEV_KEY = "local-credit-api-key"
+MED_INS_PORT = int(os.environ.get("LOCAL_MED_INS_PORT", "7006"))
+MED_INS_DEV_KEY = "local-medical-insurance-key"
 DEV_V3_MCHID = "1900000109"   # the template's default merchant: API v3
 DEV_V2_MCHID = "1900000110"   # a merchant still on API v2
 
@@ -158,6 +160,16 @@ def start_credit_simulator(port: int = CREDIT_PORT, callback_url: str | None = N
 
     api = os.environ.get("LOCAL_API_URL") or f"http://127.0.0.1:{os.environ.get('LOCAL_API_PORT', '3000')}"
     return CreditSimulator(CREDIT_DEV_KEY, port=port, callback_url=callback_url or f"{api}/callbacks/credit").start()
+
+
+def start_insurance_simulator(port: int = MED_INS_PORT):
+    from infra.simulators.medical_insurance import InsuranceSimulator
+
+    return InsuranceSimulator(MED_INS_DEV_KEY, port=port).start()
+
+
+def insurance_secret_string() -> str:
+    return json.dumps({"api_key": MED_INS_DEV_KEY})
 
 
 def credit_secret_string() -> str:

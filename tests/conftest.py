@@ -50,6 +50,7 @@ class Platform:
     live: object = None  # infra.local.websocket.WebSocketServer
     wechatpay: object = None  # infra.simulators.wechatpay.WeChatPaySimulator
     credit: object = None  # infra.simulators.credit.CreditSimulator
+    insurance: object = None  # infra.simulators.medical_insurance.InsuranceSimulator
     his: object = None  # infra.simulators.his.HisSimulator
     api: object = None  # infra.local.api.ApiServer over `host`: where payment notifications arrive
 
@@ -79,28 +80,31 @@ def platform_environment():
     saved = dict(os.environ)
     # Tests never touch a developer's LocalStack or AWS: always an embedded moto of their own.
     for key in ("AWS_ENDPOINT_URL", "WECHAT_API_BASE", "TRIAGE_API_BASE", "WECHATPAY_API_BASE", "HIS_API_BASE",
-                "CREDIT_API_BASE", "PAYMENT_NOTIFY_BASE_URL", "AWS_PROFILE"):
+                "CREDIT_API_BASE", "MED_INS_API_BASE", "PAYMENT_NOTIFY_BASE_URL", "AWS_PROFILE"):
         os.environ.pop(key, None)
     endpoint = aws.start_endpoint(port=free_port())
-    simulator = triage = live = host = wechatpay = his = credit = api = None
+    simulator = triage = live = host = wechatpay = his = credit = insurance = api = None
     try:
         template = Template.from_file(ROOT / "template.yaml", parameters={"PaymentNotifyBaseUrl": LOCAL_API_MARKER})
         physical = aws.provision(template, endpoint, {"WeChatSecret": devenv.wechat_secret_string(),
                                                       "TriageSecret": devenv.triage_secret_string(),
                                                       "WeChatPaySecret": devenv.wechatpay_secret_string(),
                                                       "HisSecret": devenv.his_secret_string(),
-                                                      "CreditSecret": devenv.credit_secret_string()})
+                                                      "CreditSecret": devenv.credit_secret_string(),
+                                                      "MedInsSecret": devenv.insurance_secret_string()})
         simulator = WeChatSimulator(devenv.wechat_dev_secrets()).start()
         triage = TriageSimulator(devenv.TRIAGE_DEV_KEY).start()
         # WeChat's day of notification retries compressed to about 3 s.
         wechatpay = devenv.wechatpay_simulator(retry_scale=0.00003).start()
         his = devenv.start_his_simulator(port=0)
         credit = devenv.start_credit_simulator(port=0)
+        insurance = devenv.start_insurance_simulator(port=0)
         os.environ["WECHAT_API_BASE"] = simulator.url
         os.environ["TRIAGE_API_BASE"] = triage.url
         os.environ["WECHATPAY_API_BASE"] = wechatpay.url
         os.environ["HIS_API_BASE"] = his.url
         os.environ["CREDIT_API_BASE"] = credit.url
+        os.environ["MED_INS_API_BASE"] = insurance.url
         os.environ["DB_POOL_SIZE"] = "10"  # threads stand in for containers, as in the local runtime
         model = template.model(physical)
         # The functions, as Lambda would load them, and the WebSocket API's local server
@@ -121,9 +125,10 @@ def platform_environment():
         _forget_container_state()
         ids = devenv.wechat_app_ids()
         yield Platform(endpoint, physical, simulator, devenv.wechat_dev_secrets(),
-                       ids["mini_program"], ids["official_account"], triage, host, live, wechatpay, credit, his, api)
+                       ids["mini_program"], ids["official_account"], triage, host, live, wechatpay, credit,
+                       insurance, his, api)
     finally:
-        for running in (simulator, triage, live, wechatpay, credit, his, api):
+        for running in (simulator, triage, live, wechatpay, credit, insurance, his, api):
             if running is not None:
                 running.stop()
         if host is not None:

@@ -40,10 +40,17 @@ def pay_order(order_id):
         from hospital.payments import credit_care
 
         return web.respond(credit_care.pay(web.principal(), order_id))
+    if body.channel == "med_ins":
+        from hospital.errors import ValidationFailed
+        from hospital.payments import medical_insurance
+
+        if not body.auth_code:
+            raise ValidationFailed("paying with medical insurance needs the insurance auth_code", field="auth_code")
+        return web.respond(medical_insurance.pay(web.principal(), order_id, body.auth_code))
     if body.channel != "wechat":
         from hospital.errors import ValidationFailed
 
-        raise ValidationFailed("this order can be paid with channel wechat or credit", field="channel")
+        raise ValidationFailed("this order can be paid with channel wechat, med_ins or credit", field="channel")
     source_ip = (web.request().context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
     return web.respond(checkout.pay_with_wechat(web.principal(), order_id, source_ip))
 

@@ -5,9 +5,10 @@ template's resources are created and the functions are imported:
 
 - migrates the database (DATABASE_URL, or the embedded SQLite file under .local/);
 - starts the simulators of the external systems: WeChat API (:7001), ED triage (:7002),
-  WeChat Pay (:7003), the HIS (:7004) and the credit-care provider (:7005), unless
-  WECHAT_API_BASE / TRIAGE_API_BASE / WECHATPAY_API_BASE / HIS_API_BASE / CREDIT_API_BASE
-  point at real endpoints, and stores the credentials
+  WeChat Pay (:7003), the HIS (:7004), the credit-care provider (:7005) and the
+  medical-insurance platform (:7006), unless WECHAT_API_BASE / TRIAGE_API_BASE /
+  WECHATPAY_API_BASE / HIS_API_BASE / CREDIT_API_BASE / MED_INS_API_BASE point at real
+  endpoints, and stores the credentials
   they accept in the template's secrets.
 
 `prepare_event(event)` fills the ${...} placeholders of events/*.json (a signed-in local
@@ -42,6 +43,9 @@ def _simulated_systems():
                          "HisApiBase", "HisSecret", devenv.his_secret_string),
         "CREDIT_API_BASE": ("credit", "LOCAL_CREDIT_PORT", devenv.CREDIT_PORT, devenv.start_credit_simulator,
                             "CreditApiBase", "CreditSecret", devenv.credit_secret_string),
+        "MED_INS_API_BASE": ("medical_insurance", "LOCAL_MED_INS_PORT", devenv.MED_INS_PORT,
+                             devenv.start_insurance_simulator, "MedInsApiBase", "MedInsSecret",
+                             devenv.insurance_secret_string),
     }
 
 

@@ -72,6 +72,8 @@ class WeChatPaySimulator(SimulatorServer):
         self.refund_seconds = refund_seconds
         self.orders: dict[tuple[str, str], dict] = {}
         self.refunds: dict[tuple[str, str], dict] = {}
+        self.med_orders: dict[tuple[str, str], dict] = {}   # (mchid, mix_trade_no) -> mixed order
+        self.med_refund_notices: list[dict] = []
         self.notifications: list[dict] = []   # every delivery attempt: kind, key, status, attempt
         self.notify_options = {"duplicates": 1, "concurrent": False, "probe_first": False, "delay_seconds": 0.0}
         self._timers: list[threading.Timer] = []
@@ -81,6 +83,10 @@ class WeChatPaySimulator(SimulatorServer):
             ("POST", "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", self._v3_close),
             ("POST", "/v3/refund/domestic/refunds", self._v3_refund),
             ("GET", "/v3/refund/domestic/refunds/{out_refund_no}", self._v3_refund_query),
+            ("POST", "/v3/med-ins/orders", self._v3_med_order),
+            ("GET", "/v3/med-ins/orders/mix-trade-no/{mix_trade_no}", self._v3_med_query),
+            ("POST", "/v3/med-ins/refunds/notify", self._v3_med_refund_notify),
+            ("POST", "/_sim/med-ins/pay", self._ctl_med_pay),
             ("POST", "/pay/unifiedorder", self._v2_unifiedorder),
             ("POST", "/pay/orderquery", self._v2_orderquery),
             ("POST", "/pay/closeorder", self._v2_closeorder),
@@ -242,6 +248,99 @@ class WeChatPaySimulator(SimulatorServer):
             view["success_time"] = refund["success_time"]
         return view
 
+    # ---- v3: medical-insurance mixed orders ----------------------------------------------
+    MED_FEES = ("med_ins_gov_fee", "med_ins_self_fee", "med_ins_other_fee", "med_ins_cash_fee")
+
+    def _v3_med_order(self, req: Request):
+        merchant = self._v3_caller(req)
+        if isinstance(merchant, tuple):
+            return merchant
+        try:
+            body = req.json()
+            fees = {k: body[k] for k in ("total_fee", "wechat_pay_cash_fee", *self.MED_FEES)}
+            out_trade_no, notify_url = body["out_trade_no"], body["notify_url"]
+            appid, openid = body["appid"], body["openid"]
+            body["pay_order_id"], body["pay_auth_no"]
+        except (ValueError, KeyError, TypeError):
+            return self._v3_error(400, "PARAM_ERROR", "missing or malformed field", merchant)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in fees.values()) or \
+                fees["total_fee"] != sum(fees[k] for k in self.MED_FEES) or \
+                fees["wechat_pay_cash_fee"] != fees["med_ins_cash_fee"]:
+            return self._v3_error(400, "PARAM_ERROR", "total_fee must be gov + self + other + cash", merchant)
+        with self._lock:
+            existing = [o for o in self.med_orders.values() if o["out_trade_no"] == out_trade_no
+                        and o["mchid"] == merchant.mchid]
+            if existing:
+                return self._signed(merchant, 200, self._med_view(existing[0]))
+            order = {"mchid": merchant.mchid, "appid": appid, "openid": openid, "out_trade_no": out_trade_no,
+                     "mix_trade_no": "MIX" + uuid.uuid4().hex[:24], "notify_url": notify_url, "api": "v3",
+                     "pay_order_id": body["pay_order_id"], "mix_pay_status": "MIX_PAY_CREATED",
+                     "self_pay_status": "SELF_PAY_CREATED" if fees["med_ins_cash_fee"] else "NO_SELF_PAY",
+                     "med_ins_pay_status": "MED_INS_PAY_CREATED", "paid_time": None, **fees}
+            self.med_orders[(merchant.mchid, order["mix_trade_no"])] = order
+        if fees["med_ins_cash_fee"]:  # the cash part is an ordinary transaction (refunded as one)
+            self._open_order(merchant, "v3", appid, out_trade_no, fees["med_ins_cash_fee"], notify_url, openid,
+                             "医保自费部分", None)
+        return self._signed(merchant, 200, self._med_view(order))
+
+    def _med_view(self, order: dict) -> dict:
+        return {k: order[k] for k in ("mix_trade_no", "mix_pay_status", "self_pay_status", "med_ins_pay_status",
+                                      "out_trade_no", "appid", "mchid", "total_fee", "wechat_pay_cash_fee",
+                                      "pay_order_id", "paid_time", *self.MED_FEES)}
+
+    def _v3_med_query(self, req: Request):
+        merchant = self._v3_caller(req)
+        if isinstance(merchant, tuple):
+            return merchant
+        order = self.med_orders.get((merchant.mchid, req.params["mix_trade_no"]))
+        if order is None:
+            return self._v3_error(404, "RESOURCE_NOT_EXISTS", "订单不存在", merchant)
+        return self._signed(merchant, 200, self._med_view(order))
+
+    def _v3_med_refund_notify(self, req: Request):
+        merchant = self._v3_caller(req)
+        if isinstance(merchant, tuple):
+            return merchant
+        order = self.med_orders.get((merchant.mchid, req.query.get("mix_trade_no", "")))
+        try:
+            body = req.json()
+            parts = (body["med_refund_gov_fee"], body["med_refund_self_fee"], body["med_refund_other_fee"])
+            total, out_refund_no = body["med_refund_total_fee"], body["out_refund_no"]
+        except (ValueError, KeyError, TypeError):
+            return self._v3_error(400, "PARAM_ERROR", "missing or malformed field", merchant)
+        if order is None:
+            return self._v3_error(404, "RESOURCE_NOT_EXISTS", "订单不存在", merchant)
+        if total != sum(parts) or parts != (order["med_ins_gov_fee"], order["med_ins_self_fee"],
+                                            order["med_ins_other_fee"]):
+            return self._v3_error(400, "PARAM_ERROR", "insurance refund must match the insurance parts", merchant)
+        with self._lock:
+            if not any(n["out_refund_no"] == out_refund_no for n in self.med_refund_notices):
+                self.med_refund_notices.append({"mix_trade_no": order["mix_trade_no"], **body})
+        return self._signed(merchant, 204, None)
+
+    def pay_med_ins(self, mchid: str, mix_trade_no: str, notify: bool = True) -> dict:
+        """The patient confirms the mixed payment: insurance parts and the cash part."""
+        with self._lock:
+            order = self.med_orders[(mchid, mix_trade_no)]
+            if order["mix_pay_status"] != "MIX_PAY_CREATED":
+                raise ValueError(f"mixed order is {order['mix_pay_status']}")
+            order.update(mix_pay_status="MIX_PAY_SUCCESS", med_ins_pay_status="MED_INS_PAY_SUCCESS",
+                         self_pay_status="SELF_PAY_SUCCESS" if order["med_ins_cash_fee"] else "NO_SELF_PAY",
+                         paid_time=_rfc3339(self.now()))
+        if order["med_ins_cash_fee"]:
+            self.pay(mchid, order["out_trade_no"], notify=False)
+        if notify:
+            self.send_notification("med_ins", mchid, mix_trade_no)
+        return order
+
+    def _ctl_med_pay(self, req: Request):
+        body = req.json() or {}
+        match = [o for o in self.med_orders.values() if o["mix_trade_no"] == body.get("mix_trade_no")
+                 or o["out_trade_no"] == body.get("out_trade_no")]
+        if not match:
+            return 404, {"error": "no such mixed order"}
+        return 200, self.pay_med_ins(match[0]["mchid"], match[0]["mix_trade_no"])
+
     # ---- shared order and refund book-keeping ---------------------------------------------
     def _open_order(self, merchant, api, appid, out_trade_no, total, notify_url, openid, description, attach):
         with self._lock:
@@ -298,9 +397,12 @@ class WeChatPaySimulator(SimulatorServer):
             self.send_notification("payment", mchid, out_trade_no)
         return order
 
+    def _book(self, kind: str) -> dict:
+        return {"payment": self.orders, "refund": self.refunds, "med_ins": self.med_orders}[kind]
+
     def notification(self, kind: str, mchid: str, key: str, probe: bool = False) -> tuple[bytes, dict]:
         """The body and headers WeChat would send for this order or refund now."""
-        record = (self.orders if kind == "payment" else self.refunds)[(mchid, key)]
+        record = self._book(kind)[(mchid, key)]
         if record["api"] == "v3":
             return self._v3_notification(self.merchants[mchid], kind, record, probe)
         return self._v2_notification(self.merchants[mchid], kind, record, probe)
@@ -334,7 +436,7 @@ class WeChatPaySimulator(SimulatorServer):
         import requests
 
         merchant = self.merchants[mchid]
-        record = (self.orders if kind == "payment" else self.refunds)[(mchid, key)]
+        record = self._book(kind)[(mchid, key)]
         url = record["notify_url"]
         if record["api"] == "v3":
             data, headers = self._v3_notification(merchant, kind, record, probe)
@@ -356,6 +458,9 @@ class WeChatPaySimulator(SimulatorServer):
         if kind == "payment":
             event_type, resource_type, plain = "TRANSACTION.SUCCESS", "transaction", self._v3_transaction(record)
             summary = "支付成功"
+        elif kind == "med_ins":
+            event_type, resource_type, plain = "MEDICAL_INSURANCE.SUCCESS", "medical_insurance", self._med_view(record)
+            summary = "医保混合支付成功"
         else:
             event_type = {"SUCCESS": "REFUND.SUCCESS", "CLOSED": "REFUND.CLOSED",
                           "ABNORMAL": "REFUND.ABNORMAL"}[record["status"]]
@@ -550,7 +655,7 @@ class WeChatPaySimulator(SimulatorServer):
     def _ctl_resend(self, req: Request):
         body = req.json() or {}
         kind, key = body.get("kind"), body.get("key")
-        book = self.orders if kind == "payment" else self.refunds
+        book = self._book(kind) if kind in ("payment", "refund", "med_ins") else {}
         match = [k for k in book if k[1] == key]
         if not match:
             return 404, {"error": "nothing to resend"}

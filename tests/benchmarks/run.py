@@ -275,7 +275,7 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
     os.environ["LOCAL_AWS_PORT"] = "4599"
     with scratch_database() as url:
         with LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
-                          env={"DATABASE_URL": url, "LOCAL_WECHAT_PORT": "0", "LOCAL_TRIAGE_PORT": "0", "LOCAL_WECHATPAY_PORT": "0", "LOCAL_HIS_PORT": "0", "LOCAL_CREDIT_PORT": "0",
+                          env={"DATABASE_URL": url, "LOCAL_WECHAT_PORT": "0", "LOCAL_TRIAGE_PORT": "0", "LOCAL_WECHATPAY_PORT": "0", "LOCAL_HIS_PORT": "0", "LOCAL_CREDIT_PORT": "0", "LOCAL_MED_INS_PORT": "0",
                                "LOCAL_FUNCTION_CONCURRENCY": "16"}) as rt:
             _forget_container_state()
             app_id = devenv.wechat_app_ids()["mini_program"]
@@ -320,7 +320,7 @@ def tracking_latency(ambulances: int = int(os.environ.get("BENCH_AMBULANCES", "1
     start = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}
     with scratch_database() as url:
         with LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
-                          env={"DATABASE_URL": url, "LOCAL_WECHAT_PORT": "0", "LOCAL_TRIAGE_PORT": "0", "LOCAL_WECHATPAY_PORT": "0", "LOCAL_HIS_PORT": "0", "LOCAL_CREDIT_PORT": "0",
+                          env={"DATABASE_URL": url, "LOCAL_WECHAT_PORT": "0", "LOCAL_TRIAGE_PORT": "0", "LOCAL_WECHATPAY_PORT": "0", "LOCAL_HIS_PORT": "0", "LOCAL_CREDIT_PORT": "0", "LOCAL_MED_INS_PORT": "0",
                                "LOCAL_FUNCTION_CONCURRENCY": "16"}) as rt:
             _forget_container_state()
             app_id = devenv.wechat_app_ids()["mini_program"]

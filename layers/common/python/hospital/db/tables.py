@@ -313,6 +313,13 @@ payment_orders = sa.Table(
     sa.Column("his_error", sa.String(200), nullable=True),
     sa.Column("closed_reason", sa.String(32), nullable=True),
     sa.Column("checked_at", Time, nullable=True),              # last query at the provider
+    # Medical-insurance mixed payment (OP1): the split the insurance platform settled.
+    sa.Column("mix_trade_no", sa.String(64), nullable=True),
+    sa.Column("ins_pay_ord_id", sa.String(64), nullable=True),
+    sa.Column("ins_fund_fen", sa.BigInteger(), nullable=True),     # pooled fund (统筹)
+    sa.Column("ins_account_fen", sa.BigInteger(), nullable=True),  # personal account (个账)
+    sa.Column("ins_other_fen", sa.BigInteger(), nullable=True),
+    sa.Column("cash_fen", sa.BigInteger(), nullable=True),         # self-paid through WeChat Pay
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.UniqueConstraint("kind", "open_his_ref"),
@@ -335,6 +342,13 @@ payment_refunds = sa.Table(
     sa.Column("requested_by", Id, nullable=True),
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("last_error", sa.String(200), nullable=True),
+    # A mixed (insurance) refund has steps, each done once: the cash part at WeChat, the
+    # insurance part at the insurance platform, then the notice to WeChat (OP3).
+    sa.Column("cash_fen", sa.BigInteger(), nullable=True),
+    sa.Column("insurance_fen", sa.BigInteger(), nullable=True),
+    sa.Column("cash_done_at", Time, nullable=True),
+    sa.Column("insurance_done_at", Time, nullable=True),
+    sa.Column("notified_at", Time, nullable=True),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Column("finished_at", Time, nullable=True),

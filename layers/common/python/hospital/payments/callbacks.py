@@ -51,6 +51,10 @@ def handle_v3(headers: dict, body: bytes) -> Answer:
     try:
         if event == "TRANSACTION.SUCCESS":
             outcome = results.apply_payment(_v3_payment(resource, merchant.mchid))
+        elif event == "MEDICAL_INSURANCE.SUCCESS":
+            from hospital.payments import medical_insurance
+
+            outcome = medical_insurance.apply_result("wechatpay_v3", resource, merchant.mchid)
         elif event in V3_REFUND_EVENTS:
             outcome = results.apply_refund(results.RefundResult(
                 "wechatpay_v3", str(resource["out_refund_no"]), str(resource.get("refund_status") or V3_REFUND_EVENTS[event]),

@@ -17,6 +17,8 @@ class NewOrder(_Strict):
 
 class PayOrder(_Strict):
     channel: Literal["wechat", "med_ins", "credit"] = "wechat"
+    # med_ins: the code the insurance mini-program returned after the patient authorised.
+    auth_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{4,128}$")] | None = None
 
 
 class CreditEnrolment(_Strict):

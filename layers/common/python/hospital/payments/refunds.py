@@ -29,6 +29,7 @@ log = logging.getLogger("hospital.payments")
 
 REQUESTED, PROCESSING, SUCCEEDED, CLOSED, ABNORMAL = "requested", "processing", "succeeded", "closed", "abnormal"
 FINAL = (SUCCEEDED, CLOSED)
+CASH_DONE = "cash_done"  # a mixed (insurance) refund's cash part came back; more steps follow
 REASON = re.compile(r"^[a-z][a-z0-9_:-]{0,47}$")
 
 
@@ -56,12 +57,20 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or not 1 <= amount_fen <= refundable:
         raise Conflict(f"at most {refundable} fen of this order can still be refunded", code="refund_too_large",
                        field="amount_fen")
+    mixed = {}
+    if order.channel == "med_ins":
+        # Each part goes back where it came from, whole: the insurance platform refunds an order's
+        # insurance parts as they were settled, so a mixed payment is refunded in full.
+        if amount_fen != order.paid_fen:
+            raise Conflict("a medical-insurance payment is refunded in full", code="refund_must_be_full",
+                           field="amount_fen")
+        mixed = {"cash_fen": order.cash_fen or 0, "insurance_fen": order.paid_fen - (order.cash_fen or 0)}
     now = utcnow()
     refund_id = uuid.uuid4().hex
     conn.execute(t.payment_refunds.insert().values(
         id=refund_id, order_id=order.id, out_refund_no=number, route=order.channel or "wechat",
         amount_fen=amount_fen, reason=reason, status=REQUESTED, requested_by=requested_by,
-        created_at=now, updated_at=now))
+        created_at=now, updated_at=now, **mixed))
     if order.status in (orders.CONFIRMED, orders.PAID):
         orders.move(conn, order.id, orders.REFUND_PENDING)
     uow.publish("refunds", "refund.requested", {"refund_id": refund_id})
@@ -86,6 +95,10 @@ def process(refund_id: str) -> str:
     from hospital.adapters.credit import CreditRefused
     from hospital.payments import credit_care
 
+    if refund.route == "med_ins":
+        from hospital.payments import medical_insurance
+
+        return medical_insurance.refund_steps(order, refund)
     try:
         if refund.route == "credit":
             answer = credit_care.reverse(order, refund)
@@ -134,6 +147,16 @@ def settle(conn, order, refund, result, now) -> str:
         return PROCESSING
     if refund.status in FINAL:
         return "duplicate"
+    if status == "SUCCESS" and refund.route == "med_ins":
+        # Only the cash part of a mixed refund: book it; the worker does the rest.
+        if refund.cash_done_at is not None:
+            return "duplicate"
+        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
+                     .values(cash_done_at=result.finished_at or now, provider_refund_id=provider_ref, updated_at=now))
+        ledger.book(conn, order_id=order.id, refund_id=refund.id, entry_type=ledger.REFUND, channel="wechat",
+                    amount_fen=-refund.cash_fen, provider_ref=provider_ref,
+                    dedupe_key=f"refund:{refund.out_refund_no}:wechat", occurred_at=result.finished_at or now)
+        return CASH_DONE
     if status == "SUCCESS":
         conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
                      .values(status=SUCCEEDED, provider_refund_id=provider_ref, updated_at=now,
@@ -169,6 +192,26 @@ def settle(conn, order, refund, result, now) -> str:
         return new
     log.warning("refund state not understood", extra={"out_refund_no": refund.out_refund_no, "state": status[:20]})
     return "ignored"
+
+
+def finish_mixed(refund_id: str) -> str:
+    """All steps of a mixed refund done: it succeeded, and the order is refunded."""
+    now = utcnow()
+    with transaction() as conn:
+        refund = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund_id)
+                              .with_for_update()).one()
+        order = orders.locked(conn, refund.order_id)
+        done = (not refund.cash_fen or refund.cash_done_at) and refund.insurance_done_at and refund.notified_at
+        if refund.status in FINAL or not done:
+            return refund.status if refund.status in FINAL else PROCESSING
+        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
+                     .values(status=SUCCEEDED, finished_at=now, updated_at=now))
+        refunded = order.refunded_fen + refund.amount_fen
+        conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id)
+                     .values(refunded_fen=refunded, updated_at=now))
+        if refunded >= order.paid_fen:
+            orders.move(conn, order.id, orders.REFUNDED)
+    return SUCCEEDED
 
 
 def follow_up(refund_id: str) -> str:

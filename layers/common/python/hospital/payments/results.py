@@ -48,9 +48,10 @@ class RefundResult:
     finished_at: dt.datetime | None = None
 
 
-def apply_payment(result: PaymentResult, on_paid=None) -> str:
+def apply_payment(result: PaymentResult, on_paid=None, parts: list[tuple[str, int]] | None = None) -> str:
     """Returns what happened: paid, duplicate, ignored (not a success), or an anomaly reason.
-    `on_paid(conn, order)` runs in the same transaction when the order becomes paid."""
+    `on_paid(conn, order)` runs in the same transaction when the order becomes paid; `parts`
+    (channel, fen) book a mixed payment per channel instead of one entry."""
     if result.trade_state != "SUCCESS":
         return "ignored"
     with unit_of_work() as uow:
@@ -75,9 +76,10 @@ def apply_payment(result: PaymentResult, on_paid=None) -> str:
         if not orders.move(conn, order.id, orders.PAID, transaction_id=result.transaction_id, paid_at=result.paid_at,
                            paid_fen=result.total_fen, channel=result.channel):
             return "duplicate"
-        ledger.book(conn, order_id=order.id, entry_type=ledger.PAYMENT, channel=result.channel,
-                    amount_fen=result.total_fen, provider_ref=result.transaction_id,
-                    dedupe_key=f"pay:{order.id}:{result.transaction_id}", occurred_at=result.paid_at)
+        for channel, fen in parts or [(result.channel, result.total_fen)]:
+            ledger.book(conn, order_id=order.id, entry_type=ledger.PAYMENT, channel=channel, amount_fen=fen,
+                        provider_ref=result.transaction_id, occurred_at=result.paid_at,
+                        dedupe_key=f"pay:{order.id}:{result.transaction_id}" + (f":{channel}" if parts else ""))
         if late:
             # Money arrived after we closed the order: it is taken and confirmed or refunded
             # like any other, and finance sees it.
@@ -121,9 +123,14 @@ def apply_refund(result: RefundResult) -> str:
         order = orders.locked(conn, refund.order_id)
         refund = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund.id)
                               .with_for_update()).one()
-        if result.refund_fen is not None and result.refund_fen != refund.amount_fen:
+        # A mixed refund's provider refund is its cash part only.
+        expected = refund.cash_fen if refund.route == "med_ins" else refund.amount_fen
+        if result.refund_fen is not None and result.refund_fen != expected:
             anomalies.record(conn, source=result.source, reason="refund_amount_mismatch", order_id=order.id,
                              out_refund_no=refund.out_refund_no, amount_fen=result.refund_fen,
                              dedupe_key=f"refund:amount:{refund.out_refund_no}:{result.refund_fen}")
             return "refund_amount_mismatch"
-        return refunds.settle(conn, order, refund, result, now)
+        outcome = refunds.settle(conn, order, refund, result, now)
+        if outcome == refunds.CASH_DONE:  # a mixed refund's cash part is back: the worker goes on
+            uow.publish("refunds", REFUND_REQUESTED, {"refund_id": refund.id})
+        return outcome

@@ -1,0 +1,134 @@
+"""Medical-insurance platform simulator (wire format in hospital.adapters.medical_insurance):
+auth codes to single-use pay_auth_no, fee upload (6201), pre-settlement with a configurable
+split (6202), refunds of the insurance part (6203, idempotent by out_refund_no).
+
+    POST /_sim/auth-code {"psn_no"}                -> {"auth_code"} (the patient authorised)
+    POST /_sim/split {"fund_ratio": 0.6, "account_ratio": 0.3}   the share of each part
+    GET  /_sim/orders, /_sim/refunds
+Faults through /_sim/faults (paths /fsi/api/6202 ...).
+
+Run alone: python -m infra.simulators.medical_insurance --port 7006
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from decimal import ROUND_DOWN, Decimal
+
+from infra.simulators._http import Request, SimulatorServer, serve_forever
+
+
+class InsuranceSimulator(SimulatorServer):
+    def __init__(self, api_key: str, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(host, port)
+        self.api_key = api_key
+        self.fund_ratio, self.account_ratio = Decimal("0.6"), Decimal("0.3")
+        self.auth_codes: dict[str, str] = {}     # auth_code -> psn_no
+        self.pay_auths: dict[str, dict] = {}     # pay_auth_no -> {psn_no, used}
+        self.orders: dict[str, dict] = {}
+        self.refunds: dict[str, dict] = {}
+        self.route("POST", "/fsi/api/{infno}", self._api)
+        self.route("POST", "/_sim/auth-code", self._ctl_auth_code)
+        self.route("POST", "/_sim/split", self._ctl_split)
+        self.route("GET", "/_sim/orders", lambda req: (200, list(self.orders.values())))
+        self.route("GET", "/_sim/refunds", lambda req: (200, list(self.refunds.values())))
+
+    def mint_auth_code(self, psn_no: str) -> str:
+        code = "AC" + uuid.uuid4().hex[:16]
+        with self._lock:
+            self.auth_codes[code] = psn_no
+        return code
+
+    def _api(self, req: Request):
+        timestamp = req.headers.get("X-Ins-Timestamp") or ""
+        expected = hmac.new(self.api_key.encode(), timestamp.encode() + b"." + req.body, hashlib.sha256).hexdigest()
+        if not timestamp.isdigit() or abs(self.now() - int(timestamp)) > 300 or \
+                not hmac.compare_digest(expected, req.headers.get("X-Ins-Signature") or ""):
+            return 200, {"infcode": -1, "err_msg": "signature verification failed"}
+        try:
+            call = json.loads(req.body)
+            data = call["input"]
+        except (ValueError, KeyError):
+            return 200, {"infcode": -1, "err_msg": "malformed request"}
+        handler = {"AUTH": self._auth, "6201": self._upload, "6202": self._pre_settle, "6203": self._refund}.get(
+            req.params["infno"])
+        if handler is None:
+            return 200, {"infcode": -1, "err_msg": f"unknown infno {req.params['infno']}"}
+        with self._lock:
+            return 200, handler(data)
+
+    def _auth(self, data: dict) -> dict:
+        psn_no = self.auth_codes.pop(str(data.get("auth_code")), None)  # a code is good once
+        if psn_no is None:
+            return {"infcode": 1001, "err_msg": "auth code invalid or used"}
+        pay_auth_no = "PA" + uuid.uuid4().hex[:20]
+        self.pay_auths[pay_auth_no] = {"psn_no": psn_no, "used": False}
+        return {"infcode": 0, "output": {"pay_auth_no": pay_auth_no, "psn_no": psn_no}}
+
+    def _upload(self, data: dict) -> dict:
+        auth = self.pay_auths.get(str(data.get("pay_auth_no")))
+        if auth is None or auth["used"]:
+            return {"infcode": 1002, "err_msg": "pay_auth_no invalid or already used"}
+        pay_ord_id = "PO" + uuid.uuid4().hex[:20]
+        self.orders[pay_ord_id] = {"pay_ord_id": pay_ord_id, "med_org_ord": data.get("med_org_ord"),
+                                   "total": str(data.get("total")), "status": "UNPAID",
+                                   "pay_auth_no": data.get("pay_auth_no")}
+        return {"infcode": 0, "output": {"pay_ord_id": pay_ord_id}}
+
+    def _pre_settle(self, data: dict) -> dict:
+        order = self.orders.get(str(data.get("pay_ord_id")))
+        auth = self.pay_auths.get(str(data.get("pay_auth_no")))
+        if order is None or auth is None or auth["used"] or order["pay_auth_no"] != data.get("pay_auth_no"):
+            return {"infcode": 1003, "err_msg": "no such order for this authorisation"}
+        auth["used"] = True  # single use
+        total = Decimal(order["total"])
+        fund = (total * self.fund_ratio).quantize(Decimal("0.01"), ROUND_DOWN)
+        account = (total * self.account_ratio).quantize(Decimal("0.01"), ROUND_DOWN)
+        own = total - fund - account
+        order.update(status="PAID", fund_pay=str(fund), psn_acct_pay=str(account), oth_pay="0.00", own_pay=str(own))
+        return {"infcode": 0, "output": {"pay_ord_id": order["pay_ord_id"], "total": str(total), "fund_pay": str(fund),
+                                         "psn_acct_pay": str(account), "oth_pay": "0.00", "own_pay": str(own)}}
+
+    def _refund(self, data: dict) -> dict:
+        existing = self.refunds.get(str(data.get("out_refund_no")))
+        if existing is not None:
+            return {"infcode": 0, "output": {"refund_status": "SUCCESS", "refund_id": existing["refund_id"]}}
+        order = self.orders.get(str(data.get("pay_ord_id")))
+        if order is None or order["status"] != "PAID":
+            return {"infcode": 1004, "err_msg": "order not refundable"}
+        if (Decimal(str(data.get("fund_pay"))), Decimal(str(data.get("psn_acct_pay")))) != \
+                (Decimal(order["fund_pay"]), Decimal(order["psn_acct_pay"])):
+            return {"infcode": 1005, "err_msg": "refund must return each part as paid"}
+        order["status"] = "REFUNDED"
+        refund = {"refund_id": "IR" + uuid.uuid4().hex[:16], "out_refund_no": data.get("out_refund_no"),
+                  "pay_ord_id": order["pay_ord_id"], "fund_pay": data.get("fund_pay"),
+                  "psn_acct_pay": data.get("psn_acct_pay")}
+        self.refunds[refund["out_refund_no"]] = refund
+        return {"infcode": 0, "output": {"refund_status": "SUCCESS", "refund_id": refund["refund_id"]}}
+
+    def _ctl_auth_code(self, req: Request):
+        body = req.json() or {}
+        return 200, {"auth_code": self.mint_auth_code(str(body.get("psn_no") or "PSN" + uuid.uuid4().hex[:8]))}
+
+    def _ctl_split(self, req: Request):
+        body = req.json() or {}
+        self.fund_ratio = Decimal(str(body.get("fund_ratio", self.fund_ratio)))
+        self.account_ratio = Decimal(str(body.get("account_ratio", self.account_ratio)))
+        return 200, {"fund_ratio": str(self.fund_ratio), "account_ratio": str(self.account_ratio)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from infra import devenv
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=devenv.MED_INS_PORT)
+    args = parser.parse_args(argv)
+    serve_forever(InsuranceSimulator(devenv.MED_INS_DEV_KEY, port=args.port), "medical-insurance platform simulator")
+
+
+if __name__ == "__main__":
+    main()

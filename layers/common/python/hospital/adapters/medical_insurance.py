@@ -1,0 +1,128 @@
+"""The medical-insurance platform (医保移动支付, hospital side), in the style of the national
+insurance platform's interfaces: one endpoint per transaction number, amounts as yuan strings
+(converted to fen with Decimal, hospital.money), every call signed.
+
+Wire format: ``POST {MED_INS_API_BASE}/fsi/api/{infno}`` with
+``{"infno", "msgid": "<unique>", "input": {...}}`` and the headers ``X-Ins-Timestamp`` and
+``X-Ins-Signature: hex(HMAC-SHA256(key, ts + "." + body))``. Answers
+``{"infcode": 0, "output": {...}}``; any other infcode is a refusal with ``err_msg``.
+
+- ``AUTH {"auth_code"}`` -> ``{"pay_auth_no", "psn_no"}``: the code from the insurance
+  mini-program for a single-use payment authorisation.
+- ``6201 {"pay_auth_no", "med_org_ord", "fee_details": [{"item", "amount"}], "total"}`` -> ``{"pay_ord_id"}``
+- ``6202 {"pay_auth_no", "pay_ord_id"}`` -> ``{"pay_ord_id", "total", "fund_pay", "psn_acct_pay",
+  "oth_pay", "own_pay"}`` (pre-settlement: the split; total = fund + account + other + own)
+- ``6203 {"pay_ord_id", "ref_reason", "out_refund_no", "fund_pay", "psn_acct_pay", "oth_pay"}``
+  -> ``{"refund_status": "SUCCESS"}``; idempotent on out_refund_no.
+- ``6301 {"pay_ord_id"}`` -> ``{"ord_stas": "PAID" | "UNPAID" | "REFUNDED"}``
+
+Errors: ``InsuranceRefused`` (infcode != 0), ``UpstreamUnavailable`` (down, 5xx, garbled).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from hospital import config, money
+from hospital.errors import UpstreamUnavailable
+
+log = logging.getLogger("hospital.external")
+
+
+class InsuranceRefused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class Settlement:
+    pay_ord_id: str
+    total_fen: int
+    fund_fen: int          # pooled fund (统筹)
+    account_fen: int       # personal account (个账)
+    other_fen: int
+    cash_fen: int          # self-paid, through WeChat Pay
+
+
+def sign(key: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(key.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class InsuranceClient:
+    def __init__(self, base_url: str, key: str, timeout: tuple[float, float] = (2, 8)):
+        self.base_url = base_url.rstrip("/")
+        self._key = key
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"InsuranceClient({self.base_url!r})"
+
+    def pay_auth_no(self, auth_code: str) -> str:
+        return str(self._call("AUTH", {"auth_code": auth_code})["pay_auth_no"])
+
+    def upload_fees(self, pay_auth_no: str, order_id: str, title: str, total_fen: int) -> str:
+        amount = money.fen_to_yuan(total_fen)
+        return str(self._call("6201", {"pay_auth_no": pay_auth_no, "med_org_ord": order_id,
+                                       "fee_details": [{"item": title, "amount": amount}], "total": amount})["pay_ord_id"])
+
+    def pre_settle(self, pay_auth_no: str, pay_ord_id: str) -> Settlement:
+        out = self._call("6202", {"pay_auth_no": pay_auth_no, "pay_ord_id": pay_ord_id})
+        try:
+            parts = [money.yuan_to_fen(str(out[k])) for k in ("total", "fund_pay", "psn_acct_pay", "oth_pay", "own_pay")]
+        except (KeyError, money.MoneyError):
+            raise UpstreamUnavailable("the insurance platform answered a split we cannot read") from None
+        total, fund, account, other, cash = parts
+        if min(parts) < 0 or fund + account + other + cash != total:
+            raise UpstreamUnavailable("the insurance platform's split does not add up")
+        return Settlement(str(out.get("pay_ord_id") or pay_ord_id), total, fund, account, other, cash)
+
+    def refund(self, pay_ord_id: str, out_refund_no: str, reason: str, fund_fen: int, account_fen: int,
+               other_fen: int) -> dict:
+        return self._call("6203", {"pay_ord_id": pay_ord_id, "out_refund_no": out_refund_no, "ref_reason": reason,
+                                   "fund_pay": money.fen_to_yuan(fund_fen),
+                                   "psn_acct_pay": money.fen_to_yuan(account_fen),
+                                   "oth_pay": money.fen_to_yuan(other_fen)})
+
+    def _call(self, infno: str, data: dict) -> dict:
+        import requests
+
+        body = json.dumps({"infno": infno, "msgid": uuid.uuid4().hex, "input": data}, ensure_ascii=False,
+                          separators=(",", ":")).encode()
+        timestamp = int(time.time())
+        headers = {"Content-Type": "application/json; charset=utf-8", "X-Ins-Timestamp": str(timestamp),
+                   "X-Ins-Signature": sign(self._key, timestamp, body)}
+        started, outcome = time.monotonic(), "ok"
+        try:
+            try:
+                answer = requests.post(f"{self.base_url}/fsi/api/{infno}", data=body, headers=headers,
+                                       timeout=self.timeout, allow_redirects=False)
+            except requests.RequestException as exc:
+                outcome = type(exc).__name__
+                raise UpstreamUnavailable("the insurance platform did not answer") from None
+            if answer.status_code != 200:
+                outcome = f"HTTP {answer.status_code}"
+                raise UpstreamUnavailable(f"the insurance platform answered {answer.status_code}")
+            try:
+                reply = answer.json()
+                code = reply["infcode"]
+            except (ValueError, KeyError, TypeError):
+                outcome = "garbled"
+                raise UpstreamUnavailable("the insurance platform answered something not in its format") from None
+            if code != 0:
+                outcome = str(code)
+                raise InsuranceRefused(str(code), str(reply.get("err_msg") or ""))
+            return reply.get("output") or {}
+        finally:
+            log.info("insurance %s", infno, extra={"external": {
+                "system": "medical_insurance", "operation": infno, "outcome": outcome,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1)}})
+
+
+def client() -> InsuranceClient:
+    return InsuranceClient(config.env("MED_INS_API_BASE"), config.secret_value("MED_INS_SECRET_ARN", "api_key"))
