@@ -74,6 +74,7 @@ class WeChatPaySimulator(SimulatorServer):
         self.refunds: dict[tuple[str, str], dict] = {}
         self.med_orders: dict[tuple[str, str], dict] = {}   # (mchid, mix_trade_no) -> mixed order
         self.med_refund_notices: list[dict] = []
+        self.bill_tokens: dict[str, bytes] = {}   # download token -> file bytes (gzip or plain)
         self.notifications: list[dict] = []   # every delivery attempt: kind, key, status, attempt
         self.notify_options = {"duplicates": 1, "concurrent": False, "probe_first": False, "delay_seconds": 0.0}
         self._timers: list[threading.Timer] = []
@@ -87,6 +88,9 @@ class WeChatPaySimulator(SimulatorServer):
             ("GET", "/v3/med-ins/orders/mix-trade-no/{mix_trade_no}", self._v3_med_query),
             ("POST", "/v3/med-ins/refunds/notify", self._v3_med_refund_notify),
             ("POST", "/_sim/med-ins/pay", self._ctl_med_pay),
+            ("GET", "/v3/bill/tradebill", self._v3_tradebill),
+            ("GET", "/v3/billdownload/file", self._v3_bill_download),
+            ("POST", "/pay/downloadbill", self._v2_downloadbill),
             ("POST", "/pay/unifiedorder", self._v2_unifiedorder),
             ("POST", "/pay/orderquery", self._v2_orderquery),
             ("POST", "/pay/closeorder", self._v2_closeorder),
@@ -340,6 +344,94 @@ class WeChatPaySimulator(SimulatorServer):
         if not match:
             return 404, {"error": "no such mixed order"}
         return 200, self.pay_med_ins(match[0]["mchid"], match[0]["mix_trade_no"])
+
+    # ---- trade bills (reconciliation) ------------------------------------------------------
+    def trade_bill(self, mchid: str, bill_date: str, bill_type: str = "ALL") -> str | None:
+        """The day's bill in WeChat's layout (shared/specs/wechatpay.md): a header, data lines
+        whose every value starts with a backtick, a summary header and line. None: no trades."""
+        day = bill_date
+        columns = {"ALL": BILL_ALL, "SUCCESS": BILL_SUCCESS, "REFUND": BILL_REFUND}[bill_type]
+        rows = []
+        for order in self.orders.values():
+            if order["mchid"] != mchid or not order.get("success_time") or order["success_time"][:10] != day:
+                continue
+            if bill_type in ("ALL", "SUCCESS"):
+                rows.append(self._bill_row(order, None, bill_type))
+        for refund in self.refunds.values():
+            if refund["mchid"] != mchid or refund["create_time"][:10] != day or bill_type == "SUCCESS":
+                continue
+            rows.append(self._bill_row(self.orders[(mchid, refund["out_trade_no"])], refund, bill_type))
+        if not rows:
+            return None
+        payments = [r for r in rows if r["_kind"] == "payment"]
+        refunds = [r for r in rows if r["_kind"] == "refund"]
+        settle = sum(r["_settle_fen"] for r in payments)
+        refunded = sum(r["_refund_fen"] for r in refunds)
+        fee = sum(r["_fee_milli"] for r in rows)  # in 1/100000 yuan
+        lines = [",".join(columns)]
+        lines += [",".join("`" + str(r.get(c, "")) for c in columns) for r in rows]
+        lines.append(",".join(BILL_SUMMARY))
+        lines.append(",".join("`" + v for v in (str(len(rows)), _yuan(settle), _yuan(refunded), "0.00",
+                                               _fee(fee), _yuan(settle), _yuan(refunded))))
+        return "\r\n".join(lines) + "\r\n"
+
+    def _bill_row(self, order: dict, refund: dict | None, bill_type: str) -> dict:
+        kind = "refund" if refund else "payment"
+        total = order["total"]
+        # 0.54%, rounded half up to the fen, printed with 5 decimals; negative on refund rows.
+        fee_fen = ((refund["refund"] if refund else total) * 54 + 5000) // 10000
+        fee_milli = (-fee_fen if refund else fee_fen) * 1000
+        time_text = (refund["create_time"] if refund else order["success_time"])[:19].replace("T", " ")
+        row = {"交易时间": time_text, "公众账号ID": order["appid"], "商户号": order["mchid"], "特约商户号": "0", "设备号": "",
+               "微信订单号": order["transaction_id"], "商户订单号": order["out_trade_no"], "用户标识": order["openid"],
+               "交易类型": "JSAPI", "交易状态": "REFUND" if refund else "SUCCESS", "付款银行": "OTHERS", "货币种类": "CNY",
+               "应结订单金额": _yuan(0 if refund else total), "代金券金额": "0.00",
+               "微信退款单号": refund["refund_id"] if refund else "0", "商户退款单号": refund["out_refund_no"] if refund else "0",
+               "退款金额": _yuan(refund["refund"] if refund else 0), "充值券退款金额": "0.00",
+               "退款类型": "ORIGINAL" if refund else "", "退款状态": refund["status"] if refund else "",
+               "商品名称": order.get("description") or "", "商户数据包": json.dumps({"attach": order.get("attach")}, ensure_ascii=False),
+               "手续费": _fee(fee_milli), "费率": "0.54%", "订单金额": _yuan(0 if refund else total),
+               "申请退款金额": _yuan(refund["refund"] if refund else 0), "费率备注": "",
+               "退款申请时间": time_text if refund else "", "退款成功时间": (refund.get("success_time") or "")[:19].replace("T", " ") if refund else "",
+               "_kind": kind, "_settle_fen": 0 if refund else total, "_refund_fen": refund["refund"] if refund else 0,
+               "_fee_milli": fee_milli}
+        return row
+
+    def _v3_tradebill(self, req: Request):
+        import gzip
+
+        merchant = self._v3_caller(req)
+        if isinstance(merchant, tuple):
+            return merchant
+        bill_type = req.query.get("bill_type", "ALL")
+        if bill_type not in ("ALL", "SUCCESS", "REFUND"):
+            return self._v3_error(400, "PARAM_ERROR", "bill_type", merchant)
+        text = self.trade_bill(merchant.mchid, req.query.get("bill_date", ""), bill_type)
+        if text is None:
+            return self._v3_error(400, "NO_STATEMENT_EXIST", "账单不存在", merchant)
+        data = text.encode("utf-8")
+        token = uuid.uuid4().hex
+        self.bill_tokens[token] = gzip.compress(data) if req.query.get("tar_type") == "GZIP" else data
+        return self._signed(merchant, 200, {"hash_type": "SHA1", "hash_value": hashlib.sha1(data).hexdigest(),
+                                            "download_url": f"{self.url}/v3/billdownload/file?token={token}"})
+
+    def _v3_bill_download(self, req: Request):
+        merchant = self._v3_caller(req)
+        if isinstance(merchant, tuple):
+            return merchant
+        data = self.bill_tokens.get(req.query.get("token", ""))
+        if data is None:
+            return self._v3_error(404, "RESOURCE_NOT_EXISTS", "下载链接已失效", merchant)
+        return 200, data, {"Content-Type": "application/octet-stream"}  # not signed, as at WeChat
+
+    def _v2_downloadbill(self, req: Request):
+        merchant, fields, error = self._v2_caller(req)
+        if error:
+            return error
+        text = self.trade_bill(merchant.mchid, _v2_date(fields.get("bill_date", "")), fields.get("bill_type", "ALL"))
+        if text is None:
+            return 200, _to_xml({"return_code": "FAIL", "return_msg": "No Bill Exist", "error_code": "20002"}), _XML
+        return 200, text, {"Content-Type": "text/plain; charset=utf-8"}
 
     # ---- shared order and refund book-keeping ---------------------------------------------
     def _open_order(self, merchant, api, appid, out_trade_no, total, notify_url, openid, description, attach):
@@ -673,6 +765,29 @@ class WeChatPaySimulator(SimulatorServer):
 
 # ---- helpers (written from the spec, independent of the backend's adapter) -------------------
 _XML = {"Content-Type": "text/xml; charset=utf-8"}
+BILL_ALL = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,"
+            "应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,"
+            "手续费,费率,订单金额,申请退款金额,费率备注").split(",")
+BILL_SUCCESS = [c for c in BILL_ALL if c not in ("微信退款单号", "商户退款单号", "退款金额", "充值券退款金额", "退款类型",
+                                                 "退款状态", "申请退款金额")]
+BILL_REFUND = BILL_ALL[:14] + ["退款申请时间", "退款成功时间"] + BILL_ALL[14:]
+BILL_SUMMARY = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额".split(",")
+
+
+def _yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def _fee(hundred_thousandths: int) -> str:
+    """Yuan with 5 decimals (fees), from integer 1/100000 yuan."""
+    sign = "-" if hundred_thousandths < 0 else ""
+    value = abs(hundred_thousandths)
+    return f"{sign}{value // 100000}.{value % 100000:05d}"
+
+
+def _v2_date(text: str) -> str:
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
 
 
 def _order_problem(merchant: SimMerchant, mchid, appid, total, out_trade_no, notify_url) -> str | None:

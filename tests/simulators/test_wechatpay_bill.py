@@ -1,0 +1,112 @@
+"""The WeChat Pay simulator's trade bill is in WeChat's real layout (for reconciliation): the
+v3 download with its SHA1 (plain and GZIP), the v2 download, backtick-prefixed values that
+contain commas and quotes, the column sets of ALL / SUCCESS / REFUND, and a summary that adds
+up; no trades is NO_STATEMENT_EXIST / No Bill Exist."""
+import datetime as dt
+import gzip
+import hashlib
+
+import pytest
+import requests
+
+from hospital.payments import merchants
+from infra import devenv
+from infra.simulators.wechatpay import BILL_ALL, BILL_REFUND, BILL_SUCCESS, CST
+
+
+def split(line: str) -> list[str]:
+    """As the spec says: split on comma-backtick, drop the leading backtick."""
+    return line.lstrip("`").split(",`")
+
+
+def a_paid_and_refunded_order(platform):
+    sim, mchid = platform.wechatpay, devenv.DEV_V3_MCHID
+    merchant = sim.merchants[mchid]
+    order_id = "BILL" + hashlib.sha1(str(dt.datetime.now()).encode()).hexdigest()[:20]
+    sim._open_order(merchant, "v3", platform.mini_program_app_id, order_id, 6000, "http://127.0.0.1:9/", "o-bill",
+                    '挂号费, "普通门诊"', "registration")
+    sim.pay(mchid, order_id, notify=False)
+    sim.refund_mode = "manual"
+    try:
+        sim._open_refund(merchant, "v3", order_id, "RF" + order_id, 1000, 6000, "http://127.0.0.1:9/")
+    finally:
+        sim.refund_mode = "auto"
+    return order_id
+
+
+def v3_client(platform):
+    return merchants.client(merchants.by_mchid(devenv.DEV_V3_MCHID))
+
+
+@pytest.mark.parametrize("tar_type", [None, "GZIP"])
+def test_the_v3_trade_bill_downloads_with_its_sha1_in_wechats_layout(platform, tar_type):
+    order_id = a_paid_and_refunded_order(platform)
+    today = dt.datetime.now(CST).date().isoformat()
+    client = v3_client(platform)
+    query = f"/v3/bill/tradebill?bill_date={today}&bill_type=ALL" + (f"&tar_type={tar_type}" if tar_type else "")
+    answer = client._call("GET", query)
+    assert answer["hash_type"] == "SHA1"
+    path = answer["download_url"].split(platform.wechatpay.url, 1)[1]
+    raw = requests.get(answer["download_url"], headers={"Authorization": _auth(client, path)}, timeout=5).content
+    data = gzip.decompress(raw) if tar_type else raw
+    assert hashlib.sha1(data).hexdigest() == answer["hash_value"]  # the SHA1 is of the uncompressed file
+    lines = data.decode("utf-8").splitlines()
+    assert lines[0].split(",") == BILL_ALL and len(BILL_ALL) == 27
+    rows = [split(line) for line in lines[1:-2]]
+    assert all(len(r) == 27 for r in rows)
+    mine = [dict(zip(BILL_ALL, r)) for r in rows if r[6] == order_id]
+    payment = next(r for r in mine if r["交易状态"] == "SUCCESS")
+    refund = next(r for r in mine if r["交易状态"] == "REFUND")
+    assert payment["应结订单金额"] == "60.00" and payment["商户退款单号"] == "0" and payment["手续费"] == "0.32000"
+    assert payment["商品名称"] == '挂号费, "普通门诊"'  # commas and quotes survive the comma-backtick split
+    assert refund["退款金额"] == "10.00" and refund["手续费"] == "-0.05000"
+    summary = dict(zip(lines[-2].split(","), split(lines[-1])))
+    assert int(summary["总交易单数"]) == len(rows)
+    settle = sum(int(r[12].replace(".", "")) for r in rows)
+    assert summary["应结订单总金额"] == f"{settle // 100}.{settle % 100:02d}"
+
+
+def test_the_v2_bill_is_the_same_text_and_a_day_without_trades_is_no_bill_exist(platform):
+    from hospital.adapters import wechatpay_v2
+
+    a_paid_and_refunded_order(platform)
+    today = dt.datetime.now(CST).date()
+    sim = platform.wechatpay
+    merchant = next(m for m in merchants.v2_merchants() if m.mchid == devenv.DEV_V2_MCHID)
+    order_id = "V2BILL" + hashlib.sha1(str(dt.datetime.now()).encode()).hexdigest()[:18]
+    sim._open_order(sim.merchants[devenv.DEV_V2_MCHID], "v2", platform.mini_program_app_id, order_id, 1230,
+                    "http://127.0.0.1:9/", "o-bill", "门诊缴费", None)
+    sim.pay(devenv.DEV_V2_MCHID, order_id, notify=False)
+
+    def download(day):
+        fields = {"appid": platform.mini_program_app_id, "mch_id": merchant.mchid, "nonce_str": "n" * 16,
+                  "bill_date": day.strftime("%Y%m%d"), "bill_type": "ALL"}
+        fields["sign"] = wechatpay_v2.sign(fields, merchant.api_key)
+        body = "<xml>" + "".join(f"<{k}>{v}</{k}>" for k, v in fields.items()) + "</xml>"
+        return requests.post(f"{sim.url}/pay/downloadbill", data=body.encode(), timeout=5).text
+
+    text = download(today)
+    assert text.splitlines()[0].split(",") == BILL_ALL
+    assert any(split(line)[6] == order_id for line in text.splitlines()[1:-2])
+    assert "No Bill Exist" in download(dt.date(2020, 1, 1))
+
+
+def test_success_and_refund_bills_have_their_own_columns_and_an_empty_day_has_no_bill(platform):
+    a_paid_and_refunded_order(platform)
+    today = dt.datetime.now(CST).date().isoformat()
+    sim = platform.wechatpay
+    assert sim.trade_bill(devenv.DEV_V3_MCHID, today, "SUCCESS").splitlines()[0].split(",") == BILL_SUCCESS
+    assert len(BILL_SUCCESS) == 20 and len(BILL_REFUND) == 29
+    assert sim.trade_bill(devenv.DEV_V3_MCHID, today, "REFUND").splitlines()[0].split(",") == BILL_REFUND
+    client = v3_client(platform)
+    from hospital.adapters.wechatpay_v3 import WeChatPayError
+
+    with pytest.raises(WeChatPayError) as refused:
+        client._call("GET", "/v3/bill/tradebill?bill_date=2020-01-01&bill_type=ALL")
+    assert refused.value.code == "NO_STATEMENT_EXIST"
+
+
+def _auth(client, path: str) -> str:
+    from hospital.adapters import wechatpay_v3
+
+    return wechatpay_v3.authorization(client.merchant, "GET", path, "")
