@@ -24,13 +24,13 @@ Errors: ``CreditRefused`` (4xx with a code: declined, outstanding debt ...), ``U
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
 import time
 
 from hospital import config
+from hospital.adapters.signing import timestamped_hmac
 from hospital.errors import UpstreamUnavailable
 
 log = logging.getLogger("hospital.external")
@@ -43,8 +43,7 @@ class CreditRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def sign(key: str, timestamp: int, body: bytes) -> str:
-    return hmac.new(key.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+sign = timestamped_hmac  # see hospital.adapters.signing
 
 
 def verify_callback(headers: dict, body: bytes, key: str, now: float | None = None) -> None:

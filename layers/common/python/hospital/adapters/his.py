@@ -21,8 +21,6 @@ Errors: ``HisRefused`` (a business answer: do not retry), ``UpstreamUnavailable`
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -30,6 +28,7 @@ import uuid
 from dataclasses import dataclass
 
 from hospital import config, money
+from hospital.adapters.signing import timestamped_hmac
 from hospital.errors import UpstreamUnavailable
 
 log = logging.getLogger("hospital.external")
@@ -52,8 +51,7 @@ class Bill:
     status: str
 
 
-def sign(api_key: str, timestamp: int, body: bytes) -> str:
-    return hmac.new(api_key.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+sign = timestamped_hmac  # see hospital.adapters.signing
 
 
 class HisClient:

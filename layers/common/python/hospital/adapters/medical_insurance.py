@@ -20,8 +20,6 @@ Errors: ``InsuranceRefused`` (infcode != 0), ``UpstreamUnavailable`` (down, 5xx,
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -29,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 
 from hospital import config, money
+from hospital.adapters.signing import timestamped_hmac
 from hospital.errors import UpstreamUnavailable
 
 log = logging.getLogger("hospital.external")
@@ -50,8 +49,7 @@ class Settlement:
     cash_fen: int          # self-paid, through WeChat Pay
 
 
-def sign(key: str, timestamp: int, body: bytes) -> str:
-    return hmac.new(key.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+sign = timestamped_hmac  # see hospital.adapters.signing
 
 
 class InsuranceClient:

@@ -70,14 +70,13 @@ to keep Lambda cold starts short.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
 from typing import Any
 from urllib.parse import quote
 
+from hospital.adapters.signing import timestamped_hmac
 from hospital.observability import CORRELATION_HEADER, current_correlation_id
 
 log = logging.getLogger("hospital.external")
@@ -94,8 +93,7 @@ RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})  # request timeout, too many r
 
 def sign(api_key: str, timestamp: int, body: bytes) -> str:
     """The X-Signature header value for these exact body bytes at this unix time."""
-    digest = hmac.new(api_key.encode("utf-8"), str(timestamp).encode("ascii") + b"." + body,
-                      hashlib.sha256).hexdigest()
+    digest = timestamped_hmac(api_key, timestamp, body)
     return f"t={timestamp},v1={digest}"
 
 
