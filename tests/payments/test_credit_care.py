@@ -131,3 +131,28 @@ def test_a_charge_over_the_available_limit_is_declined_and_nothing_is_paid(db, p
     status, answer = pay_on_credit(functions, token, order_id)
     assert status == 409 and answer["error"]["code"] == "credit_declined"
     assert order_row(order_id).status == "created" and ledger_rows(order_id) == []
+
+
+def test_one_order_cannot_be_paid_by_wechat_and_on_credit_at_once_OC1(db, platform, functions):
+    from tests.payments.support import pay
+
+    _, token, bill = patient_with_bill(platform)
+    enrol(functions, token)
+    order_id = create_order(functions, token, bill)[1]["order_id"]
+    assert pay(functions, token, order_id)[0] == 200  # a WeChat payment is open
+    status, answer = pay_on_credit(functions, token, order_id)
+    assert status == 409 and answer["error"]["code"] == "payment_in_progress"
+    assert order_id not in platform.credit.charges
+    _, token2, bill2 = patient_with_bill(platform)
+    enrol(functions, token2)
+    order2 = create_order(functions, token2, bill2)[1]["order_id"]
+    assert pay_on_credit(functions, token2, order2)[0] == 200
+    status, answer = pay(functions, token2, order2)
+    assert status == 409  # paid on credit: WeChat Pay is not opened
+    assert (devenv_mchid(), order2) not in platform.wechatpay.orders
+
+
+def devenv_mchid():
+    from infra import devenv
+
+    return devenv.DEV_V3_MCHID

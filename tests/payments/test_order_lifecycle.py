@@ -84,3 +84,11 @@ def test_the_demo_data_of_make_run_gives_a_card_holder_with_an_unpaid_bill(db, p
     bill = platform.his.bills[filled["bill"]]
     status, order = create_order(functions, filled["token"], bill)
     assert status == 201 and order["amount_fen"] == 2500
+
+
+def test_another_patients_bill_is_not_confirmed_even_by_a_wrong_kind(db, platform, functions):
+    _, _, bill = patient_with_bill(platform)
+    _, other_token, _ = patient_with_bill(platform)
+    status, answer = api(functions, "PaymentsApiFunction", "POST", "/payments/orders", other_token,
+                         {"kind": "outpatient", "his_ref": bill["bill_no"]})
+    assert status == 404 and answer["error"]["field"] == "his_ref"

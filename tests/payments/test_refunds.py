@@ -158,3 +158,39 @@ def test_a_refund_beyond_what_was_paid_or_not_in_whole_fen_is_refused_and_change
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.payment_refunds)
                             .where(tables.payment_refunds.c.order_id == order_id)).scalar_one() == 0
     assert order_row(order_id).status == "confirmed"
+
+
+def test_a_partial_refund_before_the_his_confirmed_leaves_the_order_paid_until_it_does(db, platform, functions):
+    _, token, bill = patient_with_bill(platform)
+    order_id = create_order(functions, token, bill)[1]["order_id"]
+    assert pay(functions, token, order_id)[0] == 200
+    patient_pays(platform, order_id)
+    wait_status(order_id, "paid")  # the HIS confirmation has not run yet
+    fin = finance_token(platform, order_id[:8])
+    refund = refund_by_hand(functions, fin, order_id, 500, "overcharge")[1]
+    assert order_row(order_id).status == "paid"
+    deliver_queued(platform, functions, "RefundsQueue",
+                   until=lambda: refund_row(refund["out_refund_no"]).status == "succeeded")
+    row = order_row(order_id)
+    assert row.status == "paid" and row.refunded_fen == 500  # not "confirmed": the HIS has not said so
+    deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).status == "confirmed")
+
+
+def test_a_refund_the_provider_refuses_is_closed_for_finance_and_another_can_be_asked(db, platform, functions):
+    order_id, _ = confirmed_order(platform, functions)
+    fin = finance_token(platform, order_id[:8])
+    sim_order = platform.wechatpay.orders[(devenv.DEV_V3_MCHID, order_id)]
+    sim_order["refunded"] = sim_order["total"]  # WeChat will answer NOT_ENOUGH
+    refund = refund_by_hand(functions, fin, order_id, 2500)[1]
+    deliver_queued(platform, functions, "RefundsQueue", until=lambda: refund_row(refund["out_refund_no"]).status == "closed")
+    assert order_row(order_id).status == "confirmed"  # out of refund_pending: nothing is open
+    listed = api(functions, "PaymentsAdminFunction", "GET", "/admin/payments/anomalies", fin)[1]["items"]
+    assert ("refund_refused", refund["out_refund_no"]) in [(a["reason"], a["out_refund_no"]) for a in listed]
+    # The same reason with another amount is refused; the cause fixed, another reason goes through.
+    status, body = refund_by_hand(functions, fin, order_id, 2400)
+    assert status == 409 and body["error"]["code"] == "refund_reason_used"
+    sim_order["refunded"] = 0
+    again = refund_by_hand(functions, fin, order_id, 2500, "patient_request_2")[1]
+    deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(order_id).status == "refunded")
+    assert refund_row(again["out_refund_no"]).status == "succeeded"
+    assert [(e.entry_type, e.amount_fen) for e in ledger_rows(order_id)] == [("payment", 2500), ("refund", -2500)]

@@ -90,3 +90,10 @@ def test_a_v2_refund_notification_that_does_not_decrypt_is_refused(db, platform,
     answer = requests.post(f"{platform.api.url}/callbacks/wechatpay/v2/refund", data=body.encode(),
                            headers={"Content-Type": "text/xml"}, timeout=10)
     assert answer.status_code == 401 and "FAIL" in answer.text
+
+
+@pytest.mark.parametrize("path", ["/callbacks/wechatpay/v2/payment", "/callbacks/wechatpay/v2/refund"])
+def test_a_body_that_is_not_utf8_is_refused_in_the_platforms_format(db, platform, path):
+    answer = requests.post(f"{platform.api.url}{path}", data=b"<xml>\xff\xfe</xml>",
+                           headers={"Content-Type": "text/xml"}, timeout=10)
+    assert answer.status_code == 401 and "<return_code><![CDATA[FAIL]]></return_code>" in answer.text

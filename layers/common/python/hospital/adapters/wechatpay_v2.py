@@ -39,6 +39,9 @@ class MerchantV2:
     appids: tuple[str, ...]
     api_key: str                 # the 32-character API v2 key
     sign_type: str = "MD5"       # what we sign our calls with: MD5 or HMAC-SHA256
+    # The merchant's API client certificate and key (PEM): v2 refunds (secapi/...) need them.
+    client_cert_pem: str | None = None
+    client_key_pem: str | None = None
 
 
 def sign(params: dict, api_key: str, sign_type: str = "MD5") -> str:
@@ -57,7 +60,10 @@ def parse_xml(raw: bytes | str) -> dict:
     import xmltodict
     from xml.parsers.expat import ExpatError
 
-    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise VerificationFailed("not UTF-8") from None
     if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
         raise VerificationFailed("XML with a DTD or entities")
     try:
@@ -96,7 +102,10 @@ def decrypt_refund_info(req_info: str, api_key: str) -> dict:
         plaintext = unpadder.update(padded) + unpadder.finalize()
     except ValueError:
         raise VerificationFailed("req_info does not decrypt with our API key") from None
-    text = plaintext.decode("utf-8", errors="strict")
+    try:
+        text = plaintext.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise VerificationFailed("req_info does not decrypt with our API key") from None
     inner = text.replace("<root>", "<xml>").replace("</root>", "</xml>")
     return parse_xml(inner)
 
@@ -111,6 +120,23 @@ def jsapi_payment_params(merchant: MerchantV2, appid: str, prepay_id: str) -> di
     return params
 
 
+def _client_cert_files(merchant: MerchantV2) -> tuple[str, str]:
+    """requests wants the client certificate as files: written once per container, owner-only,
+    under the temporary directory (/tmp on Lambda)."""
+    import os
+    import tempfile
+
+    folder = os.path.join(tempfile.gettempdir(), f"wechatpay-{merchant.mchid}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    paths = []
+    for name, pem in (("cert.pem", merchant.client_cert_pem), ("key.pem", merchant.client_key_pem)):
+        path = os.path.join(folder, name)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(pem)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
 class Client:
     """Calls to WeChat Pay v2 for one merchant and app, through wechatpy."""
 
@@ -120,6 +146,8 @@ class Client:
         self.merchant = merchant
         self._pay = WeChatPay(appid=appid, api_key=merchant.api_key, mch_id=merchant.mchid, timeout=timeout)
         self._pay.API_BASE_URL = base_url.rstrip("/") + "/"  # the simulator, or api.mch.weixin.qq.com
+        if merchant.client_cert_pem and merchant.client_key_pem:
+            self._pay.mch_cert, self._pay.mch_key = _client_cert_files(merchant)
 
     def unified_order(self, *, description: str, out_trade_no: str, amount_fen: int, openid: str, notify_url: str,
                       time_expire, client_ip: str, attach: str | None = None) -> str:

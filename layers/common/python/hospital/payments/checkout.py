@@ -27,6 +27,8 @@ def pay_with_wechat(principal, order_id: str, client_ip: str) -> dict:
     merchant = merchants.by_mchid(row.mchid) if row.mchid else merchants.for_new_orders()
     if appid not in merchant.appids:
         raise ValidationFailed("this app cannot pay with the hospital's merchant account", field="app")
+    if row.status == orders.PAYING and row.channel != "wechat":
+        raise Conflict("a payment of this order by another channel is open", code="payment_in_progress")
     if row.status == orders.PAYING and row.prepay_id and row.appid == appid:
         return _answer(merchant, appid, row)
     openid = _openid(principal.user_id, appid)

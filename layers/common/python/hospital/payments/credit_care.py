@@ -112,37 +112,68 @@ def pay(principal, order_id: str) -> dict:
 
     row = orders.own(principal, order_id)
     orders.ensure_payable(row, principal)
-    if row.status == orders.PAYING:
-        # A WeChat payment of this order is open: paying both ways could take the money twice.
-        raise Conflict("this order is being paid with WeChat Pay; let it expire or finish it",
-                       code="payment_in_progress")
     with transaction() as conn:
         enrolment = _active(conn, principal.user_id)
     if enrolment is None:
         raise Conflict("enrol in credit care first", code="not_enrolled", field="channel")
-    try:
-        charge = credit.client().charge(enrolment.provider_enrolment_id, row.id, row.amount_fen, row.description)
-    except credit.CreditRefused as exc:
-        raise Conflict(f"the credit provider refused the charge ({exc.code})", code="credit_declined") from None
-    if charge.get("status") != "approved":
+    # Claim the order for credit first (created -> paying, channel credit): a WeChat payment
+    # cannot start meanwhile, and one that is open stops this one. Paying both ways could take
+    # the money twice.
+    with transaction() as conn:
+        claimed = orders.move(conn, row.id, orders.PAYING, channel="credit")
+    if not claimed:
+        raise Conflict("a payment of this order is already open; finish it or let it expire",
+                       code="payment_in_progress")
+    if _charge(orders.own(principal, order_id), enrolment) != "paid":
         raise Conflict("the credit provider declined this charge (limit or status)", code="credit_declined")
-    now = utcnow()
-    due = charge.get("due_date")
-
-    def record_debt(conn, order) -> None:
-        conn.execute(t.credit_debts.insert().values(
-            order_id=order.id, enrolment_id=enrolment.id, user_id=order.user_id, charge_id=charge["charge_id"],
-            amount_fen=order.amount_fen, status=OPEN, due_date=dt.date.fromisoformat(due) if due else None,
-            created_at=now, updated_at=now))
-
-    results.apply_payment(results.PaymentResult(
-        source="credit", mchid="", appid="", out_trade_no=row.id, transaction_id=charge["charge_id"],
-        trade_state="SUCCESS", total_fen=row.amount_fen, paid_at=now, channel="credit"), on_paid=record_debt)
     return orders.get_view(principal, order_id)
 
 
+def _charge(order, enrolment) -> str:
+    """Charge the claimed order (idempotent at the provider by the order id) and apply the
+    answer: paid, or the order is given back (created). An outage leaves it claimed: the
+    sweeper asks again with the same charge number (recover)."""
+    from hospital.adapters import credit
+
+    try:
+        charge = credit.client().charge(enrolment.provider_enrolment_id, order.id, order.amount_fen,
+                                        order.description)
+    except credit.CreditRefused:
+        charge = {"status": "declined"}
+    if charge.get("status") != "approved":
+        with transaction() as conn:
+            orders.move(conn, order.id, orders.CREATED, channel=None)
+        return "declined"
+    now = utcnow()
+    due = charge.get("due_date")
+
+    def record_debt(conn, paid_order) -> None:
+        conn.execute(t.credit_debts.insert().values(
+            order_id=paid_order.id, enrolment_id=enrolment.id, user_id=paid_order.user_id,
+            charge_id=charge["charge_id"], amount_fen=paid_order.amount_fen, status=OPEN,
+            due_date=dt.date.fromisoformat(due) if due else None, created_at=now, updated_at=now))
+
+    return results.apply_payment(results.PaymentResult(
+        source="credit", mchid="", appid="", out_trade_no=order.id, transaction_id=charge["charge_id"],
+        trade_state="SUCCESS", total_fen=order.amount_fen, paid_at=now, channel="credit"), on_paid=record_debt)
+
+
+def recover(order) -> bool:
+    """A credit payment whose outcome we never learnt (an outage or a crash after the charge):
+    ask again with the same charge number. True if it is paid."""
+    with transaction() as conn:
+        enrolment = conn.execute(sa.select(t.credit_enrolments).where(
+            t.credit_enrolments.c.user_id == order.user_id).order_by(t.credit_enrolments.c.created_at.desc())).first()
+    if enrolment is None:
+        with transaction() as conn:
+            orders.move(conn, order.id, orders.CREATED, channel=None)
+        return False
+    return _charge(order, enrolment) in ("paid", "duplicate")
+
+
 def reverse(order, refund) -> results.RefundResult:
-    """The refund of a credit order: the provider reverses (that part of) the debt."""
+    """The refund of a credit order: the provider reverses (that part of) the debt. Asking
+    again (follow-up) is safe: reversals are idempotent by out_refund_no."""
     from hospital.adapters import credit
 
     answer = credit.client().reverse(order.id, refund.out_refund_no, refund.amount_fen)

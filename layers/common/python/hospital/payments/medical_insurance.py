@@ -139,19 +139,19 @@ def refund_steps(order, refund) -> str:
             return outcome  # WeChat is processing the cash part: its notification or a query goes on
     refund = _reload(refund.id)
     if refund.insurance_done_at is None:
-        platform.client().refund(order.ins_pay_ord_id, refund.out_refund_no, refund.reason,
-                                 order.ins_fund_fen or 0, order.ins_account_fen or 0, order.ins_other_fen or 0)
+        answer = platform.client().refund(order.ins_pay_ord_id, refund.out_refund_no, refund.reason,
+                                          order.ins_fund_fen or 0, order.ins_account_fen or 0, order.ins_other_fen or 0)
+        if answer.get("refund_status") != "SUCCESS":
+            # Not a yes: never guessed. The message comes back and asks again (same number).
+            raise UpstreamUnavailable(f"the insurance refund is {str(answer.get('refund_status'))[:20]}")
         with transaction() as conn:
-            conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
-                                                          t.payment_refunds.c.insurance_done_at.is_(None))
-                         .values(insurance_done_at=now, updated_at=now))
-            for channel, fen in parts(order):
-                if channel != CASH:
-                    from hospital.payments import ledger
-
-                    ledger.book(conn, order_id=order.id, refund_id=refund.id, entry_type=ledger.REFUND,
-                                channel=channel, amount_fen=-fen, provider_ref=order.ins_pay_ord_id,
-                                dedupe_key=f"refund:{refund.out_refund_no}:{channel}", occurred_at=now)
+            locked = orders.locked(conn, order.id)
+            if conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
+                                                             t.payment_refunds.c.insurance_done_at.is_(None))
+                            .values(insurance_done_at=now, updated_at=now)).rowcount:
+                for channel, fen in parts(order):
+                    if channel != CASH:
+                        refunds.book_part(conn, locked, refund, channel, fen, answer.get("refund_id"), now)
     refund = _reload(refund.id)
     if refund.notified_at is None:
         insurance = (order.ins_fund_fen or 0) + (order.ins_account_fen or 0) + (order.ins_other_fen or 0)

@@ -5,7 +5,9 @@
         "private_key": "-----BEGIN PRIVATE KEY-----...", "apiv3_key": "<32 chars>",
         "platform_keys": {"<certificate serial>": "<PEM>", "PUB_KEY_ID_...": "<PEM>"}},
        {"mchid": "1900000110", "api": "v2", "appids": ["wx..."], "api_key": "<32 chars>",
-        "sign_type": "HMAC-SHA256"}]}
+        "sign_type": "HMAC-SHA256", "client_cert": "<PEM>", "client_key": "<PEM>"}]}
+
+(v2 refunds need the merchant's API client certificate; without it they are refused.)
 
 New orders go to the merchant named by WECHATPAY_MCHID; an order keeps its merchant, so a
 merchant can move from v2 to v3 without touching orders already open. During a v3 key
@@ -35,7 +37,8 @@ def _merchants() -> dict:
         appids = tuple(entry.get("appids") or ())
         if entry.get("api") == "v2":
             parsed[entry["mchid"]] = wechatpay_v2.MerchantV2(entry["mchid"], appids, entry["api_key"],
-                                                              entry.get("sign_type", "MD5"))
+                                                              entry.get("sign_type", "MD5"), entry.get("client_cert"),
+                                                              entry.get("client_key"))
         else:
             parsed[entry["mchid"]] = wechatpay_v3.MerchantV3(
                 entry["mchid"], appids, entry["serial_no"], wechatpay_v3.load_private_key(entry["private_key"]),

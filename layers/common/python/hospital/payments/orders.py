@@ -1,9 +1,12 @@
 """Payment orders: one per HIS bill being paid, with an explicit state machine.
 
     created ──> paying ──> paid ──> confirmed ──> refund_pending ──> refunded
-       │           │         │          ^  (partial refund: back to confirmed)
-       └──> closed <┘         └──> his_failed ──> refunded    (the HIS refused: money goes back)
-                   └── a late payment of a closed order is still taken as paid (and flagged)
+       │  ^        │         │          ^  (partial refund: back to confirmed)
+       │  └ credit ┘         └──> his_failed ──> refunded    (the HIS refused: money goes back)
+       └──> closed <┘    a late payment of a closed order is still taken as paid (and flagged)
+
+A refund of a paid order the HIS has not confirmed yet leaves it paid (the confirmation goes
+on); only a confirmed order waits in refund_pending.
 
 Every move is one guarded UPDATE (`WHERE status IN (...)`), so of two racing moves one wins
 and the other sees it lost. The amount always comes from the HIS bill, never from the client.
@@ -32,12 +35,13 @@ MONEY_TAKEN = (PAID, CONFIRMED, HIS_FAILED, REFUND_PENDING, REFUNDED)
 
 # Which states each state may be entered from.
 ALLOWED_FROM = {
+    CREATED: {PAYING},  # a credit charge that was declined gives the order back
     PAYING: {CREATED},
     PAID: {CREATED, PAYING, CLOSED},
     CONFIRMED: {PAID, REFUND_PENDING},
     HIS_FAILED: {PAID},
-    REFUND_PENDING: {CONFIRMED, PAID},
-    REFUNDED: {HIS_FAILED, REFUND_PENDING, CONFIRMED},
+    REFUND_PENDING: {CONFIRMED},
+    REFUNDED: {HIS_FAILED, REFUND_PENDING, CONFIRMED, PAID},
     CLOSED: {CREATED, PAYING},
 }
 KINDS = ("registration", "outpatient")
@@ -81,12 +85,12 @@ def create(principal, kind: str, his_ref: str) -> tuple[dict, bool]:
         raise UpstreamUnavailable(f"the HIS refused the bill query ({exc.code})") from None
     except money.MoneyError:
         raise UpstreamUnavailable("the HIS bill has an amount we cannot read") from None
-    if bill.bill_type != kind:
-        raise ValidationFailed(f"bill {his_ref} is a {bill.bill_type} bill, not {kind}", field="kind")
     now = utcnow()
     with transaction() as conn:
         if not _holds_card(conn, principal.user_id, bill.patient_id):
             raise NotFound("the HIS has no such bill", field="his_ref")  # not theirs: do not confirm it exists
+        if bill.bill_type != kind:
+            raise ValidationFailed(f"bill {his_ref} is a {bill.bill_type} bill, not {kind}", field="kind")
         existing = conn.execute(sa.select(t.payment_orders).where(
             t.payment_orders.c.kind == kind, t.payment_orders.c.open_his_ref == his_ref)).first()
         if existing is not None:

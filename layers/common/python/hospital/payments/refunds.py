@@ -47,6 +47,9 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
     number = out_refund_no(order.id, reason)
     existing = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.out_refund_no == number)).first()
     if existing is not None:
+        if existing.amount_fen != amount_fen:
+            raise Conflict(f"a refund for this reason exists with {existing.amount_fen} fen; use another reason",
+                           code="refund_reason_used", field="reason")
         return orders.refund_view(existing)
     if order.status not in orders.MONEY_TAKEN or order.status == orders.REFUNDED:
         raise Conflict(f"an order that is {order.status} cannot be refunded", code="not_refundable")
@@ -71,7 +74,7 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
         id=refund_id, order_id=order.id, out_refund_no=number, route=order.channel or "wechat",
         amount_fen=amount_fen, reason=reason, status=REQUESTED, requested_by=requested_by,
         created_at=now, updated_at=now, **mixed))
-    if order.status in (orders.CONFIRMED, orders.PAID):
+    if order.status == orders.CONFIRMED:
         orders.move(conn, order.id, orders.REFUND_PENDING)
     uow.publish("refunds", "refund.requested", {"refund_id": refund_id})
     return orders.refund_view(conn.execute(sa.select(t.payment_refunds)
@@ -96,9 +99,14 @@ def process(refund_id: str) -> str:
     from hospital.payments import credit_care
 
     if refund.route == "med_ins":
+        from hospital.adapters.medical_insurance import InsuranceRefused
         from hospital.payments import medical_insurance
 
-        return medical_insurance.refund_steps(order, refund)
+        try:
+            return medical_insurance.refund_steps(order, refund)
+        except (WeChatPayError, InsuranceRefused) as exc:
+            # Some parts may be back already: nothing is undone, a person finishes it.
+            return _to_a_person(refund, order, f"{exc.code}: {exc.message}")
     try:
         if refund.route == "credit":
             answer = credit_care.reverse(order, refund)
@@ -106,17 +114,50 @@ def process(refund_id: str) -> str:
             merchant = merchants.by_mchid(order.mchid)
             answer = _create_at_wechat(merchants.client(merchant, order.appid), merchant, order, refund)
     except (WeChatPayError, CreditRefused) as exc:
-        # A refusal, not an outage: retrying the same request cannot help. A person decides.
-        with transaction() as conn:
-            conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
-                                                          t.payment_refunds.c.status == REQUESTED)
-                         .values(status=ABNORMAL, last_error=f"{exc.code}: {exc.message}"[:200], updated_at=utcnow(),
-                                 attempts=t.payment_refunds.c.attempts + 1))
+        return refused(refund, order, f"{exc.code}: {exc.message}")
+    return results.apply_refund(answer)
+
+
+def refused(refund, order, error: str) -> str:
+    """The provider refused the refund request itself (a refusal, not an outage: sending it
+    again cannot help). The refund is closed, no longer counts against what can be refunded,
+    the order leaves refund_pending, and finance sees it: it can ask again with another reason
+    once the cause (say, the merchant balance) is dealt with."""
+    now = utcnow()
+    with transaction() as conn:
+        order = orders.locked(conn, order.id)
+        changed = conn.execute(t.payment_refunds.update().where(
+            t.payment_refunds.c.id == refund.id, t.payment_refunds.c.status.in_((REQUESTED, PROCESSING)))
+            .values(status=CLOSED, last_error=error[:200], updated_at=now, finished_at=now,
+                    attempts=t.payment_refunds.c.attempts + 1)).rowcount
+        if changed:
             anomalies.record(conn, source="refund_worker", reason="refund_refused", order_id=order.id,
                              out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen,
-                             dedupe_key=f"refund:refused:{refund.out_refund_no}", details={"code": exc.code})
-        return ABNORMAL
-    return results.apply_refund(answer)
+                             dedupe_key=f"refund:refused:{refund.out_refund_no}", details={"error": error[:200]})
+            _leave_refund_pending(conn, order, refund.id)
+    return CLOSED
+
+
+def _to_a_person(refund, order, error: str) -> str:
+    now = utcnow()
+    with transaction() as conn:
+        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
+                                                      t.payment_refunds.c.status.in_((REQUESTED, PROCESSING)))
+                     .values(status=ABNORMAL, last_error=error[:200], updated_at=now))
+        anomalies.record(conn, source="refund_worker", reason="refund_refused", order_id=order.id,
+                         out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen,
+                         dedupe_key=f"refund:refused:{refund.out_refund_no}", details={"error": error[:200]})
+    return ABNORMAL
+
+
+def _leave_refund_pending(conn, order, finished_refund_id: str) -> None:
+    """No refund of the order is open any more: a confirmed order waiting in refund_pending
+    goes back to confirmed."""
+    still_open = conn.execute(sa.select(sa.func.count()).select_from(t.payment_refunds).where(
+        t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.id != finished_refund_id,
+        t.payment_refunds.c.status.in_((REQUESTED, PROCESSING, ABNORMAL)))).scalar_one()
+    if not still_open and order.status == orders.REFUND_PENDING:
+        orders.move(conn, order.id, orders.CONFIRMED)
 
 
 def _create_at_wechat(client, merchant, order, refund):
@@ -153,9 +194,7 @@ def settle(conn, order, refund, result, now) -> str:
             return "duplicate"
         conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
                      .values(cash_done_at=result.finished_at or now, provider_refund_id=provider_ref, updated_at=now))
-        ledger.book(conn, order_id=order.id, refund_id=refund.id, entry_type=ledger.REFUND, channel="wechat",
-                    amount_fen=-refund.cash_fen, provider_ref=provider_ref,
-                    dedupe_key=f"refund:{refund.out_refund_no}:wechat", occurred_at=result.finished_at or now)
+        book_part(conn, order, refund, "wechat", refund.cash_fen, provider_ref, result.finished_at or now)
         return CASH_DONE
     if status == "SUCCESS":
         conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
@@ -171,13 +210,10 @@ def settle(conn, order, refund, result, now) -> str:
             from hospital.payments import credit_care
 
             credit_care.on_refunded(conn, order.id, refund.amount_fen, now)
-        still_open = conn.execute(sa.select(sa.func.count()).select_from(t.payment_refunds).where(
-            t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.id != refund.id,
-            t.payment_refunds.c.status.in_((REQUESTED, PROCESSING, ABNORMAL)))).scalar_one()
         if refunded >= order.paid_fen:
             orders.move(conn, order.id, orders.REFUNDED)
-        elif not still_open and order.status == orders.REFUND_PENDING:
-            orders.move(conn, order.id, orders.CONFIRMED)  # a partial refund: the rest stays paid
+        else:
+            _leave_refund_pending(conn, order, refund.id)  # a partial refund: the rest stays paid
         return SUCCEEDED
     if status in ("CLOSED", "ABNORMAL"):
         new = CLOSED if status == "CLOSED" else ABNORMAL
@@ -189,27 +225,39 @@ def settle(conn, order, refund, result, now) -> str:
         anomalies.record(conn, source=result.source, reason=f"refund_{new}", order_id=order.id,
                          out_refund_no=refund.out_refund_no, provider_ref=provider_ref, amount_fen=refund.amount_fen,
                          dedupe_key=f"refund:{new}:{refund.out_refund_no}")
+        if new == CLOSED:
+            _leave_refund_pending(conn, order, refund.id)
         return new
     log.warning("refund state not understood", extra={"out_refund_no": refund.out_refund_no, "state": status[:20]})
     return "ignored"
+
+
+def book_part(conn, order, refund, channel: str, fen: int, provider_ref: str | None, at) -> None:
+    """One part of a mixed refund is back: booked, and counted on the order at once, so the
+    ledger and the orders agree at every moment, not only when all parts are done."""
+    if ledger.book(conn, order_id=order.id, refund_id=refund.id, entry_type=ledger.REFUND, channel=channel,
+                   amount_fen=-fen, provider_ref=provider_ref, dedupe_key=f"refund:{refund.out_refund_no}:{channel}",
+                   occurred_at=at):
+        conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id)
+                     .values(refunded_fen=t.payment_orders.c.refunded_fen + fen, updated_at=utcnow()))
 
 
 def finish_mixed(refund_id: str) -> str:
     """All steps of a mixed refund done: it succeeded, and the order is refunded."""
     now = utcnow()
     with transaction() as conn:
+        # Order first, then refund: the same lock order as the notification path.
+        order_id = conn.execute(sa.select(t.payment_refunds.c.order_id)
+                                .where(t.payment_refunds.c.id == refund_id)).scalar_one()
+        order = orders.locked(conn, order_id)
         refund = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund_id)
                               .with_for_update()).one()
-        order = orders.locked(conn, refund.order_id)
         done = (not refund.cash_fen or refund.cash_done_at) and refund.insurance_done_at and refund.notified_at
         if refund.status in FINAL or not done:
             return refund.status if refund.status in FINAL else PROCESSING
         conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
                      .values(status=SUCCEEDED, finished_at=now, updated_at=now))
-        refunded = order.refunded_fen + refund.amount_fen
-        conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id)
-                     .values(refunded_fen=refunded, updated_at=now))
-        if refunded >= order.paid_fen:
+        if order.refunded_fen >= order.paid_fen:  # each part was counted when it came back
             orders.move(conn, order.id, orders.REFUNDED)
     return SUCCEEDED
 
@@ -221,8 +269,12 @@ def follow_up(refund_id: str) -> str:
     with transaction() as conn:
         refund = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund_id)).one()
         order = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == refund.order_id)).one()
+        # Touched on every follow-up, so the oldest are asked first and none starves the rest.
+        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund_id).values(updated_at=utcnow()))
     if refund.status != PROCESSING:
         return refund.status
+    if refund.route in ("credit", "med_ins"):
+        return process(refund_id)  # their steps are idempotent at the provider: carry on from there
     merchant = merchants.by_mchid(order.mchid)
     client = merchants.client(merchant, order.appid)
     if merchants.api_version(merchant) == "v3":

@@ -42,7 +42,7 @@ def run(now: dt.datetime | None = None) -> dict:
             o.status == orders.PAYING, o.expires_at > now, o.updated_at <= quiet,
             sa.or_(o.checked_at.is_(None), o.checked_at <= quiet)).limit(BATCH)).scalars().all()
         processing = conn.execute(sa.select(r.id).where(r.status == refunds.PROCESSING, r.updated_at <= quiet)
-                                  .limit(BATCH)).scalars().all()
+                                  .order_by(r.updated_at).limit(BATCH)).scalars().all()
         stuck_refunds = conn.execute(sa.select(r.id).where(
             r.status == refunds.REQUESTED, r.updated_at <= now - dt.timedelta(minutes=5)).limit(BATCH)).scalars().all()
         unconfirmed = conn.execute(sa.select(o.id, o.paid_at).where(
@@ -70,7 +70,11 @@ def _order(order_id: str):
 
 def _close_expired(order_id: str) -> bool:
     order = _order(order_id)
-    if order.status == orders.PAYING and order.channel == "med_ins":
+    if order.status == orders.PAYING and order.channel == "credit":
+        if _query(order.id):
+            return False
+        order = _order(order_id)  # a declined charge gave it back as created
+    elif order.status == orders.PAYING and order.channel == "med_ins":
         # A mixed order has no close call: if WeChat says it was paid, it is paid; else it is
         # closed here, and a payment that still arrives is taken and flagged (paid_after_close).
         if _query(order.id):
@@ -98,6 +102,10 @@ def _query(order_id: str) -> bool:
         from hospital.payments import medical_insurance
 
         return medical_insurance.poll(order)
+    if order.channel == "credit":
+        from hospital.payments import credit_care
+
+        return credit_care.recover(order)
     merchant = merchants.by_mchid(order.mchid)
     client = merchants.client(merchant, order.appid)
     try:
