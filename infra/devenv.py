@@ -158,14 +158,18 @@ def start_credit_simulator(port: int = CREDIT_PORT, callback_url: str | None = N
     """The credit provider calls back our API (make run's on :3000 unless told otherwise)."""
     from infra.simulators.credit import CreditSimulator
 
-    api = os.environ.get("LOCAL_API_URL") or f"http://127.0.0.1:{os.environ.get('LOCAL_API_PORT', '3000')}"
+    api = f"http://127.0.0.1:{os.environ.get('LOCAL_API_PORT', '3000')}"
     return CreditSimulator(CREDIT_DEV_KEY, port=port, callback_url=callback_url or f"{api}/callbacks/credit").start()
 
 
-def start_insurance_simulator(port: int = MED_INS_PORT):
+def start_insurance_simulator(port: int = MED_INS_PORT, callback_url: str | None = None):
+    """The insurance platform calls back our API (make run's on :3000 unless told otherwise)."""
     from infra.simulators.medical_insurance import InsuranceSimulator
 
-    return InsuranceSimulator(MED_INS_DEV_KEY, port=port).start()
+    simulator = InsuranceSimulator(MED_INS_DEV_KEY, port=port)
+    api = f"http://127.0.0.1:{os.environ.get('LOCAL_API_PORT', '3000')}"
+    simulator.callback_url = callback_url or f"{api}/callbacks/medical-insurance"
+    return simulator.start()
 
 
 def insurance_secret_string() -> str:

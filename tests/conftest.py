@@ -121,6 +121,7 @@ def platform_environment():
         localize_rest_api(model.functions, api.url)
         api.start()
         credit.callback_url = f"{api.url}/callbacks/credit"
+        insurance.callback_url = f"{api.url}/callbacks/medical-insurance"
         os.environ.update(function_environment(model.functions, os.environ))
         _forget_container_state()
         ids = devenv.wechat_app_ids()

@@ -37,6 +37,15 @@ def credit_provider():
     return web.respond(body, status=status)
 
 
+@web.route(app, "/callbacks/medical-insurance", methods=["POST"], public=True, content_types=PLATFORM_TYPES)
+def medical_insurance_platform():
+    from hospital.payments import medical_insurance
+
+    request = web.request()
+    status, body = medical_insurance.handle_callback(dict(request.headers), request.raw_body or b"")
+    return web.respond(body, status=status)
+
+
 @web.route(app, "/callbacks/wechatpay/v2/refund", methods=["POST"], public=True, content_types=PLATFORM_TYPES)
 def wechatpay_v2_refund():
     from hospital.payments import callbacks

@@ -4,7 +4,9 @@ split (6202), refunds of the insurance part (6203, idempotent by out_refund_no).
 
     POST /_sim/auth-code {"psn_no"}                -> {"auth_code"} (the patient authorised)
     POST /_sim/split {"fund_ratio": 0.6, "account_ratio": 0.3}   the share of each part
-    GET  /_sim/orders, /_sim/refunds
+    POST /_sim/refund-mode {"mode": "immediate" | "processing"}  6203 answers SUCCESS, or PROCESSING
+    POST /_sim/refunds/{out_refund_no}/finish   a processing refund succeeds; the callback follows
+    GET  /_sim/orders, /_sim/refunds, /_sim/callbacks
 Faults through /_sim/faults (paths /fsi/api/6202 ...).
 
 Run alone: python -m infra.simulators.medical_insurance --port 7006
@@ -29,7 +31,13 @@ class InsuranceSimulator(SimulatorServer):
         self.pay_auths: dict[str, dict] = {}     # pay_auth_no -> {psn_no, used}
         self.orders: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
+        self.refund_mode = "immediate"
+        self.callback_url: str | None = None
+        self.callbacks: list[dict] = []
         self.route("POST", "/fsi/api/{infno}", self._api)
+        self.route("POST", "/_sim/refund-mode", self._ctl_refund_mode)
+        self.route("POST", "/_sim/refunds/{out_refund_no}/finish", self._ctl_finish_refund)
+        self.route("GET", "/_sim/callbacks", lambda req: (200, list(self.callbacks)))
         self.route("POST", "/_sim/auth-code", self._ctl_auth_code)
         self.route("POST", "/_sim/split", self._ctl_split)
         self.route("GET", "/_sim/orders", lambda req: (200, list(self.orders.values())))
@@ -94,7 +102,7 @@ class InsuranceSimulator(SimulatorServer):
     def _refund(self, data: dict) -> dict:
         existing = self.refunds.get(str(data.get("out_refund_no")))
         if existing is not None:
-            return {"infcode": 0, "output": {"refund_status": "SUCCESS", "refund_id": existing["refund_id"]}}
+            return {"infcode": 0, "output": {"refund_status": existing["status"], "refund_id": existing["refund_id"]}}
         order = self.orders.get(str(data.get("pay_ord_id")))
         if order is None or order["status"] != "PAID":
             return {"infcode": 1004, "err_msg": "order not refundable"}
@@ -104,9 +112,43 @@ class InsuranceSimulator(SimulatorServer):
         order["status"] = "REFUNDED"
         refund = {"refund_id": "IR" + uuid.uuid4().hex[:16], "out_refund_no": data.get("out_refund_no"),
                   "pay_ord_id": order["pay_ord_id"], "fund_pay": data.get("fund_pay"),
-                  "psn_acct_pay": data.get("psn_acct_pay")}
+                  "psn_acct_pay": data.get("psn_acct_pay"),
+                  "status": "SUCCESS" if self.refund_mode == "immediate" else "PROCESSING"}
         self.refunds[refund["out_refund_no"]] = refund
-        return {"infcode": 0, "output": {"refund_status": "SUCCESS", "refund_id": refund["refund_id"]}}
+        return {"infcode": 0, "output": {"refund_status": refund["status"], "refund_id": refund["refund_id"]}}
+
+    def send_callback(self, payload: dict, *, tamper: bool = False) -> int | str:
+        import requests
+        import time as _time
+
+        body = json.dumps({"event_id": uuid.uuid4().hex, **payload}, ensure_ascii=False).encode()
+        timestamp = int(_time.time())
+        signature = hmac.new(self.api_key.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+        try:
+            answer = requests.post(self.callback_url, data=body + (b" " if tamper else b""), timeout=5, headers={
+                "Content-Type": "application/json", "X-Ins-Timestamp": str(timestamp), "X-Ins-Signature": signature})
+            status: int | str = answer.status_code
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+        with self._lock:
+            self.callbacks.append({**payload, "status": status})
+        return status
+
+    def _ctl_refund_mode(self, req: Request):
+        mode = (req.json() or {}).get("mode")
+        if mode not in ("immediate", "processing"):
+            raise ValueError("mode must be immediate or processing")
+        self.refund_mode = mode
+        return 200, {"mode": mode}
+
+    def _ctl_finish_refund(self, req: Request):
+        with self._lock:
+            refund = self.refunds.get(req.params["out_refund_no"])
+            if refund is None:
+                return 404, {"error": "no such refund"}
+            refund["status"] = "SUCCESS"
+        return 200, {"callback_status": self.send_callback({"event": "refund.succeeded", "pay_ord_id": refund["pay_ord_id"],
+                                                            "out_refund_no": refund["out_refund_no"]})}
 
     def _ctl_auth_code(self, req: Request):
         body = req.json() or {}

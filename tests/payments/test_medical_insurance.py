@@ -88,3 +88,29 @@ def test_a_refund_returns_each_part_where_it_came_from_once_OP3(db, platform, fu
     refunds.process(refund["refund_id"])
     assert len(platform.insurance.refunds) == len({r["out_refund_no"] for r in platform.insurance.refunds.values()})
     assert len([e for e in ledger_rows(order_id) if e.entry_type == "refund"]) == 3
+
+
+def test_an_insurance_refund_still_processing_is_finished_by_the_platforms_signed_callback_OP3(
+        db, platform, functions):
+    _, order_id, answer = insured_order(platform, functions, "50.00")
+    platform.wechatpay.pay_med_ins(devenv.DEV_V3_MCHID, answer["mix_trade_no"])
+    wait_status(order_id, "paid")
+    deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).status == "confirmed")
+    platform.insurance.refund_mode = "processing"
+    try:
+        refund = refund_by_hand(functions, finance_token(platform, order_id[:8]), order_id, 5000, "his_cancelled")[1]
+        deliver_queued(platform, functions, "RefundsQueue",
+                       until=lambda: platform.insurance.refunds.get(refund["out_refund_no"]) is not None)
+    finally:
+        platform.insurance.refund_mode = "immediate"
+    assert order_row(order_id).status == "refund_pending"  # the insurance part is not back yet: nothing guessed
+    assert order_row(order_id).refunded_fen == 500  # only the cash part so far, booked as it came back
+    pay_ord_id = order_row(order_id).ins_pay_ord_id
+    assert platform.insurance.send_callback({"event": "refund.succeeded", "pay_ord_id": pay_ord_id,
+                                             "out_refund_no": refund["out_refund_no"]}, tamper=True) == 401
+    platform.insurance.refunds[refund["out_refund_no"]]["status"] = "SUCCESS"
+    assert platform.insurance.send_callback({"event": "refund.succeeded", "pay_ord_id": pay_ord_id,
+                                             "out_refund_no": refund["out_refund_no"]}) == 200
+    deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(order_id).status == "refunded")
+    assert order_row(order_id).refunded_fen == 5000
+    assert len([r for r in platform.insurance.refunds.values() if r["pay_ord_id"] == pay_ord_id]) == 1

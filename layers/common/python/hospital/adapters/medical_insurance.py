@@ -16,10 +16,17 @@ Wire format: ``POST {MED_INS_API_BASE}/fsi/api/{infno}`` with
   -> ``{"refund_status": "SUCCESS"}``; idempotent on out_refund_no.
 - ``6301 {"pay_ord_id"}`` -> ``{"ord_stas": "PAID" | "UNPAID" | "REFUNDED"}``
 
+Callbacks to us (``POST /callbacks/medical-insurance``), signed the same way with the same key:
+``{"event": "refund.succeeded", "event_id", "pay_ord_id", "out_refund_no"}`` (a 6203 refund that
+was still processing has finished) or ``{"event": "settlement.succeeded", "event_id", "pay_ord_id"}``;
+answered ``{"infcode": 0}``, or 401 ``{"infcode": -1, "err_msg"}`` when the signature or its time
+(5 minutes) fails.
+
 Errors: ``InsuranceRefused`` (infcode != 0), ``UpstreamUnavailable`` (down, 5xx, garbled).
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -120,6 +127,18 @@ class InsuranceClient:
             log.info("insurance %s", infno, extra={"external": {
                 "system": "medical_insurance", "operation": infno, "outcome": outcome,
                 "duration_ms": round((time.monotonic() - started) * 1000, 1)}})
+
+
+def verify_callback(headers: dict, body: bytes, key: str, now: float | None = None) -> None:
+    """Raises ValueError (reason) unless the callback is signed with our key, in time."""
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    timestamp, signature = lowered.get("x-ins-timestamp") or "", lowered.get("x-ins-signature") or ""
+    if not timestamp.isdigit():
+        raise ValueError("missing or malformed X-Ins-Timestamp")
+    if abs((now if now is not None else time.time()) - int(timestamp)) > 300:
+        raise ValueError("timestamp outside the 5-minute window")
+    if not hmac.compare_digest(sign(key, int(timestamp), body), signature):
+        raise ValueError("bad signature")
 
 
 def client() -> InsuranceClient:
