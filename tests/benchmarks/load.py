@@ -21,19 +21,31 @@ def intakes(job: dict) -> dict:
     body = {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "wgs84"}}
     received: dict[str, float] = {}
     duplicates: list[str] = []
+    others: list = []  # anything on the console that is not an alert
     tokens = job["tokens"]
+    stop = threading.Event()
     with connect(f"{job['ws_url']}?token={job['console_token']}", open_timeout=10) as console:
+        warm = set()
         for _ in range(5):  # warm containers (imports, data key, clients), as a running service has them
-            requests.post(f"{job['api_url']}/rescue/cases", json=body, timeout=60,
-                          headers={"Authorization": f"Bearer {job['warm_token']}"})
+            answer = requests.post(f"{job['api_url']}/rescue/cases", json=body, timeout=60,
+                                   headers={"Authorization": f"Bearer {job['warm_token']}"})
+            warm.add(answer.json()["case_id"])
             console.recv(timeout=30)
 
         def listen():
-            while len(received) < len(tokens):
+            while not stop.is_set():
                 try:
-                    alert = json.loads(console.recv(timeout=60))
+                    alert = json.loads(console.recv(timeout=1))
                 except TimeoutError:
+                    continue
+                except Exception as exc:  # noqa: BLE001 - reported, not swallowed
+                    others.append(f"listener stopped: {exc!r}")
                     return
+                if "case_id" not in alert:
+                    others.append(alert)
+                    continue
+                if alert["case_id"] in warm:
+                    continue  # a late copy from the warm-up
                 if alert["case_id"] in received:
                     duplicates.append(alert["case_id"])
                 received.setdefault(alert["case_id"], time.perf_counter())
@@ -50,8 +62,14 @@ def intakes(job: dict) -> dict:
 
         with concurrent.futures.ThreadPoolExecutor(50) as pool:
             presses = list(pool.map(press, tokens))
-        listener.join(90)
-    return {"presses": presses, "received": received, "duplicates": duplicates}
+        expected = {case_id for _, case_id, _ in presses}
+        deadline = time.perf_counter() + 60
+        while not expected <= set(received) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)  # late duplicates, if any, are counted too
+        stop.set()
+        listener.join(5)
+    return {"presses": presses, "received": received, "duplicates": duplicates, "others": others[:5]}
 
 
 def ambulances(job: dict) -> dict:

@@ -294,7 +294,8 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
     distinct = len({case_id for _, case_id, _ in presses})
     p95 = _p95(latencies)
     print(f"alert latency: {accepted}/{intakes} intakes accepted, {distinct} distinct cases, "
-          f"{len(latencies)} alerts received, {len(result['duplicates'])} shown twice; "
+          f"{len(latencies)} alerts received, {len(result['duplicates'])} shown twice"
+          f"{' (other messages: ' + str(result['others']) + ')' if result.get('others') else ''}; "
           f"p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (target < 1000 ms); "
           f"the runtime's CPU per intake, alert included, {cpu * 1000 / (intakes + 5):.1f} ms")
     return {"accepted": accepted, "distinct": distinct, "received": len(latencies), "p95_s": p95}

@@ -108,3 +108,42 @@ def test_wechat_down_retries_the_staff_alert_ER3(mysql_db, platform, functions):
     assert alerted_nodes(case_id)[f"wechat:{member.user_id}"]["result"] == "sent"
     with engine().begin() as conn:
         conn.execute(tables.on_duty.delete())
+
+
+def test_a_connected_console_hears_of_a_case_from_the_intake_itself_and_staff_are_still_told_ER3(
+        mysql_db, platform, functions):
+    """The intake pushes to the ED consoles straight after its commit (no queue hop); the
+    consumer then sees the console alerted, does not push again, and still tells the staff."""
+    from websockets.sync.client import connect
+
+    from hospital.auth.tokens import Principal, issue_access_token
+
+    with engine().begin() as conn:
+        conn.execute(tables.on_duty.delete())
+    member, member_token = staff_member(platform, "staff")
+    assert duty(functions, member_token, True)[0] == 200
+    known_to_wechat(platform, member.user_id)
+    nurse, _ = staff_member(platform, "ed_nurse")
+    token = issue_access_token(Principal(nurse.user_id, frozenset({"ed_nurse"})))
+    with connect(f"{platform.live.url.rstrip('/')}/dev?token={token}", open_timeout=5) as console:
+        _, patient_token = make_patient(platform)
+        case = call(functions, "RescueApiFunction", api_event(
+            "POST", "/rescue/cases", body={"location": LOCATION}, token=patient_token))[1]
+        alert = json.loads(console.recv(timeout=2))  # already there when the intake answered
+        assert alert["type"] == "rescue.alert" and alert["case_id"] == case["case_id"]
+        nodes = alerted_nodes(case["case_id"])
+        assert nodes["ed_console"]["path"] == "intake" and nodes["ed_console"]["delivered"] == 1
+        record = {"messageId": str(uuid.uuid4()), "receiptHandle": "rh", "attributes": {"ApproximateReceiveCount": "1"},
+                  "messageAttributes": {}, "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hospital-dev-rescue-events",
+                  "body": json.dumps({"message_id": f"m-{uuid.uuid4().hex}", "type": "rescue.case_created",
+                                      "data": {"case_id": case["case_id"]}})}
+        assert functions.invoke("RescueEventsFunction", {"Records": [record]}).result == {"batchItemFailures": []}
+        try:
+            again = console.recv(timeout=1)
+        except TimeoutError:
+            again = None
+        assert again is None  # not pushed twice
+    assert [json.loads(m["Body"])["data"]["user_id"] for m in drain_notifications(platform, case["case_id"])] == \
+        [member.user_id]
+    with engine().begin() as conn:
+        conn.execute(tables.on_duty.delete())

@@ -86,6 +86,10 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
             raise
         return get_case(principal, existing), False
     log.info("rescue case created", extra={"case_id": case_id, "user_id": principal.user_id})
+    alert_consoles_now(case_id, {
+        "type": "rescue.alert", "case_id": case_id, "source": "mini_program", "status": "received",
+        "created_at": iso_utc(now), "location": {**stored_location, "coord_system": location.coord_system},
+        "address_text": intake.address_text, "complaint": intake.complaint})
     # The answer is built from what was just written: no second read on the hot path.
     return _view(
         case_id=case_id, status="received", source="mini_program", created_at=now,
@@ -170,6 +174,19 @@ def record_alerted(case_id: str, channel: str, details: dict) -> bool:
     with transaction() as conn:
         return append_node(conn, case_id, "alerted", source=channel, actor_role="system",
                            details={"channel": channel, **details}, dedupe_key=f"alerted:{channel}")
+
+
+def alert_consoles_now(case_id: str, summary: dict) -> None:
+    """The ED consoles hear of a new case straight from the intake, not a queue hop later.
+    Best effort: the rescue-events consumer still alerts (and records) any case this missed."""
+    from hospital import live
+
+    try:
+        result = live.push(live.ED_CONSOLE, summary)
+        if result["delivered"]:
+            record_alerted(case_id, live.ED_CONSOLE, {**result, "path": "intake"})
+    except Exception as exc:  # noqa: BLE001 - the case is saved; the consumer is the guarantee
+        log.warning("intake alert not pushed", extra={"case_id": case_id, "error": type(exc).__name__})
 
 
 def was_alerted(case_id: str, channel: str) -> bool:

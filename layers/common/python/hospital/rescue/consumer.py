@@ -44,12 +44,12 @@ def _alert(message: dict, record: dict) -> None:
     from hospital.unit_of_work import unit_of_work
 
     case_id = message["data"]["case_id"]
-    if cases.was_alerted(case_id, live.ED_CONSOLE):
-        log.info("duplicate delivery ignored", extra={"case_id": case_id, "outbox_id": message["message_id"]})
+    with unit_of_work() as uow:
+        notify.fan_out(uow, case_id)  # deduplicated per person: safe on every delivery
+    if cases.was_alerted(case_id, live.ED_CONSOLE):  # by the intake itself, or an earlier delivery
+        log.info("consoles already alerted", extra={"case_id": case_id, "outbox_id": message["message_id"]})
         return
     result = live.push(live.ED_CONSOLE, cases.alert_summary(case_id))
-    with unit_of_work() as uow:
-        notify.fan_out(uow, case_id)
     cases.record_alerted(case_id, live.ED_CONSOLE, {
         **result, "message_id": message["message_id"],
         "receive_count": int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)),
