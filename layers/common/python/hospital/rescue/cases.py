@@ -79,6 +79,11 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
             ))
             _insert_node(uow.conn, case_id, **first_node)
             uow.publish("rescue-events", CASE_CREATED, {"case_id": case_id})
+            # The consoles first, then the queue: its consumer then finds them alerted.
+            uow.after_commit(lambda: alert_consoles_now(case_id, {
+                "type": "rescue.alert", "case_id": case_id, "source": "mini_program", "status": "received",
+                "created_at": iso_utc(now), "location": {**stored_location, "coord_system": location.coord_system},
+                "address_text": intake.address_text, "complaint": intake.complaint}))
     except sa.exc.IntegrityError:
         # Lost a race with a concurrent request carrying the same Idempotency-Key.
         existing = idempotency_key and _case_id_for_key(principal.user_id, idempotency_key)
@@ -86,10 +91,6 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
             raise
         return get_case(principal, existing), False
     log.info("rescue case created", extra={"case_id": case_id, "user_id": principal.user_id})
-    alert_consoles_now(case_id, {
-        "type": "rescue.alert", "case_id": case_id, "source": "mini_program", "status": "received",
-        "created_at": iso_utc(now), "location": {**stored_location, "coord_system": location.coord_system},
-        "address_text": intake.address_text, "complaint": intake.complaint})
     # The answer is built from what was just written: no second read on the hot path.
     return _view(
         case_id=case_id, status="received", source="mini_program", created_at=now,
