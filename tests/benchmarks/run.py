@@ -80,8 +80,6 @@ def cold_start() -> dict[str, float]:
 
 
 def slice_throughput() -> float:
-    import sqlalchemy as sa
-
     from infra.local.functions import FunctionHost
     from infra.local.template import Template
     from tests.conftest import _use_database, api_event, make_patient, platform_environment
@@ -105,25 +103,8 @@ def slice_throughput() -> float:
                 assert result.ok and result.result["statusCode"] == 201, result.result
             cases_per_s = CASES / (time.perf_counter() - started)
             host.unload()
-            # The relay's SQS hop alone, to the same endpoint: where the handler's time goes.
-            sqs = client("sqs")  # a fresh queue: the same depth as the handler loop started with
-            queue = sqs.create_queue(QueueName=f"bench-send-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-            started = time.perf_counter()
-            for _ in range(CASES):
-                sqs.send_message(QueueUrl=queue, MessageBody='{"message_id": "0", "type": "bench", "data": {}}',
-                                 MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": "bench"}})
-            send_ms = (time.perf_counter() - started) * 1000 / CASES
-
-        plain = sa.create_engine(url)
-        with plain.connect() as conn:
-            conn.exec_driver_sql("CREATE TABLE bench_plain (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64))")
-            conn.commit()
-            started = time.perf_counter()
-            for i in range(INSERTS):
-                conn.exec_driver_sql("INSERT INTO bench_plain (v) VALUES (%s)", (f"row-{i}",))
-                conn.commit()
-            inserts_per_s = INSERTS / (time.perf_counter() - started)
-        plain.dispose()
+            send_ms = _sqs_send_ms(CASES)  # the relay's hop alone: where the handler's time goes
+        inserts_per_s = _plain_commits_per_s(url, "INSERT INTO bench_plain (v) VALUES (%s)")
     ratio = cases_per_s / inserts_per_s
     case_ms = 1000 / cases_per_s
     print(f"slice throughput: {cases_per_s:.0f} cases/s vs {inserts_per_s:.0f} plain INSERT+COMMIT/s "
@@ -211,19 +192,8 @@ def notification_throughput(count: int = int(os.environ.get("BENCH_NOTIFICATIONS
             with engine().connect() as conn:
                 booked = conn.execute(sa.select(sa.func.count()).select_from(tables.ledger_entries)).scalar_one()
             assert booked == count + 20, booked
-            send_ms = _sqs_send_ms(platform)
-
-        plain = sa.create_engine(url)
-        with plain.connect() as conn:
-            conn.exec_driver_sql("CREATE TABLE bench_plain (id BIGINT PRIMARY KEY, v BIGINT)")
-            conn.exec_driver_sql("INSERT INTO bench_plain VALUES (1, 0)")
-            conn.commit()
-            started = time.perf_counter()
-            for i in range(INSERTS):
-                conn.exec_driver_sql("UPDATE bench_plain SET v = %s WHERE id = 1", (i,))
-                conn.commit()
-            updates_per_s = INSERTS / (time.perf_counter() - started)
-        plain.dispose()
+            send_ms = _sqs_send_ms()
+        updates_per_s = _plain_commits_per_s(url, "UPDATE bench_plain SET v = %s WHERE id = 1")
     ratio = per_s / updates_per_s
     each_ms = 1000 / per_s
     print(f"payment notifications: {per_s:.0f} v3 notifications/s vs {updates_per_s:.0f} plain UPDATE+COMMIT/s "
@@ -234,7 +204,25 @@ def notification_throughput(count: int = int(os.environ.get("BENCH_NOTIFICATIONS
     return ratio
 
 
-def _sqs_send_ms(platform, sends: int = 100) -> float:
+def _plain_commits_per_s(url: str, statement: str) -> float:
+    """The baseline: one single-row statement and its COMMIT, INSERTS times, on one connection."""
+    import sqlalchemy as sa
+
+    plain = sa.create_engine(url)
+    with plain.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE bench_plain (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64))")
+        conn.exec_driver_sql("INSERT INTO bench_plain (v) VALUES ('seed')")  # row 1, for the UPDATE form
+        conn.commit()
+        started = time.perf_counter()
+        for i in range(INSERTS):
+            conn.exec_driver_sql(statement, (f"row-{i}",))
+            conn.commit()
+        per_s = INSERTS / (time.perf_counter() - started)
+    plain.dispose()
+    return per_s
+
+
+def _sqs_send_ms(sends: int = 100) -> float:
     """The relay's SQS hop alone, to the same endpoint, on a fresh queue."""
     from hospital.aws import client
 
@@ -245,6 +233,22 @@ def _sqs_send_ms(platform, sends: int = 100) -> float:
         sqs.send_message(QueueUrl=queue, MessageBody='{"message_id": "0", "type": "bench", "data": {}}',
                          MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": "bench"}})
     return (time.perf_counter() - started) * 1000 / sends
+
+
+@contextlib.contextmanager
+def local_runtime(aws_port: int):
+    """`make run` on free ports over a scratch MariaDB database: (runtime, database URL)."""
+    from infra.local.runtime import LocalRuntime
+    from tests.conftest import _forget_container_state
+
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ["LOCAL_AWS_PORT"] = str(aws_port)
+    free = {f"LOCAL_{name}_PORT": "0" for name in ("WECHAT", "TRIAGE", "WECHATPAY", "HIS", "CREDIT", "MED_INS")}
+    with scratch_database() as url:
+        with LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
+                          env={"DATABASE_URL": url, "LOCAL_FUNCTION_CONCURRENCY": "16", **free}) as rt:
+            _forget_container_state()
+            yield rt, url
 
 
 def _run_load(kind: str, job: dict) -> dict:
@@ -268,26 +272,18 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
     from hospital.auth import sessions
     from hospital.auth.tokens import Principal, issue_access_token
     from infra import devenv
-    from infra.local.runtime import LocalRuntime
-    from tests.conftest import _forget_container_state
 
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ["LOCAL_AWS_PORT"] = "4599"
-    with scratch_database() as url:
-        with LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
-                          env={"DATABASE_URL": url, "LOCAL_WECHAT_PORT": "0", "LOCAL_TRIAGE_PORT": "0", "LOCAL_WECHATPAY_PORT": "0", "LOCAL_HIS_PORT": "0", "LOCAL_CREDIT_PORT": "0", "LOCAL_MED_INS_PORT": "0",
-                               "LOCAL_FUNCTION_CONCURRENCY": "16"}) as rt:
-            _forget_container_state()
-            app_id = devenv.wechat_app_ids()["mini_program"]
-            nurse = sessions.sign_in_identity(app_id, "o-bench-nurse")["user"]["id"]
-            job = {"api_url": rt.api_url, "ws_url": f"{rt.ws_url.rstrip('/')}/dev",
-                   "console_token": issue_access_token(Principal(nurse, frozenset({"ed_nurse"}))),
-                   "warm_token": sessions.sign_in_identity(app_id, "o-bench-warm")["access_token"],
-                   "tokens": [sessions.sign_in_identity(app_id, f"o-bench-{n}")["access_token"]
-                              for n in range(intakes)]}
-            cpu = time.process_time()
-            result = _run_load("intakes", job)
-            cpu = time.process_time() - cpu
+    with local_runtime(aws_port=4599) as (rt, _):
+        app_id = devenv.wechat_app_ids()["mini_program"]
+        nurse = sessions.sign_in_identity(app_id, "o-bench-nurse")["user"]["id"]
+        job = {"api_url": rt.api_url, "ws_url": f"{rt.ws_url.rstrip('/')}/dev",
+               "console_token": issue_access_token(Principal(nurse, frozenset({"ed_nurse"}))),
+               "warm_token": sessions.sign_in_identity(app_id, "o-bench-warm")["access_token"],
+               "tokens": [sessions.sign_in_identity(app_id, f"o-bench-{n}")["access_token"]
+                          for n in range(intakes)]}
+        cpu = time.process_time()
+        result = _run_load("intakes", job)
+        cpu = time.process_time() - cpu
     presses, received = result["presses"], result["received"]
     latencies = sorted(received[case_id] - started for _, case_id, started in presses if case_id in received)
     accepted = sum(1 for status, _, _ in presses if status == 201)
@@ -313,42 +309,34 @@ def tracking_latency(ambulances: int = int(os.environ.get("BENCH_AMBULANCES", "1
     from hospital.db import engine, tables
     from hospital.rescue import cases, dispatch, models
     from infra import devenv
-    from infra.local.runtime import LocalRuntime
-    from tests.conftest import _forget_container_state
 
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ["LOCAL_AWS_PORT"] = "4598"
     start = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}
-    with scratch_database() as url:
-        with LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
-                          env={"DATABASE_URL": url, "LOCAL_WECHAT_PORT": "0", "LOCAL_TRIAGE_PORT": "0", "LOCAL_WECHATPAY_PORT": "0", "LOCAL_HIS_PORT": "0", "LOCAL_CREDIT_PORT": "0", "LOCAL_MED_INS_PORT": "0",
-                               "LOCAL_FUNCTION_CONCURRENCY": "16"}) as rt:
-            _forget_container_state()
-            app_id = devenv.wechat_app_ids()["mini_program"]
-            dispatcher_id = sessions.sign_in_identity(app_id, "o-bench-dispatcher")["user"]["id"]
-            sessions.grant_role(dispatcher_id, "dispatcher")
-            dispatcher = verify_access_token(sessions.sign_in_identity(app_id, "o-bench-dispatcher")["access_token"])
-            crews = []
-            for n in range(ambulances):
-                patient = sessions.sign_in_identity(app_id, f"o-bench-patient-{n}")["access_token"]
-                case, _ = cases.create_case(verify_access_token(patient),
-                                            models.CaseIntake.model_validate({"location": start}))
-                crew_id = sessions.sign_in_identity(app_id, f"o-bench-crew-{n}")["user"]["id"]
-                sessions.grant_role(crew_id, "staff")
-                vehicle_id = f"BENCH-{n:03d}"
-                dispatch.register_vehicle(vehicle_id, f"沪A{n:05d}")
-                dispatch.step(dispatcher, "dispatcher", case["case_id"], "accepted")
-                dispatch.dispatch(dispatcher, case["case_id"], vehicle_id, [crew_id])
-                crews.append({"vehicle_id": vehicle_id, "case_id": case["case_id"], "patient_token": patient,
-                              "crew_token": sessions.sign_in_identity(app_id, f"o-bench-crew-{n}")["access_token"]})
-            time.sleep(2)  # let the set-up's own events drain before measuring
-            cpu = time.process_time()
-            result = _run_load("ambulances", {"api_url": rt.api_url, "ws_url": f"{rt.ws_url.rstrip('/')}/dev",
-                                              "crews": crews, "seconds": seconds, "start": start})
-            cpu = time.process_time() - cpu
-            with engine().connect() as conn:
-                stored = conn.execute(sa.select(sa.func.count()).select_from(tables.vehicle_positions).where(
-                    tables.vehicle_positions.c.vehicle_id.like("BENCH-%"))).scalar_one()
+    with local_runtime(aws_port=4598) as (rt, _):
+        app_id = devenv.wechat_app_ids()["mini_program"]
+        dispatcher_id = sessions.sign_in_identity(app_id, "o-bench-dispatcher")["user"]["id"]
+        sessions.grant_role(dispatcher_id, "dispatcher")
+        dispatcher = verify_access_token(sessions.sign_in_identity(app_id, "o-bench-dispatcher")["access_token"])
+        crews = []
+        for n in range(ambulances):
+            patient = sessions.sign_in_identity(app_id, f"o-bench-patient-{n}")["access_token"]
+            case, _ = cases.create_case(verify_access_token(patient),
+                                        models.CaseIntake.model_validate({"location": start}))
+            crew_id = sessions.sign_in_identity(app_id, f"o-bench-crew-{n}")["user"]["id"]
+            sessions.grant_role(crew_id, "staff")
+            vehicle_id = f"BENCH-{n:03d}"
+            dispatch.register_vehicle(vehicle_id, f"沪A{n:05d}")
+            dispatch.step(dispatcher, "dispatcher", case["case_id"], "accepted")
+            dispatch.dispatch(dispatcher, case["case_id"], vehicle_id, [crew_id])
+            crews.append({"vehicle_id": vehicle_id, "case_id": case["case_id"], "patient_token": patient,
+                          "crew_token": sessions.sign_in_identity(app_id, f"o-bench-crew-{n}")["access_token"]})
+        time.sleep(2)  # let the set-up's own events drain before measuring
+        cpu = time.process_time()
+        result = _run_load("ambulances", {"api_url": rt.api_url, "ws_url": f"{rt.ws_url.rstrip('/')}/dev",
+                                          "crews": crews, "seconds": seconds, "start": start})
+        cpu = time.process_time() - cpu
+        with engine().connect() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(tables.vehicle_positions).where(
+                tables.vehicle_positions.c.vehicle_id.like("BENCH-%"))).scalar_one()
     posts, seen = result["posts"], result["seen"]
     posted = sum(len(p) for p in posts.values())
     accepted = sum(a for p in posts.values() for _, _, a in p)

@@ -9,7 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from hospital.db import engine, tables
-from tests.conftest import api_event, call, make_patient, wait_for
+from tests.conftest import api_event, call, wait_for
 
 QUEUE_CONSUMERS = {"PaymentEventsQueue": "PaymentEventsFunction", "RefundsQueue": "RefundWorkerFunction"}
 

@@ -5,8 +5,7 @@ debts visible to the patient and to finance."""
 import sqlalchemy as sa
 
 from hospital.db import engine, tables
-from tests.payments.support import (api, create_order, deliver_queued, ledger_rows, order_row, patient_with_bill,
-                                    wait_status)
+from tests.payments.support import api, create_order, deliver_queued, ledger_rows, order_row, patient_with_bill
 from tests.payments.test_refunds import finance_token, refund_by_hand
 
 ENROLMENT = "/credit/enrolment"

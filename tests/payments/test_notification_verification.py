@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hospital.db import engine, tables
 from infra import devenv
-from tests.payments.support import (anomalies_of, create_order, deliver_queued, ledger_rows, order_row, patient_with_bill,
-                                    pay, wait_status)
+from tests.payments.support import (anomalies_of, create_order, ledger_rows, order_row, patient_with_bill, pay,
+                                    wait_status)
 
 
 def paying_order(platform, functions, amount="25.00"):

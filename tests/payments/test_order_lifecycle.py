@@ -7,8 +7,7 @@ import requests
 
 from hospital.timeutil import utcnow
 from infra import devenv
-from tests.payments.support import (api, create_order, ledger_rows, order_row, patient_pays, patient_with_bill, pay,
-                                    wait_status)
+from tests.payments.support import api, create_order, ledger_rows, order_row, patient_with_bill, pay
 
 
 def sweep(minutes: float):

@@ -2,7 +2,6 @@
 OP3): a deterministic out_refund_no, the worker resumed by redelivery, the final state from
 the notification or by query, every movement in the ledger, abnormal refunds to a person."""
 import pytest
-import requests
 import sqlalchemy as sa
 
 from hospital.db import engine, tables

@@ -3,7 +3,6 @@ the HIS bill, prepay with signed wx.requestPayment parameters, the signed and en
 notification applied once, the HIS confirmation, the ledger (OC1-OC2 money side, OP2)."""
 import base64
 
-import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 

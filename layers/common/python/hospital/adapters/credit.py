@@ -24,17 +24,11 @@ Errors: ``CreditRefused`` (4xx with a code: declined, outstanding debt ...), ``U
 """
 from __future__ import annotations
 
-import hmac
 import json
-import logging
-import time
 
 from hospital import config
-from hospital.adapters.signing import timestamped_hmac
+from hospital.adapters import signing
 from hospital.errors import UpstreamUnavailable
-
-log = logging.getLogger("hospital.external")
-SIGNATURE_WINDOW_SECONDS = 300
 
 
 class CreditRefused(Exception):
@@ -43,20 +37,11 @@ class CreditRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-sign = timestamped_hmac  # see hospital.adapters.signing
 
 
 def verify_callback(headers: dict, body: bytes, key: str, now: float | None = None) -> None:
     """Raises ValueError (reason) unless the callback is signed with our key, in time."""
-    lowered = {str(k).lower(): v for k, v in headers.items()}
-    timestamp, signature = lowered.get("x-credit-timestamp") or "", lowered.get("x-credit-signature") or ""
-    if not timestamp.isdigit():
-        raise ValueError("missing or malformed X-Credit-Timestamp")
-    if abs((now if now is not None else time.time()) - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
-        raise ValueError("timestamp outside the 5-minute window")
-    if not hmac.compare_digest(sign(key, int(timestamp), body), signature):
-        raise ValueError("bad signature")
-
+    signing.verify_timestamped(headers, body, key, "X-Credit", now)
 
 class CreditClient:
     def __init__(self, base_url: str, key: str, timeout: tuple[float, float] = (2, 5)):
@@ -86,38 +71,18 @@ class CreditClient:
                           {"reversal_no": reversal_no, "amount_fen": amount_fen})
 
     def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
-        import requests
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() if payload is not None else None
 
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() if payload is not None else b""
-        timestamp = int(time.time())
-        headers = {"X-Credit-Timestamp": str(timestamp), "X-Credit-Signature": sign(self._key, timestamp, body),
-                   "Accept": "application/json"}
-        if payload is not None:
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        started, outcome = time.monotonic(), "ok"
-        try:
-            try:
-                answer = requests.request(method, self.base_url + path, data=body or None, headers=headers,
-                                          timeout=self.timeout, allow_redirects=False)
-            except requests.RequestException as exc:
-                outcome = type(exc).__name__
-                raise UpstreamUnavailable("the credit provider did not answer") from None
-            if answer.status_code >= 500:
-                outcome = f"HTTP {answer.status_code}"
-                raise UpstreamUnavailable(f"the credit provider answered {answer.status_code}")
-            try:
-                data = answer.json()
-            except ValueError:
-                outcome = "garbled"
-                raise UpstreamUnavailable("the credit provider answered something that is not JSON") from None
-            if answer.status_code >= 400:
-                outcome = str(data.get("code"))
-                raise CreditRefused(answer.status_code, str(data.get("code") or "UNKNOWN"), str(data.get("message") or ""))
+        def interpret(status: int, data):
+            if not isinstance(data, dict):
+                raise UpstreamUnavailable("the credit provider answered something that is not an object")
+            if status >= 400:
+                raise CreditRefused(status, str(data.get("code") or "UNKNOWN"), str(data.get("message") or ""))
             return data
-        finally:
-            log.info("credit %s", path.split("/")[3] if path.count("/") >= 3 else path, extra={"external": {
-                "system": "credit", "method": method, "outcome": outcome,
-                "duration_ms": round((time.monotonic() - started) * 1000, 1)}})
+
+        return signing.call(system="credit", name="the credit provider", operation=f"{method} {path.split('/')[3]}",
+                            method=method, url=self.base_url + path, body=body, key=self._key, prefix="X-Credit",
+                            timeout=self.timeout, interpret=interpret)
 
 
 def client() -> CreditClient:

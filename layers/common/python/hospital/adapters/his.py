@@ -22,16 +22,13 @@ Errors: ``HisRefused`` (a business answer: do not retry), ``UpstreamUnavailable`
 from __future__ import annotations
 
 import json
-import logging
-import time
 import uuid
 from dataclasses import dataclass
 
 from hospital import config, money
-from hospital.adapters.signing import timestamped_hmac
+from hospital.adapters import signing
 from hospital.errors import UpstreamUnavailable
 
-log = logging.getLogger("hospital.external")
 GATEWAY_PATH = "/his/gateway"
 
 
@@ -51,7 +48,6 @@ class Bill:
     status: str
 
 
-sign = timestamped_hmac  # see hospital.adapters.signing
 
 
 class HisClient:
@@ -79,39 +75,19 @@ class HisClient:
                                           "channel": channel, "paid_at": paid_at})
 
     def _call(self, trade_code: str, data: dict) -> dict:
-        import requests
-
         body = json.dumps({"trade_code": trade_code, "request_id": uuid.uuid4().hex, "data": data},
                           ensure_ascii=False, separators=(",", ":")).encode()
-        timestamp = int(time.time())
-        headers = {"Content-Type": "application/json; charset=utf-8", "X-His-Timestamp": str(timestamp),
-                   "X-His-Signature": sign(self._api_key, timestamp, body)}
-        started = time.monotonic()
-        outcome = "ok"
-        try:
-            try:
-                answer = requests.post(self.base_url + GATEWAY_PATH, data=body, headers=headers,
-                                       timeout=self.timeout, allow_redirects=False)
-            except requests.RequestException as exc:
-                outcome = type(exc).__name__
-                raise UpstreamUnavailable("the HIS did not answer") from None
-            if answer.status_code != 200:
-                outcome = f"HTTP {answer.status_code}"
-                raise UpstreamUnavailable(f"the HIS answered {answer.status_code}")
-            try:
-                reply = answer.json()
-                code = str(reply["code"])
-            except (ValueError, KeyError, TypeError):
-                outcome = "garbled"
-                raise UpstreamUnavailable("the HIS answered something that is not its format") from None
-            if code != "0":
-                outcome = code
-                raise HisRefused(code, str(reply.get("message") or ""))
+
+        def interpret(status: int, reply):
+            if status != 200 or not isinstance(reply, dict) or "code" not in reply:
+                raise UpstreamUnavailable(f"the HIS answered {status} in a form that is not its own")
+            if str(reply["code"]) != "0":
+                raise HisRefused(str(reply["code"]), str(reply.get("message") or ""))
             return reply.get("data") or {}
-        finally:
-            log.info("his %s", trade_code, extra={"external": {
-                "system": "his", "operation": trade_code, "outcome": outcome,
-                "duration_ms": round((time.monotonic() - started) * 1000, 1)}})
+
+        return signing.call(system="his", name="the HIS", operation=trade_code, method="POST",
+                            url=self.base_url + GATEWAY_PATH, body=body, key=self._api_key, prefix="X-His",
+                            timeout=self.timeout, interpret=interpret)
 
 
 def client() -> HisClient:

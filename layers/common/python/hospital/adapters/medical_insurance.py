@@ -26,18 +26,13 @@ Errors: ``InsuranceRefused`` (infcode != 0), ``UpstreamUnavailable`` (down, 5xx,
 """
 from __future__ import annotations
 
-import hmac
 import json
-import logging
-import time
 import uuid
 from dataclasses import dataclass
 
 from hospital import config, money
-from hospital.adapters.signing import timestamped_hmac
+from hospital.adapters import signing
 from hospital.errors import UpstreamUnavailable
-
-log = logging.getLogger("hospital.external")
 
 
 class InsuranceRefused(Exception):
@@ -56,7 +51,6 @@ class Settlement:
     cash_fen: int          # self-paid, through WeChat Pay
 
 
-sign = timestamped_hmac  # see hospital.adapters.signing
 
 
 class InsuranceClient:
@@ -95,50 +89,24 @@ class InsuranceClient:
                                    "oth_pay": money.fen_to_yuan(other_fen)})
 
     def _call(self, infno: str, data: dict) -> dict:
-        import requests
-
         body = json.dumps({"infno": infno, "msgid": uuid.uuid4().hex, "input": data}, ensure_ascii=False,
                           separators=(",", ":")).encode()
-        timestamp = int(time.time())
-        headers = {"Content-Type": "application/json; charset=utf-8", "X-Ins-Timestamp": str(timestamp),
-                   "X-Ins-Signature": sign(self._key, timestamp, body)}
-        started, outcome = time.monotonic(), "ok"
-        try:
-            try:
-                answer = requests.post(f"{self.base_url}/fsi/api/{infno}", data=body, headers=headers,
-                                       timeout=self.timeout, allow_redirects=False)
-            except requests.RequestException as exc:
-                outcome = type(exc).__name__
-                raise UpstreamUnavailable("the insurance platform did not answer") from None
-            if answer.status_code != 200:
-                outcome = f"HTTP {answer.status_code}"
-                raise UpstreamUnavailable(f"the insurance platform answered {answer.status_code}")
-            try:
-                reply = answer.json()
-                code = reply["infcode"]
-            except (ValueError, KeyError, TypeError):
-                outcome = "garbled"
-                raise UpstreamUnavailable("the insurance platform answered something not in its format") from None
-            if code != 0:
-                outcome = str(code)
-                raise InsuranceRefused(str(code), str(reply.get("err_msg") or ""))
+
+        def interpret(status: int, reply):
+            if status != 200 or not isinstance(reply, dict) or "infcode" not in reply:
+                raise UpstreamUnavailable(f"the insurance platform answered {status} in a form that is not its own")
+            if reply["infcode"] != 0:
+                raise InsuranceRefused(str(reply["infcode"]), str(reply.get("err_msg") or ""))
             return reply.get("output") or {}
-        finally:
-            log.info("insurance %s", infno, extra={"external": {
-                "system": "medical_insurance", "operation": infno, "outcome": outcome,
-                "duration_ms": round((time.monotonic() - started) * 1000, 1)}})
+
+        return signing.call(system="medical_insurance", name="the insurance platform", operation=infno,
+                            method="POST", url=f"{self.base_url}/fsi/api/{infno}", body=body, key=self._key,
+                            prefix="X-Ins", timeout=self.timeout, interpret=interpret)
 
 
 def verify_callback(headers: dict, body: bytes, key: str, now: float | None = None) -> None:
     """Raises ValueError (reason) unless the callback is signed with our key, in time."""
-    lowered = {str(k).lower(): v for k, v in headers.items()}
-    timestamp, signature = lowered.get("x-ins-timestamp") or "", lowered.get("x-ins-signature") or ""
-    if not timestamp.isdigit():
-        raise ValueError("missing or malformed X-Ins-Timestamp")
-    if abs((now if now is not None else time.time()) - int(timestamp)) > 300:
-        raise ValueError("timestamp outside the 5-minute window")
-    if not hmac.compare_digest(sign(key, int(timestamp), body), signature):
-        raise ValueError("bad signature")
+    signing.verify_timestamped(headers, body, key, "X-Ins", now)
 
 
 def client() -> InsuranceClient:

@@ -1,11 +1,74 @@
-"""The request signature our partner systems share (HIS gateway, insurance platform, credit
-provider, the triage link's core): hex HMAC-SHA256 over "<unix seconds>.<raw body bytes>",
-so the signature binds the exact bytes and the time."""
+"""What our partner systems' interfaces share (the HIS gateway, the insurance platform, the
+credit provider; the triage link signs the same way): JSON over HTTPS, signed with
+``<Prefix>-Timestamp: <unix seconds>`` and ``<Prefix>-Signature: hex HMAC-SHA256 over
+"<unix seconds>.<raw body bytes>"``, so a signature binds the exact bytes and the time.
+Each adapter keeps its own wire format; this module only sends, signs, checks and logs."""
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import time
+from typing import Any, Callable
+
+from hospital.errors import UpstreamUnavailable
+
+log = logging.getLogger("hospital.external")
+WINDOW_SECONDS = 300
 
 
 def timestamped_hmac(key: str, timestamp: int, body: bytes) -> str:
     return hmac.new(key.encode("utf-8"), str(timestamp).encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_timestamped(headers: dict, body: bytes, key: str, prefix: str, now: float | None = None) -> None:
+    """A partner's signed callback: raises ValueError (a reason safe to log) unless it is
+    signed with our key within the 5-minute window."""
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    timestamp = lowered.get(f"{prefix}-timestamp".lower()) or ""
+    signature = lowered.get(f"{prefix}-signature".lower()) or ""
+    if not timestamp.isdigit():
+        raise ValueError(f"missing or malformed {prefix}-Timestamp")
+    if abs((now if now is not None else time.time()) - int(timestamp)) > WINDOW_SECONDS:
+        raise ValueError("timestamp outside the 5-minute window")
+    if not hmac.compare_digest(timestamped_hmac(key, int(timestamp), body), signature):
+        raise ValueError("bad signature")
+
+
+def call(*, system: str, name: str, operation: str, method: str, url: str, body: bytes | None, key: str,
+         prefix: str, timeout, interpret: Callable[[int, Any], Any]) -> Any:
+    """Send a signed request and hand (status, JSON answer) to `interpret`, which returns the
+    result or raises. Down, 5xx or not JSON: UpstreamUnavailable. One log line per call with
+    the outcome (the `code` of whatever `interpret` raised), never the body."""
+    import requests
+
+    timestamp = int(time.time())
+    headers = {f"{prefix}-Timestamp": str(timestamp), f"{prefix}-Signature": timestamped_hmac(key, timestamp, body or b""),
+               "Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    started, outcome = time.monotonic(), "ok"
+    try:
+        try:
+            # No redirects: they would carry the signature to wherever they point.
+            answer = requests.request(method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            outcome = type(exc).__name__
+            raise UpstreamUnavailable(f"{name} did not answer") from None
+        if answer.status_code >= 500:
+            outcome = f"HTTP {answer.status_code}"
+            raise UpstreamUnavailable(f"{name} answered {answer.status_code}")
+        try:
+            data = answer.json()
+        except ValueError:
+            outcome = "garbled"
+            raise UpstreamUnavailable(f"{name} answered something that is not JSON") from None
+        try:
+            return interpret(answer.status_code, data)
+        except Exception as exc:
+            outcome = str(getattr(exc, "code", None) or type(exc).__name__)[:40]
+            raise
+    finally:
+        log.info("%s %s", system, operation, extra={"external": {
+            "system": system, "operation": operation, "outcome": outcome,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1)}})

@@ -108,8 +108,6 @@ def withdraw(principal) -> dict:
 def pay(principal, order_id: str) -> dict:
     """Pay an order on credit: the provider approves a charge (idempotent by the order id) and
     the order is paid; the debt stays open until the provider settles it."""
-    from hospital.adapters import credit
-
     row = orders.own(principal, order_id)
     orders.ensure_payable(row, principal)
     with transaction() as conn:
