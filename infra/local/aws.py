@@ -1,12 +1,14 @@
-"""The AWS side: an endpoint (embedded moto, LocalStack or real AWS) and the template's
-queues, buckets, keys and secrets on it.
+"""The AWS side: an endpoint (embedded moto, or the one AWS_ENDPOINT_URL names) and the
+template's queues, buckets, keys and secrets on it.
 
 `start_endpoint()` decides where AWS calls go and exports AWS_ENDPOINT_URL, which boto3
-(>= 1.28) honours for every client, so function code needs no local-only switch.
-`provision()` creates the resources in dependency order (local endpoints only) or just
-looks them up by name (any other endpoint: we never create on real AWS), and returns the
-physical-values map that template.py uses for Ref / GetAtt. Serverless functions, APIs and
-API Gateway v2 resources get local stand-in ids instead: the runtime serves them itself.
+(>= 1.28) honours for every client, so function code needs no local-only switch. Resources
+are created only where that was chosen: on the embedded moto (started by us, empty) always;
+on an endpoint named by AWS_ENDPOINT_URL (LocalStack, another moto, any host) only with
+LOCAL_AWS_PROVISION=1 or the runtime's --provision-aws. Anywhere else they are only looked up
+by name. `provision()` does either in dependency order and returns the physical-values map
+that template.py uses for Ref / GetAtt. Serverless functions, APIs and API Gateway v2
+resources get local stand-in ids instead: the runtime serves them itself.
 """
 from __future__ import annotations
 
@@ -16,23 +18,24 @@ import logging
 import os
 import pathlib
 import secrets as pysecrets
-import socket
 import string
 import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
-from urllib.parse import urlparse
 
 import boto3
-from botocore.exceptions import ClientError
+import botocore.session
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .template import DEFAULT_ACCOUNT_ID, Template, TemplateError
 
 log = logging.getLogger("infra.local.aws")
 
 DEFAULT_PORT = 4566
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+# The explicit choice to create template.yaml's resources on the endpoint of AWS_ENDPOINT_URL.
+PROVISION_VARIABLE = "LOCAL_AWS_PROVISION"
+_YES, _NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 # Tag that lets us find "our" KMS key again on a long-lived endpoint (keys have no name).
 KEY_TAG = "local-runtime:logical-id"
 
@@ -46,9 +49,10 @@ class ProvisionError(Exception):
 @dataclass
 class AwsEndpoint:
     url: str
-    is_local: bool
     region: str
+    creates_resources: bool  # template.yaml's resources are created here, not only looked up
     server: Any = None  # the moto process (subprocess.Popen) when we started it
+    port_held_elsewhere: int | None = None  # embedded moto: the port asked for, held by another program
 
     @property
     def embedded(self) -> bool:
@@ -78,28 +82,47 @@ class AwsEndpoint:
             self.server = None
 
 
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.3):
-            return True
-    except OSError:
-        return False
+def provisioning_chosen(environ: "os._Environ[str] | dict" = os.environ) -> bool:
+    """LOCAL_AWS_PROVISION as a yes/no; anything else is refused rather than guessed."""
+    value = environ.get(PROVISION_VARIABLE, "").strip().lower()
+    if value not in _YES | _NO:
+        raise ProvisionError(f"{PROVISION_VARIABLE}={environ[PROVISION_VARIABLE]!r}: use 1 (create the "
+                             "template's resources at AWS_ENDPOINT_URL) or 0 (only look them up)")
+    return value in _YES
 
 
-def start_endpoint(port: int | None = None, environ: "os._Environ[str] | dict" = os.environ) -> AwsEndpoint:
-    """Use AWS_ENDPOINT_URL if set; otherwise reuse or start moto on 127.0.0.1:<port>."""
+def start_endpoint(
+    port: int | None = None,
+    environ: "os._Environ[str] | dict" = os.environ,
+    create_resources: bool | None = None,
+) -> AwsEndpoint:
+    """The endpoint of AWS_ENDPOINT_URL, whatever its host, or else an embedded moto.
+
+    `create_resources` (None: LOCAL_AWS_PROVISION decides) applies to AWS_ENDPOINT_URL only;
+    the embedded moto is ours and empty, so its resources are always created.
+    """
     region = environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     url = environ.get("AWS_ENDPOINT_URL")
     if url:
-        is_local = urlparse(url).hostname in LOCAL_HOSTS
-        if is_local and "AWS_ACCESS_KEY_ID" not in environ:
-            environ["AWS_ACCESS_KEY_ID"] = environ["AWS_SECRET_ACCESS_KEY"] = "test"  # LocalStack accepts any
-        return AwsEndpoint(url=url, is_local=is_local, region=region)
+        chosen = provisioning_chosen(environ) if create_resources is None else create_resources
+        if not _credentials_configured(environ):
+            # LocalStack and moto accept any; a configured identity is kept (LocalStack maps
+            # an access key to its account).
+            environ["AWS_ACCESS_KEY_ID"] = environ["AWS_SECRET_ACCESS_KEY"] = "test"
+        return AwsEndpoint(url=url, region=region, creates_resources=chosen)
+    wanted_port = int(port if port is not None else environ.get("LOCAL_AWS_PORT", DEFAULT_PORT))
+    return _start_embedded_endpoint(wanted_port, environ, region)
 
-    port = int(port if port is not None else environ.get("LOCAL_AWS_PORT", DEFAULT_PORT))
-    server = None
-    if not _answers("127.0.0.1", port):
-        server = _start_moto(port)
+
+def _start_embedded_endpoint(wanted_port: int, environ, region: str) -> AwsEndpoint:
+    server, port = _start_moto(wanted_port)
+    held_elsewhere = wanted_port if port != wanted_port else None
+    if held_elsewhere:
+        log.warning(
+            "port %s is held by another program, which is left alone: the embedded AWS endpoint (moto) "
+            "listens on 127.0.0.1:%s instead. To use that program as the AWS endpoint, set "
+            "AWS_ENDPOINT_URL to it (and %s=1 to create the template's resources there).",
+            wanted_port, port, PROVISION_VARIABLE)
     url = f"http://127.0.0.1:{port}"
     environ["AWS_ENDPOINT_URL"] = url
     # Dummy credentials so no real account can ever be touched by this process.
@@ -107,19 +130,39 @@ def start_endpoint(port: int | None = None, environ: "os._Environ[str] | dict" =
     environ["AWS_SECRET_ACCESS_KEY"] = "test"
     environ.pop("AWS_SESSION_TOKEN", None)
     environ.pop("AWS_PROFILE", None)
-    return AwsEndpoint(url=url, is_local=True, region=region, server=server)
+    return AwsEndpoint(url=url, region=region, creates_resources=True, server=server,
+                       port_held_elsewhere=held_elsewhere)
 
 
-def _start_moto(port: int) -> subprocess.Popen:
-    """moto in a child process (see moto_process.py for why), once it prints "ready"."""
+def _credentials_configured(environ) -> bool:
+    """Whether the developer configured an AWS identity (variables, profiles, SSO, a credential
+    process). The instance and container metadata services are not asked: off AWS they only
+    answer with a timeout."""
+    if any(environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")):
+        return True
+    if environ is not os.environ:  # botocore reads os.environ; a test's dict says it all
+        return False
+    resolver = botocore.session.Session().get_component("credential_provider")
+    for network_provider in ("container-role", "iam-role"):
+        resolver.remove(network_provider)
+    try:
+        return resolver.load_credentials() is not None
+    except BotoCoreError:
+        return True  # configured, if wrongly: boto3 will say so, dummy values would hide it
+
+
+def _start_moto(port: int) -> tuple[subprocess.Popen, int]:
+    """moto in a child process (see moto_process.py for why), once it prints "ready PORT":
+    `port`, or a free one when another program holds `port`."""
     root = pathlib.Path(__file__).resolve().parents[2]
     process = subprocess.Popen([sys.executable, "-m", "infra.local.moto_process", str(port)], cwd=root,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    if process.stdout.readline().strip() != "ready":
+    answer = process.stdout.readline().split()
+    if len(answer) != 2 or answer[0] != "ready":
         process.kill()
         process.wait()
         raise ProvisionError(f"the embedded AWS endpoint (moto) did not start on port {port}")
-    return process
+    return process, int(answer[1])
 
 
 # ---------------------------------------------------------------------------------------
@@ -131,7 +174,7 @@ def provision(
     endpoint: AwsEndpoint,
     secret_overrides: Mapping[str, str] | None = None,
 ) -> Physical:
-    """Create (local endpoint) or look up (remote endpoint) every supported resource."""
+    """Create (where `endpoint.creates_resources`) or look up every supported resource."""
     p = _Provisioner(template, endpoint, dict(secret_overrides or {}))
     try:
         for lid in template.creation_order():
@@ -142,7 +185,7 @@ def provision(
                 continue
             try:
                 p.physical[lid] = handler(lid)
-            except (ClientError, TemplateError) as exc:
+            except (ClientError, TemplateError, ProvisionError) as exc:
                 raise ProvisionError(f"{lid} ({res.type}): {exc}") from exc
     finally:
         p.close()
@@ -156,7 +199,7 @@ class _Provisioner:
     def __init__(self, template: Template, endpoint: AwsEndpoint, secret_overrides: dict[str, str]):
         self.t = template
         self.ep = endpoint
-        self.create = endpoint.is_local
+        self.create = endpoint.creates_resources
         self.secret_overrides = secret_overrides
         self.physical: Physical = {}
         self.region, self.account = template.region, template.account_id
@@ -191,6 +234,11 @@ class _Provisioner:
         # Closing drops keep-alive connections, so the endpoint's handler threads can end.
         for c in self._clients.values():
             c.close()
+
+    def missing(self, what: str) -> ProvisionError:
+        return ProvisionError(
+            f"{what} does not exist on {self.ep.url}, and creating template.yaml's resources there was "
+            f"not chosen: set {PROVISION_VARIABLE}=1 (or run with --provision-aws) to create them")
 
     def props(self, lid: str) -> dict:
         return self.t.resolve_properties(lid, self.physical)
@@ -228,7 +276,7 @@ class _Provisioner:
             if not _is_not_found(exc):
                 raise
             if not self.create:
-                raise ProvisionError(f"queue {name} does not exist on {self.ep.url}") from exc
+                raise self.missing(f"queue {name}") from exc
             create_attrs = dict(attrs, **({"FifoQueue": "true"} if fifo else {}))
             url = sqs.create_queue(QueueName=name, Attributes=create_attrs)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -244,7 +292,7 @@ class _Provisioner:
             s3.head_bucket(Bucket=name)
         except ClientError as exc:
             if not self.create:
-                raise ProvisionError(f"bucket {name} not found on {self.ep.url}") from exc
+                raise self.missing(f"bucket {name}") from exc
             kwargs: dict[str, Any] = {"Bucket": name}
             if self.region != "us-east-1":
                 kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
@@ -262,8 +310,8 @@ class _Provisioner:
         key_id = self._find_key(kms, lid)
         if key_id is None:
             if not self.create:
-                raise ProvisionError(
-                    f"cannot find key {lid} on {self.ep.url}: give it an AWS::KMS::Alias in the template")
+                # Keys have no name: without creating, one is found only through the template's alias.
+                raise self.missing(f"KMS key {lid} (looked up through its AWS::KMS::Alias)")
             props = self.props(lid)
             kwargs: dict[str, Any] = {
                 "Description": props.get("Description", lid),
@@ -291,7 +339,7 @@ class _Provisioner:
                         raise
         if not self.create:
             return None
-        # 2) through our tag (a local endpoint that outlived a previous run)
+        # 2) through our tag (an endpoint we provisioned in a previous run)
         want = f"{self.t.stack_name}/{lid}"
         for page in kms.get_paginator("list_keys").paginate():
             for key in page["Keys"]:
@@ -314,7 +362,7 @@ class _Provisioner:
                     current = alias
         if current is None:
             if not self.create:
-                raise ProvisionError(f"KMS alias {name} not found on {self.ep.url}")
+                raise self.missing(f"KMS alias {name}")
             kms.create_alias(AliasName=name, TargetKeyId=target)
         elif self.create and current.get("TargetKeyId") != target:
             kms.update_alias(AliasName=name, TargetKeyId=target)
@@ -336,9 +384,10 @@ class _Provisioner:
             exists = False
         if not self.create:
             if not exists:
-                raise ProvisionError(f"secret {name} not found on {self.ep.url}")
+                raise self.missing(f"secret {name}")
             if override is not None:
-                log.warning("secret override for %s ignored: %s is not a local endpoint", lid, self.ep.url)
+                log.warning("the local value for secret %s is not written: creating resources on %s was not "
+                            "chosen (%s=1 writes it)", lid, self.ep.url, PROVISION_VARIABLE)
         elif not exists:
             value = override if override is not None else _initial_secret_value(props)
             arn = sm.create_secret(Name=name, Description=props.get("Description", ""), SecretString=value)["ARN"]

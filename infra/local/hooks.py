@@ -9,7 +9,8 @@ template's resources are created and the functions are imported:
   medical-insurance platform (:7006), unless WECHAT_API_BASE / TRIAGE_API_BASE /
   WECHATPAY_API_BASE / HIS_API_BASE / CREDIT_API_BASE / MED_INS_API_BASE point at real
   endpoints, and stores the credentials
-  they accept in the template's secrets.
+  they accept in the template's secrets (written where the resources are created: the
+  embedded moto, or AWS_ENDPOINT_URL with LOCAL_AWS_PROVISION=1).
 
 `prepare_event(event)` fills the ${...} placeholders of events/*.json (a signed-in local
 patient, one of their cases, fresh WeChat codes) for `make invoke`.

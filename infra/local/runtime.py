@@ -4,7 +4,8 @@ Start-up order (each step can use what the previous ones set up):
   1. environment: caller's `env`, then defaults (DATABASE_URL -> .local/ sqlite, DB_POOL_SIZE)
   2. AWS endpoint (aws.start_endpoint: AWS_ENDPOINT_URL, or embedded moto)
   3. hooks.before_start(ctx): simulators, migrations, overrides
-  4. template evaluated with ctx.parameters; resources created (aws.provision)
+  4. template evaluated with ctx.parameters; resources created (embedded moto, or provisioning
+     chosen: LOCAL_AWS_PROVISION=1 / --provision-aws) or looked up (aws.provision)
   5. the WebSocket server binds (when the template has a WebSocket API): its local CA goes
      into AWS_CA_BUNDLE and the APIs' public domain in function variables becomes its own
   6. functions' environment merged into os.environ (existing values win), layers on sys.path,
@@ -95,7 +96,9 @@ class LocalRuntime:
 
     Ports 0 pick free ports (see `api_url` / `ws_url` / `control_url`). `env` values are set in
     os.environ for the runtime's life (None unsets). `before_start` defaults to the repo's
-    hooks.before_start; pass a callable to replace it or None to skip it.
+    hooks.before_start; pass a callable to replace it or None to skip it. `provision_aws`:
+    create the template's resources at AWS_ENDPOINT_URL (None: LOCAL_AWS_PROVISION decides;
+    the embedded moto is always provisioned).
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class LocalRuntime:
         control_port: int = 3001,
         websocket_port: int = 3002,
         aws_port: int | None = None,
+        provision_aws: bool | None = None,
         start_api: bool = True,
         start_websocket: bool = True,
         start_control: bool = True,
@@ -131,6 +135,7 @@ class LocalRuntime:
         self._parameters = dict(parameters or {})
         self._env = dict(env or {})
         self._aws_port = aws_port
+        self._provision_aws = provision_aws
         self._secret_overrides = dict(secret_overrides or {})
         self._hook = load_hook(self.repo_root) if before_start is _AUTO else before_start
         # Sample events sent through invoke / the control endpoint may carry placeholders.
@@ -178,7 +183,7 @@ class LocalRuntime:
             else:
                 os.environ[k] = str(v)
         default_environment(self.repo_root)
-        self.endpoint = start_endpoint(self._aws_port)
+        self.endpoint = start_endpoint(self._aws_port, create_resources=self._provision_aws)
         account = self.endpoint.account_id()
 
         self.ctx = HookContext(
@@ -334,7 +339,7 @@ class LocalRuntime:
         m, lines = self.model, []
         ep = self.endpoint
         lines.append(f"Local runtime ready: {self.template_path} (region {m.region}, account {m.account_id})")
-        lines.append(f"  AWS endpoint   {ep.url}" + (" (embedded moto)" if ep.embedded else ""))
+        lines.append(f"  AWS endpoint   {ep.url}  ({_endpoint_role(ep)})")
         if self.api:
             lines.append(f"  API            {self.api.url}")
             for r in sorted(self.api.router.routes, key=lambda r: (r.path, r.method)):
@@ -384,6 +389,17 @@ class LocalRuntime:
         return "\n".join(lines)
 
 
+def _endpoint_role(ep: AwsEndpoint) -> str:
+    if ep.embedded:
+        held = f"; port {ep.port_held_elsewhere} is held by another program, left alone" \
+            if ep.port_held_elsewhere else ""
+        return f"embedded moto{held}"
+    if ep.creates_resources:
+        return "AWS_ENDPOINT_URL; template.yaml's resources created or reused there"
+    return ("AWS_ENDPOINT_URL; template.yaml's resources looked up, not created "
+            "(LOCAL_AWS_PROVISION=1 creates them)")
+
+
 # ---------------------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------------------
@@ -407,7 +423,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--control-port", type=int, default=int(os.environ.get("LOCAL_CONTROL_PORT", 3001)))
     p.add_argument("--ws-port", type=int, default=int(os.environ.get("LOCAL_WS_PORT", 3002)),
                    help="WebSocket APIs and their @connections endpoint")
-    p.add_argument("--aws-port", type=int, default=None, help="embedded moto port (default LOCAL_AWS_PORT or 4566)")
+    p.add_argument("--aws-port", type=int, default=None,
+                   help="embedded moto port (default LOCAL_AWS_PORT or 4566; a free one when another "
+                        "program holds it)")
+    p.add_argument("--provision-aws", action=argparse.BooleanOptionalAction, default=None,
+                   help="create template.yaml's queues, keys and secrets at AWS_ENDPOINT_URL (or reuse them "
+                        "by name); without it they are only looked up there (default: LOCAL_AWS_PROVISION)")
     p.add_argument("--no-schedules", action="store_true", help="do not fire schedules on their own")
     p.add_argument("--no-sqs", action="store_true", help="do not poll SQS event sources")
     p.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
@@ -420,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     rt = LocalRuntime(
         args.repo, template=args.template, parameters=_parse_overrides(args.parameter_overrides),
         api_host=args.host, api_port=args.port, control_port=args.control_port, websocket_port=args.ws_port,
-        aws_port=args.aws_port,
+        aws_port=args.aws_port, provision_aws=args.provision_aws,
         start_sqs=not args.no_sqs, start_schedules=not args.no_schedules, restore_env=False,
     )
     try:
