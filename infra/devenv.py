@@ -89,19 +89,25 @@ def wechat_secret_string() -> str:
 def wechatpay_dev_keys() -> dict:
     """Keys for the local WeChat Pay simulator and the backend, made fresh in each process
     (so no key is ever in the repo): our merchant key, and two platform keys (a certificate
-    serial and a public-key id) that both sign, as during a real switch-over."""
+    serial and a public-key id) that both sign, as during a real switch-over. The certificate
+    serial's key comes with its platform certificate (self-signed), whose serial it is."""
     import secrets
     import string
 
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    from infra.simulators.wechatpay import new_certificate_serial_number, platform_certificate
+
     def key():
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     alphabet = string.ascii_letters + string.digits
+    certificate_key, serial_number = key(), new_certificate_serial_number()
+    certificate_serial = format(serial_number, "X")
     return {
         "merchant_key": key(), "merchant_serial": secrets.token_hex(20).upper(),
-        "platform": {secrets.token_hex(20).upper(): key(), "PUB_KEY_ID_0119000010920261126000000000001": key()},
+        "platform": {certificate_serial: certificate_key, "PUB_KEY_ID_0119000010920261126000000000001": key()},
+        "platform_certificates": {certificate_serial: platform_certificate(certificate_key, serial_number)},
         "apiv3_key": "".join(secrets.choice(alphabet) for _ in range(32)),
         "v2_api_key": "".join(secrets.choice(alphabet) for _ in range(32)),
     }
@@ -118,12 +124,17 @@ def _pem(key, private: bool) -> str:
 
 
 def wechatpay_secret_string() -> str:
-    """What the backend holds: our private key, the platform public keys, the API keys."""
+    """What the backend holds: our private key, the platform certificate and public key, the
+    API keys."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     keys, appids = wechatpay_dev_keys(), list(wechat_app_ids().values())
+    certificates = keys["platform_certificates"]
     return json.dumps({"merchants": [
         {"mchid": DEV_V3_MCHID, "api": "v3", "appids": appids, "serial_no": keys["merchant_serial"],
          "private_key": _pem(keys["merchant_key"], True), "apiv3_key": keys["apiv3_key"],
-         "platform_keys": {serial: _pem(k, False) for serial, k in keys["platform"].items()}},
+         "platform_keys": {serial: certificates[serial].public_bytes(Encoding.PEM).decode() if serial in certificates
+                           else _pem(k, False) for serial, k in keys["platform"].items()}},
         {"mchid": DEV_V2_MCHID, "api": "v2", "appids": appids, "api_key": keys["v2_api_key"], "sign_type": "MD5"},
     ]})
 
@@ -135,7 +146,8 @@ def wechatpay_simulator(port: int = 0, **options):
     keys, appids = wechatpay_dev_keys(), tuple(wechat_app_ids().values())
     return WeChatPaySimulator([
         SimMerchant(DEV_V3_MCHID, appids, "v3", apiv3_key=keys["apiv3_key"], merchant_serial=keys["merchant_serial"],
-                    merchant_public_key=keys["merchant_key"].public_key(), platform_keys=dict(keys["platform"])),
+                    merchant_public_key=keys["merchant_key"].public_key(), platform_keys=dict(keys["platform"]),
+                    certificates=dict(keys["platform_certificates"])),
         SimMerchant(DEV_V2_MCHID, appids, "v2", api_key=keys["v2_api_key"]),
     ], port=port, **options)
 
@@ -286,6 +298,22 @@ def _make(name: str, simulator, cache: dict) -> dict:
     if name == "DEV_STAFF_VEHICLE_ID":
         need("DEV_STAFF_CASE_ID")  # dispatches DEV_VEHICLE_ID with the dev crew
         return {name: need("DEV_VEHICLE_ID")}
+    if name in ("DEV_FIX_TIME", "DEV_NEXT_FIX_TIME"):
+        # GPS fixes as a crew's phone sends them now: fixes from before the dispatch are dropped.
+        import datetime as dt
+
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        return {"DEV_FIX_TIME": now.isoformat().replace("+00:00", "Z"),
+                "DEV_NEXT_FIX_TIME": (now + dt.timedelta(seconds=10)).isoformat().replace("+00:00", "Z")}
+    if name == "DEV_LIVE_CONNECTION_ID":
+        # A WebSocket connection of the dev patient, as $connect would have registered it.
+        import uuid
+
+        from hospital import live
+
+        connection_id = f"dev{uuid.uuid4().hex[:12]}="
+        live.connect(connection_id, verify_access_token(need("DEV_PATIENT_TOKEN")))
+        return {name: connection_id}
     if name == "DEV_DISPATCHED_PATIENT_CASE_ID":
         return {name: need("DEV_STAFF_CASE_ID")}  # the dev patient's case, dispatched
     if name in ("DEV_GUIDED_CASE_ID", "DEV_GUIDANCE_SESSION_ID"):

@@ -1,27 +1,46 @@
 """Operator commands until the back office has screens for them.
 
   python -m infra.manage grant-role USER_ID ROLE     # e.g. staff, dispatcher, ed_nurse, super_admin
+  python -m infra.manage revoke-role USER_ID ROLE    # ends at once: calls, live connections, duty
+  python -m infra.manage disable-user USER_ID        # every session ends; enable-user USER_ID undoes it
+  python -m infra.manage revoke-sessions USER_ID     # sign the user out everywhere
   python -m infra.manage add-vehicle CALL_SIGN PLATE  # an ambulance that can be dispatched
+  python -m infra.manage wechatpay list|add-merchant|import-platform-cert|import-platform-key|validate
+                                                     # WeChat Pay merchants and keys (infra/manage_wechatpay.py)
 
-Needs DATABASE_URL (and, for anything touching secrets, the AWS settings of the stage).
-Every change is written to the audit log, marked as done through this command.
+Needs DATABASE_URL (and, for anything touching secrets, the AWS settings of the stage). With
+LIVE_API_ENDPOINT set (the WebSocket API's management URL) the commands that end a right also
+close the user's open sockets; without it their connections only stop receiving pushes.
+Every change is written to the audit log, marked as done through this command; the wechatpay
+commands write only the WeChat Pay secret, whose every version Secrets Manager keeps.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from infra import manage_wechatpay
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.manage", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    grant = commands.add_parser("grant-role", help="give an existing user a role")
-    grant.add_argument("user_id", type=int)
-    grant.add_argument("role")
+    for name, text in (("grant-role", "give an existing user a role"), ("revoke-role", "take a role away")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("user_id", type=int)
+        command.add_argument("role")
+    for name, text in (("disable-user", "disable an account (its sessions end)"),
+                       ("enable-user", "enable a disabled account again"),
+                       ("revoke-sessions", "sign a user out everywhere")):
+        commands.add_parser(name, help=text).add_argument("user_id", type=int)
     vehicle = commands.add_parser("add-vehicle", help="register an ambulance")
     vehicle.add_argument("call_sign")
     vehicle.add_argument("plate")
+    manage_wechatpay.add_parser(commands)
     args = parser.parse_args(argv)
+
+    if args.command == "wechatpay":
+        return manage_wechatpay.run(args)
 
     if args.command == "add-vehicle":
         from hospital.rescue import dispatch
@@ -30,15 +49,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vehicle {args.call_sign} ({args.plate}) registered, available")
         return 0
 
+    return _user_command(args)
+
+
+def _user_command(args) -> int:
     from hospital.auth import sessions
     from hospital.errors import ValidationFailed
 
     try:
-        changed = sessions.grant_role(args.user_id, args.role)
+        if args.command == "grant-role":
+            done = sessions.grant_role(args.user_id, args.role)
+            print(f"user {args.user_id}: role {args.role} {'granted' if done else 'already held'}")
+        elif args.command == "revoke-role":
+            done = sessions.revoke_role(args.user_id, args.role)
+            print(f"user {args.user_id}: role {args.role} {'revoked' if done else 'was not held'}")
+        elif args.command in ("disable-user", "enable-user"):
+            disabled = args.command == "disable-user"
+            done = sessions.set_disabled(args.user_id, disabled)
+            state = "disabled" if disabled else "enabled"
+            print(f"user {args.user_id}: {state if done else 'already ' + state + ' (or no such active user)'}")
+        else:
+            print(f"user {args.user_id}: {sessions.revoke_sessions(args.user_id)} session(s) revoked")
     except ValidationFailed as exc:
         print(exc.message, file=sys.stderr)
         return 2
-    print(f"user {args.user_id}: role {args.role} {'granted' if changed else 'already held'}")
     return 0
 
 

@@ -5,6 +5,12 @@ plain Python handlers returning (status, body). Every simulator also gets the
 same /_sim/ control endpoints: fault injection, per-path call counts and a
 movable clock (so tests can expire codes and tokens without sleeping).
 
+Connections are HTTP/1.1 keep-alive, as real APIs are, so tests can see whether a client
+reuses them (`connections()`, `GET /_sim/connections`); an idle one is closed after
+IDLE_SECONDS and stop() closes them all. Fault modes (FAULT_MODES): `http500`, `timeout`
+(stall, then answer), `errcode` (the API's error body), `reset` (drop the connection without
+an answer, as a crashed upstream or a load balancer does).
+
 Route paths may hold `{name}` segments (`/v3/refund/domestic/refunds/{out_refund_no}`); the
 values arrive in `Request.params`. A handler may answer (status, body) or (status, body,
 headers); a bytes body is sent as it is, with the Content-Type of its headers.
@@ -13,6 +19,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-FAULT_MODES = ("http500", "timeout", "errcode")
+FAULT_MODES = ("http500", "timeout", "errcode", "reset")
+IDLE_SECONDS = 30.0  # an idle keep-alive connection is closed after this
+_RESET = object()    # _dispatch's answer for a "reset" fault
 
 # A handler returns (HTTP status, body); a dict/list body is sent as JSON, a str as text.
 Reply = tuple[int, Any]
@@ -58,12 +68,15 @@ class SimulatorServer:
         self._faults: list[dict] = []
         self._stats: dict[str, int] = {}
         self._clock_offset = 0.0
+        self._connections_accepted = 0
+        self._open_connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.route("POST", "/_sim/faults", self._ctl_add_fault)
         self.route("DELETE", "/_sim/faults", self._ctl_clear_faults)
         self.route("GET", "/_sim/stats", lambda req: (200, self.stats()))
+        self.route("GET", "/_sim/connections", lambda req: (200, {"accepted": self.connections()}))
         self.route("POST", "/_sim/clock", self._ctl_clock)
 
     # -- lifecycle ---------------------------------------------------------
@@ -85,6 +98,13 @@ class SimulatorServer:
         self._stopping.set()  # wakes stalled "timeout" handlers
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:  # idle keep-alive connections: their handlers are waiting to read
+            open_connections = list(self._open_connections)
+        for connection in open_connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._thread.join()
         self._server = self._thread = None
 
@@ -128,6 +148,11 @@ class SimulatorServer:
         with self._lock:
             self._faults.clear()
 
+    def connections(self) -> int:
+        """TCP connections accepted since start (a client reusing its connection adds none)."""
+        with self._lock:
+            return self._connections_accepted
+
     def stats(self) -> dict[str, int]:
         """Calls per API path (control endpoints are not counted)."""
         with self._lock:
@@ -160,6 +185,8 @@ class SimulatorServer:
                 return 500, "Internal Server Error"
             if fault and fault["mode"] == "errcode":
                 return 200, self.fault_body(fault["errcode"])
+            if fault and fault["mode"] == "reset":
+                return _RESET
             if fault and fault["mode"] == "timeout":
                 # Stall like a slow upstream, then answer normally: the call still takes
                 # effect, as a real timed-out request may have (clients must cope).
@@ -205,15 +232,37 @@ def _json_object(req: Request) -> dict:
 
 def _handler_class(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.0 (the default): one request per connection, so stop() never
-        # waits on idle keep-alive connections.
+        protocol_version = "HTTP/1.1"  # keep-alive: every answer carries its Content-Length
+        timeout = IDLE_SECONDS
+
+        def setup(self) -> None:
+            super().setup()
+            with sim._lock:
+                sim._connections_accepted += 1
+                sim._open_connections.add(self.connection)
+
+        def finish(self) -> None:
+            with sim._lock:
+                sim._open_connections.discard(self.connection)
+            try:
+                super().finish()
+            except OSError:
+                pass  # the connection was reset (a "reset" fault, or the client left)
+
         def _serve(self) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             req = Request(self.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
                           self.headers, self.rfile.read(length) if length else b"", target=self.path)
             reply = sim._dispatch(req)
+            if reply is _RESET:
+                # Linger 0: close with a TCP reset instead of an orderly FIN.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
             if reply is None:
+                self.close_connection = True  # stopping: no answer, and no next request
                 return
             status, payload = reply[0], reply[1]
             headers = dict(reply[2]) if len(reply) > 2 else {}

@@ -13,6 +13,8 @@ API (what the backend calls):
       POST /v3/pay/transactions/out-trade-no/{no}/close      -> 204
       POST /v3/refund/domestic/refunds                       -> the refund (PROCESSING)
       GET  /v3/refund/domestic/refunds/{out_refund_no}       -> the refund
+      GET  /v3/certificates                                  -> the platform certificates, each
+           AEAD_AES_256_GCM-encrypted with the merchant's APIv3 key (associated data "certificate")
   v2  POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder, /secapi/pay/refund, /pay/refundquery
 
 Test and demo controls (not WeChat's):
@@ -21,6 +23,11 @@ Test and demo controls (not WeChat's):
   POST /_sim/notify-options {"duplicates", "concurrent", "probe_first", "delay_seconds", "signing"}
   GET  /_sim/orders, /_sim/refunds, /_sim/notifications
   POST /_sim/resend {"kind": "payment"|"refund", "key": out_trade_no|out_refund_no} (again, as WeChat may)
+  POST /_sim/platform-certificates/rotate {"mchid"} -> {"serial_no"}: a new platform certificate,
+       listed by /v3/certificates at once; it signs only once activated, as when WeChat publishes
+       a certificate ahead of using it
+  POST /_sim/platform-certificates/{serial_no}/activate {"mchid"}: it signs from now on (at random
+       with the other keys, unless the merchant's `signing` names one)
 Refunds finish by themselves after `refund_seconds` (SUCCESS) unless `refund_mode` is "manual".
 
 Run alone: python -m infra.simulators.wechatpay --port 7003 (with generated dev keys).
@@ -59,6 +66,8 @@ class SimMerchant:
     merchant_public_key: Any = None       # verifies our requests (v3)
     platform_keys: dict[str, Any] = field(default_factory=dict)  # serial/PUB_KEY_ID -> private key
     signing: str = "random"               # "random" (switch-over: both sign), or one serial
+    certificates: dict[str, Any] = field(default_factory=dict)   # serial -> X.509 platform certificate
+    standby_keys: dict[str, Any] = field(default_factory=dict)   # published certificates not signing yet
 
 
 class WeChatPaySimulator(SimulatorServer):
@@ -83,6 +92,9 @@ class WeChatPaySimulator(SimulatorServer):
             ("POST", "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", self._v3_close),
             ("POST", "/v3/refund/domestic/refunds", self._v3_refund),
             ("GET", "/v3/refund/domestic/refunds/{out_refund_no}", self._v3_refund_query),
+            ("GET", "/v3/certificates", self._v3_certificates),
+            ("POST", "/_sim/platform-certificates/rotate", self._ctl_rotate_certificate),
+            ("POST", "/_sim/platform-certificates/{serial_no}/activate", self._ctl_activate_certificate),
             ("POST", "/v3/med-ins/orders", self._v3_med_order),
             ("GET", "/v3/med-ins/orders/mix-trade-no/{mix_trade_no}", self._v3_med_query),
             ("POST", "/v3/med-ins/refunds/notify", self._v3_med_refund_notify),
@@ -140,8 +152,9 @@ class WeChatPaySimulator(SimulatorServer):
         return status, data, {"Content-Type": "application/json", **self._signature_headers(merchant, data)}
 
     def _signature_headers(self, merchant: SimMerchant, data: bytes, probe: bool = False) -> dict:
-        serial = (random.choice(sorted(merchant.platform_keys)) if merchant.signing == "random"
-                  else merchant.signing)
+        with self._lock:
+            serial = (random.choice(sorted(merchant.platform_keys)) if merchant.signing == "random"
+                      else merchant.signing)
         timestamp, nonce = str(int(self.now())), secrets.token_hex(16)
         if probe:
             signature = "WECHATPAY/SIGNTEST/" + base64.b64encode(secrets.token_bytes(64)).decode()
@@ -250,6 +263,71 @@ class WeChatPaySimulator(SimulatorServer):
         if refund.get("success_time"):
             view["success_time"] = refund["success_time"]
         return view
+
+    # ---- v3: platform certificates --------------------------------------------------------
+    def _v3_certificates(self, req: Request):
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        merchant = self._v3_caller(req)
+        if isinstance(merchant, tuple):
+            return merchant
+        with self._lock:
+            listed = sorted(merchant.certificates.items())
+        data = []
+        for serial, certificate in listed:
+            nonce, aad = secrets.token_hex(6), "certificate"
+            ciphertext = _aes_gcm_encrypt(merchant.apiv3_key.encode(), nonce.encode(), aad.encode(),
+                                          certificate.public_bytes(Encoding.PEM))
+            data.append({"serial_no": serial,
+                         "effective_time": _rfc3339(certificate.not_valid_before_utc.timestamp()),
+                         "expire_time": _rfc3339(certificate.not_valid_after_utc.timestamp()),
+                         "encrypt_certificate": {"algorithm": "AEAD_AES_256_GCM", "nonce": nonce,
+                                                 "associated_data": aad,
+                                                 "ciphertext": base64.b64encode(ciphertext).decode()}})
+        return self._signed(merchant, 200, {"data": data})
+
+    def rotate_platform_certificate(self, mchid: str, days: int = 1825) -> str:
+        """WeChat publishes a new platform certificate: listed at once, signing once activated."""
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        serial_number = new_certificate_serial_number()
+        certificate = platform_certificate(key, serial_number, days)
+        serial = format(serial_number, "X")
+        with self._lock:
+            merchant = self.merchants[mchid]
+            merchant.certificates[serial] = certificate
+            merchant.standby_keys[serial] = key
+        return serial
+
+    def activate_platform_certificate(self, mchid: str, serial: str) -> None:
+        """The published certificate signs from now on (with the others, at random)."""
+        with self._lock:
+            merchant = self.merchants[mchid]
+            merchant.platform_keys[serial] = merchant.standby_keys.pop(serial)
+
+    def retire_platform_certificate(self, mchid: str, serial: str) -> None:
+        """The certificate is withdrawn: neither listed nor signing."""
+        with self._lock:
+            merchant = self.merchants[mchid]
+            for book in (merchant.certificates, merchant.standby_keys, merchant.platform_keys):
+                book.pop(serial, None)
+            if merchant.signing == serial:
+                merchant.signing = "random"
+
+    def _ctl_rotate_certificate(self, req: Request):
+        body = req.json() or {}
+        if body.get("mchid") not in self.merchants:
+            return 404, {"error": "no such merchant"}
+        return 200, {"serial_no": self.rotate_platform_certificate(body["mchid"], int(body.get("days", 1825)))}
+
+    def _ctl_activate_certificate(self, req: Request):
+        body = req.json() or {}
+        merchant = self.merchants.get(body.get("mchid", ""))
+        if merchant is None or req.params["serial_no"] not in merchant.standby_keys:
+            return 404, {"error": "no such certificate waiting"}
+        self.activate_platform_certificate(merchant.mchid, req.params["serial_no"])
+        return 200, {"ok": True}
 
     # ---- v3: medical-insurance mixed orders ----------------------------------------------
     MED_FEES = ("med_ins_gov_fee", "med_ins_self_fee", "med_ins_other_fee", "med_ins_cash_fee")
@@ -801,6 +879,27 @@ def _order_problem(merchant: SimMerchant, mchid, appid, total, out_trade_no, not
     if not isinstance(notify_url, str) or "?" in notify_url or not notify_url.startswith(("https://", "http://")):
         return "notify_url must be an absolute URL without a query string"
     return None
+
+
+def new_certificate_serial_number() -> int:
+    """A serial of 40 hex digits, as WeChat Pay's are, that fits X.509 (positive, 20 octets)."""
+    return secrets.randbits(159) | (1 << 156)
+
+
+def platform_certificate(private_key, serial_number: int, days: int = 1825):
+    """A self-signed platform certificate for `private_key` (WeChat's are issued by its own CA;
+    the backend relies on the APIv3-key encryption of the download, not on the chain)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Tenpay.com (simulator)"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com platform certificate (simulator)")])
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(private_key.public_key())
+            .serial_number(serial_number).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=days)).sign(private_key, hashes.SHA256()))
 
 
 def _rsa_sign(private_key, message: bytes) -> bytes:

@@ -97,11 +97,35 @@ def test_caller_details_only_for_allowed_roles_and_audited_EA2_EA3(db, platform,
     assert seen["caller_phone"] == CALL["caller_phone"]
     with engine().connect() as conn:
         viewers = conn.execute(sa.select(tables.audit_log.c.actor_user_id).where(
-            tables.audit_log.c.action == "rescue.view_caller_details",
+            tables.audit_log.c.action == "rescue.personal_data_viewed",
             tables.audit_log.c.target_id == case_id)).scalars().all()
-    assert viewers == [nurse.user_id]
+    # The dispatcher who took the call saw it too; the IT admin saw no personal field.
+    assert nurse.user_id in viewers and it_admin.user_id not in viewers
     for role in ("patient", "dispatcher", "staff", "finance"):
         _, token = staff_member(platform, role)
         assert admin(functions, token, path, resource, params=params)["statusCode"] == 403
     assert admin(functions, ntoken, f"/admin/rescue/cases/{uuid.uuid4().hex}", resource,
                  params={"case_id": uuid.uuid4().hex})["statusCode"] == 404
+
+
+def test_report_dates_outside_2000_to_2099_are_400_naming_the_field_and_nothing_is_audited_EA1_NF5(
+        db, platform, functions):
+    import json
+
+    _, atoken = staff_member(platform, "super_admin")
+
+    def audited():
+        with engine().connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(tables.audit_log)
+                                .where(tables.audit_log.c.action == "rescue.dispatch_records")).scalar_one()
+
+    before = audited()
+    for query, field in [({"from": "0001-01-01", "to": "0001-01-01"}, "from"),
+                         ({"from": "9999-12-31", "to": "9999-12-31"}, "from"),
+                         ({"from": "2099-12-31", "to": "9999-12-31"}, "to"),
+                         ({"from": "2099-12-31", "to": "2100-01-01"}, "to")]:
+        result = admin(functions, atoken, "/admin/rescue/dispatches", query=query)
+        assert result["statusCode"] == 400 and json.loads(result["body"])["error"]["field"] == field, query
+    assert audited() == before
+    assert admin(functions, atoken, "/admin/rescue/dispatches",
+                 query={"from": "2099-12-31", "to": "2099-12-31"})["statusCode"] == 200

@@ -105,7 +105,11 @@ def test_staff_without_patient_role_is_refused_on_patient_routes_NF1(db, platfor
     from hospital.auth import roles
     from hospital.auth.tokens import Principal, issue_access_token
 
-    staff = issue_access_token(Principal(user_id=999999, roles=frozenset({roles.STAFF})))
+    from hospital.auth import sessions
+
+    user, _ = make_patient(platform)
+    sessions.grant_role(user.user_id, roles.STAFF)
+    staff = issue_access_token(Principal(user_id=user.user_id, roles=frozenset({roles.STAFF})))
     status, body = create(functions, staff, {"location": LOCATION})
     assert status == 403 and body["error"]["code"] == "forbidden"
 
@@ -171,3 +175,84 @@ def test_works_in_a_lambda_sized_container_with_one_connection_NF2(patient, func
     finally:
         monkeypatch.undo()
         reset_engine()
+
+
+# ---- strict input: 400 naming the field, nothing written, never a 500 -------------------------
+
+def table_counts(*names):
+    with engine().connect() as conn:
+        return {name: conn.execute(sa.select(sa.func.count()).select_from(getattr(tables, name))).scalar_one()
+                for name in names}
+
+
+def patient_api(functions, token, method, path, body=None, query=None):
+    event = api_event(method, path, body=body, token=token)
+    if query:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return call(functions, "RescueApiFunction", event)
+
+
+@pytest.mark.parametrize("limit", ["²", "١٢", "１２"])
+def test_a_page_size_in_other_than_ascii_digits_is_400_naming_it_ER11_NF5(patient, functions, limit):
+    _, token = patient
+    create(functions, token, {"location": LOCATION})
+    before = table_counts("rescue_cases", "audit_log")
+    status, body = patient_api(functions, token, "GET", "/rescue/cases", query={"limit": limit})
+    assert status == 400 and body["error"]["field"] == "limit"
+    assert table_counts("rescue_cases", "audit_log") == before
+    assert patient_api(functions, token, "GET", "/rescue/cases", query={"limit": "12"})[0] == 200
+
+
+@pytest.mark.parametrize("consent", [1, 1.0, "true"])
+def test_profile_link_consent_must_be_json_true_and_nothing_is_linked_otherwise_ER8_NF5(db, platform, functions,
+                                                                                         consent):
+    from tests.functions.test_profile_link import same_person
+
+    account, mini, _ = same_person(platform)
+    before = table_counts("consents", "users", "audit_log")
+    status, body = patient_api(functions, mini["access_token"], "POST", "/rescue/profile-link", {"consent": consent})
+    assert status == 400 and body["error"]["field"] == "consent"
+    assert table_counts("consents", "users", "audit_log") == before
+    assert patient_api(functions, mini["access_token"], "GET", "/rescue/profile-link")[1]["linked"] is False
+
+
+@pytest.mark.parametrize("name", ["李\u202e四", "李\u0007四"])
+def test_a_rescue_person_named_with_a_hidden_character_is_400_naming_it_ER10_NF5(patient, functions, name):
+    _, token = patient
+    before = table_counts("rescue_persons")
+    status, body = patient_api(functions, token, "POST", "/rescue/persons", {"name": name, "relation": "parent"})
+    assert status == 400 and body["error"]["field"] == "name"
+    assert table_counts("rescue_persons") == before
+
+
+def test_a_rescue_person_cannot_be_renamed_with_a_hidden_character_ER10_NF5(patient, functions):
+    _, token = patient
+    person_id = patient_api(functions, token, "POST", "/rescue/persons", {"name": "李四", "relation": "parent"})[1][
+        "person_id"]
+    status, body = call(functions, "RescueApiFunction", api_event(
+        "PUT", f"/rescue/persons/{person_id}", resource="/rescue/persons/{person_id}", token=token,
+        path_parameters={"person_id": person_id}, body={"name": "\u202e四李", "relation": "parent"}))
+    assert status == 400 and body["error"]["field"] == "name"
+    assert [p["name"] for p in patient_api(functions, token, "GET", "/rescue/persons")[1]["items"]] == ["李四"]
+
+
+def test_a_note_over_several_lines_is_kept_as_written_ER10_NF5(patient, functions):
+    _, token = patient
+    notes = "高血压\n青霉素过敏\t(2019)"
+    status, person = patient_api(functions, token, "POST", "/rescue/persons",
+                                 {"name": "李四", "relation": "parent", "notes": notes})
+    assert status == 201 and person["notes"] == notes
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"location": LOCATION, "address_text": "人民大道\u202e200号"}, "address_text"),
+    ({"location": LOCATION, "complaint": "胸痛\u200b出汗"}, "complaint"),
+])
+def test_an_intake_with_hidden_characters_in_its_text_is_400_and_writes_nothing_ER2_NF5(patient, functions, body,
+                                                                                         field):
+    _, token = patient
+    before = counts()
+    status, answer = create(functions, token, body)
+    assert status == 400 and answer["error"]["field"] == field
+    assert counts() == before

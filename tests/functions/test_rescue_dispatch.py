@@ -45,7 +45,7 @@ def s(functions, token, method, case_id, suffix="", body=None):
 def audits(case_id):
     with engine().connect() as conn:
         return conn.execute(sa.select(tables.audit_log.c.actor_user_id).where(
-            tables.audit_log.c.action == "rescue.view_caller_phone", tables.audit_log.c.target_id == case_id)).scalars().all()
+            tables.audit_log.c.action == "rescue.personal_data_viewed", tables.audit_log.c.target_id == case_id)).scalars().all()
 
 
 def test_full_dispatched_case_completes_only_after_back_in_service_EA4_ES2(db, platform, functions):
@@ -200,3 +200,35 @@ def test_the_eds_acknowledgement_is_recorded_once_ER3(db, platform, functions):
     acks = [n for n in case["timeline"] if n["node"] == "acknowledged"]
     assert len(acks) == 1 and acks[0]["actor_role"] == "ed_nurse"
     assert case["status"] in ("received", "alerted")
+
+
+def test_a_decision_is_a_json_boolean_not_something_like_one_EA4_NF5(db, platform, functions):
+    _, dtoken = staff_member(platform, "dispatcher")
+    case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
+    d(functions, dtoken, "POST", case_id, "/accept", {})
+
+    def nodes():
+        with engine().connect() as conn:
+            return conn.execute(sa.select(tables.rescue_events.c.node)
+                                .where(tables.rescue_events.c.case_id == case_id)).scalars().all()
+
+    before = nodes()
+    for value in (1, 1.0, "true"):
+        status, answer = d(functions, dtoken, "POST", case_id, "/decision", {"dispatch": value, "reason": "urgent"})
+        assert status == 400 and answer["error"]["field"] == "dispatch", answer
+    assert nodes() == before and "decided" not in before
+    assert d(functions, dtoken, "POST", case_id, "/decision", {"dispatch": True, "reason": "urgent"})[0] == 200
+
+
+def test_a_crew_id_beyond_any_stored_id_is_400_naming_the_field_EA4_NF5(db, platform, functions):
+    _, dtoken = staff_member(platform, "dispatcher")
+    case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
+    d(functions, dtoken, "POST", case_id, "/accept", {})
+    vehicle_id = vehicle()
+    for too_big in (2**63, 10**30):  # SQLite's driver cannot even bind these
+        status, answer = d(functions, dtoken, "POST", case_id, "/dispatch",
+                           {"vehicle_id": vehicle_id, "crew_user_ids": [too_big]})
+        assert status == 400 and answer["error"]["field"] == "crew_user_ids.0", answer
+    with engine().connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.dispatches)
+                            .where(tables.dispatches.c.case_id == case_id)).scalar_one() == 0

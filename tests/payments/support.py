@@ -2,6 +2,7 @@
 paid through the WeChat Pay simulator, and delivery of queued messages to their consumers."""
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 
@@ -119,3 +120,81 @@ def sim(platform, path):
 
 def dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+@contextlib.contextmanager
+def wechatpay_secret_restored():
+    """The WeChatPaySecret may be changed inside; its value is put back afterwards (the platform
+    is shared by the whole session), and this container forgets what it read meanwhile."""
+    from hospital import config
+    from hospital.aws import client
+    from hospital.payments import merchants
+
+    arn = config.env("WECHATPAY_SECRET_ARN")
+    original = client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    try:
+        yield arn
+    finally:
+        client("secretsmanager").put_secret_value(SecretId=arn, SecretString=original)
+        config.clear_caches()
+        merchants.clear_cache()
+
+
+def wechatpay_secret() -> dict:
+    from hospital import config
+    from hospital.aws import client
+
+    return json.loads(client("secretsmanager").get_secret_value(
+        SecretId=config.env("WECHATPAY_SECRET_ARN"))["SecretString"])
+
+
+def put_wechatpay_secret(document: dict) -> None:
+    """Write the secret as an operator would: containers notice when their cache ends, or at
+    once for a serial they do not know."""
+    from hospital import config
+    from hospital.aws import client
+
+    client("secretsmanager").put_secret_value(SecretId=config.env("WECHATPAY_SECRET_ARN"),
+                                              SecretString=json.dumps(document))
+
+
+def merchant_entry(document: dict, mchid: str) -> dict:
+    return next(e for e in document["merchants"] if e["mchid"] == mchid)
+
+
+def resign_v3(body: bytes, headers: dict, key, serial: str) -> dict:
+    """The notification's headers, signed with `key` and naming `serial`."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    message = f"{headers['Wechatpay-Timestamp']}\n{headers['Wechatpay-Nonce']}\n".encode() + body + b"\n"
+    signature = base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+    return {**headers, "Wechatpay-Signature": signature, "Wechatpay-Serial": serial}
+
+
+def rsa_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pem_of(key, private: bool = False) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    if private:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()).decode()
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def certificate_pem(key, serial_number: int | None = None, days: int = 365) -> str:
+    """A self-signed certificate of `key` (a merchant's API certificate or a platform one)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from infra.simulators.wechatpay import new_certificate_serial_number, platform_certificate
+
+    return platform_certificate(key, serial_number or new_certificate_serial_number(), days).public_bytes(
+        Encoding.PEM).decode()

@@ -9,6 +9,7 @@ from hospital.geo import (
     TrackPoint,
     distance_m,
     filter_track,
+    time_window,
     to_bd09,
     to_gcj02,
     to_wgs84,
@@ -222,3 +223,48 @@ def test_first_point_without_previous_is_kept_and_empty_batch_is_fine_ER6():
     p = tp(0)
     assert filter_track(None, [p]) == ([p], [])
     assert filter_track(p, []) == ([], [])
+
+
+# --- time window: a fix must belong to this dispatch and not lie ahead of the server ---
+
+def test_a_fix_exactly_two_minutes_ahead_of_the_server_is_kept_and_just_over_is_dropped_ER6():
+    now = T0
+    _, not_after = time_window(now - dt.timedelta(minutes=5), now)
+    assert not_after == now + dt.timedelta(minutes=2)
+    edge = tp(120)
+    kept, dropped = filter_track(None, [edge], not_after=not_after)
+    assert kept == [edge] and dropped == []
+    over = TrackPoint(BASE_LAT, BASE_LON, "gcj02", 10.0, None, None, not_after + dt.timedelta(microseconds=1))
+    kept, dropped = filter_track(None, [over], not_after=not_after)
+    assert kept == [] and dropped == [(over, "future_time")]
+
+
+def test_a_fix_up_to_30_seconds_before_the_dispatch_is_kept_and_earlier_is_dropped_ER6():
+    not_before, _ = time_window(T0, T0 + dt.timedelta(minutes=5))
+    assert not_before == T0 - dt.timedelta(seconds=30)
+    edge, early = tp(-30), tp(-30.001)
+    kept, dropped = filter_track(None, [early, edge], not_before=not_before)
+    assert kept == [edge] and dropped == [(early, "before_dispatch")]
+
+
+def test_a_far_future_fix_does_not_become_the_reference_and_later_real_fixes_are_kept_ER6():
+    not_before, not_after = time_window(T0, T0 + dt.timedelta(seconds=60))
+    bogus = TrackPoint(BASE_LAT, BASE_LON, "gcj02", 10.0, None, None, dt.datetime(2099, 1, 1, tzinfo=UTC))
+    first, second = tp(10), tp(20, 100)
+    kept, dropped = filter_track(None, [first, bogus, second], not_before=not_before, not_after=not_after)
+    assert kept == [first, second] and dropped == [(bogus, "future_time")]
+
+
+def test_the_time_window_is_checked_before_accuracy_order_and_speed_ER6():
+    # Outside the dispatch's time, nothing else about the fix matters: one reason, the time.
+    not_before, not_after = time_window(T0, T0)
+    vague_and_early = tp(-600, accuracy=5_000.0)
+    jump_and_ahead = tp(600, 50_000)
+    kept, dropped = filter_track(tp(0), [vague_and_early, jump_and_ahead], not_before=not_before,
+                                 not_after=not_after)
+    assert kept == [] and dropped == [(vague_and_early, "before_dispatch"), (jump_and_ahead, "future_time")]
+
+
+def test_without_a_window_nothing_is_dropped_for_its_time_ER6():
+    far = TrackPoint(BASE_LAT, BASE_LON, "gcj02", 10.0, None, None, dt.datetime(2099, 1, 1, tzinfo=UTC))
+    assert filter_track(None, [far]) == ([far], [])

@@ -58,3 +58,61 @@ def test_chalice_own_refusals_take_our_error_shape():
     assert status == 415
     assert body["error"]["code"] == "unsupported_media_type"
     assert body["error"]["field"] == "Content-Type"
+
+
+def query_app():
+    """A public route that reads each kind of query value the functions use."""
+    app = web.create_app("t")
+
+    @web.route(app, "/q", methods=["GET"], public=True)
+    def read():
+        kind = web.query("kind")
+        if kind == "int":
+            return web.respond({"value": web.query_int("limit", default=20, low=1, high=100)})
+        if kind == "date":
+            return web.respond({"value": web.query_date("from").isoformat()})
+        value = web.query_time("since")
+        return web.respond({"value": value.isoformat() if value else None})
+
+    return app
+
+
+def ask(kind, **params):
+    event = api_event("GET", "/q")
+    event["queryStringParameters"] = {"kind": kind, **params}
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in event["queryStringParameters"].items()}
+    status, body, _ = invoke(query_app(), event)
+    return status, body
+
+
+@pytest.mark.parametrize("raw", ["²", "١٢", "１２", "12.0", "0", "101", "9" * 5000])
+def test_a_query_number_in_anything_but_ascii_digits_is_400_naming_it_NF5(raw):
+    status, body = ask("int", limit=raw)
+    assert status == 400 and body["error"]["field"] == "limit"
+
+
+def test_a_query_number_in_ascii_digits_is_read_NF5():
+    assert ask("int", limit="100") == (200, {"value": 100})
+    assert ask("int") == (200, {"value": 20})
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01", "9999-12-31", "1999-12-31", "2100-01-01"])
+def test_a_query_date_outside_2000_to_2099_is_400_naming_it_NF5(raw):
+    status, body = ask("date", **{"from": raw})
+    assert status == 400 and body["error"]["field"] == "from"
+
+
+def test_query_dates_at_the_edges_are_read_NF5():
+    assert ask("date", **{"from": "2000-01-01"}) == (200, {"value": "2000-01-01"})
+    assert ask("date", **{"from": "2099-12-31"}) == (200, {"value": "2099-12-31"})
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1999-12-31T23:59:59Z"])
+def test_a_query_time_that_overflows_or_is_implausible_is_400_naming_it_NF5(raw):
+    status, body = ask("time", since=raw)
+    assert status == 400 and body["error"]["field"] == "since"
+
+
+def test_query_times_in_range_are_read_NF5():
+    assert ask("time", since="2099-12-31T15:00:00-08:00") == (200, {"value": "2099-12-31T15:00:00-08:00"})
+    assert ask("time") == (200, {"value": None})

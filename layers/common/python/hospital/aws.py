@@ -6,10 +6,14 @@ behaviour does not depend on the SDK version shipped in the Lambda runtime.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 
 _lock = threading.Lock()
+# At DEBUG the SDK logs whole requests and answers: a GetSecretValue answer is the secret.
+for _sdk_logger in ("botocore", "boto3"):
+    logging.getLogger(_sdk_logger).setLevel(logging.WARNING)
 
 
 # "fast": one attempt, short timeouts, for calls made while a caller waits and which have a

@@ -21,6 +21,9 @@ class AppError(Exception):
     def body(self) -> dict:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
 
+    def headers(self) -> dict:
+        return {}
+
 
 class ValidationFailed(AppError):
     status = 400
@@ -52,3 +55,14 @@ class UpstreamUnavailable(AppError):
 
     status = 503
     code = "upstream_unavailable"
+
+
+class ServiceUnavailable(AppError):
+    """Our own database could not be reached or lost the connection: try again shortly."""
+
+    status = 503
+    code = "database_unavailable"
+    RETRY_AFTER_SECONDS = 5
+
+    def headers(self) -> dict:
+        return {"Retry-After": str(self.RETRY_AFTER_SECONDS)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 WGS84, GCJ02, BD09 = "wgs84", "gcj02", "bd09"
 COORD_SYSTEMS = frozenset({WGS84, GCJ02, BD09})
@@ -183,9 +183,19 @@ DEFAULT_MAX_SPEED_MPS = 55.0
 # km. Beyond 500 m a point cannot place the ambulance on the right street.
 DEFAULT_MAX_ACCURACY_M = 500.0
 
+# A phone's clock may run a little ahead of the server's. A fix further ahead is a broken
+# clock (or a forged point); kept, it would be the newest point for good, and every real fix
+# after it would look out of order.
+MAX_AHEAD_OF_SERVER = timedelta(minutes=2)
+# A fix from before the ambulance was sent belongs to no part of this trip; the crew's phone
+# and the server may disagree by some seconds.
+DISPATCH_CLOCK_SKEW = timedelta(seconds=30)
+
 INACCURATE = "inaccurate"
 OUT_OF_ORDER = "out_of_order"
 IMPOSSIBLE_JUMP = "impossible_jump"
+FUTURE_TIME = "future_time"
+BEFORE_DISPATCH = "before_dispatch"
 
 
 @dataclass(frozen=True)
@@ -210,22 +220,39 @@ class TrackPoint:
         return Point(self.latitude, self.longitude, self.coord_system)
 
 
+def time_window(dispatched_at: datetime, server_now: datetime) -> tuple[datetime, datetime]:
+    """(not_before, not_after): the device times a fix of a dispatch may carry (both aware)."""
+    return dispatched_at - DISPATCH_CLOCK_SKEW, server_now + MAX_AHEAD_OF_SERVER
+
+
 def filter_track(
     previous: TrackPoint | None,
     points: list[TrackPoint],
     max_speed_mps: float = DEFAULT_MAX_SPEED_MPS,
     max_accuracy_m: float = DEFAULT_MAX_ACCURACY_M,
+    *,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
 ) -> tuple[list[TrackPoint], list[tuple[TrackPoint, str]]]:
     """Drop physically implausible ambulance fixes; return (kept, [(point, reason)]).
 
-    `previous` is the last point kept from an earlier batch (the reference to start from).
-    A dropped point never becomes the reference, so one bad fix cannot make the next good
-    one look like a jump back. Unknown accuracy (None) is neither dropped nor allowed for.
+    `previous` is the last point kept from an earlier batch of the same dispatch (the
+    reference to start from; None for a new dispatch). A dropped point never becomes the
+    reference, so one bad fix cannot make the next good one look like a jump back or out of
+    order. Device times outside [not_before, not_after] (aware; see time_window) are
+    dropped first, whatever else is wrong with the fix. Unknown accuracy (None) is neither
+    dropped nor allowed for.
     """
     kept: list[TrackPoint] = []
     dropped: list[tuple[TrackPoint, str]] = []
     reference = previous
     for p in sorted(points, key=lambda tp: tp.device_time):
+        if not_after is not None and p.device_time > not_after:
+            dropped.append((p, FUTURE_TIME))
+            continue
+        if not_before is not None and p.device_time < not_before:
+            dropped.append((p, BEFORE_DISPATCH))
+            continue
         if p.accuracy_m is not None and p.accuracy_m > max_accuracy_m:
             dropped.append((p, INACCURATE))
             continue

@@ -1,14 +1,23 @@
 """Live pushes over the API Gateway WebSocket API (ER3, ER6).
 
-Connections are rows (who, which channel); a push posts to every connection of a channel
-through the connection-management endpoint and forgets connections that are gone. Every
-pushed fact can also be read over HTTP, so a missed push loses nothing.
+Connections are rows (who, which channel, until when); a push posts to every connection of a
+channel through the connection-management endpoint and forgets connections that are gone.
+Every pushed fact can also be read over HTTP, so a missed push loses nothing.
+
+A connection is a right that ends: it keeps the expiry of the session token it was opened
+with (a client renews it with a fresh token), and it is closed when that right ends sooner:
+the account disabled, a role removed, the session signed out (`close_for`). A push skips and
+closes any connection whose time is up, so an ED console of someone who lost the right hears
+nothing more.
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import functools
 import json
 import logging
+import os
 
 import sqlalchemy as sa
 
@@ -41,15 +50,38 @@ def connect(connection_id: str, principal) -> None:
     channel = ED_CONSOLE if principal.has_any(ED_ROLES) else None
     with transaction() as conn:
         conn.execute(t.live_connections.insert().values(
-            connection_id=connection_id, user_id=principal.user_id, channel=channel, connected_at=utcnow()))
+            connection_id=connection_id, user_id=principal.user_id, channel=channel, connected_at=utcnow(),
+            expires_at=_expiry(principal), session_id=principal.session_id))
+
+
+def renew(connection_id: str, principal) -> bool:
+    """A fresh token of the same user extends the connection; False if it is not theirs (or
+    gone). An ED console whose user no longer holds an ED role is closed instead."""
+    with transaction() as conn:
+        row = conn.execute(sa.select(t.live_connections.c.user_id, t.live_connections.c.channel)
+                           .where(t.live_connections.c.connection_id == connection_id)).first()
+        if row is None or row.user_id != principal.user_id:
+            return False
+        if row.channel != ED_CONSOLE or principal.has_any(ED_ROLES):
+            conn.execute(t.live_connections.update().where(t.live_connections.c.connection_id == connection_id)
+                         .values(expires_at=_expiry(principal), session_id=principal.session_id))
+            return True
+    close_for_connection(connection_id)
+    return False
+
+
+def _expiry(principal):
+    return None if principal.expires_at is None else principal.expires_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
 def subscribe_to_case(connection_id: str, case_id: str) -> bool:
     """A patient follows their own case (ambulance positions); False if it is not theirs."""
     with transaction() as conn:
-        row = conn.execute(sa.select(t.live_connections.c.user_id)
+        row = conn.execute(sa.select(t.live_connections.c.user_id, t.live_connections.c.expires_at)
                            .where(t.live_connections.c.connection_id == connection_id)).first()
-        owned = row is not None and conn.execute(sa.select(t.rescue_cases.c.id).where(
+        if row is None or _expired(row.expires_at, utcnow()):
+            return False
+        owned = conn.execute(sa.select(t.rescue_cases.c.id).where(
             t.rescue_cases.c.id == case_id, t.rescue_cases.c.patient_user_id == row.user_id)).first()
         if not owned:
             return False
@@ -58,9 +90,22 @@ def subscribe_to_case(connection_id: str, case_id: str) -> bool:
     return True
 
 
+def is_open(connection_id: str) -> bool:
+    """Whether the connection still has the right to be open (its row exists and has not expired)."""
+    with transaction() as conn:
+        expires_at = conn.execute(sa.select(t.live_connections.c.expires_at)
+                                  .where(t.live_connections.c.connection_id == connection_id)).first()
+    return expires_at is not None and not _expired(expires_at[0], utcnow())
+
+
 def disconnect(connection_id: str) -> None:
     with transaction() as conn:
         conn.execute(t.live_connections.delete().where(t.live_connections.c.connection_id == connection_id))
+
+
+def _expired(expires_at, now) -> bool:
+    # A row without an expiry predates expiring connections: it has no known right left.
+    return expires_at is None or expires_at <= now
 
 
 def send(connection_id: str, message: dict) -> bool:
@@ -74,29 +119,86 @@ def send(connection_id: str, message: dict) -> bool:
         return False
 
 
-def push(channel: str, message: dict) -> dict:
-    """Send `message` to every connection of `channel`; returns {"delivered", "gone", "failed"}."""
+@dataclasses.dataclass
+class Delivery:
+    """What a push did. `counts()` is what a timeline may record; `recipients` (user ids) is
+    for the audit log only."""
+
+    delivered: int = 0
+    gone: int = 0
+    failed: int = 0
+    expired: int = 0
+    recipients: list[int] = dataclasses.field(default_factory=list)
+
+    def counts(self) -> dict:
+        return {"delivered": self.delivered, "gone": self.gone, "failed": self.failed, "expired": self.expired}
+
+
+def push(channel: str, message: dict) -> Delivery:
+    """Send `message` to every connection of `channel`."""
     return push_to([channel], message)
 
 
-def push_to(channels: list[str], message: dict) -> dict:
-    """Send `message` to every connection of any of `channels`, with one lookup."""
+def push_to(channels: list[str], message: dict) -> Delivery:
+    """Send `message` to every connection of any of `channels`, with one lookup. Connections
+    whose right has run out are closed instead."""
+    now = utcnow()
     with transaction() as conn:
-        ids = conn.execute(sa.select(t.live_connections.c.connection_id)
-                           .where(t.live_connections.c.channel.in_(channels))).scalars().all()
-    result = {"delivered": 0, "gone": 0, "failed": 0}
-    if not ids:
+        rows = conn.execute(sa.select(t.live_connections.c.connection_id, t.live_connections.c.user_id,
+                                      t.live_connections.c.expires_at)
+                            .where(t.live_connections.c.channel.in_(channels))).all()
+    result = Delivery()
+    expired = [r.connection_id for r in rows if _expired(r.expires_at, now)]
+    if expired:
+        result.expired = _close(expired)
+    current = [r for r in rows if not _expired(r.expires_at, now)]
+    if not current:
         return result
     client = _management(config.env("LIVE_API_ENDPOINT"))
     data = json.dumps(message, ensure_ascii=False).encode()
-    for connection_id in ids:
+    for row in current:
         try:
-            client.post_to_connection(ConnectionId=connection_id, Data=data)
-            result["delivered"] += 1
+            client.post_to_connection(ConnectionId=row.connection_id, Data=data)
+            result.delivered += 1
+            result.recipients.append(int(row.user_id))
         except client.exceptions.GoneException:
-            disconnect(connection_id)
-            result["gone"] += 1
+            disconnect(row.connection_id)
+            result.gone += 1
         except Exception as exc:  # noqa: BLE001 - one bad connection must not stop the others
             log.warning("live push failed", extra={"channels": channels, "error": type(exc).__name__})
-            result["failed"] += 1
+            result.failed += 1
     return result
+
+
+def close_for(user_id: int, session_id: str | None = None) -> int:
+    """End a user's connections (of one session, or all): no push reaches them from now on,
+    and the sockets are closed where the management endpoint is configured. Returns how many."""
+    query = sa.select(t.live_connections.c.connection_id).where(t.live_connections.c.user_id == user_id)
+    if session_id is not None:
+        query = query.where(t.live_connections.c.session_id == session_id)
+    with transaction() as conn:
+        ids = conn.execute(query).scalars().all()
+    return _close(list(ids))
+
+
+def close_for_connection(connection_id: str) -> None:
+    _close([connection_id])
+
+
+def _close(connection_ids: list[str]) -> int:
+    """Forget the rows first (that alone stops every push), then close the sockets."""
+    if not connection_ids:
+        return 0
+    with transaction() as conn:
+        conn.execute(t.live_connections.delete().where(t.live_connections.c.connection_id.in_(connection_ids)))
+    endpoint = os.environ.get("LIVE_API_ENDPOINT")
+    if endpoint:
+        client = _management(endpoint)
+        for connection_id in connection_ids:
+            try:
+                client.delete_connection(ConnectionId=connection_id)
+            except Exception as exc:  # noqa: BLE001 - gone already, or unreachable: no push reaches it anyway
+                log.info("live connection not closed at the endpoint",
+                         extra={"connection_id": connection_id[:32], "error": type(exc).__name__})
+    log.info("live connections closed", extra={"count": len(connection_ids)})
+    return len(connection_ids)

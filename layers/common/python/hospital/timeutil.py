@@ -15,3 +15,24 @@ def iso_utc(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return value.replace(tzinfo=dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Instants and dates a client may send: wide enough for any real device clock or report,
+# narrow enough that converting one (to UTC, to a Shanghai day boundary) cannot overflow.
+EARLIEST_INSTANT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+LATEST_INSTANT = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
+
+
+def is_plausible_instant(value: dt.datetime) -> bool:
+    """An aware time from EARLIEST_INSTANT to LATEST_INSTANT (inclusive), once in UTC."""
+    try:
+        utc = value.astimezone(dt.timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is in year 0 in UTC
+        return False
+    return EARLIEST_INSTANT <= utc <= LATEST_INSTANT
+
+
+def is_plausible_date(value: dt.date) -> bool:
+    return EARLIEST_DATE <= value <= LATEST_DATE

@@ -23,7 +23,7 @@ import time
 from chalice import Chalice, Response
 
 from hospital import observability
-from hospital.errors import AppError, Forbidden, Unauthenticated, ValidationFailed
+from hospital.errors import AppError, Forbidden, ServiceUnavailable, Unauthenticated, ValidationFailed
 
 # Chalice's own refusals are about these parts of the request.
 _CHALICE_FIELDS = {415: "Content-Type"}
@@ -58,9 +58,8 @@ def route(app: Chalice, path: str, *, methods: list[str], allow=None, public: bo
                 return fn(**params)
             except AppError as exc:
                 return error_response(exc)
-            except Exception:  # noqa: BLE001 - logged with its correlation id, hidden from callers
-                log.exception("unhandled error", extra={"path": path})
-                return error_response(AppError("internal error"))
+            except Exception as exc:  # noqa: BLE001 - logged with its correlation id, hidden from callers
+                return unexpected_error(exc, path)
 
         view.access = PUBLIC if public else frozenset(allow)
         app.route(path, methods=methods, **options)(view)
@@ -91,23 +90,32 @@ def query(name: str) -> str | None:
 
 
 def query_int(name: str, *, default: int, low: int, high: int) -> int:
+    from hospital import text
+
     raw = query(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = text.whole_number(raw, low=low, high=high)
+    if value is None:
         raise ValidationFailed(f"{name} must be a whole number from {low} to {high}", field=name)
-    return int(raw)
+    return value
 
 
 def query_date(name: str):
-    """A required calendar date, YYYY-MM-DD."""
+    """A required calendar date, YYYY-MM-DD, from 2000-01-01 to 2099-12-31."""
     import datetime as dt
+
+    from hospital import timeutil
 
     raw = query(name)
     try:
-        return dt.date.fromisoformat(raw or "")
+        value = dt.date.fromisoformat(raw or "")
     except ValueError:
         raise ValidationFailed(f"{name} must be a date like 2026-11-26", field=name) from None
+    if not timeutil.is_plausible_date(value):
+        raise ValidationFailed(
+            f"{name} must be a date from {timeutil.EARLIEST_DATE} to {timeutil.LATEST_DATE}", field=name)
+    return value
 
 
 def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
@@ -121,6 +129,8 @@ def query_time(name: str):
     """An ISO-8601 time with its offset (e.g. 2026-11-26T08:00:00Z), or None if absent."""
     import datetime as dt
 
+    from hospital import timeutil
+
     raw = query(name)
     if raw is None:
         return None
@@ -131,6 +141,9 @@ def query_time(name: str):
     if value is None or value.tzinfo is None:
         raise ValidationFailed(f"{name} must be an ISO-8601 time with its offset, e.g. 2026-11-26T08:00:00Z",
                                field=name)
+    if not timeutil.is_plausible_instant(value):
+        raise ValidationFailed(f"{name} must be a time from {timeutil.EARLIEST_INSTANT:%Y-%m-%dT%H:%M:%SZ} "
+                               f"to {timeutil.LATEST_INSTANT:%Y-%m-%dT%H:%M:%SZ}", field=name)
     return value
 
 
@@ -175,15 +188,29 @@ def respond(body, status: int = 200, headers: dict | None = None) -> Response:
 
 
 def error_response(exc: AppError) -> Response:
-    return respond(exc.body(), status=exc.status)
+    return respond(exc.body(), status=exc.status, headers=exc.headers())
+
+
+def unexpected_error(exc: Exception, where: str | None) -> Response:
+    """A failure the code did not raise on purpose: 503 with Retry-After when the database is
+    unavailable (the caller should simply try again), else 500; the log says which and why."""
+    from hospital.db.engine import describe_unavailable, is_unavailable
+
+    if is_unavailable(exc):
+        log.error("database unavailable", extra={"path": where, **describe_unavailable(exc)})
+        return error_response(ServiceUnavailable("the service is briefly unavailable; try again shortly"))
+    log.exception("unhandled error", extra={"path": where})
+    return error_response(AppError("internal error"))
 
 
 def _authenticate(authorization: str | None):
+    """The caller of a bearer token, with only the roles they still hold (hospital.auth.standing)."""
+    from hospital.auth import standing
     from hospital.auth.tokens import verify_access_token
 
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthenticated("a bearer session token is required", field="Authorization")
-    return verify_access_token(authorization[7:].strip())
+    return standing.current(verify_access_token(authorization[7:].strip()))
 
 
 _CHALICE_CODE = re.compile(r"(?<!^)(?=[A-Z])")
@@ -221,9 +248,8 @@ def _http_middleware(app: Chalice):
             response = _normalise(get_response(event))
         except AppError as exc:
             response = error_response(exc)
-        except Exception:  # noqa: BLE001
-            log.exception("unhandled error in middleware")
-            response = error_response(AppError("internal error"))
+        except Exception as exc:  # noqa: BLE001
+            response = unexpected_error(exc, resource)
         response.headers[observability.CORRELATION_HEADER] = observability.current_correlation_id()
         response.headers.setdefault("Cache-Control", "no-store")
         log.info("http", extra={

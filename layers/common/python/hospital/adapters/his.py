@@ -60,7 +60,7 @@ class HisClient:
         return f"HisClient({self.base_url!r})"
 
     def bill(self, bill_no: str) -> Bill:
-        data = self._call("FEE_QUERY", {"bill_no": bill_no})
+        data = self._call("FEE_QUERY", {"bill_no": bill_no}, query=True)
         try:
             return Bill(str(data["bill_no"]), str(data["patient_id"]), str(data["bill_type"]),
                         str(data.get("title") or data["bill_type"]), money.yuan_to_fen(data["amount"]),
@@ -74,7 +74,7 @@ class HisClient:
                                           "transaction_id": transaction_id, "amount": money.fen_to_yuan(amount_fen),
                                           "channel": channel, "paid_at": paid_at})
 
-    def _call(self, trade_code: str, data: dict) -> dict:
+    def _call(self, trade_code: str, data: dict, query: bool = False) -> dict:
         body = json.dumps({"trade_code": trade_code, "request_id": uuid.uuid4().hex, "data": data},
                           ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -87,7 +87,7 @@ class HisClient:
 
         return signing.call(system="his", name="the HIS", operation=trade_code, method="POST",
                             url=self.base_url + GATEWAY_PATH, body=body, key=self._api_key, prefix="X-His",
-                            timeout=self.timeout, interpret=interpret)
+                            timeout=self.timeout, interpret=interpret, query=query)
 
 
 def client() -> HisClient:

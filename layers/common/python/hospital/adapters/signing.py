@@ -2,7 +2,9 @@
 credit provider; the triage link signs the same way): JSON over HTTPS, signed with
 ``<Prefix>-Timestamp: <unix seconds>`` and ``<Prefix>-Signature: hex HMAC-SHA256 over
 "<unix seconds>.<raw body bytes>"``, so a signature binds the exact bytes and the time.
-Each adapter keeps its own wire format; this module only sends, signs, checks and logs."""
+Each adapter keeps its own wire format; this module only sends, signs, checks and logs.
+Each system's calls share one HTTP session per container; GETs, and calls the adapter marks
+`query=True`, are retried on a 5xx or a dropped connection, other calls never."""
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +29,7 @@ def verify_timestamped(headers: dict, body: bytes, key: str, prefix: str, now: f
     lowered = {str(k).lower(): v for k, v in headers.items()}
     timestamp = lowered.get(f"{prefix}-timestamp".lower()) or ""
     signature = lowered.get(f"{prefix}-signature".lower()) or ""
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):
         raise ValueError(f"missing or malformed {prefix}-Timestamp")
     if abs((now if now is not None else time.time()) - int(timestamp)) > WINDOW_SECONDS:
         raise ValueError("timestamp outside the 5-minute window")
@@ -36,11 +38,16 @@ def verify_timestamped(headers: dict, body: bytes, key: str, prefix: str, now: f
 
 
 def call(*, system: str, name: str, operation: str, method: str, url: str, body: bytes | None, key: str,
-         prefix: str, timeout, interpret: Callable[[int, Any], Any]) -> Any:
+         prefix: str, timeout, interpret: Callable[[int, Any], Any], query: bool = False) -> Any:
     """Send a signed request and hand (status, JSON answer) to `interpret`, which returns the
     result or raises. Down, 5xx or not JSON: UpstreamUnavailable. One log line per call with
-    the outcome (the `code` of whatever `interpret` raised), never the body."""
+    the outcome (the `code` of whatever `interpret` raised), never the body. `query`: the call
+    only reads (a query sent as POST), so it may be retried like a GET."""
+    import contextlib
+
     import requests
+
+    from hospital.adapters import http_sessions
 
     timestamp = int(time.time())
     headers = {f"{prefix}-Timestamp": str(timestamp), f"{prefix}-Signature": timestamped_hmac(key, timestamp, body or b""),
@@ -51,7 +58,9 @@ def call(*, system: str, name: str, operation: str, method: str, url: str, body:
     try:
         try:
             # No redirects: they would carry the signature to wherever they point.
-            answer = requests.request(method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+            with http_sessions.idempotent_query() if query else contextlib.nullcontext():
+                answer = http_sessions.session(system).request(method, url, data=body, headers=headers,
+                                                               timeout=timeout, allow_redirects=False)
         except requests.RequestException as exc:
             outcome = type(exc).__name__
             raise UpstreamUnavailable(f"{name} did not answer") from None

@@ -123,7 +123,6 @@ class TriageApi:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.timeout = timeout  # (connect, read) seconds
-        self._session = None
 
     def __repr__(self) -> str:  # never show the key
         return f"TriageApi({self.base_url!r})"
@@ -146,8 +145,8 @@ class TriageApi:
               log_fields: dict | None = None) -> dict:
         import requests
 
-        if self._session is None:
-            self._session = requests.Session()
+        from hospital.adapters import http_sessions
+
         # These exact bytes are signed and sent. allow_nan=False: NaN is not JSON.
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
         headers = {
@@ -165,8 +164,10 @@ class TriageApi:
         try:
             try:
                 # No redirects: they would carry the API key to wherever they point.
-                response = self._session.request(method, self.base_url + path, data=data, headers=headers,
-                                                 timeout=self.timeout, allow_redirects=False)
+                # One session per container: pushes reuse the connection (PUTs are not retried).
+                response = http_sessions.session("triage").request(
+                    method, self.base_url + path, data=data, headers=headers, timeout=self.timeout,
+                    allow_redirects=False)
             except requests.RequestException as exc:
                 error = type(exc).__name__
                 # "from None": the requests exception drags along the request and its headers.

@@ -49,7 +49,6 @@ class WeChatApi:
     def __init__(self, base_url: str = DEFAULT_BASE_URL, timeout: tuple[float, float] = (2, 5)):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout  # (connect, read) seconds
-        self._session = None
 
     # -- sign-in -----------------------------------------------------------
     def code_to_session(self, app_id: str, app_secret: str, js_code: str) -> dict:
@@ -107,8 +106,8 @@ class WeChatApi:
               payload: dict | None = None, log_fields: dict | None = None) -> dict:
         import requests
 
-        if self._session is None:
-            self._session = requests.Session()
+        from hospital.adapters import http_sessions
+
         headers = {}
         correlation_id = current_correlation_id()
         if correlation_id:
@@ -123,8 +122,10 @@ class WeChatApi:
         started = time.monotonic()
         try:
             try:
-                response = self._session.request(method, self.base_url + path, params=params, data=data,
-                                                 headers=headers, timeout=self.timeout)
+                # One session per container; nothing retried: the sign-in GETs spend single-use
+                # codes, so a second try of one that reached WeChat would fail as "code used".
+                response = http_sessions.session("wechat", retry_queries=False).request(
+                    method, self.base_url + path, params=params, data=data, headers=headers, timeout=self.timeout)
             except requests.RequestException as exc:
                 error = type(exc).__name__
                 # "from None": the requests exception text holds the URL, whose query

@@ -10,6 +10,11 @@ wechatpy does not do the way the spec (shared/specs/wechatpy.md) requires.
   the API key; decrypting it with our key is the proof.
 - XML from outside is refused if it declares a DTD or entities (no entity expansion).
 - Answers to our calls are signed too, and checked.
+- wechatpy's loggers are held at WARNING: at DEBUG it logs the text it signs, which ends in
+  `&key=<API key>`. Pinned here, where the only use of wechatpy is, so it holds whoever sets
+  up logging (Lambda's log-level setting, a script, a test) and whatever level the root has.
+- Calls share one HTTP session per container; the order and refund queries are retried on a
+  5xx or a dropped connection, the calls that create or move money never.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from hospital.adapters.wechatpay_v3 import VerificationFailed, WeChatPayError
 from hospital.errors import UpstreamUnavailable
 
 log = logging.getLogger("hospital.wechatpay")
+logging.getLogger("wechatpy").setLevel(logging.WARNING)
 
 SUCCESS_ANSWER = ("<xml><return_code><![CDATA[SUCCESS]]></return_code>"
                   "<return_msg><![CDATA[OK]]></return_msg></xml>")
@@ -143,9 +149,12 @@ class Client:
     def __init__(self, merchant: MerchantV2, appid: str, base_url: str, timeout: float = 5.0):
         from wechatpy.pay import WeChatPay
 
+        from hospital.adapters import http_sessions
+
         self.merchant = merchant
         self._pay = WeChatPay(appid=appid, api_key=merchant.api_key, mch_id=merchant.mchid, timeout=timeout)
         self._pay.API_BASE_URL = base_url.rstrip("/") + "/"  # the simulator, or api.mch.weixin.qq.com
+        self._pay._http = http_sessions.session("wechatpay_v2")  # not a new session (and connection) per call
         if merchant.client_cert_pem and merchant.client_key_pem:
             self._pay.mch_cert, self._pay.mch_key = _client_cert_files(merchant)
 
@@ -159,7 +168,7 @@ class Client:
         return data["prepay_id"]
 
     def query_order(self, out_trade_no: str) -> dict:
-        return self._call(lambda: self._pay.order.query(out_trade_no=out_trade_no))
+        return self._call(lambda: self._pay.order.query(out_trade_no=out_trade_no), query=True)
 
     def close_order(self, out_trade_no: str) -> dict:
         return self._call(lambda: self._pay.order.close(out_trade_no))
@@ -171,14 +180,20 @@ class Client:
             refund_desc=reason[:80], notify_url=notify_url))
 
     def query_refund(self, out_refund_no: str) -> dict:
-        return self._call(lambda: self._pay.refund.query(out_refund_no=out_refund_no))
+        return self._call(lambda: self._pay.refund.query(out_refund_no=out_refund_no), query=True)
 
-    def _call(self, call) -> dict:
+    def _call(self, call, query: bool = False) -> dict:
         import requests
         from wechatpy.exceptions import WeChatPayException
 
+        from hospital.adapters import http_sessions
+
         try:
-            data = call()
+            if query:  # v2 queries are POSTs too: retried only because they only read
+                with http_sessions.idempotent_query():
+                    data = call()
+            else:
+                data = call()
         except WeChatPayException as exc:
             if exc.return_code is None:  # transport: HTTP error status
                 raise UpstreamUnavailable("WeChat Pay v2 did not answer") from None

@@ -9,7 +9,14 @@ query, medical-insurance mixed orders). The facts are in shared/specs/wechatpay.
   bytes) with the key named by `Wechatpay-Serial`: a platform-certificate serial or a public
   key id (`PUB_KEY_ID_...`); during a switch-over both sign, so every key we hold is tried by
   its name, never in turn. Probes (`WECHATPAY/SIGNTEST/...`) fail like any bad signature.
+- Serials are compared case-insensitively (and a hex serial with or without leading zeros):
+  we hold and look them up as normal_serial() writes them. A platform certificate (PEM) names
+  its own serial.
 - Notification resources are AEAD_AES_256_GCM with the APIv3 key; verify first, then decrypt.
+- Platform certificates (certificate mode): `GET /v3/certificates` lists them, each
+  AEAD_AES_256_GCM-encrypted with the APIv3 key (`encrypt_certificate`).
+- Calls share one HTTP session per container (hospital.adapters.http_sessions): GET queries
+  are retried on a 5xx or a dropped connection, calls that create or move money never.
 
 Errors: `VerificationFailed` (reason for the log, never the key); `WeChatPayError` for a
 business refusal (4xx with `code`, e.g. ORDER_NOT_EXIST); `UpstreamUnavailable` for 5xx,
@@ -18,6 +25,7 @@ timeouts and answers that fail verification: the caller retries or queries later
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import logging
 import secrets
@@ -60,20 +68,65 @@ class MerchantV3:
     platform_keys: Mapping[str, Any] = field(default_factory=dict)  # serial or PUB_KEY_ID -> RSAPublicKey
 
 
+@dataclass(frozen=True)
+class PlatformCertificate:
+    """A WeChat Pay platform certificate, decrypted and checked."""
+    serial_no: str           # upper-case hex, read from the certificate
+    pem: str
+    public_key: Any
+    not_before: dt.datetime  # aware, UTC
+    not_after: dt.datetime
+
+
+_HEX = frozenset("0123456789ABCDEF")
+
+
+def normal_serial(serial: str) -> str:
+    """How a serial is held and looked up: upper case; a hex serial also without leading
+    zeros, as it is a number ("0A1B" and "A1B" are one certificate, however a tool wrote it).
+    Public-key ids (PUB_KEY_ID_...) only change case."""
+    text = str(serial).strip().upper()
+    if text and set(text) <= _HEX:
+        return text.lstrip("0") or "0"
+    return text
+
+
 def load_private_key(pem: str):
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     return load_pem_private_key(pem.encode(), password=None)
 
 
+def is_certificate(pem: str) -> bool:
+    return "BEGIN CERTIFICATE" in pem
+
+
+def load_certificate(pem: str):
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def certificate_serial(certificate) -> str:
+    """The serial as WeChat Pay writes it: upper-case hex of the certificate's serial number."""
+    return format(certificate.serial_number, "X")
+
+
 def load_public_key(pem: str):
     """A PEM public key, or the public key of a PEM platform certificate."""
-    from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    if "CERTIFICATE" in pem:
-        return x509.load_pem_x509_certificate(pem.encode()).public_key()
+    if is_certificate(pem):
+        return load_certificate(pem).public_key()
     return load_pem_public_key(pem.encode())
+
+
+def same_key(public_key, private_key) -> bool:
+    """Whether a public key (say, of a certificate) belongs to this private key."""
+    try:
+        return public_key.public_numbers() == private_key.public_key().public_numbers()
+    except AttributeError:  # different key types
+        return False
 
 
 def rsa_sign(private_key, message: bytes) -> str:
@@ -100,9 +153,10 @@ def verify(headers: Mapping[str, str], body: bytes, keys: Mapping[str, Any], now
     kind = get("wechatpay-signature-type")
     if kind and kind != SIGNATURE_TYPE:
         raise VerificationFailed(f"unsupported signature type {kind[:40]}")
-    if not timestamp.isdigit() or abs((now if now is not None else time.time()) - int(timestamp)) > FRESHNESS_SECONDS:
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs((now if now is not None else time.time()) - int(timestamp)) > FRESHNESS_SECONDS:
         raise VerificationFailed("timestamp outside the 5-minute window")
-    key = keys.get(serial)
+    serial = normal_serial(serial)
+    key = keys.get(serial)  # a Mapping may look a serial up again (hospital.payments.merchants)
     if key is None:
         raise VerificationFailed(f"unknown serial {serial[:64]}")
     try:
@@ -117,24 +171,50 @@ def verify(headers: Mapping[str, str], body: bytes, keys: Mapping[str, Any], now
     return serial
 
 
-def decrypt_resource(resource: Mapping[str, Any], apiv3_key: bytes) -> dict:
-    """The plaintext JSON of a notification's `resource` (AEAD_AES_256_GCM)."""
+def _aead_decrypt(resource: Mapping[str, Any], apiv3_key: bytes, what: str) -> bytes:
+    """AEAD_AES_256_GCM: key = APIv3 key, nonce and associated data as given, tag at the end."""
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     if resource.get("algorithm") != "AEAD_AES_256_GCM":
-        raise VerificationFailed("unsupported resource algorithm")
+        raise VerificationFailed(f"unsupported {what} algorithm")
     try:
         ciphertext = base64.b64decode(resource["ciphertext"], validate=True)
         nonce = str(resource["nonce"]).encode()
         aad = str(resource.get("associated_data") or "").encode()
-        plaintext = AESGCM(apiv3_key).decrypt(nonce, ciphertext, aad)
-        data = json.loads(plaintext)
+        return AESGCM(apiv3_key).decrypt(nonce, ciphertext, aad)
     except (KeyError, ValueError, InvalidTag, TypeError):
+        raise VerificationFailed(f"{what} does not decrypt with our APIv3 key") from None
+
+
+def decrypt_resource(resource: Mapping[str, Any], apiv3_key: bytes) -> dict:
+    """The plaintext JSON of a notification's `resource` (AEAD_AES_256_GCM)."""
+    plaintext = _aead_decrypt(resource, apiv3_key, "resource")
+    try:
+        data = json.loads(plaintext)
+    except ValueError:
         raise VerificationFailed("resource does not decrypt with our APIv3 key") from None
     if not isinstance(data, dict):
         raise VerificationFailed("resource is not a JSON object")
     return data
+
+
+def decrypt_certificate(item: Mapping[str, Any], apiv3_key: bytes) -> PlatformCertificate:
+    """One entry of `GET /v3/certificates`: its `encrypt_certificate` decrypted, the certificate
+    read, its serial checked against `serial_no`, its validity read from the certificate itself."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("encrypt_certificate"), Mapping):
+        raise VerificationFailed("certificate entry without encrypt_certificate")
+    plaintext = _aead_decrypt(item["encrypt_certificate"], apiv3_key, "certificate")
+    try:
+        pem = plaintext.decode("ascii")
+        certificate = load_certificate(pem)
+    except ValueError:
+        raise VerificationFailed("encrypt_certificate is not a PEM certificate") from None
+    serial = certificate_serial(certificate)
+    if serial != normal_serial(str(item.get("serial_no") or "")):
+        raise VerificationFailed(f"certificate serial {serial[:64]} is not the listed serial_no")
+    return PlatformCertificate(serial, pem, certificate.public_key(), certificate.not_valid_before_utc,
+                               certificate.not_valid_after_utc)
 
 
 def authorization(merchant: MerchantV3, method: str, path_with_query: str, body: str,
@@ -165,10 +245,13 @@ class Client:
     """Calls to WeChat Pay v3 for one merchant. `base_url` is https://api.mch.weixin.qq.com
     in production or the local simulator."""
 
-    def __init__(self, merchant: MerchantV3, base_url: str, timeout: float = 5.0):
+    def __init__(self, merchant: MerchantV3, base_url: str, timeout: float = 5.0,
+                 platform_keys: Mapping[str, Any] | None = None):
         self.merchant = merchant
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        # What answers are verified with: the merchant's keys, or a Mapping that can look again.
+        self.platform_keys = merchant.platform_keys if platform_keys is None else platform_keys
 
     # -- payments -------------------------------------------------------------------
     def jsapi_prepay(self, *, appid: str, description: str, out_trade_no: str, amount_fen: int, openid: str,
@@ -208,9 +291,44 @@ class Client:
     def notify_med_ins_refund(self, mix_trade_no: str, body: dict) -> None:
         self._call("POST", f"/v3/med-ins/refunds/notify?mix_trade_no={mix_trade_no}", body)
 
+    # -- platform certificates (certificate mode) --------------------------------------
+    def platform_certificates(self) -> list[PlatformCertificate]:
+        """Every platform certificate WeChat Pay lists for this merchant, decrypted and checked."""
+        answer = self._send("GET", "/v3/certificates")
+        held = self.platform_keys
+        if len(held) or answer.status_code >= 400:
+            self._check(answer, held)  # verify first, then decrypt
+            return self._certificates(self._data(answer))
+        # The very first download: we hold no platform key yet to check the answer with, so it
+        # is checked with the certificates it carries. They decrypted with our APIv3 key, which
+        # only WeChat Pay shares with us, and the signature shows that the private key of one of
+        # them signed this very answer within the last 5 minutes.
+        certificates = self._certificates(self._data(answer))
+        self._check(answer, {c.serial_no: c.public_key for c in certificates})
+        return certificates
+
+    def _certificates(self, data: dict) -> list[PlatformCertificate]:
+        items = data.get("data")
+        if not isinstance(items, list):
+            raise UpstreamUnavailable("WeChat Pay's certificate list has no data")
+        try:
+            return [decrypt_certificate(item, self.merchant.apiv3_key) for item in items]
+        except VerificationFailed as exc:
+            log.warning("wechatpay platform certificate refused", extra={"reason": exc.reason,
+                                                                        "mchid": self.merchant.mchid})
+            raise UpstreamUnavailable("WeChat Pay's certificate list failed verification") from None
+
     # -- transport ------------------------------------------------------------------
     def _call(self, method: str, path_with_query: str, body: dict | None = None) -> dict:
+        answer = self._send(method, path_with_query, body)
+        self._check(answer, self.platform_keys)
+        return self._data(answer)
+
+    def _send(self, method: str, path_with_query: str, body: dict | None = None):
+        """The raw answer of a signed request; down or 5xx: UpstreamUnavailable."""
         import requests
+
+        from hospital.adapters import http_sessions
 
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else ""
         headers = {"Authorization": authorization(self.merchant, method, path_with_query, text),
@@ -218,20 +336,28 @@ class Client:
         if body is not None:
             headers["Content-Type"] = "application/json"
         try:
-            answer = requests.request(method, self.base_url + path_with_query, data=text.encode() or None,
-                                      headers=headers, timeout=self.timeout)
+            answer = http_sessions.session("wechatpay_v3").request(
+                method, self.base_url + path_with_query, data=text.encode() or None, headers=headers,
+                timeout=self.timeout)
         except requests.RequestException as exc:
             log.warning("wechatpay call failed", extra={"path": path_with_query.split("?")[0],
                                                         "error": type(exc).__name__})
             raise UpstreamUnavailable("WeChat Pay did not answer") from None
         if answer.status_code >= 500:
             raise UpstreamUnavailable(f"WeChat Pay answered {answer.status_code}")
+        return answer
+
+    @staticmethod
+    def _check(answer, keys: Mapping[str, Any]) -> None:
         if answer.content or answer.status_code < 300:
             try:
-                verify(answer.headers, answer.content, self.merchant.platform_keys)
+                verify(answer.headers, answer.content, keys)
             except VerificationFailed as exc:
                 log.warning("wechatpay answer failed verification", extra={"reason": exc.reason})
                 raise UpstreamUnavailable("WeChat Pay's answer failed verification") from None
+
+    @staticmethod
+    def _data(answer) -> dict:
         if answer.status_code >= 400:
             try:
                 error = answer.json()

@@ -7,6 +7,7 @@ profiles needs the patient's explicit consent (ER8), handled by the rescue profi
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -134,7 +135,7 @@ def _issue(principal: Principal, family_id: str, conn=None) -> dict:
     token, token_hash = new_refresh_token()
     now = utcnow()
     # Signed before the refresh token is stored: if signing fails, nothing was issued.
-    access_token = issue_access_token(principal)
+    access_token = issue_access_token(dataclasses.replace(principal, session_id=family_id))
     row = dict(user_id=principal.user_id, family_id=family_id, token_hash=token_hash,
                app_id=principal.app_id, created_at=now, expires_at=now + refresh_ttl())
     if conn is not None:
@@ -188,18 +189,24 @@ def refresh(refresh_token: str) -> dict:
 
 def revoke_family(family_id: str) -> None:
     with transaction() as conn:
+        user_id = conn.execute(sa.select(t.refresh_tokens.c.user_id)
+                               .where(t.refresh_tokens.c.family_id == family_id).limit(1)).scalar_one_or_none()
         conn.execute(
             t.refresh_tokens.update()
             .where(t.refresh_tokens.c.family_id == family_id, t.refresh_tokens.c.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
+    if user_id is not None:
+        rights_ended(int(user_id), sessions=[family_id])
 
 
 def sign_out(principal: Principal, refresh_token: str | None) -> None:
-    """Revoke the session family of the given refresh token, or all of the user's sessions."""
+    """Revoke the session family of the given refresh token, or all of the user's sessions.
+    Access tokens and live connections of those sessions stop working at once."""
     with transaction() as conn:
         query = t.refresh_tokens.update().where(
             t.refresh_tokens.c.user_id == principal.user_id, t.refresh_tokens.c.revoked_at.is_(None))
+        family = None
         if refresh_token:
             # Read first: MySQL refuses an UPDATE whose subquery reads the same table.
             family = conn.execute(sa.select(t.refresh_tokens.c.family_id).where(
@@ -210,6 +217,32 @@ def sign_out(principal: Principal, refresh_token: str | None) -> None:
                                        code="unknown_refresh_token")
             query = query.where(t.refresh_tokens.c.family_id == family)
         conn.execute(query.values(revoked_at=utcnow()))
+    rights_ended(principal.user_id, sessions=None if family is None else [family])
+
+
+def revoke_sessions(user_id: int, revoked_by: Principal | None = None) -> int:
+    """Sign a user out everywhere (audited); returns how many sessions were open."""
+    with transaction() as conn:
+        count = conn.execute(t.refresh_tokens.update().where(
+            t.refresh_tokens.c.user_id == user_id, t.refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=utcnow())).rowcount
+        audit.record(revoked_by, "auth.revoke_sessions", "user", str(user_id), "ok", {"sessions": count}, conn=conn)
+    rights_ended(user_id)
+    return count
+
+
+def rights_ended(user_id: int, sessions: list[str] | None = None) -> None:
+    """After a user's rights shrank (committed): forget this container's view of them and end
+    their live connections (of those sessions, or all)."""
+    from hospital import live
+    from hospital.auth import standing
+
+    standing.forget(user_id)
+    if sessions is None:
+        live.close_for(user_id)
+    else:
+        for session_id in sessions:
+            live.close_for(user_id, session_id)
 
 
 def grant_role(user_id: int, role: str, granted_by: Principal | None = None) -> bool:
@@ -225,4 +258,44 @@ def grant_role(user_id: int, role: str, granted_by: Principal | None = None) -> 
                 granted_by=granted_by.user_id if granted_by else None))
         audit.record(granted_by, "auth.grant_role", "user", str(user_id), "ok" if not exists else "unchanged",
                      {"role": role}, conn=conn)
+    from hospital.auth import standing
+
+    standing.forget(user_id)  # so the role works as soon as a refreshed token carries it
     return not exists
+
+
+def revoke_role(user_id: int, role: str, revoked_by: Principal | None = None) -> bool:
+    """Take a role away (audited): it ends at once for the user's calls and live connections,
+    and someone left with no staff role is off duty. False if they did not hold it."""
+    if role not in R.ALL:
+        raise ValidationFailed(f"unknown role {role!r}", field="role")
+    with transaction() as conn:
+        removed = conn.execute(t.user_roles.delete().where(
+            t.user_roles.c.user_id == user_id, t.user_roles.c.role == role)).rowcount
+        left = set(conn.execute(sa.select(t.user_roles.c.role).where(t.user_roles.c.user_id == user_id)).scalars())
+        if not left & R.STAFF_ROLES:
+            conn.execute(t.on_duty.delete().where(t.on_duty.c.user_id == user_id))
+        audit.record(revoked_by, "auth.revoke_role", "user", str(user_id), "ok" if removed else "unchanged",
+                     {"role": role}, conn=conn)
+    if removed:
+        rights_ended(user_id)
+    return bool(removed)
+
+
+def set_disabled(user_id: int, disabled: bool, changed_by: Principal | None = None) -> bool:
+    """Disable an account (every session ends, off duty) or enable it again (audited).
+    False if it was already so; a merged account is not touched."""
+    now = utcnow()
+    with transaction() as conn:
+        changed = conn.execute(t.users.update().where(
+            t.users.c.id == user_id, t.users.c.status == ("active" if disabled else "disabled"))
+            .values(status="disabled" if disabled else "active")).rowcount
+        if changed and disabled:
+            conn.execute(t.refresh_tokens.update().where(
+                t.refresh_tokens.c.user_id == user_id, t.refresh_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
+            conn.execute(t.on_duty.delete().where(t.on_duty.c.user_id == user_id))
+        audit.record(changed_by, "auth.disable_user" if disabled else "auth.enable_user", "user", str(user_id),
+                     "ok" if changed else "unchanged", {}, conn=conn)
+    if changed:
+        rights_ended(user_id)
+    return bool(changed)

@@ -25,6 +25,10 @@ class Principal:
     user_id: int
     roles: frozenset[str]
     app_id: str | None = None
+    # The refresh-token family the access token was issued in (revoking it ends the session
+    # everywhere), and when the access token runs out; None for principals not from a token.
+    session_id: str | None = None
+    expires_at: dt.datetime | None = dataclasses.field(default=None, compare=False)
 
     def has_any(self, roles) -> bool:
         return bool(self.roles & frozenset(roles))
@@ -46,7 +50,7 @@ def issue_access_token(principal: Principal, now: dt.datetime | None = None) -> 
     import jwt
 
     now = now or dt.datetime.now(dt.timezone.utc)
-    claims = {
+    claims: dict = {
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": str(principal.user_id),
@@ -56,6 +60,8 @@ def issue_access_token(principal: Principal, now: dt.datetime | None = None) -> 
         "exp": now + dt.timedelta(seconds=access_ttl()),
         "jti": uuid.uuid4().hex,
     }
+    if principal.session_id:
+        claims["sid"] = principal.session_id
     return jwt.encode(claims, _signing_key(), algorithm="HS256")
 
 
@@ -80,7 +86,10 @@ def verify_access_token(token: str) -> Principal:
         user_id = int(claims["sub"])
     except (TypeError, ValueError) as exc:
         raise Unauthenticated("session token is invalid", code="invalid_session") from exc
-    return Principal(user_id=user_id, roles=frozenset(claims.get("roles") or ()), app_id=claims.get("app"))
+    session_id = claims.get("sid")
+    return Principal(user_id=user_id, roles=frozenset(claims.get("roles") or ()), app_id=claims.get("app"),
+                     session_id=str(session_id) if session_id else None,
+                     expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.timezone.utc))
 
 
 def new_refresh_token() -> tuple[str, str]:

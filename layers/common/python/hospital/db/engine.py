@@ -10,6 +10,7 @@ below the function timeout so a stuck database fails the call, not the container
 from __future__ import annotations
 
 import contextlib
+import select
 import threading
 import time
 
@@ -80,12 +81,46 @@ def _ping_when_idle(eng, idle_seconds: int) -> None:
 
     @sa.event.listens_for(eng, "checkout")
     def _checked_out(dbapi_conn, record, _proxy):
+        # Raising DisconnectionError makes the pool replace the connection with a fresh one
+        # before any statement ran on it: nothing to repeat, nothing half done.
+        if _closed_by_server(dbapi_conn):
+            raise sa.exc.DisconnectionError("the server closed this pooled connection")
         if time.monotonic() - record.info.get("idle_since", time.monotonic()) < idle_seconds:
             return
         try:
             dbapi_conn.ping(reconnect=False)
-        except Exception as exc:  # the pool replaces this connection with a fresh one
+        except Exception as exc:
             raise sa.exc.DisconnectionError(f"stale connection: {exc!r}") from exc
+
+
+def _closed_by_server(dbapi_conn) -> bool:
+    """An idle MySQL connection has nothing to read: if its socket is readable, the server
+    closed it (KILL, wait_timeout, a restart) or left a last error packet. One poll of the
+    socket, no round trip, so it runs on every checkout; a server that vanished without
+    closing is found by the idle ping or by the read timeout instead."""
+    sock = getattr(dbapi_conn, "_sock", None)
+    if sock is None:
+        return not getattr(dbapi_conn, "open", True)
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # closed socket: fileno -1
+        return True
+    return bool(readable)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database could not be reached, lost the connection or is too
+    busy right now (the caller should try again later), rather than a fault in our own SQL."""
+    import sqlalchemy.exc as e
+
+    return isinstance(exc, (e.OperationalError, e.InterfaceError, e.TimeoutError, e.DisconnectionError)) or \
+        bool(getattr(exc, "connection_invalidated", False))
+
+
+def describe_unavailable(exc: BaseException) -> dict:
+    """What the log says of it: the driver's error class and its own message (no SQL, no values)."""
+    cause = getattr(exc, "orig", None) or exc
+    return {"error": type(cause).__name__, "cause": str(cause)[:200]}
 
 
 def engine():

@@ -262,6 +262,11 @@ live_connections = sa.Table(
     # following their own case; NULL until a patient subscribes.
     sa.Column("channel", sa.String(64), nullable=True, index=True),
     sa.Column("connected_at", Time, nullable=False),
+    # The right to the connection ends with the session token it was opened with (renewable),
+    # and with that session's family when it is revoked.
+    sa.Column("expires_at", Time, nullable=True),
+    sa.Column("session_id", sa.String(32), nullable=True, index=True),
+    sa.Index("ix_live_connections_user", "user_id"),
 )
 
 on_duty = sa.Table(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hospital import audit
+from hospital import audit, text
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.errors import Conflict, NotFound
+from hospital.errors import Conflict, NotFound, ValidationFailed
 from hospital.payments import anomalies as anomaly_log
 from hospital.payments import ledger, orders, refunds
 from hospital.timeutil import utcnow
@@ -29,13 +29,14 @@ def anomalies(principal, state: str, limit: int) -> dict:
 
 
 def resolve(principal, anomaly_id: str, resolution: str) -> dict:
-    if not anomaly_id.isdigit():
-        raise NotFound("no such abnormal order", field="anomaly_id")
+    number = text.whole_number(anomaly_id, low=0, high=text.MAX_ID)
+    if number is None:
+        raise ValidationFailed("anomaly_id must be a whole number", field="anomaly_id")
     with transaction() as conn:
         done = conn.execute(t.payment_anomalies.update().where(
-            t.payment_anomalies.c.id == int(anomaly_id), t.payment_anomalies.c.resolved_at.is_(None))
+            t.payment_anomalies.c.id == number, t.payment_anomalies.c.resolved_at.is_(None))
             .values(resolved_at=utcnow(), resolved_by=principal.user_id, resolution=resolution)).rowcount
-        row = conn.execute(sa.select(t.payment_anomalies).where(t.payment_anomalies.c.id == int(anomaly_id))).first()
+        row = conn.execute(sa.select(t.payment_anomalies).where(t.payment_anomalies.c.id == number)).first()
         if row is None:
             raise NotFound("no such abnormal order", field="anomaly_id")
         if not done:

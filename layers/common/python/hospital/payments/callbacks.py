@@ -5,8 +5,9 @@ results, apply them once, and answer in the platform's own format.
   reason, and changes nothing.
 - A verified notification is always acknowledged once it is safely recorded (applied, found
   to be a duplicate, or recorded as an abnormal order): answering failure would make WeChat
-  retry for a day.
-- Our own trouble (database down) answers 500, so the platform retries later.
+  retry for a day. News is taken only for the merchant whose key signed it.
+- Oversized bodies and our own trouble (database down) are answered by the guard every
+  callback passes (payments.platform_answers), in the platform's format.
 Slow follow-up (HIS confirmation, notices) is left to the payment-events queue.
 """
 from __future__ import annotations
@@ -18,21 +19,15 @@ import logging
 from hospital.adapters import wechatpay_v2, wechatpay_v3
 from hospital.adapters.wechatpay_v3 import VerificationFailed
 from hospital.payments import merchants, results
+from hospital.payments.platform_answers import Answer, wechatpay_v2_fail, wechatpay_v3_fail
 
 log = logging.getLogger("hospital.payments")
 
 V3_REFUND_EVENTS = {"REFUND.SUCCESS": "SUCCESS", "REFUND.CLOSED": "CLOSED", "REFUND.ABNORMAL": "ABNORMAL"}
 
 
-class Answer:
-    """What the callback function sends back: status, body text and content type."""
-
-    def __init__(self, status: int, body: str = "", content_type: str = "application/json"):
-        self.status, self.body, self.content_type = status, body, content_type
-
-
 def _v3_fail(status: int, message: str) -> Answer:
-    return Answer(status, json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False))
+    return wechatpay_v3_fail(status, message)
 
 
 def handle_v3(headers: dict, body: bytes) -> Answer:
@@ -54,12 +49,13 @@ def handle_v3(headers: dict, body: bytes) -> Answer:
         elif event == "MEDICAL_INSURANCE.SUCCESS":
             from hospital.payments import medical_insurance
 
-            outcome = medical_insurance.apply_result("wechatpay_v3", resource, merchant.mchid)
+            outcome = medical_insurance.apply_result("wechatpay_v3", resource, merchant.mchid, signed_by=merchant.mchid)
         elif event in V3_REFUND_EVENTS:
             outcome = results.apply_refund(results.RefundResult(
                 "wechatpay_v3", str(resource["out_refund_no"]), str(resource.get("refund_status") or V3_REFUND_EVENTS[event]),
                 _int(resource.get("amount", {}).get("refund")), resource.get("refund_id"),
-                _rfc3339(resource.get("success_time"))))
+                _rfc3339(resource.get("success_time")), mchid=str(resource.get("mchid") or merchant.mchid),
+                signed_by=merchant.mchid))
         else:
             log.info("wechatpay v3 notification of a kind we do not use", extra={"event_type": event[:40]})
             outcome = "ignored"
@@ -76,10 +72,10 @@ def _v3_payment(resource: dict, mchid: str) -> results.PaymentResult:
         source="wechatpay_v3", mchid=str(resource.get("mchid") or mchid), appid=str(resource.get("appid") or ""),
         out_trade_no=str(resource["out_trade_no"]), transaction_id=str(resource.get("transaction_id") or ""),
         trade_state=str(resource.get("trade_state")), total_fen=_int(resource["amount"]["total"]),
-        paid_at=_rfc3339(resource.get("success_time")) or _now())
+        paid_at=_rfc3339(resource.get("success_time")) or _now(), signed_by=mchid)
 
 
-def handle_v2_payment(body: bytes) -> Answer:
+def handle_v2_payment(_headers: dict, body: bytes) -> Answer:
     try:
         data = wechatpay_v2.parse_xml(body)
         merchant = _v2_merchant(data)
@@ -93,7 +89,7 @@ def handle_v2_payment(body: bytes) -> Answer:
         result = results.PaymentResult(
             source="wechatpay_v2", mchid=data["mch_id"], appid=data.get("appid", ""), out_trade_no=data["out_trade_no"],
             transaction_id=data["transaction_id"], trade_state="SUCCESS", total_fen=_int(data["total_fee"]),
-            paid_at=_v2_time(data.get("time_end")) or _now())
+            paid_at=_v2_time(data.get("time_end")) or _now(), signed_by=merchant.mchid)
     except (KeyError, ValueError):
         log.warning("wechatpay v2 payment notification malformed")
         return _v2_fail("malformed notification", 400)
@@ -102,7 +98,7 @@ def handle_v2_payment(body: bytes) -> Answer:
     return Answer(200, wechatpay_v2.SUCCESS_ANSWER, "text/xml")
 
 
-def handle_v2_refund(body: bytes) -> Answer:
+def handle_v2_refund(_headers: dict, body: bytes) -> Answer:
     try:
         outer = wechatpay_v2.parse_xml(body)
         merchant = _v2_merchant(outer)
@@ -116,7 +112,7 @@ def handle_v2_refund(body: bytes) -> Answer:
         return _v2_fail("malformed notification", 400)
     outcome = results.apply_refund(results.RefundResult(
         "wechatpay_v2", data["out_refund_no"], state, _int(data.get("refund_fee")) if data.get("refund_fee") else None,
-        data.get("refund_id"), _v2_time(data.get("success_time"))))
+        data.get("refund_id"), _v2_time(data.get("success_time")), mchid=merchant.mchid, signed_by=merchant.mchid))
     log.info("wechatpay v2 refund notification", extra={"outcome": outcome})
     return Answer(200, wechatpay_v2.SUCCESS_ANSWER, "text/xml")
 
@@ -129,7 +125,7 @@ def _v2_merchant(data: dict):
 
 
 def _v2_fail(message: str, status: int = 401) -> Answer:
-    return Answer(status, wechatpay_v2.failure_answer(message), "text/xml")
+    return wechatpay_v2_fail(status, message)
 
 
 def _int(value) -> int:
@@ -137,8 +133,12 @@ def _int(value) -> int:
         raise ValueError("not an amount")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    if isinstance(value, str):
+        from hospital import text
+
+        number = text.whole_number(value, low=0, high=text.MAX_ID)  # ASCII digits only
+        if number is not None:
+            return number
     raise ValueError("not an amount in fen")
 
 

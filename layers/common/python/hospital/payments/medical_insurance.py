@@ -87,7 +87,7 @@ def parts(row) -> list[tuple[str, int]]:
                                                 (OTHER, row.ins_other_fen), (CASH, row.cash_fen)) if fen]
 
 
-def apply_result(source: str, resource: dict, mchid: str) -> str:
+def apply_result(source: str, resource: dict, mchid: str, signed_by: str | None = None) -> str:
     """A MEDICAL_INSURANCE.SUCCESS notification or a query answer for a mixed order."""
     out_trade_no = str(resource.get("out_trade_no") or "")
     with transaction() as conn:
@@ -111,7 +111,8 @@ def apply_result(source: str, resource: dict, mchid: str) -> str:
     return results.apply_payment(results.PaymentResult(
         source=source, mchid=str(resource.get("mchid") or mchid), appid=str(resource.get("appid") or ""),
         out_trade_no=row.id, transaction_id=row.mix_trade_no, trade_state="SUCCESS", total_fen=row.amount_fen,
-        paid_at=_rfc3339(resource.get("paid_time")) or utcnow(), channel="med_ins"), parts=parts(row))
+        paid_at=_rfc3339(resource.get("paid_time")) or utcnow(), channel="med_ins", signed_by=signed_by),
+        parts=parts(row))
 
 
 def poll(order) -> bool:

@@ -5,6 +5,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from hospital.request_fields import ExplicitYes, multiline_text
+
+# Finance's own words on how an abnormal order was settled, read by other staff later.
+ResolutionNote = multiline_text(max_length=200, min_length=2, strip=False)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -22,7 +27,7 @@ class PayOrder(_Strict):
 
 
 class CreditEnrolment(_Strict):
-    consent: Literal[True]  # the patient ticked the agreement: nothing is enrolled without it
+    consent: ExplicitYes  # the patient ticked the agreement: nothing is enrolled without it
     consent_version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,32}$")]
 
 
@@ -33,4 +38,4 @@ class RefundRequest(_Strict):
 
 
 class Resolution(_Strict):
-    resolution: Annotated[str, StringConstraints(min_length=2, max_length=200)]
+    resolution: ResolutionNote

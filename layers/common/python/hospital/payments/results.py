@@ -36,6 +36,7 @@ class PaymentResult:
     total_fen: int
     paid_at: dt.datetime     # naive UTC
     channel: str = "wechat"
+    signed_by: str | None = None  # the merchant whose key verified a notification
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class RefundResult:
     refund_fen: int | None
     provider_refund_id: str | None
     finished_at: dt.datetime | None = None
+    mchid: str | None = None      # the merchant a notification names
+    signed_by: str | None = None  # the merchant whose key verified it
 
 
 def apply_payment(result: PaymentResult, on_paid=None, parts: list[tuple[str, int]] | None = None) -> str:
@@ -62,7 +65,8 @@ def apply_payment(result: PaymentResult, on_paid=None, parts: list[tuple[str, in
             anomalies.record(conn, source=result.source, reason=problem, order_id=result.out_trade_no,
                              provider_ref=result.transaction_id, amount_fen=result.total_fen,
                              dedupe_key=f"pay:{problem}:{result.out_trade_no}:{result.transaction_id}",
-                             details={"mchid": result.mchid, "appid": result.appid,
+                             details={"mchid": result.mchid, "appid": result.appid, "signed_by": result.signed_by,
+                                      "order_mchid": getattr(order, "mchid", None),
                                       "expected_fen": getattr(order, "amount_fen", None)})
             return problem
         if order.transaction_id is not None:
@@ -93,9 +97,18 @@ def apply_payment(result: PaymentResult, on_paid=None, parts: list[tuple[str, in
     return "paid"
 
 
+# Channels whose money comes through WeChat Pay: an order is paid on them only after we
+# opened it at WeChat (which recorded the order's merchant).
+WECHAT_CHANNELS = ("wechat", "med_ins")
+
+
 def _mismatch(order, result: PaymentResult) -> str | None:
     if order is None:
         return "unknown_order"
+    if result.signed_by is not None and result.mchid != result.signed_by:
+        return "merchant_mismatch"  # news of one merchant signed with another's key
+    if result.channel in WECHAT_CHANNELS and order.mchid is None:
+        return "never_sent_to_provider"
     if order.mchid is not None and order.mchid != result.mchid:
         return "merchant_mismatch"
     if order.appid is not None and result.appid and order.appid != result.appid:
@@ -123,6 +136,13 @@ def apply_refund(result: RefundResult) -> str:
         order = orders.locked(conn, refund.order_id)
         refund = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund.id)
                               .with_for_update()).one()
+        if result.mchid is not None and (result.mchid != (result.signed_by or result.mchid)
+                                         or result.mchid != order.mchid):
+            anomalies.record(conn, source=result.source, reason="merchant_mismatch", order_id=order.id,
+                             out_refund_no=refund.out_refund_no, amount_fen=result.refund_fen,
+                             dedupe_key=f"refund:merchant:{refund.out_refund_no}:{result.mchid}:{result.signed_by}",
+                             details={"mchid": result.mchid, "signed_by": result.signed_by, "order_mchid": order.mchid})
+            return "merchant_mismatch"
         # A mixed refund's provider refund is its cash part only.
         expected = refund.cash_fen if refund.route == "med_ins" else refund.amount_fen
         if result.refund_fen is not None and result.refund_fen != expected:

@@ -169,10 +169,18 @@ def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None,
     return True
 
 
-def record_alerted(case_id: str, channel: str, details: dict) -> bool:
+def record_alerted(case_id: str, channel: str, details: dict, delivery=None, summary: dict | None = None) -> bool:
     """Note the delivery result of one alert channel, once per case and channel however often
-    the message is delivered or republished."""
+    the message is delivered or republished. A live push that carried personal fields to
+    someone is written to the audit log with its recipients (rescue.visibility)."""
+    from hospital.rescue import visibility
+
     with transaction() as conn:
+        if delivery is not None and delivery.recipients and summary is not None:
+            fields = visibility.shown(summary)
+            if fields:
+                visibility.record_shown(conn, None, case_id, fields, sorted(visibility.ED_ALERT_ROLES),
+                                        action=visibility.PUSHED, recipients=delivery.recipients)
         return append_node(conn, case_id, "alerted", source=channel, actor_role="system",
                            details={"channel": channel, **details}, dedupe_key=f"alerted:{channel}")
 
@@ -183,9 +191,9 @@ def alert_consoles_now(case_id: str, summary: dict) -> None:
     from hospital import live
 
     try:
-        result = live.push(live.ED_CONSOLE, summary)
-        if result["delivered"]:
-            record_alerted(case_id, live.ED_CONSOLE, {**result, "path": "intake"})
+        delivery = live.push(live.ED_CONSOLE, summary)
+        if delivery.delivered:
+            record_alerted(case_id, live.ED_CONSOLE, {**delivery.counts(), "path": "intake"}, delivery, summary)
     except Exception as exc:  # noqa: BLE001 - the case is saved; the consumer is the guarantee
         log.warning("intake alert not pushed", extra={"case_id": case_id, "error": type(exc).__name__})
 

@@ -49,13 +49,14 @@ def _alert(message: dict, record: dict) -> None:
     if cases.was_alerted(case_id, live.ED_CONSOLE):  # by the intake itself, or an earlier delivery
         log.info("consoles already alerted", extra={"case_id": case_id, "outbox_id": message["message_id"]})
         return
-    result = live.push(live.ED_CONSOLE, cases.alert_summary(case_id))
+    summary = cases.alert_summary(case_id)
+    delivery = live.push(live.ED_CONSOLE, summary)
     cases.record_alerted(case_id, live.ED_CONSOLE, {
-        **result, "message_id": message["message_id"],
+        **delivery.counts(), "message_id": message["message_id"],
         "receive_count": int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)),
-    })
-    if result["delivered"] == 0:
-        log.warning("new rescue case reached no ED console", extra={"case_id": case_id, **result})
+    }, delivery, summary)
+    if delivery.delivered == 0:
+        log.warning("new rescue case reached no ED console", extra={"case_id": case_id, **delivery.counts()})
 
 
 HANDLERS = {cases.CASE_CREATED: _alert}

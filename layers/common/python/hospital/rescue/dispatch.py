@@ -7,16 +7,17 @@ dispatchers cannot send one ambulance to two cases.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
 import sqlalchemy as sa
 
-from hospital import audit, crypto
+from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, ValidationFailed
-from hospital.rescue import cases
+from hospital.rescue import cases, visibility
 from hospital.timeutil import iso_utc, utcnow
 from hospital.unit_of_work import unit_of_work
 
@@ -77,10 +78,13 @@ def dispatch(dispatcher, case_id: str, vehicle_id: str, crew_user_ids: list[int]
     now = utcnow()
     with unit_of_work() as uow:
         conn = uow.conn
-        known = conn.execute(sa.select(sa.func.count()).select_from(t.users)
-                             .where(t.users.c.id.in_(crew_user_ids))).scalar_one()
-        if known != len(set(crew_user_ids)):
-            raise ValidationFailed("every crew member must be a known staff user", field="crew_user_ids")
+        crew = conn.execute(sa.select(sa.func.count()).select_from(
+            t.users.join(t.user_roles, t.user_roles.c.user_id == t.users.c.id))
+            .where(t.users.c.id.in_(crew_user_ids), t.users.c.status == "active",
+                   t.user_roles.c.role == "staff")).scalar_one()
+        if crew != len(set(crew_user_ids)):
+            raise ValidationFailed("every crew member must be an active user holding the staff role",
+                                   field="crew_user_ids")
         # The case first (its lock and state check), then the vehicle.
         cases.append_node(conn, case_id, "dispatched", source=SOURCE, actor_user_id=dispatcher.user_id,
                           actor_role="dispatcher", at=now,
@@ -129,37 +133,55 @@ def _open_dispatch_of_crew(conn, user_id: int, case_id: str):
     return row
 
 
-def is_assigned_crew(conn, user_id: int, case_id: str) -> bool:
+# How long the crew keep the case (and the caller's phone) after their dispatch closes: enough
+# to finish the trip's notes, short enough that the phone does not stay on a crew's app.
+CREW_GRACE = dt.timedelta(minutes=10)
+
+
+def is_assigned_crew(conn, user_id: int, case_id: str, now: dt.datetime | None = None) -> bool:
+    """Crew of one of the case's dispatches that is open, or closed less than CREW_GRACE ago."""
+    now = now or utcnow()
     return conn.execute(
         sa.select(t.dispatches.c.id).join(t.dispatch_crew, t.dispatch_crew.c.dispatch_id == t.dispatches.c.id)
-        .where(t.dispatches.c.case_id == case_id, t.dispatch_crew.c.user_id == user_id)).first() is not None
+        .where(t.dispatches.c.case_id == case_id, t.dispatch_crew.c.user_id == user_id,
+               sa.or_(t.dispatches.c.closed_at.is_(None), t.dispatches.c.closed_at > now - CREW_GRACE))
+    ).first() is not None
 
 
 def case_view(actor, case_id: str) -> dict:
-    """The case for dispatchers and staff. The caller's phone is shown to dispatchers and
-    to the crew assigned to it, and each such view is written to the audit log (ES1, EA3)."""
+    """The case for dispatchers, ED nurses and the crew, with the personal fields each may see
+    (rescue.visibility); every view that shows any is written to the audit log (ES1, EA3).
+    Crew see only the cases they are assigned to; to anyone else those are 404."""
     with transaction() as conn:
-        case = conn.execute(sa.select(t.rescue_cases).where(t.rescue_cases.c.id == case_id)).first()
+        case = conn.execute(sa.select(t.rescue_cases.c.id, t.rescue_cases.c.caller_phone_enc)
+                            .where(t.rescue_cases.c.id == case_id)).first()
         if case is None:
             raise NotFound("no such rescue case", field="case_id")
-        staff_only = not actor.has_any({"dispatcher", "ed_nurse", "super_admin"})
         assigned = is_assigned_crew(conn, actor.user_id, case_id)
-        if staff_only and not assigned:
+        if not actor.has_any({"dispatcher", "ed_nurse", "super_admin"}) and not assigned:
             raise NotFound("no such rescue case", field="case_id")
         dispatch_rows = conn.execute(sa.select(t.dispatches).where(t.dispatches.c.case_id == case_id)
                                      .order_by(t.dispatches.c.created_at)).all()
-        shows_phone = case.caller_phone_enc is not None and (actor.has_any({"dispatcher"}) or assigned)
-        if shows_phone:
-            audit.record(actor, "rescue.view_caller_phone", "rescue_case", case_id, "ok", {}, conn=conn)
+    visible = visibility.fields_for(actor.roles, assigned_crew=assigned)
     view = cases.load_view(case_id)
     view["caller_phone"] = crypto.decrypt_text(case.caller_phone_enc, cases._ctx(case_id, "caller_phone")) \
-        if shows_phone else None
+        if visibility.CALLER_PHONE in visible else None
+    view = visibility.redact(view, visible)
+    _audit_shown(actor, case_id, view, visible, assigned)
     from hospital.rescue import triage_link
 
     view["triage"] = triage_link.status_of(case_id)
     view["dispatches"] = [{"dispatch_id": d.id, "vehicle_id": d.vehicle_id, "created_at": iso_utc(d.created_at),
                            "closed_at": iso_utc(d.closed_at)} for d in dispatch_rows]
     return view
+
+
+def _audit_shown(actor, case_id: str, view: dict, visible: frozenset[str], assigned: bool) -> None:
+    fields = visibility.shown(view)
+    if fields:
+        with transaction() as conn:
+            visibility.record_shown(conn, actor, case_id, fields,
+                                    visibility.granting_roles(actor.roles, visible, assigned_crew=assigned))
 
 
 def register_vehicle(vehicle_id: str, plate: str) -> None:

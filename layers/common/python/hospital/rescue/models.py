@@ -3,10 +3,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+
+from hospital.request_fields import ExplicitYes, PlausibleInstant, multiline_text, single_line_text
+from hospital.text import MAX_ID
 
 PublicId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Free text a crew or the ED reads: no hidden characters (hospital.text); notes may run over lines.
+Address = single_line_text(max_length=200)
+Complaint = multiline_text(max_length=500)
+PersonName = single_line_text(max_length=50)
+Notes = multiline_text(max_length=500)
 
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 
@@ -27,8 +34,8 @@ class CaseIntake(_Strict):
     hospital_card_id: PublicId | None = None
     rescue_person_id: PublicId | None = None
     location: Location
-    address_text: Annotated[Text, StringConstraints(max_length=200)] | None = None
-    complaint: Annotated[Text, StringConstraints(max_length=500)] | None = None
+    address_text: Address | None = None
+    complaint: Complaint | None = None
 
 
 RELATIONS = ("self", "spouse", "parent", "child", "sibling", "relative", "friend", "other")
@@ -39,17 +46,17 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(1[3-
 class RescuePersonIn(_Strict):
     """One of "my rescue persons" (ER10): who may need help, and what a crew must know."""
 
-    name: Annotated[Text, StringConstraints(max_length=50)]
+    name: PersonName
     relation: Literal["self", "spouse", "parent", "child", "sibling", "relative", "friend", "other"]
     phone: Phone | None = None
-    notes: Annotated[Text, StringConstraints(max_length=500)] | None = None
+    notes: Notes | None = None
 
 
 class LocationCorrection(_Strict):
     """The caller moves the pin while the case is open (ER5)."""
 
     location: Location
-    address_text: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    address_text: Address | None = None
 
 
 class Cancellation(_Strict):
@@ -61,13 +68,13 @@ class PhoneIntake(_Strict):
     """A 120 phone call entered by the dispatcher (ER5)."""
 
     caller_phone: Phone
-    address_text: Annotated[Text, StringConstraints(max_length=200)]
-    complaint: Annotated[Text, StringConstraints(max_length=500)]
+    address_text: Address
+    complaint: Complaint
     location: Location | None = None
 
 
 class Decision(_Strict):
-    dispatch: bool
+    dispatch: StrictBool
     # Codes, so statistics can count them and no free-text health details are kept.
     reason: Literal["life_threatening", "urgent", "non_urgent_transport", "advice_given",
                     "own_transport", "not_an_emergency", "duplicate", "other"]
@@ -75,13 +82,13 @@ class Decision(_Strict):
 
 class DispatchOrder(_Strict):
     vehicle_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")]
-    crew_user_ids: Annotated[list[Annotated[int, Field(gt=0)]], Field(min_length=1, max_length=6)]
+    crew_user_ids: Annotated[list[Annotated[int, Field(gt=0, le=MAX_ID)]], Field(min_length=1, max_length=6)]
 
 
 class TripStep(_Strict):
     node: Literal["en_route", "on_scene", "patient_contact", "left_scene", "at_hospital", "handed_over",
                   "back_in_service"]
-    with_patient: bool | None = None  # on left_scene: transporting, or leaving without the patient
+    with_patient: StrictBool | None = None  # on left_scene: transporting, or leaving without the patient
 
 
 class Empty(_Strict):
@@ -95,7 +102,7 @@ class GpsPoint(_Strict):
     accuracy_m: float | None = Field(default=None, ge=0, le=100_000, strict=True)
     speed_mps: float | None = Field(default=None, ge=0, le=200, strict=True)
     heading: float | None = Field(default=None, ge=0, lt=360, strict=True)
-    device_time: AwareDatetime
+    device_time: PlausibleInstant
 
 
 class PositionBatch(_Strict):
@@ -112,9 +119,9 @@ class GuidanceEnd(_Strict):
 
 
 class Duty(_Strict):
-    on_duty: bool  # on duty: new cases reach this person by WeChat subscribe message
+    on_duty: StrictBool  # on duty: new cases reach this person by WeChat subscribe message
 
 
 class ProfileLinkConsent(_Strict):
     # Only an explicit yes links: anything else is a 400 naming this field.
-    consent: Literal[True]
+    consent: ExplicitYes

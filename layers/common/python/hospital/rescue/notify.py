@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from hospital import config, wechat_tokens
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.rescue import cases
+from hospital.rescue import cases, visibility
 from hospital.timeutil import SHANGHAI, utcnow
 
 log = logging.getLogger("hospital.notify")
@@ -31,8 +31,14 @@ def set_on_duty(principal, on: bool) -> dict:
 
 
 def fan_out(uow, case_id: str) -> int:
-    """In the caller's unit of work: one message per on-duty staff member."""
-    staff = uow.conn.execute(sa.select(t.on_duty.c.user_id).order_by(t.on_duty.c.user_id)).scalars().all()
+    """In the caller's unit of work: one message per on-duty staff member (an active user who
+    still holds a staff role: duty does not outlast the right to it)."""
+    staff = uow.conn.execute(
+        sa.select(t.on_duty.c.user_id).distinct()
+        .join(t.users, t.users.c.id == t.on_duty.c.user_id)
+        .join(t.user_roles, t.user_roles.c.user_id == t.on_duty.c.user_id)
+        .where(t.users.c.status == "active", t.user_roles.c.role.in_(visibility.ON_DUTY_ROLES))
+        .order_by(t.on_duty.c.user_id)).scalars().all()
     for user_id in staff:
         uow.publish("notifications", MESSAGE, {"case_id": case_id, "user_id": int(user_id)})
     return len(staff)
@@ -80,6 +86,10 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
         cases.record_alerted(case_id, channel, {"result": result, "errcode": exc.errcode})
         log.warning("staff alert not delivered", extra={"case_id": case_id, "user_id": user_id, "errcode": exc.errcode})
         return result
+    with transaction() as conn:
+        if summary["address_text"]:
+            visibility.record_shown(conn, None, case_id, sorted(visibility.STAFF_ALERT_FIELDS),
+                                    sorted(visibility.ON_DUTY_ROLES), action=visibility.PUSHED, recipients=[user_id])
     cases.record_alerted(case_id, channel, {"result": "sent", "msgid": msgid})
     return "sent"
 

@@ -85,8 +85,6 @@ def link(principal) -> dict:
             moved[name] = list(conn.execute(sa.select(table.c.id).where(
                 table.c[column] == principal.user_id)).scalars())
             conn.execute(table.update().where(table.c[column] == principal.user_id).values({column: owner}))
-        conn.execute(t.live_connections.update().where(t.live_connections.c.user_id == principal.user_id)
-                     .values(user_id=owner))
         conn.execute(t.consents.insert().values(user_id=owner, kind=CONSENT_KIND, granted_at=now,
                                                 granted_via=principal.app_id or "unknown",
                                                 details={"joined_user_id": principal.user_id, "moved": moved}))
@@ -98,6 +96,8 @@ def link(principal) -> dict:
         audit.record(principal, "rescue.profile_reuse_consented", "user", str(owner), "ok",
                      {"joined_user_id": principal.user_id}, conn=conn)
         profile = sessions.principal_of(conn, owner, principal.app_id)
+    # The joined user's sessions are revoked: its tokens and live connections end now.
+    sessions.rights_ended(principal.user_id)
     return {"linked_to": owner, **sessions.issue(profile)}
 
 
@@ -126,10 +126,12 @@ def withdraw(principal) -> dict:
                 table.c.id.in_(ids), table.c[column] == principal.user_id).values({column: own})).rowcount if ids else 0
         # Sessions and live connections opened in this app now belong to the other user: the
         # profile's ones end here.
-        conn.execute(t.refresh_tokens.update().where(t.refresh_tokens.c.user_id == principal.user_id,
-                                                     t.refresh_tokens.c.app_id == app_id,
-                                                     t.refresh_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
+        in_this_app = (t.refresh_tokens.c.user_id == principal.user_id, t.refresh_tokens.c.app_id == app_id,
+                       t.refresh_tokens.c.revoked_at.is_(None))
+        ended = list(conn.execute(sa.select(t.refresh_tokens.c.family_id).where(*in_this_app).distinct()).scalars())
+        conn.execute(t.refresh_tokens.update().where(*in_this_app).values(revoked_at=now))
         audit.record(principal, "rescue.profile_reuse_withdrawn", "user", str(principal.user_id), "ok",
                      {"restored_user_id": own, "returned": returned}, conn=conn)
         restored = sessions.principal_of(conn, own, principal.app_id)
+    sessions.rights_ended(principal.user_id, sessions=ended)
     return {"unlinked_to": own, "returned": returned, **sessions.issue(restored)}

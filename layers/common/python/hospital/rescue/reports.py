@@ -12,11 +12,11 @@ import math
 
 import sqlalchemy as sa
 
-from hospital import audit, crypto
+from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import ValidationFailed
-from hospital.rescue import cases
+from hospital.rescue import cases, visibility
 from hospital.timeutil import SHANGHAI, iso_utc
 
 # (name, from node, to node): the intervals of the spec, in seconds.
@@ -28,7 +28,6 @@ INTERVALS = (
     ("transport", "left_scene", "at_hospital"),
     ("handover", "at_hospital", "handed_over"),
 )
-CALLER_DETAIL_ROLES = {"super_admin", "ed_nurse"}
 
 
 def dispatch_records(date_from: dt.date, date_to: dt.date, vehicle_id: str | None = None,
@@ -124,16 +123,20 @@ def as_csv(report: dict) -> str:
 
 
 def case_for_admin(actor, case_id: str) -> dict:
-    """The full case and timeline (EA2); the caller's phone for the roles allowed, audited (EA3)."""
+    """The full case and timeline (EA2), with the personal fields the actor's role may see
+    (rescue.visibility: none for an IT admin); a view that shows any is audited (EA3)."""
     view = cases.load_view(case_id)
-    shows_caller = actor.has_any(CALLER_DETAIL_ROLES)
+    visible = visibility.fields_for(actor.roles)
     with transaction() as conn:
         blob = conn.execute(sa.select(t.rescue_cases.c.caller_phone_enc)
                             .where(t.rescue_cases.c.id == case_id)).scalar_one()
-        if shows_caller:
-            audit.record(actor, "rescue.view_caller_details", "rescue_case", case_id, "ok", {}, conn=conn)
-    view["caller_phone"] = crypto.decrypt_text(blob, cases._ctx(case_id, "caller_phone")) if shows_caller else None
-    view["caller_details_visible"] = shows_caller
+        view["caller_phone"] = crypto.decrypt_text(blob, cases._ctx(case_id, "caller_phone")) \
+            if visibility.CALLER_PHONE in visible else None
+        view = visibility.redact(view, visible)
+        fields = visibility.shown(view)
+        if fields:
+            visibility.record_shown(conn, actor, case_id, fields, visibility.granting_roles(actor.roles, visible))
+    view["caller_details_visible"] = visibility.CALLER_PHONE in visible
     from hospital.rescue import triage_link
 
     view["triage"] = triage_link.status_of(case_id)

@@ -1,5 +1,6 @@
 """Ambulance tracking (ER6): the crew's app posts batches of GPS points; they are converted
-once to GCJ-02 (what WeChat's maps draw), physically impossible jumps are dropped and
+once to GCJ-02 (what WeChat's maps draw), physically impossible jumps and device times
+outside the dispatch (before it began, or ahead of the server's clock) are dropped and
 counted, and the patient of the case can read the latest position and the track since a
 time, so a missed live push loses nothing.
 
@@ -41,14 +42,16 @@ def record_positions(staff, vehicle_id: str, batch) -> dict:
         if vehicle is None:
             raise NotFound("no such vehicle", field="vehicle_id")
         dispatch = conn.execute(
-            sa.select(t.dispatches.c.id, t.dispatches.c.case_id)
+            sa.select(t.dispatches.c.id, t.dispatches.c.case_id, t.dispatches.c.created_at)
             .join(t.dispatch_crew, t.dispatch_crew.c.dispatch_id == t.dispatches.c.id)
             .where(t.dispatches.c.vehicle_id == vehicle_id, t.dispatches.c.closed_at.is_(None),
                    t.dispatch_crew.c.user_id == staff.user_id)).first()
         if dispatch is None:
             raise Forbidden("only the crew of this vehicle's open dispatch may post its positions",
                             code="not_vehicle_crew")
-        kept, dropped = geo.filter_track(_last_point(conn, vehicle_id), incoming)
+        not_before, not_after = geo.time_window(_aware(dispatch.created_at), _aware(now))
+        kept, dropped = geo.filter_track(_last_point(conn, vehicle_id, dispatch.id, not_after), incoming,
+                                         not_before=not_before, not_after=not_after)
         for point in kept:
             gcj = geo.to_gcj02(point.point)
             conn.execute(t.vehicle_positions.insert().values(
@@ -87,15 +90,30 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
-def _last_point(conn, vehicle_id: str) -> geo.TrackPoint | None:
-    row = conn.execute(sa.select(t.vehicle_positions).where(t.vehicle_positions.c.vehicle_id == vehicle_id)
+def _aware(stored: dt.datetime) -> dt.datetime:
+    return stored.replace(tzinfo=dt.timezone.utc)
+
+
+def _shown_until() -> dt.datetime:
+    """The newest device time shown: a point stored further ahead (kept before such points
+    were refused) is never the patient's latest position."""
+    return utcnow() + geo.MAX_AHEAD_OF_SERVER
+
+
+def _last_point(conn, vehicle_id: str, dispatch_id: str, not_after: dt.datetime) -> geo.TrackPoint | None:
+    """The dispatch's newest plausible point: each dispatch starts afresh, so the end of the
+    vehicle's previous trip cannot make this one look out of order or like a jump."""
+    row = conn.execute(sa.select(t.vehicle_positions)
+                       .where(t.vehicle_positions.c.vehicle_id == vehicle_id,
+                              t.vehicle_positions.c.dispatch_id == dispatch_id,
+                              t.vehicle_positions.c.device_time <= _naive_utc(not_after))
                        .order_by(t.vehicle_positions.c.device_time.desc(), t.vehicle_positions.c.id.desc())
                        .limit(1)).first()
     if row is None:
         return None
     loc = json.loads(crypto.decrypt(row.location_enc, _ctx(vehicle_id)))
     return geo.TrackPoint(loc["latitude"], loc["longitude"], geo.GCJ02, row.accuracy_m, row.speed_mps, row.heading,
-                          row.device_time.replace(tzinfo=dt.timezone.utc))
+                          _aware(row.device_time))
 
 
 def ambulance_for_patient(principal, case_id: str, since: dt.datetime | None = None) -> dict:
@@ -110,7 +128,8 @@ def ambulance_for_patient(principal, case_id: str, since: dt.datetime | None = N
                                 .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
         if dispatch is None:
             raise NotFound("no ambulance has been dispatched to this case yet", field="case_id")
-        query = sa.select(t.vehicle_positions).where(t.vehicle_positions.c.dispatch_id == dispatch.id)
+        query = sa.select(t.vehicle_positions).where(t.vehicle_positions.c.dispatch_id == dispatch.id,
+                                                     t.vehicle_positions.c.device_time <= _shown_until())
         latest = conn.execute(query.order_by(t.vehicle_positions.c.device_time.desc()).limit(1)).first()
         track = []
         if since is not None:
@@ -130,7 +149,7 @@ def latest_for_case(case_id: str) -> dict | None:
         row = conn.execute(
             sa.select(t.vehicle_positions)
             .join(t.dispatches, t.dispatches.c.id == t.vehicle_positions.c.dispatch_id)
-            .where(t.dispatches.c.case_id == case_id)
+            .where(t.dispatches.c.case_id == case_id, t.vehicle_positions.c.device_time <= _shown_until())
             .order_by(t.vehicle_positions.c.device_time.desc()).limit(1)).first()
     return None if row is None else {"vehicle_id": row.vehicle_id, "position": _point(row)}
 

@@ -1,0 +1,90 @@
+"""The caller as things stand now, not only as their token says (NF1).
+
+An access token is checked without a database read and lives for 15 minutes. That must not
+mean 15 minutes of access after the account is disabled or merged into another profile, a
+role is removed or the session is signed out: every authenticated call compares its token
+with the user's current record. The record is cached per container for a few seconds
+(STANDING_CACHE_SECONDS), and forgotten at once in the container that made the change.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+from hospital import config
+from hospital.errors import Unauthenticated
+
+
+@dataclasses.dataclass(frozen=True)
+class Standing:
+    """What the database says of a user and of the session a token belongs to."""
+
+    status: str | None            # active, disabled, merged; None if there is no such user
+    roles: frozenset[str]
+    session_revoked: bool = False
+
+
+def resolve(principal, standing: Standing):
+    """The principal a request acts as: the token's roles that the user still holds.
+    Raises Unauthenticated when the user or the session may no longer act at all."""
+    if standing.status == "merged":
+        # The identity now belongs to the profile it joined, which has sessions of its own.
+        raise Unauthenticated("this account was joined to another profile; sign in again", code="account_merged")
+    if standing.status != "active":
+        raise Unauthenticated("this account is disabled", code="account_disabled")
+    if standing.session_revoked:
+        raise Unauthenticated("this session was signed out; sign in again", code="session_revoked")
+    return dataclasses.replace(principal, roles=frozenset(principal.roles & standing.roles))
+
+
+_cache: dict[tuple[int, str | None], tuple[float, Standing]] = {}
+_lock = threading.Lock()
+
+
+def current(principal):
+    """`principal` (from a verified token) checked against the user's current standing."""
+    key = (principal.user_id, principal.session_id)
+    now = time.monotonic()
+    with _lock:
+        cached = _cache.get(key)
+    if cached is None or now - cached[0] >= config.env_int("STANDING_CACHE_SECONDS", 5):
+        cached = (now, _read(principal.user_id, principal.session_id))
+        with _lock:
+            _cache[key] = cached
+    return resolve(principal, cached[1])
+
+
+def forget(user_id: int) -> None:
+    """Drop what this container cached of a user (after changing their roles or sessions)."""
+    with _lock:
+        for key in [k for k in _cache if k[0] == user_id]:
+            del _cache[key]
+
+
+def forget_all() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def _read(user_id: int, session_id: str | None) -> Standing:
+    import sqlalchemy as sa
+
+    from hospital.db import tables as t
+    from hospital.db import transaction
+
+    revoked = sa.literal(0)
+    if session_id:
+        revoked = (sa.select(sa.func.count()).select_from(t.refresh_tokens)
+                   .where(t.refresh_tokens.c.family_id == session_id, t.refresh_tokens.c.revoked_at.is_not(None))
+                   .scalar_subquery())
+    # One round trip: the user's status, each role (or none), and whether the session is revoked.
+    query = (sa.select(t.users.c.status, t.user_roles.c.role, revoked.label("revoked"))
+             .select_from(t.users.outerjoin(t.user_roles, t.user_roles.c.user_id == t.users.c.id))
+             .where(t.users.c.id == user_id))
+    with transaction() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        return Standing(status=None, roles=frozenset())
+    return Standing(status=rows[0].status, roles=frozenset(r.role for r in rows if r.role),
+                    session_revoked=bool(rows[0].revoked))

@@ -1,0 +1,249 @@
+"""The README's authorisation matrix and personal-data visibility table are what the code
+does (NF1, EA3, ES1): both tables are read from README.md, compared with the routes of
+template.yaml and their declarations, and walked with every role through real events; every
+answer that shows someone else's personal data leaves one audit record naming the fields."""
+import datetime as dt
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from hospital.auth import roles as R
+from hospital.auth import sessions
+from hospital.db import engine, tables
+from hospital.rescue import visibility
+from hospital.timeutil import utcnow
+from infra.local.template import Template
+from tests.conftest import ROOT, api_event, call, make_patient
+from tests.functions.test_rescue_dispatch import CALL, d, vehicle
+
+ROLE_COLUMNS = ("patient", "staff", "dispatcher", "ed_nurse", "finance", "it_admin", "super_admin")
+
+
+def readme_table(heading: str) -> list[list[str]]:
+    """The rows (cells stripped) of the first table under a README heading."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif rows:
+            break
+    header, _rule, *body = rows
+    assert tuple(header[1:]) == ROLE_COLUMNS, header
+    return body
+
+
+def readme_matrix() -> dict[tuple[str, str], object]:
+    """(method, path) -> "public" or the frozenset of roles marked ✓."""
+    matrix = {}
+    for route, *cells in readme_table("### Authorisation matrix"):
+        method, path = route.strip("`").split(" ", 1)
+        if set(cells) == {"public"}:
+            matrix[(method, path)] = "public"
+        else:
+            assert set(cells) <= {"✓", "·"}, route
+            matrix[(method, path)] = frozenset(r for r, cell in zip(ROLE_COLUMNS, cells) if cell == "✓")
+    return matrix
+
+
+def readme_visibility() -> dict[str, frozenset[str]]:
+    """role -> the personal fields the README says it may see."""
+    seen: dict[str, set[str]] = {role: set() for role in ROLE_COLUMNS}
+    for field_cell, *cells in readme_table("### Personal data: who sees which field of a rescue case"):
+        name = re.match(r"`(\w+)`", field_cell).group(1)
+        for role, cell in zip(ROLE_COLUMNS, cells):
+            assert cell in ("✓", "·", "own cases", "assigned crew"), (name, role, cell)
+            if cell != "·":
+                seen[role].add(name)
+    return {role: frozenset(fields) for role, fields in seen.items()}
+
+
+def template_routes():
+    template = Template.from_file(ROOT / "template.yaml")
+    for lid, resource in template.resources.items():
+        if resource.type != "AWS::Serverless::Function":
+            continue
+        for event in resource.properties.get("Events", {}).values():
+            if event["Type"] == "Api":
+                yield lid, event["Properties"]["Method"].upper(), event["Properties"]["Path"]
+
+
+ROUTES = sorted(template_routes())
+
+
+def test_the_readme_matrix_lists_every_route_with_its_declared_access_NF1(functions):
+    matrix = readme_matrix()
+    assert set(matrix) == {(method, path) for _, method, path in ROUTES}
+    for lid, method, path in ROUTES:
+        declared = functions.load(lid).routes[path][method].view_function.access  # the Chalice app
+        assert declared == matrix[(method, path)], (method, path)
+
+
+def test_the_readme_visibility_table_is_the_code_s_EA3():
+    assert readme_visibility() == {role: visibility.BY_ROLE[role] for role in ROLE_COLUMNS}
+    assert set(visibility.BY_ROLE) == set(ROLE_COLUMNS) == R.ALL
+
+
+@pytest.mark.parametrize("function,method,path", [r for r in ROUTES if readme_matrix()[(r[1], r[2])] != "public"])
+def test_each_role_reaches_only_the_routes_the_matrix_gives_it_NF1(db, platform, functions, function, method, path):
+    from hospital.auth.tokens import Principal, issue_access_token
+
+    user, _ = make_patient(platform)  # a real user holding every role, so allowed calls reach the database
+    for role in R.ALL - {R.PATIENT}:
+        sessions.grant_role(user.user_id, role)
+    allowed = readme_matrix()[(method, path)]
+    params = {name: uuid.uuid4().hex for name in re.findall(r"{(\w+)}", path)}
+    concrete = path.format(**params)
+    for role in sorted(R.ALL):
+        token = issue_access_token(Principal(user_id=user.user_id, roles=frozenset({role})))
+        status, body = call(functions, function, api_event(method, concrete, resource=path, token=token,
+                                                           body={} if method in ("POST", "PUT") else None,
+                                                           path_parameters=params or None))
+        if role in allowed:
+            assert status != 403 and status < 500, (role, status, body)
+        else:
+            assert status == 403, (role, status, body)
+
+
+def test_a_token_role_the_user_no_longer_holds_reaches_nothing_NF1(db, platform, functions):
+    """The matrix counts roles the user holds now, not roles a token once carried."""
+    from hospital.auth.tokens import Principal, issue_access_token
+
+    user, _ = make_patient(platform)
+    token = issue_access_token(Principal(user_id=user.user_id, roles=frozenset({R.DISPATCHER})))
+    status, _ = d(functions, token, "POST", body=CALL)
+    assert status == 403
+
+
+# --- personal data, walked per role ------------------------------------------------------------
+
+def personal(view: dict) -> frozenset[str]:
+    return frozenset(visibility.shown(view))
+
+
+def viewed_audits(case_id: str, user_id: int) -> list[dict]:
+    with engine().connect() as conn:
+        return [row.details for row in conn.execute(
+            sa.select(tables.audit_log.c.details).where(
+                tables.audit_log.c.action == visibility.VIEWED, tables.audit_log.c.target_id == case_id,
+                tables.audit_log.c.actor_user_id == user_id).order_by(tables.audit_log.c.id))]
+
+
+def holder_of(platform, role):
+    from hospital.auth.tokens import Principal, issue_access_token
+
+    user, _ = make_patient(platform)
+    if role != R.PATIENT:
+        sessions.grant_role(user.user_id, role)
+    return user, issue_access_token(Principal(user_id=user.user_id, roles=frozenset({role})))
+
+
+def reads_of(role: str, case_id: str) -> list[tuple[str, dict]]:
+    """Every route a role reads a rescue case by, as (function, event) with the token left out."""
+    def event(path, resource):
+        return api_event("GET", path, resource=resource, path_parameters={"case_id": case_id})
+
+    dispatch_view = ("RescueDispatchFunction", event(f"/dispatch/cases/{case_id}", "/dispatch/cases/{case_id}"))
+    admin_view = ("RescueAdminFunction", event(f"/admin/rescue/cases/{case_id}", "/admin/rescue/cases/{case_id}"))
+    return {
+        R.STAFF: [("RescueStaffFunction", event(f"/staff/cases/{case_id}", "/staff/cases/{case_id}"))],
+        R.DISPATCHER: [dispatch_view],
+        R.ED_NURSE: [dispatch_view, admin_view],
+        R.IT_ADMIN: [admin_view],
+        R.SUPER_ADMIN: [admin_view],
+    }.get(role, [])
+
+
+def with_token(event: dict, token: str) -> dict:
+    """A copy of `event` carrying `token`."""
+    return {**event, "headers": {**event["headers"], "Authorization": f"Bearer {token}"},
+            "multiValueHeaders": {**event["multiValueHeaders"], "Authorization": [f"Bearer {token}"]}}
+
+
+@pytest.mark.parametrize("role", sorted(R.ALL - {R.PATIENT}))
+def test_each_role_sees_exactly_its_fields_of_a_phone_call_and_each_view_is_audited_EA3_ES1(
+        db, platform, functions, role):
+    """A phone intake has every personal field (location, address, complaint, caller's phone).
+    Each role reads it by every route it has, sees exactly what the README gives it, and each
+    read that shows anything leaves one audit record naming exactly those fields."""
+    _, dtoken = holder_of(platform, R.DISPATCHER)
+    user, token = holder_of(platform, role)
+    case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
+    d(functions, dtoken, "POST", case_id, "/accept", {})
+    if role == R.STAFF:  # the crew of the case's dispatch; other staff do not see it at all
+        assert d(functions, dtoken, "POST", case_id, "/dispatch",
+                 {"vehicle_id": vehicle(), "crew_user_ids": [user.user_id]})[0] == 200
+    expected = readme_visibility()[role]
+    reads = reads_of(role, case_id)
+    if not reads:  # finance: no route to a rescue case
+        assert readme_visibility()[role] == frozenset()
+    for number, (function, event) in enumerate(reads, start=1):
+        status, view = call(functions, function, with_token(event, token))
+        assert status == 200, (role, function, view)
+        assert personal(view) == expected, (role, function)
+        audits = viewed_audits(case_id, user.user_id)
+        if expected:
+            assert len(audits) == number and set(audits[-1]["fields"]) == expected and role in audits[-1]["roles"]
+        else:
+            assert audits == []
+
+
+def test_the_patient_sees_their_own_case_and_no_one_else_s_EA3(db, platform, functions):
+    owner, owner_token = make_patient(platform)
+    _, other_token = make_patient(platform)
+    body = {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"},
+            "address_text": "人民大道200号", "complaint": "胸痛"}
+    case_id = call(functions, "RescueApiFunction", api_event("POST", "/rescue/cases", body=body,
+                                                             token=owner_token))[1]["case_id"]
+    event = api_event("GET", f"/rescue/cases/{case_id}", resource="/rescue/cases/{case_id}",
+                      path_parameters={"case_id": case_id})
+    status, view = call(functions, "RescueApiFunction", with_token(event, owner_token))
+    assert status == 200 and personal(view) == readme_visibility()[R.PATIENT] - {visibility.CALLER_PHONE}
+    assert call(functions, "RescueApiFunction", with_token(event, other_token))[0] == 404
+
+
+def test_crew_lose_the_case_and_the_phone_when_their_dispatch_has_been_closed_a_while_ES1(
+        db, platform, functions):
+    from hospital.rescue import dispatch
+
+    _, dtoken = holder_of(platform, R.DISPATCHER)
+    crew, ctoken = holder_of(platform, R.STAFF)
+    case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
+    d(functions, dtoken, "POST", case_id, "/accept", {})
+    d(functions, dtoken, "POST", case_id, "/dispatch", {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
+    function, event = reads_of(R.STAFF, case_id)[0]
+    # Closed just now: still within the grace, the crew finish their notes.
+    with engine().begin() as conn:
+        conn.execute(tables.dispatches.update().where(tables.dispatches.c.case_id == case_id)
+                     .values(closed_at=utcnow()))
+    status, view = call(functions, function, with_token(event, ctoken))
+    assert status == 200 and view["caller_phone"] == CALL["caller_phone"]
+    # Closed longer ago than the grace: the case is no longer theirs.
+    with engine().begin() as conn:
+        conn.execute(tables.dispatches.update().where(tables.dispatches.c.case_id == case_id)
+                     .values(closed_at=utcnow() - dispatch.CREW_GRACE - dt.timedelta(seconds=1)))
+    status, _ = call(functions, function, with_token(event, ctoken))
+    assert status == 404
+
+
+def test_a_dispatcher_may_assign_only_active_staff_ES1(db, platform, functions):
+    _, dtoken = holder_of(platform, R.DISPATCHER)
+    nurse, _ = holder_of(platform, R.ED_NURSE)
+    patient, _ = make_patient(platform)
+    crew, _ = holder_of(platform, R.STAFF)
+    case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
+    d(functions, dtoken, "POST", case_id, "/accept", {})
+    for not_crew in (nurse.user_id, patient.user_id):
+        status, body = d(functions, dtoken, "POST", case_id, "/dispatch",
+                         {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id, not_crew]})
+        assert status == 400 and body["error"]["field"] == "crew_user_ids"
+    sessions.set_disabled(crew.user_id, True)
+    status, body = d(functions, dtoken, "POST", case_id, "/dispatch", {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
+    assert status == 400 and body["error"]["field"] == "crew_user_ids"
+    with engine().connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.dispatches)
+                            .where(tables.dispatches.c.case_id == case_id)).scalar_one() == 0
+

@@ -1,0 +1,31 @@
+"""The caller as things stand now (NF1): the pure decision behind every authenticated call."""
+import pytest
+
+from hospital.auth.standing import Standing, resolve
+from hospital.auth.tokens import Principal
+from hospital.errors import Unauthenticated
+
+TOKEN = Principal(user_id=7, roles=frozenset({"patient", "dispatcher"}), app_id="wx-app", session_id="f" * 32)
+
+
+def test_only_the_roles_still_held_count():
+    assert resolve(TOKEN, Standing("active", frozenset({"patient"}))).roles == {"patient"}
+    assert resolve(TOKEN, Standing("active", frozenset({"patient", "dispatcher", "finance"}))).roles == \
+        {"patient", "dispatcher"}  # a role granted since needs a refreshed token
+
+
+@pytest.mark.parametrize("standing,code", [
+    (Standing("disabled", frozenset({"patient"})), "account_disabled"),
+    (Standing("merged", frozenset({"patient"})), "account_merged"),
+    (Standing(None, frozenset()), "account_disabled"),
+    (Standing("active", frozenset({"patient"}), session_revoked=True), "session_revoked"),
+])
+def test_a_user_who_may_no_longer_act_is_refused(standing, code):
+    with pytest.raises(Unauthenticated) as refused:
+        resolve(TOKEN, standing)
+    assert refused.value.code == code
+
+
+def test_the_rest_of_the_principal_is_kept():
+    kept = resolve(TOKEN, Standing("active", frozenset({"patient", "dispatcher"})))
+    assert (kept.user_id, kept.app_id, kept.session_id) == (7, "wx-app", "f" * 32)
