@@ -25,7 +25,6 @@ import hashlib
 import pathlib
 import sys
 
-PUBLIC_KEY_ID_PREFIX = "PUB_KEY_ID_"
 
 
 def add_parser(commands) -> None:
@@ -148,6 +147,7 @@ def _import_platform_cert(args, secret: str, document: dict) -> int:
 
 def _import_platform_key(args, secret: str, document: dict) -> int:
     from hospital.adapters import wechatpay_v3
+    from hospital.payments.merchants import PUBLIC_KEY_ID_PREFIX
 
     key_id = args.key_id.strip().upper()
     if not key_id.startswith(PUBLIC_KEY_ID_PREFIX) or key_id == PUBLIC_KEY_ID_PREFIX:

@@ -13,13 +13,14 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 
 
 def _caller(token):
-    """The token's user as things stand now, or None (hospital.auth.standing)."""
+    """The token's user as things stand now, or None (hospital.auth.standing). Read afresh:
+    a connection lasts as long as its token, so a stale cache must not open one."""
     from hospital.auth import standing
     from hospital.auth.tokens import verify_access_token
     from hospital.errors import Unauthenticated
 
     try:
-        return standing.current(verify_access_token(token or ""))
+        return standing.current(verify_access_token(token or ""), fresh=True)
     except Unauthenticated:
         return None
 

@@ -7,8 +7,8 @@ movable clock (so tests can expire codes and tokens without sleeping).
 
 Connections are HTTP/1.1 keep-alive, as real APIs are, so tests can see whether a client
 reuses them (`connections()`, `GET /_sim/connections`); an idle one is closed after
-IDLE_SECONDS and stop() closes them all. Fault modes (FAULT_MODES): `http500`, `timeout`
-(stall, then answer), `errcode` (the API's error body), `reset` (drop the connection without
+IDLE_SECONDS and stop() closes them all. Fault modes (FAULT_MODES): `http500`, `slow500`
+(stall, then 500), `timeout` (stall, then answer), `errcode` (the API's error body), `reset` (drop the connection without
 an answer, as a crashed upstream or a load balancer does).
 
 Route paths may hold `{name}` segments (`/v3/refund/domestic/refunds/{out_refund_no}`); the
@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-FAULT_MODES = ("http500", "timeout", "errcode", "reset")
+FAULT_MODES = ("http500", "slow500", "timeout", "errcode", "reset")
 IDLE_SECONDS = 30.0  # an idle keep-alive connection is closed after this
 _RESET = object()    # _dispatch's answer for a "reset" fault
 
@@ -181,7 +181,9 @@ class SimulatorServer:
             with self._lock:
                 self._stats[route_path] = self._stats.get(route_path, 0) + 1
                 fault = self._take_fault(route_path)
-            if fault and fault["mode"] == "http500":
+            if fault and fault["mode"] == "slow500":
+                self._stopping.wait(fault["seconds"])
+            if fault and fault["mode"] in ("http500", "slow500"):
                 return 500, "Internal Server Error"
             if fault and fault["mode"] == "errcode":
                 return 200, self.fault_body(fault["errcode"])

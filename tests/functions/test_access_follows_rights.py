@@ -149,3 +149,36 @@ def test_secrets_read_from_secrets_manager_never_reach_the_logs_at_debug_NF5(pla
     merchants = config.secret("WECHATPAY_SECRET_ARN")["merchants"]
     apiv3_key = next(m["apiv3_key"] for m in merchants if m.get("api", "v3") == "v3")
     assert apiv3_key not in caplog.text
+
+
+def test_an_intake_checks_the_account_in_its_own_transaction_whatever_is_cached_ER8(db, platform, functions):
+    """Another container may still hold the caller's standing from before the link: the
+    intake reads the account itself, so no case lands on the retired user."""
+    from hospital.auth import standing
+    from hospital.auth.tokens import Principal, issue_access_token
+
+    mini = signed_in(platform)
+    token = issue_access_token(Principal(user_id=mini["user"]["id"], roles=frozenset({"patient"})))
+    assert intake(functions, token)[0] == 201  # this container now holds an "active" standing
+    with engine().begin() as conn:  # the link, as another container commits it
+        conn.execute(tables.users.update().where(tables.users.c.id == mini["user"]["id"]).values(status="merged"))
+    assert standing._cache, "the standing is still cached here"
+    status, body = intake(functions, token)
+    assert status == 401 and body["error"]["code"] == "account_merged"
+    assert cases_of(mini["user"]["id"]) == 1
+
+
+def test_another_container_sees_a_removed_role_within_the_cache_bound_NF1(db, platform, functions, monkeypatch):
+    """A change made elsewhere (another container, another tool) reaches this container once
+    its cached standing is older than STANDING_CACHE_SECONDS, and not later."""
+    import time
+
+    monkeypatch.setenv("STANDING_CACHE_SECONDS", "1")
+    dispatcher = signed_in(platform, "dispatcher")
+    assert d(functions, dispatcher["access_token"], "POST", body=CALL)[0] == 201  # standing now cached here
+    with engine().begin() as conn:  # removed elsewhere: this container is not told
+        conn.execute(tables.user_roles.delete().where(tables.user_roles.c.user_id == dispatcher["user"]["id"],
+                                                      tables.user_roles.c.role == "dispatcher"))
+    time.sleep(1.1)
+    status, _ = d(functions, dispatcher["access_token"], "POST", body=CALL)
+    assert status == 403

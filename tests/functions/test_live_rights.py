@@ -134,3 +134,15 @@ def test_a_console_renews_its_connection_with_a_fresh_token_ER3(db, platform, fu
         while answer.get("type") != "renewed":
             answer = json.loads(console.recv(timeout=2))
         assert answer["ok"] is False
+
+
+def test_a_push_checks_the_right_itself_so_a_role_removed_by_any_path_ends_the_console_ER3_NF1(
+        db, platform, functions):
+    """Not only the revocation functions: a role row deleted by any other path (a back-office
+    screen, an operator's SQL) stops the pushes at the next one."""
+    session = console_user(platform)
+    with open_console(platform, session["access_token"]) as console:
+        with engine().begin() as conn:
+            conn.execute(tables.user_roles.delete().where(tables.user_roles.c.user_id == session["user"]["id"],
+                                                          tables.user_roles.c.role == "ed_nurse"))
+        assert_hears_nothing_more(platform, functions, console, session["user"]["id"])

@@ -147,3 +147,36 @@ def test_a_connected_console_hears_of_a_case_from_the_intake_itself_and_staff_ar
         [member.user_id]
     with engine().begin() as conn:
         conn.execute(tables.on_duty.delete())
+
+
+def test_every_alert_carrying_personal_data_is_audited_with_its_recipients_EA3_ES1(mysql_db, platform, functions):
+    """The WeChat alert shows the on-duty member the start of the address: one audit record
+    per alert sent, naming the field and the recipient. Someone whose staff role is gone is
+    not alerted at all, whatever the duty roster still says."""
+    from hospital.auth import sessions
+
+    with engine().begin() as conn:
+        conn.execute(tables.on_duty.delete())
+    member, token = staff_member(platform, "staff")
+    former, former_token = staff_member(platform, "staff")
+    for who, its_token in ((member, token), (former, former_token)):
+        assert duty(functions, its_token, True)[0] == 200
+        known_to_wechat(platform, who.user_id)
+    with engine().begin() as conn:  # the role ends by a path that does not touch the roster
+        conn.execute(tables.user_roles.delete().where(tables.user_roles.c.user_id == former.user_id,
+                                                      tables.user_roles.c.role == "staff"))
+    case_id = new_case_alerted(platform, functions)
+    messages = drain_notifications(platform, case_id)
+    assert [json.loads(m["Body"])["data"]["user_id"] for m in messages] == [member.user_id]
+    assert deliver(functions, messages) == {"batchItemFailures": []}
+    with engine().connect() as conn:
+        pushed = conn.execute(sa.select(tables.audit_log.c.details).where(
+            tables.audit_log.c.action == "rescue.personal_data_pushed",
+            tables.audit_log.c.target_id == case_id)).scalars().all()
+    assert [(p["fields"], p["recipients"]) for p in pushed] == [(["address_text"], [member.user_id])]
+    # Taking the role away through the operators' path also takes the member off duty.
+    sessions.revoke_role(member.user_id, "staff")
+    with engine().connect() as conn:
+        assert conn.execute(sa.select(tables.on_duty.c.user_id)).scalars().all() == [former.user_id]
+    with engine().begin() as conn:
+        conn.execute(tables.on_duty.delete())

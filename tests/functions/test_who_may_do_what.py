@@ -193,7 +193,7 @@ def test_each_role_sees_exactly_its_fields_of_a_phone_call_and_each_view_is_audi
 
 def test_the_patient_sees_their_own_case_and_no_one_else_s_EA3(db, platform, functions):
     owner, owner_token = make_patient(platform)
-    _, other_token = make_patient(platform)
+    other, other_token = make_patient(platform)
     body = {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"},
             "address_text": "人民大道200号", "complaint": "胸痛"}
     case_id = call(functions, "RescueApiFunction", api_event("POST", "/rescue/cases", body=body,
@@ -203,6 +203,26 @@ def test_the_patient_sees_their_own_case_and_no_one_else_s_EA3(db, platform, fun
     status, view = call(functions, "RescueApiFunction", with_token(event, owner_token))
     assert status == 200 and personal(view) == readme_visibility()[R.PATIENT] - {visibility.CALLER_PHONE}
     assert call(functions, "RescueApiFunction", with_token(event, other_token))[0] == 404
+    # The intake's answer and the read each left one record, with the patient's role.
+    audits = viewed_audits(case_id, owner.user_id)
+    assert len(audits) == 2 and all(a["roles"] == ["patient"] for a in audits)
+    assert all(set(a["fields"]) == {"location", "address_text", "complaint"} for a in audits)
+    assert viewed_audits(case_id, other.user_id) == []
+
+
+def test_a_patient_s_rescue_persons_are_audited_when_shown_EA3_ER10(db, platform, functions):
+    owner, token = make_patient(platform)
+    status, person = call(functions, "RescueApiFunction", api_event(
+        "POST", "/rescue/persons", body={"name": "王秀英", "relation": "parent", "phone": "13912345678"}, token=token))
+    assert status == 201
+    call(functions, "RescueApiFunction", api_event("GET", "/rescue/persons", token=token))
+    with engine().connect() as conn:
+        rows = conn.execute(sa.select(tables.audit_log.c.target_id, tables.audit_log.c.details).where(
+            tables.audit_log.c.action == visibility.VIEWED, tables.audit_log.c.target_type == "rescue_person",
+            tables.audit_log.c.actor_user_id == owner.user_id).order_by(tables.audit_log.c.id)).all()
+    assert [(r.target_id, r.details["fields"]) for r in rows] == [(person["person_id"], ["name", "phone"]),
+                                                                  (None, ["name", "phone"])]
+    assert rows[1].details["targets"] == [person["person_id"]]
 
 
 def test_crew_lose_the_case_and_the_phone_when_their_dispatch_has_been_closed_a_while_ES1(

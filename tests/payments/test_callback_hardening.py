@@ -62,11 +62,12 @@ def test_callbacks_and_the_rescue_intake_have_their_own_reserved_concurrency():
     template = Template.from_file(ROOT / "template.yaml")
     reserved = {lid: res.properties.get("ReservedConcurrentExecutions")
                 for lid, res in template.resources.items() if res.type == "AWS::Serverless::Function"}
-    assert reserved["PaymentCallbacksFunction"] == {"Ref": "PaymentCallbacksReservedConcurrency"}
-    assert reserved["RescueApiFunction"] == {"Ref": "RescueIntakeReservedConcurrency"}
-    defaults = {name: int(template.parameters[name]) for name in
-                ("PaymentCallbacksReservedConcurrency", "RescueIntakeReservedConcurrency")}
-    assert all(value > 0 for value in defaults.values()), defaults
+    for function, parameter in (("PaymentCallbacksFunction", "PaymentCallbacksReservedConcurrency"),
+                                ("RescueApiFunction", "RescueIntakeReservedConcurrency")):
+        condition, value, otherwise = reserved[function]["Fn::If"]
+        assert value == {"Ref": parameter} and otherwise == {"Ref": "AWS::NoValue"}
+        assert template.conditions[condition] is True  # reserved unless a stage sets 0
+        assert int(template.parameters[parameter]) > 0
 
 
 # --- which merchant's news pays which order ---------------------------------------------------

@@ -119,11 +119,15 @@ def test_validate_passes_the_dev_secret_and_names_each_problem_of_a_bad_one(secr
     capsys.readouterr()
     assert wechatpay("validate") == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["1900000303: apiv3_key is 31 bytes, not 32",
-                     "1900000302: private_key does not belong to the certificate",
-                     "1900000304: no app ids",
-                     "1900000304: api_key is 5 characters, not 32",
-                     "1900000305: private_key does not parse"]
+    assert lines[:5] == ["1900000303: apiv3_key is 31 bytes, not 32",
+                         "1900000302: private_key does not belong to the certificate",
+                         "1900000304: no app ids",
+                         "1900000304: api_key is 5 characters, not 32",
+                         "1900000305: private_key does not parse"]
+    # The copies also hold the original's platform keys: a serial must name one merchant.
+    sharing = f"{devenv.DEV_V3_MCHID}, 1900000303, 1900000302, 1900000305"
+    assert lines[5:] == [f"platform key {serial.upper()} is held by {sharing}: each merchant needs its own"
+                         for serial in v3["platform_keys"]]
 
 
 def test_add_merchant_refuses_a_key_that_is_not_the_certificates_and_writes_nothing(secret, files, capsys):

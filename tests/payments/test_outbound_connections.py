@@ -133,3 +133,15 @@ def test_the_his_bill_query_is_retried_and_the_payment_confirmation_is_not(platf
                                          channel="wechat", paid_at="2026-11-26T08:30:00Z")
         assert sim.stats()[HIS_GATEWAY] - calls == 1, mode
     assert sim.bills[bill["bill_no"]]["status"] == "unpaid"
+
+
+def test_a_query_whose_failure_came_slowly_is_not_retried(platform, new_container):
+    """Retries are for quick failures only: a 5xx after a long wait is not tried again, so a
+    query never runs much past what its timeouts allow."""
+    sim = platform.wechatpay
+    client, out_trade_no = v3_order(platform)
+    calls = sim.stats().get(ORDER_QUERY, 0)
+    sim.inject_fault(ORDER_QUERY, "slow500", seconds=http_sessions.RETRY_WITHIN_SECONDS + 0.3)
+    with pytest.raises(UpstreamUnavailable):
+        client.query_order(out_trade_no)
+    assert sim.stats()[ORDER_QUERY] - calls == 1

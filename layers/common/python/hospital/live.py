@@ -103,6 +103,11 @@ def disconnect(connection_id: str) -> None:
         conn.execute(t.live_connections.delete().where(t.live_connections.c.connection_id == connection_id))
 
 
+def _has_right(row, now) -> bool:
+    return (not _expired(row.expires_at, now) and row.status == "active" and not row.session_revoked
+            and (row.channel != ED_CONSOLE or bool(row.holds_ed_role)))
+
+
 def _expired(expires_at, now) -> bool:
     # A row without an expiry predates expiring connections: it has no known right left.
     return expires_at is None or expires_at <= now
@@ -140,18 +145,26 @@ def push(channel: str, message: dict) -> Delivery:
 
 
 def push_to(channels: list[str], message: dict) -> Delivery:
-    """Send `message` to every connection of any of `channels`, with one lookup. Connections
-    whose right has run out are closed instead."""
+    """Send `message` to every connection of any of `channels`, with one lookup. A connection
+    whose right has ended is closed instead: its token ran out, its account is no longer
+    active, its session was signed out, or (an ED console) its user holds no ED role. Checked
+    here from the database itself, so a right taken away by any path stops the pushes."""
     now = utcnow()
+    c = t.live_connections.c
+    session_revoked = sa.exists().where(t.refresh_tokens.c.family_id == c.session_id,
+                                        t.refresh_tokens.c.revoked_at.is_not(None))
+    holds_ed_role = sa.exists().where(t.user_roles.c.user_id == c.user_id, t.user_roles.c.role.in_(ED_ROLES))
     with transaction() as conn:
-        rows = conn.execute(sa.select(t.live_connections.c.connection_id, t.live_connections.c.user_id,
-                                      t.live_connections.c.expires_at)
-                            .where(t.live_connections.c.channel.in_(channels))).all()
+        rows = conn.execute(
+            sa.select(c.connection_id, c.user_id, c.channel, c.expires_at, t.users.c.status,
+                      session_revoked.label("session_revoked"), holds_ed_role.label("holds_ed_role"))
+            .select_from(t.live_connections.outerjoin(t.users, t.users.c.id == c.user_id))
+            .where(c.channel.in_(channels))).all()
     result = Delivery()
-    expired = [r.connection_id for r in rows if _expired(r.expires_at, now)]
-    if expired:
-        result.expired = _close(expired)
-    current = [r for r in rows if not _expired(r.expires_at, now)]
+    ended = [r.connection_id for r in rows if not _has_right(r, now)]
+    if ended:
+        result.expired = _close(ended)
+    current = [r for r in rows if _has_right(r, now)]
     if not current:
         return result
     client = _management(config.env("LIVE_API_ENDPOINT"))

@@ -7,8 +7,8 @@ reuse their TCP (and TLS) connection instead of opening one each.
 - Retries with backoff only for idempotent queries: GET, and calls made inside
   `idempotent_query()` (a partner query sent as POST). A call that creates or moves money is
   sent once, whatever happens, exactly as before; its caller retries with its own
-  idempotency key. A timeout is not retried either: the caller's time budget (its timeouts)
-  stays what it was.
+  idempotency key. A timeout is not retried either, nor a failure that came after
+  RETRY_WITHIN_SECONDS: the caller's time budget (its timeouts) stays about what it was.
 - A session left idle for IDLE_SECONDS drops its pooled connections: a frozen Lambda
   container thaws with connections a NAT may have dropped without a word.
 """
@@ -21,10 +21,15 @@ import time
 
 RETRIES = 2                 # after the first attempt
 BACKOFF_SECONDS = 0.2       # 0 s before the first retry, then 0.4 s
+# No retry once this long has passed since the first attempt began: a slow failure is not
+# tried again, so a query never takes much longer than its own timeouts allow.
+RETRY_WITHIN_SECONDS = 1.5
 RETRY_STATUSES = (500, 502, 503, 504)
 IDLE_SECONDS = 240.0
 
 _idempotent: contextvars.ContextVar[bool] = contextvars.ContextVar("idempotent_query", default=False)
+# When the call now being made began (its first attempt), for the retry deadline.
+_request_started: contextvars.ContextVar[float] = contextvars.ContextVar("request_started")
 _lock = threading.Lock()
 _sessions: dict[str, list] = {}  # adapter name -> [session, last use (monotonic)]
 
@@ -68,7 +73,15 @@ def _new_session(retry_queries: bool):
     import requests
     from requests.adapters import HTTPAdapter
 
-    created = requests.Session()
+    class TimedSession(requests.Session):
+        def request(self, *args, **kwargs):
+            token = _request_started.set(time.monotonic())
+            try:
+                return super().request(*args, **kwargs)
+            finally:
+                _request_started.reset(token)
+
+    created = TimedSession()
     created.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     if not retry_queries:
         adapter = HTTPAdapter()  # requests' own default: no retries
@@ -100,7 +113,8 @@ def _query_retry_class():
         def increment(self, method=None, url=None, *args, error=None, **kwargs):
             timed_out = isinstance(error, ReadTimeoutError) or (
                 isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError))
-            if timed_out or not self._is_method_retryable(method or ""):
+            too_late = time.monotonic() - _request_started.get(time.monotonic()) > RETRY_WITHIN_SECONDS
+            if timed_out or too_late or not self._is_method_retryable(method or ""):
                 # What requests does without retries: the error goes to the caller as it is.
                 return Retry(0, read=False).increment(method, url, *args, error=error, **kwargs)
             return super().increment(method, url, *args, error=error, **kwargs)

@@ -42,15 +42,23 @@ _cache: dict[tuple[int, str | None], tuple[float, Standing]] = {}
 _lock = threading.Lock()
 
 
-def current(principal):
-    """`principal` (from a verified token) checked against the user's current standing."""
+_CACHE_LIMIT = 4096  # users per container; older entries go first when it is full
+
+
+def current(principal, *, fresh: bool = False):
+    """`principal` (from a verified token) checked against the user's current standing;
+    `fresh` reads it from the database whatever is cached (for rare, long-lived grants)."""
     key = (principal.user_id, principal.session_id)
     now = time.monotonic()
+    ttl = config.env_int("STANDING_CACHE_SECONDS", 5)
     with _lock:
         cached = _cache.get(key)
-    if cached is None or now - cached[0] >= config.env_int("STANDING_CACHE_SECONDS", 5):
+    if fresh or cached is None or now - cached[0] >= ttl:
         cached = (now, _read(principal.user_id, principal.session_id))
         with _lock:
+            if len(_cache) >= _CACHE_LIMIT:
+                for stale in [k for k, (at, _) in _cache.items() if now - at >= ttl] or list(_cache)[:_CACHE_LIMIT // 2]:
+                    del _cache[stale]
             _cache[key] = cached
     return resolve(principal, cached[1])
 

@@ -102,19 +102,39 @@ def _closed_by_server(dbapi_conn) -> bool:
     if sock is None:
         return not getattr(dbapi_conn, "open", True)
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):  # closed socket: fileno -1
+        fileno = sock.fileno()
+    except OSError:
         return True
-    return bool(readable)
+    if fileno < 0:
+        return True
+    poller = select.poll()  # not select.select: it fails on descriptors above 1023
+    poller.register(fileno, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+# MySQL/MariaDB errors that mean "not now" rather than "wrong SQL": no connection (2002, 2003,
+# 2006, 2013, 2055), too many connections (1040), the server going away or killing us (1053,
+# 1927, 4031), and contention (1205 lock wait timeout, 1213 deadlock).
+_MYSQL_TRY_LATER = frozenset({2002, 2003, 2006, 2013, 2055, 1040, 1053, 1927, 4031, 1205, 1213})
+# SQLite's equivalents are told apart by their message only.
+_SQLITE_TRY_LATER = ("unable to open database file", "database is locked", "disk i/o error")
 
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the database could not be reached, lost the connection or is too
-    busy right now (the caller should try again later), rather than a fault in our own SQL."""
+    busy right now (the caller should try again later), rather than a fault in our own SQL
+    (a missing column is an OperationalError too, and must stay a 500 that someone looks at)."""
     import sqlalchemy.exc as e
 
-    return isinstance(exc, (e.OperationalError, e.InterfaceError, e.TimeoutError, e.DisconnectionError)) or \
-        bool(getattr(exc, "connection_invalidated", False))
+    if isinstance(exc, (e.TimeoutError, e.DisconnectionError)) or getattr(exc, "connection_invalidated", False):
+        return True
+    if not isinstance(exc, e.DBAPIError):
+        return False
+    cause = exc.orig
+    code = cause.args[0] if getattr(cause, "args", None) else None
+    if isinstance(code, int):
+        return code in _MYSQL_TRY_LATER
+    return any(text in str(cause).lower() for text in _SQLITE_TRY_LATER)
 
 
 def describe_unavailable(exc: BaseException) -> dict:

@@ -26,10 +26,6 @@ log = logging.getLogger("hospital.payments")
 V3_REFUND_EVENTS = {"REFUND.SUCCESS": "SUCCESS", "REFUND.CLOSED": "CLOSED", "REFUND.ABNORMAL": "ABNORMAL"}
 
 
-def _v3_fail(status: int, message: str) -> Answer:
-    return wechatpay_v3_fail(status, message)
-
-
 def handle_v3(headers: dict, body: bytes) -> Answer:
     try:
         serial = wechatpay_v3.verify(headers, body, merchants.v3_keys())
@@ -38,10 +34,10 @@ def handle_v3(headers: dict, body: bytes) -> Answer:
         resource = wechatpay_v3.decrypt_resource(envelope["resource"], merchant.apiv3_key)
     except VerificationFailed as exc:
         log.warning("wechatpay v3 notification refused", extra={"reason": exc.reason})
-        return _v3_fail(401, "signature verification failed")
+        return wechatpay_v3_fail(401, "signature verification failed")
     except (ValueError, KeyError, TypeError):
         log.warning("wechatpay v3 notification refused", extra={"reason": "malformed envelope"})
-        return _v3_fail(400, "malformed notification")
+        return wechatpay_v3_fail(400, "malformed notification")
     event = str(envelope.get("event_type") or "")
     try:
         if event == "TRANSACTION.SUCCESS":
@@ -61,7 +57,7 @@ def handle_v3(headers: dict, body: bytes) -> Answer:
             outcome = "ignored"
     except (KeyError, TypeError, ValueError):
         log.warning("wechatpay v3 resource malformed", extra={"event_type": event[:40]})
-        return _v3_fail(400, "malformed resource")
+        return wechatpay_v3_fail(400, "malformed resource")
     log.info("wechatpay v3 notification", extra={"event_type": event[:40], "outcome": outcome,
                                                  "notification_id": str(envelope.get("id"))[:64]})
     return Answer(204)
@@ -82,7 +78,7 @@ def handle_v2_payment(_headers: dict, body: bytes) -> Answer:
         wechatpay_v2.verify_signed(data, merchant.api_key)
     except VerificationFailed as exc:
         log.warning("wechatpay v2 payment notification refused", extra={"reason": exc.reason})
-        return _v2_fail("signature verification failed")
+        return wechatpay_v2_fail(401, "signature verification failed")
     if data.get("return_code") != "SUCCESS" or data.get("result_code") != "SUCCESS":
         return Answer(200, wechatpay_v2.SUCCESS_ANSWER, "text/xml")  # a verified failure: nothing to apply
     try:
@@ -92,7 +88,7 @@ def handle_v2_payment(_headers: dict, body: bytes) -> Answer:
             paid_at=_v2_time(data.get("time_end")) or _now(), signed_by=merchant.mchid)
     except (KeyError, ValueError):
         log.warning("wechatpay v2 payment notification malformed")
-        return _v2_fail("malformed notification", 400)
+        return wechatpay_v2_fail(400, "malformed notification")
     outcome = results.apply_payment(result)
     log.info("wechatpay v2 payment notification", extra={"outcome": outcome})
     return Answer(200, wechatpay_v2.SUCCESS_ANSWER, "text/xml")
@@ -105,11 +101,11 @@ def handle_v2_refund(_headers: dict, body: bytes) -> Answer:
         data = wechatpay_v2.decrypt_refund_info(outer.get("req_info", ""), merchant.api_key)
     except VerificationFailed as exc:
         log.warning("wechatpay v2 refund notification refused", extra={"reason": exc.reason})
-        return _v2_fail("decryption failed")
+        return wechatpay_v2_fail(401, "decryption failed")
     state = {"SUCCESS": "SUCCESS", "REFUNDCLOSE": "CLOSED", "CHANGE": "ABNORMAL"}.get(data.get("refund_status", ""))
     if state is None or not data.get("out_refund_no"):
         log.warning("wechatpay v2 refund notification malformed")
-        return _v2_fail("malformed notification", 400)
+        return wechatpay_v2_fail(400, "malformed notification")
     outcome = results.apply_refund(results.RefundResult(
         "wechatpay_v2", data["out_refund_no"], state, _int(data.get("refund_fee")) if data.get("refund_fee") else None,
         data.get("refund_id"), _v2_time(data.get("success_time")), mchid=merchant.mchid, signed_by=merchant.mchid))
@@ -123,9 +119,6 @@ def _v2_merchant(data: dict):
         raise VerificationFailed("unknown v2 merchant")
     return merchant
 
-
-def _v2_fail(message: str, status: int = 401) -> Answer:
-    return wechatpay_v2_fail(status, message)
 
 
 def _int(value) -> int:

@@ -87,6 +87,7 @@ def problems(document: dict) -> list[str]:
     entries = document.get("merchants")
     if not isinstance(entries, list):
         return ['"merchants" must be a list']
+    holders: dict[str, list[str]] = {}
     for position, entry in enumerate(entries):
         mchid = entry.get("mchid") if isinstance(entry, dict) else None
         name = str(mchid) if mchid else f"entry #{position + 1}"
@@ -94,7 +95,20 @@ def problems(document: dict) -> list[str]:
             found.append(f"{name}: listed twice (the last entry wins)")
         seen.add(str(mchid))
         found += [f"{name}: {problem}" for problem in entry_problems(entry)]
+        for serial in _platform_serials(entry):
+            holders.setdefault(serial, []).append(name)
+    # A notification names only its serial, and the merchant holding it is taken as the signer:
+    # a serial two merchants hold would credit one merchant's news to the other.
+    found += [f"platform key {serial[:64]} is held by {', '.join(names)}: each merchant needs its own"
+              for serial, names in holders.items() if len(names) > 1]
     return found
+
+
+def _platform_serials(entry) -> list[str]:
+    from hospital.adapters import wechatpay_v3
+
+    keys = entry.get("platform_keys") if isinstance(entry, dict) else None
+    return [wechatpay_v3.normal_serial(str(serial)) for serial in keys] if isinstance(keys, dict) else []
 
 
 def entry_problems(entry) -> list[str]:

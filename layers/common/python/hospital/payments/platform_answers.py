@@ -12,10 +12,11 @@ import json
 import logging
 from typing import Callable
 
+from hospital.errors import ServiceUnavailable
+
 log = logging.getLogger("hospital.payments")
 
 MAX_CALLBACK_BODY = 16 * 1024
-RETRY_AFTER_SECONDS = 5
 
 
 class Answer:
@@ -66,7 +67,7 @@ def guarded(platform: str, handle: Callable[[dict, bytes], "Answer | tuple[int, 
             log.error("callback not applied: database unavailable",
                       extra={"platform": platform, **describe_unavailable(exc)})
             unavailable = fail(503, "temporarily unavailable; retry later")
-            unavailable.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            unavailable.headers["Retry-After"] = str(ServiceUnavailable.RETRY_AFTER_SECONDS)
             return unavailable
         log.exception("callback not applied: internal error", extra={"platform": platform})
         return fail(500, "internal error; retry later")

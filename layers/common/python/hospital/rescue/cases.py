@@ -13,6 +13,7 @@ from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, ValidationFailed
+from hospital.rescue import visibility
 from hospital.rescue.timeline import derive_status, refusal
 from hospital.timeutil import iso_utc, utcnow
 from hospital.unit_of_work import unit_of_work
@@ -62,6 +63,7 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
     }
     try:
         with unit_of_work() as uow:
+            _check_still_active(uow.conn, principal)
             _check_owned(uow.conn, principal.user_id, intake)
             uow.conn.execute(t.rescue_cases.insert().values(
                 id=case_id,
@@ -78,6 +80,9 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
                 updated_at=now,
             ))
             _insert_node(uow.conn, case_id, **first_node)
+            visibility.record_own(uow.conn, principal, "rescue_case", case_id, [
+                name for name, value in ((visibility.LOCATION, location), (visibility.ADDRESS, intake.address_text),
+                                         (visibility.COMPLAINT, intake.complaint)) if value])
             uow.publish("rescue-events", CASE_CREATED, {"case_id": case_id})
             # The consoles first, then the queue: its consumer then finds them alerted.
             uow.after_commit(lambda: alert_consoles_now(case_id, {
@@ -110,6 +115,18 @@ def _case_id_for_key(user_id: int, key: str) -> str | None:
         return conn.execute(sa.select(t.rescue_cases.c.id).where(
             t.rescue_cases.c.patient_user_id == user_id,
             t.rescue_cases.c.idempotency_key == key)).scalar_one_or_none()
+
+
+def _check_still_active(conn, principal) -> None:
+    """The caller's account, read under a shared lock in the intake's transaction: a profile
+    link (which locks the user row) has either finished, and the merged account is refused, or
+    waits for this intake and then moves the new case with the rest. A case never lands on a
+    retired user, whatever a container's cached view of the caller says."""
+    from hospital.auth import standing
+
+    status = conn.execute(sa.select(t.users.c.status).where(t.users.c.id == principal.user_id)
+                          .with_for_update(read=True)).scalar_one_or_none()
+    standing.resolve(principal, standing.Standing(status, principal.roles))
 
 
 def _check_owned(conn, user_id: int, intake) -> None:
@@ -169,18 +186,13 @@ def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None,
     return True
 
 
-def record_alerted(case_id: str, channel: str, details: dict, delivery=None, summary: dict | None = None) -> bool:
+def record_alerted(case_id: str, channel: str, details: dict, disclosure=None) -> bool:
     """Note the delivery result of one alert channel, once per case and channel however often
-    the message is delivered or republished. A live push that carried personal fields to
-    someone is written to the audit log with its recipients (rescue.visibility)."""
-    from hospital.rescue import visibility
-
+    the message is delivered or republished; in the same transaction, the audit record of the
+    personal fields the alert carried to its recipients (a rescue.visibility.Disclosure)."""
     with transaction() as conn:
-        if delivery is not None and delivery.recipients and summary is not None:
-            fields = visibility.shown(summary)
-            if fields:
-                visibility.record_shown(conn, None, case_id, fields, sorted(visibility.ED_ALERT_ROLES),
-                                        action=visibility.PUSHED, recipients=delivery.recipients)
+        if disclosure is not None:
+            visibility.record_pushed(conn, case_id, disclosure)
         return append_node(conn, case_id, "alerted", source=channel, actor_role="system",
                            details={"channel": channel, **details}, dedupe_key=f"alerted:{channel}")
 
@@ -193,7 +205,8 @@ def alert_consoles_now(case_id: str, summary: dict) -> None:
     try:
         delivery = live.push(live.ED_CONSOLE, summary)
         if delivery.delivered:
-            record_alerted(case_id, live.ED_CONSOLE, {**delivery.counts(), "path": "intake"}, delivery, summary)
+            record_alerted(case_id, live.ED_CONSOLE, {**delivery.counts(), "path": "intake"},
+                           visibility.pushed(summary, visibility.ED_ALERT_ROLES, delivery.recipients))
     except Exception as exc:  # noqa: BLE001 - the case is saved; the consumer is the guarantee
         log.warning("intake alert not pushed", extra={"case_id": case_id, "error": type(exc).__name__})
 
@@ -282,7 +295,10 @@ def list_own(principal, limit: int = PAGE_DEFAULT, cursor: str | None = None) ->
     with transaction() as conn:
         rows = conn.execute(query.order_by(t.rescue_cases.c.created_at.desc(), t.rescue_cases.c.id.desc())
                             .limit(limit + 1)).all()
-    page = rows[:limit]
+        page = rows[:limit]
+        with_address = [r.id for r in page if r.address_enc is not None]
+        if with_address:
+            visibility.record_own(conn, principal, "rescue_case", None, [visibility.ADDRESS], targets=with_address)
     return {
         "items": [{
             "case_id": r.id, "status": r.status, "source": r.source, "created_at": iso_utc(r.created_at),
@@ -310,8 +326,12 @@ def _decode_cursor(cursor: str):
 
 
 def get_case(principal, case_id: str) -> dict:
-    """The case as its owner sees it. Anyone else gets 404: we do not confirm it exists."""
-    return load_view(case_id, owner_user_id=principal.user_id)
+    """The case as its owner sees it (audited like every view of personal data). Anyone else
+    gets 404: we do not confirm it exists."""
+    view = load_view(case_id, owner_user_id=principal.user_id)
+    with transaction() as conn:
+        visibility.record_own(conn, principal, "rescue_case", case_id, visibility.shown(view))
+    return view
 
 
 def load_view(case_id: str, owner_user_id: int | None = None) -> dict:

@@ -40,7 +40,7 @@ def _alert(message: dict, record: dict) -> None:
     it repeats the pushes (consoles show a case once; staff messages are deduplicated per
     person), never loses them; an alert that reached nobody is visible, not silent."""
     from hospital import live
-    from hospital.rescue import notify
+    from hospital.rescue import notify, visibility
     from hospital.unit_of_work import unit_of_work
 
     case_id = message["data"]["case_id"]
@@ -54,7 +54,7 @@ def _alert(message: dict, record: dict) -> None:
     cases.record_alerted(case_id, live.ED_CONSOLE, {
         **delivery.counts(), "message_id": message["message_id"],
         "receive_count": int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)),
-    }, delivery, summary)
+    }, visibility.pushed(summary, visibility.ED_ALERT_ROLES, delivery.recipients))
     if delivery.delivered == 0:
         log.warning("new rescue case reached no ED console", extra={"case_id": case_id, **delivery.counts()})
 

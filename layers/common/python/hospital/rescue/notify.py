@@ -86,11 +86,9 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
         cases.record_alerted(case_id, channel, {"result": result, "errcode": exc.errcode})
         log.warning("staff alert not delivered", extra={"case_id": case_id, "user_id": user_id, "errcode": exc.errcode})
         return result
-    with transaction() as conn:
-        if summary["address_text"]:
-            visibility.record_shown(conn, None, case_id, sorted(visibility.STAFF_ALERT_FIELDS),
-                                    sorted(visibility.ON_DUTY_ROLES), action=visibility.PUSHED, recipients=[user_id])
-    cases.record_alerted(case_id, channel, {"result": "sent", "msgid": msgid})
+    cases.record_alerted(case_id, channel, {"result": "sent", "msgid": msgid},
+                         visibility.pushed({"address_text": data["thing3"]} if summary["address_text"] else {},
+                                           visibility.ON_DUTY_ROLES, [user_id]))
     return "sent"
 
 

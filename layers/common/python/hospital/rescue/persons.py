@@ -9,6 +9,7 @@ from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound
+from hospital.rescue import visibility
 from hospital.timeutil import iso_utc, utcnow
 
 MAX_PERSONS = 10
@@ -68,8 +69,9 @@ def delete(principal, person_id: str) -> None:
 def get(principal, person_id: str) -> dict:
     with transaction() as conn:
         row = conn.execute(sa.select(t.rescue_persons).where(*_own(principal, person_id))).first()
-    if row is None:
-        raise NotFound("no such rescue person", field="person_id")
+        if row is None:
+            raise NotFound("no such rescue person", field="person_id")
+        visibility.record_own(conn, principal, "rescue_person", row.id, _fields(row))
     return _view(row)
 
 
@@ -78,7 +80,16 @@ def list_own(principal) -> list[dict]:
         rows = conn.execute(sa.select(t.rescue_persons).where(
             t.rescue_persons.c.owner_user_id == principal.user_id, t.rescue_persons.c.deleted_at.is_(None))
             .order_by(t.rescue_persons.c.created_at, t.rescue_persons.c.id)).all()
+        if rows:
+            fields = sorted({name for row in rows for name in _fields(row)})
+            visibility.record_own(conn, principal, "rescue_person", None, fields, targets=[r.id for r in rows])
     return [_view(r) for r in rows]
+
+
+def _fields(row) -> list[str]:
+    """The personal fields a rescue person's view carries."""
+    return [name for name, blob in (("name", row.name_enc), ("phone", row.phone_enc), ("notes", row.notes_enc))
+            if blob is not None]
 
 
 def _own(principal, person_id: str):

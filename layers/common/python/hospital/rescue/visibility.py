@@ -1,5 +1,5 @@
 """Who sees which personal fields of a rescue case (EA3, ES1, NF1), and the audit record of
-every answer or push that shows any of them to someone other than the patient.
+every answer or push that shows any of them (the patient's own reads included).
 
 Each role sees only what its work needs: the dispatcher calls back and sends the ambulance,
 the ED nurse prepares the department and gives phone guidance, the crew finds and calls the
@@ -11,6 +11,8 @@ both and walks the routes with every role.
 Pure rules, no I/O, except `record_shown`, which writes into the caller's transaction.
 """
 from __future__ import annotations
+
+import dataclasses
 
 from hospital.auth import roles as R
 
@@ -30,9 +32,9 @@ BY_ROLE: dict[str, frozenset[str]] = {
 # The new-case alert goes live to the ED consoles (hospital.live.ED_ROLES), which may see it all.
 ED_ALERT_ROLES = frozenset({R.DISPATCHER, R.ED_NURSE})
 # The WeChat alert of a new case tells the on-duty staff the start of the address, nothing
-# else, so the crew on duty knows where to head before a dispatcher assigns anyone.
+# else, so the crew on duty knows where to head before a dispatcher assigns anyone
+# (rescue.notify).
 ON_DUTY_ROLES = frozenset({R.STAFF, R.ED_NURSE})
-STAFF_ALERT_FIELDS = frozenset({ADDRESS})
 
 VIEWED = "rescue.personal_data_viewed"
 PUSHED = "rescue.personal_data_pushed"
@@ -89,13 +91,43 @@ def granting_roles(roles, visible: frozenset[str], *, own_case: bool = False, as
     return sorted(role for role in roles if visible & fields_for({role}, own_case=own_case, assigned_crew=assigned_crew))
 
 
-def record_shown(conn, actor, case_id: str, fields: list[str], roles: list[str], action: str = VIEWED,
-                 recipients: list[int] | None = None) -> None:
+@dataclasses.dataclass(frozen=True)
+class Disclosure:
+    """Personal fields of a case pushed to people (for the audit record of the push)."""
+
+    fields: list[str]
+    roles: list[str]
+    recipients: list[int]
+
+
+def pushed(summary: dict, roles, recipients: list[int]) -> Disclosure | None:
+    """The disclosure of pushing `summary` to `recipients`, or None if it showed nothing."""
+    fields = shown(summary)
+    return Disclosure(fields, sorted(roles), recipients) if fields and recipients else None
+
+
+def record_pushed(conn, case_id: str, disclosure: Disclosure) -> None:
+    record_shown(conn, None, case_id, disclosure.fields, disclosure.roles, action=PUSHED,
+                 recipients=disclosure.recipients)
+
+
+def record_shown(conn, actor, case_id: str | None, fields: list[str], roles: list[str], action: str = VIEWED,
+                 recipients: list[int] | None = None, target_type: str = "rescue_case",
+                 targets: list[str] | None = None) -> None:
     """One audit record: who (actor, or the recipients of a push), under which role, which
-    case, which fields; `audit_log.at` says when."""
+    case or person (or, for a list, `targets`), which fields; `audit_log.at` says when."""
     from hospital import audit
 
     details: dict = {"fields": fields, "roles": roles}
     if recipients is not None:
         details["recipients"] = sorted(set(recipients))
-    audit.record(actor, action, "rescue_case", case_id, "ok", details, conn=conn)
+    if targets is not None:
+        details["targets"] = targets
+    audit.record(actor, action, target_type, case_id, "ok", details, conn=conn)
+
+
+def record_own(conn, patient, target_type: str, target_id: str | None, fields: list[str],
+               targets: list[str] | None = None) -> None:
+    """A patient's own record shown to them (a case, a list of cases, a rescue person)."""
+    if fields:
+        record_shown(conn, patient, target_id, fields, [R.PATIENT], target_type=target_type, targets=targets)
