@@ -276,6 +276,7 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
     with local_runtime(aws_port=4599) as (rt, _):
         app_id = devenv.wechat_app_ids()["mini_program"]
         nurse = sessions.sign_in_identity(app_id, "o-bench-nurse")["user"]["id"]
+        sessions.grant_role(nurse, "ed_nurse")  # a console's role is checked against the user's own
         job = {"api_url": rt.api_url, "ws_url": f"{rt.ws_url.rstrip('/')}/dev",
                "console_token": issue_access_token(Principal(nurse, frozenset({"ed_nurse"}))),
                "warm_token": sessions.sign_in_identity(app_id, "o-bench-warm")["access_token"],
