@@ -203,14 +203,18 @@ def unexpected_error(exc: Exception, where: str | None) -> Response:
     return error_response(AppError("internal error"))
 
 
-def _authenticate(authorization: str | None):
-    """The caller of a bearer token, with only the roles they still hold (hospital.auth.standing)."""
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _authenticate(authorization: str | None, method: str):
+    """The caller of a bearer token, with only the roles they still hold (hospital.auth.standing):
+    read afresh for a write, from a cache of a few seconds for a read."""
     from hospital.auth import standing
     from hospital.auth.tokens import verify_access_token
 
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthenticated("a bearer session token is required", field="Authorization")
-    return standing.current(verify_access_token(authorization[7:].strip()))
+    return standing.current(verify_access_token(authorization[7:].strip()), fresh=method not in _READS)
 
 
 _CHALICE_CODE = re.compile(r"(?<!^)(?=[A-Z])")
@@ -241,7 +245,7 @@ def _http_middleware(app: Chalice):
             if entry is not None and access is None:
                 raise AppError(f"route {resource} declares no access rule")  # fail closed
             if entry is not None and access != PUBLIC:
-                caller = _authenticate(event.headers.get("authorization"))
+                caller = _authenticate(event.headers.get("authorization"), event.method)
                 if not caller.has_any(access):
                     raise Forbidden("your role may not call this", code="forbidden")
                 _principal.set(caller)

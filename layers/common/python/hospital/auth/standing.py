@@ -3,8 +3,9 @@
 An access token is checked without a database read and lives for 15 minutes. That must not
 mean 15 minutes of access after the account is disabled or merged into another profile, a
 role is removed or the session is signed out: every authenticated call compares its token
-with the user's current record. The record is cached per container for a few seconds
-(STANDING_CACHE_SECONDS), and forgotten at once in the container that made the change.
+with the user's current record. A write (and a WebSocket connect) reads it afresh; a read may
+use what the container read in the last few seconds (STANDING_CACHE_SECONDS), and the
+container that made a change forgets it at once.
 """
 from __future__ import annotations
 
