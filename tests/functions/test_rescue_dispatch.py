@@ -225,10 +225,12 @@ def test_a_crew_id_beyond_any_stored_id_is_400_naming_the_field_EA4_NF5(db, plat
     case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
     d(functions, dtoken, "POST", case_id, "/accept", {})
     vehicle_id = vehicle()
-    for too_big in (2**63, 10**30):  # SQLite's driver cannot even bind these
+    # Beyond a BIGINT (SQLite's driver cannot even bind these), and not a JSON whole number:
+    # true is not user 1, "5" not user 5.
+    for not_an_id in (2**63, 10**30, True, "5", 5.0):
         status, answer = d(functions, dtoken, "POST", case_id, "/dispatch",
-                           {"vehicle_id": vehicle_id, "crew_user_ids": [too_big]})
-        assert status == 400 and answer["error"]["field"] == "crew_user_ids.0", answer
+                           {"vehicle_id": vehicle_id, "crew_user_ids": [not_an_id]})
+        assert status == 400 and answer["error"]["field"] == "crew_user_ids.0", (not_an_id, answer)
     with engine().connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.dispatches)
                             .where(tables.dispatches.c.case_id == case_id)).scalar_one() == 0

@@ -82,7 +82,9 @@ class Decision(_Strict):
 
 class DispatchOrder(_Strict):
     vehicle_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")]
-    crew_user_ids: Annotated[list[Annotated[int, Field(gt=0, le=MAX_ID)]], Field(min_length=1, max_length=6)]
+    # JSON whole numbers only: true is not user 1, "5" not user 5.
+    crew_user_ids: Annotated[list[Annotated[int, Field(strict=True, gt=0, le=MAX_ID)]],
+                             Field(min_length=1, max_length=6)]
 
 
 class TripStep(_Strict):
