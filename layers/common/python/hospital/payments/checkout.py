@@ -52,8 +52,9 @@ def pay_with_wechat(principal, order_id: str, client_ip: str) -> dict:
             raise Conflict("this order was closed; start a new one", code="order_closed") from None
         raise UpstreamUnavailable(f"WeChat Pay refused the order ({exc.code})") from None
     with transaction() as conn:
-        orders.move(conn, row.id, orders.PAYING, prepay_id=prepay_id, mchid=merchant.mchid, appid=appid,
-                    api_version=version, channel="wechat")
+        # Another tap or a payment may have won meanwhile: the re-read below says which.
+        orders.try_move(conn, row.id, orders.PAYING, prepay_id=prepay_id, mchid=merchant.mchid, appid=appid,
+                        api_version=version, channel="wechat")
         current = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == row.id)).one()
     if current.status != orders.PAYING or current.prepay_id is None:
         orders.ensure_payable(current, principal)  # raises: it was paid or closed meanwhile

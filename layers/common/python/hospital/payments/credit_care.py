@@ -118,7 +118,7 @@ def pay(principal, order_id: str) -> dict:
     # cannot start meanwhile, and one that is open stops this one. Paying both ways could take
     # the money twice.
     with transaction() as conn:
-        claimed = orders.move(conn, row.id, orders.PAYING, channel="credit")
+        claimed = orders.try_move(conn, row.id, orders.PAYING, channel="credit")
     if not claimed:
         raise Conflict("a payment of this order is already open; finish it or let it expire",
                        code="payment_in_progress")
@@ -139,8 +139,8 @@ def _charge(order, enrolment) -> str:
     except credit.CreditRefused:
         charge = {"status": "declined"}
     if charge.get("status") != "approved":
-        with transaction() as conn:
-            orders.move(conn, order.id, orders.CREATED, channel=None)
+        with transaction() as conn:  # give the claim back, unless the sweeper closed the order meanwhile
+            orders.try_move(conn, order.id, orders.CREATED, channel=None)
         return "declined"
     now = utcnow()
     due = charge.get("due_date")
@@ -163,8 +163,8 @@ def recover(order) -> bool:
         enrolment = conn.execute(sa.select(t.credit_enrolments).where(
             t.credit_enrolments.c.user_id == order.user_id).order_by(t.credit_enrolments.c.created_at.desc())).first()
     if enrolment is None:
-        with transaction() as conn:
-            orders.move(conn, order.id, orders.CREATED, channel=None)
+        with transaction() as conn:  # give the claim back, unless the order was closed meanwhile
+            orders.try_move(conn, order.id, orders.CREATED, channel=None)
         return False
     return _charge(order, enrolment) in ("paid", "duplicate")
 

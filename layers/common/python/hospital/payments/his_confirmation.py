@@ -43,8 +43,8 @@ def confirm(order_id: str) -> str:
                 his_attempts=t.payment_orders.c.his_attempts + 1, his_error=exc.message[:200], updated_at=utcnow()))
         raise
     with transaction() as conn:
-        moved = orders.move(conn, order.id, orders.CONFIRMED, his_confirmed_at=utcnow(), his_error=None,
-                            his_attempts=order.his_attempts + 1)
+        moved = orders.try_move(conn, order.id, orders.CONFIRMED, his_confirmed_at=utcnow(), his_error=None,
+                                his_attempts=order.his_attempts + 1)
     log.info("payment confirmed with the HIS", extra={"order_id": order.id, "moved": moved})
     return orders.CONFIRMED
 
@@ -53,7 +53,7 @@ def refund_by_policy(order_id: str, error: str, reason: str) -> str:
     """The HIS will not (or could not in time) take the payment: all of it goes back."""
     with unit_of_work() as uow:
         order = orders.locked(uow.conn, order_id)
-        if not orders.move(uow.conn, order.id, orders.HIS_FAILED, his_error=error):
+        if not orders.try_move(uow.conn, order.id, orders.HIS_FAILED, his_error=error):
             return order.status
         order = orders.locked(uow.conn, order_id)
         refunds.request(uow, order, order.paid_fen, reason)

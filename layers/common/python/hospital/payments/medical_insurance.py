@@ -65,10 +65,11 @@ def pay(principal, order_id: str, auth_code: str) -> dict:
     except wechatpay_v3.WeChatPayError as exc:
         raise UpstreamUnavailable(f"WeChat Pay refused the mixed order ({exc.code})") from None
     with transaction() as conn:
-        orders.move(conn, row.id, orders.PAYING, channel="med_ins", mchid=merchant.mchid, appid=appid,
-                    api_version="v3", mix_trade_no=answer["mix_trade_no"], ins_pay_ord_id=split.pay_ord_id,
-                    ins_fund_fen=split.fund_fen, ins_account_fen=split.account_fen, ins_other_fen=split.other_fen,
-                    cash_fen=split.cash_fen)
+        # Another payment may have started meanwhile: the re-read below says which.
+        orders.try_move(conn, row.id, orders.PAYING, channel="med_ins", mchid=merchant.mchid, appid=appid,
+                        api_version="v3", mix_trade_no=answer["mix_trade_no"], ins_pay_ord_id=split.pay_ord_id,
+                        ins_fund_fen=split.fund_fen, ins_account_fen=split.account_fen,
+                        ins_other_fen=split.other_fen, cash_fen=split.cash_fen)
         current = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == row.id)).one()
     if current.mix_trade_no != answer["mix_trade_no"]:
         orders.ensure_payable(current, principal)

@@ -52,8 +52,23 @@ def ttl() -> dt.timedelta:
     return dt.timedelta(seconds=config.env_int("PAYMENT_ORDER_TTL_SECONDS", 900))
 
 
-def move(conn, order_id: str, to: str, **values) -> bool:
-    """Guarded transition; False if the order was not in a state `to` may follow."""
+class TransitionRefused(Conflict):
+    """An order was not in a state the move may follow, where the caller knew it would be."""
+
+    code = "illegal_transition"
+
+
+def move(conn, order_id: str, to: str, **values) -> None:
+    """Guarded transition of an order whose state the caller knows (it holds the row lock and
+    checked the state): a refusal here is a broken assumption, so it raises and the whole
+    transaction rolls back, rather than leaving the order behind unnoticed."""
+    if not try_move(conn, order_id, to, **values):
+        raise TransitionRefused(f"order {order_id} cannot move to {to} from where it is")
+
+
+def try_move(conn, order_id: str, to: str, **values) -> bool:
+    """Guarded transition that may lose a race; False if the order was not in a state `to` may
+    follow. The caller says what a refusal means (another payment won, it was closed meanwhile)."""
     if to not in ALLOWED_FROM:
         raise ValueError(f"no transition into {to}")
     if to in (CLOSED, REFUNDED):

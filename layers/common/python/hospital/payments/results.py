@@ -77,8 +77,8 @@ def apply_payment(result: PaymentResult, on_paid=None, parts: list[tuple[str, in
                 return "second_transaction"
             return "duplicate"
         late = order.status == orders.CLOSED  # its bill may have a new open order by now: leave that be
-        if not orders.move(conn, order.id, orders.PAID, transaction_id=result.transaction_id, paid_at=result.paid_at,
-                           paid_fen=result.total_fen, channel=result.channel):
+        if not orders.try_move(conn, order.id, orders.PAID, transaction_id=result.transaction_id,
+                               paid_at=result.paid_at, paid_fen=result.total_fen, channel=result.channel):
             return "duplicate"
         for channel, fen in parts or [(result.channel, result.total_fen)]:
             ledger.book(conn, order_id=order.id, entry_type=ledger.PAYMENT, channel=channel, amount_fen=fen,

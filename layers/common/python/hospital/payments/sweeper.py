@@ -90,7 +90,7 @@ def _close_expired(order_id: str) -> bool:
             if exc.code not in ("ORDER_NOT_EXIST", "ORDERNOTEXIST", "ORDER_CLOSED", "ORDERCLOSED"):
                 raise  # unpaid but not closable yet: try again next run
     with transaction() as conn:
-        return orders.move(conn, order.id, orders.CLOSED, closed_reason="expired")
+        return orders.try_move(conn, order.id, orders.CLOSED, closed_reason="expired")  # paid meanwhile?
 
 
 def _query(order_id: str) -> bool:
