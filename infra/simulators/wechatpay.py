@@ -424,7 +424,7 @@ class WeChatPaySimulator(SimulatorServer):
 
     # ---- trade bills (reconciliation) ------------------------------------------------------
     def trade_bill(self, mchid: str, bill_date: str, bill_type: str = "ALL") -> str | None:
-        """The day's bill in WeChat's layout (shared/specs/wechatpay.md): a header, data lines
+        """The day's bill in WeChat's layout (docs/wechatpay.md): a header, data lines
         whose every value starts with a backtick, a summary header and line. None: no trades."""
         day = bill_date
         columns = {"ALL": BILL_ALL, "SUCCESS": BILL_SUCCESS, "REFUND": BILL_REFUND}[bill_type]

@@ -6,13 +6,13 @@
   against MariaDB (validation, auth, encryption, case + node + outbox in one transaction,
   relay to SQS on the embedded moto), against plain single-row INSERT+COMMIT per second on
   the same server; target at least 0.25.
-- alert latency (issue 3): 200 intakes fired at once at the local runtime; all accepted,
+- alert latency: 200 intakes fired at once at the local runtime; all accepted,
   none lost or doubled; p95 from intake request to the ED console's WebSocket; target < 1 s.
-- payment notifications (issue 4): signed and encrypted WeChat Pay v3 notifications handled
+- payment notifications: signed and encrypted WeChat Pay v3 notifications handled
   per second in-process against MariaDB (verify, decrypt, guarded update, ledger, outbox and
   its relay), against plain single-row UPDATE+COMMIT per second on the same server; target
   at least 0.3.
-- ambulance tracking (issue 3): 100 ambulances each posting one GPS point a second for 60 s
+- ambulance tracking: 100 ambulances each posting one GPS point a second for 60 s
   (BENCH_AMBULANCES, BENCH_TRACK_SECONDS) at the local runtime; no point lost (all stored and
   readable over HTTP); p95 from a post to the patient's WebSocket showing that point or a
   newer one (pushes carry the latest position, so a burst may be coalesced); target < 1 s.
@@ -144,7 +144,7 @@ def main(argv: list[str]) -> int:
 
 
 def notification_throughput(count: int = int(os.environ.get("BENCH_NOTIFICATIONS", "300"))) -> float:
-    """Issue 4: v3 payment notifications per second through the callback handler in-process,
+    """V3 payment notifications per second through the callback handler in-process,
     as a ratio to plain single-row UPDATE+COMMIT per second on the same database."""
     import datetime as dt
 
@@ -266,7 +266,7 @@ def _p95(values: list[float]) -> float:
 
 
 def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) -> dict:
-    """Issue 3: `intakes` one-click intakes fired at once at the local runtime (MariaDB); all
+    """`intakes` one-click intakes fired at once at the local runtime (MariaDB); all
     accepted, none lost or doubled; p95 from intake request to the ED console receiving the
     alert over the WebSocket API."""
     from hospital.auth import sessions
@@ -300,7 +300,7 @@ def alert_latency(intakes: int = int(os.environ.get("BENCH_INTAKES", "200"))) ->
 
 def tracking_latency(ambulances: int = int(os.environ.get("BENCH_AMBULANCES", "100")),
                      seconds: int = int(os.environ.get("BENCH_TRACK_SECONDS", "60"))) -> dict:
-    """Issue 3: `ambulances` crews each post one GPS point a second for `seconds` while each
+    """`ambulances` crews each post one GPS point a second for `seconds` while each
     case's patient follows it over the WebSocket API. Every point must be stored; the latency
     of a point is from its post to the patient seeing it or a newer point of that ambulance."""
     import sqlalchemy as sa

@@ -1,4 +1,4 @@
-"""The WeChat access token is shared by all containers through the database (platform issue, item 7)."""
+"""The WeChat access token is shared by all containers through the database."""
 import concurrent.futures
 
 from hospital import wechat_tokens

@@ -1,5 +1,5 @@
 """WeChat Pay API v2 (XML) for merchants still on it: calls through wechatpy, and the checks
-wechatpy does not do the way the spec (shared/specs/wechatpy.md) requires.
+wechatpy does not do the way the spec (docs/wechatpay.md) requires.
 
 - Signatures: all non-empty fields but `sign`, sorted, `k=v&...&key=<API key>`, MD5 or
   HMAC-SHA256, upper-case hex. A notification may omit `sign_type` even when the merchant

@@ -1,6 +1,6 @@
 """WeChat Pay API v3: request signing, answer and notification verification, resource
 decryption, and the calls we make (JSAPI prepay, order query and close, refund and refund
-query, medical-insurance mixed orders). The facts are in shared/specs/wechatpay.md.
+query, medical-insurance mixed orders). The facts are in docs/wechatpay.md.
 
 - Our requests carry `Authorization: WECHATPAY2-SHA256-RSA2048 mchid=..,nonce_str=..,
   signature=..,timestamp=..,serial_no=..`, signed with the merchant's private key over

@@ -287,7 +287,7 @@ consents = sa.Table(
 )
 
 
-# ---- payments (issue 4): orders, refunds, the ledger, abnormal notifications -------------------
+# ---- payments: orders, refunds, the ledger, abnormal notifications -------------------
 
 payment_orders = sa.Table(
     "payment_orders", metadata,

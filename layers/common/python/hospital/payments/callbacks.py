@@ -1,4 +1,4 @@
-"""Provider notifications: verify exactly as shared/specs/wechatpay.md says, turn them into
+"""Provider notifications: verify exactly as docs/wechatpay.md says, turn them into
 results, apply them once, and answer in the platform's own format.
 
 - A failed verification answers 401 with the platform's failure body, is logged with its

@@ -1,4 +1,4 @@
-"""Timeline nodes of a rescue case (see shared/specs/rescue-and-outpatient.md).
+"""Timeline nodes of a rescue case (see docs/rescue-and-outpatient.md).
 
 Nodes are append-only; the case's status is derived from them. A node that only informs
 (guidance, a location correction) leaves the status as it was.
