@@ -2,21 +2,40 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/common/requirements.txt | cksum | cut -d' ' -f1)
+# .venv is installed from the lock files (every package pinned, hash-checked); a change to
+# either lock reinstalls. The .txt files are their human-edited inputs: see `make lock`.
+LOCKS  := requirements-dev.lock layers/common/requirements.lock
+STAMP  := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 
 FN    ?=
 EVENT ?=
 
-.PHONY: venv run test invoke trigger migrate lint bench package clean
+.PHONY: venv lock run test invoke trigger migrate lint bench package clean
 
-$(STAMP): requirements-dev.txt layers/common/requirements.txt
+# pip itself is in the dev lock (chalice depends on it), so this also brings pip to the
+# locked version. Packages installed by hand and absent from the lock are left alone.
+$(STAMP): $(LOCKS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
+
+## lock: regenerate the lock files from requirements-dev.txt and layers/common/requirements.txt
+# Keeps every pin the inputs still allow; LOCK_ARGS=--upgrade moves all of them to the newest
+# allowed, LOCK_ARGS="--upgrade-package requests" one package (and what it needs).
+# Resolved for the Lambda platform (CPython 3.11, manylinux2014 x86_64), whatever machine
+# runs it. Dev first; the runtime lock takes the dev lock as a constraint, so the layer ships
+# exactly the versions the tests run with; chalice.lock pins the wheel the layer takes
+# Chalice's two runtime files from, at the dev lock's version.
+LOCK_COMPILE = $(BIN)/uv pip compile --quiet --python $(BIN)/python --python-version 3.11 \
+	--python-platform x86_64-manylinux2014 --generate-hashes --custom-compile-command "make lock" $(LOCK_ARGS)
+lock: venv
+	$(LOCK_COMPILE) requirements-dev.txt -o requirements-dev.lock
+	$(LOCK_COMPILE) layers/common/requirements.txt -c requirements-dev.lock -o layers/common/requirements.lock
+	grep -i '^chalice==' requirements-dev.lock | cut -d' ' -f1 | \
+	  $(LOCK_COMPILE) --no-deps --no-annotate - -o layers/common/chalice.lock
 
 ## run: serve every function of template.yaml locally (API :3000, queues, schedules, simulators)
 run: venv
