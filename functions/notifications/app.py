@@ -9,4 +9,4 @@ def handle_notifications(event):
     from hospital.messaging import process_batch
     from hospital.rescue import consumer
 
-    return process_batch(event, consumer.handle_notification)
+    return process_batch(event, consumer.NOTIFICATIONS)

@@ -9,4 +9,4 @@ def handle_payment_events(event):
     from hospital.messaging import process_batch
     from hospital.payments import consumer
 
-    return process_batch(event, consumer.handle_payment_event)
+    return process_batch(event, consumer.PAYMENT_EVENTS)

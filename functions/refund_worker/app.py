@@ -9,4 +9,4 @@ def handle_refunds(event):
     from hospital.messaging import process_batch
     from hospital.payments import consumer
 
-    return process_batch(event, consumer.handle_refund)
+    return process_batch(event, consumer.REFUNDS)

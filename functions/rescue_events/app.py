@@ -9,4 +9,4 @@ def handle_rescue_events(event):
     from hospital.messaging import process_batch
     from hospital.rescue import consumer
 
-    return process_batch(event, consumer.handle_message)
+    return process_batch(event, consumer.RESCUE_EVENTS)

@@ -9,4 +9,4 @@ def handle_triage_messages(event):
     from hospital.messaging import process_batch
     from hospital.rescue import consumer
 
-    return process_batch(event, consumer.handle_triage_message)
+    return process_batch(event, consumer.TRIAGE)

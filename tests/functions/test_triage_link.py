@@ -19,7 +19,7 @@ def sqs_record(body: dict, receives: int = 1) -> dict:
 
 
 def push(functions, case_id, receives=1):
-    record = sqs_record({"message_id": "t", "type": triage_link.MESSAGE, "data": {"case_id": case_id}}, receives)
+    record = sqs_record({"message_id": "t", "type": "triage.case_changed", "data": {"case_id": case_id}}, receives)
     return functions.invoke("TriageLinkFunction", {"Records": [record]}).result
 
 

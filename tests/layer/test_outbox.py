@@ -1,6 +1,7 @@
 """Transactional outbox: relayed after commit, swept when the relay did not happen,
 never sent by two relays at once, nothing published when the transaction rolls back."""
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import json
 
@@ -9,7 +10,16 @@ import sqlalchemy as sa
 
 from hospital import outbox
 from hospital.db import engine, tables
+from hospital.messages import Message
 from hospital.unit_of_work import unit_of_work
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe(Message):
+    """The tests' own message, on a real queue (not declared: no consumer reads it)."""
+    QUEUE = "rescue-events"
+    TYPE = "test.event"
+    n: int
 
 
 def drain(platform, queue="RescueEventsQueue"):
@@ -44,7 +54,7 @@ def test_published_message_is_relayed_after_commit_with_its_correlation_id(platf
     token = bind_correlation_id("corr-outbox-1")
     try:
         with unit_of_work() as uow:
-            message_id = uow.publish("rescue-events", "test.event", {"n": 1})
+            message_id = uow.publish(Probe(n=1))
     finally:
         reset_correlation_id(token)
     sent = drain(platform)
@@ -58,7 +68,7 @@ def test_rolled_back_transaction_publishes_nothing(platform, queue):
     before = _count()
     with pytest.raises(RuntimeError):
         with unit_of_work() as uow:
-            uow.publish("rescue-events", "test.event", {"n": 2})
+            uow.publish(Probe(n=2))
             raise RuntimeError("business rule failed")
     assert _count() == before
     assert drain(platform) == []
@@ -67,7 +77,7 @@ def test_rolled_back_transaction_publishes_nothing(platform, queue):
 def test_failed_relay_leaves_the_row_and_the_sweeper_sends_it(platform, queue, monkeypatch):
     monkeypatch.setenv("RESCUE_EVENTS_QUEUE_URL", platform.queue_url("RescueEventsQueue") + "-missing")
     with unit_of_work() as uow:
-        message_id = uow.publish("rescue-events", "test.event", {"n": 3})
+        message_id = uow.publish(Probe(n=3))
     stuck = row(message_id)
     assert stuck.sent_at is None and stuck.last_error and stuck.claimed_until is None
     monkeypatch.undo()

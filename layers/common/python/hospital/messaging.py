@@ -4,23 +4,66 @@ Only the records that failed come back to the queue (ReportBatchItemFailures); a
 maxReceiveCount they move to the DLQ. A failed record is made visible again after a short,
 growing delay instead of the queue's whole visibility timeout: these are emergencies.
 Each record runs with the correlation id it carries.
+
+A queue's consumer is a `Consumer`: the message classes it handles, each with its handler.
+It decodes the body into the declared class (hospital.messages); a type it does not handle
+is logged and acknowledged, here and nowhere else; data that does not fit a known type fails
+the record, which comes back and ends in the DLQ.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
 import os
-from typing import Callable
+from typing import Callable, Mapping
 
+from hospital import messages
 from hospital.observability import CORRELATION_ATTRIBUTE, bind_correlation_id, reset_correlation_id
 
 log = logging.getLogger("hospital.messaging")
 
 
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """What the queue says about one delivery of a message."""
+    message_id: str | None  # the outbox row id: the same on every resend
+    receive_count: int
+
+
+class Consumer:
+    """One queue's consumer: `process_batch(records, consumer)`."""
+
+    def __init__(self, queue: str,
+                 handlers: Mapping[type[messages.Message], Callable[[messages.Message, Delivery], None]]):
+        strays = [cls.__name__ for cls in handlers if cls.QUEUE != queue]
+        if strays:
+            raise ValueError(f"the {queue} consumer cannot handle messages of other queues: {strays}")
+        self.queue = queue
+        self.handlers = dict(handlers)
+
+    @property
+    def handles(self) -> frozenset[type[messages.Message]]:
+        return frozenset(self.handlers)
+
+    def __call__(self, body, record: dict) -> None:
+        try:
+            message = messages.decode(body)
+        except messages.UnknownMessage:
+            message = None
+        handler = self.handlers.get(type(message))
+        if handler is None:  # not ours (a declared type of another queue counts as unknown too)
+            log.warning("ignored message of unknown type",
+                        extra={"message_type": body.get("type"), "queue": self.queue})
+            return
+        receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+        handler(message, Delivery(body.get("message_id"), receives))
+
+
 def process_batch(records, handle: Callable[[dict, dict], None]) -> dict:
     """`records`: a Chalice SQSEvent or the raw Lambda event's Records list.
-    `handle(message, record)` gets the decoded JSON body and the raw record."""
+    `handle(body, record)` (a Consumer) gets the JSON body and the raw record."""
     failures = []
     for record in records:
         raw = record.to_dict() if hasattr(record, "to_dict") else record

@@ -2,11 +2,12 @@
 
     with unit_of_work() as uow:
         uow.conn.execute(...)
-        uow.publish("rescue-events", "rescue.case_created", {...})
+        uow.publish(rescue_messages.CaseCreated(case_id=case_id))
 
-The messages are outbox rows in the same transaction; after commit they are relayed
-to their queues. If the transaction rolls back, nothing is published. `after_commit(fn)`
-runs fn after the commit and before the relay (the consumers hear of it only after fn).
+The messages (declared classes, see hospital.messages: each names its queue) are outbox
+rows in the same transaction; after commit they are relayed to their queues. If the
+transaction rolls back, nothing is published. `after_commit(fn)` runs fn after the commit
+and before the relay (the consumers hear of it only after fn).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import contextlib
 
 from hospital import outbox
 from hospital.db import transaction
+from hospital.messages import Message
 
 
 class UnitOfWork:
@@ -25,10 +27,12 @@ class UnitOfWork:
     def after_commit(self, fn) -> None:
         self.committed_hooks.append(fn)
 
-    def publish(self, destination: str, message_type: str, data: dict) -> int:
-        message = outbox.add(self.conn, destination, message_type, data)
-        self.published.append(message)
-        return message.id
+    def publish(self, message: Message) -> int:
+        if not isinstance(message, Message):
+            raise TypeError(f"publish takes a message object, not {type(message).__name__}")
+        row = outbox.add(self.conn, message.QUEUE, message.wire_type, message.data())
+        self.published.append(row)
+        return row.id
 
 
 @contextlib.contextmanager

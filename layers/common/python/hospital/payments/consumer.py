@@ -1,24 +1,21 @@
 """What the payment queues' consumers do with each message."""
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger("hospital.payments")
-
-
-def handle_payment_event(message: dict, record: dict) -> None:
-    from hospital.payments import his_confirmation, results
-
-    if message.get("type") != results.PAYMENT_PAID:
-        log.warning("ignored message of unknown type", extra={"message_type": message.get("type")})
-        return
-    his_confirmation.confirm(message["data"]["order_id"])
+from hospital.messaging import Consumer, Delivery
+from hospital.payments import messages
 
 
-def handle_refund(message: dict, record: dict) -> None:
-    from hospital.payments import refunds, results
+def _confirm_with_his(message: messages.PaymentPaid, delivery: Delivery) -> None:
+    from hospital.payments import his_confirmation
 
-    if message.get("type") != results.REFUND_REQUESTED:
-        log.warning("ignored message of unknown type", extra={"message_type": message.get("type")})
-        return
-    refunds.process(message["data"]["refund_id"])
+    his_confirmation.confirm(message.order_id)
+
+
+def _carry_refund_on(message: messages.RefundRequested, delivery: Delivery) -> None:
+    from hospital.payments import refunds
+
+    refunds.process(message.refund_id)
+
+
+PAYMENT_EVENTS = Consumer(messages.PaymentPaid.QUEUE, {messages.PaymentPaid: _confirm_with_his})
+REFUNDS = Consumer(messages.RefundRequested.QUEUE, {messages.RefundRequested: _carry_refund_on})

@@ -17,7 +17,7 @@ from hospital.adapters import wechatpay_v3
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, UpstreamUnavailable, ValidationFailed
-from hospital.payments import anomalies, merchants, notify_urls, orders, results
+from hospital.payments import anomalies, merchants, messages, notify_urls, orders, results
 from hospital.timeutil import utcnow
 
 log = logging.getLogger("hospital.payments")
@@ -200,7 +200,7 @@ def handle_callback(headers: dict, body: bytes) -> tuple[int, dict]:
         from hospital.unit_of_work import unit_of_work
 
         with unit_of_work() as uow:
-            uow.publish("refunds", results.REFUND_REQUESTED, {"refund_id": refund.id})
+            uow.publish(messages.RefundRequested(refund_id=refund.id))
     log.info("insurance callback", extra={"event": kind[:32], "order_id": order.id})
     return 200, {"infcode": 0}
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, ValidationFailed
-from hospital.payments import anomalies, ledger, orders
+from hospital.payments import anomalies, ledger, messages, orders
 from hospital.timeutil import utcnow
 
 log = logging.getLogger("hospital.payments")
@@ -76,7 +76,7 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
         created_at=now, updated_at=now, **mixed))
     if order.status == orders.CONFIRMED:
         orders.move(conn, order.id, orders.REFUND_PENDING)
-    uow.publish("refunds", "refund.requested", {"refund_id": refund_id})
+    uow.publish(messages.RefundRequested(refund_id=refund_id))
     return orders.refund_view(conn.execute(sa.select(t.payment_refunds)
                                            .where(t.payment_refunds.c.id == refund_id)).one())
 

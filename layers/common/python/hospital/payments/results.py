@@ -15,14 +15,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from hospital.db import tables as t
-from hospital.payments import anomalies, ledger, orders
+from hospital.payments import anomalies, ledger, messages, orders
 from hospital.timeutil import utcnow
 from hospital.unit_of_work import unit_of_work
 
 log = logging.getLogger("hospital.payments")
-
-PAYMENT_PAID = "payment.paid"  # payment-events: confirm with the HIS
-REFUND_REQUESTED = "refund.requested"  # refunds: the worker calls the provider
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ def apply_payment(result: PaymentResult, on_paid=None, parts: list[tuple[str, in
                              dedupe_key=f"pay:late:{order.id}:{result.transaction_id}")
         if on_paid is not None:
             on_paid(conn, order)
-        uow.publish("payment-events", PAYMENT_PAID, {"order_id": order.id})
+        uow.publish(messages.PaymentPaid(order_id=order.id))
     log.info("payment applied", extra={"order_id": result.out_trade_no, "source": result.source})
     return "paid"
 
@@ -152,5 +149,5 @@ def apply_refund(result: RefundResult) -> str:
             return "refund_amount_mismatch"
         outcome = refunds.settle(conn, order, refund, result, now)
         if outcome == refunds.CASH_DONE:  # a mixed refund's cash part is back: the worker goes on
-            uow.publish("refunds", REFUND_REQUESTED, {"refund_id": refund.id})
+            uow.publish(messages.RefundRequested(refund_id=refund.id))
         return outcome

@@ -21,7 +21,7 @@ from hospital.adapters.wechatpay_v3 import WeChatPayError
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import UpstreamUnavailable
-from hospital.payments import his_confirmation, merchants, orders, refunds, results
+from hospital.payments import his_confirmation, merchants, messages, orders, refunds, results
 from hospital.timeutil import utcnow
 from hospital.unit_of_work import unit_of_work
 
@@ -138,7 +138,7 @@ def _resend_refund(refund_id: str) -> None:
     with unit_of_work() as uow:
         uow.conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund_id)
                          .values(updated_at=utcnow()))
-        uow.publish("refunds", "refund.requested", {"refund_id": refund_id})
+        uow.publish(messages.RefundRequested(refund_id=refund_id))
 
 
 def _resend_confirmation(order_id: str) -> None:
@@ -146,7 +146,7 @@ def _resend_confirmation(order_id: str) -> None:
         uow.conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order_id,
                                                          t.payment_orders.c.status == orders.PAID)
                          .values(updated_at=utcnow()))
-        uow.publish("payment-events", results.PAYMENT_PAID, {"order_id": order_id})
+        uow.publish(messages.PaymentPaid(order_id=order_id))
 
 
 def _policy_refund(order_id: str) -> None:

@@ -13,14 +13,13 @@ from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, ValidationFailed
-from hospital.rescue import visibility
+from hospital.rescue import messages, visibility
 from hospital.rescue.timeline import derive_status, refusal
 from hospital.timeutil import iso_utc, utcnow
 from hospital.unit_of_work import unit_of_work
 
 log = logging.getLogger("hospital.rescue")
 
-CASE_CREATED = "rescue.case_created"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 
 
@@ -83,7 +82,7 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
             visibility.record_own(uow.conn, principal, "rescue_case", case_id, [
                 name for name, value in ((visibility.LOCATION, location), (visibility.ADDRESS, intake.address_text),
                                          (visibility.COMPLAINT, intake.complaint)) if value])
-            uow.publish("rescue-events", CASE_CREATED, {"case_id": case_id})
+            uow.publish(messages.CaseCreated(case_id=case_id))
             # The consoles first, then the queue: its consumer then finds them alerted.
             uow.after_commit(lambda: alert_consoles_now(case_id, {
                 "type": "rescue.alert", "case_id": case_id, "source": "mini_program", "status": "received",
@@ -239,7 +238,7 @@ def republish_unalerted(older_than: dt.timedelta = dt.timedelta(minutes=2),
             .order_by(t.rescue_cases.c.created_at).limit(limit)).scalars().all()
     for case_id in stuck:
         with unit_of_work() as uow:
-            uow.publish("rescue-events", CASE_CREATED, {"case_id": case_id, "republished": True})
+            uow.publish(messages.CaseCreated(case_id=case_id, republished=True))
         log.warning("rescue case not alerted in time: event republished", extra={"case_id": case_id})
     return list(stuck)
 
@@ -268,7 +267,7 @@ def correct_location(principal, case_id: str, correction) -> dict:
                     actor_user_id=principal.user_id, at=now,
                     details={"location_id": int(location_id), "coord_system": loc.coord_system,
                              "accuracy_m": loc.accuracy_m})
-        uow.publish("rescue-events", "rescue.location_changed", {"case_id": case_id, "location_id": int(location_id)})
+        uow.publish(messages.LocationChanged(case_id=case_id, location_id=int(location_id)))
     return get_case(principal, case_id)
 
 
@@ -278,7 +277,7 @@ def cancel(principal, case_id: str, reason: str) -> dict:
         _owned_case_id(uow.conn, principal, case_id)
         append_node(uow.conn, case_id, "cancelled", source="mini_program", actor_role="patient",
                     actor_user_id=principal.user_id, details={"reason": reason})
-        uow.publish("rescue-events", "rescue.cancelled", {"case_id": case_id})
+        uow.publish(messages.CaseChanged(case_id=case_id, node="cancelled"))
     return get_case(principal, case_id)
 
 

@@ -17,7 +17,7 @@ from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, ValidationFailed
-from hospital.rescue import cases, visibility
+from hospital.rescue import cases, messages, visibility
 from hospital.timeutil import iso_utc, utcnow
 from hospital.unit_of_work import unit_of_work
 
@@ -52,7 +52,7 @@ def phone_intake(dispatcher, intake) -> dict:
             created_at=now, updated_at=now, **sealed))
         cases._insert_node(uow.conn, case_id, "call_received", source=SOURCE, actor_user_id=dispatcher.user_id,
                            actor_role="dispatcher", at=now, details={"channel": "phone", "with_location": loc is not None})
-        uow.publish("rescue-events", cases.CASE_CREATED, {"case_id": case_id})
+        uow.publish(messages.CaseCreated(case_id=case_id))
     return case_view(dispatcher, case_id)
 
 
@@ -61,7 +61,7 @@ def step(actor, role: str, case_id: str, node: str, details: dict | None = None)
     with unit_of_work() as uow:
         cases.append_node(uow.conn, case_id, node, source=SOURCE, actor_user_id=actor.user_id,
                           actor_role=role, details=details or {})
-        uow.publish("rescue-events", f"rescue.{node}", {"case_id": case_id})
+        uow.publish(messages.CaseChanged(case_id=case_id, node=node))
     return case_view(actor, case_id)
 
 
@@ -101,7 +101,7 @@ def dispatch(dispatcher, case_id: str, vehicle_id: str, crew_user_ids: list[int]
                                                   dispatcher_user_id=dispatcher.user_id, created_at=now))
         for user_id in sorted(set(crew_user_ids)):
             conn.execute(t.dispatch_crew.insert().values(dispatch_id=dispatch_id, user_id=user_id))
-        uow.publish("rescue-events", "rescue.dispatched", {"case_id": case_id, "dispatch_id": dispatch_id})
+        uow.publish(messages.Dispatched(case_id=case_id, dispatch_id=dispatch_id))
     return case_view(dispatcher, case_id)
 
 
@@ -119,7 +119,7 @@ def progress(staff, case_id: str, node: str, details: dict | None = None) -> dic
                      .values(status=VEHICLE_AFTER[node], updated_at=now))
         if node == "back_in_service":
             conn.execute(t.dispatches.update().where(t.dispatches.c.id == open_dispatch.id).values(closed_at=now))
-        uow.publish("rescue-events", f"rescue.{node}", {"case_id": case_id})
+        uow.publish(messages.CaseChanged(case_id=case_id, node=node))
     return case_view(staff, case_id)
 
 

@@ -15,11 +15,10 @@ import sqlalchemy as sa
 from hospital import config, wechat_tokens
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.rescue import cases, visibility
+from hospital.rescue import cases, messages, visibility
 from hospital.timeutil import SHANGHAI, utcnow
 
 log = logging.getLogger("hospital.notify")
-MESSAGE = "notify.staff_alert"
 
 
 def set_on_duty(principal, on: bool) -> dict:
@@ -40,7 +39,7 @@ def fan_out(uow, case_id: str) -> int:
         .where(t.users.c.status == "active", t.user_roles.c.role.in_(visibility.ON_DUTY_ROLES))
         .order_by(t.on_duty.c.user_id)).scalars().all()
     for user_id in staff:
-        uow.publish("notifications", MESSAGE, {"case_id": case_id, "user_id": int(user_id)})
+        uow.publish(messages.StaffAlert(case_id=case_id, user_id=int(user_id)))
     return len(staff)
 
 

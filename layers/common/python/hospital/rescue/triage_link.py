@@ -20,7 +20,6 @@ from hospital.rescue import cases
 from hospital.timeutil import utcnow
 
 log = logging.getLogger("hospital.triage")
-MESSAGE = "triage.case_changed"
 MAX_RECEIVES = 8  # the TriageQueue's maxReceiveCount: the last try marks the link failed
 
 
