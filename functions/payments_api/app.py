@@ -1,6 +1,6 @@
 """Patients paying their HIS bills: an order per bill (the amount is the HIS's), paying it
-with WeChat Pay (the signed parameters for wx.requestPayment) or on credit, their own orders
-with their refunds, and their credit-care enrolment (OC1, OC2)."""
+with WeChat Pay (the signed parameters for wx.requestPayment), medical insurance or on
+credit, their own orders with their refunds, and their credit-care enrolment (OC1, OC2)."""
 from hospital import web
 from hospital.auth import roles
 
@@ -36,23 +36,9 @@ def pay_order(order_id):
     from hospital.payments import checkout, models
 
     body = web.json_body(models.PayOrder)
-    if body.channel == "credit":
-        from hospital.payments import credit_care
-
-        return web.respond(credit_care.pay(web.principal(), order_id))
-    if body.channel == "med_ins":
-        from hospital.errors import ValidationFailed
-        from hospital.payments import medical_insurance
-
-        if not body.auth_code:
-            raise ValidationFailed("paying with medical insurance needs the insurance auth_code", field="auth_code")
-        return web.respond(medical_insurance.pay(web.principal(), order_id, body.auth_code))
-    if body.channel != "wechat":
-        from hospital.errors import ValidationFailed
-
-        raise ValidationFailed("this order can be paid with channel wechat, med_ins or credit", field="channel")
     source_ip = (web.request().context.get("identity") or {}).get("sourceIp") or "127.0.0.1"
-    return web.respond(checkout.pay_with_wechat(web.principal(), order_id, source_ip))
+    return web.respond(checkout.pay(web.principal(), order_id, channel=body.channel, client_ip=source_ip,
+                                    auth_code=body.auth_code))
 
 
 @web.route(app, "/credit/enrolment", methods=["POST"], allow=PATIENT)

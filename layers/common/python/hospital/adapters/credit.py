@@ -21,13 +21,16 @@ Callbacks to us (``POST /callbacks/credit``), signed the same way with the same 
 ``{"code": "FAIL", "message"}`` when the signature or its time (5 minutes) fails.
 
 Errors: ``CreditRefused`` (4xx with a code: declined, outstanding debt ...), ``UpstreamUnavailable``.
+A charge and a reversal answer become results (hospital.adapters.payment_results) at the end.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from hospital import config
 from hospital.adapters import signing
+from hospital.adapters.payment_results import PaymentResult, RefundResult
 from hospital.errors import UpstreamUnavailable
 
 
@@ -87,3 +90,18 @@ class CreditClient:
 
 def client() -> CreditClient:
     return CreditClient(config.env("CREDIT_API_BASE"), config.secret_value("CREDIT_SECRET_ARN", "api_key"))
+
+
+def charge_result(charge: dict, charge_no: str, amount_fen: int, at: dt.datetime, channel: str) -> PaymentResult | None:
+    """An approved charge as the payment of order `charge_no` (the charge number is the order
+    id); None when it was not approved."""
+    if charge.get("status") != "approved":
+        return None
+    return PaymentResult(source="credit", mchid="", appid="", out_trade_no=charge_no, transaction_id=charge["charge_id"],
+                         trade_state="SUCCESS", total_fen=amount_fen, paid_at=at, channel=channel)
+
+
+def reversal_result(answer: dict, reversal_no: str, amount_fen: int) -> RefundResult:
+    """The answer of a reversal: SUCCESS once the provider says succeeded, else PROCESSING."""
+    return RefundResult("credit", reversal_no, "SUCCESS" if answer.get("status") == "succeeded" else "PROCESSING",
+                        int(answer.get("amount_fen", amount_fen)), answer.get("reversal_id"))

@@ -15,15 +15,19 @@ wechatpy does not do the way the spec (docs/wechatpay.md) requires.
   up logging (Lambda's log-level setting, a script, a test) and whatever level the root has.
 - Calls share one HTTP session per container; the order and refund queries are retried on a
   5xx or a dropped connection, the calls that create or move money never.
+- Notifications and answers become results (hospital.adapters.payment_results) here, at the
+  end of this module; v2 times are Beijing time without an offset.
 """
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
 
+from hospital.adapters.payment_results import PaymentResult, RefundResult, fen
 from hospital.adapters.wechatpay_v3 import VerificationFailed, WeChatPayError
 from hospital.errors import UpstreamUnavailable
 
@@ -211,3 +215,67 @@ class Client:
             log.warning("wechatpay v2 answer failed verification", extra={"reason": exc.reason})
             raise UpstreamUnavailable("WeChat Pay v2's answer failed verification") from None
         return dict(data)
+
+
+# -- notifications and answers as results --------------------------------------------------
+
+REFUND_STATES = {"SUCCESS": "SUCCESS", "REFUNDCLOSE": "CLOSED", "CHANGE": "ABNORMAL"}
+PAID_STATES = ("SUCCESS", "REFUND")  # a queried order that was paid (REFUND: and refunded since)
+
+
+def utc_time(value) -> dt.datetime | None:
+    """A v2 time, Beijing time without an offset (20261126103000 or 2026-11-26 10:30:00), as
+    naive UTC; None if absent, ValueError if it is neither form."""
+    if not value:
+        return None
+    text = str(value)
+    fmt = "%Y%m%d%H%M%S" if text.isdigit() else "%Y-%m-%d %H:%M:%S"
+    return dt.datetime.strptime(text, fmt) - dt.timedelta(hours=8)
+
+
+def _now() -> dt.datetime:
+    from hospital.timeutil import utcnow
+
+    return utcnow()
+
+
+def notified_payment(data: dict, signed_by: str) -> PaymentResult:
+    """A verified payment notification that says SUCCESS (return_code and result_code).
+    KeyError or ValueError: it is malformed."""
+    return PaymentResult(
+        source="wechatpay_v2", mchid=data["mch_id"], appid=data.get("appid", ""), out_trade_no=data["out_trade_no"],
+        transaction_id=data["transaction_id"], trade_state="SUCCESS", total_fen=fen(data["total_fee"]),
+        paid_at=utc_time(data.get("time_end")) or _now(), signed_by=signed_by)
+
+
+def notified_refund(data: dict, signed_by: str) -> RefundResult | None:
+    """The decrypted req_info of a refund notification; None when it names no refund or a
+    state we do not know."""
+    state = REFUND_STATES.get(data.get("refund_status", ""))
+    if state is None or not data.get("out_refund_no"):
+        return None
+    return RefundResult(
+        "wechatpay_v2", data["out_refund_no"], state, fen(data.get("refund_fee")) if data.get("refund_fee") else None,
+        data.get("refund_id"), utc_time(data.get("success_time")), mchid=signed_by, signed_by=signed_by)
+
+
+def queried_payment(answer: dict, out_trade_no: str, mchid: str) -> PaymentResult | None:
+    """The answer of the order query (`{}` when WeChat has no such order) as a payment; None
+    unless it was paid."""
+    if answer.get("trade_state") not in PAID_STATES:
+        return None
+    return PaymentResult("query_v2", answer.get("mch_id", mchid), answer.get("appid", ""), out_trade_no,
+                         answer["transaction_id"], "SUCCESS", int(answer["total_fee"]),
+                         utc_time(answer.get("time_end")) or _now())
+
+
+def refund_result(answer: dict, out_refund_no: str) -> RefundResult:
+    """The answer of a refund request: accepted, so PROCESSING until a notification or a query."""
+    return RefundResult("refund_worker", out_refund_no, "PROCESSING",
+                        int(answer["refund_fee"]) if answer.get("refund_fee") else None, answer.get("refund_id"))
+
+
+def queried_refund(answer: dict, out_refund_no: str) -> RefundResult:
+    """The answer of the refund query (its first refund, `_0`): PROCESSING unless final."""
+    return RefundResult("query_v2", out_refund_no, REFUND_STATES.get(answer.get("refund_status_0", ""), "PROCESSING"),
+                        int(answer["refund_fee_0"]) if answer.get("refund_fee_0") else None, answer.get("refund_id_0"))

@@ -17,6 +17,8 @@ query, medical-insurance mixed orders). The facts are in docs/wechatpay.md.
   AEAD_AES_256_GCM-encrypted with the APIv3 key (`encrypt_certificate`).
 - Calls share one HTTP session per container (hospital.adapters.http_sessions): GET queries
   are retried on a 5xx or a dropped connection, calls that create or move money never.
+- Answers and notifications become results (hospital.adapters.payment_results) here, at the
+  end of this module; times are RFC 3339 with an offset, read as naive UTC.
 
 Errors: `VerificationFailed` (reason for the log, never the key); `WeChatPayError` for a
 business refusal (4xx with `code`, e.g. ORDER_NOT_EXIST); `UpstreamUnavailable` for 5xx,
@@ -33,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from hospital.adapters.payment_results import PaymentResult, RefundResult, fen
 from hospital.errors import UpstreamUnavailable
 
 log = logging.getLogger("hospital.wechatpay")
@@ -372,3 +375,96 @@ class Client:
         except ValueError:
             raise UpstreamUnavailable("WeChat Pay's answer is not JSON") from None
         return data if isinstance(data, dict) else {}
+
+
+# -- answers and notifications as results ------------------------------------------------
+
+PAYMENT_SUCCEEDED = "TRANSACTION.SUCCESS"          # notification event types we act on
+MIXED_PAYMENT_SUCCEEDED = "MEDICAL_INSURANCE.SUCCESS"
+REFUND_EVENTS = {"REFUND.SUCCESS": "SUCCESS", "REFUND.CLOSED": "CLOSED", "REFUND.ABNORMAL": "ABNORMAL"}
+PAID_STATES = ("SUCCESS", "REFUND")                # a queried order that was paid (REFUND: and refunded since)
+MIX_PAID = "MIX_PAY_SUCCESS"
+
+
+def utc_time(value) -> dt.datetime | None:
+    """An RFC 3339 time (2026-11-26T10:30:00+08:00) as naive UTC; None if absent. A time
+    without an offset is refused (ValueError): it would be guessed, not read."""
+    if not value:
+        return None
+    moment = dt.datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError("time without offset")
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _now() -> dt.datetime:
+    from hospital.timeutil import utcnow
+
+    return utcnow()
+
+
+def notified_payment(resource: Mapping[str, Any], signed_by: str) -> PaymentResult:
+    """The decrypted resource of a TRANSACTION.SUCCESS notification verified with the key of
+    merchant `signed_by`. KeyError, TypeError or ValueError: the resource is malformed."""
+    return PaymentResult(
+        source="wechatpay_v3", mchid=str(resource.get("mchid") or signed_by), appid=str(resource.get("appid") or ""),
+        out_trade_no=str(resource["out_trade_no"]), transaction_id=str(resource.get("transaction_id") or ""),
+        trade_state=str(resource.get("trade_state")), total_fen=fen(resource["amount"]["total"]),
+        paid_at=utc_time(resource.get("success_time")) or _now(), signed_by=signed_by)
+
+
+def queried_payment(answer: Mapping[str, Any], out_trade_no: str, mchid: str) -> PaymentResult | None:
+    """The answer of the order query (`{}` when WeChat has no such order) as a payment; None
+    unless it was paid."""
+    if answer.get("trade_state") not in PAID_STATES:
+        return None
+    return PaymentResult("query_v3", answer.get("mchid", mchid), answer.get("appid", ""), out_trade_no,
+                         answer["transaction_id"], "SUCCESS", int(answer["amount"]["total"]),
+                         utc_time(answer.get("success_time")) or _now())
+
+
+def notified_refund(resource: Mapping[str, Any], event_type: str, signed_by: str) -> RefundResult:
+    """The decrypted resource of a REFUND.* notification (event_type one of REFUND_EVENTS)."""
+    return RefundResult(
+        "wechatpay_v3", str(resource["out_refund_no"]),
+        str(resource.get("refund_status") or REFUND_EVENTS[event_type]),
+        fen(resource.get("amount", {}).get("refund")), resource.get("refund_id"),
+        utc_time(resource.get("success_time")), mchid=str(resource.get("mchid") or signed_by), signed_by=signed_by)
+
+
+def refund_result(answer: Mapping[str, Any], out_refund_no: str, source: str) -> RefundResult:
+    """The answer of a refund request or a refund query: PROCESSING unless it says otherwise."""
+    return RefundResult(source, out_refund_no, answer.get("status", "PROCESSING"),
+                        answer.get("amount", {}).get("refund"), answer.get("refund_id"))
+
+
+@dataclass(frozen=True)
+class MixedOrder:
+    """A medical-insurance mixed order as WeChat reports it (MEDICAL_INSURANCE.SUCCESS or the
+    mixed-order query). Its numbers are kept as sent, so the domain compares them with its
+    order and records any difference as it came."""
+    out_trade_no: str
+    mix_trade_no: Any
+    fees: dict              # total_fee, med_ins_gov_fee, med_ins_self_fee, med_ins_other_fee, med_ins_cash_fee
+    paid: bool              # mix_pay_status MIX_PAY_SUCCESS
+    mchid: str              # "" when the answer names none
+    appid: str
+    paid_time: Any
+
+    def payment_result(self, *, source: str, mchid: str, channel: str, signed_by: str | None = None) -> PaymentResult:
+        """The paid mixed order as a payment. Asked only once its numbers matched the order's,
+        so the amount is a whole number of fen; the time is read here (ValueError if bad)."""
+        return PaymentResult(
+            source=source, mchid=self.mchid or mchid, appid=self.appid, out_trade_no=self.out_trade_no,
+            transaction_id=str(self.mix_trade_no), trade_state="SUCCESS", total_fen=int(self.fees["total_fee"]),
+            paid_at=utc_time(self.paid_time) or _now(), channel=channel, signed_by=signed_by)
+
+
+MIXED_ORDER_FEES = ("total_fee", "med_ins_gov_fee", "med_ins_self_fee", "med_ins_other_fee", "med_ins_cash_fee")
+
+
+def mixed_order(answer: Mapping[str, Any]) -> MixedOrder:
+    return MixedOrder(out_trade_no=str(answer.get("out_trade_no") or ""), mix_trade_no=answer.get("mix_trade_no"),
+                      fees={k: answer.get(k) for k in MIXED_ORDER_FEES}, paid=answer.get("mix_pay_status") == MIX_PAID,
+                      mchid=str(answer.get("mchid") or ""), appid=str(answer.get("appid") or ""),
+                      paid_time=answer.get("paid_time"))

@@ -3,8 +3,10 @@ consent, sees the limit and status, and may withdraw; registration and outpatien
 then paid on credit (the visit goes ahead, a debt is recorded), settled later by the
 provider's callback, reversed on refund; an overdue debt is visible to patient and finance.
 
-Paying on credit is booked like any payment (ledger channel "credit": the hospital's claim
-on the provider), so orders, HIS confirmation, refunds and the ledger check work unchanged.
+Paying on credit is the credit channel (hospital.payments.channels.credit), booked like any
+payment (ledger channel "credit": the hospital's claim on the provider), so orders, HIS
+confirmation, refunds and the ledger check work unchanged. This module keeps the enrolments
+and the debts.
 """
 from __future__ import annotations
 
@@ -19,17 +21,24 @@ from hospital import audit, crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, UpstreamUnavailable
-from hospital.payments import anomalies, orders, results
+from hospital.payments import anomalies
 from hospital.timeutil import iso_utc, utcnow
 
 log = logging.getLogger("hospital.payments")
+CHANNEL = "credit"  # recorded on orders paid on credit and on their refunds
 CONSENT_KIND = "credit_care"
 OPEN, OVERDUE, SETTLED, REVERSED = "open", "overdue", "settled", "reversed"
 
 
-def _active(conn, user_id: int, for_update: bool = False):
+def active_enrolment(conn, user_id: int, for_update: bool = False):
     query = sa.select(t.credit_enrolments).where(t.credit_enrolments.c.active_user_id == user_id)
     return conn.execute(query.with_for_update() if for_update else query).first()
+
+
+def latest_enrolment(conn, user_id: int):
+    """The user's newest enrolment, withdrawn or not: the one a charge was made under."""
+    return conn.execute(sa.select(t.credit_enrolments).where(t.credit_enrolments.c.user_id == user_id)
+                        .order_by(t.credit_enrolments.c.created_at.desc())).first()
 
 
 def enrol(principal, consent_version: str) -> tuple[dict, bool]:
@@ -37,7 +46,7 @@ def enrol(principal, consent_version: str) -> tuple[dict, bool]:
     from hospital.adapters import credit
 
     with transaction() as conn:
-        existing = _active(conn, principal.user_id)
+        existing = active_enrolment(conn, principal.user_id)
     if existing is not None:
         return status(principal), False
     now = utcnow()
@@ -67,7 +76,7 @@ def status(principal) -> dict:
     from hospital.adapters import credit
 
     with transaction() as conn:
-        enrolment = _active(conn, principal.user_id)
+        enrolment = active_enrolment(conn, principal.user_id)
         debts = conn.execute(sa.select(t.credit_debts).where(t.credit_debts.c.user_id == principal.user_id)
                              .order_by(t.credit_debts.c.created_at.desc()).limit(50)).all()
     if enrolment is None:
@@ -87,7 +96,7 @@ def withdraw(principal) -> dict:
     from hospital.adapters import credit
 
     with transaction() as conn:
-        enrolment = _active(conn, principal.user_id)
+        enrolment = active_enrolment(conn, principal.user_id)
     if enrolment is None:
         raise NotFound("you are not enrolled in credit care", field="enrolment")
     try:
@@ -105,79 +114,12 @@ def withdraw(principal) -> dict:
     return {"enrolled": False, "withdrawn_at": iso_utc(now)}
 
 
-def pay(principal, order_id: str) -> dict:
-    """Pay an order on credit: the provider approves a charge (idempotent by the order id) and
-    the order is paid; the debt stays open until the provider settles it."""
-    row = orders.own(principal, order_id)
-    orders.ensure_payable(row, principal)
-    with transaction() as conn:
-        enrolment = _active(conn, principal.user_id)
-    if enrolment is None:
-        raise Conflict("enrol in credit care first", code="not_enrolled", field="channel")
-    # Claim the order for credit first (created -> paying, channel credit): a WeChat payment
-    # cannot start meanwhile, and one that is open stops this one. Paying both ways could take
-    # the money twice.
-    with transaction() as conn:
-        claimed = orders.try_move(conn, row.id, orders.PAYING, channel="credit")
-    if not claimed:
-        raise Conflict("a payment of this order is already open; finish it or let it expire",
-                       code="payment_in_progress")
-    if _charge(orders.own(principal, order_id), enrolment) != "paid":
-        raise Conflict("the credit provider declined this charge (limit or status)", code="credit_declined")
-    return orders.get_view(principal, order_id)
-
-
-def _charge(order, enrolment) -> str:
-    """Charge the claimed order (idempotent at the provider by the order id) and apply the
-    answer: paid, or the order is given back (created). An outage leaves it claimed: the
-    sweeper asks again with the same charge number (recover)."""
-    from hospital.adapters import credit
-
-    try:
-        charge = credit.client().charge(enrolment.provider_enrolment_id, order.id, order.amount_fen,
-                                        order.description)
-    except credit.CreditRefused:
-        charge = {"status": "declined"}
-    if charge.get("status") != "approved":
-        with transaction() as conn:  # give the claim back, unless the sweeper closed the order meanwhile
-            orders.try_move(conn, order.id, orders.CREATED, channel=None)
-        return "declined"
-    now = utcnow()
-    due = charge.get("due_date")
-
-    def record_debt(conn, paid_order) -> None:
-        conn.execute(t.credit_debts.insert().values(
-            order_id=paid_order.id, enrolment_id=enrolment.id, user_id=paid_order.user_id,
-            charge_id=charge["charge_id"], amount_fen=paid_order.amount_fen, status=OPEN,
-            due_date=dt.date.fromisoformat(due) if due else None, created_at=now, updated_at=now))
-
-    return results.apply_payment(results.PaymentResult(
-        source="credit", mchid="", appid="", out_trade_no=order.id, transaction_id=charge["charge_id"],
-        trade_state="SUCCESS", total_fen=order.amount_fen, paid_at=now, channel="credit"), on_paid=record_debt)
-
-
-def recover(order) -> bool:
-    """A credit payment whose outcome we never learnt (an outage or a crash after the charge):
-    ask again with the same charge number. True if it is paid."""
-    with transaction() as conn:
-        enrolment = conn.execute(sa.select(t.credit_enrolments).where(
-            t.credit_enrolments.c.user_id == order.user_id).order_by(t.credit_enrolments.c.created_at.desc())).first()
-    if enrolment is None:
-        with transaction() as conn:  # give the claim back, unless the order was closed meanwhile
-            orders.try_move(conn, order.id, orders.CREATED, channel=None)
-        return False
-    return _charge(order, enrolment) in ("paid", "duplicate")
-
-
-def reverse(order, refund) -> results.RefundResult:
-    """The refund of a credit order: the provider reverses (that part of) the debt. Asking
-    again (follow-up) is safe: reversals are idempotent by out_refund_no."""
-    from hospital.adapters import credit
-
-    answer = credit.client().reverse(order.id, refund.out_refund_no, refund.amount_fen)
-    return results.RefundResult("credit", refund.out_refund_no,
-                                "SUCCESS" if answer.get("status") == "succeeded" else "PROCESSING",
-                                int(answer.get("amount_fen", refund.amount_fen)), answer.get("reversal_id"))
+def record_debt(conn, order, enrolment, charge_id: str, due: str | None, now) -> None:
+    """The debt of an order just paid on credit, in the transaction that made it paid."""
+    conn.execute(t.credit_debts.insert().values(
+        order_id=order.id, enrolment_id=enrolment.id, user_id=order.user_id, charge_id=charge_id,
+        amount_fen=order.amount_fen, status=OPEN, due_date=dt.date.fromisoformat(due) if due else None,
+        created_at=now, updated_at=now))
 
 
 def on_refunded(conn, order_id: str, amount_fen: int, now) -> None:

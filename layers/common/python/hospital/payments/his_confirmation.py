@@ -18,6 +18,7 @@ from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import UpstreamUnavailable
 from hospital.payments import anomalies, orders, refunds
+from hospital.payments.channels import registry
 from hospital.timeutil import iso_utc, utcnow
 from hospital.unit_of_work import unit_of_work
 
@@ -34,7 +35,7 @@ def confirm(order_id: str) -> str:
     try:
         his.client().confirm_payment(bill_no=order.his_ref, pay_order_no=order.id,
                                      transaction_id=order.transaction_id or "", amount_fen=order.paid_fen,
-                                     channel=order.channel or "wechat", paid_at=iso_utc(order.paid_at))
+                                     channel=registry.name_of(order), paid_at=iso_utc(order.paid_at))
     except his.HisRefused as exc:
         return refund_by_policy(order.id, f"{exc.code}: {exc.message}"[:200], "his_refused")
     except UpstreamUnavailable as exc:

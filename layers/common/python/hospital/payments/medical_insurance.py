@@ -1,10 +1,9 @@
-"""Medical-insurance personal-account payment (OP1-OP3): the patient authorises in the
-insurance mini-program; we exchange the code for a single-use pay_auth_no, upload the fees
-and pre-settle at the insurance platform (the split: pooled fund, personal account, other,
-and the self-paid cash), and open the mixed order at WeChat Pay (v3). The result comes by the
-MEDICAL_INSURANCE.SUCCESS notification or by polling; each part is booked in the ledger on
-its own channel. A refund returns each part where it came from: the cash through WeChat's
-refund API, the insurance parts through the platform (6203), then WeChat is told (refunds.py).
+"""Medical-insurance mixed orders (OP1-OP3): what the books know of them. A mixed order's
+amount is split into the pooled fund, the personal account, other insurance and the
+self-paid cash; each part is booked in the ledger on its own channel, and each part of a
+refund is counted as it comes back. Paying and refunding them at the providers is the
+medical-insurance channel (hospital.payments.channels.med_ins); this module is its books and
+the insurance platform's own callback.
 """
 from __future__ import annotations
 
@@ -13,68 +12,15 @@ import logging
 import sqlalchemy as sa
 
 from hospital.adapters import medical_insurance as platform
-from hospital.adapters import wechatpay_v3
+from hospital.adapters.wechatpay_v3 import MixedOrder
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.errors import Conflict, UpstreamUnavailable, ValidationFailed
-from hospital.payments import anomalies, merchants, messages, notify_urls, orders, results
+from hospital.payments import anomalies, messages, orders, payment_news, refund_records
 from hospital.timeutil import utcnow
 
 log = logging.getLogger("hospital.payments")
+CHANNEL = "med_ins"  # recorded on mixed orders and on their refunds
 FUND, ACCOUNT, OTHER, CASH = "med_ins_fund", "med_ins_account", "med_ins_other", "wechat"
-
-
-def pay(principal, order_id: str, auth_code: str) -> dict:
-    from hospital.payments.checkout import _openid
-
-    row = orders.own(principal, order_id)
-    orders.ensure_payable(row, principal)
-    if row.status == orders.PAYING:
-        raise Conflict("a payment of this order is already open; finish it or let it expire",
-                       code="payment_in_progress")
-    merchant = merchants.by_mchid(row.mchid) if row.mchid else merchants.for_new_orders()
-    if merchants.api_version(merchant) != "v3":
-        raise Conflict("medical-insurance payment needs a WeChat Pay v3 merchant", code="channel_unavailable",
-                       field="channel")
-    appid = principal.app_id
-    if appid not in merchant.appids:
-        raise ValidationFailed("this app cannot pay with the hospital's merchant account", field="app")
-    openid = _openid(principal.user_id, appid)
-    ins = platform.client()
-    try:
-        pay_auth_no = ins.pay_auth_no(auth_code)
-    except platform.InsuranceRefused:
-        raise ValidationFailed("the insurance authorisation is invalid or was used; authorise again",
-                               field="auth_code") from None
-    try:
-        pay_ord_id = ins.upload_fees(pay_auth_no, row.id, row.description, row.amount_fen)
-        split = ins.pre_settle(pay_auth_no, pay_ord_id)
-    except platform.InsuranceRefused as exc:
-        raise Conflict(f"the insurance platform refused the settlement ({exc.code})", code="insurance_refused") from None
-    if split.total_fen != row.amount_fen:
-        raise Conflict("the insurance platform settled another amount than the bill", code="insurance_amount_mismatch")
-    client = merchants.client(merchant, appid)
-    try:
-        answer = client.create_med_ins_order({
-            "mix_pay_type": "CASH_AND_INSURANCE" if split.cash_fen else "INSURANCE_ONLY",
-            "order_type": "REG_PAY" if row.kind == "registration" else "DIAG_PAY", "appid": appid, "openid": openid,
-            "pay_order_id": split.pay_ord_id, "pay_auth_no": pay_auth_no, "out_trade_no": row.id,
-            "total_fee": split.total_fen, "med_ins_gov_fee": split.fund_fen, "med_ins_self_fee": split.account_fen,
-            "med_ins_other_fee": split.other_fen, "med_ins_cash_fee": split.cash_fen,
-            "wechat_pay_cash_fee": split.cash_fen, "notify_url": notify_urls.v3(), "attach": row.kind})
-    except wechatpay_v3.WeChatPayError as exc:
-        raise UpstreamUnavailable(f"WeChat Pay refused the mixed order ({exc.code})") from None
-    with transaction() as conn:
-        # Another payment may have started meanwhile: the re-read below says which.
-        orders.try_move(conn, row.id, orders.PAYING, channel="med_ins", mchid=merchant.mchid, appid=appid,
-                        api_version="v3", mix_trade_no=answer["mix_trade_no"], ins_pay_ord_id=split.pay_ord_id,
-                        ins_fund_fen=split.fund_fen, ins_account_fen=split.account_fen,
-                        ins_other_fen=split.other_fen, cash_fen=split.cash_fen)
-        current = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == row.id)).one()
-    if current.mix_trade_no != answer["mix_trade_no"]:
-        orders.ensure_payable(current, principal)
-        raise Conflict("another payment of this order started at the same moment", code="payment_in_progress")
-    return {"order": orders.view(current), "mix_trade_no": current.mix_trade_no, "split": split_view(current)}
 
 
 def split_view(row) -> dict:
@@ -88,84 +34,81 @@ def parts(row) -> list[tuple[str, int]]:
                                                 (OTHER, row.ins_other_fen), (CASH, row.cash_fen)) if fen]
 
 
-def apply_result(source: str, resource: dict, mchid: str, signed_by: str | None = None) -> str:
-    """A MEDICAL_INSURANCE.SUCCESS notification or a query answer for a mixed order."""
-    out_trade_no = str(resource.get("out_trade_no") or "")
+def insurance_fen(row) -> int:
+    return (row.ins_fund_fen or 0) + (row.ins_account_fen or 0) + (row.ins_other_fen or 0)
+
+
+def apply_mixed(source: str, news: MixedOrder, mchid: str, signed_by: str | None = None) -> str:
+    """A mixed order's state from WeChat (its notification or a query): applied once if it is
+    paid and its numbers are the order's; anything else goes to finance."""
     with transaction() as conn:
-        row = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == out_trade_no)).first()
-    fees = {k: resource.get(k) for k in ("total_fee", "med_ins_gov_fee", "med_ins_self_fee", "med_ins_other_fee",
-                                         "med_ins_cash_fee")}
+        row = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == news.out_trade_no)).first()
     expected = None if row is None else {"total_fee": row.amount_fen, "med_ins_gov_fee": row.ins_fund_fen,
                                          "med_ins_self_fee": row.ins_account_fen,
                                          "med_ins_other_fee": row.ins_other_fen, "med_ins_cash_fee": row.cash_fen}
-    if row is None or row.mix_trade_no != resource.get("mix_trade_no") or fees != expected:
+    if row is None or row.mix_trade_no != news.mix_trade_no or news.fees != expected:
+        total = news.fees["total_fee"]
         with transaction() as conn:
             anomalies.record(conn, source=source, reason="unknown_order" if row is None else "med_ins_mismatch",
-                             order_id=out_trade_no[:64], provider_ref=str(resource.get("mix_trade_no"))[:64],
-                             amount_fen=fees["total_fee"] if isinstance(fees["total_fee"], int) else None,
-                             dedupe_key=f"medins:{out_trade_no}:{resource.get('mix_trade_no')}", details=fees)
+                             order_id=news.out_trade_no[:64], provider_ref=str(news.mix_trade_no)[:64],
+                             amount_fen=total if isinstance(total, int) else None,
+                             dedupe_key=f"medins:{news.out_trade_no}:{news.mix_trade_no}", details=news.fees)
         return "anomaly"
-    if resource.get("mix_pay_status") != "MIX_PAY_SUCCESS":
+    if not news.paid:
         return "ignored"
-    from hospital.payments.callbacks import _rfc3339
-
-    return results.apply_payment(results.PaymentResult(
-        source=source, mchid=str(resource.get("mchid") or mchid), appid=str(resource.get("appid") or ""),
-        out_trade_no=row.id, transaction_id=row.mix_trade_no, trade_state="SUCCESS", total_fen=row.amount_fen,
-        paid_at=_rfc3339(resource.get("paid_time")) or utcnow(), channel="med_ins", signed_by=signed_by),
-        parts=parts(row))
+    return payment_news.apply_payment(news.payment_result(source=source, mchid=mchid, channel=CHANNEL,
+                                                          signed_by=signed_by), parts=parts(row))
 
 
-def poll(order) -> bool:
-    """Ask WeChat about a mixed order still waiting; apply it if paid. True if paid."""
-    client = merchants.client(merchants.by_mchid(order.mchid), order.appid)
-    answer = client.query_med_ins_order(order.mix_trade_no)
-    return apply_result("query_med_ins", answer, order.mchid) in ("paid", "duplicate")
+# ---- a mixed refund, part by part: cash (WeChat), insurance (6203), then WeChat is told --------
+
+def cash_part_back(conn, order, refund, provider_ref: str | None, at, now) -> str:
+    """WeChat's refund of a mixed order is its cash part only: booked; the worker does the rest."""
+    if refund.cash_done_at is not None:
+        return "duplicate"
+    conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
+                 .values(cash_done_at=at, provider_refund_id=provider_ref, updated_at=now))
+    refund_records.book_part(conn, order, refund, CASH, refund.cash_fen, provider_ref, at)
+    return refund_records.CASH_DONE
 
 
-def refund_steps(order, refund) -> str:
-    """Carry a mixed refund forward from wherever it stopped; every step is idempotent at its
-    provider (the same out_refund_no everywhere), and recorded when done."""
-    from hospital.payments import refunds
+def insurance_part_back(order, refund, provider_ref: str | None, now) -> None:
+    """The platform refunded the insurance parts (6203): recorded once, each part booked."""
+    with transaction() as conn:
+        locked = orders.locked(conn, order.id)
+        if conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
+                                                         t.payment_refunds.c.insurance_done_at.is_(None))
+                        .values(insurance_done_at=now, updated_at=now)).rowcount:
+            for channel, fen in parts(order):
+                if channel != CASH:
+                    refund_records.book_part(conn, locked, refund, channel, fen, provider_ref, now)
 
+
+def wechat_told(refund, now) -> None:
+    """WeChat has been told of the insurance refund (med-ins/refunds/notify)."""
+    with transaction() as conn:
+        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
+                     .values(notified_at=now, updated_at=now))
+
+
+def finish_refund(refund_id: str) -> str:
+    """All steps of a mixed refund done: it succeeded, and the order is refunded."""
     now = utcnow()
-    client = merchants.client(merchants.by_mchid(order.mchid), order.appid)
-    if refund.cash_fen and refund.cash_done_at is None:
-        answer = client.create_refund(out_trade_no=order.id, out_refund_no=refund.out_refund_no,
-                                      reason=refund.reason, refund_fen=refund.cash_fen, total_fen=order.cash_fen,
-                                      notify_url=notify_urls.v3())
-        outcome = results.apply_refund(results.RefundResult(
-            "refund_worker", refund.out_refund_no, answer.get("status", "PROCESSING"),
-            answer.get("amount", {}).get("refund"), answer.get("refund_id")))
-        if outcome not in (refunds.CASH_DONE, "duplicate"):
-            return outcome  # WeChat is processing the cash part: its notification or a query goes on
-    refund = _reload(refund.id)
-    if refund.insurance_done_at is None:
-        answer = platform.client().refund(order.ins_pay_ord_id, refund.out_refund_no, refund.reason,
-                                          order.ins_fund_fen or 0, order.ins_account_fen or 0, order.ins_other_fen or 0)
-        if answer.get("refund_status") != "SUCCESS":
-            # Not a yes: never guessed. The message comes back and asks again (same number).
-            raise UpstreamUnavailable(f"the insurance refund is {str(answer.get('refund_status'))[:20]}")
-        with transaction() as conn:
-            locked = orders.locked(conn, order.id)
-            if conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
-                                                             t.payment_refunds.c.insurance_done_at.is_(None))
-                            .values(insurance_done_at=now, updated_at=now)).rowcount:
-                for channel, fen in parts(order):
-                    if channel != CASH:
-                        refunds.book_part(conn, locked, refund, channel, fen, answer.get("refund_id"), now)
-    refund = _reload(refund.id)
-    if refund.notified_at is None:
-        insurance = (order.ins_fund_fen or 0) + (order.ins_account_fen or 0) + (order.ins_other_fen or 0)
-        client.notify_med_ins_refund(order.mix_trade_no, {
-            "med_refund_total_fee": insurance, "med_refund_gov_fee": order.ins_fund_fen or 0,
-            "med_refund_self_fee": order.ins_account_fen or 0, "med_refund_other_fee": order.ins_other_fen or 0,
-            "refund_time": (refund.insurance_done_at or now).isoformat(timespec="seconds") + "Z",
-            "out_refund_no": refund.out_refund_no})
-        with transaction() as conn:
-            conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
-                         .values(notified_at=now, updated_at=now))
-    return refunds.finish_mixed(refund.id)
+    with transaction() as conn:
+        # Order first, then refund: the same lock order as the notification path.
+        order_id = conn.execute(sa.select(t.payment_refunds.c.order_id)
+                                .where(t.payment_refunds.c.id == refund_id)).scalar_one()
+        order = orders.locked(conn, order_id)
+        refund = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund_id)
+                              .with_for_update()).one()
+        done = (not refund.cash_fen or refund.cash_done_at) and refund.insurance_done_at and refund.notified_at
+        if refund.status in refund_records.FINAL or not done:
+            return refund.status if refund.status in refund_records.FINAL else refund_records.PROCESSING
+        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
+                     .values(status=refund_records.SUCCEEDED, finished_at=now, updated_at=now))
+        if order.refunded_fen >= order.paid_fen:  # each part was counted when it came back
+            orders.move(conn, order.id, orders.REFUNDED)
+    return refund_records.SUCCEEDED
 
 
 def handle_callback(headers: dict, body: bytes) -> tuple[int, dict]:
@@ -194,7 +137,7 @@ def handle_callback(headers: dict, body: bytes) -> tuple[int, dict]:
                              order_id=pay_ord_id[:64], out_refund_no=str(event.get("out_refund_no") or "")[:64] or None,
                              dedupe_key=f"ins:unknown:{pay_ord_id}:{kind}:{event.get('out_refund_no')}")
             return 200, {"infcode": 0}
-    if kind == "refund.succeeded" and refund.insurance_done_at is None and refund.status not in ("succeeded", "closed"):
+    if kind == "refund.succeeded" and refund.insurance_done_at is None and refund.status not in refund_records.FINAL:
         # The worker asks 6203 again (same out_refund_no: no second refund), books the parts
         # and carries the refund on; the platform's word here is the reason to go on now.
         from hospital.unit_of_work import unit_of_work
@@ -203,8 +146,3 @@ def handle_callback(headers: dict, body: bytes) -> tuple[int, dict]:
             uow.publish(messages.RefundRequested(refund_id=refund.id))
     log.info("insurance callback", extra={"event": kind[:32], "order_id": order.id})
     return 200, {"infcode": 0}
-
-
-def _reload(refund_id: str):
-    with transaction() as conn:
-        return conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund_id)).one()

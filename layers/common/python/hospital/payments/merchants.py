@@ -204,6 +204,11 @@ def for_new_orders():
     return by_mchid(config.env("WECHATPAY_MCHID"))
 
 
+def for_order(order):
+    """The merchant an order is paid at: the one it was opened with, else the one new orders go to."""
+    return by_mchid(order.mchid) if order.mchid else for_new_orders()
+
+
 def by_mchid(mchid: str):
     merchant = _merchants().get(mchid)
     if merchant is None and _reread():  # added since we read the secret?

@@ -21,7 +21,8 @@ class NewOrder(_Strict):
 
 
 class PayOrder(_Strict):
-    channel: Literal["wechat", "med_ins", "credit"] = "wechat"
+    # The channel's name; which names exist is the channel registry's to say (an unknown one: 400).
+    channel: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,15}$")] = "wechat"
     # med_ins: the code the insurance mini-program returned after the patient authorised.
     auth_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{4,128}$")] | None = None
 

@@ -1,7 +1,8 @@
 """The payments sweeper (a schedule, every minute): what no notification or message settled.
 
-- Unpaid orders past their time are closed at WeChat first, then here, so a late tap cannot
-  pay them; if WeChat says the order was paid after all, the payment is applied instead.
+- Unpaid orders past their time are closed at the provider first (through their channel),
+  then here, so a late tap cannot pay them; if the provider says the order was paid after
+  all, the payment is applied instead.
 - Orders being paid with no notification yet are queried (notifications are not guaranteed).
 - Refunds the provider is still processing are queried until final; requested refunds whose
   message went missing are sent to the worker again.
@@ -17,11 +18,11 @@ import logging
 import sqlalchemy as sa
 
 from hospital import config
-from hospital.adapters.wechatpay_v3 import WeChatPayError
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import UpstreamUnavailable
-from hospital.payments import his_confirmation, merchants, messages, orders, refunds, results
+from hospital.payments import his_confirmation, messages, orders, refund_records, refunds
+from hospital.payments.channels import registry
 from hospital.timeutil import utcnow
 from hospital.unit_of_work import unit_of_work
 
@@ -41,10 +42,12 @@ def run(now: dt.datetime | None = None) -> dict:
         unnotified = conn.execute(sa.select(o.id).where(
             o.status == orders.PAYING, o.expires_at > now, o.updated_at <= quiet,
             sa.or_(o.checked_at.is_(None), o.checked_at <= quiet)).limit(BATCH)).scalars().all()
-        processing = conn.execute(sa.select(r.id).where(r.status == refunds.PROCESSING, r.updated_at <= quiet)
-                                  .order_by(r.updated_at).limit(BATCH)).scalars().all()
+        processing = conn.execute(sa.select(r.id).where(
+            r.status == refund_records.PROCESSING, r.updated_at <= quiet)
+            .order_by(r.updated_at).limit(BATCH)).scalars().all()
         stuck_refunds = conn.execute(sa.select(r.id).where(
-            r.status == refunds.REQUESTED, r.updated_at <= now - dt.timedelta(minutes=5)).limit(BATCH)).scalars().all()
+            r.status == refund_records.REQUESTED, r.updated_at <= now - dt.timedelta(minutes=5))
+            .limit(BATCH)).scalars().all()
         unconfirmed = conn.execute(sa.select(o.id, o.paid_at).where(
             o.status == orders.PAID, o.updated_at <= now - dt.timedelta(minutes=5)).limit(BATCH)).all()
     window = dt.timedelta(seconds=config.env_int("PAYMENT_HIS_CONFIRM_WINDOW_SECONDS", 7200))
@@ -70,25 +73,8 @@ def _order(order_id: str):
 
 def _close_expired(order_id: str) -> bool:
     order = _order(order_id)
-    if order.status == orders.PAYING and order.channel == "credit":
-        if _query(order.id):
-            return False
-        order = _order(order_id)  # a declined charge gave it back as created
-    elif order.status == orders.PAYING and order.channel == "med_ins":
-        # A mixed order has no close call: if WeChat says it was paid, it is paid; else it is
-        # closed here, and a payment that still arrives is taken and flagged (paid_after_close).
-        if _query(order.id):
-            return False
-    elif order.status == orders.PAYING:
-        client = merchants.client(merchants.by_mchid(order.mchid), order.appid)
-        try:
-            client.close_order(order.id)
-        except WeChatPayError as exc:
-            # Closing failed for a business reason (most likely: it was paid). Ask what it is.
-            if _query(order.id):
-                return False
-            if exc.code not in ("ORDER_NOT_EXIST", "ORDERNOTEXIST", "ORDER_CLOSED", "ORDERCLOSED"):
-                raise  # unpaid but not closable yet: try again next run
+    if order.status == orders.PAYING and registry.for_order(order).close(order, lambda: _query(order.id)):
+        return False  # paid after all: it stays open here
     with transaction() as conn:
         return orders.try_move(conn, order.id, orders.CLOSED, closed_reason="expired")  # paid meanwhile?
 
@@ -98,40 +84,7 @@ def _query(order_id: str) -> bool:
     order = _order(order_id)
     with transaction() as conn:
         conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id).values(checked_at=utcnow()))
-    if order.channel == "med_ins":
-        from hospital.payments import medical_insurance
-
-        return medical_insurance.poll(order)
-    if order.channel == "credit":
-        from hospital.payments import credit_care
-
-        return credit_care.recover(order)
-    merchant = merchants.by_mchid(order.mchid)
-    client = merchants.client(merchant, order.appid)
-    try:
-        answer = client.query_order(order.id)
-    except WeChatPayError as exc:
-        if exc.code in ("ORDER_NOT_EXIST", "ORDERNOTEXIST"):
-            answer = {}
-        else:
-            raise
-    state = answer.get("trade_state")
-    if state not in ("SUCCESS", "REFUND"):
-        return False
-    if merchants.api_version(merchant) == "v3":
-        from hospital.payments.callbacks import _rfc3339
-
-        result = results.PaymentResult("query_v3", answer.get("mchid", order.mchid), answer.get("appid", ""),
-                                       order.id, answer["transaction_id"], "SUCCESS", int(answer["amount"]["total"]),
-                                       _rfc3339(answer.get("success_time")) or utcnow())
-    else:
-        from hospital.payments.callbacks import _v2_time
-
-        result = results.PaymentResult("query_v2", answer.get("mch_id", order.mchid), answer.get("appid", ""),
-                                       order.id, answer["transaction_id"], "SUCCESS", int(answer["total_fee"]),
-                                       _v2_time(answer.get("time_end")) or utcnow())
-    results.apply_payment(result)
-    return True
+    return registry.for_order(order).query(order)
 
 
 def _resend_refund(refund_id: str) -> None:
