@@ -271,11 +271,11 @@ def _make(name: str, simulator, cache: dict) -> dict:
         token = sessions.sign_in_identity(ids["mini_program"], openid)["access_token"]
         return {key: token, **({"DEV_STAFF_USER_ID": str(user_id)} if role == "staff" else {})}
     if name == "DEV_CASE_ID":
-        from hospital.rescue import cases, models
+        from hospital.rescue import intake, models
 
-        intake = models.CaseIntake.model_validate(
+        body = models.CaseIntake.model_validate(
             {"location": {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}})
-        case, _ = cases.create_case(verify_access_token(need("DEV_PATIENT_TOKEN")), intake)
+        case, _ = intake.create_case(verify_access_token(need("DEV_PATIENT_TOKEN")), body)
         return {"DEV_CASE_ID": case["case_id"]}
     if name == "DEV_VEHICLE_ID":
         import uuid

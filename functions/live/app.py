@@ -57,7 +57,9 @@ def on_message(event):
         live.send(event.connection_id, {"type": "renewed", "ok": renewed,
                                         "expires_at": principal.expires_at.isoformat() if renewed else None})
         return {"statusCode": 200}
-    subscribed = live.subscribe_to_case(event.connection_id, argument)
+    from hospital.rescue import case_store
+
+    subscribed = live.subscribe_to_case(event.connection_id, argument, may_follow=case_store.is_owned_by)
     live.send(event.connection_id, {"type": "subscribed", "case_id": argument, "ok": subscribed})
     return {"statusCode": 200}
 

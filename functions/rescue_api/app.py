@@ -10,42 +10,42 @@ PATIENT = {roles.PATIENT}
 
 @web.route(app, "/rescue/cases", methods=["POST"], allow=PATIENT)
 def create_case():
-    from hospital.rescue import cases, models
+    from hospital.rescue import intake, models
 
-    intake = web.json_body(models.CaseIntake)
-    case, created = cases.create_case(web.principal(), intake, web.header("Idempotency-Key"))
+    body = web.json_body(models.CaseIntake)
+    case, created = intake.create_case(web.principal(), body, web.header("Idempotency-Key"))
     return web.respond(case, status=201 if created else 200)
 
 
 @web.route(app, "/rescue/cases", methods=["GET"], allow=PATIENT)
 def list_cases():
-    from hospital.rescue import cases
+    from hospital.rescue import views
 
-    limit = web.query_int("limit", default=cases.PAGE_DEFAULT, low=1, high=cases.PAGE_MAX)
-    return web.respond(cases.list_own(web.principal(), limit, web.query("cursor")))
+    limit = web.query_int("limit", default=views.PAGE_DEFAULT, low=1, high=views.PAGE_MAX)
+    return web.respond(views.list_own(web.principal(), limit, web.query("cursor")))
 
 
 @web.route(app, "/rescue/cases/{case_id}", methods=["GET"], allow=PATIENT)
 def get_case(case_id):
-    from hospital.rescue import cases
+    from hospital.rescue import views
 
-    return web.respond(cases.get_case(web.principal(), case_id))
+    return web.respond(views.get_case(web.principal(), case_id))
 
 
 @web.route(app, "/rescue/cases/{case_id}/location", methods=["POST"], allow=PATIENT)
 def correct_location(case_id):
-    from hospital.rescue import cases, models
+    from hospital.rescue import models, patient_steps
 
     correction = web.json_body(models.LocationCorrection)
-    return web.respond(cases.correct_location(web.principal(), case_id, correction))
+    return web.respond(patient_steps.correct_location(web.principal(), case_id, correction))
 
 
 @web.route(app, "/rescue/cases/{case_id}/cancel", methods=["POST"], allow=PATIENT)
 def cancel_case(case_id):
-    from hospital.rescue import cases, models
+    from hospital.rescue import models, patient_steps
 
     body = web.json_body(models.Cancellation)
-    return web.respond(cases.cancel(web.principal(), case_id, body.reason))
+    return web.respond(patient_steps.cancel(web.principal(), case_id, body.reason))
 
 
 @web.route(app, "/rescue/cases/{case_id}/ambulance", methods=["GET"], allow=PATIENT)

@@ -6,6 +6,6 @@ app = create_app("rescue_watchdog")
 
 @app.schedule("rate(1 minute)", name="watch_unalerted_cases")
 def watch_unalerted_cases(event):
-    from hospital.rescue import cases
+    from hospital.rescue import watchdog
 
-    return {"republished": cases.republish_unalerted()}
+    return {"republished": watchdog.republish_unalerted()}

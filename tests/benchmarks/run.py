@@ -308,7 +308,7 @@ def tracking_latency(ambulances: int = int(os.environ.get("BENCH_AMBULANCES", "1
     from hospital.auth import sessions
     from hospital.auth.tokens import verify_access_token
     from hospital.db import engine, tables
-    from hospital.rescue import cases, dispatch, models
+    from hospital.rescue import dispatch, intake, models
     from infra import devenv
 
     start = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}
@@ -320,8 +320,8 @@ def tracking_latency(ambulances: int = int(os.environ.get("BENCH_AMBULANCES", "1
         crews = []
         for n in range(ambulances):
             patient = sessions.sign_in_identity(app_id, f"o-bench-patient-{n}")["access_token"]
-            case, _ = cases.create_case(verify_access_token(patient),
-                                        models.CaseIntake.model_validate({"location": start}))
+            case, _ = intake.create_case(verify_access_token(patient),
+                                         models.CaseIntake.model_validate({"location": start}))
             crew_id = sessions.sign_in_identity(app_id, f"o-bench-crew-{n}")["user"]["id"]
             sessions.grant_role(crew_id, "staff")
             vehicle_id = f"BENCH-{n:03d}"

@@ -159,14 +159,14 @@ def test_cancel_before_dispatch_then_no_more_changes_EA4(patient, functions):
 
 
 def test_cancel_after_dispatch_is_refused_with_the_reason_EA4(patient, functions):
-    from hospital.rescue import cases
+    from hospital.rescue import case_store
 
     _, token = patient
     case_id = new_case(functions, token)
     with engine().begin() as conn:  # a dispatcher sends a vehicle (dispatch API comes with the dispatcher work)
-        cases.append_node(conn, case_id, "accepted", source="dispatch_console", actor_role="dispatcher")
-        cases.append_node(conn, case_id, "dispatched", source="dispatch_console", actor_role="dispatcher",
-                          details={"vehicle": "沪A-120-07"})
+        case_store.append_node(conn, case_id, "accepted", source="dispatch_console", actor_role="dispatcher")
+        case_store.append_node(conn, case_id, "dispatched", source="dispatch_console", actor_role="dispatcher",
+                               details={"vehicle": "沪A-120-07"})
     status, body = case_path(functions, token, "POST", case_id, "/cancel", {"reason": "own_transport"})
     assert status == 409 and "dispatched" in body["error"]["message"]
     assert case_path(functions, token, "GET", case_id)[1]["status"] == "dispatched"

@@ -9,7 +9,7 @@ import uuid
 import sqlalchemy as sa
 
 from hospital.db import engine, tables
-from hospital.rescue import cases
+from hospital.rescue import alerts
 from tests.conftest import ROOT, api_event, call, make_patient
 
 SCHEDULED = json.loads((ROOT / "events/rescue_watchdog/every_minute.json").read_text())
@@ -34,7 +34,7 @@ def test_concurrent_duplicate_deliveries_record_alerted_once_without_deadlock_ER
     _, token = make_patient(platform)
     case_id = new_case(functions, token)
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(lambda n: cases.record_alerted(case_id, "ed_console", {"delivery": n}), range(6)))
+        results = list(pool.map(lambda n: alerts.record_alerted(case_id, "ed_console", {"delivery": n}), range(6)))
     assert sorted(results) == [False] * 5 + [True]
     assert nodes(case_id) == ["call_received", "alerted"]
 

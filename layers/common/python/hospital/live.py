@@ -74,16 +74,16 @@ def _expiry(principal):
     return None if principal.expires_at is None else principal.expires_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
-def subscribe_to_case(connection_id: str, case_id: str) -> bool:
-    """A patient follows their own case (ambulance positions); False if it is not theirs."""
+def subscribe_to_case(connection_id: str, case_id: str, may_follow) -> bool:
+    """The connection's user follows a case (ambulance positions); False if they may not.
+    `may_follow(conn, case_id, user_id)` is the domain's rule (a patient's own case), asked
+    in this transaction: the platform knows no domain's tables."""
     with transaction() as conn:
         row = conn.execute(sa.select(t.live_connections.c.user_id, t.live_connections.c.expires_at)
                            .where(t.live_connections.c.connection_id == connection_id)).first()
         if row is None or _expired(row.expires_at, utcnow()):
             return False
-        owned = conn.execute(sa.select(t.rescue_cases.c.id).where(
-            t.rescue_cases.c.id == case_id, t.rescue_cases.c.patient_user_id == row.user_id)).first()
-        if not owned:
+        if not may_follow(conn, case_id, row.user_id):
             return False
         conn.execute(t.live_connections.update().where(t.live_connections.c.connection_id == connection_id)
                      .values(channel=case_channel(case_id)))

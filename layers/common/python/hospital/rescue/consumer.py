@@ -30,18 +30,18 @@ def _alert(message: messages.CaseCreated, delivery: Delivery) -> None:
     it repeats the pushes (consoles show a case once; staff messages are deduplicated per
     person), never loses them; an alert that reached nobody is visible, not silent."""
     from hospital import live
-    from hospital.rescue import cases, notify, visibility
+    from hospital.rescue import alerts, notify, visibility
     from hospital.unit_of_work import unit_of_work
 
     case_id = message.case_id
     with unit_of_work() as uow:
         notify.fan_out(uow, case_id)  # deduplicated per person: safe on every delivery
-    if cases.was_alerted(case_id, live.ED_CONSOLE):  # by the intake itself, or an earlier delivery
+    if alerts.was_alerted(case_id, live.ED_CONSOLE):  # by the intake itself, or an earlier delivery
         log.info("consoles already alerted", extra={"case_id": case_id, "outbox_id": delivery.message_id})
         return
-    summary = cases.alert_summary(case_id)
+    summary = alerts.alert_summary(case_id)
     delivery_result = live.push(live.ED_CONSOLE, summary)
-    cases.record_alerted(case_id, live.ED_CONSOLE, {
+    alerts.record_alerted(case_id, live.ED_CONSOLE, {
         **delivery_result.counts(), "message_id": delivery.message_id, "receive_count": delivery.receive_count,
     }, visibility.pushed(summary, visibility.ED_ALERT_ROLES, delivery_result.recipients))
     if delivery_result.delivered == 0:

@@ -8,16 +8,14 @@ dispatchers cannot send one ambulance to two cases.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 
 import sqlalchemy as sa
 
-from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, ValidationFailed
-from hospital.rescue import cases, messages, visibility
+from hospital.rescue import case_store, messages, views, visibility
 from hospital.timeutil import iso_utc, utcnow
 from hospital.unit_of_work import unit_of_work
 
@@ -37,21 +35,16 @@ def phone_intake(dispatcher, intake) -> dict:
     case_id = uuid.uuid4().hex
     now = utcnow()
     loc = intake.location
-    sealed = {
-        "location_enc": crypto.encrypt(json.dumps(
-            {"latitude": loc.latitude, "longitude": loc.longitude, "accuracy_m": loc.accuracy_m}),
-            cases._ctx(case_id, "location")) if loc else None,
-        "address_enc": cases._enc(intake.address_text, case_id, "address"),
-        "complaint_enc": cases._enc(intake.complaint, case_id, "complaint"),
-        "caller_phone_enc": cases._enc(intake.caller_phone, case_id, "caller_phone"),
-    }
+    # Encrypted before the transaction opens, like the one-click intake.
+    sealed = case_store.seal(case_id, location=loc, address_text=intake.address_text,
+                             complaint=intake.complaint, caller_phone=intake.caller_phone)
     with unit_of_work() as uow:
-        uow.conn.execute(t.rescue_cases.insert().values(
-            id=case_id, patient_user_id=None, source="phone", coord_system=loc.coord_system if loc else None,
-            legal_basis="vital_interests", status="received", intake_user_id=dispatcher.user_id,
-            created_at=now, updated_at=now, **sealed))
-        cases._insert_node(uow.conn, case_id, "call_received", source=SOURCE, actor_user_id=dispatcher.user_id,
-                           actor_role="dispatcher", at=now, details={"channel": "phone", "with_location": loc is not None})
+        case_store.insert_case(
+            uow.conn, sealed, source="phone", coord_system=loc.coord_system if loc else None,
+            legal_basis="vital_interests", created_at=now, intake_user_id=dispatcher.user_id,
+            first_node={"node": "call_received", "source": SOURCE, "actor_user_id": dispatcher.user_id,
+                        "actor_role": "dispatcher", "at": now,
+                        "details": {"channel": "phone", "with_location": loc is not None}})
         uow.publish(messages.CaseCreated(case_id=case_id))
     return case_view(dispatcher, case_id)
 
@@ -59,8 +52,8 @@ def phone_intake(dispatcher, intake) -> dict:
 def step(actor, role: str, case_id: str, node: str, details: dict | None = None) -> dict:
     """Append one node that needs no other bookkeeping (accept, decide, cancel, complete)."""
     with unit_of_work() as uow:
-        cases.append_node(uow.conn, case_id, node, source=SOURCE, actor_user_id=actor.user_id,
-                          actor_role=role, details=details or {})
+        case_store.append_node(uow.conn, case_id, node, source=SOURCE, actor_user_id=actor.user_id,
+                               actor_role=role, details=details or {})
         uow.publish(messages.CaseChanged(case_id=case_id, node=node))
     return case_view(actor, case_id)
 
@@ -68,8 +61,8 @@ def step(actor, role: str, case_id: str, node: str, details: dict | None = None)
 def acknowledge(actor, role: str, case_id: str) -> dict:
     """The ED confirms it saw the alert; the first acknowledgement counts, repeats change nothing."""
     with unit_of_work() as uow:
-        cases.append_node(uow.conn, case_id, "acknowledged", source="ed_console", actor_user_id=actor.user_id,
-                          actor_role=role, dedupe_key="acknowledged")
+        case_store.append_node(uow.conn, case_id, "acknowledged", source="ed_console",
+                               actor_user_id=actor.user_id, actor_role=role, dedupe_key="acknowledged")
     return case_view(actor, case_id)
 
 
@@ -86,9 +79,10 @@ def dispatch(dispatcher, case_id: str, vehicle_id: str, crew_user_ids: list[int]
             raise ValidationFailed("every crew member must be an active user holding the staff role",
                                    field="crew_user_ids")
         # The case first (its lock and state check), then the vehicle.
-        cases.append_node(conn, case_id, "dispatched", source=SOURCE, actor_user_id=dispatcher.user_id,
-                          actor_role="dispatcher", at=now,
-                          details={"dispatch_id": dispatch_id, "vehicle_id": vehicle_id, "crew": sorted(crew_user_ids)})
+        case_store.append_node(conn, case_id, "dispatched", source=SOURCE, actor_user_id=dispatcher.user_id,
+                               actor_role="dispatcher", at=now,
+                               details={"dispatch_id": dispatch_id, "vehicle_id": vehicle_id,
+                                        "crew": sorted(crew_user_ids)})
         taken = conn.execute(t.vehicles.update()
                              .where(t.vehicles.c.id == vehicle_id, t.vehicles.c.status == "available")
                              .values(status="dispatched", updated_at=now)).rowcount
@@ -113,8 +107,8 @@ def progress(staff, case_id: str, node: str, details: dict | None = None) -> dic
     with unit_of_work() as uow:
         conn = uow.conn
         open_dispatch = _open_dispatch_of_crew(conn, staff.user_id, case_id)
-        cases.append_node(conn, case_id, node, source="staff_app", actor_user_id=staff.user_id, actor_role="staff",
-                          at=now, details={**(details or {}), "dispatch_id": open_dispatch.id})
+        case_store.append_node(conn, case_id, node, source="staff_app", actor_user_id=staff.user_id,
+                               actor_role="staff", at=now, details={**(details or {}), "dispatch_id": open_dispatch.id})
         conn.execute(t.vehicles.update().where(t.vehicles.c.id == open_dispatch.vehicle_id)
                      .values(status=VEHICLE_AFTER[node], updated_at=now))
         if node == "back_in_service":
@@ -153,9 +147,7 @@ def case_view(actor, case_id: str) -> dict:
     (rescue.visibility); every view that shows any is written to the audit log (ES1, EA3).
     Crew see only the cases they are assigned to; to anyone else those are 404."""
     with transaction() as conn:
-        case = conn.execute(sa.select(t.rescue_cases.c.id, t.rescue_cases.c.caller_phone_enc)
-                            .where(t.rescue_cases.c.id == case_id)).first()
-        if case is None:
+        if not case_store.exists(conn, case_id):
             raise NotFound("no such rescue case", field="case_id")
         assigned = is_assigned_crew(conn, actor.user_id, case_id)
         if not actor.has_any({"dispatcher", "ed_nurse", "super_admin"}) and not assigned:
@@ -163,9 +155,9 @@ def case_view(actor, case_id: str) -> dict:
         dispatch_rows = conn.execute(sa.select(t.dispatches).where(t.dispatches.c.case_id == case_id)
                                      .order_by(t.dispatches.c.created_at)).all()
     visible = visibility.fields_for(actor.roles, assigned_crew=assigned)
-    view = cases.load_view(case_id)
-    view["caller_phone"] = crypto.decrypt_text(case.caller_phone_enc, cases._ctx(case_id, "caller_phone")) \
-        if visibility.CALLER_PHONE in visible else None
+    data = case_store.load(case_id, caller_phone=visibility.CALLER_PHONE in visible)
+    view = views.case_view(data)
+    view["caller_phone"] = data.caller_phone
     view = visibility.redact(view, visible)
     _audit_shown(actor, case_id, view, visible, assigned)
     from hospital.rescue import triage_link

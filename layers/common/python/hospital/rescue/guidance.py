@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from hospital.db import tables as t
 from hospital.errors import Conflict, NotFound
-from hospital.rescue import cases
+from hospital.rescue import case_store
 from hospital.timeutil import iso_utc, utcnow
 from hospital.unit_of_work import unit_of_work
 
@@ -20,8 +20,8 @@ def start(actor, role: str, case_id: str, mode: str) -> dict:
     session_id = uuid.uuid4().hex
     now = utcnow()
     with unit_of_work() as uow:
-        cases.append_node(uow.conn, case_id, "guidance_started", source=SOURCE, actor_user_id=actor.user_id,
-                          actor_role=role, at=now, details={"session_id": session_id, "mode": mode})
+        case_store.append_node(uow.conn, case_id, "guidance_started", source=SOURCE, actor_user_id=actor.user_id,
+                               actor_role=role, at=now, details={"session_id": session_id, "mode": mode})
         uow.conn.execute(t.guidance_sessions.insert().values(
             id=session_id, case_id=case_id, mode=mode, started_by=actor.user_id, started_at=now))
     return {"session_id": session_id, "case_id": case_id, "mode": mode, "started_at": iso_utc(now)}
@@ -42,8 +42,9 @@ def end(actor, role: str, case_id: str, session_id: str, recording_ref: str | No
             raise Conflict("this guidance session has already ended", code="already_ended")
         duration = round((now - session.started_at).total_seconds(), 1)
         # Appended even to a case closed meanwhile: the session happened and must be on record.
-        cases._insert_node(conn, case_id, "guidance_ended", source=SOURCE, actor_user_id=actor.user_id,
-                           actor_role=role, at=now, details={"session_id": session_id, "mode": session.mode,
-                                                             "duration_s": duration, "recording_ref": recording_ref})
+        case_store.append_informative_node(
+            conn, case_id, "guidance_ended", source=SOURCE, actor_user_id=actor.user_id, actor_role=role, at=now,
+            details={"session_id": session_id, "mode": session.mode, "duration_s": duration,
+                     "recording_ref": recording_ref})
     return {"session_id": session_id, "case_id": case_id, "mode": session.mode, "duration_s": duration,
             "recording_ref": recording_ref}

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from hospital import config, wechat_tokens
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.rescue import cases, messages, visibility
+from hospital.rescue import alerts, messages, visibility
 from hospital.timeutil import SHANGHAI, utcnow
 
 log = logging.getLogger("hospital.notify")
@@ -53,16 +53,16 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
     from hospital.adapters.wechat import WeChatApi, WeChatError, WeChatUnavailable
 
     channel = _channel(user_id)
-    if cases.was_alerted(case_id, channel):
+    if alerts.was_alerted(case_id, channel):
         return "duplicate"
     app_id = config.env("WECHAT_MINI_PROGRAM_APP_ID")
     with transaction() as conn:
         openid = conn.execute(sa.select(t.wechat_identities.c.openid).where(
             t.wechat_identities.c.user_id == user_id, t.wechat_identities.c.app_id == app_id)).scalar_one_or_none()
     if openid is None:
-        cases.record_alerted(case_id, channel, {"result": "failed", "reason": "no WeChat identity in the app"})
+        alerts.record_alerted(case_id, channel, {"result": "failed", "reason": "no WeChat identity in the app"})
         return "failed"
-    summary = cases.alert_summary(case_id)
+    summary = alerts.alert_summary(case_id)
     api = WeChatApi(config.env("WECHAT_API_BASE", "https://api.weixin.qq.com"))
     secret = config.secret_value("WECHAT_SECRET_ARN", app_id)
     data = {"thing1": "新的急救呼叫", "time2": _local_time(summary["created_at"]),
@@ -82,12 +82,12 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
         raise
     except WeChatError as exc:
         result = "refused" if exc.user_refused else "failed"
-        cases.record_alerted(case_id, channel, {"result": result, "errcode": exc.errcode})
+        alerts.record_alerted(case_id, channel, {"result": result, "errcode": exc.errcode})
         log.warning("staff alert not delivered", extra={"case_id": case_id, "user_id": user_id, "errcode": exc.errcode})
         return result
-    cases.record_alerted(case_id, channel, {"result": "sent", "msgid": msgid},
-                         visibility.pushed({"address_text": data["thing3"]} if summary["address_text"] else {},
-                                           visibility.ON_DUTY_ROLES, [user_id]))
+    alerts.record_alerted(case_id, channel, {"result": "sent", "msgid": msgid},
+                          visibility.pushed({"address_text": data["thing3"]} if summary["address_text"] else {},
+                                            visibility.ON_DUTY_ROLES, [user_id]))
     return "sent"
 
 

@@ -13,6 +13,8 @@ created as that person's profile, and medical records are not split after the fa
 """
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import sqlalchemy as sa
 
 from hospital import audit, config
@@ -20,6 +22,7 @@ from hospital.auth import sessions
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound
+from hospital.rescue import case_store
 from hospital.rescue.persons import MAX_PERSONS
 from hospital.timeutil import utcnow
 
@@ -39,8 +42,34 @@ def _profile_owner(conn, principal) -> int | None:
         t.wechat_identities.c.user_id != principal.user_id)).scalar_one_or_none()
 
 
-# What moves with the mini-program user when it joins the profile, and back on withdrawal.
-_MOVED = (("rescue_persons", "owner_user_id"), ("rescue_cases", "patient_user_id"), ("patient_cards", "user_id"))
+class _Holding(NamedTuple):
+    """What a user holds of one kind: the ids, and handing them (all, or `only` some) over."""
+
+    ids_of: Callable  # (conn, user_id) -> ids
+    move: Callable  # (conn, from_user_id, to_user_id, only=None) -> how many moved
+
+
+def _owned_rows(name: str, column: str) -> _Holding:
+    """Rows of a table that belong to a user by one column."""
+    table = t.metadata.tables[name]
+
+    def ids_of(conn, user_id):
+        return list(conn.execute(sa.select(table.c.id).where(table.c[column] == user_id)).scalars())
+
+    def move(conn, from_user_id, to_user_id, only=None):
+        query = table.update().where(table.c[column] == from_user_id)
+        if only is not None:
+            query = query.where(table.c.id.in_(only))
+        return conn.execute(query.values({column: to_user_id})).rowcount
+
+    return _Holding(ids_of, move)
+
+
+# What moves with the mini-program user when it joins the profile, and back on withdrawal,
+# under the names the consent records.
+_MOVED = (("rescue_persons", _owned_rows("rescue_persons", "owner_user_id")),
+          ("rescue_cases", _Holding(case_store.patient_case_ids, case_store.move_patient_cases)),
+          ("patient_cards", _owned_rows("patient_cards", "user_id")))
 
 
 def _active_consent(conn, principal, for_update: bool = False):
@@ -80,11 +109,9 @@ def link(principal) -> dict:
         # Everything of the mini-program user moves to the profile; the identity follows. The ids
         # are kept with the consent so a withdrawal gives back exactly these.
         moved = {}
-        for name, column in _MOVED:
-            table = t.metadata.tables[name]
-            moved[name] = list(conn.execute(sa.select(table.c.id).where(
-                table.c[column] == principal.user_id)).scalars())
-            conn.execute(table.update().where(table.c[column] == principal.user_id).values({column: owner}))
+        for name, rows in _MOVED:
+            moved[name] = rows.ids_of(conn, principal.user_id)
+            rows.move(conn, principal.user_id, owner)
         conn.execute(t.consents.insert().values(user_id=owner, kind=CONSENT_KIND, granted_at=now,
                                                 granted_via=principal.app_id or "unknown",
                                                 details={"joined_user_id": principal.user_id, "moved": moved}))
@@ -119,11 +146,9 @@ def withdraw(principal) -> dict:
                                                         t.wechat_identities.c.app_id == app_id)
                      .values(user_id=own))
         returned = {}
-        for name, column in _MOVED:
-            table = t.metadata.tables[name]
+        for name, rows in _MOVED:
             ids = (consent.details.get("moved") or {}).get(name) or []
-            returned[name] = conn.execute(table.update().where(
-                table.c.id.in_(ids), table.c[column] == principal.user_id).values({column: own})).rowcount if ids else 0
+            returned[name] = rows.move(conn, principal.user_id, own, only=ids) if ids else 0
         # Sessions and live connections opened in this app now belong to the other user: the
         # profile's ones end here.
         in_this_app = (t.refresh_tokens.c.user_id == principal.user_id, t.refresh_tokens.c.app_id == app_id,

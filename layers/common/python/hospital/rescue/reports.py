@@ -10,13 +10,9 @@ import datetime as dt
 import io
 import math
 
-import sqlalchemy as sa
-
-from hospital import crypto
-from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import ValidationFailed
-from hospital.rescue import cases, visibility
+from hospital.rescue import case_store, views, visibility
 from hospital.timeutil import SHANGHAI, iso_utc
 
 # (name, from node, to node): the intervals of the spec, in seconds.
@@ -40,20 +36,12 @@ def dispatch_records(date_from: dt.date, date_to: dt.date, vehicle_id: str | Non
     start = dt.datetime.combine(date_from, dt.time(), SHANGHAI).astimezone(dt.timezone.utc).replace(tzinfo=None)
     end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), SHANGHAI).astimezone(dt.timezone.utc) \
         .replace(tzinfo=None)
-    query = (sa.select(t.dispatches.c.id, t.dispatches.c.case_id, t.dispatches.c.vehicle_id,
-                       t.dispatches.c.created_at, t.dispatches.c.closed_at, t.rescue_cases.c.status,
-                       t.rescue_cases.c.created_at.label("received_at"), t.rescue_cases.c.source)
-             .join(t.rescue_cases, t.rescue_cases.c.id == t.dispatches.c.case_id)
-             .where(t.rescue_cases.c.created_at >= start, t.rescue_cases.c.created_at < end))
-    if vehicle_id:
-        query = query.where(t.dispatches.c.vehicle_id == vehicle_id)
-    if outcome == "open":
-        query = query.where(t.rescue_cases.c.status.not_in(("completed", "cancelled")))
-    elif outcome:
-        query = query.where(t.rescue_cases.c.status == outcome)
+    open_only = outcome == "open"
     with transaction() as conn:
-        rows = conn.execute(query.order_by(t.dispatches.c.created_at)).all()
-        times = _node_times(conn, [r.case_id for r in rows])
+        rows = case_store.dispatches_of_cases_received(
+            conn, start, end, vehicle_id=vehicle_id, status=None if open_only else outcome,
+            status_not_in=("completed", "cancelled") if open_only else ())
+        times = case_store.first_node_times(conn, [r.case_id for r in rows])
     records = []
     for r in rows:
         at = times.get(r.case_id, {})
@@ -68,18 +56,6 @@ def dispatch_records(date_from: dt.date, date_to: dt.date, vehicle_id: str | Non
             "per_vehicle": _count_by(records, lambda rec: rec["vehicle_id"]),
             "intervals": {name: _summary([rec[name] for rec in records]) for name, _, _ in INTERVALS},
             "records": records}
-
-
-def _node_times(conn, case_ids: list[str]) -> dict[str, dict[str, dt.datetime]]:
-    """First time each node was reached, per case."""
-    out: dict[str, dict[str, dt.datetime]] = {}
-    for chunk in range(0, len(case_ids), 500):
-        for case_id, node, at in conn.execute(
-                sa.select(t.rescue_events.c.case_id, t.rescue_events.c.node, sa.func.min(t.rescue_events.c.occurred_at))
-                .where(t.rescue_events.c.case_id.in_(case_ids[chunk:chunk + 500]))
-                .group_by(t.rescue_events.c.case_id, t.rescue_events.c.node)):
-            out.setdefault(case_id, {})[node] = at
-    return out
 
 
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
@@ -125,16 +101,14 @@ def as_csv(report: dict) -> str:
 def case_for_admin(actor, case_id: str) -> dict:
     """The full case and timeline (EA2), with the personal fields the actor's role may see
     (rescue.visibility: none for an IT admin); a view that shows any is audited (EA3)."""
-    view = cases.load_view(case_id)
     visible = visibility.fields_for(actor.roles)
-    with transaction() as conn:
-        blob = conn.execute(sa.select(t.rescue_cases.c.caller_phone_enc)
-                            .where(t.rescue_cases.c.id == case_id)).scalar_one()
-        view["caller_phone"] = crypto.decrypt_text(blob, cases._ctx(case_id, "caller_phone")) \
-            if visibility.CALLER_PHONE in visible else None
-        view = visibility.redact(view, visible)
-        fields = visibility.shown(view)
-        if fields:
+    data = case_store.load(case_id, caller_phone=visibility.CALLER_PHONE in visible)
+    view = views.case_view(data)
+    view["caller_phone"] = data.caller_phone
+    view = visibility.redact(view, visible)
+    fields = visibility.shown(view)
+    if fields:
+        with transaction() as conn:
             visibility.record_shown(conn, actor, case_id, fields, visibility.granting_roles(actor.roles, visible))
     view["caller_details_visible"] = visibility.CALLER_PHONE in visible
     from hospital.rescue import triage_link

@@ -21,6 +21,7 @@ from hospital import crypto, geo
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Forbidden, NotFound
+from hospital.rescue import case_store
 from hospital.timeutil import iso_utc, utcnow
 
 POSITION_MESSAGE = "rescue.vehicle_position"
@@ -120,9 +121,7 @@ def ambulance_for_patient(principal, case_id: str, since: dt.datetime | None = N
     """The case's ambulance: latest position, and the track since `since` when asked.
     Only the patient who owns the case; 404 otherwise (and when nothing was dispatched)."""
     with transaction() as conn:
-        owned = conn.execute(sa.select(t.rescue_cases.c.id).where(
-            t.rescue_cases.c.id == case_id, t.rescue_cases.c.patient_user_id == principal.user_id)).first()
-        if owned is None:
+        if not case_store.is_owned_by(conn, case_id, principal.user_id):
             raise NotFound("no such rescue case", field="case_id")
         dispatch = conn.execute(sa.select(t.dispatches).where(t.dispatches.c.case_id == case_id)
                                 .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()

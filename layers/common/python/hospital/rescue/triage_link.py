@@ -13,11 +13,11 @@ import logging
 
 import sqlalchemy as sa
 
-from hospital import config, crypto, geo
+from hospital import config, geo
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.rescue import cases
-from hospital.timeutil import utcnow
+from hospital.rescue import case_store, views
+from hospital.timeutil import iso_utc
 
 log = logging.getLogger("hospital.triage")
 MAX_RECEIVES = 8  # the TriageQueue's maxReceiveCount: the last try marks the link failed
@@ -32,22 +32,21 @@ def _api():
 def payload(case_id: str) -> dict | None:
     """The case as the ED receives it; None while it has no coordinates (a phone call
     entered without them: the push waits for the first location)."""
-    view = cases.load_view(case_id)
+    data = case_store.load(case_id, caller_phone=True)
+    view = views.case_view(data)
     loc = view["location"]
     if loc is None:
         return None
     point = geo.to_gcj02(geo.Point(loc["latitude"], loc["longitude"], loc["coord_system"]))
     with transaction() as conn:
-        row = conn.execute(sa.select(t.rescue_cases.c.caller_phone_enc).where(t.rescue_cases.c.id == case_id)).one()
-        version = conn.execute(sa.select(sa.func.max(t.rescue_events.c.id))
-                               .where(t.rescue_events.c.case_id == case_id)).scalar_one()
+        version = case_store.timeline_version(conn, case_id)
         vehicle = conn.execute(sa.select(t.dispatches.c.vehicle_id, t.vehicles.c.plate)
                                .join(t.vehicles, t.vehicles.c.id == t.dispatches.c.vehicle_id)
                                .where(t.dispatches.c.case_id == case_id)
                                .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
     body = {
         "case_id": case_id, "version": int(version), "status": view["status"], "received_at": view["created_at"],
-        "caller_phone": crypto.decrypt_text(row.caller_phone_enc, cases._ctx(case_id, "caller_phone")),
+        "caller_phone": data.caller_phone,
         "complaint": view["complaint"],
         "location": {"latitude": point.latitude, "longitude": point.longitude, "coord_system": geo.GCJ02,
                      "accuracy_m": loc["accuracy_m"], "address_text": view["address_text"]},
@@ -82,23 +81,12 @@ def deliver(case_id: str, receive_count: int) -> str:
 
 
 def _record(case_id: str, version: int | None, *, status: str, ref: str | None = None, error: str | None = None):
-    """Keep the newest delivery's status: a late result for an older version changes nothing."""
-    c = t.rescue_cases.c
-    newer_or_same = sa.or_(c.triage_version.is_(None), version is None, c.triage_version <= (version or 0))
     with transaction() as conn:
-        conn.execute(t.rescue_cases.update().where(c.id == case_id, newer_or_same).values(
-            triage_status=status, triage_version=version if version is not None else c.triage_version,
-            triage_ref=ref if ref is not None else c.triage_ref, triage_attempts=c.triage_attempts + 1,
-            triage_error=error, triage_updated_at=utcnow()))
+        case_store.record_triage_delivery(conn, case_id, version, status=status, ref=ref, error=error)
 
 
 def status_of(case_id: str) -> dict:
     with transaction() as conn:
-        row = conn.execute(sa.select(t.rescue_cases.c.triage_status, t.rescue_cases.c.triage_version,
-                                     t.rescue_cases.c.triage_ref, t.rescue_cases.c.triage_attempts,
-                                     t.rescue_cases.c.triage_error, t.rescue_cases.c.triage_updated_at)
-                           .where(t.rescue_cases.c.id == case_id)).one()
-    from hospital.timeutil import iso_utc
-
-    return {"status": row.triage_status or "pending", "version": row.triage_version, "triage_ref": row.triage_ref,
-            "attempts": row.triage_attempts, "error": row.triage_error, "updated_at": iso_utc(row.triage_updated_at)}
+        row = case_store.triage_delivery(conn, case_id)
+    return {"status": row.status or "pending", "version": row.version, "triage_ref": row.ref,
+            "attempts": row.attempts, "error": row.error, "updated_at": iso_utc(row.updated_at)}

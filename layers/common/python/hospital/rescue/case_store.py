@@ -1,0 +1,349 @@
+"""The rescue cases' store: the only code that reads or writes `rescue_cases`,
+`rescue_events` (the timeline) and `rescue_locations` (location corrections), and the only
+code that knows how their personal fields are encrypted (each bound to its column and case).
+
+Functions that write take the caller's connection (a unit of work's), so the caller decides
+the transaction; they never open one. Personal fields are sealed with `seal` before that
+transaction opens and revealed after it closes: a KMS call then holds no lock.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import sqlalchemy as sa
+
+from hospital import crypto
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import Conflict, NotFound
+from hospital.rescue.timeline import NODES, derive_status, refusal
+from hospital.timeutil import utcnow
+
+
+def _context(case_id: str, column: str) -> str:
+    return f"rescue_cases.{column}:{case_id}"
+
+
+def _encrypt(text: str | None, case_id: str, column: str) -> bytes | None:
+    return None if text is None else crypto.encrypt(text, _context(case_id, column))
+
+
+def _point(location) -> str:
+    """What is stored of a location; its coordinate system is a column of its own."""
+    return json.dumps({"latitude": location.latitude, "longitude": location.longitude,
+                       "accuracy_m": location.accuracy_m})
+
+
+@dataclasses.dataclass(frozen=True)
+class Sealed:
+    """Personal fields of one case, encrypted for it (a case row or a location correction)."""
+
+    case_id: str
+    location: bytes | None = dataclasses.field(default=None, repr=False)
+    address: bytes | None = dataclasses.field(default=None, repr=False)
+    complaint: bytes | None = dataclasses.field(default=None, repr=False)
+    caller_phone: bytes | None = dataclasses.field(default=None, repr=False)
+
+
+def seal(case_id: str, *, location=None, address_text: str | None = None, complaint: str | None = None,
+         caller_phone: str | None = None) -> Sealed:
+    """Encrypt a case's personal fields; `location` has latitude, longitude and accuracy_m."""
+    return Sealed(
+        case_id=case_id,
+        location=crypto.encrypt(_point(location), _context(case_id, "location")) if location is not None else None,
+        address=_encrypt(address_text, case_id, "address"),
+        complaint=_encrypt(complaint, case_id, "complaint"),
+        caller_phone=_encrypt(caller_phone, case_id, "caller_phone"),
+    )
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def insert_case(conn, sealed: Sealed, *, source: str, coord_system: str | None, legal_basis: str,
+                created_at: dt.datetime, first_node: dict, patient_user_id: int | None = None,
+                intake_user_id: int | None = None, card_id: str | None = None,
+                rescue_person_id: str | None = None, idempotency_key: str | None = None) -> None:
+    """A new case with its first timeline node (`node`, `source`, `actor_user_id`,
+    `actor_role`, `details`, `at`); its status is the one that node puts it in. A second case
+    of one patient with the same idempotency key raises IntegrityError."""
+    conn.execute(t.rescue_cases.insert().values(
+        id=sealed.case_id,
+        patient_user_id=patient_user_id,
+        source=source,
+        card_id=card_id,
+        rescue_person_id=rescue_person_id,
+        coord_system=coord_system,
+        location_enc=sealed.location,
+        address_enc=sealed.address,
+        complaint_enc=sealed.complaint,
+        caller_phone_enc=sealed.caller_phone,
+        intake_user_id=intake_user_id,
+        legal_basis=legal_basis,
+        status=derive_status([first_node["node"]]),
+        idempotency_key=idempotency_key,
+        created_at=created_at,
+        updated_at=created_at,
+    ))
+    _insert_node(conn, sealed.case_id, **first_node)
+
+
+def _insert_node(conn, case_id: str, node: str, *, source: str, actor_user_id=None, actor_role=None,
+                 details: dict | None = None, dedupe_key: str | None = None, at=None) -> None:
+    conn.execute(t.rescue_events.insert().values(
+        case_id=case_id, node=node, occurred_at=at or utcnow(), actor_user_id=actor_user_id,
+        actor_role=actor_role, source=source, details=details or {}, dedupe_key=dedupe_key))
+
+
+def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None, **fields) -> bool:
+    """Append a timeline node and move the case status; False if `dedupe_key` was seen before.
+    Refused (409) when the state machine does not allow the node; 404 for no such case.
+
+    The case row is locked first, so writers of one case queue up instead of deadlocking
+    (each node insert would otherwise take a shared lock on the case through its foreign
+    key, and then both would wait to update the status).
+    """
+    current = conn.execute(sa.select(t.rescue_cases.c.status).where(t.rescue_cases.c.id == case_id)
+                           .with_for_update()).scalar_one_or_none()
+    if current is None:
+        raise NotFound(f"rescue case {case_id} does not exist")
+    why_not = refusal(node, current)
+    if why_not:
+        raise Conflict(why_not, code="illegal_transition")
+    try:
+        with conn.begin_nested():
+            _insert_node(conn, case_id, node, dedupe_key=dedupe_key, **fields)
+    except sa.exc.IntegrityError:
+        if dedupe_key is None:
+            raise
+        return False
+    nodes = conn.execute(sa.select(t.rescue_events.c.node).where(t.rescue_events.c.case_id == case_id)
+                         .order_by(t.rescue_events.c.id)).scalars().all()
+    status = derive_status(list(nodes))
+    if status != current:
+        conn.execute(t.rescue_cases.update().where(t.rescue_cases.c.id == case_id)
+                     .values(status=status, updated_at=utcnow()))
+    return True
+
+
+def append_informative_node(conn, case_id: str, node: str, **fields) -> None:
+    """Append a node that moves no status, without the lock and the state check: a fact that
+    must be on record whatever the case has become meanwhile (guidance ended on a closed case)."""
+    if NODES.get(node, "unknown") is not None:
+        raise ValueError(f"{node!r} moves a case's status: append it with append_node")
+    _insert_node(conn, case_id, node, **fields)
+
+
+def insert_location(conn, sealed: Sealed, *, coord_system: str, source: str, reported_at: dt.datetime) -> int:
+    """A location correction kept beside every earlier one; returns its id."""
+    return int(conn.execute(t.rescue_locations.insert().values(
+        case_id=sealed.case_id, location_enc=sealed.location, coord_system=coord_system,
+        address_enc=sealed.address, source=source, reported_at=reported_at)).inserted_primary_key[0])
+
+
+def record_triage_delivery(conn, case_id: str, version: int | None, *, status: str, ref: str | None,
+                           error: str | None) -> None:
+    """Keep the newest delivery's status: a late result for an older version changes nothing."""
+    c = t.rescue_cases.c
+    newer_or_same = sa.or_(c.triage_version.is_(None), version is None, c.triage_version <= (version or 0))
+    conn.execute(t.rescue_cases.update().where(c.id == case_id, newer_or_same).values(
+        triage_status=status, triage_version=version if version is not None else c.triage_version,
+        triage_ref=ref if ref is not None else c.triage_ref, triage_attempts=c.triage_attempts + 1,
+        triage_error=error, triage_updated_at=utcnow()))
+
+
+def patient_case_ids(conn, user_id: int) -> list[str]:
+    return list(conn.execute(sa.select(t.rescue_cases.c.id).where(
+        t.rescue_cases.c.patient_user_id == user_id)).scalars())
+
+
+def move_patient_cases(conn, from_user_id: int, to_user_id: int, only: list[str] | None = None) -> int:
+    """Hand a patient's cases (all, or `only` these) to another user; returns how many moved."""
+    query = t.rescue_cases.update().where(t.rescue_cases.c.patient_user_id == from_user_id)
+    if only is not None:
+        query = query.where(t.rescue_cases.c.id.in_(only))
+    return conn.execute(query.values(patient_user_id=to_user_id)).rowcount
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def exists(conn, case_id: str) -> bool:
+    return conn.execute(sa.select(t.rescue_cases.c.id).where(t.rescue_cases.c.id == case_id)).first() is not None
+
+
+def is_owned_by(conn, case_id: str, user_id: int) -> bool:
+    return conn.execute(sa.select(t.rescue_cases.c.id).where(
+        t.rescue_cases.c.id == case_id, t.rescue_cases.c.patient_user_id == user_id)).first() is not None
+
+
+def case_id_for_key(conn, user_id: int, idempotency_key: str) -> str | None:
+    """The case a patient's earlier request with this Idempotency-Key created, if any."""
+    return conn.execute(sa.select(t.rescue_cases.c.id).where(
+        t.rescue_cases.c.patient_user_id == user_id,
+        t.rescue_cases.c.idempotency_key == idempotency_key)).scalar_one_or_none()
+
+
+def has_node(conn, case_id: str, *, dedupe_key: str) -> bool:
+    return conn.execute(sa.select(t.rescue_events.c.id).where(
+        t.rescue_events.c.case_id == case_id, t.rescue_events.c.dedupe_key == dedupe_key)).first() is not None
+
+
+def timeline_version(conn, case_id: str) -> int | None:
+    """The id of the case's newest node: it grows with every change of the case."""
+    return conn.execute(sa.select(sa.func.max(t.rescue_events.c.id))
+                        .where(t.rescue_events.c.case_id == case_id)).scalar_one()
+
+
+def cases_still_received(conn, created_from: dt.datetime, created_until: dt.datetime, limit: int) -> list[str]:
+    """Cases created in [created_from, created_until] that nothing has moved past `received`
+    (not even alerted), oldest first."""
+    return list(conn.execute(
+        sa.select(t.rescue_cases.c.id)
+        .where(t.rescue_cases.c.status == "received",
+               t.rescue_cases.c.created_at <= created_until,
+               t.rescue_cases.c.created_at >= created_from)
+        .order_by(t.rescue_cases.c.created_at).limit(limit)).scalars().all())
+
+
+@dataclasses.dataclass(frozen=True)
+class TriageDelivery:
+    """Where the case's link to the ED triage system stands (None: never tried)."""
+
+    status: str | None
+    version: int | None
+    ref: str | None
+    attempts: int
+    error: str | None
+    updated_at: dt.datetime | None
+
+
+def triage_delivery(conn, case_id: str) -> TriageDelivery:
+    c = t.rescue_cases.c
+    row = conn.execute(sa.select(c.triage_status, c.triage_version, c.triage_ref, c.triage_attempts,
+                                 c.triage_error, c.triage_updated_at).where(c.id == case_id)).one()
+    return TriageDelivery(*row)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportedLocation:
+    """Where the case was reported to be: at intake, then each correction."""
+
+    point: dict | None  # latitude, longitude, accuracy_m; None for a call without coordinates
+    coord_system: str | None
+    source: str
+    reported_at: dt.datetime
+    address_text: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseData:
+    """A case as stored, decrypted: its row, its timeline and every reported location."""
+
+    case_id: str
+    status: str
+    source: str
+    created_at: dt.datetime
+    card_id: str | None
+    rescue_person_id: str | None
+    complaint: str | None
+    locations: list[ReportedLocation]  # intake first, then the corrections in order
+    nodes: list[dict]  # timeline rows, oldest first
+    caller_phone: str | None = None  # only when asked for
+
+
+def load(case_id: str, *, owner_user_id: int | None = None, caller_phone: bool = False) -> CaseData:
+    """The case (only if `owner_user_id` owns it, when given; else 404), decrypted after its
+    read transaction closes. The caller's phone is decrypted only when asked for."""
+    with transaction() as conn:
+        query = sa.select(t.rescue_cases).where(t.rescue_cases.c.id == case_id)
+        if owner_user_id is not None:
+            query = query.where(t.rescue_cases.c.patient_user_id == owner_user_id)
+        case = conn.execute(query).first()
+        if case is None:
+            raise NotFound("no such rescue case", field="case_id")
+        events = conn.execute(sa.select(t.rescue_events).where(t.rescue_events.c.case_id == case_id)
+                              .order_by(t.rescue_events.c.id)).all()
+        corrections = conn.execute(sa.select(t.rescue_locations).where(t.rescue_locations.c.case_id == case_id)
+                                   .order_by(t.rescue_locations.c.id)).all()
+
+    def located(blob, coord_system, source, at, address) -> ReportedLocation:
+        return ReportedLocation(
+            point=json.loads(crypto.decrypt(blob, _context(case_id, "location"))) if blob is not None else None,
+            coord_system=coord_system, source=source, reported_at=at,
+            address_text=crypto.decrypt_text(address, _context(case_id, "address")))
+
+    locations = [located(case.location_enc, case.coord_system, "intake", case.created_at, case.address_enc)]
+    locations += [located(c.location_enc, c.coord_system, c.source, c.reported_at, c.address_enc)
+                  for c in corrections]
+    return CaseData(
+        case_id=case.id, status=case.status, source=case.source, created_at=case.created_at,
+        card_id=case.card_id, rescue_person_id=case.rescue_person_id,
+        complaint=crypto.decrypt_text(case.complaint_enc, _context(case_id, "complaint")),
+        locations=locations, nodes=[e._asdict() for e in events],
+        caller_phone=(crypto.decrypt_text(case.caller_phone_enc, _context(case_id, "caller_phone"))
+                      if caller_phone else None),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseListing:
+    """One case in a patient's list. The address stays sealed until `address_text()`, so
+    the list is read (and its audit written) in one transaction and decrypted after it."""
+
+    case_id: str
+    status: str
+    source: str
+    created_at: dt.datetime
+    rescue_person_id: str | None
+    sealed_address: bytes | None = dataclasses.field(repr=False)
+
+    @property
+    def has_address(self) -> bool:
+        return self.sealed_address is not None
+
+    def address_text(self) -> str | None:
+        return crypto.decrypt_text(self.sealed_address, _context(self.case_id, "address"))
+
+
+def patient_cases(conn, user_id: int, limit: int, after: tuple[dt.datetime, str] | None = None) -> list[CaseListing]:
+    """A patient's cases newest first, at most `limit`; `after` is the (created_at, id) of the
+    last case of the previous page (keyset paging)."""
+    c = t.rescue_cases.c
+    query = sa.select(t.rescue_cases).where(c.patient_user_id == user_id)
+    if after is not None:
+        at, last_id = after
+        query = query.where(sa.or_(c.created_at < at, sa.and_(c.created_at == at, c.id < last_id)))
+    rows = conn.execute(query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)).all()
+    return [CaseListing(r.id, r.status, r.source, r.created_at, r.rescue_person_id, r.address_enc) for r in rows]
+
+
+def first_node_times(conn, case_ids: list[str]) -> dict[str, dict[str, dt.datetime]]:
+    """First time each node was reached, per case."""
+    out: dict[str, dict[str, dt.datetime]] = {}
+    for chunk in range(0, len(case_ids), 500):
+        for case_id, node, at in conn.execute(
+                sa.select(t.rescue_events.c.case_id, t.rescue_events.c.node, sa.func.min(t.rescue_events.c.occurred_at))
+                .where(t.rescue_events.c.case_id.in_(case_ids[chunk:chunk + 500]))
+                .group_by(t.rescue_events.c.case_id, t.rescue_events.c.node)):
+            out.setdefault(case_id, {})[node] = at
+    return out
+
+
+def dispatches_of_cases_received(conn, received_from: dt.datetime, received_before: dt.datetime, *,
+                                 vehicle_id: str | None = None, status: str | None = None,
+                                 status_not_in: tuple[str, ...] = ()) -> list:
+    """Every dispatch of the cases received in [received_from, received_before), in dispatch
+    order, with its case's status, received time and source (the back office's records)."""
+    query = (sa.select(t.dispatches.c.id, t.dispatches.c.case_id, t.dispatches.c.vehicle_id,
+                       t.dispatches.c.created_at, t.dispatches.c.closed_at, t.rescue_cases.c.status,
+                       t.rescue_cases.c.created_at.label("received_at"), t.rescue_cases.c.source)
+             .join(t.rescue_cases, t.rescue_cases.c.id == t.dispatches.c.case_id)
+             .where(t.rescue_cases.c.created_at >= received_from, t.rescue_cases.c.created_at < received_before))
+    if vehicle_id:
+        query = query.where(t.dispatches.c.vehicle_id == vehicle_id)
+    if status_not_in:
+        query = query.where(t.rescue_cases.c.status.not_in(status_not_in))
+    elif status:
+        query = query.where(t.rescue_cases.c.status == status)
+    return conn.execute(query.order_by(t.dispatches.c.created_at)).all()
