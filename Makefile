@@ -59,8 +59,12 @@ trigger: venv
 migrate: venv
 	$(BIN)/python -m infra.migrate upgrade
 
-## lint: cfn-lint on template.yaml, also after an offline SAM transform
+## lint: ruff, mypy (layer and functions), import contracts, cfn-lint, cfn-lint after an offline SAM transform
+# ruff, mypy and lint-imports read their configuration from pyproject.toml; the first finding stops it.
 lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m infra.deploy.check_template
 
@@ -74,4 +78,4 @@ package: venv
 	$(MAKE) -C layers/common build-CommonLayer ARTIFACTS_DIR=$(CURDIR)/build/layer PYTHON=$(CURDIR)/$(BIN)/python
 
 clean:
-	rm -rf $(VENV) .local build .pytest_cache
+	rm -rf $(VENV) .local build .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .grimp_cache

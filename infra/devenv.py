@@ -3,6 +3,9 @@ systems started, and their credentials agreed with the AWS side.
 
 Used by the local runtime's start-up hook (`make run`, `make invoke`) and by the tests,
 so both run the functions against the same surroundings.
+
+One simulator alone, with the keys `make run` gives it (the simulators know nothing of this
+module): python -m infra.devenv {wechatpay,his,credit,medical_insurance} [--port N]
 """
 from __future__ import annotations
 
@@ -245,7 +248,7 @@ def _payment_patient(app_id: str) -> dict:
     return {"DEV_PAYMENT_PATIENT_TOKEN": issued["access_token"], "DEV_HIS_BILL_NO": bill["bill_no"]}
 
 
-def _make(name: str, simulator, cache: dict) -> dict:
+def _make(name: str, simulator, cache: dict) -> dict:  # noqa: C901 - one branch per sample-event placeholder, each a few lines
     from hospital.auth import sessions
     from hospital.auth.tokens import verify_access_token
 
@@ -302,7 +305,7 @@ def _make(name: str, simulator, cache: dict) -> dict:
         # GPS fixes as a crew's phone sends them now: fixes from before the dispatch are dropped.
         import datetime as dt
 
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         return {"DEV_FIX_TIME": now.isoformat().replace("+00:00", "Z"),
                 "DEV_NEXT_FIX_TIME": (now + dt.timedelta(seconds=10)).isoformat().replace("+00:00", "Z")}
     if name == "DEV_LIVE_CONNECTION_ID":
@@ -350,3 +353,42 @@ def _make(name: str, simulator, cache: dict) -> dict:
         order, _ = orders.create(principal, "registration", need("DEV_HIS_BILL_NO"))
         return {name: order["order_id"]}
     raise KeyError(f"unknown sample-event placeholder ${{{name}}}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve one simulator with the local keys until Ctrl-C."""
+    import argparse
+
+    from infra.simulators._http import serve_forever
+
+    parser = argparse.ArgumentParser(prog="python -m infra.devenv",
+                                     description="Run one simulator alone, with the local keys.")
+    simulators = parser.add_subparsers(dest="simulator", required=True)
+    simulators.add_parser("wechatpay", help="WeChat Pay (generated dev keys)").add_argument(
+        "--port", type=int, default=WECHATPAY_PORT)
+    simulators.add_parser("his", help="the HIS gateway").add_argument("--port", type=int, default=HIS_PORT)
+    credit = simulators.add_parser("credit", help="the credit-care provider")
+    credit.add_argument("--port", type=int, default=CREDIT_PORT)
+    credit.add_argument("--callback-url", default="http://127.0.0.1:3000/callbacks/credit")
+    simulators.add_parser("medical_insurance", help="the medical-insurance platform").add_argument(
+        "--port", type=int, default=MED_INS_PORT)
+    args = parser.parse_args(argv)
+    if args.simulator == "wechatpay":
+        serve_forever(wechatpay_simulator(port=args.port), "WeChat Pay simulator")
+    elif args.simulator == "his":
+        from infra.simulators.his import HisSimulator
+
+        serve_forever(HisSimulator(HIS_DEV_KEY, port=args.port), "HIS simulator")
+    elif args.simulator == "credit":
+        from infra.simulators.credit import CreditSimulator
+
+        serve_forever(CreditSimulator(CREDIT_DEV_KEY, port=args.port, callback_url=args.callback_url),
+                      "credit provider simulator")
+    else:
+        from infra.simulators.medical_insurance import InsuranceSimulator
+
+        serve_forever(InsuranceSimulator(MED_INS_DEV_KEY, port=args.port), "medical-insurance platform simulator")
+
+
+if __name__ == "__main__":
+    main()

@@ -26,7 +26,6 @@ import pathlib
 import sys
 
 
-
 def add_parser(commands) -> None:
     wechatpay = commands.add_parser("wechatpay", help="WeChat Pay merchants and keys (the WeChatPaySecret)")
     sub = wechatpay.add_subparsers(dest="wechatpay_command", required=True)
@@ -257,4 +256,4 @@ def _public_fingerprint(pem, private: bool = False) -> str:
 def _now():
     import datetime as dt
 
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)

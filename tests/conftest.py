@@ -68,11 +68,9 @@ def platform_environment():
     """Everything outside the database the functions need, wired as template.yaml says."""
     from infra import devenv
     from infra.local import aws
-    from infra.local.functions import function_environment
-    from infra.local.template import Template
     from infra.local.api import LOCAL_API_MARKER, ApiServer, Route, localize_rest_api
-    from infra.local.functions import FunctionHost
-    from infra.local.template import ApiEvent
+    from infra.local.functions import FunctionHost, function_environment
+    from infra.local.template import ApiEvent, Template
     from infra.local.websocket import WebSocketServer, localize_environment
     from infra.simulators.triage import TriageSimulator
     from infra.simulators.wechat import WeChatSimulator
@@ -170,7 +168,7 @@ def mysql_url():
         admin = sa.create_engine(base, connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server is reported as the skip's reason
         reason = f"MySQL/MariaDB unreachable at {base.render_as_string(hide_password=True)}: {exc!r}"
         if os.environ.get("REQUIRE_MYSQL") == "1":
             pytest.fail(reason + " (REQUIRE_MYSQL=1)")

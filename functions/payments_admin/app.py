@@ -11,7 +11,8 @@ FINANCE = {roles.FINANCE, roles.SUPER_ADMIN}
 def list_anomalies():
     from hospital.payments import admin
 
-    return web.respond(admin.anomalies(web.principal(), web.query_choice("state", ("open", "resolved", "all")) or "open",
+    return web.respond(admin.anomalies(web.principal(),
+                                       web.query_choice("state", ("open", "resolved", "all")) or "open",
                                        web.query_int("limit", default=50, low=1, high=500)))
 
 

@@ -21,8 +21,9 @@ import secrets as pysecrets
 import string
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import boto3
 import botocore.session
@@ -82,7 +83,7 @@ class AwsEndpoint:
             self.server = None
 
 
-def provisioning_chosen(environ: "os._Environ[str] | dict" = os.environ) -> bool:
+def provisioning_chosen(environ: os._Environ[str] | dict = os.environ) -> bool:
     """LOCAL_AWS_PROVISION as a yes/no; anything else is refused rather than guessed."""
     value = environ.get(PROVISION_VARIABLE, "").strip().lower()
     if value not in _YES | _NO:
@@ -93,7 +94,7 @@ def provisioning_chosen(environ: "os._Environ[str] | dict" = os.environ) -> bool
 
 def start_endpoint(
     port: int | None = None,
-    environ: "os._Environ[str] | dict" = os.environ,
+    environ: os._Environ[str] | dict = os.environ,
     create_resources: bool | None = None,
 ) -> AwsEndpoint:
     """The endpoint of AWS_ENDPOINT_URL, whatever its host, or else an embedded moto.
@@ -391,10 +392,9 @@ class _Provisioner:
         elif not exists:
             value = override if override is not None else _initial_secret_value(props)
             arn = sm.create_secret(Name=name, Description=props.get("Description", ""), SecretString=value)["ARN"]
-        elif override is not None:
+        elif override is not None and sm.get_secret_value(SecretId=arn).get("SecretString") != override:
             # An existing secret is never regenerated; only an explicit local override replaces it.
-            if sm.get_secret_value(SecretId=arn).get("SecretString") != override:
-                sm.put_secret_value(SecretId=arn, SecretString=override)
+            sm.put_secret_value(SecretId=arn, SecretString=override)
         return {"Ref": arn, "Id": arn, "Name": name}
 
     # ---- serverless stand-ins ---------------------------------------------------------
@@ -423,7 +423,7 @@ class _Provisioner:
 
     def api_v2_part(self, lid: str) -> dict:
         # Routes, integrations, deployments: a 7-character id like the real ones, stable per logical id.
-        return {"Ref": hashlib.sha1(lid.encode()).hexdigest()[:7]}
+        return {"Ref": hashlib.sha1(lid.encode(), usedforsecurity=False).hexdigest()[:7]}
 
     def layer(self, lid: str) -> dict:
         props = self.t.resources[lid].properties
@@ -441,7 +441,10 @@ _PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 def generate_password(opts: Mapping[str, Any]) -> str:
     """Secrets Manager GenerateSecretString semantics (PasswordLength default 32)."""
     length = int(opts.get("PasswordLength", 32))
-    flag = lambda k: str(opts.get(k, "false")).lower() == "true"  # noqa: E731
+
+    def flag(k):
+        return str(opts.get(k, "false")).lower() == "true"
+
     groups = []
     if not flag("ExcludeLowercase"):
         groups.append(string.ascii_lowercase)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from .functions import FunctionHost, Invocation, UnknownFunction
@@ -55,7 +56,7 @@ class ControlServer:
         t.start()
 
 
-def _make_handler(ctl: ControlServer) -> type[BaseHTTPRequestHandler]:
+def _make_handler(ctl: ControlServer) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - the handler class's methods count as this function's
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 

@@ -24,10 +24,11 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .template import Function
 
@@ -178,7 +179,7 @@ class FunctionHost:
             file = code_uri / module_path.replace(".", "/") / "__init__.py"
         if not file.exists():
             raise ImportError(f"handler module {module_path!r} not found in {code_uri}")
-        digest = hashlib.sha1(str(code_uri).encode()).hexdigest()[:8]
+        digest = hashlib.sha1(str(code_uri).encode(), usedforsecurity=False).hexdigest()[:8]
         name = "_lambda_" + re.sub(r"\W", "_", f"{code_uri.name}_{module_path}") + f"_{digest}"
         spec = importlib.util.spec_from_file_location(name, file)
         module = importlib.util.module_from_spec(spec)

@@ -6,6 +6,7 @@ With `ssl_context`, one port speaks both plain HTTP and TLS: a connection whose 
 is a TLS handshake record (0x16) is wrapped, any other is served as it is."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -37,7 +38,7 @@ class StoppableHTTPServer(ThreadingHTTPServer):
         self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name=self.name, daemon=True)
         self._thread.start()
 
-    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001 - socketserver API
+    def process_request_thread(self, request, client_address) -> None:  # socketserver's signature
         self._track(request)
         sock = request
         try:
@@ -84,10 +85,8 @@ class StoppableHTTPServer(ThreadingHTTPServer):
         with self._conns_lock:
             conns = dict(self._conns)
         for sock in conns:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)   # the handler's readline() sees EOF and returns
-            except OSError:
-                pass
         for thread in conns.values():
             thread.join(timeout)
         self.server_close()

@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.trigger:
         if not args.event_file:
             p.error("EVENT_FILE is required unless --trigger is given")
-        with (contextlib.nullcontext(sys.stdin) if args.event_file == "-" else open(args.event_file, encoding="utf-8")) as fh:
+        with (contextlib.nullcontext(sys.stdin) if args.event_file == "-"
+              else open(args.event_file, encoding="utf-8")) as fh:
             event = json.load(fh)
 
     url = args.control_url or default_control_url()

@@ -52,7 +52,9 @@ def listening_socket(port: int) -> socket.socket:
 
 def main(argv: list[str]) -> int:
     from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication, MotoRequestHandler, create_backend_app,
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
     )
     from werkzeug.serving import make_server
 

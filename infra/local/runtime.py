@@ -25,11 +25,12 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from .api import ApiServer, Route
+from .api import ApiServer, Route, localize_rest_api
 from .aws import AwsEndpoint, ProvisionError, provision, start_endpoint
 from .control import ControlServer
 from .functions import EnvironmentConflict, FunctionHost, Invocation, function_environment, log_line
@@ -37,7 +38,6 @@ from .schedule import ScheduleError, ScheduleRunner
 from .sqs import SqsPoller
 from .template import ApiEvent, Model, ScheduleEvent, SqsEvent, Template, TemplateError
 from .websocket import WebSocketServer, localize_environment
-from .api import localize_rest_api
 
 # Configuration mistakes: reported in one line, without a traceback.
 EXPECTED_ERRORS = (TemplateError, ProvisionError, EnvironmentConflict, ScheduleError, OSError)
@@ -70,7 +70,7 @@ class HookContext:
         self.stop_callbacks.append(fn)
 
 
-def default_environment(repo_root: Path, environ: "os._Environ[str] | dict" = os.environ) -> None:
+def default_environment(repo_root: Path, environ: os._Environ[str] | dict = os.environ) -> None:
     if "DATABASE_URL" not in environ:
         (repo_root / ".local").mkdir(exist_ok=True)
         environ["DATABASE_URL"] = f"sqlite:///{repo_root / '.local' / 'hospital.db'}"
@@ -159,13 +159,13 @@ class LocalRuntime:
 
     # ---- lifecycle ----------------------------------------------------------------------
 
-    def __enter__(self) -> "LocalRuntime":
+    def __enter__(self) -> LocalRuntime:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def start(self) -> "LocalRuntime":
+    def start(self) -> LocalRuntime:
         self._env_snapshot = dict(os.environ)
         try:
             self._start()
@@ -175,7 +175,7 @@ class LocalRuntime:
         self.started = True
         return self
 
-    def _start(self) -> None:
+    def _start(self) -> None:  # noqa: C901 - start-up in its order, each part behind its option
         o = self.options
         for k, v in self._env.items():
             if v is None:
@@ -335,7 +335,7 @@ class LocalRuntime:
             raise LookupError(f"{lid} has no Schedule event" + (f" named {event_name}" if event_name else ""))
         return runners[0].fire()
 
-    def banner(self) -> str:
+    def banner(self) -> str:  # noqa: C901 - one section per part of the runtime, as it runs
         m, lines = self.model, []
         ep = self.endpoint
         lines.append(f"Local runtime ready: {self.template_path} (region {m.region}, account {m.account_id})")
@@ -370,7 +370,7 @@ class LocalRuntime:
                 lines.append(f"    {name} (batch {ev.batch_size}{rbif}{extra}) -> {lid}{off}")
         running = any(r.thread.is_alive() for rs in self.schedules.values() for r in rs)
         lines.append("  Schedules" + ("" if running else "     (not running; trigger on demand)"))
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         for lid, runners in self.schedules.items():
             for r in runners:
                 nxt = r.schedule.next_after(now) if r.thread.is_alive() else None
@@ -419,9 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repo", default=str(REPO_ROOT), help="repository root (template.yaml lives there)")
     p.add_argument("--template", default="template.yaml")
     p.add_argument("--host", default="127.0.0.1", help="API and WebSocket bind address")
-    p.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_API_PORT", 3000)))
-    p.add_argument("--control-port", type=int, default=int(os.environ.get("LOCAL_CONTROL_PORT", 3001)))
-    p.add_argument("--ws-port", type=int, default=int(os.environ.get("LOCAL_WS_PORT", 3002)),
+    p.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_API_PORT", "3000")))
+    p.add_argument("--control-port", type=int, default=int(os.environ.get("LOCAL_CONTROL_PORT", "3001")))
+    p.add_argument("--ws-port", type=int, default=int(os.environ.get("LOCAL_WS_PORT", "3002")),
                    help="WebSocket APIs and their @connections endpoint")
     p.add_argument("--aws-port", type=int, default=None,
                    help="embedded moto port (default LOCAL_AWS_PORT or 4566; a free one when another "

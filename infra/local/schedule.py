@@ -12,13 +12,14 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .functions import FunctionHost, Invocation
 from .template import ScheduleEvent
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class ScheduleError(ValueError):
@@ -41,8 +42,9 @@ class RateSchedule:
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
-_MONTHS = {m: i + 1 for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
-_DAYS = {d: i + 1 for i, d in enumerate("SUN MON TUE WED THU FRI SAT".split())}
+_MONTHS = {m: i + 1 for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+                                            "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
+_DAYS = {d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 # (name, low, high, names)
 _FIELDS = [
     ("minutes", 0, 59, {}),
@@ -156,7 +158,7 @@ def parse_schedule(expression: str) -> RateSchedule | CronSchedule:
     for i in (0, 1, 3, 5):
         if parts[i] == "?":
             raise ScheduleError(f"{expr}: '?' is only allowed in day-of-month or day-of-week")
-    fields = [None if p == "?" else _parse_field(p, *spec) for p, spec in zip(parts, _FIELDS)]
+    fields = [None if p == "?" else _parse_field(p, *spec) for p, spec in zip(parts, _FIELDS, strict=True)]
     return CronSchedule(*fields)  # type: ignore[arg-type]
 
 

@@ -16,9 +16,10 @@ import base64
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -258,7 +259,7 @@ class Template:
         self.resources = self._collect_resources()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, **kwargs: Any) -> "Template":
+    def from_file(cls, path: str | os.PathLike, **kwargs: Any) -> Template:
         return cls(load_template(path), base_dir=Path(path).resolve().parent, **kwargs)
 
     # ---- parameters and conditions ------------------------------------------------------
@@ -268,8 +269,8 @@ class Template:
         if unknown:
             raise TemplateError(f"parameter override(s) not declared in the template: {sorted(unknown)}")
         values: dict[str, Any] = {}
-        for name, decl in decls.items():
-            decl = decl or {}
+        for name, declared in decls.items():
+            decl = declared or {}
             if name in overrides:
                 value = overrides[name]
             elif "Default" in decl:
@@ -431,8 +432,10 @@ class Template:
             raise TemplateError(f"{lid} ({self.resources[lid].type}) has no attribute {attr!r} locally")
         return values[attr]
 
-    def _intrinsic(self, key: str, arg: Any, physical: Mapping) -> Any:
-        r = lambda v: self.resolve(v, physical)  # noqa: E731
+    def _intrinsic(self, key: str, arg: Any, physical: Mapping) -> Any:  # noqa: C901 - one branch per CloudFormation intrinsic function
+        def r(v):
+            return self.resolve(v, physical)
+
         if key == "Ref":
             return self._ref(arg, physical)
         if key == "Condition":
@@ -556,7 +559,9 @@ class Template:
 
     def _function(self, res: Resource, physical: Mapping, arn_to_queue: dict[str, str]) -> Function:
         props = res.properties
-        r = lambda v: self.resolve(v, physical)  # noqa: E731
+        def r(v):
+            return self.resolve(v, physical)
+
         code_uri = r(props.get("CodeUri", "."))
         if not isinstance(code_uri, str):
             raise TemplateError(f"{res.logical_id}: CodeUri must be a local folder, got {code_uri!r}")
@@ -622,7 +627,9 @@ class Template:
         ("integrations/<Ref Integration>") -> Integration.IntegrationUri (the function's
         invocation ARN, e.g. !Sub ...functions/${Fn.Arn}/invocations) -> the function.
         """
-        r = lambda v: self.resolve(v, physical)  # noqa: E731
+        def r(v):
+            return self.resolve(v, physical)
+
         apis: dict[str, WebSocketApi] = {}
         for res in self.of_type("AWS::ApiGatewayV2::Api"):
             props = res.properties
@@ -638,7 +645,8 @@ class Template:
                 route_selection_expression=str(r(props.get("RouteSelectionExpression", "$request.body.action"))),
             )
             if "Body" in props or "BodyS3Location" in props:
-                api.not_run.append("routes defined in an OpenAPI Body (only AWS::ApiGatewayV2::Route resources are read)")
+                api.not_run.append("routes defined in an OpenAPI Body "
+                                   "(only AWS::ApiGatewayV2::Route resources are read)")
             apis[res.logical_id] = api
 
         for res in self.of_type("AWS::ApiGatewayV2::Stage"):
@@ -740,7 +748,7 @@ def merge_sam_globals(glob: Any, local: Any) -> Any:
 
 
 def _is_intrinsic(v: Any) -> bool:
-    return isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("Ref", "Condition") or (
+    return (isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("Ref", "Condition")) or (
         isinstance(v, dict) and len(v) == 1 and next(iter(v)).startswith("Fn::"))
 
 

@@ -32,7 +32,7 @@ class LocalTls:
     ca_bundle: Path      # what AWS_CA_BUNDLE should point at
 
     @classmethod
-    def create(cls, base_bundle: str | None = None) -> "LocalTls":
+    def create(cls, base_bundle: str | None = None) -> LocalTls:
         # Imported here: only runtimes serving a WebSocket API need it (cryptography is a
         # dependency of the layer anyway).
         from cryptography import x509
@@ -40,7 +40,7 @@ class LocalTls:
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hospital local runtime CA")])
         ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())

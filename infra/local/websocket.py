@@ -40,6 +40,7 @@ Messages of one connection are handled one at a time, in order, in that connecti
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -49,8 +50,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 from websockets.datastructures import Headers
@@ -112,7 +114,8 @@ def localize_environment(functions: Mapping[str, Function], apis: Iterable[WebSo
     """Replace the APIs' public domain in the functions' environment values by `domain`."""
     public = [f"{api.api_id}.execute-api.{region}.amazonaws.com" for api in apis]
     for fn in functions.values():
-        for key, value in fn.environment.items():
+        for key, original in fn.environment.items():
+            value = original
             for name in public:
                 value = value.replace(name, domain)
             fn.environment[key] = value
@@ -210,10 +213,8 @@ class Connection:
 
     def _abort(self) -> None:
         if self._protocol.state is not CLOSED:
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class WebSocketServer:
@@ -544,7 +545,7 @@ def _client_error(message: str, connection_id: str, request_id: str) -> bytes:
 
 
 def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _send_all(sock: socket.socket, chunks: list[bytes]) -> bool:

@@ -8,8 +8,8 @@ movable clock (so tests can expire codes and tokens without sleeping).
 Connections are HTTP/1.1 keep-alive, as real APIs are, so tests can see whether a client
 reuses them (`connections()`, `GET /_sim/connections`); an idle one is closed after
 IDLE_SECONDS and stop() closes them all. Fault modes (FAULT_MODES): `http500`, `slow500`
-(stall, then 500), `timeout` (stall, then answer), `errcode` (the API's error body), `reset` (drop the connection without
-an answer, as a crashed upstream or a load balancer does).
+(stall, then 500), `timeout` (stall, then answer), `errcode` (the API's error body), `reset` (drop
+the connection without an answer, as a crashed upstream or a load balancer does).
 
 Route paths may hold `{name}` segments (`/v3/refund/domestic/refunds/{out_refund_no}`); the
 values arrive in `Request.params`. A handler may answer (status, body) or (status, body,
@@ -17,15 +17,17 @@ headers); a bytes body is sent as it is, with the Content-Type of its headers.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 FAULT_MODES = ("http500", "slow500", "timeout", "errcode", "reset")
@@ -80,7 +82,7 @@ class SimulatorServer:
         self.route("POST", "/_sim/clock", self._ctl_clock)
 
     # -- lifecycle ---------------------------------------------------------
-    def start(self) -> "SimulatorServer":
+    def start(self) -> SimulatorServer:
         self._stopping.clear()
         self._server = _Server((self.host, self.port), _handler_class(self))
         # Don't let stop() wait for a handler that is stalling on a "timeout" fault.
@@ -101,10 +103,8 @@ class SimulatorServer:
         with self._lock:  # idle keep-alive connections: their handlers are waiting to read
             open_connections = list(self._open_connections)
         for connection in open_connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._thread.join()
         self._server = self._thread = None
 
@@ -189,11 +189,10 @@ class SimulatorServer:
                 return 200, self.fault_body(fault["errcode"])
             if fault and fault["mode"] == "reset":
                 return _RESET
-            if fault and fault["mode"] == "timeout":
-                # Stall like a slow upstream, then answer normally: the call still takes
-                # effect, as a real timed-out request may have (clients must cope).
-                if self._stopping.wait(fault["seconds"]):
-                    return None
+            # A timeout stalls like a slow upstream, then answers normally: the call still takes
+            # effect, as a real timed-out request may have (clients must cope).
+            if fault and fault["mode"] == "timeout" and self._stopping.wait(fault["seconds"]):
+                return None
         if handler is None:
             known = any(path == req.path for _, path in self._routes) or any(
                 regex.match(req.path) for _, regex, _, _ in self._patterns)
@@ -246,10 +245,8 @@ def _handler_class(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
         def finish(self) -> None:
             with sim._lock:
                 sim._open_connections.discard(self.connection)
-            try:
+            with contextlib.suppress(OSError):  # the connection was reset (a "reset" fault, or the client left)
                 super().finish()
-            except OSError:
-                pass  # the connection was reset (a "reset" fault, or the client left)
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)
@@ -298,7 +295,5 @@ def serve_forever(simulator: SimulatorServer, banner: str) -> None:
     """Run a simulator from the command line until Ctrl-C."""
     with simulator as sim:
         print(f"{banner} on {sim.url}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass

@@ -8,7 +8,7 @@ signed callbacks to our /callbacks/credit when a debt is settled or falls overdu
     GET  /_sim/charges, /_sim/reversals, /_sim/callbacks
 Faults through /_sim/faults (paths as registered, e.g. /credit/v1/charges).
 
-Run alone: python -m infra.simulators.credit --port 7005
+Run alone: python -m infra.devenv credit --port 7005
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import hmac
 import json
 import uuid
 
-from infra.simulators._http import Request, SimulatorServer, serve_forever
+from infra.simulators._http import Request, SimulatorServer
 
 
 class CreditSimulator(SimulatorServer):
@@ -150,7 +150,7 @@ class CreditSimulator(SimulatorServer):
         charge = self.charges[charge_no]
         payload = {"event": event, "event_id": uuid.uuid4().hex, "charge_no": charge_no,
                    "settled_fen": charge["amount_fen"] - charge["reversed_fen"], "settled_by": settled_by,
-                   "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                   "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         body = json.dumps(payload, ensure_ascii=False).encode()
         timestamp = int(self.now()) - age_seconds
         signature = hmac.new(self.api_key.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -158,7 +158,8 @@ class CreditSimulator(SimulatorServer):
             body = body.replace(b'"charge.', b'"charge .')
         try:
             answer = requests.post(self.callback_url, data=body, timeout=5, headers={
-                "Content-Type": "application/json", "X-Credit-Timestamp": str(timestamp), "X-Credit-Signature": signature})
+                "Content-Type": "application/json", "X-Credit-Timestamp": str(timestamp),
+                "X-Credit-Signature": signature})
             status: int | str = answer.status_code
         except requests.RequestException as exc:
             status = type(exc).__name__
@@ -189,20 +190,3 @@ class CreditSimulator(SimulatorServer):
             if key in body:
                 setattr(self, key, body[key])
         return 200, {"limit_fen": self.limit_fen, "decline": self.decline, "callback_url": self.callback_url}
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    from infra import devenv
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=devenv.CREDIT_PORT)
-    parser.add_argument("--callback-url", default="http://127.0.0.1:3000/callbacks/credit")
-    args = parser.parse_args(argv)
-    serve_forever(CreditSimulator(devenv.CREDIT_DEV_KEY, port=args.port, callback_url=args.callback_url),
-                  "credit provider simulator")
-
-
-if __name__ == "__main__":
-    main()

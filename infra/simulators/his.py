@@ -7,7 +7,7 @@ wire format), holding bills that tests and `make run` create.
     GET  /_sim/bills, /_sim/confirmations
 Faults (down, slow) through the shared /_sim/faults with path /his/gateway.
 
-Run alone: python -m infra.simulators.his --port 7004
+Run alone: python -m infra.devenv his --port 7004
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import time
 import uuid
 from decimal import Decimal
 
-from infra.simulators._http import Request, SimulatorServer, serve_forever
+from infra.simulators._http import Request, SimulatorServer
 
 
 class HisSimulator(SimulatorServer):
@@ -37,7 +37,8 @@ class HisSimulator(SimulatorServer):
                  bill_no: str | None = None) -> dict:
         Decimal(amount)  # a yuan string, as the HIS keeps it
         bill = {"bill_no": bill_no or f"B{uuid.uuid4().hex[:12].upper()}", "patient_id": patient_id,
-                "bill_type": bill_type, "title": title or {"registration": "挂号费", "outpatient": "门诊缴费"}[bill_type],
+                "bill_type": bill_type,
+                "title": title or {"registration": "挂号费", "outpatient": "门诊缴费"}[bill_type],
                 "amount": amount, "status": "unpaid", "pay_order_no": None, "receipt_no": None}
         with self._lock:
             self.bills[bill["bill_no"]] = bill
@@ -63,8 +64,8 @@ class HisSimulator(SimulatorServer):
         bill = self.bills.get(str(data.get("bill_no")))
         if bill is None:
             return {"code": "E_NO_BILL", "message": "no such bill"}
-        return {"code": "0", "message": "ok", "data": {k: bill[k] for k in
-                                                       ("bill_no", "patient_id", "bill_type", "title", "amount", "status")}}
+        fields = ("bill_no", "patient_id", "bill_type", "title", "amount", "status")
+        return {"code": "0", "message": "ok", "data": {k: bill[k] for k in fields}}
 
     def _pay_confirm(self, data: dict) -> dict:
         with self._lock:
@@ -83,7 +84,8 @@ class HisSimulator(SimulatorServer):
             bill.update(status="paid", pay_order_no=data.get("pay_order_no"),
                         receipt_no=f"R{uuid.uuid4().hex[:10].upper()}")
             self.confirmations.append(dict(data))
-            return {"code": "0", "message": "ok", "data": {"bill_no": bill["bill_no"], "receipt_no": bill["receipt_no"]}}
+            return {"code": "0", "message": "ok",
+                    "data": {"bill_no": bill["bill_no"], "receipt_no": bill["receipt_no"]}}
 
     def _ctl_add_bill(self, req: Request):
         body = req.json() or {}
@@ -98,18 +100,3 @@ class HisSimulator(SimulatorServer):
             if bill["status"] == "unpaid":
                 bill["status"] = "cancelled"
         return 200, bill
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    from infra import devenv
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=devenv.HIS_PORT)
-    args = parser.parse_args(argv)
-    serve_forever(HisSimulator(devenv.HIS_DEV_KEY, port=args.port), "HIS simulator")
-
-
-if __name__ == "__main__":
-    main()

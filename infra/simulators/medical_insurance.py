@@ -9,7 +9,7 @@ split (6202), refunds of the insurance part (6203, idempotent by out_refund_no).
     GET  /_sim/orders, /_sim/refunds, /_sim/callbacks
 Faults through /_sim/faults (paths /fsi/api/6202 ...).
 
-Run alone: python -m infra.simulators.medical_insurance --port 7006
+Run alone: python -m infra.devenv medical_insurance --port 7006
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import json
 import uuid
 from decimal import ROUND_DOWN, Decimal
 
-from infra.simulators._http import Request, SimulatorServer, serve_forever
+from infra.simulators._http import Request, SimulatorServer
 
 
 class InsuranceSimulator(SimulatorServer):
@@ -118,8 +118,9 @@ class InsuranceSimulator(SimulatorServer):
         return {"infcode": 0, "output": {"refund_status": refund["status"], "refund_id": refund["refund_id"]}}
 
     def send_callback(self, payload: dict, *, tamper: bool = False) -> int | str:
-        import requests
         import time as _time
+
+        import requests
 
         body = json.dumps({"event_id": uuid.uuid4().hex, **payload}, ensure_ascii=False).encode()
         timestamp = int(_time.time())
@@ -147,8 +148,9 @@ class InsuranceSimulator(SimulatorServer):
             if refund is None:
                 return 404, {"error": "no such refund"}
             refund["status"] = "SUCCESS"
-        return 200, {"callback_status": self.send_callback({"event": "refund.succeeded", "pay_ord_id": refund["pay_ord_id"],
-                                                            "out_refund_no": refund["out_refund_no"]})}
+        news = {"event": "refund.succeeded", "pay_ord_id": refund["pay_ord_id"],
+                "out_refund_no": refund["out_refund_no"]}
+        return 200, {"callback_status": self.send_callback(news)}
 
     def _ctl_auth_code(self, req: Request):
         body = req.json() or {}
@@ -159,18 +161,3 @@ class InsuranceSimulator(SimulatorServer):
         self.fund_ratio = Decimal(str(body.get("fund_ratio", self.fund_ratio)))
         self.account_ratio = Decimal(str(body.get("account_ratio", self.account_ratio)))
         return 200, {"fund_ratio": str(self.fund_ratio), "account_ratio": str(self.account_ratio)}
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    from infra import devenv
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=devenv.MED_INS_PORT)
-    args = parser.parse_args(argv)
-    serve_forever(InsuranceSimulator(devenv.MED_INS_DEV_KEY, port=args.port), "medical-insurance platform simulator")
-
-
-if __name__ == "__main__":
-    main()

@@ -30,7 +30,7 @@ Test and demo controls (not WeChat's):
        with the other keys, unless the merchant's `signing` names one)
 Refunds finish by themselves after `refund_seconds` (SUCCESS) unless `refund_mode` is "manual".
 
-Run alone: python -m infra.simulators.wechatpay --port 7003 (with generated dev keys).
+Run alone: python -m infra.devenv wechatpay --port 7003 (with generated dev keys).
 """
 from __future__ import annotations
 
@@ -43,10 +43,10 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from infra.simulators._http import Request, SimulatorServer, serve_forever
+from infra.simulators._http import Request, SimulatorServer
 
 # 15 tries: the first, then these waits (seconds): about 24 hours in all.
 RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
@@ -139,7 +139,8 @@ class WeChatPaySimulator(SimulatorServer):
         timestamp = fields.get("timestamp", "")
         if not timestamp.isdigit() or abs(self.now() - int(timestamp)) > 300:
             return self._v3_error(401, "SIGN_ERROR", "timestamp expired")
-        message = f"{req.method}\n{req.target}\n{timestamp}\n{fields.get('nonce_str', '')}\n".encode() + req.body + b"\n"
+        nonce = fields.get("nonce_str", "")
+        message = f"{req.method}\n{req.target}\n{timestamp}\n{nonce}\n".encode() + req.body + b"\n"
         try:
             _rsa_verify(merchant.merchant_public_key, base64.b64decode(fields.get("signature", "")), message)
         except Exception:  # noqa: BLE001 - any failure is a bad signature
@@ -459,17 +460,20 @@ class WeChatPaySimulator(SimulatorServer):
         fee_fen = ((refund["refund"] if refund else total) * 54 + 5000) // 10000
         fee_milli = (-fee_fen if refund else fee_fen) * 1000
         time_text = (refund["create_time"] if refund else order["success_time"])[:19].replace("T", " ")
-        row = {"交易时间": time_text, "公众账号ID": order["appid"], "商户号": order["mchid"], "特约商户号": "0", "设备号": "",
-               "微信订单号": order["transaction_id"], "商户订单号": order["out_trade_no"], "用户标识": order["openid"],
-               "交易类型": "JSAPI", "交易状态": "REFUND" if refund else "SUCCESS", "付款银行": "OTHERS", "货币种类": "CNY",
-               "应结订单金额": _yuan(0 if refund else total), "代金券金额": "0.00",
-               "微信退款单号": refund["refund_id"] if refund else "0", "商户退款单号": refund["out_refund_no"] if refund else "0",
+        row = {"交易时间": time_text, "公众账号ID": order["appid"], "商户号": order["mchid"], "特约商户号": "0",
+               "设备号": "", "微信订单号": order["transaction_id"], "商户订单号": order["out_trade_no"],
+               "用户标识": order["openid"], "交易类型": "JSAPI", "交易状态": "REFUND" if refund else "SUCCESS",
+               "付款银行": "OTHERS", "货币种类": "CNY", "应结订单金额": _yuan(0 if refund else total),
+               "代金券金额": "0.00", "微信退款单号": refund["refund_id"] if refund else "0",
+               "商户退款单号": refund["out_refund_no"] if refund else "0",
                "退款金额": _yuan(refund["refund"] if refund else 0), "充值券退款金额": "0.00",
                "退款类型": "ORIGINAL" if refund else "", "退款状态": refund["status"] if refund else "",
-               "商品名称": order.get("description") or "", "商户数据包": json.dumps({"attach": order.get("attach")}, ensure_ascii=False),
+               "商品名称": order.get("description") or "",
+               "商户数据包": json.dumps({"attach": order.get("attach")}, ensure_ascii=False),
                "手续费": _fee(fee_milli), "费率": "0.54%", "订单金额": _yuan(0 if refund else total),
                "申请退款金额": _yuan(refund["refund"] if refund else 0), "费率备注": "",
-               "退款申请时间": time_text if refund else "", "退款成功时间": (refund.get("success_time") or "")[:19].replace("T", " ") if refund else "",
+               "退款申请时间": time_text if refund else "",
+               "退款成功时间": (refund.get("success_time") or "")[:19].replace("T", " ") if refund else "",
                "_kind": kind, "_settle_fen": 0 if refund else total, "_refund_fen": refund["refund"] if refund else 0,
                "_fee_milli": fee_milli}
         return row
@@ -489,7 +493,8 @@ class WeChatPaySimulator(SimulatorServer):
         data = text.encode("utf-8")
         token = uuid.uuid4().hex
         self.bill_tokens[token] = gzip.compress(data) if req.query.get("tar_type") == "GZIP" else data
-        return self._signed(merchant, 200, {"hash_type": "SHA1", "hash_value": hashlib.sha1(data).hexdigest(),
+        digest = hashlib.sha1(data).hexdigest()  # noqa: S324 - WeChat Pay's bill digest is SHA-1
+        return self._signed(merchant, 200, {"hash_type": "SHA1", "hash_value": digest,
                                             "download_url": f"{self.url}/v3/billdownload/file?token={token}"})
 
     def _v3_bill_download(self, req: Request):
@@ -702,8 +707,9 @@ class WeChatPaySimulator(SimulatorServer):
         result = {"result_code": V2_SUCCESS, "out_trade_no": order["out_trade_no"], "trade_state": order["trade_state"],
                   "total_fee": str(order["total"])}
         if order["transaction_id"]:
-            result.update({"transaction_id": order["transaction_id"], "openid": order["openid"], "cash_fee": str(order["total"]),
-                           "time_end": _v2_time(order["success_time"]), "trade_type": "JSAPI", "bank_type": "OTHERS"})
+            result.update({"transaction_id": order["transaction_id"], "openid": order["openid"],
+                           "cash_fee": str(order["total"]), "time_end": _v2_time(order["success_time"]),
+                           "trade_type": "JSAPI", "bank_type": "OTHERS"})
         return self._v2_answer(merchant, fields, result, sign_type)
 
     def _v2_closeorder(self, req: Request):
@@ -785,7 +791,7 @@ class WeChatPaySimulator(SimulatorServer):
                      "refund_recv_accout": "支付用户零钱", "refund_account": "REFUND_SOURCE_RECHARGE_FUNDS",
                      "refund_request_source": "API"}
             plain = _to_xml(inner).replace("<xml>", "<root>").replace("</xml>", "</root>").encode()
-            key = hashlib.md5(merchant.api_key.encode()).hexdigest().encode()
+            key = hashlib.md5(merchant.api_key.encode()).hexdigest().encode()  # noqa: S324 - WeChat Pay v2's key
             body = {"return_code": "SUCCESS", "appid": order["appid"], "mch_id": merchant.mchid,
                     "nonce_str": secrets.token_hex(16),
                     "req_info": base64.b64encode(_aes_ecb_encrypt(key, plain)).decode()}
@@ -842,13 +848,15 @@ class WeChatPaySimulator(SimulatorServer):
 
 # ---- helpers (written from the spec, independent of the backend's adapter) -------------------
 _XML = {"Content-Type": "text/xml; charset=utf-8"}
-BILL_ALL = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,"
-            "应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,"
-            "手续费,费率,订单金额,申请退款金额,费率备注").split(",")
-BILL_SUCCESS = [c for c in BILL_ALL if c not in ("微信退款单号", "商户退款单号", "退款金额", "充值券退款金额", "退款类型",
-                                                 "退款状态", "申请退款金额")]
-BILL_REFUND = BILL_ALL[:14] + ["退款申请时间", "退款成功时间"] + BILL_ALL[14:]
-BILL_SUMMARY = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额".split(",")
+BILL_ALL = ["交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号", "商户订单号", "用户标识",
+            "交易类型", "交易状态", "付款银行", "货币种类", "应结订单金额", "代金券金额", "微信退款单号",
+            "商户退款单号", "退款金额", "充值券退款金额", "退款类型", "退款状态", "商品名称", "商户数据包", "手续费",
+            "费率", "订单金额", "申请退款金额", "费率备注"]
+BILL_SUCCESS = [c for c in BILL_ALL if c not in ("微信退款单号", "商户退款单号", "退款金额", "充值券退款金额",
+                                                 "退款类型", "退款状态", "申请退款金额")]
+BILL_REFUND = [*BILL_ALL[:14], "退款申请时间", "退款成功时间", *BILL_ALL[14:]]
+BILL_SUMMARY = ["总交易单数", "应结订单总金额", "退款总金额", "充值券退款总金额", "手续费总金额", "订单总金额",
+                "申请退款总金额"]
 
 
 def _yuan(fen: int) -> str:
@@ -896,7 +904,7 @@ def platform_certificate(private_key, serial_number: int, days: int = 1825):
     name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Tenpay.com (simulator)"),
                       x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com platform certificate (simulator)")])
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(private_key.public_key())
             .serial_number(serial_number).not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=days)).sign(private_key, hashes.SHA256()))
@@ -937,7 +945,7 @@ def _v2_sign(fields: dict, api_key: str, sign_type: str) -> str:
     text += f"&key={api_key}"
     if sign_type == "HMAC-SHA256":
         return hmac.new(api_key.encode(), text.encode(), hashlib.sha256).hexdigest().upper()
-    return hashlib.md5(text.encode()).hexdigest().upper()
+    return hashlib.md5(text.encode()).hexdigest().upper()  # noqa: S324 - WeChat Pay v2's MD5 signature
 
 
 def _v2_fail(code: str) -> str:
@@ -968,18 +976,3 @@ def _v2_time(rfc3339: str | None, sep: bool = False) -> str:
         return ""
     moment = datetime.fromisoformat(rfc3339).astimezone(CST)
     return moment.strftime("%Y-%m-%d %H:%M:%S" if sep else "%Y%m%d%H%M%S")
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    from infra import devenv
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=devenv.WECHATPAY_PORT)
-    args = parser.parse_args(argv)
-    serve_forever(devenv.wechatpay_simulator(port=args.port), "WeChat Pay simulator")
-
-
-if __name__ == "__main__":
-    main()

@@ -109,7 +109,7 @@ def ambulances(job: dict) -> dict:
         begin = time.perf_counter() + n / len(crews)  # spread the crews over the second
         for second in range(seconds):
             time.sleep(max(0.0, begin + second - time.perf_counter()))
-            now = dt.datetime.now(dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
             device_time = now.replace(microsecond=now.microsecond // 1000 * 1000)
             point = {"latitude": start["latitude"] + second * 0.0001, "longitude": start["longitude"],
                      "coord_system": "gcj02", "accuracy_m": 5.0, "speed_mps": 11.0,

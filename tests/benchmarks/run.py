@@ -75,7 +75,8 @@ def cold_start() -> dict[str, float]:
     ratios = {}
     for name, runs in per_function.items():
         ratios[name] = statistics.median(runs) / baseline
-        print(f"  {name:<20} median {statistics.median(runs) * 1000:6.1f} ms  ratio {ratios[name]:.2f}  (target <= 1.5)")
+        print(f"  {name:<20} median {statistics.median(runs) * 1000:6.1f} ms  ratio {ratios[name]:.2f}"
+              "  (target <= 1.5)")
     return ratios
 
 
@@ -244,11 +245,11 @@ def local_runtime(aws_port: int):
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ["LOCAL_AWS_PORT"] = str(aws_port)
     free = {f"LOCAL_{name}_PORT": "0" for name in ("WECHAT", "TRIAGE", "WECHATPAY", "HIS", "CREDIT", "MED_INS")}
-    with scratch_database() as url:
-        with LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
-                          env={"DATABASE_URL": url, "LOCAL_FUNCTION_CONCURRENCY": "16", **free}) as rt:
-            _forget_container_state()
-            yield rt, url
+    with (scratch_database() as url,
+          LocalRuntime(ROOT, api_port=0, control_port=0, websocket_port=0, start_schedules=False,
+                       env={"DATABASE_URL": url, "LOCAL_FUNCTION_CONCURRENCY": "16", **free}) as rt):
+        _forget_container_state()
+        yield rt, url
 
 
 def _run_load(kind: str, job: dict) -> dict:

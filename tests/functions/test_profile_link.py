@@ -45,8 +45,10 @@ def test_profile_is_reused_only_with_explicit_consent_and_the_consent_is_recorde
     again = sessions.sign_in_identity(platform.mini_program_app_id, f"o-mp-{unionid}", unionid)
     assert again["user"]["id"] == account["user"]["id"]
     with engine().connect() as conn:
-        consent = conn.execute(sa.select(tables.consents).where(tables.consents.c.user_id == account["user"]["id"])).one()
-        retired = conn.execute(sa.select(tables.users.c.status).where(tables.users.c.id == mini["user"]["id"])).scalar_one()
+        consent = conn.execute(
+            sa.select(tables.consents).where(tables.consents.c.user_id == account["user"]["id"])).one()
+        retired = conn.execute(
+            sa.select(tables.users.c.status).where(tables.users.c.id == mini["user"]["id"])).scalar_one()
     assert consent.kind == "rescue_profile_reuse" and consent.granted_via == platform.mini_program_app_id
     assert retired == "merged"
     linked_status = api(functions, profile_token, "GET", "/rescue/profile-link")[1]
@@ -64,8 +66,10 @@ def test_without_a_service_account_profile_there_is_nothing_to_link_ER8(db, plat
 def test_linking_may_not_exceed_ten_rescue_persons_ER8_ER10(db, platform, functions):
     account, mini, _ = same_person(platform)
     for n in range(6):
-        assert api(functions, account["access_token"], "POST", "/rescue/persons", {"name": f"a{n}", "relation": "other"})[0] == 201
-        assert api(functions, mini["access_token"], "POST", "/rescue/persons", {"name": f"m{n}", "relation": "other"})[0] == 201
+        assert api(functions, account["access_token"], "POST", "/rescue/persons",
+                   {"name": f"a{n}", "relation": "other"})[0] == 201
+        assert api(functions, mini["access_token"], "POST", "/rescue/persons",
+                   {"name": f"m{n}", "relation": "other"})[0] == 201
     status, body = api(functions, mini["access_token"], "POST", "/rescue/profile-link", {"consent": True})
     assert status == 409 and body["error"]["code"] == "rescue_person_limit"
     with engine().connect() as conn:  # nothing moved, nothing recorded
@@ -73,7 +77,8 @@ def test_linking_may_not_exceed_ten_rescue_persons_ER8_ER10(db, platform, functi
                             .where(tables.consents.c.user_id == account["user"]["id"])).scalar_one() == 0
 
 
-def test_withdrawing_the_consent_gives_the_mini_program_its_own_records_back_and_is_recorded_ER8(db, platform, functions):
+def test_withdrawing_the_consent_gives_the_mini_program_its_own_records_back_and_is_recorded_ER8(
+        db, platform, functions):
     account, mini, unionid = same_person(platform)
     api(functions, account["access_token"], "POST", "/rescue/persons", {"name": "张伟", "relation": "spouse"})
     api(functions, mini["access_token"], "POST", "/rescue/persons", {"name": "王秀英", "relation": "parent"})
@@ -90,18 +95,23 @@ def test_withdrawing_the_consent_gives_the_mini_program_its_own_records_back_and
     # The mini-program has its own records back; what was made while linked stays with the profile.
     assert [c["case_id"] for c in api(functions, own_token, "GET", "/rescue/cases")[1]["items"]] == [brought]
     assert [p["name"] for p in api(functions, own_token, "GET", "/rescue/persons")[1]["items"]] == ["王秀英"]
-    assert [c["case_id"] for c in api(functions, account["access_token"], "GET", "/rescue/cases")[1]["items"]] == [while_linked]
-    assert [p["name"] for p in api(functions, account["access_token"], "GET", "/rescue/persons")[1]["items"]] == ["张伟"]
+    assert [c["case_id"] for c in api(functions, account["access_token"], "GET", "/rescue/cases")[1]["items"]] == [
+        while_linked]
+    assert [p["name"] for p in api(functions, account["access_token"], "GET", "/rescue/persons")[1]["items"]] == [
+        "张伟"]
     # Signing in to the mini-program again lands on its own user, not the profile.
     again = sessions.sign_in_identity(platform.mini_program_app_id, f"o-mp-{unionid}", unionid)
     assert again["user"]["id"] == mini["user"]["id"]
     # The profile's mini-program session ends; its service-account session goes on.
-    status, body = call(functions, "AuthFunction", api_event("POST", "/auth/refresh", body={"refresh_token": linked["refresh_token"]}))
+    status, body = call(functions, "AuthFunction",
+                        api_event("POST", "/auth/refresh", body={"refresh_token": linked["refresh_token"]}))
     assert status == 401
-    status, _ = call(functions, "AuthFunction", api_event("POST", "/auth/refresh", body={"refresh_token": account["refresh_token"]}))
+    status, _ = call(functions, "AuthFunction",
+                     api_event("POST", "/auth/refresh", body={"refresh_token": account["refresh_token"]}))
     assert status == 200
     with engine().connect() as conn:
-        consent = conn.execute(sa.select(tables.consents).where(tables.consents.c.user_id == account["user"]["id"])).one()
+        consent = conn.execute(
+            sa.select(tables.consents).where(tables.consents.c.user_id == account["user"]["id"])).one()
         actions = list(conn.execute(sa.select(tables.audit_log.c.action).where(
             tables.audit_log.c.action.like("rescue.profile_reuse%")).order_by(tables.audit_log.c.id)).scalars())
     assert consent.withdrawn_at is not None

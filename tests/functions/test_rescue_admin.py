@@ -62,7 +62,8 @@ def test_dispatch_records_intervals_percentiles_filters_and_csv_EA1(db, platform
     assert json.loads(admin(functions, atoken, "/admin/rescue/dispatches", query={
         "from": "2025-03-11", "to": "2025-03-11", "vehicle_id": vehicle_id})["body"])["count"] == 0
     assert json.loads(admin(functions, atoken, "/admin/rescue/dispatches", query={
-        "from": "2025-03-10", "to": "2025-03-10", "vehicle_id": vehicle_id, "outcome": "cancelled"})["body"])["count"] == 0
+        "from": "2025-03-10", "to": "2025-03-10", "vehicle_id": vehicle_id, "outcome": "cancelled",
+    })["body"])["count"] == 0
     exported = admin(functions, atoken, "/admin/rescue/dispatches", query={
         "from": "2025-03-10", "to": "2025-03-10", "vehicle_id": vehicle_id, "format": "csv"})
     assert exported["headers"]["Content-Type"].startswith("text/csv")
@@ -91,7 +92,7 @@ def test_caller_details_only_for_allowed_roles_and_audited_EA2_EA3(db, platform,
     it_admin, itoken = staff_member(platform, "it_admin")
     seen = json.loads(admin(functions, itoken, path, resource, params=params)["body"])
     assert seen["caller_phone"] is None and seen["caller_details_visible"] is False
-    assert [n["node"] for n in seen["timeline"]][0] == "call_received"  # the full timeline (EA2)
+    assert next(n["node"] for n in seen["timeline"]) == "call_received"  # the full timeline (EA2)
     nurse, ntoken = staff_member(platform, "ed_nurse")
     seen = json.loads(admin(functions, ntoken, path, resource, params=params)["body"])
     assert seen["caller_phone"] == CALL["caller_phone"]

@@ -50,7 +50,7 @@ def add_card(owner_id: int) -> str:
 
 
 def test_create_without_card_or_person_and_read_back_ER1_ER2_ER4(patient, functions):
-    principal, token = patient
+    _principal, token = patient
     status, case = create(functions, token, {"location": LOCATION, "address_text": "人民大道200号"})
     assert status == 201
     assert case["status"] in ("received", "alerted")
@@ -73,7 +73,7 @@ def test_create_with_own_card_and_rescue_person_ER2_ER4(patient, functions):
 
 
 def test_case_and_its_first_node_and_outbox_message_are_written_together_ER3(patient, functions):
-    principal, token = patient
+    _principal, token = patient
     before = counts()
     status, case = create(functions, token, {"location": LOCATION})
     assert status == 201
@@ -102,10 +102,8 @@ def test_another_patient_gets_404_and_no_token_gets_401_ER1(patient, functions, 
 
 
 def test_staff_without_patient_role_is_refused_on_patient_routes_NF1(db, platform, functions):
-    from hospital.auth import roles
+    from hospital.auth import roles, sessions
     from hospital.auth.tokens import Principal, issue_access_token
-
-    from hospital.auth import sessions
 
     user, _ = make_patient(platform)
     sessions.grant_role(user.user_id, roles.STAFF)
@@ -140,7 +138,8 @@ def test_someone_elses_rescue_person_or_card_is_400_and_writes_nothing_ER4(patie
     _, token = patient
     other, _ = make_patient(platform)
     before = counts()
-    status, answer = create(functions, token, {"location": LOCATION, "rescue_person_id": add_rescue_person(other.user_id)})
+    status, answer = create(functions, token,
+                            {"location": LOCATION, "rescue_person_id": add_rescue_person(other.user_id)})
     assert status == 400 and answer["error"]["field"] == "rescue_person_id"
     status, answer = create(functions, token, {"location": LOCATION, "hospital_card_id": add_card(other.user_id)})
     assert status == 400 and answer["error"]["field"] == "hospital_card_id"
@@ -209,7 +208,7 @@ def test_profile_link_consent_must_be_json_true_and_nothing_is_linked_otherwise_
                                                                                          consent):
     from tests.functions.test_profile_link import same_person
 
-    account, mini, _ = same_person(platform)
+    _account, mini, _ = same_person(platform)
     before = table_counts("consents", "users", "audit_log")
     status, body = patient_api(functions, mini["access_token"], "POST", "/rescue/profile-link", {"consent": consent})
     assert status == 400 and body["error"]["field"] == "consent"

@@ -32,8 +32,9 @@ def vehicle():
 def d(functions, token, method, case_id=None, suffix="", body=None):
     path = "/dispatch/cases" + (f"/{case_id}" if case_id else "") + suffix
     resource = "/dispatch/cases" + ("/{case_id}" if case_id else "") + suffix
-    return call(functions, "RescueDispatchFunction", api_event(method, path, resource=resource, body=body, token=token,
-                                                               path_parameters={"case_id": case_id} if case_id else None))
+    return call(functions, "RescueDispatchFunction",
+                api_event(method, path, resource=resource, body=body, token=token,
+                          path_parameters={"case_id": case_id} if case_id else None))
 
 
 def s(functions, token, method, case_id, suffix="", body=None):
@@ -45,19 +46,22 @@ def s(functions, token, method, case_id, suffix="", body=None):
 def audits(case_id):
     with engine().connect() as conn:
         return conn.execute(sa.select(tables.audit_log.c.actor_user_id).where(
-            tables.audit_log.c.action == "rescue.personal_data_viewed", tables.audit_log.c.target_id == case_id)).scalars().all()
+            tables.audit_log.c.action == "rescue.personal_data_viewed",
+            tables.audit_log.c.target_id == case_id)).scalars().all()
 
 
 def test_full_dispatched_case_completes_only_after_back_in_service_EA4_ES2(db, platform, functions):
-    dispatcher, dtoken = staff_member(platform, "dispatcher")
+    _dispatcher, dtoken = staff_member(platform, "dispatcher")
     crew, ctoken = staff_member(platform, "staff")
     status, case = d(functions, dtoken, "POST", body=CALL)
     assert status == 201 and case["source"] == "phone" and case["caller_phone"] == CALL["caller_phone"]
     case_id = case["case_id"]
     assert d(functions, dtoken, "POST", case_id, "/accept", {})[0] == 200
-    assert d(functions, dtoken, "POST", case_id, "/decision", {"dispatch": True, "reason": "life_threatening"})[0] == 200
+    assert d(functions, dtoken, "POST", case_id, "/decision",
+             {"dispatch": True, "reason": "life_threatening"})[0] == 200
     vehicle_id = vehicle()
-    status, case = d(functions, dtoken, "POST", case_id, "/dispatch", {"vehicle_id": vehicle_id, "crew_user_ids": [crew.user_id]})
+    status, case = d(functions, dtoken, "POST", case_id, "/dispatch",
+                     {"vehicle_id": vehicle_id, "crew_user_ids": [crew.user_id]})
     assert status == 200 and case["status"] == "dispatched" and case["dispatches"][0]["vehicle_id"] == vehicle_id
     for node in ("en_route", "on_scene", "patient_contact", "left_scene", "at_hospital", "handed_over"):
         status, case = s(functions, ctoken, "POST", case_id, "/progress", {"node": node})
@@ -71,7 +75,8 @@ def test_full_dispatched_case_completes_only_after_back_in_service_EA4_ES2(db, p
         "dispatched", "en_route", "on_scene", "patient_contact", "left_scene", "at_hospital", "handed_over",
         "back_in_service", "completed"]
     with engine().connect() as conn:
-        assert conn.execute(sa.select(tables.vehicles.c.status).where(tables.vehicles.c.id == vehicle_id)).scalar_one() == "available"
+        assert conn.execute(sa.select(tables.vehicles.c.status)
+                            .where(tables.vehicles.c.id == vehicle_id)).scalar_one() == "available"
 
 
 def test_a_case_with_no_dispatch_completes_directly_EA4(db, platform, functions):
@@ -85,14 +90,16 @@ def test_a_case_with_no_dispatch_completes_directly_EA4(db, platform, functions)
 
 def test_illegal_transitions_are_409_with_the_reason_EA4(db, platform, functions):
     _, dtoken = staff_member(platform, "dispatcher")
-    crew, ctoken = staff_member(platform, "staff")
+    crew, _ctoken = staff_member(platform, "staff")
     case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
-    status, body = d(functions, dtoken, "POST", case_id, "/dispatch", {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
+    status, body = d(functions, dtoken, "POST", case_id, "/dispatch",
+                     {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
     assert status == 409 and "accepted" in body["error"]["message"]  # not accepted yet
     d(functions, dtoken, "POST", case_id, "/cancel", {"reason": "duplicate"})
     status, body = d(functions, dtoken, "POST", case_id, "/accept", {})
     assert status == 409 and body["error"]["code"] == "illegal_transition"
-    status, body = d(functions, dtoken, "POST", case_id, "/dispatch", {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
+    status, body = d(functions, dtoken, "POST", case_id, "/dispatch",
+                     {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
     assert status == 409 and "cancelled" in body["error"]["message"]
 
 
@@ -122,15 +129,17 @@ def test_concurrent_complete_and_dispatch_on_one_case_cannot_both_win_EA4(mysql_
     d(functions, dtoken, "POST", case_id, "/accept", {})
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         a = pool.submit(d, functions, dtoken, "POST", case_id, "/complete", {})
-        b = pool.submit(d, functions, dtoken, "POST", case_id, "/dispatch", {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
+        b = pool.submit(d, functions, dtoken, "POST", case_id, "/dispatch",
+                        {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
         statuses = sorted([a.result()[0], b.result()[0]])
     assert statuses == [200, 409]
 
 
-def test_only_dispatchers_and_the_assigned_crew_see_the_callers_phone_and_each_view_is_audited_ES1_EA3(db, platform, functions):
+def test_only_dispatchers_and_the_assigned_crew_see_the_callers_phone_and_each_view_is_audited_ES1_EA3(
+        db, platform, functions):
     dispatcher, dtoken = staff_member(platform, "dispatcher")
     crew, ctoken = staff_member(platform, "staff")
-    other_crew, otoken = staff_member(platform, "staff")
+    _other_crew, otoken = staff_member(platform, "staff")
     _, patient_token = make_patient(platform)
     case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
     assert s(functions, ctoken, "GET", case_id)[0] == 404  # not assigned yet
@@ -169,8 +178,8 @@ def g(functions, token, case_id, session_id=None, body=None):
 
 
 def test_guidance_sessions_are_recorded_with_who_when_duration_and_recording_ER9_ES3(db, platform, functions):
-    dispatcher, dtoken = staff_member(platform, "dispatcher")
-    nurse, ntoken = staff_member(platform, "ed_nurse")
+    _dispatcher, dtoken = staff_member(platform, "dispatcher")
+    _nurse, ntoken = staff_member(platform, "ed_nurse")
     case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
     status, started = g(functions, dtoken, case_id, body={"mode": "video"})
     assert status == 201 and started["mode"] == "video"
@@ -191,7 +200,7 @@ def test_guidance_sessions_are_recorded_with_who_when_duration_and_recording_ER9
 
 
 def test_the_eds_acknowledgement_is_recorded_once_ER3(db, platform, functions):
-    nurse, ntoken = staff_member(platform, "ed_nurse")
+    _nurse, ntoken = staff_member(platform, "ed_nurse")
     _, dtoken = staff_member(platform, "dispatcher")
     case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
     for token in (ntoken, ntoken, dtoken):

@@ -24,7 +24,8 @@ def created(case_id, message_id):
 
 
 def new_case(functions, token):
-    status, case = call(functions, "RescueApiFunction", api_event("POST", "/rescue/cases", body={"location": LOCATION}, token=token))
+    status, case = call(functions, "RescueApiFunction",
+                        api_event("POST", "/rescue/cases", body={"location": LOCATION}, token=token))
     assert status == 201
     return case["case_id"]
 

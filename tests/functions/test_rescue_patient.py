@@ -74,12 +74,14 @@ def test_rescue_person_crud_is_owner_only_validated_and_encrypted_ER10(patient, 
     status, updated = person_path(functions, token, "PUT", person["person_id"], {**PERSON, "phone": "02887654321"})
     assert status == 200 and updated["phone"] == "02887654321"
     with engine().connect() as conn:
-        row = conn.execute(sa.select(tables.rescue_persons).where(tables.rescue_persons.c.id == person["person_id"])).one()
+        row = conn.execute(
+            sa.select(tables.rescue_persons).where(tables.rescue_persons.c.id == person["person_id"])).one()
     assert "王秀英".encode() not in row.name_enc and b"02887654321" not in row.phone_enc
 
     _, stranger = make_patient(platform)
     for method in ("GET", "PUT", "DELETE"):
-        status, body = person_path(functions, stranger, method, person["person_id"], PERSON if method == "PUT" else None)
+        status, body = person_path(functions, stranger, method, person["person_id"],
+                                   PERSON if method == "PUT" else None)
         assert status == 404, (method, body)
 
     for bad, field in [({**PERSON, "phone": "12345"}, "phone"), ({**PERSON, "name": " "}, "name"),
@@ -131,7 +133,8 @@ def test_location_corrections_are_all_kept_and_on_the_timeline_ER5(patient, func
     _, token = patient
     case_id = new_case(functions, token, address_text="旧地址")
     moved = {"latitude": 30.5801, "longitude": 104.0702, "coord_system": "wgs84", "accuracy_m": 6.0}
-    status, case = case_path(functions, token, "POST", case_id, "/location", {"location": moved, "address_text": "新地址"})
+    status, case = case_path(functions, token, "POST", case_id, "/location",
+                             {"location": moved, "address_text": "新地址"})
     assert status == 200
     assert case["location"] == moved and case["address_text"] == "新地址"
     assert [h["latitude"] for h in case["location_history"]] == [LOCATION["latitude"], moved["latitude"]]

@@ -70,7 +70,8 @@ def test_watchdog_republishes_a_case_whose_event_was_lost_and_alerting_stays_sin
     assert case_id not in again.result["republished"]
 
 
-def test_a_failed_record_comes_back_in_seconds_not_after_the_visibility_timeout_ER3(db, platform, functions, monkeypatch):
+def test_a_failed_record_comes_back_in_seconds_not_after_the_visibility_timeout_ER3(
+        db, platform, functions, monkeypatch):
     monkeypatch.setenv("SQS_RETRY_BASE_SECONDS", "1")
     sqs, url = platform.sqs(), platform.queue_url("RescueEventsQueue")
     marker = uuid.uuid4().hex

@@ -17,7 +17,7 @@ LOCATION = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}
 def start_of_track() -> dt.datetime:
     """Now, to the millisecond the API shows: a track's device times count from here (a fix
     from before its dispatch, or minutes ahead of the server, is dropped)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -52,8 +52,8 @@ def ambulance(functions, token, case_id, since=None):
 def dispatched_case(platform, functions, vehicle_id=None, crew=None):
     """A patient's case with `vehicle_id` (a new one by default) dispatched with `crew` ((principal, token))."""
     _, patient_token = make_patient(platform)
-    status, case = call(functions, "RescueApiFunction",
-                        api_event("POST", "/rescue/cases", body={"location": LOCATION}, token=patient_token))
+    _status, case = call(functions, "RescueApiFunction",
+                         api_event("POST", "/rescue/cases", body={"location": LOCATION}, token=patient_token))
     _, dtoken = staff_member(platform, "dispatcher")
     crew_member, ctoken = crew or staff_member(platform, "staff")
     vehicle_id = vehicle_id or vehicle()
@@ -96,7 +96,8 @@ def test_track_is_converted_filtered_counted_and_readable_by_the_patient_ER6(db,
     # The same batch again (a retried post) adds nothing.
     assert post(functions, ctoken, vehicle_id, batch)[1] == {"accepted": 0, "dropped": {"out_of_order": 4}}
     with engine().connect() as conn:
-        assert conn.execute(sa.select(tables.vehicles.c.dropped_points).where(tables.vehicles.c.id == vehicle_id)).scalar_one() == 5
+        assert conn.execute(sa.select(tables.vehicles.c.dropped_points)
+                            .where(tables.vehicles.c.id == vehicle_id)).scalar_one() == 5
         stored = conn.execute(sa.select(tables.vehicle_positions.c.location_enc)
                               .where(tables.vehicle_positions.c.vehicle_id == vehicle_id)).scalars().all()
     assert len(stored) == 3 and all(b"31.2" not in blob for blob in stored)
@@ -153,7 +154,7 @@ def test_a_fix_dated_2099_is_dropped_and_the_real_fixes_after_it_are_kept_and_sh
     case_id, patient_token, ctoken, vehicle_id = dispatched_case(platform, functions)
     t0 = start_of_track()
     assert post(functions, ctoken, vehicle_id, [point(31.2290, 121.4690, t0)])[1] == {"accepted": 1, "dropped": {}}
-    bogus = point(31.2291, 121.4691, dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc))
+    bogus = point(31.2291, 121.4691, dt.datetime(2099, 1, 1, tzinfo=dt.UTC))
     status, answer = post(functions, ctoken, vehicle_id, [bogus])
     assert status == 200 and answer == {"accepted": 0, "dropped": {"future_time": 1}}
     status, answer = post(functions, ctoken, vehicle_id, [point(31.2300, 121.4700, t0 + seconds(10))])
@@ -225,7 +226,7 @@ def test_a_new_dispatch_of_the_same_vehicle_is_not_judged_by_the_last_trip_ER6(d
 @pytest.mark.parametrize("device_time", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
 def test_a_device_time_that_cannot_be_stored_is_400_naming_the_point_and_the_batch_writes_nothing_ER6_NF5(
         db, platform, functions, device_time):
-    case_id, patient_token, ctoken, vehicle_id = dispatched_case(platform, functions)
+    _case_id, _patient_token, ctoken, vehicle_id = dispatched_case(platform, functions)
     t0 = start_of_track()
     batch = [point(31.2290, 121.4690, t0), {**point(31.2291, 121.4691, t0 + seconds(10)), "device_time": device_time}]
     status, body = post(functions, ctoken, vehicle_id, batch)
@@ -237,7 +238,7 @@ def test_a_device_time_that_cannot_be_stored_is_400_naming_the_point_and_the_bat
 
 @pytest.mark.parametrize("since", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
 def test_a_since_that_cannot_be_converted_is_400_naming_it_ER6_NF5(db, platform, functions, since):
-    case_id, patient_token, ctoken, vehicle_id = dispatched_case(platform, functions)
+    case_id, patient_token, _ctoken, _vehicle_id = dispatched_case(platform, functions)
     with engine().connect() as conn:
         audited = conn.execute(sa.select(sa.func.count()).select_from(tables.audit_log)).scalar_one()
     status, body = ambulance(functions, patient_token, case_id, since=since)

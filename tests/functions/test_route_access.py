@@ -21,12 +21,14 @@ def routes():
             continue
         for name, event in resource.properties.get("Events", {}).items():
             if event["Type"] == "Api":
-                yield pytest.param(lid, event["Properties"]["Method"].upper(), event["Properties"]["Path"], id=f"{lid}.{name}")
+                yield pytest.param(lid, event["Properties"]["Method"].upper(), event["Properties"]["Path"],
+                                   id=f"{lid}.{name}")
 
 
 @pytest.mark.parametrize("function,method,path", list(routes()))
 @pytest.mark.parametrize("authorization", [None, "Bearer not.a.token", "Basic dXNlcjpwYXNz"])
-def test_route_refuses_calls_without_a_valid_session_unless_public_NF1(functions, db, function, method, path, authorization):
+def test_route_refuses_calls_without_a_valid_session_unless_public_NF1(
+        functions, db, function, method, path, authorization):
     params = {name: "0" * 32 for name in re.findall(r"{(\w+)}", path)}
     concrete = re.sub(r"{(\w+)}", "0" * 32, path)
     headers = {"Authorization": authorization} if authorization else {}
@@ -34,8 +36,9 @@ def test_route_refuses_calls_without_a_valid_session_unless_public_NF1(functions
         result = functions.invoke(function, api_event(method, concrete, resource=path, body={}, headers=headers)).result
         assert result["statusCode"] == 401 and ("FAIL" in result["body"] or '"infcode":-1' in result["body"])
         return
-    status, body = call(functions, function, api_event(method, concrete, resource=path, body={} if method == "POST" else None,
-                                                      headers=headers, path_parameters=params or None))
+    status, body = call(functions, function,
+                        api_event(method, concrete, resource=path, body={} if method == "POST" else None,
+                                  headers=headers, path_parameters=params or None))
     if (method, path) in PUBLIC:
         assert status == 400  # reaches validation: the empty body names its missing field
     else:

@@ -22,7 +22,8 @@ def new_case_alerted(platform, functions):
     case = call(functions, "RescueApiFunction", api_event(
         "POST", "/rescue/cases", body={"location": LOCATION, "address_text": "人民大道200号"}, token=token))[1]
     record = {"messageId": str(uuid.uuid4()), "receiptHandle": "rh", "attributes": {"ApproximateReceiveCount": "1"},
-              "messageAttributes": {}, "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hospital-dev-rescue-events",
+              "messageAttributes": {},
+              "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hospital-dev-rescue-events",
               "body": json.dumps({"message_id": f"m-{uuid.uuid4().hex}", "type": "rescue.case_created",
                                   "data": {"case_id": case["case_id"]}})}
     assert functions.invoke("RescueEventsFunction", {"Records": [record]}).result == {"batchItemFailures": []}
@@ -71,7 +72,7 @@ def test_on_duty_staff_get_the_alert_and_a_refusal_is_visible_ER3_ES1(mysql_db, 
         conn.execute(tables.on_duty.delete())
     on_duty, on_token = staff_member(platform, "staff")
     refusing, refusing_token = staff_member(platform, "staff")
-    off_duty, off_token = staff_member(platform, "staff")
+    _off_duty, off_token = staff_member(platform, "staff")
     assert duty(functions, on_token, True)[0] == 200
     assert duty(functions, refusing_token, True)[0] == 200
     assert duty(functions, off_token, True)[0] == 200 and duty(functions, off_token, False)[1]["on_duty"] is False
@@ -79,7 +80,8 @@ def test_on_duty_staff_get_the_alert_and_a_refusal_is_visible_ER3_ES1(mysql_db, 
     platform.wechat.refuse(openids[refusing.user_id])
     case_id = new_case_alerted(platform, functions)
     messages = drain_notifications(platform, case_id)
-    assert sorted(json.loads(m["Body"])["data"]["user_id"] for m in messages) == sorted([on_duty.user_id, refusing.user_id])
+    assert sorted(json.loads(m["Body"])["data"]["user_id"] for m in messages) == sorted(
+        [on_duty.user_id, refusing.user_id])
     assert deliver(functions, messages) == {"batchItemFailures": []}
     assert deliver(functions, messages) == {"batchItemFailures": []}  # redelivered: nothing sent twice
     nodes = alerted_nodes(case_id)
@@ -134,7 +136,8 @@ def test_a_connected_console_hears_of_a_case_from_the_intake_itself_and_staff_ar
         nodes = alerted_nodes(case["case_id"])
         assert nodes["ed_console"]["path"] == "intake" and nodes["ed_console"]["delivered"] == 1
         record = {"messageId": str(uuid.uuid4()), "receiptHandle": "rh", "attributes": {"ApproximateReceiveCount": "1"},
-                  "messageAttributes": {}, "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hospital-dev-rescue-events",
+                  "messageAttributes": {},
+                  "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hospital-dev-rescue-events",
                   "body": json.dumps({"message_id": f"m-{uuid.uuid4().hex}", "type": "rescue.case_created",
                                       "data": {"case_id": case["case_id"]}})}
         assert functions.invoke("RescueEventsFunction", {"Records": [record]}).result == {"batchItemFailures": []}

@@ -110,9 +110,10 @@ def test_a_refused_push_is_not_retried_and_is_visible_ER7(db, platform, function
         config.clear_caches()
 
 
-def test_a_phone_call_without_coordinates_waits_for_a_location_and_dispatchers_see_it_ER7(db, platform, functions, triage):
+def test_a_phone_call_without_coordinates_waits_for_a_location_and_dispatchers_see_it_ER7(
+        db, platform, functions, triage):
     _, dtoken = staff_member(platform, "dispatcher")
     case_id = d(functions, dtoken, "POST", body={k: v for k, v in CALL.items() if k != "location"})[1]["case_id"]
     assert push(functions, case_id)["batchItemFailures"] == []
-    status, view = d(functions, dtoken, "GET", case_id)
+    _status, view = d(functions, dtoken, "GET", case_id)
     assert view["triage"]["status"] == "no_location" and view["location"] is None

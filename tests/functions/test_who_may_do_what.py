@@ -45,7 +45,7 @@ def readme_matrix() -> dict[tuple[str, str], object]:
             matrix[(method, path)] = "public"
         else:
             assert set(cells) <= {"✓", "·"}, route
-            matrix[(method, path)] = frozenset(r for r, cell in zip(ROLE_COLUMNS, cells) if cell == "✓")
+            matrix[(method, path)] = frozenset(r for r, cell in zip(ROLE_COLUMNS, cells, strict=True) if cell == "✓")
     return matrix
 
 
@@ -54,7 +54,7 @@ def readme_visibility() -> dict[str, frozenset[str]]:
     seen: dict[str, set[str]] = {role: set() for role in ROLE_COLUMNS}
     for field_cell, *cells in readme_table("### Personal data: who sees which field of a rescue case"):
         name = re.match(r"`(\w+)`", field_cell).group(1)
-        for role, cell in zip(ROLE_COLUMNS, cells):
+        for role, cell in zip(ROLE_COLUMNS, cells, strict=True):
             assert cell in ("✓", "·", "own cases", "assigned crew"), (name, role, cell)
             if cell != "·":
                 seen[role].add(name)
@@ -261,7 +261,8 @@ def test_a_dispatcher_may_assign_only_active_staff_ES1(db, platform, functions):
                          {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id, not_crew]})
         assert status == 400 and body["error"]["field"] == "crew_user_ids"
     sessions.set_disabled(crew.user_id, True)
-    status, body = d(functions, dtoken, "POST", case_id, "/dispatch", {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
+    status, body = d(functions, dtoken, "POST", case_id, "/dispatch",
+                     {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
     assert status == 400 and body["error"]["field"] == "crew_user_ids"
     with engine().connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.dispatches)

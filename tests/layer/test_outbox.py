@@ -66,10 +66,9 @@ def test_published_message_is_relayed_after_commit_with_its_correlation_id(platf
 
 def test_rolled_back_transaction_publishes_nothing(platform, queue):
     before = _count()
-    with pytest.raises(RuntimeError):
-        with unit_of_work() as uow:
-            uow.publish(Probe(n=2))
-            raise RuntimeError("business rule failed")
+    with pytest.raises(RuntimeError), unit_of_work() as uow:
+        uow.publish(Probe(n=2))
+        raise RuntimeError("business rule failed")
     assert _count() == before
     assert drain(platform) == []
 

@@ -134,49 +134,59 @@ Resources:
   # $default and $disconnect handlers; "subscribe" goes to another module of the folder.
   LiveApi:
     Type: AWS::ApiGatewayV2::Api
-    Properties: {Name: !Sub "fixture-live-${Stage}", ProtocolType: WEBSOCKET, RouteSelectionExpression: "$request.body.action"}
+    Properties: {Name: !Sub "fixture-live-${Stage}", ProtocolType: WEBSOCKET,
+                 RouteSelectionExpression: "$request.body.action"}
   LiveStage:
     Type: AWS::ApiGatewayV2::Stage
     Properties: {ApiId: !Ref LiveApi, StageName: !Ref Stage, AutoDeploy: true}
   LiveConnectRoute:
     Type: AWS::ApiGatewayV2::Route
-    Properties: {ApiId: !Ref LiveApi, RouteKey: $connect, AuthorizationType: NONE, Target: !Join [/, [integrations, !Ref LiveConnectIntegration]]}
+    Properties: {ApiId: !Ref LiveApi, RouteKey: $connect, AuthorizationType: NONE,
+                 Target: !Join [/, [integrations, !Ref LiveConnectIntegration]]}
   LiveConnectIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties:
       ApiId: !Ref LiveApi
       IntegrationType: AWS_PROXY
-      IntegrationUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${LiveConnectFunction.Arn}/invocations
+      IntegrationUri: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/\\
+        ${LiveConnectFunction.Arn}/invocations"
   LiveDisconnectRoute:
     Type: AWS::ApiGatewayV2::Route
-    Properties: {ApiId: !Ref LiveApi, RouteKey: $disconnect, Target: !Join [/, [integrations, !Ref LiveDisconnectIntegration]]}
+    Properties: {ApiId: !Ref LiveApi, RouteKey: $disconnect,
+                 Target: !Join [/, [integrations, !Ref LiveDisconnectIntegration]]}
   LiveDisconnectIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties:
       ApiId: !Ref LiveApi
       IntegrationType: AWS_PROXY
-      IntegrationUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${LiveDisconnectFunction.Arn}/invocations
+      IntegrationUri: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/\\
+        ${LiveDisconnectFunction.Arn}/invocations"
   LiveDefaultRoute:
     Type: AWS::ApiGatewayV2::Route
-    Properties: {ApiId: !Ref LiveApi, RouteKey: $default, Target: !Join [/, [integrations, !Ref LiveMessageIntegration]]}
+    Properties: {ApiId: !Ref LiveApi, RouteKey: $default,
+                 Target: !Join [/, [integrations, !Ref LiveMessageIntegration]]}
   LiveMessageIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties:
       ApiId: !Ref LiveApi
       IntegrationType: AWS_PROXY
-      IntegrationUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${LiveMessageFunction.Arn}/invocations
+      IntegrationUri: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/\\
+        ${LiveMessageFunction.Arn}/invocations"
   LiveSubscribeRoute:
     Type: AWS::ApiGatewayV2::Route
-    Properties: {ApiId: !Ref LiveApi, RouteKey: subscribe, Target: !Join [/, [integrations, !Ref LiveSubscribeIntegration]]}
+    Properties: {ApiId: !Ref LiveApi, RouteKey: subscribe,
+                 Target: !Join [/, [integrations, !Ref LiveSubscribeIntegration]]}
   LiveSubscribeIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties:
       ApiId: !Ref LiveApi
       IntegrationType: AWS_PROXY
-      IntegrationUri: !Sub arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${LiveSubscribeFunction.Arn}/invocations
+      IntegrationUri: !Sub "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/\\
+        ${LiveSubscribeFunction.Arn}/invocations"
   LivePermission:
     Type: AWS::Lambda::Permission
-    Properties: {Action: lambda:InvokeFunction, FunctionName: !Ref LiveMessageFunction, Principal: apigateway.amazonaws.com}
+    Properties: {Action: lambda:InvokeFunction, FunctionName: !Ref LiveMessageFunction,
+                 Principal: apigateway.amazonaws.com}
 
   LiveConnectFunction:
     Type: AWS::Serverless::Function

@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def _invoke(args, env, cwd):
     return subprocess.run([PY, "-m", "infra.local.invoke", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_invoke_via_running_runtime(runtime, fixture_repo, subprocess_env, tmp_path):

@@ -12,11 +12,16 @@ from botocore.config import Config
 
 from infra.local.runtime import InvocationFailed
 from infra.local.schedule import (
-    CronSchedule, RateSchedule, ScheduleError, ScheduleRunner, parse_schedule, scheduled_event,
+    CronSchedule,
+    RateSchedule,
+    ScheduleError,
+    ScheduleRunner,
+    parse_schedule,
+    scheduled_event,
 )
 from infra.local.template import ScheduleEvent
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(*args) -> dt.datetime:

@@ -9,7 +9,14 @@ import pytest
 from infra.local.aws import generate_password
 from infra.local.functions import EnvironmentConflict, FunctionHost, UnknownFunction, function_environment
 from infra.local.template import (
-    ApiEvent, Function, ScheduleEvent, SqsEvent, Template, TemplateError, load_template, merge_sam_globals,
+    ApiEvent,
+    Function,
+    ScheduleEvent,
+    SqsEvent,
+    Template,
+    TemplateError,
+    load_template,
+    merge_sam_globals,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,7 +99,6 @@ def test_real_template_is_supported():
     t = Template.from_file(REPO / "template.yaml")
     physical = {}
     for lid in t.creation_order():
-        res = t.resources[lid]
         physical[lid] = {"Ref": f"ref-{lid}", "Arn": f"arn:{lid}", "QueueName": f"name-{lid}", "KeyId": lid}
         t.resolve_properties(lid, physical)               # every property resolves
     model = t.model(physical)
@@ -103,7 +109,8 @@ def test_real_template_is_supported():
         assert "DATABASE_SECRET_ARN" not in fn.environment     # HasDatabaseSecret is false by default
         for ev in fn.events:
             assert isinstance(ev, (ApiEvent, SqsEvent, ScheduleEvent))
-    assert {"RescueEventsDLQ", "TriageDLQ", "NotificationsDLQ"} <= set(model.dlqs)  # every queue with a redrive has its DLQ
+    # Every queue with a redrive has its DLQ.
+    assert {"RescueEventsDLQ", "TriageDLQ", "NotificationsDLQ"} <= set(model.dlqs)
     assert load_template(REPO / "template.yaml")["Resources"]
 
 

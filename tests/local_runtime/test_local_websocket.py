@@ -272,10 +272,12 @@ Resources:
     Properties:
       ApiId: !Ref Ws
       IntegrationType: AWS_PROXY
-      IntegrationUri: arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:Fn/invocations
+      IntegrationUri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/\\
+        arn:aws:lambda:us-east-1:123456789012:function:Fn/invocations"
   Mock:
     Type: AWS::ApiGatewayV2::Route
-    Properties: {ApiId: !Ref Ws, RouteKey: $default, AuthorizationType: CUSTOM, Target: !Join [/, [integrations, !Ref MockIntegration]]}
+    Properties: {ApiId: !Ref Ws, RouteKey: $default, AuthorizationType: CUSTOM,
+                 Target: !Join [/, [integrations, !Ref MockIntegration]]}
   MockIntegration:
     Type: AWS::ApiGatewayV2::Integration
     Properties: {ApiId: !Ref Ws, IntegrationType: MOCK}

@@ -3,7 +3,15 @@ and the edges (1 fen, the maximum, one fen over) behave."""
 import pytest
 
 from hospital import money
-from tests.payments.support import create_order, ledger_rows, order_row, patient_pays, patient_with_bill, pay, wait_status
+from tests.payments.support import (
+    create_order,
+    ledger_rows,
+    order_row,
+    patient_pays,
+    patient_with_bill,
+    pay,
+    wait_status,
+)
 
 
 @pytest.mark.parametrize("text,fen", [("0.01", 1), ("0.29", 29), ("19.99", 1999), ("1.10", 110), ("1.1", 110),
@@ -13,7 +21,8 @@ def test_yuan_strings_become_exact_fen(text, fen):
     assert int(float(text) * 100) != fen or text in ("0.01", "1.10", "1.1", "25", "1000000.00", "-3.50", "19.99")
 
 
-@pytest.mark.parametrize("bad", ["0.001", "1e3", "12.345", "", " ", "NaN", "Infinity", "1,000.00", "¥12", 12.3, 12, None])
+@pytest.mark.parametrize("bad", ["0.001", "1e3", "12.345", "", " ", "NaN", "Infinity", "1,000.00", "¥12", 12.3, 12,
+                                 None])
 def test_anything_but_a_plain_yuan_amount_is_refused(bad):
     with pytest.raises(money.MoneyError):
         money.yuan_to_fen(bad)

@@ -15,7 +15,7 @@ import requests
 from hospital.payments import platform_answers
 from infra import devenv
 from tests.conftest import api_event
-from tests.payments.support import (anomalies_of, create_order, ledger_rows, order_row, patient_with_bill, pay)
+from tests.payments.support import anomalies_of, create_order, ledger_rows, order_row, patient_with_bill, pay
 
 CALLBACKS = [("/callbacks/wechatpay/v3", "json_fail"), ("/callbacks/wechatpay/v2/payment", "xml_fail"),
              ("/callbacks/wechatpay/v2/refund", "xml_fail"), ("/callbacks/credit", "json_fail"),

@@ -4,8 +4,17 @@ Never paid-and-forgotten."""
 import datetime as dt
 
 from hospital.timeutil import utcnow
-from tests.payments.support import (anomalies_of, create_order, deliver_queued, ledger_rows, order_row, patient_pays,
-                                    patient_with_bill, pay, wait_status)
+from tests.payments.support import (
+    anomalies_of,
+    create_order,
+    deliver_queued,
+    ledger_rows,
+    order_row,
+    patient_pays,
+    patient_with_bill,
+    pay,
+    wait_status,
+)
 
 
 def paid_order(platform, functions):

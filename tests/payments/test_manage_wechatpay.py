@@ -9,8 +9,15 @@ import pytest
 from hospital.adapters import wechatpay_v3
 from hospital.payments import merchants
 from infra import devenv, manage
-from tests.payments.support import (certificate_pem, merchant_entry, pem_of, put_wechatpay_secret, rsa_key,
-                                    wechatpay_secret, wechatpay_secret_restored)
+from tests.payments.support import (
+    certificate_pem,
+    merchant_entry,
+    pem_of,
+    put_wechatpay_secret,
+    rsa_key,
+    wechatpay_secret,
+    wechatpay_secret_restored,
+)
 
 MCHID = "1900000301"
 

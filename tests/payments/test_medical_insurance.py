@@ -8,14 +8,22 @@ import requests
 
 from hospital.timeutil import utcnow
 from infra import devenv
-from tests.payments.support import (api, create_order, deliver_queued, ledger_rows, order_row, patient_with_bill,
-                                    wait_status)
+from tests.payments.support import (
+    api,
+    create_order,
+    deliver_queued,
+    ledger_rows,
+    order_row,
+    patient_with_bill,
+    wait_status,
+)
 from tests.payments.test_refunds import finance_token, refund_by_hand
 
 
 def pay_with_insurance(functions, token, order_id, auth_code):
     return api(functions, "PaymentsApiFunction", "POST", f"/payments/orders/{order_id}/pay", token,
-               {"channel": "med_ins", "auth_code": auth_code}, {"order_id": order_id}, "/payments/orders/{order_id}/pay")
+               {"channel": "med_ins", "auth_code": auth_code}, {"order_id": order_id},
+               "/payments/orders/{order_id}/pay")
 
 
 def insured_order(platform, functions, amount="100.00"):
@@ -28,10 +36,11 @@ def insured_order(platform, functions, amount="100.00"):
 
 def test_a_registration_is_paid_from_the_personal_account_and_cash_and_each_part_is_booked_OP1_OP2(
         db, platform, functions):
-    token, order_id, answer = insured_order(platform, functions, "100.00")
+    _token, order_id, answer = insured_order(platform, functions, "100.00")
     assert answer["split"] == {"fund_fen": 6000, "account_fen": 3000, "other_fen": 0, "cash_fen": 1000}
     assert answer["order"]["status"] == "paying" and answer["mix_trade_no"].startswith("MIX")
-    requests.post(f"{platform.wechatpay.url}/_sim/med-ins/pay", json={"mix_trade_no": answer["mix_trade_no"]}, timeout=5)
+    requests.post(f"{platform.wechatpay.url}/_sim/med-ins/pay", json={"mix_trade_no": answer["mix_trade_no"]},
+                  timeout=5)
     wait_status(order_id, "paid")
     assert order_row(order_id).paid_fen == 10000
     assert sorted((e.channel, e.amount_fen) for e in ledger_rows(order_id)) == \
@@ -80,7 +89,8 @@ def test_a_refund_returns_each_part_where_it_came_from_once_OP3(db, platform, fu
             if r["pay_ord_id"] == order_row(order_id).ins_pay_ord_id] == [(refund["out_refund_no"], "60.00", "30.00")]
     notices = [n for n in platform.wechatpay.med_refund_notices if n["mix_trade_no"] == answer["mix_trade_no"]]
     assert [(n["out_refund_no"], n["med_refund_total_fee"]) for n in notices] == [(refund["out_refund_no"], 9000)]
-    assert sorted((e.entry_type, e.channel, e.amount_fen) for e in ledger_rows(order_id) if e.entry_type == "refund") == \
+    assert sorted((e.entry_type, e.channel, e.amount_fen)
+                  for e in ledger_rows(order_id) if e.entry_type == "refund") == \
         [("refund", "med_ins_account", -3000), ("refund", "med_ins_fund", -6000), ("refund", "wechat", -1000)]
     # Delivered again (a duplicate message): nothing more anywhere.
     from hospital.payments import refunds

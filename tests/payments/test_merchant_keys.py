@@ -11,9 +11,22 @@ import pytest
 
 from hospital.payments import merchants
 from infra import devenv
-from tests.payments.support import (certificate_pem, create_order, merchant_entry, order_row, patient_pays,
-                                    patient_with_bill, pay, pem_of, put_wechatpay_secret, resign_v3, rsa_key,
-                                    wait_status, wechatpay_secret, wechatpay_secret_restored)
+from tests.payments.support import (
+    certificate_pem,
+    create_order,
+    merchant_entry,
+    order_row,
+    patient_pays,
+    patient_with_bill,
+    pay,
+    pem_of,
+    put_wechatpay_secret,
+    resign_v3,
+    rsa_key,
+    wait_status,
+    wechatpay_secret,
+    wechatpay_secret_restored,
+)
 from tests.payments.test_notification_verification import paid_at_wechat, paying_order, post_v3, unchanged
 
 V3, V2 = devenv.DEV_V3_MCHID, devenv.DEV_V2_MCHID
@@ -112,7 +125,8 @@ def test_serials_match_whatever_their_case_and_a_certificate_names_its_own(db, p
     keys[PUBLIC_KEY_ID.lower()] = keys.pop(PUBLIC_KEY_ID)
     put_wechatpay_secret(document)
     forget_secret()
-    for serial, header in ((CERTIFICATE_SERIAL, CERTIFICATE_SERIAL.lower()), (CERTIFICATE_SERIAL, "0" + CERTIFICATE_SERIAL),
+    for serial, header in ((CERTIFICATE_SERIAL, CERTIFICATE_SERIAL.lower()),
+                           (CERTIFICATE_SERIAL, "0" + CERTIFICATE_SERIAL),
                            (PUBLIC_KEY_ID, PUBLIC_KEY_ID), (PUBLIC_KEY_ID, PUBLIC_KEY_ID.lower())):
         order_id = paying_order(platform, functions)
         body, headers = paid_at_wechat(platform, order_id)
@@ -181,7 +195,8 @@ def test_wechatpy_never_logs_the_v2_api_key_even_with_the_root_logger_at_debug(p
     client = merchants.client(merchant)
     out_trade_no = f"LOG{uuid.uuid4().hex[:20]}"
     prepay_id = client.unified_order(description="挂号费", out_trade_no=out_trade_no, amount_fen=100,
-                                     openid="o-log-test", notify_url=f"{platform.api.url}/callbacks/wechatpay/v2/payment",
+                                     openid="o-log-test",
+                                     notify_url=f"{platform.api.url}/callbacks/wechatpay/v2/payment",
                                      time_expire=dt.datetime.now(CST) + dt.timedelta(minutes=15),
                                      client_ip="127.0.0.1")
     assert prepay_id and client.query_order(out_trade_no)["trade_state"] == "NOTPAY"

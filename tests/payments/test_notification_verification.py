@@ -14,8 +14,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from hospital.db import engine, tables
 from infra import devenv
-from tests.payments.support import (anomalies_of, create_order, ledger_rows, order_row, patient_with_bill, pay,
-                                    wait_status)
+from tests.payments.support import (
+    anomalies_of,
+    create_order,
+    ledger_rows,
+    order_row,
+    patient_with_bill,
+    pay,
+    wait_status,
+)
 
 
 def paying_order(platform, functions, amount="25.00"):
@@ -123,7 +130,8 @@ def test_a_verified_notification_for_an_unknown_order_is_acknowledged_and_record
     sim = platform.wechatpay
     merchant = sim.merchants[devenv.DEV_V3_MCHID]
     stranger = "X" + order_row(paying_order(platform, functions)).id[1:]  # an order number we never issued
-    sim._open_order(merchant, "v3", platform.mini_program_app_id, stranger, 999, "http://127.0.0.1:9/", "o-x", "?", None)
+    sim._open_order(merchant, "v3", platform.mini_program_app_id, stranger, 999, "http://127.0.0.1:9/", "o-x", "?",
+                    None)
     sim.pay(devenv.DEV_V3_MCHID, stranger, notify=False)
     body, headers = sim.notification("payment", devenv.DEV_V3_MCHID, stranger)
     assert post_v3(platform, body, headers).status_code == 204

@@ -79,7 +79,8 @@ def test_a_patient_cannot_order_or_see_another_patients_bill_or_order(db, platfo
 def test_the_demo_data_of_make_run_gives_a_card_holder_with_an_unpaid_bill(db, platform, functions):
     import json
 
-    filled = json.loads(devenv.fill_placeholders('{"token": "${DEV_PAYMENT_PATIENT_TOKEN}", "bill": "${DEV_HIS_BILL_NO}"}'))
+    filled = json.loads(devenv.fill_placeholders(
+        '{"token": "${DEV_PAYMENT_PATIENT_TOKEN}", "bill": "${DEV_HIS_BILL_NO}"}'))
     bill = platform.his.bills[filled["bill"]]
     status, order = create_order(functions, filled["token"], bill)
     assert status == 201 and order["amount_fen"] == 2500

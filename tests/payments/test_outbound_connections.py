@@ -88,7 +88,7 @@ def test_a_v3_query_is_retried_after_a_5xx_or_a_reset_and_a_refund_is_sent_once(
     sim = platform.wechatpay
     client, out_trade_no = v3_order(platform)
     for mode in ("http500", "reset"):
-        calls = sim.stats()[ORDER_QUERY] if ORDER_QUERY in sim.stats() else 0
+        calls = sim.stats().get(ORDER_QUERY, 0)
         sim.inject_fault(ORDER_QUERY, mode)
         assert client.query_order(out_trade_no)["trade_state"] == "NOTPAY", mode
         assert sim.stats()[ORDER_QUERY] - calls == 2, mode

@@ -15,9 +15,16 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hospital.adapters import wechatpay_v3
 from hospital.payments import merchants, platform_certificates
 from infra import devenv
-from tests.payments.support import (merchant_entry, order_row, patient_pays, put_wechatpay_secret, wait_status,
-                                    wechatpay_secret, wechatpay_secret_restored)
 from tests.conftest import wait_for
+from tests.payments.support import (
+    merchant_entry,
+    order_row,
+    patient_pays,
+    put_wechatpay_secret,
+    wait_status,
+    wechatpay_secret,
+    wechatpay_secret_restored,
+)
 from tests.payments.test_notification_verification import paying_order
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -145,12 +152,12 @@ def test_a_listed_certificate_must_carry_the_serial_it_is_listed_under(platform)
 
 
 def _certificate(serial: str, days: float) -> wechatpay_v3.PlatformCertificate:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return wechatpay_v3.PlatformCertificate(serial, "", None, now - dt.timedelta(days=1), now + dt.timedelta(days=days))
 
 
 def test_which_certificates_are_added():
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     held = ["0aa01", "PUB_KEY_ID_01"]
     downloaded = [_certificate("AA01", 300), _certificate("BB02", 1800), _certificate("CC03", -1),
                   _certificate("BB02", 1800)]

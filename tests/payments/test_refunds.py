@@ -7,8 +7,17 @@ import sqlalchemy as sa
 from hospital.db import engine, tables
 from infra import devenv
 from tests.conftest import wait_for
-from tests.payments.support import (api, create_order, deliver_queued, ledger_rows, order_row, patient_pays,
-                                    patient_with_bill, pay, wait_status)
+from tests.payments.support import (
+    api,
+    create_order,
+    deliver_queued,
+    ledger_rows,
+    order_row,
+    patient_pays,
+    patient_with_bill,
+    pay,
+    wait_status,
+)
 
 
 def confirmed_order(platform, functions, amount="25.00"):
@@ -81,8 +90,9 @@ def test_worker_killed_after_the_provider_accepted_is_resumed_by_redelivery_with
 
         monkeypatch.setattr(results, "apply_refund", die)  # dies between "provider accepted" and "state saved"
         sqs, url = platform.sqs(), platform.queue_url("RefundsQueue")
-        mine = wait_for(lambda: [m for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-                                 if refund["refund_id"] in m["Body"]])
+        mine = wait_for(lambda: [
+            m for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if refund["refund_id"] in m["Body"]])
         record = {"messageId": mine[0]["MessageId"], "receiptHandle": mine[0]["ReceiptHandle"], "body": mine[0]["Body"],
                   "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
                   "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hospital-dev-refunds"}
@@ -104,9 +114,10 @@ def test_worker_killed_after_the_provider_accepted_is_resumed_by_redelivery_with
 
 
 def test_a_refund_without_notification_is_finished_by_query(db, platform, functions):
+    import datetime as dt
+
     from hospital.payments import sweeper
     from hospital.timeutil import utcnow
-    import datetime as dt
 
     order_id, _ = confirmed_order(platform, functions)
     token = finance_token(platform, order_id[:8])
@@ -181,7 +192,8 @@ def test_a_refund_the_provider_refuses_is_closed_for_finance_and_another_can_be_
     sim_order = platform.wechatpay.orders[(devenv.DEV_V3_MCHID, order_id)]
     sim_order["refunded"] = sim_order["total"]  # WeChat will answer NOT_ENOUGH
     refund = refund_by_hand(functions, fin, order_id, 2500)[1]
-    deliver_queued(platform, functions, "RefundsQueue", until=lambda: refund_row(refund["out_refund_no"]).status == "closed")
+    deliver_queued(platform, functions, "RefundsQueue",
+                   until=lambda: refund_row(refund["out_refund_no"]).status == "closed")
     assert order_row(order_id).status == "confirmed"  # out of refund_pending: nothing is open
     listed = api(functions, "PaymentsAdminFunction", "GET", "/admin/payments/anomalies", fin)[1]["items"]
     assert ("refund_refused", refund["out_refund_no"]) in [(a["reason"], a["out_refund_no"]) for a in listed]

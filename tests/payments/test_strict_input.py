@@ -27,7 +27,8 @@ def open_anomaly() -> int:
 
 def anomaly(anomaly_id: int):
     with engine().connect() as conn:
-        return conn.execute(sa.select(tables.payment_anomalies).where(tables.payment_anomalies.c.id == anomaly_id)).one()
+        return conn.execute(
+            sa.select(tables.payment_anomalies).where(tables.payment_anomalies.c.id == anomaly_id)).one()
 
 
 def audit_count() -> int:

@@ -7,8 +7,16 @@ import pytest
 import requests
 
 from infra import devenv
-from tests.payments.support import (create_order, deliver_queued, ledger_rows, order_row, patient_pays,
-                                    patient_with_bill, pay, wait_status)
+from tests.payments.support import (
+    create_order,
+    deliver_queued,
+    ledger_rows,
+    order_row,
+    patient_pays,
+    patient_with_bill,
+    pay,
+    wait_status,
+)
 
 
 @pytest.fixture

@@ -7,8 +7,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from infra import devenv
-from tests.payments.support import (create_order, deliver_queued, ledger_rows, order_row, patient_pays,
-                                    patient_with_bill, pay, sim, wait_status)
+from tests.payments.support import (
+    create_order,
+    deliver_queued,
+    ledger_rows,
+    order_row,
+    patient_pays,
+    patient_with_bill,
+    pay,
+    sim,
+    wait_status,
+)
 
 
 def test_a_registration_is_paid_confirmed_with_the_his_and_booked_once_OP2(db, platform, functions):

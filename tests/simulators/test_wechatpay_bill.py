@@ -54,13 +54,13 @@ def test_the_v3_trade_bill_downloads_with_its_sha1_in_wechats_layout(platform, t
     assert lines[0].split(",") == BILL_ALL and len(BILL_ALL) == 27
     rows = [split(line) for line in lines[1:-2]]
     assert all(len(r) == 27 for r in rows)
-    mine = [dict(zip(BILL_ALL, r)) for r in rows if r[6] == order_id]
+    mine = [dict(zip(BILL_ALL, r, strict=True)) for r in rows if r[6] == order_id]
     payment = next(r for r in mine if r["交易状态"] == "SUCCESS")
     refund = next(r for r in mine if r["交易状态"] == "REFUND")
     assert payment["应结订单金额"] == "60.00" and payment["商户退款单号"] == "0" and payment["手续费"] == "0.32000"
     assert payment["商品名称"] == '挂号费, "普通门诊"'  # commas and quotes survive the comma-backtick split
     assert refund["退款金额"] == "10.00" and refund["手续费"] == "-0.05000"
-    summary = dict(zip(lines[-2].split(","), split(lines[-1])))
+    summary = dict(zip(lines[-2].split(","), split(lines[-1]), strict=True))
     assert int(summary["总交易单数"]) == len(rows)
     settle = sum(int(r[12].replace(".", "")) for r in rows)
     assert summary["应结订单总金额"] == f"{settle // 100}.{settle % 100:02d}"

@@ -107,7 +107,8 @@ def _sample_events():
 
 
 @pytest.mark.parametrize("function,event_file", list(_sample_events()))
-def test_every_sample_event_is_handled_without_error(function, event_file, functions, platform, sqlite_url, monkeypatch):
+def test_every_sample_event_is_handled_without_error(
+        function, event_file, functions, platform, sqlite_url, monkeypatch):
     from infra import devenv
     from tests.conftest import _use_database
 

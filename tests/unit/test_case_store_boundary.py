@@ -53,7 +53,8 @@ def test_the_scan_catches_what_it_is_for():
     rogue = ("def f(conn, case_id):\n"
              "    conn.execute(t.rescue_events.insert())\n"
              "    table = t.metadata.tables['rescue_locations']\n"
-             "    return crypto.decrypt(b'', f'rescue_cases.caller_phone:{case_id}'), case_store._context(case_id, 'x')\n")
+             "    return crypto.decrypt(b'', f'rescue_cases.caller_phone:{case_id}'), "
+             "case_store._context(case_id, 'x')\n")
     assert sorted(problem.split(": ")[0] for problem in problems("rogue.py", rogue)) == [
         "rogue.py:2", "rogue.py:3", "rogue.py:4", "rogue.py:4"]
 

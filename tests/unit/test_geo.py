@@ -15,7 +15,7 @@ from hospital.geo import (
     to_wgs84,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2024, 5, 1, 8, 0, 0, tzinfo=UTC)
 
 CITIES_WGS84 = {

@@ -200,8 +200,8 @@ def test_a_publish_nobody_consumes_is_caught(consumers):
     rogue = Scan({"rogue.py": "def f(uow):\n    uow.publish(RefundRequested(refund_id='r1'))\n"}, declared_classes)
     without_worker = [(f, d, c) for f, d, c in consumers if d != "refunds"]
     assert unconsumed(rogue, without_worker) == [
-        "RefundRequested (refunds), published at rogue.py:2, is handled by no consumer function of "
-        "template.yaml for its queue"]
+        ("RefundRequested (refunds), published at rogue.py:2, is handled by no consumer function of "
+         "template.yaml for its queue")]
 
 
 def test_an_undeclared_or_string_publish_and_a_direct_outbox_write_are_caught():

@@ -10,8 +10,14 @@ import pytest
 from hospital import messages
 from hospital.messaging import Consumer, process_batch
 from hospital.payments.messages import PaymentPaid, RefundRequested
-from hospital.rescue.messages import (CaseChanged, CaseCreated, Dispatched, LocationChanged, StaffAlert,
-                                      TriageCaseChanged)
+from hospital.rescue.messages import (
+    CaseChanged,
+    CaseCreated,
+    Dispatched,
+    LocationChanged,
+    StaffAlert,
+    TriageCaseChanged,
+)
 from hospital.unit_of_work import UnitOfWork
 
 EXAMPLES = [

@@ -46,7 +46,7 @@ def test_the_payments_package_has_no_import_cycle():
 
     def visit(module):
         if module in path:
-            raise AssertionError("import cycle: " + " -> ".join(path[path.index(module):] + [module]))
+            raise AssertionError("import cycle: " + " -> ".join([*path[path.index(module):], module]))
         if module in done:
             return
         path.append(module)

@@ -7,8 +7,16 @@ import pytest
 from hospital import text, timeutil
 from hospital.errors import ValidationFailed
 from hospital.payments.models import CreditEnrolment, Resolution
-from hospital.rescue.models import (CaseIntake, Decision, Duty, PhoneIntake, PositionBatch, ProfileLinkConsent,
-                                    RescuePersonIn, TripStep)
+from hospital.rescue.models import (
+    CaseIntake,
+    Decision,
+    Duty,
+    PhoneIntake,
+    PositionBatch,
+    ProfileLinkConsent,
+    RescuePersonIn,
+    TripStep,
+)
 from hospital.web import validate
 
 LOCATION = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}

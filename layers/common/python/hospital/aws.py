@@ -24,7 +24,7 @@ _PROFILES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _client(service: str, endpoint: str | None, region: str, profile: str):
     import boto3
     from botocore.config import Config

@@ -71,7 +71,7 @@ def renew(connection_id: str, principal) -> bool:
 
 
 def _expiry(principal):
-    return None if principal.expires_at is None else principal.expires_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return None if principal.expires_at is None else principal.expires_at.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def subscribe_to_case(connection_id: str, case_id: str, may_follow) -> bool:

@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import types
 import typing
-from typing import ClassVar
+from typing import ClassVar, Self
 
 # wire name -> the class that reads it; filled by `declare` when a domain module is imported
 REGISTRY: dict[str, type[Message]] = {}
@@ -47,7 +47,8 @@ class Message:
     VERSION: ClassVar[int] = 1  # the shape of the data (see above)
 
     def __post_init__(self) -> None:
-        for name, expected in _field_types(type(self)).items():
+        # A class is hashable; mypy checks it against the instances' __hash__ signature.
+        for name, expected in _field_types(type(self)).items():  # type: ignore[arg-type]
             value = getattr(self, name)
             if not _fits(value, expected):
                 raise TypeError(f"{type(self).__name__}.{name} must be {getattr(expected, '__name__', expected)},"
@@ -68,7 +69,7 @@ class Message:
                 if f.default is dataclasses.MISSING or getattr(self, f.name) != f.default}
 
     @classmethod
-    def from_wire(cls, wire_type: str, data: dict) -> Message:
+    def from_wire(cls, wire_type: str, data: dict) -> Self:
         return _build(cls, {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
 
@@ -78,7 +79,9 @@ def versioned(name: str, version: int) -> str:
 
 def declare(cls: type[Message]) -> type[Message]:
     """Register a message class under each of its wire names; a name taken twice is refused."""
-    if not (dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen and issubclass(cls, Message)):
+    # __dataclass_params__ is set by @dataclass, which mypy does not model
+    if not (dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+            and issubclass(cls, Message)):
         raise TypeError(f"{cls.__name__} must be a frozen dataclass deriving from Message")
     if not cls.QUEUE or not cls.TYPE or not isinstance(cls.VERSION, int) or cls.VERSION < 1:
         raise TypeError(f"{cls.__name__} needs QUEUE, TYPE and a VERSION of 1 or more")
@@ -96,16 +99,19 @@ def decode(body) -> Message:
     if not isinstance(body, dict):
         raise MalformedMessage("a message body must be an object")
     wire_type = body.get("type")
-    cls = REGISTRY.get(wire_type) if isinstance(wire_type, str) else None
-    if cls is None:
+    if not isinstance(wire_type, str) or wire_type not in REGISTRY:
         raise UnknownMessage(wire_type)
+    cls = REGISTRY[wire_type]
     data = body.get("data")
     if not isinstance(data, dict):
         raise MalformedMessage(f"{wire_type}: data must be an object")
     return cls.from_wire(wire_type, data)
 
 
-def _build(cls, kwargs: dict) -> Message:
+M = typing.TypeVar("M", bound=Message)
+
+
+def _build(cls: type[M], kwargs: dict) -> M:
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:

@@ -17,7 +17,8 @@ import functools
 import json
 import logging
 import os
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from hospital import messages
 from hospital.observability import CORRELATION_ATTRIBUTE, bind_correlation_id, reset_correlation_id
@@ -36,8 +37,8 @@ class Consumer:
     """One queue's consumer: `process_batch(records, consumer)`."""
 
     def __init__(self, queue: str,
-                 handlers: Mapping[type[messages.Message], Callable[[messages.Message, Delivery], None]]):
-        strays = [cls.__name__ for cls in handlers if cls.QUEUE != queue]
+                 handlers: Mapping[type[messages.Message], Callable[[Any, Delivery], None]]):
+        strays = [cls.__name__ for cls in handlers if queue != cls.QUEUE]
         if strays:
             raise ValueError(f"the {queue} consumer cannot handle messages of other queues: {strays}")
         self.queue = queue
@@ -52,7 +53,7 @@ class Consumer:
             message = messages.decode(body)
         except messages.UnknownMessage:
             message = None
-        handler = self.handlers.get(type(message))
+        handler = None if message is None else self.handlers.get(type(message))
         if handler is None:  # not ours (a declared type of another queue counts as unknown too)
             log.warning("ignored message of unknown type",
                         extra={"message_type": body.get("type"), "queue": self.queue})
@@ -71,7 +72,7 @@ def process_batch(records, handle: Callable[[dict, dict], None]) -> dict:
         token = bind_correlation_id((attrs.get(CORRELATION_ATTRIBUTE) or {}).get("stringValue"))
         try:
             handle(json.loads(raw["body"]), raw)
-        except Exception:  # noqa: BLE001 - any failure returns just this record to the queue
+        except Exception:  # any failure returns just this record to the queue
             log.exception("message failed", extra={
                 "sqs_message_id": raw.get("messageId"),
                 "receive_count": (raw.get("attributes") or {}).get("ApproximateReceiveCount"),

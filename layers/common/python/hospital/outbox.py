@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -46,7 +47,7 @@ def add(conn, destination: str, message_type: str, data: dict) -> Message:
     """Write a message in the caller's transaction."""
     if destination not in DESTINATIONS:
         raise ValueError(f"unknown outbox destination {destination!r}")
-    row = dict(destination=destination, message_type=message_type,
+    row: dict[str, Any] = dict(destination=destination, message_type=message_type,
                payload=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
                correlation_id=current_correlation_id(), created_at=utcnow())
     result = conn.execute(t.outbox.insert().values(**row))
@@ -146,5 +147,5 @@ def _release(message_id: int, error: str) -> None:
         with transaction() as conn:
             conn.execute(t.outbox.update().where(t.outbox.c.id == message_id, t.outbox.c.sent_at.is_(None))
                          .values(claimed_until=None, last_error=error[:500]))
-    except Exception:  # noqa: BLE001 - the claim expires by itself
+    except Exception:  # the claim expires by itself
         log.exception("could not release outbox claim", extra={"outbox_id": message_id})

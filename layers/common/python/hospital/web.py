@@ -61,7 +61,7 @@ def route(app: Chalice, path: str, *, methods: list[str], allow=None, public: bo
             except Exception as exc:  # noqa: BLE001 - logged with its correlation id, hidden from callers
                 return unexpected_error(exc, path)
 
-        view.access = PUBLIC if public else frozenset(allow)
+        view.access = PUBLIC if public else frozenset(allow)  # type: ignore[attr-defined]  # read by the middleware
         app.route(path, methods=methods, **options)(view)
         return fn
 
@@ -199,7 +199,7 @@ def unexpected_error(exc: Exception, where: str | None) -> Response:
     if is_unavailable(exc):
         log.error("database unavailable", extra={"path": where, **describe_unavailable(exc)})
         return error_response(ServiceUnavailable("the service is briefly unavailable; try again shortly"))
-    log.exception("unhandled error", extra={"path": where})
+    log.error("unhandled error", exc_info=exc, extra={"path": where})
     return error_response(AppError("internal error"))
 
 
@@ -252,9 +252,11 @@ def _http_middleware(app: Chalice):
             response = _normalise(get_response(event))
         except AppError as exc:
             response = error_response(exc)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - logged with its correlation id, hidden from callers
             response = unexpected_error(exc, resource)
-        response.headers[observability.CORRELATION_HEADER] = observability.current_correlation_id()
+        correlation_id = observability.current_correlation_id()
+        assert correlation_id is not None  # bound at the start of this request
+        response.headers[observability.CORRELATION_HEADER] = correlation_id
         response.headers.setdefault("Cache-Control", "no-store")
         log.info("http", extra={
             "method": event.method, "resource": resource, "status": response.status_code,

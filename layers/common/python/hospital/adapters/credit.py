@@ -56,7 +56,8 @@ class CreditClient:
         return f"CreditClient({self.base_url!r})"
 
     def enrol(self, member_ref: str, consent_version: str, consented_at: str) -> dict:
-        return self._call("POST", "/credit/v1/enrolments", {"member_ref": member_ref, "consent_version": consent_version,
+        return self._call("POST", "/credit/v1/enrolments", {"member_ref": member_ref,
+                                                            "consent_version": consent_version,
                                                             "consented_at": consented_at})
 
     def enrolment(self, enrolment_id: str) -> dict:
@@ -97,8 +98,9 @@ def charge_result(charge: dict, charge_no: str, amount_fen: int, at: dt.datetime
     id); None when it was not approved."""
     if charge.get("status") != "approved":
         return None
-    return PaymentResult(source="credit", mchid="", appid="", out_trade_no=charge_no, transaction_id=charge["charge_id"],
-                         trade_state="SUCCESS", total_fen=amount_fen, paid_at=at, channel=channel)
+    return PaymentResult(source="credit", mchid="", appid="", out_trade_no=charge_no,
+                         transaction_id=charge["charge_id"], trade_state="SUCCESS", total_fen=amount_fen, paid_at=at,
+                         channel=channel)
 
 
 def reversal_result(answer: dict, reversal_no: str, amount_fen: int) -> RefundResult:

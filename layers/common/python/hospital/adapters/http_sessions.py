@@ -110,14 +110,14 @@ def _query_retry_class():
         def _is_method_retryable(self, method: str) -> bool:
             return method.upper() == "GET" or _idempotent.get()
 
-        def increment(self, method=None, url=None, *args, error=None, **kwargs):
+        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
             timed_out = isinstance(error, ReadTimeoutError) or (
                 isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError))
             too_late = time.monotonic() - _request_started.get(time.monotonic()) > RETRY_WITHIN_SECONDS
             if timed_out or too_late or not self._is_method_retryable(method or ""):
                 # What requests does without retries: the error goes to the caller as it is.
-                return Retry(0, read=False).increment(method, url, *args, error=error, **kwargs)
-            return super().increment(method, url, *args, error=error, **kwargs)
+                return Retry(0, read=False).increment(method, url, response, error, _pool, _stacktrace)
+            return super().increment(method, url, response, error, _pool, _stacktrace)
 
     _retry_class = QueryRetry
     return QueryRetry

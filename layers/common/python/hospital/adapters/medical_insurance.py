@@ -67,13 +67,15 @@ class InsuranceClient:
 
     def upload_fees(self, pay_auth_no: str, order_id: str, title: str, total_fen: int) -> str:
         amount = money.fen_to_yuan(total_fen)
-        return str(self._call("6201", {"pay_auth_no": pay_auth_no, "med_org_ord": order_id,
-                                       "fee_details": [{"item": title, "amount": amount}], "total": amount})["pay_ord_id"])
+        answer = self._call("6201", {"pay_auth_no": pay_auth_no, "med_org_ord": order_id,
+                                     "fee_details": [{"item": title, "amount": amount}], "total": amount})
+        return str(answer["pay_ord_id"])
 
     def pre_settle(self, pay_auth_no: str, pay_ord_id: str) -> Settlement:
         out = self._call("6202", {"pay_auth_no": pay_auth_no, "pay_ord_id": pay_ord_id})
         try:
-            parts = [money.yuan_to_fen(str(out[k])) for k in ("total", "fund_pay", "psn_acct_pay", "oth_pay", "own_pay")]
+            parts = [money.yuan_to_fen(str(out[k]))
+                     for k in ("total", "fund_pay", "psn_acct_pay", "oth_pay", "own_pay")]
         except (KeyError, money.MoneyError):
             raise UpstreamUnavailable("the insurance platform answered a split we cannot read") from None
         total, fund, account, other, cash = parts

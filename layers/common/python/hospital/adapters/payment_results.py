@@ -40,7 +40,7 @@ def fen(value) -> int:
     """An amount as a notification carries it: a JSON whole number, or a string of ASCII
     digits. A bool, a float or other digits ("٣") are not amounts: ValueError."""
     if isinstance(value, bool):
-        raise ValueError("not an amount")  # noqa: TRY004 - callers answer ValueError as a malformed notification
+        raise ValueError("not an amount")  # not TypeError: callers answer ValueError as a malformed notification
     if isinstance(value, int):
         return value
     if isinstance(value, str):

@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hospital.errors import UpstreamUnavailable
 
@@ -50,7 +51,8 @@ def call(*, system: str, name: str, operation: str, method: str, url: str, body:
     from hospital.adapters import http_sessions
 
     timestamp = int(time.time())
-    headers = {f"{prefix}-Timestamp": str(timestamp), f"{prefix}-Signature": timestamped_hmac(key, timestamp, body or b""),
+    headers = {f"{prefix}-Timestamp": str(timestamp),
+               f"{prefix}-Signature": timestamped_hmac(key, timestamp, body or b""),
                "Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = "application/json; charset=utf-8"

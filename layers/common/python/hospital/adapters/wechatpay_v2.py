@@ -67,8 +67,9 @@ def sign(params: dict, api_key: str, sign_type: str = "MD5") -> str:
 
 def parse_xml(raw: bytes | str) -> dict:
     """The fields of a flat <xml>...</xml> document, as strings."""
-    import xmltodict
     from xml.parsers.expat import ExpatError
+
+    import xmltodict
 
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -103,7 +104,7 @@ def decrypt_refund_info(req_info: str, api_key: str) -> dict:
     from cryptography.hazmat.primitives import padding
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    key = hashlib.md5(api_key.encode()).hexdigest().encode()
+    key = hashlib.md5(api_key.encode()).hexdigest().encode()  # noqa: S324 - the key WeChat Pay v2 specifies
     try:
         ciphertext = base64.b64decode(req_info, validate=True)
         decryptor = Cipher(algorithms.AES(key), modes.ECB()).decryptor()  # noqa: S305 - WeChat's format
@@ -130,16 +131,16 @@ def jsapi_payment_params(merchant: MerchantV2, appid: str, prepay_id: str) -> di
     return params
 
 
-def _client_cert_files(merchant: MerchantV2) -> tuple[str, str]:
+def _client_cert_files(mchid: str, cert_pem: str, key_pem: str) -> tuple[str, str]:
     """requests wants the client certificate as files: written once per container, owner-only,
     under the temporary directory (/tmp on Lambda)."""
     import os
     import tempfile
 
-    folder = os.path.join(tempfile.gettempdir(), f"wechatpay-{merchant.mchid}")
+    folder = os.path.join(tempfile.gettempdir(), f"wechatpay-{mchid}")
     os.makedirs(folder, mode=0o700, exist_ok=True)
     paths = []
-    for name, pem in (("cert.pem", merchant.client_cert_pem), ("key.pem", merchant.client_key_pem)):
+    for name, pem in (("cert.pem", cert_pem), ("key.pem", key_pem)):
         path = os.path.join(folder, name)
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
             handle.write(pem)
@@ -160,7 +161,8 @@ class Client:
         self._pay.API_BASE_URL = base_url.rstrip("/") + "/"  # the simulator, or api.mch.weixin.qq.com
         self._pay._http = http_sessions.session("wechatpay_v2")  # not a new session (and connection) per call
         if merchant.client_cert_pem and merchant.client_key_pem:
-            self._pay.mch_cert, self._pay.mch_key = _client_cert_files(merchant)
+            self._pay.mch_cert, self._pay.mch_key = _client_cert_files(
+                merchant.mchid, merchant.client_cert_pem, merchant.client_key_pem)
 
     def unified_order(self, *, description: str, out_trade_no: str, amount_fen: int, openid: str, notify_url: str,
                       time_expire, client_ip: str, attach: str | None = None) -> str:
@@ -202,8 +204,8 @@ class Client:
             if exc.return_code is None:  # transport: HTTP error status
                 raise UpstreamUnavailable("WeChat Pay v2 did not answer") from None
             if exc.return_code != "SUCCESS":
-                raise WeChatPayError(400, str(exc.return_code), str(exc.return_msg or ""))
-            raise WeChatPayError(400, str(exc.errcode or exc.result_code), str(exc.errmsg or ""))
+                raise WeChatPayError(400, str(exc.return_code), str(exc.return_msg or "")) from exc
+            raise WeChatPayError(400, str(exc.errcode or exc.result_code), str(exc.errmsg or "")) from exc
         except requests.RequestException as exc:
             log.warning("wechatpay v2 call failed", extra={"error": type(exc).__name__})
             raise UpstreamUnavailable("WeChat Pay v2 did not answer") from None

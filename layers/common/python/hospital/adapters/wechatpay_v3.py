@@ -32,8 +32,9 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from hospital.adapters.payment_results import PaymentResult, RefundResult, fen
 from hospital.errors import UpstreamUnavailable
@@ -156,7 +157,8 @@ def verify(headers: Mapping[str, str], body: bytes, keys: Mapping[str, Any], now
     kind = get("wechatpay-signature-type")
     if kind and kind != SIGNATURE_TYPE:
         raise VerificationFailed(f"unsupported signature type {kind[:40]}")
-    if not (timestamp.isascii() and timestamp.isdigit()) or abs((now if now is not None else time.time()) - int(timestamp)) > FRESHNESS_SECONDS:
+    if (not (timestamp.isascii() and timestamp.isdigit())
+            or abs((now if now is not None else time.time()) - int(timestamp)) > FRESHNESS_SECONDS):
         raise VerificationFailed("timestamp outside the 5-minute window")
     serial = normal_serial(serial)
     key = keys.get(serial)  # a Mapping may look a serial up again (hospital.payments.merchants)
@@ -241,7 +243,7 @@ def jsapi_payment_params(merchant: MerchantV3, appid: str, prepay_id: str) -> di
 
 def _getter(headers: Mapping[str, str]):
     lowered = {str(k).lower(): v for k, v in headers.items()}
-    return lambda name: lowered.get(name)
+    return lowered.get
 
 
 class Client:

@@ -100,7 +100,8 @@ def _user_for_identity(app_id: str, openid: str, unionid: str | None) -> Princip
                     )
                     user_id = row.user_id
                 else:
-                    user_id = conn.execute(t.users.insert().values(status="active", created_at=now)).inserted_primary_key[0]
+                    user_id = conn.execute(
+                        t.users.insert().values(status="active", created_at=now)).inserted_primary_key[0]
                     conn.execute(t.user_roles.insert().values(user_id=user_id, role=R.PATIENT, granted_at=now))
                     conn.execute(t.wechat_identities.insert().values(
                         app_id=app_id, openid=openid, unionid_hash=unionid_hash,

@@ -58,7 +58,8 @@ def current(principal, *, fresh: bool = False):
         cached = (now, _read(principal.user_id, principal.session_id))
         with _lock:
             if len(_cache) >= _CACHE_LIMIT:
-                for stale in [k for k, (at, _) in _cache.items() if now - at >= ttl] or list(_cache)[:_CACHE_LIMIT // 2]:
+                expired = [k for k, (at, _) in _cache.items() if now - at >= ttl]
+                for stale in expired or list(_cache)[:_CACHE_LIMIT // 2]:
                     del _cache[stale]
             _cache[key] = cached
     return resolve(principal, cached[1])
@@ -82,7 +83,7 @@ def _read(user_id: int, session_id: str | None) -> Standing:
     from hospital.db import tables as t
     from hospital.db import transaction
 
-    revoked = sa.literal(0)
+    revoked: sa.ColumnElement[int] = sa.literal(0)
     if session_id:
         revoked = (sa.select(sa.func.count()).select_from(t.refresh_tokens)
                    .where(t.refresh_tokens.c.family_id == session_id, t.refresh_tokens.c.revoked_at.is_not(None))

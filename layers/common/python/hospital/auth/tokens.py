@@ -49,7 +49,7 @@ def _signing_key() -> str:
 def issue_access_token(principal: Principal, now: dt.datetime | None = None) -> str:
     import jwt
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     claims: dict = {
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -89,7 +89,7 @@ def verify_access_token(token: str) -> Principal:
     session_id = claims.get("sid")
     return Principal(user_id=user_id, roles=frozenset(claims.get("roles") or ()), app_id=claims.get("app"),
                      session_id=str(session_id) if session_id else None,
-                     expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.timezone.utc))
+                     expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC))
 
 
 def new_refresh_token() -> tuple[str, str]:

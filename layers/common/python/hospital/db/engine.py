@@ -131,7 +131,8 @@ def is_unavailable(exc: BaseException) -> bool:
     if not isinstance(exc, e.DBAPIError):
         return False
     cause = exc.orig
-    code = cause.args[0] if getattr(cause, "args", None) else None
+    args = getattr(cause, "args", None)
+    code = args[0] if args else None
     if isinstance(code, int):
         return code in _MYSQL_TRY_LATER
     return any(text in str(cause).lower() for text in _SQLITE_TRY_LATER)

@@ -103,7 +103,8 @@ def withdraw(principal) -> dict:
         credit.client().withdraw(enrolment.provider_enrolment_id)
     except credit.CreditRefused as exc:
         if exc.code == "E_OUTSTANDING_DEBT":
-            raise Conflict("settle the outstanding credit-care debt before withdrawing", code="outstanding_debt") from None
+            raise Conflict("settle the outstanding credit-care debt before withdrawing",
+                           code="outstanding_debt") from None
         raise UpstreamUnavailable(f"the credit provider refused the withdrawal ({exc.code})") from None
     now = utcnow()
     with transaction() as conn:

@@ -58,7 +58,8 @@ def check(conn=None) -> dict:
                        "order_refunded_fen": r.refunded_fen, "ledger_refunded_fen": int(r.refunded or 0)}
                       for r in rows if (r.paid_fen, r.refunded_fen) != (int(r.paid or 0), int(r.refunded or 0))]
         return {"balanced": not mismatches, "orders": len(rows), "mismatches": mismatches[:100],
-                "paid_fen": sum(int(r.paid or 0) for r in rows), "refunded_fen": sum(int(r.refunded or 0) for r in rows)}
+                "paid_fen": sum(int(r.paid or 0) for r in rows),
+                "refunded_fen": sum(int(r.refunded or 0) for r in rows)}
 
     if conn is not None:
         return run(conn)

@@ -137,7 +137,8 @@ def handle_callback(headers: dict, body: bytes) -> tuple[int, dict]:
                              order_id=pay_ord_id[:64], out_refund_no=str(event.get("out_refund_no") or "")[:64] or None,
                              dedupe_key=f"ins:unknown:{pay_ord_id}:{kind}:{event.get('out_refund_no')}")
             return 200, {"infcode": 0}
-    if kind == "refund.succeeded" and refund.insurance_done_at is None and refund.status not in refund_records.FINAL:
+    if (kind == "refund.succeeded" and refund is not None and refund.insurance_done_at is None
+            and refund.status not in refund_records.FINAL):
         # The worker asks 6203 again (same out_refund_no: no second refund), books the parts
         # and carries the refund on; the platform's word here is the reason to go on now.
         from hospital.unit_of_work import unit_of_work

@@ -64,7 +64,8 @@ def with_platform_keys(document: dict, mchid: str, keys: dict[str, str]) -> dict
     entry = entry_of(changed, mchid)
     if entry is None:
         raise KeyError(mchid)
-    held = entry.get("platform_keys") if isinstance(entry.get("platform_keys"), dict) else {}
+    listed = entry.get("platform_keys")
+    held = listed if isinstance(listed, dict) else {}
     from hospital.adapters.wechatpay_v3 import normal_serial
 
     for serial, pem in keys.items():

@@ -30,7 +30,8 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from hospital import config
 from hospital.adapters import wechatpay_v2, wechatpay_v3
@@ -156,7 +157,8 @@ def _merchants(fresh: bool = False) -> dict:
         if _cache is not None and _cache[0] == text:
             return _cache[1]
     parsed = {}
-    entries = raw.get("merchants") if isinstance(raw.get("merchants"), list) else []
+    listed = raw.get("merchants")
+    entries = listed if isinstance(listed, list) else []
     for position, entry in enumerate(entries):
         mchid = entry.get("mchid") if isinstance(entry, dict) else None
         name = str(mchid)[:32] if mchid else f"entry #{position + 1}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from hospital.errors import ServiceUnavailable
 
@@ -51,7 +51,7 @@ FAILURES: dict[str, Callable[[int, str], Answer]] = {
 }
 
 
-def guarded(platform: str, handle: Callable[[dict, bytes], "Answer | tuple[int, dict]"], headers: dict,
+def guarded(platform: str, handle: Callable[[dict, bytes], Answer | tuple[int, dict]], headers: dict,
             body: bytes) -> Answer:
     """`handle(headers, body)` behind the size limit and the failure answers of `platform`."""
     fail = FAILURES[platform]
@@ -60,7 +60,7 @@ def guarded(platform: str, handle: Callable[[dict, bytes], "Answer | tuple[int, 
         return fail(413, f"body larger than {MAX_CALLBACK_BODY} bytes")
     try:
         answer = handle(headers, body)
-    except Exception as exc:  # noqa: BLE001 - answered in the platform's format, so it retries
+    except Exception as exc:  # answered in the platform's format, so it retries
         from hospital.db.engine import describe_unavailable, is_unavailable
 
         if is_unavailable(exc):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from hospital.adapters import wechatpay_v3
 from hospital.errors import UpstreamUnavailable
@@ -39,7 +39,7 @@ def to_add(held: Iterable[str], downloaded: Iterable[wechatpay_v3.PlatformCertif
 def refresh(now: dt.datetime | None = None) -> dict:
     """Ask each merchant in certificate mode for its certificates; add the new ones to the
     secret in one write. Returns what was asked, added and failed (for the invocation's log)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     secret = merchant_secret.secret_id()
     found: dict[str, list[wechatpay_v3.PlatformCertificate]] = {}
     asked, failed = [], []

@@ -60,7 +60,7 @@ def run(now: dt.datetime | None = None) -> dict:
         try:
             if step(item) is not False:
                 done[counter] += 1
-        except Exception:  # noqa: BLE001 - the next run tries again; the others go on
+        except Exception:  # the next run tries again; the others go on
             done["errors"] += 1
             log.exception("payments sweeper step failed", extra={"step": step.__name__, "item": item})
     return done

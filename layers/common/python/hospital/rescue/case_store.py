@@ -146,7 +146,8 @@ def record_triage_delivery(conn, case_id: str, version: int | None, *, status: s
                            error: str | None) -> None:
     """Keep the newest delivery's status: a late result for an older version changes nothing."""
     c = t.rescue_cases.c
-    newer_or_same = sa.or_(c.triage_version.is_(None), version is None, c.triage_version <= (version or 0))
+    newer_or_same = sa.or_(c.triage_version.is_(None), sa.true() if version is None else sa.false(),
+                           c.triage_version <= (version or 0))
     conn.execute(t.rescue_cases.update().where(c.id == case_id, newer_or_same).values(
         triage_status=status, triage_version=version if version is not None else c.triage_version,
         triage_ref=ref if ref is not None else c.triage_ref, triage_attempts=c.triage_attempts + 1,

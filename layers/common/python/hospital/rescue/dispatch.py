@@ -87,7 +87,8 @@ def dispatch(dispatcher, case_id: str, vehicle_id: str, crew_user_ids: list[int]
                              .where(t.vehicles.c.id == vehicle_id, t.vehicles.c.status == "available")
                              .values(status="dispatched", updated_at=now)).rowcount
         if not taken:
-            exists = conn.execute(sa.select(t.vehicles.c.status).where(t.vehicles.c.id == vehicle_id)).scalar_one_or_none()
+            exists = conn.execute(
+                sa.select(t.vehicles.c.status).where(t.vehicles.c.id == vehicle_id)).scalar_one_or_none()
             if exists is None:
                 raise ValidationFailed("no such vehicle", field="vehicle_id")
             raise Conflict(f"vehicle {vehicle_id} is not available (it is {exists})", code="vehicle_unavailable")

@@ -1,7 +1,7 @@
 """Request models of the rescue API (validated at the edge; 400 names the field)."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
@@ -10,10 +10,16 @@ from hospital.text import MAX_ID
 
 PublicId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 # Free text a crew or the ED reads: no hidden characters (hospital.text); notes may run over lines.
-Address = single_line_text(max_length=200)
-Complaint = multiline_text(max_length=500)
-PersonName = single_line_text(max_length=50)
-Notes = multiline_text(max_length=500)
+if TYPE_CHECKING:  # each is a str with constraints: a type checker sees the str
+    Address = str
+    Complaint = str
+    PersonName = str
+    Notes = str
+else:
+    Address = single_line_text(max_length=200)
+    Complaint = multiline_text(max_length=500)
+    PersonName = single_line_text(max_length=50)
+    Notes = multiline_text(max_length=500)
 
 COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 

@@ -13,7 +13,8 @@ created as that person's profile, and medical records are not split after the fa
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import sqlalchemy as sa
 

@@ -33,8 +33,8 @@ def dispatch_records(date_from: dt.date, date_to: dt.date, vehicle_id: str | Non
         raise ValidationFailed("to must not be before from", field="to")
     if (date_to - date_from).days > 366:
         raise ValidationFailed("ask for at most one year at a time", field="to")
-    start = dt.datetime.combine(date_from, dt.time(), SHANGHAI).astimezone(dt.timezone.utc).replace(tzinfo=None)
-    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), SHANGHAI).astimezone(dt.timezone.utc) \
+    start = dt.datetime.combine(date_from, dt.time(), SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), SHANGHAI).astimezone(dt.UTC) \
         .replace(tzinfo=None)
     open_only = outcome == "open"
     with transaction() as conn:
@@ -86,7 +86,7 @@ def _nearest_rank(ordered: list[float], q: float) -> float:
 
 
 CSV_COLUMNS = ("dispatch_id", "case_id", "vehicle_id", "source", "received_at", "dispatched_at", "closed_at",
-               "outcome") + tuple(name for name, _, _ in INTERVALS)
+               "outcome", *(name for name, _, _ in INTERVALS))
 
 
 def as_csv(report: dict) -> str:

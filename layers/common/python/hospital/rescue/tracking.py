@@ -88,11 +88,11 @@ def push_latest(case_id: str) -> None:
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _aware(stored: dt.datetime) -> dt.datetime:
-    return stored.replace(tzinfo=dt.timezone.utc)
+    return stored.replace(tzinfo=dt.UTC)
 
 
 def _shown_until() -> dt.datetime:

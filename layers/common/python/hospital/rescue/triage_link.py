@@ -44,6 +44,7 @@ def payload(case_id: str) -> dict | None:
                                .join(t.vehicles, t.vehicles.c.id == t.dispatches.c.vehicle_id)
                                .where(t.dispatches.c.case_id == case_id)
                                .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
+    assert version is not None  # a stored case has its first node
     body = {
         "case_id": case_id, "version": int(version), "status": view["status"], "received_at": view["created_at"],
         "caller_phone": data.caller_phone,

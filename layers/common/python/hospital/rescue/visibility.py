@@ -88,7 +88,8 @@ def shown(view: dict) -> list[str]:
 
 def granting_roles(roles, visible: frozenset[str], *, own_case: bool = False, assigned_crew: bool = False) -> list[str]:
     """The caller's roles under which the shown fields are visible (for the audit record)."""
-    return sorted(role for role in roles if visible & fields_for({role}, own_case=own_case, assigned_crew=assigned_crew))
+    return sorted(role for role in roles
+                  if visible & fields_for({role}, own_case=own_case, assigned_crew=assigned_crew))
 
 
 @dataclasses.dataclass(frozen=True)
