@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 FN    ?=
 EVENT ?=
 
-.PHONY: venv lock run test invoke trigger migrate lint bench package clean
+.PHONY: venv lock run test unit invoke trigger migrate lint bench package clean
 
 # pip itself is in the dev lock (chalice depends on it), so this also brings pip to the
 # locked version. Packages installed by hand and absent from the lock are left alone.
@@ -44,6 +44,11 @@ run: venv
 ## test: the whole suite (MariaDB/MySQL tests skip loudly without a server unless REQUIRE_MYSQL=1)
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## unit: the unit tier alone (tests/unit): pure rules and static checks, no database server, moto or
+# simulator (tests/unit/conftest.py refuses a test that asks for one); seconds, not minutes
+unit: venv
+	$(BIN)/python -m pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
 
 ## invoke FN=<function> EVENT=events/<file>.json: one invocation, result printed (like sam local invoke)
 invoke: venv

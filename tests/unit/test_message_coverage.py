@@ -87,7 +87,8 @@ class Scan:
 
 
 def _step_nodes() -> list[str]:
-    """The nodes the functions hand to dispatch.step (each route names its step)."""
+    """The nodes the functions hand to dispatch.step (each route names its step), which hands
+    them to the service append_step."""
     nodes = []
     for path in sorted((ROOT / "functions").rglob("*.py")):
         for call in (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)):
@@ -99,8 +100,8 @@ def _step_nodes() -> list[str]:
 
 
 # Functions of the layer that publish CaseChanged for the node they are given, and where it comes from.
-PASSED_ON = {("hospital/rescue/dispatch.py", "step"): _step_nodes,
-             ("hospital/rescue/dispatch.py", "progress"): lambda: list(dispatch.TRIP_NODES)}
+PASSED_ON = {("hospital/rescue/dispatch.py", "append_step"): _step_nodes,
+             ("hospital/rescue/dispatch.py", "record_progress"): lambda: list(dispatch.TRIP_NODES)}
 
 declared_classes = declared()
 

@@ -40,28 +40,23 @@ def entries(order_id: str) -> list[dict]:
              "provider_ref": r.provider_ref, "refund_id": r.refund_id} for r in rows]
 
 
-def check(conn=None) -> dict:
-    """Orders whose ledger does not match them (should be none), and the totals."""
-    def run(c):
-        booked = (sa.select(
-            t.ledger_entries.c.order_id,
-            sa.func.sum(sa.case((t.ledger_entries.c.entry_type == PAYMENT, t.ledger_entries.c.amount_fen),
-                                else_=0)).label("paid"),
-            sa.func.sum(sa.case((t.ledger_entries.c.entry_type == REFUND, -t.ledger_entries.c.amount_fen),
-                                else_=0)).label("refunded"))
-            .group_by(t.ledger_entries.c.order_id).subquery())
-        o = t.payment_orders.c
-        rows = c.execute(sa.select(o.id, o.paid_fen, o.refunded_fen, booked.c.paid, booked.c.refunded)
-                         .select_from(t.payment_orders.outerjoin(booked, booked.c.order_id == o.id))
-                         .where(sa.or_(o.paid_fen != 0, o.refunded_fen != 0, booked.c.order_id.is_not(None)))).all()
-        mismatches = [{"order_id": r.id, "order_paid_fen": r.paid_fen, "ledger_paid_fen": int(r.paid or 0),
-                       "order_refunded_fen": r.refunded_fen, "ledger_refunded_fen": int(r.refunded or 0)}
-                      for r in rows if (r.paid_fen, r.refunded_fen) != (int(r.paid or 0), int(r.refunded or 0))]
-        return {"balanced": not mismatches, "orders": len(rows), "mismatches": mismatches[:100],
-                "paid_fen": sum(int(r.paid or 0) for r in rows),
-                "refunded_fen": sum(int(r.refunded or 0) for r in rows)}
-
-    if conn is not None:
-        return run(conn)
-    with transaction() as c:
-        return run(c)
+def check(conn) -> dict:
+    """Orders whose ledger does not match them (should be none), and the totals, read in the
+    caller's transaction."""
+    booked = (sa.select(
+        t.ledger_entries.c.order_id,
+        sa.func.sum(sa.case((t.ledger_entries.c.entry_type == PAYMENT, t.ledger_entries.c.amount_fen),
+                            else_=0)).label("paid"),
+        sa.func.sum(sa.case((t.ledger_entries.c.entry_type == REFUND, -t.ledger_entries.c.amount_fen),
+                            else_=0)).label("refunded"))
+        .group_by(t.ledger_entries.c.order_id).subquery())
+    o = t.payment_orders.c
+    rows = conn.execute(sa.select(o.id, o.paid_fen, o.refunded_fen, booked.c.paid, booked.c.refunded)
+                        .select_from(t.payment_orders.outerjoin(booked, booked.c.order_id == o.id))
+                        .where(sa.or_(o.paid_fen != 0, o.refunded_fen != 0, booked.c.order_id.is_not(None)))).all()
+    mismatches = [{"order_id": r.id, "order_paid_fen": r.paid_fen, "ledger_paid_fen": int(r.paid or 0),
+                   "order_refunded_fen": r.refunded_fen, "ledger_refunded_fen": int(r.refunded or 0)}
+                  for r in rows if (r.paid_fen, r.refunded_fen) != (int(r.paid or 0), int(r.refunded or 0))]
+    return {"balanced": not mismatches, "orders": len(rows), "mismatches": mismatches[:100],
+            "paid_fen": sum(int(r.paid or 0) for r in rows),
+            "refunded_fen": sum(int(r.refunded or 0) for r in rows)}

@@ -1,16 +1,13 @@
-"""Payment orders: one per HIS bill being paid, with an explicit state machine.
-
-    created ──> paying ──> paid ──> confirmed ──> refund_pending ──> refunded
-       │  ^        │         │          ^  (partial refund: back to confirmed)
-       │  └ credit ┘         └──> his_failed ──> refunded    (the HIS refused: money goes back)
-       └──> closed <┘    a late payment of a closed order is still taken as paid (and flagged)
+"""Payment orders: one per HIS bill being paid, with an explicit state machine (its states and
+which move may follow which are pure rules: hospital.payments.order_rules).
 
 A refund of a paid order the HIS has not confirmed yet leaves it paid (the confirmation goes
 on); only a confirmed order waits in refund_pending.
 
-Every move is one guarded UPDATE (`WHERE status IN (...)`), so of two racing moves one wins
-and the other sees it lost. The amount always comes from the HIS bill, never from the client.
-An order is open (and blocks a second order for the same bill) until closed or refunded.
+Every move is one guarded UPDATE (`WHERE status IN (...)`, the states order_rules says the
+move may follow), so of two racing moves one wins and the other sees it lost. The amount
+always comes from the HIS bill, never from the client. An order is open (and blocks a second
+order for the same bill) until closed or refunded.
 """
 from __future__ import annotations
 
@@ -24,26 +21,25 @@ from hospital import config, money
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
+from hospital.payments import order_rules
+
+# The states and the transition table are the pure rules' (order_rules); every caller knows
+# them by these names.
+from hospital.payments.order_rules import ALLOWED_FROM as ALLOWED_FROM
+from hospital.payments.order_rules import CLOSED as CLOSED
+from hospital.payments.order_rules import CONFIRMED as CONFIRMED
+from hospital.payments.order_rules import CREATED as CREATED
+from hospital.payments.order_rules import HIS_FAILED as HIS_FAILED
+from hospital.payments.order_rules import MONEY_TAKEN as MONEY_TAKEN
+from hospital.payments.order_rules import OPEN as OPEN
+from hospital.payments.order_rules import PAID as PAID
+from hospital.payments.order_rules import PAYING as PAYING
+from hospital.payments.order_rules import REFUND_PENDING as REFUND_PENDING
+from hospital.payments.order_rules import REFUNDED as REFUNDED
 from hospital.timeutil import iso_utc, utcnow
 
 log = logging.getLogger("hospital.payments")
 
-CREATED, PAYING, PAID, CONFIRMED = "created", "paying", "paid", "confirmed"
-HIS_FAILED, REFUND_PENDING, REFUNDED, CLOSED = "his_failed", "refund_pending", "refunded", "closed"
-OPEN = (CREATED, PAYING, PAID, CONFIRMED, HIS_FAILED, REFUND_PENDING)
-MONEY_TAKEN = (PAID, CONFIRMED, HIS_FAILED, REFUND_PENDING, REFUNDED)
-
-# Which states each state may be entered from.
-ALLOWED_FROM = {
-    CREATED: {PAYING},  # a credit charge that was declined gives the order back
-    PAYING: {CREATED},
-    PAID: {CREATED, PAYING, CLOSED},
-    CONFIRMED: {PAID, REFUND_PENDING},
-    HIS_FAILED: {PAID},
-    REFUND_PENDING: {CONFIRMED},
-    REFUNDED: {HIS_FAILED, REFUND_PENDING, CONFIRMED, PAID},
-    CLOSED: {CREATED, PAYING},
-}
 KINDS = ("registration", "outpatient")
 
 
@@ -69,12 +65,11 @@ def move(conn, order_id: str, to: str, **values) -> None:
 def try_move(conn, order_id: str, to: str, **values) -> bool:
     """Guarded transition that may lose a race; False if the order was not in a state `to` may
     follow. The caller says what a refusal means (another payment won, it was closed meanwhile)."""
-    if to not in ALLOWED_FROM:
-        raise ValueError(f"no transition into {to}")
-    if to in (CLOSED, REFUNDED):
+    sources = order_rules.entered_from(to)  # ValueError for a state we do not have
+    if order_rules.frees_the_bill(to):
         values["open_his_ref"] = None  # the bill may be paid again by a new order
     result = conn.execute(t.payment_orders.update().where(
-        t.payment_orders.c.id == order_id, t.payment_orders.c.status.in_(ALLOWED_FROM[to]))
+        t.payment_orders.c.id == order_id, t.payment_orders.c.status.in_(sources))
         .values(status=to, updated_at=utcnow(), **values))
     return result.rowcount == 1
 
@@ -177,9 +172,6 @@ def refund_view(row) -> dict:
 def ensure_payable(row, principal) -> None:
     if row.user_id != principal.user_id:
         raise Forbidden("not your order")
-    if row.status in MONEY_TAKEN:
-        raise Conflict("this order is already paid", code="already_paid")
-    if row.status == CLOSED:
-        raise Conflict("this order has expired or was closed; start a new one", code="order_closed")
-    if row.expires_at <= utcnow():
-        raise Conflict("this order has expired; start a new one", code="order_expired")
+    refused = order_rules.payable_refusal(row.status, row.expires_at, utcnow())
+    if refused is not None:
+        raise Conflict(refused.message, code=refused.code)

@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, ValidationFailed
-from hospital.payments import anomalies, messages, orders, refund_records, results
+from hospital.payments import anomalies, messages, orders, refund_records, refund_rules, results
 from hospital.payments.channels import registry
 from hospital.payments.channels.base import RefundRefused, RefundRefusedMidway
-from hospital.payments.refund_records import ABNORMAL, CLOSED, FINAL, PROCESSING, REQUESTED
+from hospital.payments.order_rules import Refusal
+from hospital.payments.refund_records import ABNORMAL, CLOSED, PROCESSING, REQUESTED
 from hospital.timeutil import utcnow
 
 log = logging.getLogger("hospital.payments")
@@ -44,19 +45,14 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
     number = out_refund_no(order.id, reason)
     existing = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.out_refund_no == number)).first()
     if existing is not None:
-        if existing.amount_fen != amount_fen:
-            raise Conflict(f"a refund for this reason exists with {existing.amount_fen} fen; use another reason",
-                           code="refund_reason_used", field="reason")
+        _refuse(refund_rules.repeat_refusal(existing.amount_fen, amount_fen))
         return orders.refund_view(existing)
-    if order.status not in orders.MONEY_TAKEN or order.status == orders.REFUNDED:
-        raise Conflict(f"an order that is {order.status} cannot be refunded", code="not_refundable")
+    _refuse(refund_rules.state_refusal(order.status))
     pending = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.payment_refunds.c.amount_fen), 0)).where(
         t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.status.in_(refund_records.OPEN)
     )).scalar_one()
-    refundable = order.paid_fen - order.refunded_fen - int(pending)
-    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or not 1 <= amount_fen <= refundable:
-        raise Conflict(f"at most {refundable} fen of this order can still be refunded", code="refund_too_large",
-                       field="amount_fen")
+    refundable = refund_rules.refundable_fen(order.paid_fen, order.refunded_fen, int(pending))
+    _refuse(refund_rules.amount_refusal(amount_fen, refundable))
     route = registry.name_of(order)
     parts = registry.named(route).refund_parts(order, amount_fen)
     now = utcnow()
@@ -65,11 +61,16 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
         id=refund_id, order_id=order.id, out_refund_no=number, route=route,
         amount_fen=amount_fen, reason=reason, status=REQUESTED, requested_by=requested_by,
         created_at=now, updated_at=now, **parts))
-    if order.status == orders.CONFIRMED:
-        orders.move(conn, order.id, orders.REFUND_PENDING)
+    to = refund_rules.order_status_on_request(order.status)
+    if to is not None:
+        orders.move(conn, order.id, to)
     uow.publish(messages.RefundRequested(refund_id=refund_id))
-    return orders.refund_view(conn.execute(sa.select(t.payment_refunds)
-                                           .where(t.payment_refunds.c.id == refund_id)).one())
+    return orders.refund_view(refund_records.refund_row(conn, refund_id))
+
+
+def _refuse(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise Conflict(refusal.message, code=refusal.code, field=refusal.field)
 
 
 def process(refund_id: str) -> str:
@@ -82,7 +83,7 @@ def process(refund_id: str) -> str:
     if refund is None:
         log.warning("refund message for an unknown refund", extra={"refund_id": refund_id})
         return "unknown"
-    if refund.status in FINAL or refund.status == ABNORMAL:
+    if refund_rules.worker_done(refund.status):
         return refund.status
     channel = registry.for_order(order)
     try:

@@ -2,6 +2,10 @@
 
 Nodes are append-only; the case's status is derived from them. A node that only informs
 (guidance, a location correction) leaves the status as it was.
+
+Pure rules (plain data in, a decision out, no I/O; importable without the database): which
+node may follow which status and why not (`refusal`), and the status a timeline comes to
+(`derive_status`). The case store applies them under the case's row lock.
 """
 from __future__ import annotations
 
@@ -46,39 +50,58 @@ def derive_status(nodes: list[str]) -> str:
     return status
 
 
-_OPEN = set(_ORDER) - TERMINAL
-_BEFORE_DISPATCH = {"received", "alerted", "accepted", "decided"}
+STATUSES: tuple[str, ...] = tuple(_ORDER)  # every status a case can be in, in the order of a trip
+_ALL = frozenset(STATUSES)
+_OPEN = _ALL - TERMINAL
+_BEFORE_DISPATCH = frozenset({"received", "alerted", "accepted", "decided"})
 # Where the crew's progress can be reported from: any earlier point of the trip (a crew
 # that forgot to press "en route" can still report "on scene").
 _TRIP = ["dispatched", "en_route", "on_scene", "patient_contact", "left_scene", "at_hospital", "handed_over"]
 
 
-def _trip_before(node: str) -> set[str]:
-    return set(_TRIP[: _TRIP.index(node)]) if node in _TRIP else set(_TRIP)
+def _trip_before(node: str) -> frozenset[str]:
+    return frozenset(_TRIP[: _TRIP.index(node)])
 
 
-# The explicit state machine (EA4): the statuses each node may follow, and why not otherwise.
-# Nodes not listed (alerted, guidance) may be appended to any case that is not closed.
-ALLOWED_FROM: dict[str, tuple[set[str], str]] = {
-    "accepted": ({"received", "alerted"}, "only a new case can be accepted"),
-    "decided": ({"accepted"}, "a case is decided after it has been accepted, once"),
-    "dispatched": ({"accepted", "decided"}, "a vehicle can be dispatched only to an accepted, undispatched case"),
+# The explicit state machine (EA4): for every node, the statuses it may follow, and why not
+# from any other. Complete: every node of NODES has its line (tests/unit/test_case_transitions.py
+# walks every node against every status).
+ALLOWED_FROM: dict[str, tuple[frozenset[str], str]] = {
+    "call_received": (frozenset(), "a case starts with call_received: it is never appended"),
+    # Alerts and their acknowledgement may come after a case moved on, even closed.
+    "alerted": (_ALL, ""),
+    "acknowledged": (_ALL, ""),
+    "accepted": (frozenset({"received", "alerted"}), "only a new case can be accepted"),
+    "guidance_started": (_OPEN, "the case is closed"),
+    "guidance_ended": (_OPEN, "the case is closed"),
+    "decided": (frozenset({"accepted"}), "a case is decided after it has been accepted, once"),
+    "dispatched": (frozenset({"accepted", "decided"}),
+                   "a vehicle can be dispatched only to an accepted, undispatched case"),
     **{node: (_trip_before(node), f"{node.replace('_', ' ')} must follow the dispatch and earlier trip steps")
        for node in _TRIP[1:]},
-    "back_in_service": (set(_TRIP), "the vehicle can return only from a dispatch in progress"),
+    "back_in_service": (frozenset(_TRIP), "the vehicle can return only from a dispatch in progress"),
     "completed": (_BEFORE_DISPATCH | {"back_in_service"},
                   "a dispatched case completes only after the vehicle is back in service"),
     "cancelled": (_BEFORE_DISPATCH, "a case can be cancelled only before a vehicle is dispatched"),
     "location_changed": (_OPEN, "the location can be corrected only while the case is open"),
 }
-_ANY_OPEN = (_OPEN, "the case is closed")
+if set(ALLOWED_FROM) != set(NODES):  # pragma: no cover - a node without its line is a bug at import
+    raise RuntimeError(f"timeline nodes without a transition rule: {sorted(set(NODES) ^ set(ALLOWED_FROM))}")
+
+
+def may_follow(node: str, status: str) -> bool:
+    """Whether `node` may be appended to a case in `status`."""
+    return refusal(node, status) is None
 
 
 def refusal(node: str, status: str) -> str | None:
-    """Why `node` may not be appended to a case in `status`, or None if it may."""
-    if node in ("alerted", "acknowledged"):
-        return None  # alerts and their acknowledgement may come after a case moved on, even closed
-    allowed, reason = ALLOWED_FROM.get(node, _ANY_OPEN)
+    """Why `node` may not be appended to a case in `status`, or None if it may. Pure: the case
+    store asks it under the case's row lock before it appends anything."""
+    if node not in ALLOWED_FROM:
+        raise ValueError(f"unknown timeline node {node!r}")
+    if status not in _ALL:
+        raise ValueError(f"unknown case status {status!r}")
+    allowed, reason = ALLOWED_FROM[node]
     if status in allowed:
         return None
     return f"{reason} (the case is {status})"

@@ -20,9 +20,10 @@ from hospital.adapters.wechatpay_v3 import WeChatPayError
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, UpstreamUnavailable, ValidationFailed
-from hospital.payments import medical_insurance, merchants, notify_urls, orders, payers, refund_records
+from hospital.payments import medical_insurance, merchants, notify_urls, orders, payers, refund_records, refund_rules
 from hospital.payments.channels.base import PaymentChannel, PayRequest, RefundRefusedMidway
 from hospital.timeutil import utcnow
+from hospital.unit_of_work import unit_of_work
 
 
 class MedicalInsurance(PaymentChannel):
@@ -110,10 +111,11 @@ class MedicalInsurance(PaymentChannel):
     def finish_refund(self, order, refund, outcome: str | None) -> str:
         if outcome not in (None, refund_records.CASH_DONE, "duplicate"):
             return outcome  # WeChat is processing the cash part: its notification or a query goes on
+        # Each step is its own unit of work, and no lock is held while a provider is asked.
         now = utcnow()
         client = _client(order)
         try:
-            refund = refund_records.refund_row(refund.id)
+            refund = _refund_row(refund.id)
             if refund.insurance_done_at is None:
                 answer = platform.client().refund(order.ins_pay_ord_id, refund.out_refund_no, refund.reason,
                                                   order.ins_fund_fen or 0, order.ins_account_fen or 0,
@@ -121,8 +123,9 @@ class MedicalInsurance(PaymentChannel):
                 if answer.get("refund_status") != "SUCCESS":
                     # Not a yes: never guessed. The message comes back and asks again (same number).
                     raise UpstreamUnavailable(f"the insurance refund is {str(answer.get('refund_status'))[:20]}")
-                medical_insurance.insurance_part_back(order, refund, answer.get("refund_id"), now)
-            refund = refund_records.refund_row(refund.id)
+                with unit_of_work() as uow:
+                    medical_insurance.insurance_part_back(uow, order, refund, answer.get("refund_id"), now)
+            refund = _refund_row(refund.id)
             if refund.notified_at is None:
                 client.notify_med_ins_refund(order.mix_trade_no, {
                     "med_refund_total_fee": medical_insurance.insurance_fen(order),
@@ -130,19 +133,21 @@ class MedicalInsurance(PaymentChannel):
                     "med_refund_other_fee": order.ins_other_fen or 0,
                     "refund_time": (refund.insurance_done_at or now).isoformat(timespec="seconds") + "Z",
                     "out_refund_no": refund.out_refund_no})
-                medical_insurance.wechat_told(refund, now)
+                with unit_of_work() as uow:
+                    medical_insurance.wechat_told(uow, refund, now)
         except (WeChatPayError, platform.InsuranceRefused) as exc:
             raise RefundRefusedMidway(f"{exc.code}: {exc.message}") from None
-        return medical_insurance.finish_refund(refund.id)
+        with unit_of_work() as uow:
+            return medical_insurance.finish_refund(uow, refund.id)
 
     # ---- the books --------------------------------------------------------------------------
     def refund_parts(self, order, amount_fen: int) -> dict:
         # Each part goes back where it came from, whole: the insurance platform refunds an
         # order's insurance parts as they were settled, so a mixed payment is refunded in full.
-        if amount_fen != order.paid_fen:
-            raise Conflict("a medical-insurance payment is refunded in full", code="refund_must_be_full",
-                           field="amount_fen")
-        return {"cash_fen": order.cash_fen or 0, "insurance_fen": order.paid_fen - (order.cash_fen or 0)}
+        refused = refund_rules.full_only_refusal(order.paid_fen, amount_fen)
+        if refused is not None:
+            raise Conflict(refused.message, code=refused.code, field=refused.field)
+        return refund_rules.mixed_parts(order.paid_fen, order.cash_fen)
 
     def refunded_by_provider(self, refund) -> int:
         return refund.cash_fen  # WeChat refunds the cash; the platform the insurance parts
@@ -155,6 +160,11 @@ def _auth_code(request: PayRequest) -> str:
     if not request.auth_code:
         raise ValidationFailed("paying with medical insurance needs the insurance auth_code", field="auth_code")
     return request.auth_code
+
+
+def _refund_row(refund_id: str):
+    with transaction() as conn:
+        return refund_records.refund_row(conn, refund_id)
 
 
 def _client(order):
