@@ -47,7 +47,8 @@ def external_runtime(sqlite_url):
 
 def test_the_rescue_slice_runs_on_an_external_endpoint_chosen_for_provisioning_ER1_ER3(external_runtime):
     rt, aws = external_runtime
-    assert not rt.endpoint.embedded and rt.aws_endpoint_url == aws.url
+    assert not rt.endpoint.embedded
+    assert rt.aws_endpoint_url == aws.url
     # What sign_in needs of the test platform: this runtime's WeChat simulator and the app.
     wechat_side = SimpleNamespace(wechat=SimpleNamespace(url=rt.ctx.parameters["WeChatApiBase"]),
                                   mini_program_app_id=devenv.wechat_app_ids()["mini_program"])

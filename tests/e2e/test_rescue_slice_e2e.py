@@ -69,11 +69,13 @@ def test_intake_reaches_the_queue_consumer_and_only_the_owner_sees_it_ER1_ER3(ru
             break
         time.sleep(0.2)
     assert [n["node"] for n in case["timeline"]] == ["call_received", "alerted"]
-    assert case["location"] == LOCATION and case["address_text"] == "天安门广场"
+    assert case["location"] == LOCATION
+    assert case["address_text"] == "天安门广场"
 
     bob = sign_in(runtime, platform, "o-e2e-bob")
     other = requests.get(f"{runtime.api_url}/rescue/cases/{case_id}", headers=bearer(bob), timeout=10)
-    assert other.status_code == 404 and other.json()["error"]["code"] == "not_found"
+    assert other.status_code == 404
+    assert other.json()["error"]["code"] == "not_found"
     anonymous = requests.get(f"{runtime.api_url}/rescue/cases/{case_id}", timeout=10)
     assert anonymous.status_code == 401
 
@@ -188,7 +190,8 @@ def test_the_ed_console_gets_new_cases_live_and_the_patient_the_ambulance_ER3_ER
         created = requests.post(f"{runtime.api_url}/rescue/cases", json={"location": LOCATION},
                                 headers=bearer(patient), timeout=10).json()
         alert = json.loads(console.recv(timeout=10))
-        assert alert["type"] == "rescue.alert" and alert["case_id"] == created["case_id"]
+        assert alert["type"] == "rescue.alert"
+        assert alert["case_id"] == created["case_id"]
         assert time.monotonic() - started < 5
     alerted, deadline = [], time.monotonic() + 10
     while not alerted and time.monotonic() < deadline:  # the node is written just after the push
@@ -197,7 +200,8 @@ def test_the_ed_console_gets_new_cases_live_and_the_patient_the_ambulance_ER3_ER
         alerted = [n for n in case["timeline"] if n["node"] == "alerted"]
         time.sleep(0.1)
     [alerted] = alerted
-    assert alerted["details"]["channel"] == "ed_console" and alerted["details"]["delivered"] == 1
+    assert alerted["details"]["channel"] == "ed_console"
+    assert alerted["details"]["delivered"] == 1
 
     dispatcher = Principal(nurse["user"]["id"], frozenset({"dispatcher"}))
     crew = sign_in(runtime, platform, "o-e2e-live-crew")
@@ -218,5 +222,6 @@ def test_the_ed_console_gets_new_cases_live_and_the_patient_the_ambulance_ER3_ER
                                                  "accuracy_m": 5.0, "device_time": fix_time}]})
         assert posted.json() == {"accepted": 1, "dropped": {}}
         update = json.loads(phone.recv(timeout=10))
-        assert update["type"] == "rescue.vehicle_position" and update["vehicle_id"] == vehicle_id
+        assert update["type"] == "rescue.vehicle_position"
+        assert update["vehicle_id"] == vehicle_id
         assert update["position"]["coord_system"] == "gcj02"

@@ -39,7 +39,8 @@ def test_a_disabled_account_stops_at_once_and_writes_nothing_NF1(db, platform, f
     assert intake(functions, patient["access_token"])[0] == 201
     sessions.set_disabled(patient["user"]["id"], True)
     status, body = intake(functions, patient["access_token"])
-    assert status == 401 and body["error"]["code"] == "account_disabled"
+    assert status == 401
+    assert body["error"]["code"] == "account_disabled"
     status, _ = call(functions, "RescueApiFunction", api_event("GET", "/rescue/cases", token=patient["access_token"]))
     assert status == 401
     assert cases_of(patient["user"]["id"]) == 1
@@ -55,7 +56,8 @@ def test_a_removed_role_stops_at_once_NF1(db, platform, functions):
     assert d(functions, dispatcher["access_token"], "POST", body=CALL)[0] == 201
     sessions.revoke_role(dispatcher["user"]["id"], "dispatcher")
     status, body = d(functions, dispatcher["access_token"], "POST", body=CALL)
-    assert status == 403 and body["error"]["code"] == "forbidden"
+    assert status == 403
+    assert body["error"]["code"] == "forbidden"
     # The roles it still holds go on working with the same token.
     assert call(functions, "RescueApiFunction", api_event("GET", "/rescue/cases",
                                                          token=dispatcher["access_token"]))[0] == 200
@@ -74,7 +76,8 @@ def test_a_signed_out_session_stops_at_once_and_other_sessions_go_on_NF1(db, pla
                                                          token=first["access_token"]))
     assert status == 200
     status, body = intake(functions, first["access_token"])
-    assert status == 401 and body["error"]["code"] == "session_revoked"
+    assert status == 401
+    assert body["error"]["code"] == "session_revoked"
     assert intake(functions, second["access_token"])[0] == 201
 
 
@@ -88,7 +91,8 @@ def test_a_merged_user_s_token_is_refused_so_no_case_is_lost_from_the_profile_ER
     assert status == 200
     # A request still in flight with the old token: refused, nothing created for the retired user.
     status, body = intake(functions, mini["access_token"])
-    assert status == 401 and body["error"]["code"] in ("session_revoked", "account_merged")
+    assert status == 401
+    assert body["error"]["code"] in ("session_revoked", "account_merged")
     assert cases_of(mini["user"]["id"]) == 0
     # With the tokens the link gave, the case lands in the profile and stays in its history.
     status, case = intake(functions, linked["access_token"])
@@ -109,7 +113,8 @@ def test_a_merged_user_without_a_session_claim_is_refused_ER8(db, platform, func
 
     standing.forget(mini["user"]["id"])
     status, body = intake(functions, token)
-    assert status == 401 and body["error"]["code"] == "account_merged"
+    assert status == 401
+    assert body["error"]["code"] == "account_merged"
 
 
 def _openid_of(user_id):
@@ -131,7 +136,9 @@ def test_operators_end_rights_from_the_command_line_and_each_change_is_audited_N
     assert manage.main(["disable-user", user_id]) == 0
     assert manage.main(["enable-user", user_id]) == 0
     printed = capsys.readouterr().out
-    assert "role dispatcher revoked" in printed and "session(s) revoked" in printed and "enabled" in printed
+    assert "role dispatcher revoked" in printed
+    assert "session(s) revoked" in printed
+    assert "enabled" in printed
     with engine().connect() as conn:
         actions = conn.execute(sa.select(tables.audit_log.c.action).where(
             tables.audit_log.c.target_id == user_id).order_by(tables.audit_log.c.id)).scalars().all()
@@ -164,7 +171,8 @@ def test_an_intake_checks_the_account_in_its_own_transaction_whatever_is_cached_
         conn.execute(tables.users.update().where(tables.users.c.id == mini["user"]["id"]).values(status="merged"))
     assert standing._cache, "the standing is still cached here"
     status, body = intake(functions, token)
-    assert status == 401 and body["error"]["code"] == "account_merged"
+    assert status == 401
+    assert body["error"]["code"] == "account_merged"
     assert cases_of(mini["user"]["id"]) == 1
 
 

@@ -102,9 +102,10 @@ def test_a_push_skips_and_closes_a_connection_whose_token_ran_out_ER3(db, platfo
     session = console_user(platform)
     with open_console(platform, session["access_token"]) as console:
         with engine().begin() as conn:  # as if its token's 15 minutes had passed
-            conn.execute(tables.live_connections.update().where(
+            expired = conn.execute(tables.live_connections.update().where(
                 tables.live_connections.c.user_id == session["user"]["id"])
                 .values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+            assert expired.rowcount == 1  # its one open connection is now past its token's expiry
         assert_hears_nothing_more(platform, functions, console, session["user"]["id"])
 
 
@@ -143,6 +144,7 @@ def test_a_push_checks_the_right_itself_so_a_role_removed_by_any_path_ends_the_c
     session = console_user(platform)
     with open_console(platform, session["access_token"]) as console:
         with engine().begin() as conn:
-            conn.execute(tables.user_roles.delete().where(tables.user_roles.c.user_id == session["user"]["id"],
-                                                          tables.user_roles.c.role == "ed_nurse"))
+            removed = conn.execute(tables.user_roles.delete().where(
+                tables.user_roles.c.user_id == session["user"]["id"], tables.user_roles.c.role == "ed_nurse"))
+            assert removed.rowcount == 1  # the role the console was opened with is gone, by no revocation function
         assert_hears_nothing_more(platform, functions, console, session["user"]["id"])

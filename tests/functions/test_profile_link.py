@@ -33,10 +33,12 @@ def test_profile_is_reused_only_with_explicit_consent_and_the_consent_is_recorde
     case_id = api(functions, token, "POST", "/rescue/cases", {"location": LOCATION})[1]["case_id"]
     for body in ({}, {"consent": False}, {"consent": "yes"}):
         status, answer = api(functions, token, "POST", "/rescue/profile-link", body)
-        assert status == 400 and answer["error"]["field"] == "consent"
+        assert status == 400
+        assert answer["error"]["field"] == "consent"
 
     status, linked = api(functions, token, "POST", "/rescue/profile-link", {"consent": True})
-    assert status == 200 and linked["linked_to"] == account["user"]["id"]
+    assert status == 200
+    assert linked["linked_to"] == account["user"]["id"]
     profile_token = linked["access_token"]
     # One person, one profile: the case and the rescue person made before now belong to it.
     assert api(functions, profile_token, "GET", "/rescue/cases")[1]["items"][0]["case_id"] == case_id
@@ -49,10 +51,12 @@ def test_profile_is_reused_only_with_explicit_consent_and_the_consent_is_recorde
             sa.select(tables.consents).where(tables.consents.c.user_id == account["user"]["id"])).one()
         retired = conn.execute(
             sa.select(tables.users.c.status).where(tables.users.c.id == mini["user"]["id"])).scalar_one()
-    assert consent.kind == "rescue_profile_reuse" and consent.granted_via == platform.mini_program_app_id
+    assert consent.kind == "rescue_profile_reuse"
+    assert consent.granted_via == platform.mini_program_app_id
     assert retired == "merged"
     linked_status = api(functions, profile_token, "GET", "/rescue/profile-link")[1]
-    assert linked_status["linked"] is True and linked_status["consented_at"]
+    assert linked_status["linked"] is True
+    assert linked_status["consented_at"]
 
 
 def test_without_a_service_account_profile_there_is_nothing_to_link_ER8(db, platform, functions):
@@ -60,7 +64,8 @@ def test_without_a_service_account_profile_there_is_nothing_to_link_ER8(db, plat
     assert api(functions, mini["access_token"], "GET", "/rescue/profile-link")[1] == {
         "service_account_profile": False, "linked": False, "consented_at": None}
     status, body = api(functions, mini["access_token"], "POST", "/rescue/profile-link", {"consent": True})
-    assert status == 404 and body["error"]["field"] == "profile"
+    assert status == 404
+    assert body["error"]["field"] == "profile"
 
 
 def test_linking_may_not_exceed_ten_rescue_persons_ER8_ER10(db, platform, functions):
@@ -71,7 +76,8 @@ def test_linking_may_not_exceed_ten_rescue_persons_ER8_ER10(db, platform, functi
         assert api(functions, mini["access_token"], "POST", "/rescue/persons",
                    {"name": f"m{n}", "relation": "other"})[0] == 201
     status, body = api(functions, mini["access_token"], "POST", "/rescue/profile-link", {"consent": True})
-    assert status == 409 and body["error"]["code"] == "rescue_person_limit"
+    assert status == 409
+    assert body["error"]["code"] == "rescue_person_limit"
     with engine().connect() as conn:  # nothing moved, nothing recorded
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.consents)
                             .where(tables.consents.c.user_id == account["user"]["id"])).scalar_one() == 0
@@ -89,7 +95,8 @@ def test_withdrawing_the_consent_gives_the_mini_program_its_own_records_back_and
     while_linked = api(functions, profile_token, "POST", "/rescue/cases", {"location": LOCATION})[1]["case_id"]
 
     status, withdrawn = api(functions, profile_token, "DELETE", "/rescue/profile-link")
-    assert status == 200 and withdrawn["unlinked_to"] == mini["user"]["id"]
+    assert status == 200
+    assert withdrawn["unlinked_to"] == mini["user"]["id"]
     assert withdrawn["returned"] == {"rescue_persons": 1, "rescue_cases": 1, "patient_cards": 0}
     own_token = withdrawn["access_token"]
     # The mini-program has its own records back; what was made while linked stays with the profile.
@@ -118,7 +125,8 @@ def test_withdrawing_the_consent_gives_the_mini_program_its_own_records_back_and
     assert actions[-2:] == ["rescue.profile_reuse_consented", "rescue.profile_reuse_withdrawn"]
     # Nothing left to withdraw; the patient may consent again later.
     status, body = api(functions, own_token, "DELETE", "/rescue/profile-link")
-    assert status == 404 and body["error"]["field"] == "consent"
+    assert status == 404
+    assert body["error"]["field"] == "consent"
     assert api(functions, own_token, "GET", "/rescue/profile-link")[1]["linked"] is False
     assert api(functions, own_token, "POST", "/rescue/profile-link", {"consent": True})[0] == 200
 
@@ -127,4 +135,5 @@ def test_a_patient_who_never_consented_has_nothing_to_withdraw_ER8(db, platform,
     account, mini, _ = same_person(platform)
     for token in (account["access_token"], mini["access_token"]):
         status, body = api(functions, token, "DELETE", "/rescue/profile-link")
-        assert status == 404 and body["error"]["field"] == "consent"
+        assert status == 404
+        assert body["error"]["field"] == "consent"

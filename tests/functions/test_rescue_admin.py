@@ -53,7 +53,9 @@ def test_dispatch_records_intervals_percentiles_filters_and_csv_EA1(db, platform
     import json
 
     report = json.loads(result["body"])
-    assert report["count"] == 3 and report["per_vehicle"] == {vehicle_id: 3} and report["per_day"] == {"2025-03-10": 3}
+    assert report["count"] == 3
+    assert report["per_vehicle"] == {vehicle_id: 3}
+    assert report["per_day"] == {"2025-03-10": 3}
     assert report["intervals"]["call_to_dispatch"] == {"n": 3, "median_s": 120.0, "p90_s": 300.0}
     assert report["intervals"]["turn_out"] == {"n": 3, "median_s": 90.0, "p90_s": 90.0}
     assert report["intervals"]["travel"]["median_s"] == 510.0
@@ -68,7 +70,8 @@ def test_dispatch_records_intervals_percentiles_filters_and_csv_EA1(db, platform
         "from": "2025-03-10", "to": "2025-03-10", "vehicle_id": vehicle_id, "format": "csv"})
     assert exported["headers"]["Content-Type"].startswith("text/csv")
     lines = exported["body"].lstrip("\ufeff").strip().split("\r\n")
-    assert lines[0].startswith("dispatch_id,case_id,vehicle_id") and len(lines) == 4
+    assert lines[0].startswith("dispatch_id,case_id,vehicle_id")
+    assert len(lines) == 4
     assert ",120.0," in "".join(lines[1:])
 
 
@@ -80,7 +83,8 @@ def test_report_input_is_validated_EA1(db, platform, functions):
                          ({"from": "2025-03-10", "to": "2025-03-10", "outcome": "lost"}, "outcome"),
                          ({"from": "10/03/2025", "to": "2025-03-10"}, "from")]:
         result = admin(functions, atoken, "/admin/rescue/dispatches", query=query)
-        assert result["statusCode"] == 400 and json.loads(result["body"])["error"]["field"] == field
+        assert result["statusCode"] == 400
+        assert json.loads(result["body"])["error"]["field"] == field
 
 
 def test_caller_details_only_for_allowed_roles_and_audited_EA2_EA3(db, platform, functions):
@@ -91,7 +95,8 @@ def test_caller_details_only_for_allowed_roles_and_audited_EA2_EA3(db, platform,
     path, resource, params = f"/admin/rescue/cases/{case_id}", "/admin/rescue/cases/{case_id}", {"case_id": case_id}
     it_admin, itoken = staff_member(platform, "it_admin")
     seen = json.loads(admin(functions, itoken, path, resource, params=params)["body"])
-    assert seen["caller_phone"] is None and seen["caller_details_visible"] is False
+    assert seen["caller_phone"] is None
+    assert seen["caller_details_visible"] is False
     assert next(n["node"] for n in seen["timeline"]) == "call_received"  # the full timeline (EA2)
     nurse, ntoken = staff_member(platform, "ed_nurse")
     seen = json.loads(admin(functions, ntoken, path, resource, params=params)["body"])
@@ -101,7 +106,8 @@ def test_caller_details_only_for_allowed_roles_and_audited_EA2_EA3(db, platform,
             tables.audit_log.c.action == "rescue.personal_data_viewed",
             tables.audit_log.c.target_id == case_id)).scalars().all()
     # The dispatcher who took the call saw it too; the IT admin saw no personal field.
-    assert nurse.user_id in viewers and it_admin.user_id not in viewers
+    assert nurse.user_id in viewers
+    assert it_admin.user_id not in viewers
     for role in ("patient", "dispatcher", "staff", "finance"):
         _, token = staff_member(platform, role)
         assert admin(functions, token, path, resource, params=params)["statusCode"] == 403
@@ -126,7 +132,8 @@ def test_report_dates_outside_2000_to_2099_are_400_naming_the_field_and_nothing_
                          ({"from": "2099-12-31", "to": "9999-12-31"}, "to"),
                          ({"from": "2099-12-31", "to": "2100-01-01"}, "to")]:
         result = admin(functions, atoken, "/admin/rescue/dispatches", query=query)
-        assert result["statusCode"] == 400 and json.loads(result["body"])["error"]["field"] == field, query
+        assert result["statusCode"] == 400, query
+        assert json.loads(result["body"])["error"]["field"] == field, query
     assert audited() == before
     assert admin(functions, atoken, "/admin/rescue/dispatches",
                  query={"from": "2099-12-31", "to": "2099-12-31"})["statusCode"] == 200

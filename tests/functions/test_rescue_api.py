@@ -59,7 +59,8 @@ def test_create_without_card_or_person_and_read_back_ER1_ER2_ER4(patient, functi
     assert case["timeline"][0]["node"] == "call_received"
     assert case["timeline"][0]["actor_role"] == "patient"
     status, again = get(functions, token, case["case_id"])
-    assert status == 200 and again["case_id"] == case["case_id"]
+    assert status == 200
+    assert again["case_id"] == case["case_id"]
 
 
 def test_create_with_own_card_and_rescue_person_ER2_ER4(patient, functions):
@@ -94,9 +95,11 @@ def test_another_patient_gets_404_and_no_token_gets_401_ER1(patient, functions, 
     _, case = create(functions, token, {"location": LOCATION})
     _, other_token = make_patient(platform)
     status, body = get(functions, other_token, case["case_id"])
-    assert status == 404 and body["error"]["code"] == "not_found"
+    assert status == 404
+    assert body["error"]["code"] == "not_found"
     status, body = get(functions, None, case["case_id"])
-    assert status == 401 and body["error"]["field"] == "Authorization"
+    assert status == 401
+    assert body["error"]["field"] == "Authorization"
     status, _ = get(functions, "not-a-token", case["case_id"])
     assert status == 401
 
@@ -109,7 +112,8 @@ def test_staff_without_patient_role_is_refused_on_patient_routes_NF1(db, platfor
     sessions.grant_role(user.user_id, roles.STAFF)
     staff = issue_access_token(Principal(user_id=user.user_id, roles=frozenset({roles.STAFF})))
     status, body = create(functions, staff, {"location": LOCATION})
-    assert status == 403 and body["error"]["code"] == "forbidden"
+    assert status == 403
+    assert body["error"]["code"] == "forbidden"
 
 
 @pytest.mark.parametrize("body,field", [
@@ -140,9 +144,11 @@ def test_someone_elses_rescue_person_or_card_is_400_and_writes_nothing_ER4(patie
     before = counts()
     status, answer = create(functions, token,
                             {"location": LOCATION, "rescue_person_id": add_rescue_person(other.user_id)})
-    assert status == 400 and answer["error"]["field"] == "rescue_person_id"
+    assert status == 400
+    assert answer["error"]["field"] == "rescue_person_id"
     status, answer = create(functions, token, {"location": LOCATION, "hospital_card_id": add_card(other.user_id)})
-    assert status == 400 and answer["error"]["field"] == "hospital_card_id"
+    assert status == 400
+    assert answer["error"]["field"] == "hospital_card_id"
     assert counts() == before
 
 
@@ -156,7 +162,8 @@ def test_same_idempotency_key_returns_the_first_case_ER1(patient, functions):
     assert again["case_id"] == first["case_id"]
     assert counts() == before
     status, answer = create(functions, token, {"location": LOCATION}, {"Idempotency-Key": "bad key!"})
-    assert status == 400 and answer["error"]["field"] == "Idempotency-Key"
+    assert status == 400
+    assert answer["error"]["field"] == "Idempotency-Key"
 
 
 def test_works_in_a_lambda_sized_container_with_one_connection_NF2(patient, functions, monkeypatch):
@@ -198,7 +205,8 @@ def test_a_page_size_in_other_than_ascii_digits_is_400_naming_it_ER11_NF5(patien
     create(functions, token, {"location": LOCATION})
     before = table_counts("rescue_cases", "audit_log")
     status, body = patient_api(functions, token, "GET", "/rescue/cases", query={"limit": limit})
-    assert status == 400 and body["error"]["field"] == "limit"
+    assert status == 400
+    assert body["error"]["field"] == "limit"
     assert table_counts("rescue_cases", "audit_log") == before
     assert patient_api(functions, token, "GET", "/rescue/cases", query={"limit": "12"})[0] == 200
 
@@ -211,7 +219,8 @@ def test_profile_link_consent_must_be_json_true_and_nothing_is_linked_otherwise_
     _account, mini, _ = same_person(platform)
     before = table_counts("consents", "users", "audit_log")
     status, body = patient_api(functions, mini["access_token"], "POST", "/rescue/profile-link", {"consent": consent})
-    assert status == 400 and body["error"]["field"] == "consent"
+    assert status == 400
+    assert body["error"]["field"] == "consent"
     assert table_counts("consents", "users", "audit_log") == before
     assert patient_api(functions, mini["access_token"], "GET", "/rescue/profile-link")[1]["linked"] is False
 
@@ -221,7 +230,8 @@ def test_a_rescue_person_named_with_a_hidden_character_is_400_naming_it_ER10_NF5
     _, token = patient
     before = table_counts("rescue_persons")
     status, body = patient_api(functions, token, "POST", "/rescue/persons", {"name": name, "relation": "parent"})
-    assert status == 400 and body["error"]["field"] == "name"
+    assert status == 400
+    assert body["error"]["field"] == "name"
     assert table_counts("rescue_persons") == before
 
 
@@ -232,7 +242,8 @@ def test_a_rescue_person_cannot_be_renamed_with_a_hidden_character_ER10_NF5(pati
     status, body = call(functions, "RescueApiFunction", api_event(
         "PUT", f"/rescue/persons/{person_id}", resource="/rescue/persons/{person_id}", token=token,
         path_parameters={"person_id": person_id}, body={"name": "\u202e四李", "relation": "parent"}))
-    assert status == 400 and body["error"]["field"] == "name"
+    assert status == 400
+    assert body["error"]["field"] == "name"
     assert [p["name"] for p in patient_api(functions, token, "GET", "/rescue/persons")[1]["items"]] == ["李四"]
 
 
@@ -241,7 +252,8 @@ def test_a_note_over_several_lines_is_kept_as_written_ER10_NF5(patient, function
     notes = "高血压\n青霉素过敏\t(2019)"
     status, person = patient_api(functions, token, "POST", "/rescue/persons",
                                  {"name": "李四", "relation": "parent", "notes": notes})
-    assert status == 201 and person["notes"] == notes
+    assert status == 201
+    assert person["notes"] == notes
 
 
 @pytest.mark.parametrize("body,field", [
@@ -253,5 +265,6 @@ def test_an_intake_with_hidden_characters_in_its_text_is_400_and_writes_nothing_
     _, token = patient
     before = counts()
     status, answer = create(functions, token, body)
-    assert status == 400 and answer["error"]["field"] == field
+    assert status == 400
+    assert answer["error"]["field"] == field
     assert counts() == before

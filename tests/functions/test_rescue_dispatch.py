@@ -54,7 +54,9 @@ def test_full_dispatched_case_completes_only_after_back_in_service_EA4_ES2(db, p
     _dispatcher, dtoken = staff_member(platform, "dispatcher")
     crew, ctoken = staff_member(platform, "staff")
     status, case = d(functions, dtoken, "POST", body=CALL)
-    assert status == 201 and case["source"] == "phone" and case["caller_phone"] == CALL["caller_phone"]
+    assert status == 201
+    assert case["source"] == "phone"
+    assert case["caller_phone"] == CALL["caller_phone"]
     case_id = case["case_id"]
     assert d(functions, dtoken, "POST", case_id, "/accept", {})[0] == 200
     assert d(functions, dtoken, "POST", case_id, "/decision",
@@ -62,15 +64,20 @@ def test_full_dispatched_case_completes_only_after_back_in_service_EA4_ES2(db, p
     vehicle_id = vehicle()
     status, case = d(functions, dtoken, "POST", case_id, "/dispatch",
                      {"vehicle_id": vehicle_id, "crew_user_ids": [crew.user_id]})
-    assert status == 200 and case["status"] == "dispatched" and case["dispatches"][0]["vehicle_id"] == vehicle_id
+    assert status == 200
+    assert case["status"] == "dispatched"
+    assert case["dispatches"][0]["vehicle_id"] == vehicle_id
     for node in ("en_route", "on_scene", "patient_contact", "left_scene", "at_hospital", "handed_over"):
         status, case = s(functions, ctoken, "POST", case_id, "/progress", {"node": node})
-        assert status == 200 and case["status"] == node
+        assert status == 200
+        assert case["status"] == node
         status, refused = d(functions, dtoken, "POST", case_id, "/complete", {})
-        assert status == 409 and "back in service" in refused["error"]["message"]
+        assert status == 409
+        assert "back in service" in refused["error"]["message"]
     assert s(functions, ctoken, "POST", case_id, "/progress", {"node": "back_in_service"})[0] == 200
     status, case = d(functions, dtoken, "POST", case_id, "/complete", {})
-    assert status == 200 and case["status"] == "completed"
+    assert status == 200
+    assert case["status"] == "completed"
     assert [n["node"] for n in case["timeline"]][-9:] == [
         "dispatched", "en_route", "on_scene", "patient_contact", "left_scene", "at_hospital", "handed_over",
         "back_in_service", "completed"]
@@ -85,7 +92,9 @@ def test_a_case_with_no_dispatch_completes_directly_EA4(db, platform, functions)
     d(functions, dtoken, "POST", case_id, "/accept", {})
     d(functions, dtoken, "POST", case_id, "/decision", {"dispatch": False, "reason": "advice_given"})
     status, case = d(functions, dtoken, "POST", case_id, "/complete", {})
-    assert status == 200 and case["status"] == "completed" and case["dispatches"] == []
+    assert status == 200
+    assert case["status"] == "completed"
+    assert case["dispatches"] == []
 
 
 def test_illegal_transitions_are_409_with_the_reason_EA4(db, platform, functions):
@@ -94,13 +103,16 @@ def test_illegal_transitions_are_409_with_the_reason_EA4(db, platform, functions
     case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
     status, body = d(functions, dtoken, "POST", case_id, "/dispatch",
                      {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
-    assert status == 409 and "accepted" in body["error"]["message"]  # not accepted yet
+    assert status == 409
+    assert "accepted" in body["error"]["message"]  # not accepted yet
     d(functions, dtoken, "POST", case_id, "/cancel", {"reason": "duplicate"})
     status, body = d(functions, dtoken, "POST", case_id, "/accept", {})
-    assert status == 409 and body["error"]["code"] == "illegal_transition"
+    assert status == 409
+    assert body["error"]["code"] == "illegal_transition"
     status, body = d(functions, dtoken, "POST", case_id, "/dispatch",
                      {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
-    assert status == 409 and "cancelled" in body["error"]["message"]
+    assert status == 409
+    assert "cancelled" in body["error"]["message"]
 
 
 def test_a_vehicle_goes_to_one_case_at_a_time_even_concurrently_EA4(mysql_db, platform, functions):
@@ -146,7 +158,8 @@ def test_only_dispatchers_and_the_assigned_crew_see_the_callers_phone_and_each_v
     d(functions, dtoken, "POST", case_id, "/accept", {})
     d(functions, dtoken, "POST", case_id, "/dispatch", {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
     status, seen = s(functions, ctoken, "GET", case_id)
-    assert status == 200 and seen["caller_phone"] == CALL["caller_phone"]
+    assert status == 200
+    assert seen["caller_phone"] == CALL["caller_phone"]
     assert s(functions, otoken, "GET", case_id)[0] == 404
     assert s(functions, otoken, "POST", case_id, "/progress", {"node": "en_route"})[0] == 404
     assert d(functions, patient_token, "GET", case_id)[0] == 403
@@ -163,9 +176,11 @@ def test_dispatch_input_is_validated_EA4(db, platform, functions):
                         ({"vehicle_id": vehicle(), "crew_user_ids": [999999999]}, "crew_user_ids"),
                         ({"vehicle_id": vehicle(), "crew_user_ids": []}, "crew_user_ids")]:
         status, answer = d(functions, dtoken, "POST", case_id, "/dispatch", body)
-        assert status == 400 and answer["error"]["field"] == field, answer
+        assert status == 400, answer
+        assert answer["error"]["field"] == field, answer
     status, answer = d(functions, dtoken, "POST", body={**CALL, "caller_phone": "110"})
-    assert status == 400 and answer["error"]["field"] == "caller_phone"
+    assert status == 400
+    assert answer["error"]["field"] == "caller_phone"
 
 
 def g(functions, token, case_id, session_id=None, body=None):
@@ -182,16 +197,22 @@ def test_guidance_sessions_are_recorded_with_who_when_duration_and_recording_ER9
     _nurse, ntoken = staff_member(platform, "ed_nurse")
     case_id = d(functions, dtoken, "POST", body=CALL)[1]["case_id"]
     status, started = g(functions, dtoken, case_id, body={"mode": "video"})
-    assert status == 201 and started["mode"] == "video"
+    assert status == 201
+    assert started["mode"] == "video"
     status, ended = g(functions, ntoken, case_id, started["session_id"], {"recording_ref": "pbx:2026/11/26/call-1.wav"})
-    assert status == 200 and ended["duration_s"] >= 0 and ended["recording_ref"] == "pbx:2026/11/26/call-1.wav"
+    assert status == 200
+    assert ended["duration_s"] >= 0
+    assert ended["recording_ref"] == "pbx:2026/11/26/call-1.wav"
     timeline = d(functions, dtoken, "GET", case_id)[1]["timeline"]
     started_node, ended_node = [n for n in timeline if n["node"].startswith("guidance_")]
-    assert started_node["actor_role"] == "dispatcher" and started_node["details"]["mode"] == "video"
-    assert ended_node["actor_role"] == "ed_nurse" and ended_node["details"]["session_id"] == started["session_id"]
+    assert started_node["actor_role"] == "dispatcher"
+    assert started_node["details"]["mode"] == "video"
+    assert ended_node["actor_role"] == "ed_nurse"
+    assert ended_node["details"]["session_id"] == started["session_id"]
     assert d(functions, dtoken, "GET", case_id)[1]["status"] in ("received", "alerted")  # guidance moves no status
     status, body = g(functions, dtoken, case_id, started["session_id"], {})
-    assert status == 409 and body["error"]["code"] == "already_ended"
+    assert status == 409
+    assert body["error"]["code"] == "already_ended"
     assert g(functions, dtoken, case_id, uuid.uuid4().hex, {})[0] == 404
     assert g(functions, dtoken, case_id, body={"mode": "telepathy"})[1]["error"]["field"] == "mode"
     assert g(functions, dtoken, case_id, started["session_id"], {"recording_ref": "../../etc/passwd\n"})[0] == 400
@@ -207,7 +228,8 @@ def test_the_eds_acknowledgement_is_recorded_once_ER3(db, platform, functions):
         status, case = d(functions, token, "POST", case_id, "/acknowledge", {})
         assert status == 200
     acks = [n for n in case["timeline"] if n["node"] == "acknowledged"]
-    assert len(acks) == 1 and acks[0]["actor_role"] == "ed_nurse"
+    assert len(acks) == 1
+    assert acks[0]["actor_role"] == "ed_nurse"
     assert case["status"] in ("received", "alerted")
 
 
@@ -224,8 +246,10 @@ def test_a_decision_is_a_json_boolean_not_something_like_one_EA4_NF5(db, platfor
     before = nodes()
     for value in (1, 1.0, "true"):
         status, answer = d(functions, dtoken, "POST", case_id, "/decision", {"dispatch": value, "reason": "urgent"})
-        assert status == 400 and answer["error"]["field"] == "dispatch", answer
-    assert nodes() == before and "decided" not in before
+        assert status == 400, answer
+        assert answer["error"]["field"] == "dispatch", answer
+    assert nodes() == before
+    assert "decided" not in before
     assert d(functions, dtoken, "POST", case_id, "/decision", {"dispatch": True, "reason": "urgent"})[0] == 200
 
 
@@ -239,7 +263,8 @@ def test_a_crew_id_beyond_any_stored_id_is_400_naming_the_field_EA4_NF5(db, plat
     for not_an_id in (2**63, 10**30, True, "5", 5.0):
         status, answer = d(functions, dtoken, "POST", case_id, "/dispatch",
                            {"vehicle_id": vehicle_id, "crew_user_ids": [not_an_id]})
-        assert status == 400 and answer["error"]["field"] == "crew_user_ids.0", (not_an_id, answer)
+        assert status == 400, (not_an_id, answer)
+        assert answer["error"]["field"] == "crew_user_ids.0", (not_an_id, answer)
     with engine().connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.dispatches)
                             .where(tables.dispatches.c.case_id == case_id)).scalar_one() == 0

@@ -46,7 +46,8 @@ def test_the_10th_rescue_person_is_accepted_and_the_11th_refused_with_the_10_int
         assert status == 201, person
         ids.append(person["person_id"])
     status, refused = api(functions, token, "POST", "/rescue/persons", {**PERSON, "name": "第十一位"})
-    assert status == 409 and refused["error"]["code"] == "rescue_person_limit"
+    assert status == 409
+    assert refused["error"]["code"] == "rescue_person_limit"
     assert "10" in refused["error"]["message"]
     status, listing = api(functions, token, "GET", "/rescue/persons")
     assert [p["person_id"] for p in listing["items"]] == ids
@@ -70,13 +71,16 @@ def test_concurrent_adds_cannot_pass_the_limit_ER10(mysql_db, platform, function
 def test_rescue_person_crud_is_owner_only_validated_and_encrypted_ER10(patient, functions, platform):
     _, token = patient
     status, person = api(functions, token, "POST", "/rescue/persons", PERSON)
-    assert status == 201 and person["notes"] == PERSON["notes"]
+    assert status == 201
+    assert person["notes"] == PERSON["notes"]
     status, updated = person_path(functions, token, "PUT", person["person_id"], {**PERSON, "phone": "02887654321"})
-    assert status == 200 and updated["phone"] == "02887654321"
+    assert status == 200
+    assert updated["phone"] == "02887654321"
     with engine().connect() as conn:
         row = conn.execute(
             sa.select(tables.rescue_persons).where(tables.rescue_persons.c.id == person["person_id"])).one()
-    assert "王秀英".encode() not in row.name_enc and b"02887654321" not in row.phone_enc
+    assert "王秀英".encode() not in row.name_enc
+    assert b"02887654321" not in row.phone_enc
 
     _, stranger = make_patient(platform)
     for method in ("GET", "PUT", "DELETE"):
@@ -87,7 +91,8 @@ def test_rescue_person_crud_is_owner_only_validated_and_encrypted_ER10(patient, 
     for bad, field in [({**PERSON, "phone": "12345"}, "phone"), ({**PERSON, "name": " "}, "name"),
                        ({**PERSON, "relation": "boss"}, "relation"), ({"relation": "self"}, "name")]:
         status, body = api(functions, token, "POST", "/rescue/persons", bad)
-        assert status == 400 and body["error"]["field"] == field
+        assert status == 400
+        assert body["error"]["field"] == field
 
 
 def test_a_removed_rescue_person_cannot_be_chosen_for_a_new_case_ER4(patient, functions):
@@ -96,7 +101,8 @@ def test_a_removed_rescue_person_cannot_be_chosen_for_a_new_case_ER4(patient, fu
     case_id = new_case(functions, token, rescue_person_id=person_id)
     assert person_path(functions, token, "DELETE", person_id)[0] == 204
     status, body = api(functions, token, "POST", "/rescue/cases", {"location": LOCATION, "rescue_person_id": person_id})
-    assert status == 400 and body["error"]["field"] == "rescue_person_id"
+    assert status == 400
+    assert body["error"]["field"] == "rescue_person_id"
     assert case_path(functions, token, "GET", case_id)[1]["rescue_person_id"] == person_id  # history keeps it
 
 
@@ -111,7 +117,8 @@ def test_history_is_newest_first_paged_and_own_only_ER11(patient, functions, pla
     for expected in (2, 2, 1):
         status, page = api(functions, token, "GET", "/rescue/cases",
                            query={"limit": "2", **({"cursor": cursor} if cursor else {})})
-        assert status == 200 and len(page["items"]) == expected
+        assert status == 200
+        assert len(page["items"]) == expected
         seen += [item["case_id"] for item in page["items"]]
         cursor = page["next_cursor"]
     assert cursor is None
@@ -124,7 +131,8 @@ def test_history_paging_input_is_validated_ER11(patient, functions):
     for query, field in [({"limit": "0"}, "limit"), ({"limit": "51"}, "limit"), ({"limit": "ten"}, "limit"),
                          ({"cursor": "not-a-cursor"}, "cursor")]:
         status, body = api(functions, token, "GET", "/rescue/cases", query=query)
-        assert status == 400 and body["error"]["field"] == field
+        assert status == 400
+        assert body["error"]["field"] == field
 
 
 # ---- ER5: location corrections, EA4: cancellation ------------------------------------------
@@ -136,7 +144,8 @@ def test_location_corrections_are_all_kept_and_on_the_timeline_ER5(patient, func
     status, case = case_path(functions, token, "POST", case_id, "/location",
                              {"location": moved, "address_text": "新地址"})
     assert status == 200
-    assert case["location"] == moved and case["address_text"] == "新地址"
+    assert case["location"] == moved
+    assert case["address_text"] == "新地址"
     assert [h["latitude"] for h in case["location_history"]] == [LOCATION["latitude"], moved["latitude"]]
     assert case["timeline"][-1]["node"] == "location_changed"
     assert "30.5801" not in str(case["timeline"][-1]["details"])  # coordinates stay in encrypted storage
@@ -144,21 +153,26 @@ def test_location_corrections_are_all_kept_and_on_the_timeline_ER5(patient, func
     _, stranger = make_patient(platform)
     assert case_path(functions, stranger, "POST", case_id, "/location", {"location": moved})[0] == 404
     status, body = case_path(functions, token, "POST", case_id, "/location", {"location": {**moved, "latitude": 100}})
-    assert status == 400 and body["error"]["field"] == "location.latitude"
+    assert status == 400
+    assert body["error"]["field"] == "location.latitude"
 
 
 def test_cancel_before_dispatch_then_no_more_changes_EA4(patient, functions):
     _, token = patient
     case_id = new_case(functions, token)
     status, case = case_path(functions, token, "POST", case_id, "/cancel", {"reason": "mistaken_call"})
-    assert status == 200 and case["status"] == "cancelled"
+    assert status == 200
+    assert case["status"] == "cancelled"
     assert case["timeline"][-1]["details"] == {"reason": "mistaken_call"}
     status, body = case_path(functions, token, "POST", case_id, "/cancel", {"reason": "mistaken_call"})
-    assert status == 409 and body["error"]["code"] == "illegal_transition"
+    assert status == 409
+    assert body["error"]["code"] == "illegal_transition"
     status, body = case_path(functions, token, "POST", case_id, "/location", {"location": LOCATION})
-    assert status == 409 and "open" in body["error"]["message"]
+    assert status == 409
+    assert "open" in body["error"]["message"]
     status, body = case_path(functions, token, "POST", case_id, "/cancel", {"reason": "I feel better now"})
-    assert status == 400 and body["error"]["field"] == "reason"
+    assert status == 400
+    assert body["error"]["field"] == "reason"
 
 
 def test_cancel_after_dispatch_is_refused_with_the_reason_EA4(patient, functions):
@@ -171,7 +185,8 @@ def test_cancel_after_dispatch_is_refused_with_the_reason_EA4(patient, functions
         case_store.append_node(conn, case_id, "dispatched", source="dispatch_console", actor_role="dispatcher",
                                details={"vehicle": "沪A-120-07"})
     status, body = case_path(functions, token, "POST", case_id, "/cancel", {"reason": "own_transport"})
-    assert status == 409 and "dispatched" in body["error"]["message"]
+    assert status == 409
+    assert "dispatched" in body["error"]["message"]
     assert case_path(functions, token, "GET", case_id)[1]["status"] == "dispatched"
 
 

@@ -84,9 +84,11 @@ def test_track_is_converted_filtered_counted_and_readable_by_the_patient_ER6(db,
              point(31.2750, 121.4702, t0 + seconds(20)),  # 5 km in 10 s: a network fix, not the ambulance
              point(31.2292, 121.4714, t0 + seconds(30))]
     status, answer = post(functions, ctoken, vehicle_id, batch)
-    assert status == 200 and answer == {"accepted": 3, "dropped": {"impossible_jump": 1}}
+    assert status == 200
+    assert answer == {"accepted": 3, "dropped": {"impossible_jump": 1}}
     status, seen = ambulance(functions, patient_token, case_id, since=iso(t0 - seconds(60)))
-    assert status == 200 and seen["vehicle_id"] == vehicle_id
+    assert status == 200
+    assert seen["vehicle_id"] == vehicle_id
     expected = geo.to_gcj02(geo.Point(31.2292, 121.4714, "wgs84"))
     assert seen["latest"]["coord_system"] == "gcj02"
     assert abs(seen["latest"]["latitude"] - expected.latitude) < 1e-9
@@ -100,7 +102,8 @@ def test_track_is_converted_filtered_counted_and_readable_by_the_patient_ER6(db,
                             .where(tables.vehicles.c.id == vehicle_id)).scalar_one() == 5
         stored = conn.execute(sa.select(tables.vehicle_positions.c.location_enc)
                               .where(tables.vehicle_positions.c.vehicle_id == vehicle_id)).scalars().all()
-    assert len(stored) == 3 and all(b"31.2" not in blob for blob in stored)
+    assert len(stored) == 3
+    assert all(b"31.2" not in blob for blob in stored)
 
 
 def test_only_the_crew_posts_and_only_the_patient_reads_ER6(db, platform, functions):
@@ -108,7 +111,8 @@ def test_only_the_crew_posts_and_only_the_patient_reads_ER6(db, platform, functi
     _, stranger_staff = staff_member(platform, "staff")
     t0 = start_of_track()
     status, body = post(functions, stranger_staff, vehicle_id, [point(31.2290, 121.4690, t0)])
-    assert status == 403 and body["error"]["code"] == "not_vehicle_crew"
+    assert status == 403
+    assert body["error"]["code"] == "not_vehicle_crew"
     assert post(functions, ctoken, "NO-SUCH-CAR", [point(31.2290, 121.4690, t0)])[0] == 404
     _, other_patient = make_patient(platform)
     assert ambulance(functions, other_patient, case_id)[0] == 404
@@ -125,9 +129,11 @@ def test_bad_points_are_400_naming_the_field_ER6(db, platform, functions):
     for points, field in [([naive], "points.0.device_time"), ([point(95.0, 121.4, t0)], "points.0.latitude"),
                           ([point(31.2, 121.4, t0)] * 121, "points"), ([], "points")]:
         status, body = post(functions, ctoken, vehicle_id, points)
-        assert status == 400 and body["error"]["field"] == field, body
+        assert status == 400, body
+        assert body["error"]["field"] == field, body
     status, body = ambulance(functions, patient_token, case_id, since="yesterday")
-    assert status == 400 and body["error"]["field"] == "since"
+    assert status == 400
+    assert body["error"]["field"] == "since"
 
 
 def test_a_failed_live_push_does_not_fail_the_post_the_points_stay_readable_ER6(db, platform, functions, monkeypatch,
@@ -145,7 +151,8 @@ def test_a_failed_live_push_does_not_fail_the_post_the_points_stay_readable_ER6(
     monkeypatch.setenv("LIVE_API_ENDPOINT", "http://127.0.0.1:9")
     t0 = start_of_track()
     status, answer = post(functions, ctoken, vehicle_id, [point(31.2290, 121.4690, t0)])
-    assert status == 200 and answer == {"accepted": 1, "dropped": {}}
+    assert status == 200
+    assert answer == {"accepted": 1, "dropped": {}}
     assert any(r.getMessage() == "live push failed" for r in caplog.records)  # it was tried, and failed
     assert ambulance(functions, patient_token, case_id)[1]["latest"]["device_time"] == iso(t0)
 
@@ -156,13 +163,17 @@ def test_a_fix_dated_2099_is_dropped_and_the_real_fixes_after_it_are_kept_and_sh
     assert post(functions, ctoken, vehicle_id, [point(31.2290, 121.4690, t0)])[1] == {"accepted": 1, "dropped": {}}
     bogus = point(31.2291, 121.4691, dt.datetime(2099, 1, 1, tzinfo=dt.UTC))
     status, answer = post(functions, ctoken, vehicle_id, [bogus])
-    assert status == 200 and answer == {"accepted": 0, "dropped": {"future_time": 1}}
+    assert status == 200
+    assert answer == {"accepted": 0, "dropped": {"future_time": 1}}
     status, answer = post(functions, ctoken, vehicle_id, [point(31.2300, 121.4700, t0 + seconds(10))])
-    assert status == 200 and answer == {"accepted": 1, "dropped": {}}
+    assert status == 200
+    assert answer == {"accepted": 1, "dropped": {}}
     latest = ambulance(functions, patient_token, case_id)[1]["latest"]
     expected = geo.to_gcj02(geo.Point(31.2300, 121.4700, "wgs84"))
-    assert latest["device_time"] == iso(t0 + seconds(10)) and abs(latest["latitude"] - expected.latitude) < 1e-9
-    assert dropped_points(vehicle_id) == 1 and len(stored_times(vehicle_id)) == 2
+    assert latest["device_time"] == iso(t0 + seconds(10))
+    assert abs(latest["latitude"] - expected.latitude) < 1e-9
+    assert dropped_points(vehicle_id) == 1
+    assert len(stored_times(vehicle_id)) == 2
 
 
 def test_a_fix_up_to_two_minutes_ahead_of_the_server_is_kept_ER6(db, platform, functions):
@@ -177,7 +188,8 @@ def test_a_fix_from_before_the_dispatch_is_dropped_with_its_reason_ER6(db, platf
     t0 = start_of_track()
     earlier_trip = point(31.2000, 121.4000, t0 - dt.timedelta(minutes=10))
     status, answer = post(functions, ctoken, vehicle_id, [earlier_trip, point(31.2290, 121.4690, t0)])
-    assert status == 200 and answer == {"accepted": 1, "dropped": {"before_dispatch": 1}}
+    assert status == 200
+    assert answer == {"accepted": 1, "dropped": {"before_dispatch": 1}}
     seen = ambulance(functions, patient_token, case_id, since=iso(t0 - dt.timedelta(hours=1)))[1]
     assert [p["device_time"] for p in seen["track"]] == [iso(t0)]
     assert dropped_points(vehicle_id) == 1
@@ -198,7 +210,8 @@ def test_a_point_stored_far_ahead_before_the_rule_neither_shows_nor_blocks_the_t
             device_time=dt.datetime(2099, 1, 1), server_time=utcnow()))
     t0 = start_of_track()
     status, answer = post(functions, ctoken, vehicle_id, [point(31.2290, 121.4690, t0)])
-    assert status == 200 and answer == {"accepted": 1, "dropped": {}}
+    assert status == 200
+    assert answer == {"accepted": 1, "dropped": {}}
     seen = ambulance(functions, patient_token, case_id, since=iso(t0 - seconds(60)))[1]
     assert seen["latest"]["device_time"] == iso(t0)
     assert [p["device_time"] for p in seen["track"]] == [iso(t0)]
@@ -218,7 +231,8 @@ def test_a_new_dispatch_of_the_same_vehicle_is_not_judged_by_the_last_trip_ER6(d
     first_of_second = start_of_track() + seconds(1)
     assert first_of_second < last_of_first
     status, answer = post(functions, ctoken, vehicle_id, [point(31.4090, 121.4690, first_of_second)])
-    assert status == 200 and answer == {"accepted": 1, "dropped": {}}
+    assert status == 200
+    assert answer == {"accepted": 1, "dropped": {}}
     assert ambulance(functions, second_patient, second_case)[1]["latest"]["device_time"] == iso(first_of_second)
     assert ambulance(functions, first_patient, first_case)[1]["latest"]["device_time"] == iso(last_of_first)
 
@@ -230,8 +244,10 @@ def test_a_device_time_that_cannot_be_stored_is_400_naming_the_point_and_the_bat
     t0 = start_of_track()
     batch = [point(31.2290, 121.4690, t0), {**point(31.2291, 121.4691, t0 + seconds(10)), "device_time": device_time}]
     status, body = post(functions, ctoken, vehicle_id, batch)
-    assert status == 400 and body["error"]["field"] == "points.1.device_time"
-    assert stored_times(vehicle_id) == [] and dropped_points(vehicle_id) == 0
+    assert status == 400
+    assert body["error"]["field"] == "points.1.device_time"
+    assert stored_times(vehicle_id) == []
+    assert dropped_points(vehicle_id) == 0
     # The crew's next batch goes through as if the bad one had never come.
     assert post(functions, ctoken, vehicle_id, batch[:1])[1] == {"accepted": 1, "dropped": {}}
 
@@ -242,6 +258,7 @@ def test_a_since_that_cannot_be_converted_is_400_naming_it_ER6_NF5(db, platform,
     with engine().connect() as conn:
         audited = conn.execute(sa.select(sa.func.count()).select_from(tables.audit_log)).scalar_one()
     status, body = ambulance(functions, patient_token, case_id, since=since)
-    assert status == 400 and body["error"]["field"] == "since"
+    assert status == 400
+    assert body["error"]["field"] == "since"
     with engine().connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.audit_log)).scalar_one() == audited

@@ -75,7 +75,8 @@ def test_on_duty_staff_get_the_alert_and_a_refusal_is_visible_ER3_ES1(mysql_db, 
     _off_duty, off_token = staff_member(platform, "staff")
     assert duty(functions, on_token, True)[0] == 200
     assert duty(functions, refusing_token, True)[0] == 200
-    assert duty(functions, off_token, True)[0] == 200 and duty(functions, off_token, False)[1]["on_duty"] is False
+    assert duty(functions, off_token, True)[0] == 200
+    assert duty(functions, off_token, False)[1]["on_duty"] is False
     openids = {member.user_id: known_to_wechat(platform, member.user_id) for member in (on_duty, refusing)}
     platform.wechat.refuse(openids[refusing.user_id])
     case_id = new_case_alerted(platform, functions)
@@ -90,7 +91,8 @@ def test_on_duty_staff_get_the_alert_and_a_refusal_is_visible_ER3_ES1(mysql_db, 
     assert nodes["ed_console"]["delivered"] == 0  # no console connected: visible, not silent
     sent = [m for m in platform.wechat.messages(touser=openids[on_duty.user_id])
             if case_id in (m["body"].get("page") or "")]
-    assert len(sent) == 1 and sent[0]["body"]["data"]["thing3"]["value"] == "人民大道200号"
+    assert len(sent) == 1
+    assert sent[0]["body"]["data"]["thing3"]["value"] == "人民大道200号"
     with engine().begin() as conn:
         conn.execute(tables.on_duty.delete())
 
@@ -132,9 +134,11 @@ def test_a_connected_console_hears_of_a_case_from_the_intake_itself_and_staff_ar
         case = call(functions, "RescueApiFunction", api_event(
             "POST", "/rescue/cases", body={"location": LOCATION}, token=patient_token))[1]
         alert = json.loads(console.recv(timeout=2))  # already there when the intake answered
-        assert alert["type"] == "rescue.alert" and alert["case_id"] == case["case_id"]
+        assert alert["type"] == "rescue.alert"
+        assert alert["case_id"] == case["case_id"]
         nodes = alerted_nodes(case["case_id"])
-        assert nodes["ed_console"]["path"] == "intake" and nodes["ed_console"]["delivered"] == 1
+        assert nodes["ed_console"]["path"] == "intake"
+        assert nodes["ed_console"]["delivered"] == 1
         record = {"messageId": str(uuid.uuid4()), "receiptHandle": "rh", "attributes": {"ApproximateReceiveCount": "1"},
                   "messageAttributes": {},
                   "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hospital-dev-rescue-events",

@@ -73,7 +73,8 @@ def test_later_changes_push_newer_versions_and_old_results_do_not_regress_ER7(db
         body={"location": {**LOCATION, "latitude": 31.2400}}, path_parameters={"case_id": case_id}))
     push(functions, case_id)
     status = triage_link.status_of(case_id)
-    assert status["version"] > first and status["status"] == "delivered"
+    assert status["version"] > first
+    assert status["status"] == "delivered"
     triage_link._record(case_id, first, status="retrying", error="late result of an older push")
     assert triage_link.status_of(case_id)["status"] == "delivered"  # the older version's result is ignored
 
@@ -87,7 +88,9 @@ def test_an_unreachable_triage_system_is_retried_and_finally_marked_failed_ER7(d
     result = push(functions, case_id, receives=triage_link.MAX_RECEIVES)
     assert len(result["batchItemFailures"]) == 1  # the queue moves it to the DLQ (alarm)
     failed = triage_link.status_of(case_id)
-    assert failed["status"] == "failed" and failed["attempts"] == 2 and "503" in failed["error"]
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == 2
+    assert "503" in failed["error"]
     assert push(functions, case_id)["batchItemFailures"] == []  # the ED is back: delivered
     assert triage_link.status_of(case_id)["status"] == "delivered"
 
@@ -104,7 +107,8 @@ def test_a_refused_push_is_not_retried_and_is_visible_ER7(db, platform, function
     try:
         assert push(functions, case_id)["batchItemFailures"] == []
         refused = triage_link.status_of(case_id)
-        assert refused["status"] == "rejected" and refused["error"].startswith("401")
+        assert refused["status"] == "rejected"
+        assert refused["error"].startswith("401")
     finally:
         monkeypatch.undo()
         config.clear_caches()
@@ -116,4 +120,5 @@ def test_a_phone_call_without_coordinates_waits_for_a_location_and_dispatchers_s
     case_id = d(functions, dtoken, "POST", body={k: v for k, v in CALL.items() if k != "location"})[1]["case_id"]
     assert push(functions, case_id)["batchItemFailures"] == []
     _status, view = d(functions, dtoken, "GET", case_id)
-    assert view["triage"]["status"] == "no_location" and view["location"] is None
+    assert view["triage"]["status"] == "no_location"
+    assert view["location"] is None

@@ -103,7 +103,8 @@ def test_each_role_reaches_only_the_routes_the_matrix_gives_it_NF1(db, platform,
                                                            body={} if method in ("POST", "PUT") else None,
                                                            path_parameters=params or None))
         if role in allowed:
-            assert status != 403 and status < 500, (role, status, body)
+            assert status != 403, (role, status, body)
+            assert status < 500, (role, status, body)
         else:
             assert status == 403, (role, status, body)
 
@@ -186,7 +187,9 @@ def test_each_role_sees_exactly_its_fields_of_a_phone_call_and_each_view_is_audi
         assert personal(view) == expected, (role, function)
         audits = viewed_audits(case_id, user.user_id)
         if expected:
-            assert len(audits) == number and set(audits[-1]["fields"]) == expected and role in audits[-1]["roles"]
+            assert len(audits) == number
+            assert set(audits[-1]["fields"]) == expected
+            assert role in audits[-1]["roles"]
         else:
             assert audits == []
 
@@ -201,11 +204,13 @@ def test_the_patient_sees_their_own_case_and_no_one_else_s_EA3(db, platform, fun
     event = api_event("GET", f"/rescue/cases/{case_id}", resource="/rescue/cases/{case_id}",
                       path_parameters={"case_id": case_id})
     status, view = call(functions, "RescueApiFunction", with_token(event, owner_token))
-    assert status == 200 and personal(view) == readme_visibility()[R.PATIENT] - {visibility.CALLER_PHONE}
+    assert status == 200
+    assert personal(view) == readme_visibility()[R.PATIENT] - {visibility.CALLER_PHONE}
     assert call(functions, "RescueApiFunction", with_token(event, other_token))[0] == 404
     # The intake's answer and the read each left one record, with the patient's role.
     audits = viewed_audits(case_id, owner.user_id)
-    assert len(audits) == 2 and all(a["roles"] == ["patient"] for a in audits)
+    assert len(audits) == 2
+    assert all(a["roles"] == ["patient"] for a in audits)
     assert all(set(a["fields"]) == {"location", "address_text", "complaint"} for a in audits)
     assert viewed_audits(case_id, other.user_id) == []
 
@@ -240,7 +245,8 @@ def test_crew_lose_the_case_and_the_phone_when_their_dispatch_has_been_closed_a_
         conn.execute(tables.dispatches.update().where(tables.dispatches.c.case_id == case_id)
                      .values(closed_at=utcnow()))
     status, view = call(functions, function, with_token(event, ctoken))
-    assert status == 200 and view["caller_phone"] == CALL["caller_phone"]
+    assert status == 200
+    assert view["caller_phone"] == CALL["caller_phone"]
     # Closed longer ago than the grace: the case is no longer theirs.
     with engine().begin() as conn:
         conn.execute(tables.dispatches.update().where(tables.dispatches.c.case_id == case_id)
@@ -259,11 +265,13 @@ def test_a_dispatcher_may_assign_only_active_staff_ES1(db, platform, functions):
     for not_crew in (nurse.user_id, patient.user_id):
         status, body = d(functions, dtoken, "POST", case_id, "/dispatch",
                          {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id, not_crew]})
-        assert status == 400 and body["error"]["field"] == "crew_user_ids"
+        assert status == 400
+        assert body["error"]["field"] == "crew_user_ids"
     sessions.set_disabled(crew.user_id, True)
     status, body = d(functions, dtoken, "POST", case_id, "/dispatch",
                      {"vehicle_id": vehicle(), "crew_user_ids": [crew.user_id]})
-    assert status == 400 and body["error"]["field"] == "crew_user_ids"
+    assert status == 400
+    assert body["error"]["field"] == "crew_user_ids"
     with engine().connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.dispatches)
                             .where(tables.dispatches.c.case_id == case_id)).scalar_one() == 0

@@ -49,7 +49,8 @@ def test_an_api_call_gets_503_with_retry_after_when_the_database_is_down_NF2(pla
     _, token = make_patient(platform)
     with _down(db):
         result = functions.invoke("RescueApiFunction", api_event("GET", "/rescue/cases", token=token)).result
-    assert result["statusCode"] == 503 and result["headers"]["Retry-After"] == "5"
+    assert result["statusCode"] == 503
+    assert result["headers"]["Retry-After"] == "5"
     assert '"code":"database_unavailable"' in result["body"]
     assert any(r.getMessage() == "database unavailable" and getattr(r, "error", None) for r in caplog.records)
 
@@ -60,7 +61,8 @@ def test_a_v3_notification_gets_wechat_s_failure_answer_when_the_database_is_dow
     event["body"] = body.decode()
     with _down(db):
         result = functions.invoke("PaymentCallbacksFunction", event).result
-    assert result["statusCode"] == 503 and result["headers"]["Retry-After"] == "5"
+    assert result["statusCode"] == 503
+    assert result["headers"]["Retry-After"] == "5"
     assert result["headers"]["Content-Type"].startswith("application/json")
     assert '"code": "FAIL"' in result["body"]
 
@@ -77,7 +79,8 @@ def test_a_v2_notification_gets_wechat_s_failure_answer_when_the_database_is_dow
     event["body"] = xml
     with _down(db):
         result = functions.invoke("PaymentCallbacksFunction", event).result
-    assert result["statusCode"] == 503 and result["headers"]["Content-Type"].startswith("text/xml")
+    assert result["statusCode"] == 503
+    assert result["headers"]["Content-Type"].startswith("text/xml")
     assert "<return_code><![CDATA[FAIL]]></return_code>" in result["body"]
 
 

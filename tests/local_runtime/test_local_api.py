@@ -47,7 +47,8 @@ def test_proxy_event_shape(runtime):
     assert event["multiValueHeaders"]["X-Multi"] == ["one", "two"]
     assert event["headers"]["X-Forwarded-Proto"] == "http"
     assert event["stageVariables"] is None
-    assert event["body"] is None and event["isBase64Encoded"] is False
+    assert event["body"] is None
+    assert event["isBase64Encoded"] is False
     ctx = event["requestContext"]
     assert ctx["resourcePath"] == "/items/{item_id}"
     assert ctx["httpMethod"] == "GET"
@@ -56,7 +57,9 @@ def test_proxy_event_shape(runtime):
     assert ctx["identity"]["sourceIp"] == "127.0.0.1"
     assert ctx["accountId"] == "123456789012"
     assert ctx["protocol"] == "HTTP/1.1"
-    assert isinstance(ctx["requestTimeEpoch"], int) and ctx["requestId"] and ctx["apiId"]
+    assert isinstance(ctx["requestTimeEpoch"], int)
+    assert ctx["requestId"]
+    assert ctx["apiId"]
 
 
 def test_literal_segment_beats_parameter_and_nulls(runtime):

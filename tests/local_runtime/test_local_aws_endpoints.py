@@ -39,11 +39,13 @@ def test_an_endpoint_not_chosen_for_provisioning_is_refused_and_left_empty(fixtu
             rt.stop()
         message = str(refused.value)
         assert f"queue fixture-test-work-dlq does not exist on {aws.url}" in message
-        assert "LOCAL_AWS_PROVISION=1" in message and "--provision-aws" in message
+        assert "LOCAL_AWS_PROVISION=1" in message
+        assert "--provision-aws" in message
 
         assert aws.queue_names() == set()
         assert aws.secret_names() == set()
-        assert aws.key_ids() == set() and aws.alias_names() == set()
+        assert aws.key_ids() == set()
+        assert aws.alias_names() == set()
         assert aws.bucket_names() == set()
 
 
@@ -58,20 +60,23 @@ def test_provisioning_chosen_on_the_command_line_creates_the_template_on_any_hos
         refused = subprocess.run(command, env=env, cwd=subprocess_env["PYTHONPATH"], capture_output=True,
                                  text=True, timeout=60, check=False)
         assert refused.returncode == 1
-        assert "does not exist on " + aws.url in refused.stderr and "--provision-aws" in refused.stderr
+        assert "does not exist on " + aws.url in refused.stderr
+        assert "--provision-aws" in refused.stderr
         assert aws.queue_names() == set()
 
         banner = _banner_of([*command, "--provision-aws"], env, subprocess_env["PYTHONPATH"])
         assert f"AWS endpoint   {aws.url}  (AWS_ENDPOINT_URL; template.yaml's resources created" in banner
         assert aws.queue_names() == FIXTURE_QUEUES
         assert aws.secret_names() == FIXTURE_SECRETS
-        assert aws.alias_names() == {"alias/fixture-test-pii"} and len(aws.key_ids()) == 1
+        assert aws.alias_names() == {"alias/fixture-test-pii"}
+        assert len(aws.key_ids()) == 1
         assert aws.bucket_names() == {"fixture-test-files-123456789012"}
 
         # Without the choice, what is there now is used as it is.
         looked_up = _banner_of(command, env, subprocess_env["PYTHONPATH"])
         assert "resources looked up, not created" in looked_up
-        assert aws.queue_names() == FIXTURE_QUEUES and len(aws.key_ids()) == 1
+        assert aws.queue_names() == FIXTURE_QUEUES
+        assert len(aws.key_ids()) == 1
 
 
 def _banner_of(command: list[str], env: dict, cwd: str) -> str:
@@ -88,7 +93,8 @@ def _banner_of(command: list[str], env: dict, cwd: str) -> str:
             if "Lambda invoke" in line:
                 break
         failure = proc.stderr.read() if proc.poll() is not None else lines
-        assert lines and "Local runtime ready" in lines[0], failure
+        assert lines, failure
+        assert "Local runtime ready" in lines[0], failure
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         return "".join(lines)
@@ -104,7 +110,8 @@ def test_a_program_on_the_embedded_port_is_left_alone(fixture_repo, clean_env):
     with counting_http_server() as other:
         env = {**clean_env, "LOCAL_AWS_PORT": str(other.port)}
         with fixture_runtime(fixture_repo, env) as rt:
-            assert rt.endpoint.embedded and rt.aws_endpoint_url != f"http://127.0.0.1:{other.port}"
+            assert rt.endpoint.embedded
+            assert rt.aws_endpoint_url != f"http://127.0.0.1:{other.port}"
             assert f"port {other.port} is held by another program, left alone" in rt.banner()
 
             answer = requests.get(rt.api_url + "/env", timeout=10).json()

@@ -52,14 +52,16 @@ def test_invoke_in_process(fixture_repo, subprocess_env, tmp_path):
     done = _invoke(["RawFunction", str(event_file), "--repo", str(fixture_repo)], env, repo_root)
     assert done.returncode == 1
     assert json.loads(done.stdout)["errorType"] == "RuntimeError"
-    assert '"outcome": "error"' in done.stderr and "Traceback" in done.stderr
+    assert '"outcome": "error"' in done.stderr
+    assert "Traceback" in done.stderr
 
     done = _invoke(["--trigger", "TickFunction", "--repo", str(fixture_repo)], env, repo_root)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ticked"] == "Scheduled Event"
 
     done = _invoke(["Nope", str(event_file), "--repo", str(fixture_repo)], env, repo_root)
-    assert done.returncode == 2 and "no function 'Nope'" in done.stderr
+    assert done.returncode == 2
+    assert "no function 'Nope'" in done.stderr
 
 
 def test_main_stops_cleanly_on_sigterm(fixture_repo, subprocess_env):
@@ -81,8 +83,12 @@ def test_main_stops_cleanly_on_sigterm(fixture_repo, subprocess_env):
                 break
         text = "".join(banner)
         assert "Local runtime ready" in text, proc.stderr.read() if proc.poll() is not None else text
-        assert "/items/{item_id}" in text and "fixture-test-work" in text and "rate(5 minutes)" in text
-        assert "WebSocket      ws://127.0.0.1:" in text and "subscribe" in text and "/test/@connections/{id}" in text
+        assert "/items/{item_id}" in text
+        assert "fixture-test-work" in text
+        assert "rate(5 minutes)" in text
+        assert "WebSocket      ws://127.0.0.1:" in text
+        assert "subscribe" in text
+        assert "/test/@connections/{id}" in text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:

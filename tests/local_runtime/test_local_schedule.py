@@ -77,7 +77,8 @@ def test_cron_rejects(bad):
 def test_scheduled_event_shape():
     src = ScheduleEvent(name="E", expression="rate(1 minute)", rule_name="stack-FnE")
     ev = scheduled_event(src, "us-east-1", "123456789012", at(2024, 5, 6, 7, 8, 9, 123))
-    assert ev["version"] == "0" and ev["id"]
+    assert ev["version"] == "0"
+    assert ev["id"]
     assert ev["detail-type"] == "Scheduled Event"
     assert ev["source"] == "aws.events"
     assert ev["account"] == "123456789012"
@@ -146,7 +147,8 @@ def test_control_endpoint_with_boto3(runtime, fixture_repo):
     src = ScheduleEvent(name="Manual", expression="rate(5 minutes)", rule_name="manual")
     resp = client.invoke(FunctionName="TickFunction",
                          Payload=json.dumps(scheduled_event(src, "us-east-1", "123456789012")))
-    assert resp["StatusCode"] == 200 and "FunctionError" not in resp
+    assert resp["StatusCode"] == 200
+    assert "FunctionError" not in resp
     assert json.loads(resp["Payload"].read()) == {"ticked": "Scheduled Event", "function": "TickFunction"}
     ticks = fixture_repo / "functions/tick/ticks.jsonl"
     assert json.loads(ticks.read_text().splitlines()[-1])["resources"] == [
@@ -155,7 +157,8 @@ def test_control_endpoint_with_boto3(runtime, fixture_repo):
     failed = client.invoke(FunctionName="TickFunction", Payload=b'{"fail": true}')
     assert failed["FunctionError"] == "Unhandled"
     payload = json.loads(failed["Payload"].read())
-    assert payload["errorType"] == "ValueError" and payload["errorMessage"] == "asked to fail"
+    assert payload["errorType"] == "ValueError"
+    assert payload["errorMessage"] == "asked to fail"
 
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")

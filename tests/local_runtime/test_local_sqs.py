@@ -51,7 +51,8 @@ def test_partial_batch_failure_and_redrive(runtime, fixture_repo):
 
     records = [json.loads(line) for line in seen_file.read_text().splitlines()]
     bodies = [r["body"] for r in records]
-    assert bodies.count("ok-1") == 1 and bodies.count("ok-2") == 1   # deleted after success
+    assert bodies.count("ok-1") == 1
+    assert bodies.count("ok-2") == 1                                 # deleted after success
     fail_counts = [r["attributes"]["ApproximateReceiveCount"] for r in records if r["body"] == "fail"]
     assert fail_counts == ["1", "2"]                                 # redelivered after the timeout
 
@@ -80,7 +81,8 @@ RECORDS = [{"messageId": "a", "receiptHandle": "ra"}, {"messageId": "b", "receip
 @pytest.mark.parametrize("result", [None, {}, {"batchItemFailures": []}, "anything"])
 def test_decide_success_deletes_all(result):
     d = decide(RECORDS, result, report_failures=True)
-    assert d.outcome == "ok" and d.delete == RECORDS
+    assert d.outcome == "ok"
+    assert d.delete == RECORDS
 
 
 def test_decide_partial_and_invalid():
@@ -88,7 +90,9 @@ def test_decide_partial_and_invalid():
     assert (d.outcome, [r["messageId"] for r in d.delete], d.failed) == ("partial", ["a"], ["b"])
     for bad in ([{"itemIdentifier": "zzz"}], [{"itemIdentifier": ""}], [{}]):
         d = decide(RECORDS, {"batchItemFailures": bad}, report_failures=True)
-        assert d.outcome == "error" and d.delete == []
+        assert d.outcome == "error"
+        assert d.delete == []
     # failures reported without ReportBatchItemFailures configured: keep the whole batch
     d = decide(RECORDS, {"batchItemFailures": [{"itemIdentifier": "b"}]}, report_failures=False)
-    assert d.outcome == "error" and d.delete == []
+    assert d.outcome == "error"
+    assert d.delete == []

@@ -78,7 +78,8 @@ def test_conditions_parameters_and_order(small, tmp_path):
     assert "P" not in small.resources                     # Condition false -> not created
     assert small.creation_order().index("Q") < small.creation_order().index("X")
     prod = Template.from_file(tmp_path / "t.yaml", parameters={"Stage": "prod"})
-    assert prod.conditions["NotDev"] and "P" in prod.resources
+    assert prod.conditions["NotDev"]
+    assert "P" in prod.resources
     with pytest.raises(TemplateError):
         Template.from_file(tmp_path / "t.yaml", parameters={"Stage": "qa"})
     with pytest.raises(TemplateError):
@@ -104,7 +105,8 @@ def test_real_template_is_supported():
     model = t.model(physical)
     assert model.functions, "no functions found"
     for fn in model.functions.values():
-        assert fn.handler.count(".") >= 1 and not fn.unsupported_events, fn
+        assert fn.handler.count(".") >= 1, fn
+        assert not fn.unsupported_events, fn
         assert fn.layer_paths == [REPO / "layers/common/python"]
         assert "DATABASE_SECRET_ARN" not in fn.environment     # HasDatabaseSecret is false by default
         for ev in fn.events:
@@ -140,15 +142,19 @@ def test_resolve_name(tmp_path):
 
 def test_generated_secret_options():
     pw = generate_password({"PasswordLength": 64, "ExcludePunctuation": True})
-    assert len(pw) == 64 and pw.isalnum()
+    assert len(pw) == 64
+    assert pw.isalnum()
     pw = generate_password({"PasswordLength": 20, "ExcludeCharacters": "abcABC123", "ExcludeUppercase": True})
-    assert len(pw) == 20 and not set(pw) & set("abcABC123") and pw == pw.lower()
+    assert len(pw) == 20
+    assert not set(pw) & set("abcABC123")
+    assert pw == pw.lower()
 
 
 def test_secrets_created_kept_and_overridden(runtime):
     sm = runtime.endpoint.client("secretsmanager")
     app = json.loads(sm.get_secret_value(SecretId="fixture/test/app")["SecretString"])
-    assert set(app) == {"signing_key"} and len(app["signing_key"]) == 40
+    assert set(app) == {"signing_key"}
+    assert len(app["signing_key"]) == 40
     assert sm.get_secret_value(SecretId="fixture/test/wechat")["SecretString"] == '{"wx-app": "sim-secret"}'
     # Provisioning again keeps the generated value (never regenerated).
     from infra.local.aws import provision

@@ -55,14 +55,16 @@ def _management(runtime):
 
 def test_template_model_and_localized_endpoint(runtime):
     api = runtime.model.websocket_apis["LiveApi"]
-    assert api.stage == "test" and api.name == "fixture-live-test"
+    assert api.stage == "test"
+    assert api.name == "fixture-live-test"
     assert api.route_selection_expression == "$request.body.action"
     assert {k: r.function for k, r in api.routes.items()} == {
         "$connect": "LiveConnectFunction", "$disconnect": "LiveDisconnectFunction",
         "$default": "LiveMessageFunction", "subscribe": "LiveSubscribeFunction"}
     assert api.routes["$connect"] == WebSocketRoute("$connect", "LiveConnectFunction", "LiveConnectRoute",
                                                     "LiveConnectIntegration")
-    assert api.api_id == runtime.physical["LiveApi"]["Ref"] and api.not_run == []
+    assert api.api_id == runtime.physical["LiveApi"]["Ref"]
+    assert api.not_run == []
     # The template's !Sub https://${LiveApi}.execute-api... points at the local server.
     assert os.environ["LIVE_ENDPOINT"] == f"https://{runtime.websocket.domain}/test"
     assert runtime.ws_url == f"ws://{runtime.websocket.domain}"
@@ -73,7 +75,8 @@ def test_connect_event_routes_and_replies(runtime, fixture_repo):
                additional_headers={"X-Client": "mini-program"}) as ws:
         assert ws.subprotocol == "tok-123"                     # chosen by $connect's response header
         hello = _ask(ws, {"action": "hello", "n": 1})            # no "hello" route -> $default
-        assert hello["handler"] == "message" and hello["route"] == "$default"
+        assert hello["handler"] == "message"
+        assert hello["route"] == "$default"
         assert hello["echo"] == {"action": "hello", "n": 1}
         cid = hello["connection_id"]
         assert AWS_ID.match(cid)
@@ -91,12 +94,16 @@ def test_connect_event_routes_and_replies(runtime, fixture_repo):
     assert connect_event["multiValueHeaders"]["X-Client"] == ["mini-program"]
     assert connect_event["isBase64Encoded"] is False
     ctx = connect_event["requestContext"]
-    assert ctx["routeKey"] == "$connect" and ctx["eventType"] == "CONNECT"
-    assert ctx["stage"] == "test" and ctx["apiId"] == runtime.physical["LiveApi"]["Ref"]
+    assert ctx["routeKey"] == "$connect"
+    assert ctx["eventType"] == "CONNECT"
+    assert ctx["stage"] == "test"
+    assert ctx["apiId"] == runtime.physical["LiveApi"]["Ref"]
     assert ctx["domainName"] == runtime.websocket.domain
     assert ctx["identity"]["sourceIp"] == "127.0.0.1"
-    assert isinstance(ctx["connectedAt"], int) and isinstance(ctx["requestTimeEpoch"], int)
-    assert AWS_ID.match(ctx["requestId"]) and ctx["messageDirection"] == "IN"
+    assert isinstance(ctx["connectedAt"], int)
+    assert isinstance(ctx["requestTimeEpoch"], int)
+    assert AWS_ID.match(ctx["requestId"])
+    assert ctx["messageDirection"] == "IN"
 
     messages = _events(fixture_repo, cid, "MESSAGE")
     assert [m["requestContext"]["routeKey"] for m in messages] == ["$default", "$default", "$default"]
@@ -162,7 +169,9 @@ def test_function_error_and_binary_frames(runtime, fixture_repo):
     with _open(runtime) as ws:
         cid = _ask(ws, {"action": "whoami"})["connection_id"]
         err = _ask(ws, {"action": "boom"})
-        assert err["message"] == "Internal server error" and err["connectionId"] == cid and err["requestId"]
+        assert err["message"] == "Internal server error"
+        assert err["connectionId"] == cid
+        assert err["requestId"]
         ws.send(b"\x00\x01")                                       # API Gateway refuses binary frames
         with pytest.raises(ConnectionClosed) as info:
             ws.recv(timeout=5)
@@ -194,14 +203,16 @@ def test_server_side_close_delete_and_self_close(runtime, fixture_repo):
 def test_management_over_plain_http_and_errors(runtime, fixture_repo):
     base = f"http://{runtime.websocket.domain}/test/@connections"
     r = requests.post(f"{base}/nope", data=b"x", timeout=5)
-    assert r.status_code == 410 and r.headers["x-amzn-ErrorType"] == "GoneException"
+    assert r.status_code == 410
+    assert r.headers["x-amzn-ErrorType"] == "GoneException"
     assert requests.get(f"http://{runtime.websocket.domain}/other/path", timeout=5).status_code == 403
     with _open(runtime) as ws:
         cid = _ask(ws, {"action": "whoami"})["connection_id"]
         assert requests.post(f"{base}/{cid}", data=b"plain http", timeout=5).status_code == 200
         assert ws.recv(timeout=5) == "plain http"
         too_big = requests.post(f"{base}/{cid}", data=b"x" * (128 * 1024 + 1), timeout=5)
-        assert too_big.status_code == 413 and too_big.headers["x-amzn-ErrorType"] == "PayloadTooLargeException"
+        assert too_big.status_code == 413
+        assert too_big.headers["x-amzn-ErrorType"] == "PayloadTooLargeException"
         info = requests.get(f"{base}/{cid}", timeout=5).json()
         assert set(info) == {"connectedAt", "identity", "lastActiveAt"}       # wire names of GetConnection
         assert requests.delete(f"{base}/{cid}", timeout=5).status_code == 204
@@ -287,8 +298,10 @@ Resources:
                 "Ws": {"Ref": "wsid"}, "Http": {"Ref": "httpid"}, "LitIntegration": {"Ref": "abc1234"}}
     model = t.model(physical)
     api = model.websocket_apis["Ws"]
-    assert api.stage == "live" and api.route_selection_expression == "$request.body.type"
+    assert api.stage == "live"
+    assert api.route_selection_expression == "$request.body.type"
     assert api.function_for("lit") == "Fn"                  # literal invocation ARN of a template function
     assert api.function_for("$default") is None
-    assert any("MOCK" in p for p in api.not_run) and any("CUSTOM" in p for p in api.not_run)
+    assert any("MOCK" in p for p in api.not_run)
+    assert any("CUSTOM" in p for p in api.not_run)
     assert model.not_run == ["Http (AWS::ApiGatewayV2::Api, ProtocolType HTTP)"]

@@ -39,7 +39,8 @@ def test_fen_print_as_yuan_with_two_decimals():
 def test_an_order_is_paid_and_booked_at_the_edges(db, platform, functions, amount, fen):
     _, token, bill = patient_with_bill(platform, amount=amount)
     status, order = create_order(functions, token, bill)
-    assert status == 201 and order["amount_fen"] == fen
+    assert status == 201
+    assert order["amount_fen"] == fen
     assert pay(functions, token, order["order_id"])[0] == 200
     patient_pays(platform, order["order_id"])
     wait_status(order["order_id"], "paid")
@@ -50,4 +51,5 @@ def test_an_order_is_paid_and_booked_at_the_edges(db, platform, functions, amoun
 def test_one_fen_over_the_maximum_cannot_be_paid_online(db, platform, functions):
     _, token, bill = patient_with_bill(platform, amount="1000000.01")
     status, body = create_order(functions, token, bill)
-    assert status == 409 and body["error"]["code"] == "amount_out_of_range"
+    assert status == 409
+    assert body["error"]["code"] == "amount_out_of_range"

@@ -43,7 +43,8 @@ def test_a_body_over_the_limit_is_refused_with_413_in_the_platform_s_format(db, 
     size = 9_600_000 if path.endswith("v2/payment") else platform_answers.MAX_CALLBACK_BODY + 1
     body = (b"<xml>" + b"<a>x</a>" * (size // 8) + b"</xml>") if "/v2/" in path else b'{"pad": "' + b"x" * size + b'"}'
     result = invoke_callback(functions, path, body)
-    assert result["statusCode"] == 413 and in_platform_format(result, kind)
+    assert result["statusCode"] == 413
+    assert in_platform_format(result, kind)
 
 
 @pytest.mark.parametrize("path,kind", CALLBACKS)
@@ -52,7 +53,8 @@ def test_a_body_at_the_limit_is_read_and_verified_as_usual(db, functions, path, 
     body = (b"<xml><a>" + b"x" * filler + b"</a></xml>") if "/v2/" in path else b'{"pad": "' + b"x" * filler + b'"}'
     assert len(body) <= platform_answers.MAX_CALLBACK_BODY
     result = invoke_callback(functions, path, body)
-    assert result["statusCode"] in (400, 401) and in_platform_format(result, kind)  # unsigned: refused as such
+    assert result["statusCode"] in (400, 401)
+    assert in_platform_format(result, kind)  # unsigned: refused as such
 
 
 def test_callbacks_and_the_rescue_intake_have_their_own_reserved_concurrency():
@@ -65,7 +67,8 @@ def test_callbacks_and_the_rescue_intake_have_their_own_reserved_concurrency():
     for function, parameter in (("PaymentCallbacksFunction", "PaymentCallbacksReservedConcurrency"),
                                 ("RescueApiFunction", "RescueIntakeReservedConcurrency")):
         condition, value, otherwise = reserved[function]["Fn::If"]
-        assert value == {"Ref": parameter} and otherwise == {"Ref": "AWS::NoValue"}
+        assert value == {"Ref": parameter}
+        assert otherwise == {"Ref": "AWS::NoValue"}
         assert template.conditions[condition] is True  # reserved unless a stage sets 0
         assert int(template.parameters[parameter]) > 0
 

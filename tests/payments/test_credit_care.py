@@ -30,18 +30,23 @@ def test_enrolment_needs_explicit_consent_which_is_recorded_OC2(db, platform, fu
     for body, field in (({}, "consent"), ({"consent": False, "consent_version": "v1"}, "consent"),
                         ({"consent": True}, "consent_version")):
         status, answer = enrol(functions, token, body)
-        assert status == 400 and answer["error"]["field"] == field
+        assert status == 400
+        assert answer["error"]["field"] == field
     assert credit_status(functions, token)[1]["enrolled"] is False
     status, enrolled = enrol(functions, token)
-    assert status == 201 and enrolled["enrolled"] is True and enrolled["limit_fen"] == 500_000
-    assert enrolled["available_fen"] == 500_000 and enrolled["overdue_fen"] == 0
+    assert status == 201
+    assert enrolled["enrolled"] is True
+    assert enrolled["limit_fen"] == 500_000
+    assert enrolled["available_fen"] == 500_000
+    assert enrolled["overdue_fen"] == 0
     assert enrol(functions, token)[0] == 200  # enrolling again: the same enrolment
     with engine().connect() as conn:
         consents = conn.execute(sa.select(tables.consents).where(tables.consents.c.user_id == principal.user_id,
                                                                  tables.consents.c.kind == "credit_care")).all()
         audited = conn.execute(sa.select(tables.audit_log.c.action).where(
             tables.audit_log.c.actor_user_id == principal.user_id)).scalars().all()
-    assert len(consents) == 1 and consents[0].details == {"consent_version": "credit-care-2026.11"}
+    assert len(consents) == 1
+    assert consents[0].details == {"consent_version": "credit-care-2026.11"}
     assert "credit.enrolled" in audited
 
 
@@ -50,7 +55,9 @@ def test_a_fee_paid_on_credit_lets_the_visit_go_ahead_and_the_debt_is_settled_la
     enrol(functions, token)
     order_id = create_order(functions, token, bill)[1]["order_id"]
     status, paid = pay_on_credit(functions, token, order_id)
-    assert status == 200 and paid["status"] == "paid" and paid["channel"] == "credit"
+    assert status == 200
+    assert paid["status"] == "paid"
+    assert paid["channel"] == "credit"
     deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).status == "confirmed")
     assert platform.his.bills[bill["bill_no"]]["status"] == "paid"  # the visit goes ahead
     assert [(e.channel, e.amount_fen) for e in ledger_rows(order_id)] == [("credit", 3650)]
@@ -68,7 +75,8 @@ def test_a_fee_paid_on_credit_lets_the_visit_go_ahead_and_the_debt_is_settled_la
     assert platform.credit.send_callback("charge.settled", order_id, "patient") == 200
     assert platform.credit.send_callback("charge.settled", order_id, "patient") == 200  # again: no change
     debt = credit_status(functions, token)[1]["debts"][0]
-    assert debt["status"] == "settled" and debt["settled_by"] == "patient"
+    assert debt["status"] == "settled"
+    assert debt["settled_by"] == "patient"
 
 
 def test_a_callback_with_a_bad_signature_or_stale_time_is_refused_and_changes_nothing(db, platform, functions):
@@ -104,12 +112,14 @@ def test_withdrawal_is_refused_while_a_debt_is_open_and_recorded_when_done_OC2(d
     order_id = create_order(functions, token, bill)[1]["order_id"]
     pay_on_credit(functions, token, order_id)
     status, answer = api(functions, "PaymentsApiFunction", "DELETE", ENROLMENT, token)
-    assert status == 409 and answer["error"]["code"] == "outstanding_debt"
+    assert status == 409
+    assert answer["error"]["code"] == "outstanding_debt"
     assert credit_status(functions, token)[1]["enrolled"] is True
     platform.credit.charges[order_id]["status"] = "settled"
     platform.credit.send_callback("charge.settled", order_id, "provider")
     status, answer = api(functions, "PaymentsApiFunction", "DELETE", ENROLMENT, token)
-    assert status == 200 and answer["enrolled"] is False
+    assert status == 200
+    assert answer["enrolled"] is False
     assert credit_status(functions, token)[1]["enrolled"] is False
     with engine().connect() as conn:
         consent = conn.execute(sa.select(tables.consents).where(tables.consents.c.user_id == principal.user_id,
@@ -120,7 +130,8 @@ def test_withdrawal_is_refused_while_a_debt_is_open_and_recorded_when_done_OC2(d
     platform.his.bills[other_bill["bill_no"]]["patient_id"] = platform.his.bills[bill["bill_no"]]["patient_id"]
     order2 = create_order(functions, token, other_bill)[1]["order_id"]
     status, answer = pay_on_credit(functions, token, order2)
-    assert status == 409 and answer["error"]["code"] == "not_enrolled"
+    assert status == 409
+    assert answer["error"]["code"] == "not_enrolled"
 
 
 def test_a_charge_over_the_available_limit_is_declined_and_nothing_is_paid(db, platform, functions):
@@ -128,8 +139,10 @@ def test_a_charge_over_the_available_limit_is_declined_and_nothing_is_paid(db, p
     enrol(functions, token)
     order_id = create_order(functions, token, bill)[1]["order_id"]
     status, answer = pay_on_credit(functions, token, order_id)
-    assert status == 409 and answer["error"]["code"] == "credit_declined"
-    assert order_row(order_id).status == "created" and ledger_rows(order_id) == []
+    assert status == 409
+    assert answer["error"]["code"] == "credit_declined"
+    assert order_row(order_id).status == "created"
+    assert ledger_rows(order_id) == []
 
 
 def test_one_order_cannot_be_paid_by_wechat_and_on_credit_at_once_OC1(db, platform, functions):
@@ -140,7 +153,8 @@ def test_one_order_cannot_be_paid_by_wechat_and_on_credit_at_once_OC1(db, platfo
     order_id = create_order(functions, token, bill)[1]["order_id"]
     assert pay(functions, token, order_id)[0] == 200  # a WeChat payment is open
     status, answer = pay_on_credit(functions, token, order_id)
-    assert status == 409 and answer["error"]["code"] == "payment_in_progress"
+    assert status == 409
+    assert answer["error"]["code"] == "payment_in_progress"
     assert order_id not in platform.credit.charges
     _, token2, bill2 = patient_with_bill(platform)
     enrol(functions, token2)

@@ -33,7 +33,9 @@ def test_paid_while_the_his_is_down_ends_confirmed_when_it_recovers(db, platform
         # Fails: the message stays queued.
         deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).his_attempts >= 1)
         row = order_row(order_id)
-        assert row.status == "paid" and row.his_attempts >= 1 and row.his_error
+        assert row.status == "paid"
+        assert row.his_attempts >= 1
+        assert row.his_error
     finally:
         platform.his.clear_faults()
     from hospital.payments import sweeper
@@ -65,6 +67,8 @@ def test_a_bill_the_his_refuses_after_payment_is_refunded_at_once(db, platform, 
     platform.his.bills[bill["bill_no"]]["status"] = "cancelled"  # withdrawn at the window meanwhile
     deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).status != "paid")
     row = order_row(order_id)
-    assert row.status == "his_failed" and "E_BILL_CANCELLED" in row.his_error
+    assert row.status == "his_failed"
+    assert "E_BILL_CANCELLED" in row.his_error
     deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(order_id).status == "refunded")
-    assert row.open_his_ref is not None and order_row(order_id).open_his_ref is None  # the bill is free again
+    assert row.open_his_ref is not None
+    assert order_row(order_id).open_his_ref is None  # the bill is free again

@@ -63,7 +63,8 @@ def test_a_merchant_is_added_from_pem_files_and_its_keys_imported(secret, files,
     entry = merchant_entry(wechatpay_secret(), MCHID)
     assert entry["serial_no"] == serial_of(files["cert"])  # read from the certificate
     assert (entry["api"], entry["appids"]) == ("v3", ["wx-one", "wx-two"])
-    assert entry["private_key"] == files["key"].read_text() and entry["certificate"] == files["cert"].read_text()
+    assert entry["private_key"] == files["key"].read_text()
+    assert entry["certificate"] == files["cert"].read_text()
     assert entry["apiv3_key"] == files["apiv3"].read_text().strip()
 
     assert wechatpay("import-platform-cert", MCHID, files["platform_cert"]) == 0
@@ -79,14 +80,17 @@ def test_a_merchant_is_added_from_pem_files_and_its_keys_imported(secret, files,
 
     config.clear_caches()
     merchant = merchants.by_mchid(MCHID)
-    assert merchant.serial_no == serial_of(files["cert"]) and merchant.appids == ("wx-one", "wx-two")
+    assert merchant.serial_no == serial_of(files["cert"])
+    assert merchant.appids == ("wx-one", "wx-two")
     assert merchants.v3_merchant_of_serial(serial_of(files["platform_cert"]).lower()) == merchant
     assert merchants.v3_keys().get(serial_of(files["platform_cert"]).lower()) is not None
 
     # Replacing the merchant (another app id) keeps the platform keys imported for it.
     assert add_v3(files, appids=("wx-three",)) == 0
     entries = [e for e in wechatpay_secret()["merchants"] if e["mchid"] == MCHID]
-    assert len(entries) == 1 and entries[0]["appids"] == ["wx-three"] and entries[0]["platform_keys"] == keys
+    assert len(entries) == 1
+    assert entries[0]["appids"] == ["wx-three"]
+    assert entries[0]["platform_keys"] == keys
     assert "replaced" in capsys.readouterr().out
 
 
@@ -99,7 +103,8 @@ def test_list_shows_merchants_and_serials_and_never_a_key(secret, files, capsys)
     document = wechatpay_secret()
     for mchid in (devenv.DEV_V3_MCHID, devenv.DEV_V2_MCHID, MCHID):
         assert mchid in out
-    assert serial_of(files["cert"]) in out and serial_of(files["platform_cert"]) in out
+    assert serial_of(files["cert"]) in out
+    assert serial_of(files["platform_cert"]) in out
     assert "PUB_KEY_ID_0119000010920261126000000000001" in out
     for entry in document["merchants"]:
         for secret_field in ("apiv3_key", "api_key"):

@@ -38,7 +38,8 @@ def test_a_registration_is_paid_from_the_personal_account_and_cash_and_each_part
         db, platform, functions):
     _token, order_id, answer = insured_order(platform, functions, "100.00")
     assert answer["split"] == {"fund_fen": 6000, "account_fen": 3000, "other_fen": 0, "cash_fen": 1000}
-    assert answer["order"]["status"] == "paying" and answer["mix_trade_no"].startswith("MIX")
+    assert answer["order"]["status"] == "paying"
+    assert answer["mix_trade_no"].startswith("MIX")
     requests.post(f"{platform.wechatpay.url}/_sim/med-ins/pay", json={"mix_trade_no": answer["mix_trade_no"]},
                   timeout=5)
     wait_status(order_id, "paid")
@@ -52,10 +53,12 @@ def test_the_auth_code_is_single_use_and_bad_input_changes_nothing_OP1(db, platf
     _, token, bill = patient_with_bill(platform)
     order_id = create_order(functions, token, bill)[1]["order_id"]
     status, answer = pay_with_insurance(functions, token, order_id, "AC-never-issued")
-    assert status == 400 and answer["error"]["field"] == "auth_code"
+    assert status == 400
+    assert answer["error"]["field"] == "auth_code"
     status, answer = api(functions, "PaymentsApiFunction", "POST", f"/payments/orders/{order_id}/pay", token,
                          {"channel": "med_ins"}, {"order_id": order_id}, "/payments/orders/{order_id}/pay")
-    assert status == 400 and answer["error"]["field"] == "auth_code"
+    assert status == 400
+    assert answer["error"]["field"] == "auth_code"
     assert order_row(order_id).status == "created"
     code = platform.insurance.mint_auth_code("PSN002")
     assert pay_with_insurance(functions, token, order_id, code)[0] == 200
@@ -79,7 +82,8 @@ def test_a_refund_returns_each_part_where_it_came_from_once_OP3(db, platform, fu
     deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).status == "confirmed")
     fin = finance_token(platform, order_id[:8])
     status, body = refund_by_hand(functions, fin, order_id, 5000)
-    assert status == 409 and body["error"]["code"] == "refund_must_be_full"
+    assert status == 409
+    assert body["error"]["code"] == "refund_must_be_full"
     refund = refund_by_hand(functions, fin, order_id, 10000, "his_cancelled")[1]
     deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(order_id).status == "refunded",
                    timeout=15)

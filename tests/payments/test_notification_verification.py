@@ -90,7 +90,8 @@ def test_a_notification_that_fails_verification_is_401_and_changes_nothing(db, p
         headers = {"Content-Type": "application/json"}
     answer = post_v3(platform, body, headers)
     assert answer.status_code == 401
-    assert answer.json()["code"] == "FAIL" and answer.json()["message"]
+    assert answer.json()["code"] == "FAIL"
+    assert answer.json()["message"]
     assert unchanged(order_id)
     assert any(r.getMessage() == "wechatpay v3 notification refused" for r in caplog.records)
 
@@ -102,7 +103,8 @@ def test_100_concurrent_identical_notifications_change_the_order_once(db, platfo
         answers = list(pool.map(lambda _: post_v3(platform, body, headers).status_code, range(100)))
     assert answers == [204] * 100
     row = order_row(order_id)
-    assert row.status == "paid" and row.paid_fen == 2500
+    assert row.status == "paid"
+    assert row.paid_fen == 2500
     assert [(e.entry_type, e.amount_fen) for e in ledger_rows(order_id)] == [("payment", 2500)]
     with engine().connect() as conn:  # one state change: one HIS confirmation was published
         published = conn.execute(sa.select(sa.func.count()).select_from(tables.outbox).where(
@@ -165,7 +167,8 @@ def test_finance_sees_abnormal_orders_and_patients_do_not(db, platform, function
     sessions.grant_role(finance["user"]["id"], "finance")
     token = sessions.sign_in_identity(platform.mini_program_app_id, f"o-fin-{order_id[:8]}")["access_token"]
     status, listed = api(functions, "PaymentsAdminFunction", "GET", "/admin/payments/anomalies", token)
-    assert status == 200 and order_id in [a["order_id"] for a in listed["items"]]
+    assert status == 200
+    assert order_id in [a["order_id"] for a in listed["items"]]
     _, patient_token, _ = patient_with_bill(platform)
     assert api(functions, "PaymentsAdminFunction", "GET", "/admin/payments/anomalies", patient_token)[0] == 403
     with engine().connect() as conn:

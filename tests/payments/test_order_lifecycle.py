@@ -29,7 +29,8 @@ def test_an_expired_order_is_closed_at_wechat_then_here_and_cannot_be_paid(db, p
     assert pay(functions, token, order_id)[0] == 409
     # The bill is free for a new order.
     status, again = create_order(functions, token, bill)
-    assert status == 201 and again["order_id"] != order_id
+    assert status == 201
+    assert again["order_id"] != order_id
 
 
 def test_paid_at_wechat_just_before_expiry_is_taken_as_paid_not_closed(db, platform, functions):
@@ -39,7 +40,9 @@ def test_paid_at_wechat_just_before_expiry_is_taken_as_paid_not_closed(db, platf
     platform.wechatpay.pay(devenv.DEV_V3_MCHID, order_id, notify=False)  # the notification is lost
     sweep(16)
     row = order_row(order_id)
-    assert row.status == "paid" and row.paid_fen == 2500 and len(ledger_rows(order_id)) == 1
+    assert row.status == "paid"
+    assert row.paid_fen == 2500
+    assert len(ledger_rows(order_id)) == 1
 
 
 def test_a_payment_whose_notification_never_came_is_found_by_query(db, platform, functions):
@@ -58,14 +61,16 @@ def test_a_payment_whose_notification_never_came_is_found_by_query(db, platform,
 def test_bad_order_input_is_400_naming_the_field(db, platform, functions, body, field):
     _, token, _ = patient_with_bill(platform)
     status, answer = api(functions, "PaymentsApiFunction", "POST", "/payments/orders", token, body)
-    assert status == 400 and answer["error"]["field"] == field
+    assert status == 400
+    assert answer["error"]["field"] == field
 
 
 def test_a_patient_cannot_order_or_see_another_patients_bill_or_order(db, platform, functions):
     _, owner_token, bill = patient_with_bill(platform)
     _, other_token, _ = patient_with_bill(platform)
     status, answer = create_order(functions, other_token, bill)
-    assert status == 404 and answer["error"]["field"] == "his_ref"
+    assert status == 404
+    assert answer["error"]["field"] == "his_ref"
     order_id = create_order(functions, owner_token, bill)[1]["order_id"]
     for method, path, body in (("GET", f"/payments/orders/{order_id}", None),
                                ("POST", f"/payments/orders/{order_id}/pay", {"channel": "wechat"})):
@@ -83,7 +88,8 @@ def test_the_demo_data_of_make_run_gives_a_card_holder_with_an_unpaid_bill(db, p
         '{"token": "${DEV_PAYMENT_PATIENT_TOKEN}", "bill": "${DEV_HIS_BILL_NO}"}'))
     bill = platform.his.bills[filled["bill"]]
     status, order = create_order(functions, filled["token"], bill)
-    assert status == 201 and order["amount_fen"] == 2500
+    assert status == 201
+    assert order["amount_fen"] == 2500
 
 
 def test_another_patients_bill_is_not_confirmed_even_by_a_wrong_kind(db, platform, functions):
@@ -91,4 +97,5 @@ def test_another_patients_bill_is_not_confirmed_even_by_a_wrong_kind(db, platfor
     _, other_token, _ = patient_with_bill(platform)
     status, answer = api(functions, "PaymentsApiFunction", "POST", "/payments/orders", other_token,
                          {"kind": "outpatient", "his_ref": bill["bill_no"]})
-    assert status == 404 and answer["error"]["field"] == "his_ref"
+    assert status == 404
+    assert answer["error"]["field"] == "his_ref"

@@ -72,7 +72,8 @@ def test_a_rotated_certificate_is_added_by_the_function_and_then_verifies_notifi
 
     assert run_function(functions) == {"asked": [V3], "added": {V3: [new_serial]}, "failed": []}
     keys = merchant_entry(wechatpay_secret(), V3)["platform_keys"]
-    assert set(keys) == set(held) | {new_serial} and all(keys[s] == held[s] for s in held)
+    assert set(keys) == set(held) | {new_serial}
+    assert all(keys[s] == held[s] for s in held)
     assert wechatpay_v3.certificate_serial(wechatpay_v3.load_certificate(keys[new_serial])) == new_serial
 
     # Already held: asked again, nothing written.
@@ -87,7 +88,8 @@ def test_a_rotated_certificate_is_added_by_the_function_and_then_verifies_notifi
     patient_pays(platform, order_id)
     wait_status(order_id, "paid")
     delivered = wait_for(lambda: [n for n in platform.wechatpay.notifications if n["key"] == order_id])
-    assert delivered[0]["status"] == 204 and order_row(order_id).paid_fen == 2500
+    assert delivered[0]["status"] == 204
+    assert order_row(order_id).paid_fen == 2500
 
 
 def test_the_first_download_is_checked_with_the_certificate_it_carries(platform, fresh_container):

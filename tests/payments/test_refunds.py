@@ -58,7 +58,9 @@ def test_a_refund_goes_back_through_wechat_once_and_is_booked_OR2_OR3(db, platfo
     order_id, _ = confirmed_order(platform, functions)
     token = finance_token(platform, order_id[:8])
     status, refund = refund_by_hand(functions, token, order_id, 2500)
-    assert status == 202 and refund["status"] == "requested" and refund["out_refund_no"].startswith("RF")
+    assert status == 202
+    assert refund["status"] == "requested"
+    assert refund["out_refund_no"].startswith("RF")
     # The same request again (a double click) is the same refund, not a second one.
     assert refund_by_hand(functions, token, order_id, 2500)[1]["out_refund_no"] == refund["out_refund_no"]
     assert order_row(order_id).status == "refund_pending"
@@ -68,7 +70,9 @@ def test_a_refund_goes_back_through_wechat_once_and_is_booked_OR2_OR3(db, platfo
     assert refund_row(refund["out_refund_no"]).status == "succeeded"
     assert [(e.entry_type, e.amount_fen) for e in ledger_rows(order_id)] == [("payment", 2500), ("refund", -2500)]
     status, check = api(functions, "PaymentsAdminFunction", "GET", "/admin/payments/ledger-check", token)
-    assert status == 200 and check["balanced"] is True and check["mismatches"] == []
+    assert status == 200
+    assert check["balanced"] is True
+    assert check["mismatches"] == []
 
 
 def test_worker_killed_after_the_provider_accepted_is_resumed_by_redelivery_with_one_refund(
@@ -137,7 +141,8 @@ def test_a_refund_without_notification_is_finished_by_query(db, platform, functi
     assert done["refunds_followed"] >= 1
     assert refund_row(refund["out_refund_no"]).status == "succeeded"
     row = order_row(order_id)
-    assert row.status == "confirmed" and row.refunded_fen == 1000  # a partial refund: the rest stays paid
+    assert row.status == "confirmed"
+    assert row.refunded_fen == 1000  # a partial refund: the rest stays paid
 
 
 def test_an_abnormal_refund_goes_to_a_person_and_books_nothing(db, platform, functions):
@@ -163,7 +168,8 @@ def test_a_refund_beyond_what_was_paid_or_not_in_whole_fen_is_refused_and_change
     order_id, _ = confirmed_order(platform, functions)
     token = finance_token(platform, order_id[:8])
     status, body = refund_by_hand(functions, token, order_id, amount)
-    assert status in (400, 409) and body["error"]["field"] == "amount_fen"
+    assert status in (400, 409)
+    assert body["error"]["field"] == "amount_fen"
     with engine().connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.payment_refunds)
                             .where(tables.payment_refunds.c.order_id == order_id)).scalar_one() == 0
@@ -182,7 +188,8 @@ def test_a_partial_refund_before_the_his_confirmed_leaves_the_order_paid_until_i
     deliver_queued(platform, functions, "RefundsQueue",
                    until=lambda: refund_row(refund["out_refund_no"]).status == "succeeded")
     row = order_row(order_id)
-    assert row.status == "paid" and row.refunded_fen == 500  # not "confirmed": the HIS has not said so
+    assert row.status == "paid"  # not "confirmed": the HIS has not said so
+    assert row.refunded_fen == 500
     deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(order_id).status == "confirmed")
 
 
@@ -199,7 +206,8 @@ def test_a_refund_the_provider_refuses_is_closed_for_finance_and_another_can_be_
     assert ("refund_refused", refund["out_refund_no"]) in [(a["reason"], a["out_refund_no"]) for a in listed]
     # The same reason with another amount is refused; the cause fixed, another reason goes through.
     status, body = refund_by_hand(functions, fin, order_id, 2400)
-    assert status == 409 and body["error"]["code"] == "refund_reason_used"
+    assert status == 409
+    assert body["error"]["code"] == "refund_reason_used"
     sim_order["refunded"] = 0
     again = refund_by_hand(functions, fin, order_id, 2500, "patient_request_2")[1]
     deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(order_id).status == "refunded")

@@ -48,28 +48,35 @@ def test_an_anomaly_id_in_other_than_ascii_digits_is_400_and_resolves_nothing_NF
     # "²" passes str.isdigit() but not int(); int() reads the other two as the anomaly's own id.
     for spelt in ("²", str(number).translate(ARABIC_INDIC), str(number).translate(FULL_WIDTH)):
         status, body = resolve(functions, token, spelt)
-        assert status == 400 and body["error"]["field"] == "anomaly_id", (spelt, body)
-    assert anomaly(number).resolved_at is None and audit_count() == before
+        assert status == 400, (spelt, body)
+        assert body["error"]["field"] == "anomaly_id", (spelt, body)
+    assert anomaly(number).resolved_at is None
+    assert audit_count() == before
     status, body = resolve(functions, token, "9" * 40)  # beyond any id: no driver error either
-    assert status == 400 and body["error"]["field"] == "anomaly_id"
+    assert status == 400
+    assert body["error"]["field"] == "anomaly_id"
     status, resolved = resolve(functions, token, str(number))
-    assert status == 200 and resolved["resolution"] == "refunded offline by the cashier"
+    assert status == 200
+    assert resolved["resolution"] == "refunded offline by the cashier"
 
 
 def test_an_unknown_anomaly_in_ascii_digits_is_still_404_NF5(db, platform, functions):
     token = finance_token(platform, uuid.uuid4().hex[:8])
     status, body = resolve(functions, token, "999999999")
-    assert status == 404 and body["error"]["field"] == "anomaly_id"
+    assert status == 404
+    assert body["error"]["field"] == "anomaly_id"
 
 
 def test_a_resolution_with_a_hidden_character_is_400_and_a_multiline_one_is_kept_NF5(db, platform, functions):
     number = open_anomaly()
     token = finance_token(platform, uuid.uuid4().hex[:8])
     status, body = resolve(functions, token, str(number), "已线下退款\u202e")
-    assert status == 400 and body["error"]["field"] == "resolution"
+    assert status == 400
+    assert body["error"]["field"] == "resolution"
     assert anomaly(number).resolved_at is None
     status, resolved = resolve(functions, token, str(number), "已线下退款\n收据号 0012")
-    assert status == 200 and resolved["resolution"] == "已线下退款\n收据号 0012"
+    assert status == 200
+    assert resolved["resolution"] == "已线下退款\n收据号 0012"
 
 
 @pytest.mark.parametrize("consent", [1, 1.0, "true"])
@@ -78,7 +85,8 @@ def test_credit_consent_must_be_json_true_and_nothing_is_enrolled_otherwise_OC2_
     principal, token, _ = patient_with_bill(platform)
     status, body = api(functions, "PaymentsApiFunction", "POST", ENROLMENT, token,
                        {"consent": consent, "consent_version": "credit-care-2026.11"})
-    assert status == 400 and body["error"]["field"] == "consent"
+    assert status == 400
+    assert body["error"]["field"] == "consent"
     with engine().connect() as conn:
         for table in (tables.credit_enrolments, tables.consents):
             assert conn.execute(sa.select(sa.func.count()).select_from(table)

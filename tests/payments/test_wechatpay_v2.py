@@ -34,7 +34,8 @@ def v2_order(platform, functions):
 
 def test_v2_prepay_signs_the_page_parameters_with_the_merchant_key(db, platform, functions, v2_merchant):
     order_id, params = v2_order(platform, functions)
-    assert order_row(order_id).api_version == "v2" and params["signType"] == "MD5"
+    assert order_row(order_id).api_version == "v2"
+    assert params["signType"] == "MD5"
     fields = {k: v for k, v in params.items() if k != "paySign"}
     text = "&".join(f"{k}={fields[k]}" for k in sorted(fields)) + f"&key={devenv.wechatpay_dev_keys()['v2_api_key']}"
     assert params["paySign"] == hashlib.md5(text.encode()).hexdigest().upper()
@@ -56,7 +57,8 @@ def test_a_valid_v2_notification_is_accepted_with_or_without_sign_type(db, platf
     from tests.conftest import wait_for
 
     last = wait_for(lambda: [n for n in platform.wechatpay.notifications if n["key"] == order_id])[-1]
-    assert last["accepted"] and last["status"] == 200
+    assert last["accepted"]
+    assert last["status"] == 200
 
 
 @pytest.mark.parametrize("change", ["total_fee", "sign", "dtd"])
@@ -73,8 +75,10 @@ def test_a_tampered_v2_notification_is_refused_and_changes_nothing(db, platform,
         text = '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY e "x">]>' + text
     answer = requests.post(f"{platform.api.url}/callbacks/wechatpay/v2/payment", data=text.encode(),
                            headers=headers, timeout=10)
-    assert answer.status_code == 401 and "<return_code><![CDATA[FAIL]]></return_code>" in answer.text
-    assert order_row(order_id).status == "paying" and ledger_rows(order_id) == []
+    assert answer.status_code == 401
+    assert "<return_code><![CDATA[FAIL]]></return_code>" in answer.text
+    assert order_row(order_id).status == "paying"
+    assert ledger_rows(order_id) == []
 
 
 def test_a_v2_refund_goes_back_and_its_encrypted_notification_finishes_it(db, platform, functions, v2_merchant):
@@ -88,7 +92,8 @@ def test_a_v2_refund_goes_back_and_its_encrypted_notification_finishes_it(db, pl
     deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(order_id).status == "refunded")
     assert [(e.entry_type, e.amount_fen) for e in ledger_rows(order_id)] == [("payment", 1230), ("refund", -1230)]
     sim_refund = platform.wechatpay.refunds[(devenv.DEV_V2_MCHID, refund["out_refund_no"])]
-    assert sim_refund["api"] == "v2" and sim_refund["status"] == "SUCCESS"
+    assert sim_refund["api"] == "v2"
+    assert sim_refund["status"] == "SUCCESS"
 
 
 def test_a_v2_refund_notification_that_does_not_decrypt_is_refused(db, platform, functions):
@@ -97,11 +102,13 @@ def test_a_v2_refund_notification_that_does_not_decrypt_is_refused(db, platform,
             "<req_info><![CDATA[bm90IGVuY3J5cHRlZCB3aXRoIG91ciBrZXkhISE=]]></req_info></xml>")
     answer = requests.post(f"{platform.api.url}/callbacks/wechatpay/v2/refund", data=body.encode(),
                            headers={"Content-Type": "text/xml"}, timeout=10)
-    assert answer.status_code == 401 and "FAIL" in answer.text
+    assert answer.status_code == 401
+    assert "FAIL" in answer.text
 
 
 @pytest.mark.parametrize("path", ["/callbacks/wechatpay/v2/payment", "/callbacks/wechatpay/v2/refund"])
 def test_a_body_that_is_not_utf8_is_refused_in_the_platforms_format(db, platform, path):
     answer = requests.post(f"{platform.api.url}{path}", data=b"<xml>\xff\xfe</xml>",
                            headers={"Content-Type": "text/xml"}, timeout=10)
-    assert answer.status_code == 401 and "<return_code><![CDATA[FAIL]]></return_code>" in answer.text
+    assert answer.status_code == 401
+    assert "<return_code><![CDATA[FAIL]]></return_code>" in answer.text

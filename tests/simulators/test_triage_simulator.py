@@ -65,9 +65,13 @@ def _refused(call, *args, **kwargs) -> TriageError:
 
 def test_push_accepted_and_stored_ER7(sim, api, correlation_id):
     answer = api.push_case(_case())
-    assert answer["case_id"] == CASE and answer["accepted_version"] == 1 and answer["triage_ref"]
+    assert answer["case_id"] == CASE
+    assert answer["accepted_version"] == 1
+    assert answer["triage_ref"]
     [stored] = requests.get(f"{sim.url}/_sim/cases", timeout=5).json()["cases"]
-    assert stored["case"] == _case() and stored["accepted_version"] == 1 and stored["status"] == "received"
+    assert stored["case"] == _case()
+    assert stored["accepted_version"] == 1
+    assert stored["status"] == "received"
     assert stored["correlation_id"] == correlation_id
     # A location change, then a status change: each newer version replaces the stored one.
     moved = _case(version=2, location={"latitude": 31.2310, "longitude": 121.4740, "coord_system": "gcj02"})
@@ -77,7 +81,8 @@ def test_push_accepted_and_stored_ER7(sim, api, correlation_id):
     dispatched = _case(version=3, status="dispatched", vehicle=vehicle)
     assert api.push_case(dispatched)["accepted_version"] == 3
     [stored] = sim.cases(CASE)
-    assert stored["case"] == dispatched and stored["status"] == "dispatched"
+    assert stored["case"] == dispatched
+    assert stored["status"] == "dispatched"
     deliveries = sim.deliveries()
     assert [(d["version"], d["status"], d["result"]) for d in deliveries] == [
         (1, 201, "created"), (2, 200, "updated"), (3, 200, "updated")]
@@ -106,17 +111,21 @@ def test_older_version_after_newer_is_ignored_ER7(sim, api):
 
 def test_wrong_api_key_is_permanent_401_ER7(sim):
     error = _refused(TriageApi(sim.url, "not-the-key").push_case, _case())
-    assert error.status == 401 and error.code == "invalid_api_key"
-    assert not error.retryable and not isinstance(error, TriageUnavailable)
+    assert error.status == 401
+    assert error.code == "invalid_api_key"
+    assert not error.retryable
+    assert not isinstance(error, TriageUnavailable)
     # Right key header, signature made with another key; or a body changed after signing.
     body = json.dumps(_case()).encode()
     reply = _raw_put(sim, body, signing_key="not-the-key")
-    assert reply.status_code == 401 and reply.json()["error"]["code"] == "invalid_signature"
+    assert reply.status_code == 401
+    assert reply.json()["error"]["code"] == "invalid_signature"
     timestamp = int(time.time())
     tampered = body.replace(b"received", b"cancelled")
     reply = requests.put(f"{sim.url}{CASES_PATH}/{CASE}", data=tampered, timeout=5,
                          headers={"X-Api-Key": KEY, "X-Signature": sign(KEY, timestamp, body)})
-    assert reply.status_code == 401 and reply.json()["error"]["code"] == "invalid_signature"
+    assert reply.status_code == 401
+    assert reply.json()["error"]["code"] == "invalid_signature"
     assert sim.cases() == []
     assert [(d["status"], d["result"], d["error"]) for d in sim.deliveries()] == [
         (401, "unauthorized", "invalid_api_key"), (401, "unauthorized", "invalid_signature"),
@@ -126,11 +135,14 @@ def test_wrong_api_key_is_permanent_401_ER7(sim):
 def test_stale_signature_is_refused_ER7(sim, api):
     body = json.dumps(_case()).encode()
     reply = _raw_put(sim, body, timestamp=int(time.time()) - 301)
-    assert reply.status_code == 401 and reply.json()["error"]["code"] == "signature_expired"
+    assert reply.status_code == 401
+    assert reply.json()["error"]["code"] == "signature_expired"
     # The adapter signs with its own clock: a receiver clock 301 s ahead sees it as stale ...
     sim.advance_clock(301)
     error = _refused(api.push_case, _case())
-    assert error.status == 401 and error.code == "signature_expired" and not error.retryable
+    assert error.status == 401
+    assert error.code == "signature_expired"
+    assert not error.retryable
     assert sim.cases() == []
     # ... while skew within the 300 s tolerance is accepted.
     sim.advance_clock(-301 + 250)
@@ -142,13 +154,15 @@ def test_503_fault_is_retryable_ER7(sim, api):
     requests.post(f"{sim.url}/_sim/faults", json=fault, timeout=5).raise_for_status()
     with pytest.raises(TriageUnavailable) as info:
         api.push_case(_case())
-    assert info.value.retryable and info.value.status == 503
+    assert info.value.retryable
+    assert info.value.status == 503
     assert sim.cases() == []
     assert api.push_case(_case())["accepted_version"] == 1  # only the next push failed
     sim.inject_fault("http500")
     with pytest.raises(TriageUnavailable) as info:
         api.push_case(_case(version=2))
-    assert info.value.status == 500 and info.value.retryable
+    assert info.value.status == 500
+    assert info.value.retryable
     assert [(d["version"], d["status"], d["result"]) for d in sim.deliveries()] == [
         (1, 503, "http503"), (1, 201, "created"), (2, 500, "http500")]
 
@@ -159,8 +173,11 @@ def test_timeout_fault_is_unavailable_ER7(sim):
     with pytest.raises(TriageUnavailable) as info:
         TriageApi(sim.url, KEY, timeout=(1, 0.3)).push_case(_case())
     assert time.monotonic() - started < 1
-    assert info.value.retryable and info.value.status is None and info.value.__cause__ is None
-    assert sim.cases() == [] and sim.deliveries()[0]["result"] == "timeout"
+    assert info.value.retryable
+    assert info.value.status is None
+    assert info.value.__cause__ is None
+    assert sim.cases() == []
+    assert sim.deliveries()[0]["result"] == "timeout"
     # The retry of the same version goes through once the fault is spent.
     assert TriageApi(sim.url, KEY, timeout=(1, 2)).push_case(_case())["accepted_version"] == 1
 
@@ -171,7 +188,8 @@ def test_slow_fault_within_timeout_succeeds_ER7(sim):
     assert TriageApi(sim.url, KEY, timeout=(1, 3)).push_case(_case())["accepted_version"] == 1
     assert time.monotonic() - started >= 0.4
     [delivery] = sim.deliveries()
-    assert delivery["fault"] == "slow" and delivery["result"] == "created"
+    assert delivery["fault"] == "slow"
+    assert delivery["result"] == "created"
 
 
 @pytest.mark.parametrize(("changes", "field"), [
@@ -185,9 +203,12 @@ def test_slow_fault_within_timeout_succeeds_ER7(sim):
 ])
 def test_bad_body_is_permanent_400_ER7(sim, api, changes, field):
     error = _refused(api.push_case, _case(**changes))
-    assert error.status == 400 and not error.retryable and error.code == "invalid_body"
+    assert error.status == 400
+    assert not error.retryable
+    assert error.code == "invalid_body"
     assert error.body["error"]["field"] == field
-    assert sim.cases() == [] and sim.deliveries()[0]["result"] == "invalid"
+    assert sim.cases() == []
+    assert sim.deliveries()[0]["result"] == "invalid"
 
 
 def test_bad_body_shapes_refused_ER7(sim, api):
@@ -198,7 +219,8 @@ def test_bad_body_shapes_refused_ER7(sim, api):
     assert _raw_put(sim, b"[1, 2]").json()["error"]["field"] == "body"
     assert _raw_put(sim, b"{not json").status_code == 400
     reply = _raw_put(sim, json.dumps(_case(case_id="another-case")).encode())
-    assert reply.status_code == 400 and reply.json()["error"]["field"] == "case_id"
+    assert reply.status_code == 400
+    assert reply.json()["error"]["field"] == "case_id"
     assert sim.cases() == []
 
 
@@ -210,7 +232,8 @@ def test_control_endpoints_ER7(sim, api):
     assert len({c["triage_ref"] for c in sim.cases()}) == 2
     assert requests.get(f"{sim.url}/_sim/stats", timeout=5).json()[CASES_PATH + "/{case_id}"] == 2
     requests.delete(f"{sim.url}/_sim/cases", timeout=5).raise_for_status()
-    assert sim.cases() == [] and sim.deliveries() == []
+    assert sim.cases() == []
+    assert sim.deliveries() == []
     assert requests.post(f"{sim.url}/_sim/faults", json={"mode": "errcode"}, timeout=5).status_code == 400
     requests.post(f"{sim.url}/_sim/faults", json={"mode": "http503", "count": 5}, timeout=5)
     requests.delete(f"{sim.url}/_sim/faults", timeout=5).raise_for_status()
@@ -235,8 +258,10 @@ def test_logs_carry_no_personal_data_ER7(sim, api, caplog, correlation_id):
     records = [r for r in caplog.records if r.name == "hospital.external"]
     assert [r.external["status"] for r in records] == [201, 400, 503, None]
     assert all(r.external["system"] == "triage" and r.external["operation"] == "push_case" for r in records)
-    assert records[0].levelno == logging.INFO and {r.levelno for r in records[1:]} == {logging.WARNING}
-    assert records[0].external["case_id"] == CASE and records[0].external["accepted_version"] == 1
+    assert records[0].levelno == logging.INFO
+    assert {r.levelno for r in records[1:]} == {logging.WARNING}
+    assert records[0].external["case_id"] == CASE
+    assert records[0].external["accepted_version"] == 1
     assert records[1].external["error_code"] == "invalid_body"
     assert records[3].external["error"] == "ReadTimeout"
     dumped = " ".join(f"{r.getMessage()} {vars(r)}" for r in records)

@@ -85,9 +85,11 @@ def test_stable_token_same_until_force_refresh(sim, api):
     assert expires_in == 7200
     sim.advance_clock(100)
     again, expires_in = api.fetch_stable_token(MINI, MINI_SECRET)
-    assert again == token and 7099 <= expires_in <= 7100  # counts down
+    assert again == token
+    assert 7099 <= expires_in <= 7100  # counts down
     fresh, expires_in = api.fetch_stable_token(MINI, MINI_SECRET, force_refresh=True)
-    assert fresh != token and expires_in == 7200
+    assert fresh != token
+    assert expires_in == 7200
     assert requests.get(f"{sim.url}/_sim/stats", timeout=5).json()[STABLE] == 3
     # force_refresh ends the old token at once
     user = sim.mint_login_code(MINI)
@@ -101,8 +103,10 @@ def test_subscribe_send_recorded(sim, api, correlation_id):
                                        page="pages/rescue")
     listed = requests.get(f"{sim.url}/_sim/messages", params={"touser": user["openid"]}, timeout=5).json()
     [message] = listed["messages"]
-    assert message["accepted"] and message["result"]["msgid"] == msgid
-    assert message["app_id"] == MINI and message["template_id"] == TEMPLATE
+    assert message["accepted"]
+    assert message["result"]["msgid"] == msgid
+    assert message["app_id"] == MINI
+    assert message["template_id"] == TEMPLATE
     assert message["body"]["data"] == {"thing1": {"value": "救护车已出发"}}
     assert message["body"]["page"] == "pages/rescue"
     assert message["correlation_id"] == correlation_id
@@ -115,9 +119,12 @@ def test_refused_user_recorded_as_refused(sim, api):
     requests.post(f"{sim.url}/_sim/refuse", json={"openid": user["openid"]}, timeout=5)
     token, _ = api.fetch_stable_token(MINI, MINI_SECRET)
     error = _errcode(api.send_subscribe_message, token, user["openid"], TEMPLATE, DATA)
-    assert error.errcode == 43101 and error.user_refused and not error.token_invalid
+    assert error.errcode == 43101
+    assert error.user_refused
+    assert not error.token_invalid
     [message] = sim.messages(touser=user["openid"])
-    assert not message["accepted"] and message["result"]["errcode"] == 43101
+    assert not message["accepted"]
+    assert message["result"]["errcode"] == 43101
 
 
 def test_template_message_to_official_account_user(sim, api):
@@ -133,11 +140,13 @@ def test_template_message_to_official_account_user(sim, api):
 def test_invalid_and_expired_token(sim, api):
     user = sim.mint_login_code(MINI)
     error = _errcode(api.send_subscribe_message, "not-a-token", user["openid"], TEMPLATE, DATA)
-    assert error.errcode == 40001 and error.token_invalid
+    assert error.errcode == 40001
+    assert error.token_invalid
     token, _ = api.fetch_stable_token(MINI, MINI_SECRET)
     sim.advance_clock(7201)
     error = _errcode(api.send_subscribe_message, token, user["openid"], TEMPLATE, DATA)
-    assert error.errcode == 42001 and error.token_invalid
+    assert error.errcode == 42001
+    assert error.token_invalid
     assert [m["accepted"] for m in sim.messages()] == [False, False]
 
 
@@ -145,7 +154,8 @@ def test_http500_fault_is_unavailable(sim, api):
     requests.post(f"{sim.url}/_sim/faults", json={"path": STABLE, "mode": "http500", "count": 1}, timeout=5)
     with pytest.raises(WeChatUnavailable) as info:
         api.fetch_stable_token(MINI, MINI_SECRET)
-    assert info.value.errcode is None and info.value.status == 500
+    assert info.value.errcode is None
+    assert info.value.status == 500
     assert api.fetch_stable_token(MINI, MINI_SECRET)[0]  # only the next call failed
 
 
@@ -171,12 +181,14 @@ def test_logs_carry_no_codes_tokens_or_secrets(sim, api, caplog):
     sim.inject_fault("/sns/jscode2session", "timeout", seconds=1)
     with pytest.raises(WeChatUnavailable) as info:
         WeChatApi(sim.url, timeout=(1, 0.2)).code_to_session(MINI, MINI_SECRET, user["code"])
-    assert MINI_SECRET not in str(info.value) and info.value.__cause__ is None
+    assert MINI_SECRET not in str(info.value)
+    assert info.value.__cause__ is None
 
     records = [r for r in caplog.records if r.name == "hospital.external"]
     operations = [r.external["operation"] for r in records]
     assert operations == ["code2session", "stable_token", "subscribe_send", "code2session"]
-    assert records[0].external["status"] == 200 and records[-1].external["status"] is None
+    assert records[0].external["status"] == 200
+    assert records[-1].external["status"] is None
     dumped = " ".join(f"{r.getMessage()} {vars(r)}" for r in records)
     for raw in (user["code"], token, MINI_SECRET, user["openid"]):
         assert raw not in dumped

@@ -51,15 +51,19 @@ def test_the_v3_trade_bill_downloads_with_its_sha1_in_wechats_layout(platform, t
     data = gzip.decompress(raw) if tar_type else raw
     assert hashlib.sha1(data).hexdigest() == answer["hash_value"]  # the SHA1 is of the uncompressed file
     lines = data.decode("utf-8").splitlines()
-    assert lines[0].split(",") == BILL_ALL and len(BILL_ALL) == 27
+    assert lines[0].split(",") == BILL_ALL
+    assert len(BILL_ALL) == 27
     rows = [split(line) for line in lines[1:-2]]
     assert all(len(r) == 27 for r in rows)
     mine = [dict(zip(BILL_ALL, r, strict=True)) for r in rows if r[6] == order_id]
     payment = next(r for r in mine if r["交易状态"] == "SUCCESS")
     refund = next(r for r in mine if r["交易状态"] == "REFUND")
-    assert payment["应结订单金额"] == "60.00" and payment["商户退款单号"] == "0" and payment["手续费"] == "0.32000"
+    assert payment["应结订单金额"] == "60.00"
+    assert payment["商户退款单号"] == "0"
+    assert payment["手续费"] == "0.32000"
     assert payment["商品名称"] == '挂号费, "普通门诊"'  # commas and quotes survive the comma-backtick split
-    assert refund["退款金额"] == "10.00" and refund["手续费"] == "-0.05000"
+    assert refund["退款金额"] == "10.00"
+    assert refund["手续费"] == "-0.05000"
     summary = dict(zip(lines[-2].split(","), split(lines[-1]), strict=True))
     assert int(summary["总交易单数"]) == len(rows)
     settle = sum(int(r[12].replace(".", "")) for r in rows)
@@ -96,7 +100,8 @@ def test_success_and_refund_bills_have_their_own_columns_and_an_empty_day_has_no
     today = dt.datetime.now(CST).date().isoformat()
     sim = platform.wechatpay
     assert sim.trade_bill(devenv.DEV_V3_MCHID, today, "SUCCESS").splitlines()[0].split(",") == BILL_SUCCESS
-    assert len(BILL_SUCCESS) == 20 and len(BILL_REFUND) == 29
+    assert len(BILL_SUCCESS) == 20
+    assert len(BILL_REFUND) == 29
     assert sim.trade_bill(devenv.DEV_V3_MCHID, today, "REFUND").splitlines()[0].split(",") == BILL_REFUND
     client = v3_client(platform)
     from hospital.adapters.wechatpay_v3 import WeChatPayError

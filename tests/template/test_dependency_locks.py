@@ -70,7 +70,8 @@ def read_lock(path: pathlib.Path) -> dict[str, Locked]:
         spec, *_ = line.split(" --hash=", 1)
         req = Requirement(spec)
         pins = [s.version for s in req.specifier if s.operator == "=="]
-        assert len(pins) == 1 and len(req.specifier) == 1, f"{path.name}: {spec!r} is not pinned with =="
+        assert len(pins) == 1, f"{path.name}: {spec!r} is not pinned with =="
+        assert len(req.specifier) == 1, f"{path.name}: {spec!r} is not pinned with =="
         hashes = set(HASH.findall(line))
         assert hashes, f"{path.name}: {spec!r} has no --hash (pip --require-hashes would refuse it)"
         name = canonicalize_name(req.name)
