@@ -114,36 +114,37 @@ def unpaid(order_id) -> bool:
     return row.status in ("created", "paying") and row.paid_fen == 0 and ledger_rows(order_id) == []
 
 
+def news_refused(platform, order: dict, mchid: str, appid: str) -> list[str]:
+    """Send a signed payment notification naming `mchid` and `appid` for `order`: it is
+    acknowledged (verified news), pays nothing, and the anomaly reasons recorded are returned."""
+    body, headers = signed_v3_payment(order["order_id"], order["amount_fen"], mchid, appid)
+    assert post_v3(platform, body, headers).status_code == 204
+    assert unpaid(order["order_id"])
+    return [a.reason for a in anomalies_of(order["order_id"])]
+
+
+def new_order(platform, functions) -> tuple[str, dict]:
+    _, token, bill = patient_with_bill(platform)
+    return token, create_order(functions, token, bill)[1]
+
+
 def test_news_naming_another_merchant_and_app_pays_no_order_never_sent_to_wechat_OP2_AS1(db, platform, functions):
     """The reviewer's case: signed with our key, naming another mchid and appid, for an order
     that was never sent to WeChat. Acknowledged (it is verified), recorded, nothing paid."""
-    _, token, bill = patient_with_bill(platform)
-    order = create_order(functions, token, bill)[1]
-    body, headers = signed_v3_payment(order["order_id"], order["amount_fen"], "1900009999", "wx-someone-else")
-    assert post_v3(platform, body, headers).status_code == 204
-    assert unpaid(order["order_id"])
-    assert [a.reason for a in anomalies_of(order["order_id"])] == ["merchant_mismatch"]
+    _, order = new_order(platform, functions)
+    assert news_refused(platform, order, "1900009999", "wx-someone-else") == ["merchant_mismatch"]
 
 
 def test_our_own_merchant_s_news_pays_no_order_never_sent_to_wechat_OP2_AS1(db, platform, functions):
-    _, token, bill = patient_with_bill(platform)
-    order = create_order(functions, token, bill)[1]
-    body, headers = signed_v3_payment(order["order_id"], order["amount_fen"], devenv.DEV_V3_MCHID,
-                                      platform.mini_program_app_id)
-    assert post_v3(platform, body, headers).status_code == 204
-    assert unpaid(order["order_id"])
-    assert [a.reason for a in anomalies_of(order["order_id"])] == ["never_sent_to_provider"]
+    _, order = new_order(platform, functions)
+    assert news_refused(platform, order, devenv.DEV_V3_MCHID, platform.mini_program_app_id) == \
+        ["never_sent_to_provider"]
 
 
 def test_news_of_another_merchant_signed_with_our_key_pays_no_order_we_opened_OP2_AS1(db, platform, functions):
-    _, token, bill = patient_with_bill(platform)
-    order = create_order(functions, token, bill)[1]
+    token, order = new_order(platform, functions)
     assert pay(functions, token, order["order_id"])[0] == 200  # opened at WeChat for our merchant
-    body, headers = signed_v3_payment(order["order_id"], order["amount_fen"], "1900009999",
-                                      platform.mini_program_app_id)
-    assert post_v3(platform, body, headers).status_code == 204
-    assert unpaid(order["order_id"])
-    assert [a.reason for a in anomalies_of(order["order_id"])] == ["merchant_mismatch"]
+    assert news_refused(platform, order, "1900009999", platform.mini_program_app_id) == ["merchant_mismatch"]
     # The genuine notification still pays it.
     body, headers = signed_v3_payment(order["order_id"], order["amount_fen"], devenv.DEV_V3_MCHID,
                                       platform.mini_program_app_id)
