@@ -1,8 +1,9 @@
 """Sign-in and sessions (ER1, NF1): WeChat codes in, the backend's own tokens out."""
-from hospital import web
+from hospital import settings, web
 from hospital.auth import roles
 
-app = web.create_app("auth")
+app = web.create_app("auth", needs=(
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.LIVE))
 
 
 @web.route(app, "/auth/wechat/mini-program", methods=["POST"], public=True)

@@ -6,9 +6,10 @@ import json
 
 from chalice import Response
 
+from hospital import settings
 from hospital.chalice_app import create_app
 
-app = create_app("live")
+app = create_app("live", needs=(settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.LIVE))
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 
 

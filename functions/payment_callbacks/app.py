@@ -4,9 +4,11 @@ Every one passes the same guard first: a size limit, and the platform's own fail
 when our side is in trouble (hospital.payments.platform_answers)."""
 from chalice import Response
 
-from hospital import web
+from hospital import settings, web
 
-app = web.create_app("payment_callbacks")
+app = web.create_app("payment_callbacks", needs=(
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.PAYMENTS,
+    settings.HIS, settings.CREDIT, settings.MEDICAL_INSURANCE))
 PLATFORM_TYPES = ["application/json", "text/xml", "application/xml", "text/plain"]
 
 

@@ -1,9 +1,11 @@
 """Back office for money (finance): abnormal orders, an order with its refunds and ledger,
 refunds by hand, and the ledger's balance check. Every call is audited."""
-from hospital import web
+from hospital import settings, web
 from hospital.auth import roles
 
-app = web.create_app("payments_admin")
+app = web.create_app("payments_admin", needs=(
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.PAYMENTS,
+    settings.HIS, settings.CREDIT, settings.MEDICAL_INSURANCE))
 FINANCE = {roles.FINANCE, roles.SUPER_ADMIN}
 
 

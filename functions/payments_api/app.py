@@ -1,10 +1,12 @@
 """Patients paying their HIS bills: an order per bill (the amount is the HIS's), paying it
 with WeChat Pay (the signed parameters for wx.requestPayment), medical insurance or on
 credit, their own orders with their refunds, and their credit-care enrolment (OC1, OC2)."""
-from hospital import web
+from hospital import settings, web
 from hospital.auth import roles
 
-app = web.create_app("payments_api")
+app = web.create_app("payments_api", needs=(
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.PAYMENTS,
+    settings.HIS, settings.CREDIT, settings.MEDICAL_INSURANCE))
 PATIENT = {roles.PATIENT}
 
 

@@ -1,9 +1,10 @@
 """Back office for emergency rescue: dispatch records and statistics, CSV export, and the
 full case with the caller's details for the roles allowed (EA1, EA2, EA3)."""
-from hospital import web
+from hospital import settings, web
 from hospital.auth import roles
 
-app = web.create_app("rescue_admin")
+app = web.create_app("rescue_admin", needs=(
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.TRIAGE))
 BACK_OFFICE = {roles.SUPER_ADMIN, roles.IT_ADMIN, roles.ED_NURSE}
 
 

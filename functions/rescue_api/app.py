@@ -1,10 +1,12 @@
 """Patient side of emergency rescue: intake, own cases, location corrections, cancellation,
 the ambulance's position and track, "my rescue persons", and reuse of the service-account
 profile by consent (ER1-ER6, ER8, ER10, ER11)."""
-from hospital import web
+from hospital import settings, web
 from hospital.auth import roles
 
-app = web.create_app("rescue_api")
+app = web.create_app("rescue_api", needs=(
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.QUEUES,
+    settings.LIVE))
 PATIENT = {roles.PATIENT}
 
 

@@ -1,9 +1,10 @@
 """Dispatcher side of emergency rescue: phone intake, accept, decide, dispatch, guidance
 sessions, cancel and complete (ER5, ER9, EA3, EA4)."""
-from hospital import web
+from hospital import settings, web
 from hospital.auth import roles
 
-app = web.create_app("rescue_dispatch")
+app = web.create_app("rescue_dispatch", needs=(
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.TRIAGE))
 DISPATCH = {roles.DISPATCHER}
 
 

@@ -1,7 +1,9 @@
 """Rescue events queue consumer: records the `alerted` node of each new case (ER3)."""
+from hospital import settings
 from hospital.chalice_app import create_app
 
-app = create_app("rescue_events")
+app = create_app("rescue_events", needs=(
+    settings.DATABASE, settings.PERSONAL_DATA, settings.WECHAT, settings.QUEUES, settings.LIVE, settings.TRIAGE))
 
 
 @app.on_sqs_message(queue="RescueEventsQueue", batch_size=10, name="handle_rescue_events")

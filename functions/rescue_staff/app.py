@@ -1,9 +1,11 @@
 """Ambulance crew side of emergency rescue: the assigned case with the caller's phone, trip
 progress from en route to back in service, and the vehicle's GPS track (ES1, ES2, ER6)."""
-from hospital import web
+from hospital import settings, web
 from hospital.auth import roles
 
-app = web.create_app("rescue_staff")
+app = web.create_app("rescue_staff", needs=(
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.QUEUES,
+    settings.LIVE, settings.TRIAGE))
 
 
 @web.route(app, "/staff/cases/{case_id}", methods=["GET"], allow={roles.STAFF})

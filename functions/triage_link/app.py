@@ -1,7 +1,9 @@
 """Triage queue consumer: pushes rescue cases to the ED triage system (ER7)."""
+from hospital import settings
 from hospital.chalice_app import create_app
 
-app = create_app("triage_link")
+app = create_app("triage_link", needs=(
+    settings.DATABASE, settings.PERSONAL_DATA, settings.WECHAT, settings.QUEUES, settings.LIVE, settings.TRIAGE))
 
 
 @app.on_sqs_message(queue="TriageQueue", batch_size=5, name="handle_triage_messages")

@@ -149,11 +149,11 @@ def test_secrets_read_from_secrets_manager_never_reach_the_logs_at_debug_NF5(pla
     """The SDK logs whole answers at DEBUG; its loggers are held at WARNING."""
     import logging
 
-    from hospital import config
+    from hospital import config, settings
 
     config.clear_caches()
     caplog.set_level(logging.DEBUG)
-    merchants = config.secret("WECHATPAY_SECRET_ARN")["merchants"]
+    merchants = config.secret(settings.WECHATPAY_SECRET_ARN)["merchants"]
     apiv3_key = next(m["apiv3_key"] for m in merchants if m.get("api", "v3") == "v3")
     assert apiv3_key not in caplog.text
 

@@ -141,10 +141,10 @@ def test_wechat_down_is_503_not_a_sign_in_failure(db, platform):
 
 def test_a_wechat_secret_filled_in_after_deployment_is_used_without_a_restart(db, platform):
     """Deployment creates the WeChat secret empty; operators fill it in later."""
-    from hospital import config
+    from hospital import config, settings
     from hospital.aws import client
 
-    arn = config.env("WECHAT_SECRET_ARN")
+    arn = settings.WECHAT_SECRET_ARN.get()
     sm = client("secretsmanager")
     original = sm.get_secret_value(SecretId=arn)["SecretString"]
     try:

@@ -4,7 +4,7 @@ import datetime as dt
 import jwt
 import pytest
 
-from hospital import config
+from hospital import config, settings
 from hospital.auth.tokens import Principal, issue_access_token, verify_access_token
 from hospital.errors import Unauthenticated
 
@@ -40,4 +40,4 @@ def test_forged_tokens_are_refused_NF1(platform, forge):
 
 
 def test_signing_key_comes_from_secrets_manager_not_the_environment(platform):
-    assert len(config.secret_value("APP_SECRET_ARN", "session_signing_key")) >= 32
+    assert len(config.secret_value(settings.APP_SECRET_ARN, "session_signing_key")) >= 32

@@ -126,11 +126,11 @@ def dumps(value) -> str:
 def wechatpay_secret_restored():
     """The WeChatPaySecret may be changed inside; its value is put back afterwards (the platform
     is shared by the whole session), and this container forgets what it read meanwhile."""
-    from hospital import config
+    from hospital import config, settings
     from hospital.aws import client
     from hospital.payments import merchants
 
-    arn = config.env("WECHATPAY_SECRET_ARN")
+    arn = settings.WECHATPAY_SECRET_ARN.get()
     original = client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
     try:
         yield arn
@@ -141,20 +141,20 @@ def wechatpay_secret_restored():
 
 
 def wechatpay_secret() -> dict:
-    from hospital import config
+    from hospital import settings
     from hospital.aws import client
 
     return json.loads(client("secretsmanager").get_secret_value(
-        SecretId=config.env("WECHATPAY_SECRET_ARN"))["SecretString"])
+        SecretId=settings.WECHATPAY_SECRET_ARN.get())["SecretString"])
 
 
 def put_wechatpay_secret(document: dict) -> None:
     """Write the secret as an operator would: containers notice when their cache ends, or at
     once for a serial they do not know."""
-    from hospital import config
+    from hospital import settings
     from hospital.aws import client
 
-    client("secretsmanager").put_secret_value(SecretId=config.env("WECHATPAY_SECRET_ARN"),
+    client("secretsmanager").put_secret_value(SecretId=settings.WECHATPAY_SECRET_ARN.get(),
                                               SecretString=json.dumps(document))
 
 

@@ -58,10 +58,10 @@ def run_function(functions) -> dict:
 
 
 def secret_version() -> str:
-    from hospital import config
+    from hospital import settings
     from hospital.aws import client
 
-    return client("secretsmanager").get_secret_value(SecretId=config.env("WECHATPAY_SECRET_ARN"))["VersionId"]
+    return client("secretsmanager").get_secret_value(SecretId=settings.WECHATPAY_SECRET_ARN.get())["VersionId"]
 
 
 def test_a_rotated_certificate_is_added_by_the_function_and_then_verifies_notifications(

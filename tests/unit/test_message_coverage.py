@@ -117,7 +117,8 @@ def consumer_functions() -> list[tuple[str, str, Consumer]]:
     event source of template.yaml."""
     template = load_template(ROOT / "template.yaml")
     env = template["Globals"]["Function"]["Environment"]["Variables"]
-    destination_of_queue = {env[variable]["Ref"]: destination for destination, variable in outbox.DESTINATIONS.items()}
+    destination_of_queue = {env[setting.name]["Ref"]: destination
+                            for destination, setting in outbox.DESTINATIONS.items()}
     found = []
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":

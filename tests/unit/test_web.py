@@ -13,7 +13,7 @@ def invoke(app, event):
 
 
 def test_a_route_must_declare_its_access_NF1():
-    app = web.create_app("t")
+    app = web.create_app("t", needs=())
     with pytest.raises(ValueError):
         web.route(app, "/x", methods=["GET"])(lambda: None)
     with pytest.raises(ValueError):
@@ -21,7 +21,7 @@ def test_a_route_must_declare_its_access_NF1():
 
 
 def test_a_route_registered_around_the_rule_fails_closed_NF1():
-    app = web.create_app("t")
+    app = web.create_app("t", needs=())
 
     @app.route("/sneaky")
     def sneaky():
@@ -32,7 +32,7 @@ def test_a_route_registered_around_the_rule_fails_closed_NF1():
 
 
 def test_public_route_errors_are_json_with_correlation_id():
-    app = web.create_app("t")
+    app = web.create_app("t", needs=())
 
     @web.route(app, "/boom", methods=["POST"], public=True)
     def boom():
@@ -47,7 +47,7 @@ def test_public_route_errors_are_json_with_correlation_id():
 
 
 def test_chalice_own_refusals_take_our_error_shape():
-    app = web.create_app("t")
+    app = web.create_app("t", needs=())
 
     @web.route(app, "/only-json", methods=["POST"], public=True)
     def only_json():
@@ -62,7 +62,7 @@ def test_chalice_own_refusals_take_our_error_shape():
 
 def query_app():
     """A public route that reads each kind of query value the functions use."""
-    app = web.create_app("t")
+    app = web.create_app("t", needs=())
 
     @web.route(app, "/q", methods=["GET"], public=True)
     def read():

@@ -1,4 +1,5 @@
-"""Every function's Chalice app is made here, so all of them log the same way.
+"""Every function's Chalice app is made here, so all of them log the same way and check the
+settings they need before they take their first event.
 
 The function's name and a correlation id are bound per invocation (not per process: the
 local runtime hosts every function in one process). HTTP functions use hospital.web,
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from hospital import observability
+from hospital import observability, settings
 
 
-def create_app(name: str) -> Chalice:
+def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
+    """`needs`: the settings groups the function's code reads (tests/unit/test_function_settings.py
+    finds them from its imports); a missing or malformed one fails the function's init."""
+    settings.check(name, needs)
     app = Chalice(app_name=name)
     observability.setup_logging()
 

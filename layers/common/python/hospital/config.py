@@ -1,35 +1,19 @@
-"""Configuration from environment variables and Secrets Manager.
+"""Secrets from Secrets Manager, and the database URL.
 
-Plain settings come from the environment that template.yaml declares; secrets come from
-Secrets Manager by ARN (fetched once per container and cached), never from the repo.
+Plain settings come from the environment that template.yaml declares (declared and checked in
+hospital.settings); secrets come from Secrets Manager by the ARN a setting names (fetched once
+per container and cached for a few minutes), never from the repo.
 """
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 
+from hospital import settings
+from hospital.settings import ConfigError
 
-class ConfigError(RuntimeError):
-    """A required setting is missing or malformed; the function cannot start work."""
-
-
-def env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None or value == "":
-        raise ConfigError(f"environment variable {name} is not set")
-    return value
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"environment variable {name} must be an integer") from exc
+__all__ = ["ConfigError", "clear_caches", "database_url", "secret", "secret_value"]
 
 
 _SECRET_TTL = 300.0  # seconds: a rotated or newly filled secret reaches warm containers
@@ -37,17 +21,18 @@ _secrets: dict[str, tuple[float, dict]] = {}
 _secrets_lock = threading.Lock()
 
 
-def secret(arn_env: str, *, fresh: bool = False) -> dict:
-    """The JSON object stored in the Secrets Manager secret named by env var `arn_env`,
+def secret(arn: settings.Text, *, fresh: bool = False) -> dict:
+    """The JSON object stored in the Secrets Manager secret whose ARN setting is `arn`,
     cached per container for a few minutes."""
     now = time.monotonic()
+    arn_env = arn.name
     with _secrets_lock:
         cached = _secrets.get(arn_env)
     if cached and not fresh and now - cached[0] < _SECRET_TTL:
         return cached[1]
     from hospital.aws import client
 
-    value = client("secretsmanager").get_secret_value(SecretId=env(arn_env))["SecretString"]
+    value = client("secretsmanager").get_secret_value(SecretId=arn.get())["SecretString"]
     try:
         parsed = json.loads(value)
     except ValueError:
@@ -59,22 +44,22 @@ def secret(arn_env: str, *, fresh: bool = False) -> dict:
     return parsed
 
 
-def secret_value(arn_env: str, key: str) -> str:
-    data = secret(arn_env)
+def secret_value(arn: settings.Text, key: str) -> str:
+    data = secret(arn)
     if not data.get(key):
-        data = secret(arn_env, fresh=True)  # filled in since we cached it?
+        data = secret(arn, fresh=True)  # filled in since we cached it?
     if not data.get(key):
-        raise ConfigError(f"secret behind {arn_env} has no {key!r}")
+        raise ConfigError(f"secret behind {arn.name} has no {key!r}")
     return str(data[key])
 
 
 def database_url() -> str:
     """DATABASE_URL wins (local runs, tests); on AWS the URL sits in a secret."""
-    url = os.environ.get("DATABASE_URL")
+    url = settings.DATABASE_URL.get_optional()
     if url:
         return url
-    if os.environ.get("DATABASE_SECRET_ARN"):
-        return secret_value("DATABASE_SECRET_ARN", "url")  # SecretString {"url": "mysql+pymysql://..."}
+    if settings.DATABASE_SECRET_ARN.get_optional():
+        return secret_value(settings.DATABASE_SECRET_ARN, "url")  # SecretString {"url": "mysql+pymysql://..."}
     raise ConfigError("set DATABASE_URL or DATABASE_SECRET_ARN")
 
 

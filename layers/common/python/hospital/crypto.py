@@ -21,7 +21,7 @@ import threading
 import time
 import unicodedata
 
-from hospital import config
+from hospital import config, settings
 
 VERSION = 2
 AES_GCM, SM4_GCM = 1, 2
@@ -43,14 +43,14 @@ class _KeyRing:
         self._unwrapped: dict[bytes, bytes] = {}  # wrapped key -> plaintext key
 
     def current(self, cipher: int) -> tuple[bytes, bytes]:
-        max_age = config.env_int("DATA_KEY_MAX_AGE", 3600)
+        max_age = settings.DATA_KEY_MAX_AGE.get()
         with self._lock:
             entry = self._current.get(cipher)
             if entry and time.monotonic() - entry[2] < max_age:
                 return entry[0], entry[1]
         from hospital.aws import client
 
-        answer = client("kms").generate_data_key(KeyId=config.env("PII_KEY_ID"),
+        answer = client("kms").generate_data_key(KeyId=settings.PII_KEY_ID.get(),
                                                  NumberOfBytes=_KEY_BYTES[cipher])
         wrapped, key = answer["CiphertextBlob"], answer["Plaintext"]
         with self._lock:
@@ -116,10 +116,7 @@ def _open(cipher: int, key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> b
 
 
 def current_cipher() -> int:
-    name = os.environ.get("PII_CIPHER", "AES-GCM")
-    if name not in _CIPHER_IDS:
-        raise config.ConfigError(f"PII_CIPHER must be one of {sorted(_CIPHER_IDS)}")
-    return _CIPHER_IDS[name]
+    return _CIPHER_IDS[settings.PII_CIPHER.get()]
 
 
 def encrypt(value: str | bytes, context: str) -> bytes:
@@ -158,7 +155,7 @@ def lookup_hash(value: str, kind: str) -> str:
 
     `kind` separates namespaces (a phone number and an ID number never collide).
     """
-    key = config.secret_value("LOOKUP_HASH_SECRET_ARN", "lookup_hash_key").encode()
+    key = config.secret_value(settings.LOOKUP_HASH_SECRET_ARN, "lookup_hash_key").encode()
     normalised = unicodedata.normalize("NFKC", value).strip()
     if kind in _CASE_FREE_KINDS:
         normalised = normalised.upper()

@@ -17,11 +17,10 @@ import datetime as dt
 import functools
 import json
 import logging
-import os
 
 import sqlalchemy as sa
 
-from hospital import config
+from hospital import settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.timeutil import utcnow
@@ -115,7 +114,7 @@ def _expired(expires_at, now) -> bool:
 
 def send(connection_id: str, message: dict) -> bool:
     """One message to one connection; False if it is gone."""
-    client = _management(config.env("LIVE_API_ENDPOINT"))
+    client = _management(settings.LIVE_API_ENDPOINT.get())
     try:
         client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(message, ensure_ascii=False).encode())
         return True
@@ -167,7 +166,7 @@ def push_to(channels: list[str], message: dict) -> Delivery:
     current = [r for r in rows if _has_right(r, now)]
     if not current:
         return result
-    client = _management(config.env("LIVE_API_ENDPOINT"))
+    client = _management(settings.LIVE_API_ENDPOINT.get())
     data = json.dumps(message, ensure_ascii=False).encode()
     for row in current:
         try:
@@ -204,7 +203,7 @@ def _close(connection_ids: list[str]) -> int:
         return 0
     with transaction() as conn:
         conn.execute(t.live_connections.delete().where(t.live_connections.c.connection_id.in_(connection_ids)))
-    endpoint = os.environ.get("LIVE_API_ENDPOINT")
+    endpoint = settings.LIVE_API_ENDPOINT.get_optional()
     if endpoint:
         client = _management(endpoint)
         for connection_id in connection_ids:

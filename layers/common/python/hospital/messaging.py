@@ -16,11 +16,10 @@ import dataclasses
 import functools
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hospital import messages
+from hospital import messages, settings
 from hospital.observability import CORRELATION_ATTRIBUTE, bind_correlation_id, reset_correlation_id
 
 log = logging.getLogger("hospital.messaging")
@@ -88,7 +87,7 @@ def _retry_soon(raw: dict) -> None:
     """Shorten the failed record's invisibility: base * 2^(receives-1), at most 2 minutes."""
     from hospital.aws import client
 
-    base = int(os.environ.get("SQS_RETRY_BASE_SECONDS", "5"))
+    base = settings.SQS_RETRY_BASE_SECONDS.get()
     receives = int((raw.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
     try:
         client("sqs").change_message_visibility(

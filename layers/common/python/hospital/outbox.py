@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hospital import config
+from hospital import settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.observability import CORRELATION_ATTRIBUTE, current_correlation_id
@@ -24,11 +24,11 @@ log = logging.getLogger("hospital.outbox")
 
 # Logical destination -> environment variable holding the queue URL (set by template.yaml).
 DESTINATIONS = {
-    "rescue-events": "RESCUE_EVENTS_QUEUE_URL",
-    "triage": "TRIAGE_QUEUE_URL",
-    "notifications": "NOTIFICATIONS_QUEUE_URL",
-    "payment-events": "PAYMENT_EVENTS_QUEUE_URL",
-    "refunds": "REFUNDS_QUEUE_URL",
+    "rescue-events": settings.RESCUE_EVENTS_QUEUE_URL,
+    "triage": settings.TRIAGE_QUEUE_URL,
+    "notifications": settings.NOTIFICATIONS_QUEUE_URL,
+    "payment-events": settings.PAYMENT_EVENTS_QUEUE_URL,
+    "refunds": settings.REFUNDS_QUEUE_URL,
 }
 CLAIM = dt.timedelta(seconds=30)
 
@@ -135,7 +135,7 @@ def _send(row, profile: str = "default") -> None:
     if row.correlation_id:
         attributes[CORRELATION_ATTRIBUTE] = {"DataType": "String", "StringValue": row.correlation_id}
     client("sqs", profile).send_message(
-        QueueUrl=config.env(DESTINATIONS[row.destination]),
+        QueueUrl=DESTINATIONS[row.destination].get(),
         MessageBody=json.dumps(envelope(row), ensure_ascii=False),
         MessageAttributes=attributes,
     )

@@ -22,7 +22,7 @@ import time
 
 from chalice import Chalice, Response
 
-from hospital import observability
+from hospital import observability, settings
 from hospital.errors import AppError, Forbidden, ServiceUnavailable, Unauthenticated, ValidationFailed
 
 # Chalice's own refusals are about these parts of the request.
@@ -38,10 +38,10 @@ _principal: contextvars.ContextVar = contextvars.ContextVar("principal", default
 _request: contextvars.ContextVar = contextvars.ContextVar("request", default=None)
 
 
-def create_app(name: str) -> Chalice:
+def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
     from hospital import chalice_app
 
-    app = chalice_app.create_app(name)
+    app = chalice_app.create_app(name, needs=needs)
     app.register_middleware(_http_middleware(app), "http")
     return app
 

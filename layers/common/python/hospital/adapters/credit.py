@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from hospital import config
+from hospital import config, settings
 from hospital.adapters import signing
 from hospital.adapters.payment_results import PaymentResult, RefundResult
 from hospital.errors import UpstreamUnavailable
@@ -90,7 +90,7 @@ class CreditClient:
 
 
 def client() -> CreditClient:
-    return CreditClient(config.env("CREDIT_API_BASE"), config.secret_value("CREDIT_SECRET_ARN", "api_key"))
+    return CreditClient(settings.CREDIT_API_BASE.get(), config.secret_value(settings.CREDIT_SECRET_ARN, "api_key"))
 
 
 def charge_result(charge: dict, charge_no: str, amount_fen: int, at: dt.datetime, channel: str) -> PaymentResult | None:

@@ -25,7 +25,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from hospital import config, money
+from hospital import config, money, settings
 from hospital.adapters import signing
 from hospital.errors import UpstreamUnavailable
 
@@ -91,4 +91,4 @@ class HisClient:
 
 
 def client() -> HisClient:
-    return HisClient(config.env("HIS_API_BASE"), config.secret_value("HIS_SECRET_ARN", "api_key"))
+    return HisClient(settings.HIS_API_BASE.get(), config.secret_value(settings.HIS_SECRET_ARN, "api_key"))

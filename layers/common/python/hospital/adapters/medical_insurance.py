@@ -30,7 +30,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from hospital import config, money
+from hospital import config, money, settings
 from hospital.adapters import signing
 from hospital.errors import UpstreamUnavailable
 
@@ -112,4 +112,4 @@ def verify_callback(headers: dict, body: bytes, key: str, now: float | None = No
 
 
 def client() -> InsuranceClient:
-    return InsuranceClient(config.env("MED_INS_API_BASE"), config.secret_value("MED_INS_SECRET_ARN", "api_key"))
+    return InsuranceClient(settings.MED_INS_API_BASE.get(), config.secret_value(settings.MED_INS_SECRET_ARN, "api_key"))

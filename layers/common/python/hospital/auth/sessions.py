@@ -14,7 +14,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from hospital import audit, config
+from hospital import audit, config, settings
 from hospital.auth import roles as R
 from hospital.auth.tokens import (
     Principal,
@@ -35,20 +35,20 @@ log = logging.getLogger("hospital.auth")
 MINI_PROGRAM = "mini_program"
 OFFICIAL_ACCOUNT = "official_account"
 _APP_ENV = {
-    MINI_PROGRAM: "WECHAT_MINI_PROGRAM_APP_ID",
-    OFFICIAL_ACCOUNT: "WECHAT_OFFICIAL_ACCOUNT_APP_ID",
+    MINI_PROGRAM: settings.WECHAT_MINI_PROGRAM_APP_ID,
+    OFFICIAL_ACCOUNT: settings.WECHAT_OFFICIAL_ACCOUNT_APP_ID,
 }
 
 
 def _wechat():
     from hospital.adapters.wechat import WeChatApi
 
-    return WeChatApi(config.env("WECHAT_API_BASE", "https://api.weixin.qq.com"))
+    return WeChatApi(settings.WECHAT_API_BASE.get())
 
 
 def app_credentials(channel: str) -> tuple[str, str]:
-    app_id = config.env(_APP_ENV[channel])
-    return app_id, config.secret_value("WECHAT_SECRET_ARN", app_id)
+    app_id = _APP_ENV[channel].get()
+    return app_id, config.secret_value(settings.WECHAT_SECRET_ARN, app_id)
 
 
 def sign_in_with_wechat(channel: str, code: str) -> dict:

@@ -13,7 +13,7 @@ import dataclasses
 import threading
 import time
 
-from hospital import config
+from hospital import settings
 from hospital.errors import Unauthenticated
 
 
@@ -51,7 +51,7 @@ def current(principal, *, fresh: bool = False):
     `fresh` reads it from the database whatever is cached (for rare, long-lived grants)."""
     key = (principal.user_id, principal.session_id)
     now = time.monotonic()
-    ttl = config.env_int("STANDING_CACHE_SECONDS", 5)
+    ttl = settings.STANDING_CACHE_SECONDS.get()
     with _lock:
         cached = _cache.get(key)
     if fresh or cached is None or now - cached[0] >= ttl:

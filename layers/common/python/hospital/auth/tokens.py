@@ -13,7 +13,7 @@ import hashlib
 import secrets
 import uuid
 
-from hospital import config
+from hospital import config, settings
 from hospital.errors import Unauthenticated
 
 ISSUER = "hospital-backend"
@@ -35,15 +35,15 @@ class Principal:
 
 
 def access_ttl() -> int:
-    return config.env_int("SESSION_TTL_SECONDS", 900)
+    return settings.SESSION_TTL_SECONDS.get()
 
 
 def refresh_ttl() -> dt.timedelta:
-    return dt.timedelta(days=config.env_int("REFRESH_TTL_DAYS", 30))
+    return dt.timedelta(days=settings.REFRESH_TTL_DAYS.get())
 
 
 def _signing_key() -> str:
-    return config.secret_value("APP_SECRET_ARN", "session_signing_key")
+    return config.secret_value(settings.APP_SECRET_ARN, "session_signing_key")
 
 
 def issue_access_token(principal: Principal, now: dt.datetime | None = None) -> str:

@@ -14,7 +14,7 @@ import select
 import threading
 import time
 
-from hospital import config
+from hospital import config, settings
 
 _engine = None
 _lock = threading.Lock()
@@ -24,7 +24,7 @@ def _create():
     import sqlalchemy as sa
 
     url = sa.engine.make_url(config.database_url())
-    pool_size = config.env_int("DB_POOL_SIZE", 1)
+    pool_size = settings.DB_POOL_SIZE.get()
     if url.get_backend_name() == "sqlite":
         eng = sa.create_engine(
             url,
@@ -61,14 +61,14 @@ def _create():
         # Bound values (openids, encrypted blobs) stay out of exception texts and so out of logs.
         hide_parameters=True,
         connect_args={
-            "connect_timeout": config.env_int("DB_CONNECT_TIMEOUT", 3),
-            "read_timeout": config.env_int("DB_READ_TIMEOUT", 5),
-            "write_timeout": config.env_int("DB_READ_TIMEOUT", 5),
+            "connect_timeout": settings.DB_CONNECT_TIMEOUT.get(),
+            "read_timeout": settings.DB_READ_TIMEOUT.get(),
+            "write_timeout": settings.DB_READ_TIMEOUT.get(),
             "charset": "utf8mb4",
         },
         isolation_level="READ COMMITTED",
     )
-    _ping_when_idle(eng, config.env_int("DB_PING_AFTER", 10))
+    _ping_when_idle(eng, settings.DB_PING_AFTER.get())
     return eng
 
 

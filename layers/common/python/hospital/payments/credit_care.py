@@ -17,7 +17,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from hospital import audit, crypto
+from hospital import audit, crypto, settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, UpstreamUnavailable
@@ -141,7 +141,7 @@ def handle_callback(headers: dict, body: bytes) -> tuple[int, dict]:
     from hospital.adapters import credit
 
     try:
-        credit.verify_callback(headers, body, config.secret_value("CREDIT_SECRET_ARN", "api_key"))
+        credit.verify_callback(headers, body, config.secret_value(settings.CREDIT_SECRET_ARN, "api_key"))
         event = json.loads(body)
         kind, charge_no = str(event["event"]), str(event["charge_no"])
     except (ValueError, KeyError, TypeError) as exc:

@@ -11,6 +11,7 @@ import logging
 
 import sqlalchemy as sa
 
+from hospital import settings
 from hospital.adapters import medical_insurance as platform
 from hospital.adapters.wechatpay_v3 import MixedOrder
 from hospital.db import tables as t
@@ -127,7 +128,7 @@ def handle_callback(headers: dict, body: bytes) -> tuple[int, dict]:
     from hospital import config
 
     try:
-        platform.verify_callback(headers, body, config.secret_value("MED_INS_SECRET_ARN", "api_key"))
+        platform.verify_callback(headers, body, config.secret_value(settings.MED_INS_SECRET_ARN, "api_key"))
         event = json.loads(body)
         kind, pay_ord_id = str(event["event"]), str(event["pay_ord_id"])
     except (ValueError, KeyError, TypeError) as exc:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import copy
 import json
 
-from hospital import config
+from hospital import config, settings
 
 
 def secret_id(given: str | None = None) -> str:
     """The secret's ARN or name: as given, else WECHATPAY_SECRET_ARN."""
-    return given or config.env("WECHATPAY_SECRET_ARN")
+    return given or settings.WECHATPAY_SECRET_ARN.get()
 
 
 def load(secret: str) -> dict:

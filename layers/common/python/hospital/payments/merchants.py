@@ -33,12 +33,11 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from hospital import config
+from hospital import config, settings
 from hospital.adapters import wechatpay_v2, wechatpay_v3
 
 log = logging.getLogger("hospital.payments")
 
-SECRET_ENV = "WECHATPAY_SECRET_ARN"
 PUBLIC_KEY_ID_PREFIX = "PUB_KEY_ID_"
 APIV3_KEY_BYTES = 32
 REREAD_SECONDS = 30.0
@@ -151,7 +150,7 @@ def _merchant_serial(entry: dict, private_key) -> str:
 
 def _merchants(fresh: bool = False) -> dict:
     global _cache
-    raw = config.secret(SECRET_ENV, fresh=fresh)
+    raw = config.secret(settings.WECHATPAY_SECRET_ARN, fresh=fresh)
     text = json.dumps(raw, sort_keys=True)
     with _lock:
         if _cache is not None and _cache[0] == text:
@@ -203,7 +202,7 @@ def api_version(merchant) -> str:
 
 
 def for_new_orders():
-    return by_mchid(config.env("WECHATPAY_MCHID"))
+    return by_mchid(settings.WECHATPAY_MCHID.get())
 
 
 def for_order(order):
@@ -281,8 +280,8 @@ def in_certificate_mode(merchant) -> bool:
 
 
 def client(merchant, appid: str | None = None):
-    base = config.env("WECHATPAY_API_BASE")
-    timeout = float(config.env_int("WECHATPAY_TIMEOUT_SECONDS", 5))
+    base = settings.WECHATPAY_API_BASE.get()
+    timeout = float(settings.WECHATPAY_TIMEOUT_SECONDS.get())
     if isinstance(merchant, wechatpay_v2.MerchantV2):
         return wechatpay_v2.Client(merchant, appid or merchant.appids[0], base, timeout)
     # Answers signed with a key added to the secret since we read it verify too.

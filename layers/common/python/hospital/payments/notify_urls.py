@@ -1,11 +1,11 @@
 """Where providers send their notifications: our API's public base URL (PAYMENT_NOTIFY_BASE_URL,
 from template.yaml) plus the callback paths. WeChat Pay refuses a notify_url with a query
 string, so everything the callback needs is in the body."""
-from hospital import config
+from hospital import settings
 
 
 def _base() -> str:
-    return config.env("PAYMENT_NOTIFY_BASE_URL").rstrip("/")
+    return settings.PAYMENT_NOTIFY_BASE_URL.get().rstrip("/")
 
 
 def v3() -> str:

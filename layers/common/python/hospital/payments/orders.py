@@ -17,7 +17,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from hospital import config, money
+from hospital import money, settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
@@ -45,7 +45,7 @@ KINDS = ("registration", "outpatient")
 
 def ttl() -> dt.timedelta:
     """How long a patient has to pay before the order (and its WeChat prepay) is closed."""
-    return dt.timedelta(seconds=config.env_int("PAYMENT_ORDER_TTL_SECONDS", 900))
+    return dt.timedelta(seconds=settings.PAYMENT_ORDER_TTL_SECONDS.get())
 
 
 class TransitionRefused(Conflict):

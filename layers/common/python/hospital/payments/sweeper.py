@@ -17,7 +17,7 @@ import logging
 
 import sqlalchemy as sa
 
-from hospital import config
+from hospital import settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import UpstreamUnavailable
@@ -35,7 +35,7 @@ def run(now: dt.datetime | None = None) -> dict:
     done = {"closed": 0, "queried": 0, "refunds_followed": 0, "refunds_resent": 0, "his_resent": 0,
             "refunded_by_policy": 0, "errors": 0}
     o, r = t.payment_orders.c, t.payment_refunds.c
-    quiet = now - dt.timedelta(seconds=config.env_int("PAYMENT_QUERY_AFTER_SECONDS", 60))
+    quiet = now - dt.timedelta(seconds=settings.PAYMENT_QUERY_AFTER_SECONDS.get())
     with transaction() as conn:
         expired = conn.execute(sa.select(o.id).where(o.status.in_((orders.CREATED, orders.PAYING)),
                                                      o.expires_at <= now).limit(BATCH)).scalars().all()
@@ -50,7 +50,7 @@ def run(now: dt.datetime | None = None) -> dict:
             .limit(BATCH)).scalars().all()
         unconfirmed = conn.execute(sa.select(o.id, o.paid_at).where(
             o.status == orders.PAID, o.updated_at <= now - dt.timedelta(minutes=5)).limit(BATCH)).all()
-    window = dt.timedelta(seconds=config.env_int("PAYMENT_HIS_CONFIRM_WINDOW_SECONDS", 7200))
+    window = dt.timedelta(seconds=settings.PAYMENT_HIS_CONFIRM_WINDOW_SECONDS.get())
     steps = ([(_close_expired, i, "closed") for i in expired] + [(_query, i, "queried") for i in unnotified]
              + [(refunds.follow_up, i, "refunds_followed") for i in processing]
              + [(_resend_refund, i, "refunds_resent") for i in stuck_refunds]

@@ -12,7 +12,7 @@ import logging
 
 import sqlalchemy as sa
 
-from hospital import config, wechat_tokens
+from hospital import config, settings, wechat_tokens
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.rescue import alerts, messages, visibility
@@ -55,7 +55,7 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
     channel = _channel(user_id)
     if alerts.was_alerted(case_id, channel):
         return "duplicate"
-    app_id = config.env("WECHAT_MINI_PROGRAM_APP_ID")
+    app_id = settings.WECHAT_MINI_PROGRAM_APP_ID.get()
     with transaction() as conn:
         openid = conn.execute(sa.select(t.wechat_identities.c.openid).where(
             t.wechat_identities.c.user_id == user_id, t.wechat_identities.c.app_id == app_id)).scalar_one_or_none()
@@ -63,20 +63,20 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
         alerts.record_alerted(case_id, channel, {"result": "failed", "reason": "no WeChat identity in the app"})
         return "failed"
     summary = alerts.alert_summary(case_id)
-    api = WeChatApi(config.env("WECHAT_API_BASE", "https://api.weixin.qq.com"))
-    secret = config.secret_value("WECHAT_SECRET_ARN", app_id)
+    api = WeChatApi(settings.WECHAT_API_BASE.get())
+    secret = config.secret_value(settings.WECHAT_SECRET_ARN, app_id)
     data = {"thing1": "新的急救呼叫", "time2": _local_time(summary["created_at"]),
             "thing3": (summary["address_text"] or "见小程序定位")[:20]}
     token = wechat_tokens.access_token(app_id, secret, api)
     try:
         try:
-            msgid = api.send_subscribe_message(token, openid, config.env("WECHAT_ALERT_TEMPLATE_ID"), data,
+            msgid = api.send_subscribe_message(token, openid, settings.WECHAT_ALERT_TEMPLATE_ID.get(), data,
                                                page=f"pages/case/index?case_id={case_id}")
         except WeChatError as exc:
             if not exc.token_invalid:
                 raise
             token = wechat_tokens.invalidate(app_id, token, secret, api)  # once, shared by containers
-            msgid = api.send_subscribe_message(token, openid, config.env("WECHAT_ALERT_TEMPLATE_ID"), data,
+            msgid = api.send_subscribe_message(token, openid, settings.WECHAT_ALERT_TEMPLATE_ID.get(), data,
                                                page=f"pages/case/index?case_id={case_id}")
     except WeChatUnavailable:
         raise

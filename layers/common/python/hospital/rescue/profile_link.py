@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from hospital import audit, config
+from hospital import audit, settings
 from hospital.auth import sessions
 from hospital.db import tables as t
 from hospital.db import transaction
@@ -39,7 +39,7 @@ def _profile_owner(conn, principal) -> int | None:
         return None
     return conn.execute(sa.select(t.wechat_identities.c.user_id).where(
         t.wechat_identities.c.unionid_hash == me,
-        t.wechat_identities.c.app_id == config.env("WECHAT_OFFICIAL_ACCOUNT_APP_ID"),
+        t.wechat_identities.c.app_id == settings.WECHAT_OFFICIAL_ACCOUNT_APP_ID.get(),
         t.wechat_identities.c.user_id != principal.user_id)).scalar_one_or_none()
 
 

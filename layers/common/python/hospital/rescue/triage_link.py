@@ -13,7 +13,7 @@ import logging
 
 import sqlalchemy as sa
 
-from hospital import config, geo
+from hospital import config, geo, settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.rescue import case_store, views
@@ -26,7 +26,7 @@ MAX_RECEIVES = 8  # the TriageQueue's maxReceiveCount: the last try marks the li
 def _api():
     from hospital.adapters.triage import TriageApi
 
-    return TriageApi(config.env("TRIAGE_API_BASE"), config.secret_value("TRIAGE_SECRET_ARN", "api_key"))
+    return TriageApi(settings.TRIAGE_API_BASE.get(), config.secret_value(settings.TRIAGE_SECRET_ARN, "api_key"))
 
 
 def payload(case_id: str) -> dict | None:
