@@ -8,7 +8,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from hospital.db import engine, tables
+from hospital.db import engine, tables, transaction
 from hospital.rescue import alerts
 from tests.conftest import ROOT, api_event, call, make_patient
 
@@ -33,8 +33,13 @@ def nodes(case_id):
 def test_concurrent_duplicate_deliveries_record_alerted_once_without_deadlock_ER3(mysql_db, platform, functions):
     _, token = make_patient(platform)
     case_id = new_case(functions, token)
+
+    def deliver(n):  # each delivery records in a transaction of its own, as a consumer does
+        with transaction() as conn:
+            return alerts.record_alerted(conn, case_id, "ed_console", {"delivery": n})
+
     with concurrent.futures.ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(lambda n: alerts.record_alerted(case_id, "ed_console", {"delivery": n}), range(6)))
+        results = list(pool.map(deliver, range(6)))
     assert sorted(results) == [False] * 5 + [True]
     assert nodes(case_id) == ["call_received", "alerted"]
 

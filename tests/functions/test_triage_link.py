@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from hospital.db import transaction
 from hospital.rescue import triage_link
 from tests.conftest import api_event, call, make_patient
 from tests.functions.test_rescue_dispatch import CALL, d, staff_member
@@ -21,6 +22,11 @@ def sqs_record(body: dict, receives: int = 1) -> dict:
 def push(functions, case_id, receives=1):
     record = sqs_record({"message_id": "t", "type": "triage.case_changed", "data": {"case_id": case_id}}, receives)
     return functions.invoke("TriageLinkFunction", {"Records": [record]}).result
+
+
+def status_of(case_id):
+    with transaction() as conn:
+        return triage_link.status_of(conn, case_id)
 
 
 def new_case(functions, platform):
@@ -61,22 +67,23 @@ def test_a_new_case_reaches_the_triage_system_through_its_queue_ER7(db, platform
     assert body["location"]["coord_system"] == "gcj02"
     assert abs(body["location"]["latitude"] - LOCATION["latitude"]) > 1e-4  # converted from WGS-84
     assert body["location"]["address_text"] == "人民大道200号"
-    assert triage_link.status_of(case_id)["status"] == "delivered"
+    assert status_of(case_id)["status"] == "delivered"
 
 
 def test_later_changes_push_newer_versions_and_old_results_do_not_regress_ER7(db, platform, functions, triage):
     case_id, token = new_case(functions, platform)
     push(functions, case_id)
-    first = triage_link.status_of(case_id)["version"]
+    first = status_of(case_id)["version"]
     call(functions, "RescueApiFunction", api_event(
         "POST", f"/rescue/cases/{case_id}/location", resource="/rescue/cases/{case_id}/location", token=token,
         body={"location": {**LOCATION, "latitude": 31.2400}}, path_parameters={"case_id": case_id}))
     push(functions, case_id)
-    status = triage_link.status_of(case_id)
+    status = status_of(case_id)
     assert status["version"] > first
     assert status["status"] == "delivered"
-    triage_link._record(case_id, first, status="retrying", error="late result of an older push")
-    assert triage_link.status_of(case_id)["status"] == "delivered"  # the older version's result is ignored
+    with transaction() as conn:
+        triage_link.record_result(conn, case_id, first, status="retrying", error="late result of an older push")
+    assert status_of(case_id)["status"] == "delivered"  # the older version's result is ignored
 
 
 def test_an_unreachable_triage_system_is_retried_and_finally_marked_failed_ER7(db, platform, functions, triage):
@@ -84,15 +91,15 @@ def test_an_unreachable_triage_system_is_retried_and_finally_marked_failed_ER7(d
     triage.inject_fault("http503", count=2)
     result = push(functions, case_id, receives=1)
     assert len(result["batchItemFailures"]) == 1  # comes back to the queue after a short delay
-    assert triage_link.status_of(case_id)["status"] == "retrying"
+    assert status_of(case_id)["status"] == "retrying"
     result = push(functions, case_id, receives=triage_link.MAX_RECEIVES)
     assert len(result["batchItemFailures"]) == 1  # the queue moves it to the DLQ (alarm)
-    failed = triage_link.status_of(case_id)
+    failed = status_of(case_id)
     assert failed["status"] == "failed"
     assert failed["attempts"] == 2
     assert "503" in failed["error"]
     assert push(functions, case_id)["batchItemFailures"] == []  # the ED is back: delivered
-    assert triage_link.status_of(case_id)["status"] == "delivered"
+    assert status_of(case_id)["status"] == "delivered"
 
 
 def test_a_refused_push_is_not_retried_and_is_visible_ER7(db, platform, functions, triage, monkeypatch):
@@ -106,7 +113,7 @@ def test_a_refused_push_is_not_retried_and_is_visible_ER7(db, platform, function
     config.clear_caches()
     try:
         assert push(functions, case_id)["batchItemFailures"] == []
-        refused = triage_link.status_of(case_id)
+        refused = status_of(case_id)
         assert refused["status"] == "rejected"
         assert refused["error"].startswith("401")
     finally:

@@ -4,9 +4,9 @@
   standard library's plain-data modules, other rule modules and the adapters' result types:
   they load in a fresh interpreter where SQLAlchemy, the database drivers and boto3 cannot.
 - The I/O code decides by calling them (one place to change a rule), not by a copy of its own.
-- In the modules converted to "services receive the unit of work", only the entries open a
-  transaction or a unit of work; and anywhere in the layer, a function handed a `uow` or a
-  `conn` opens none of its own.
+- Services receive the unit of work: in every module of the layer that opens a transaction or
+  a unit of work, only its named entries do (each named entry exists and opens one), and
+  anywhere in the layer, a function handed a `uow` or a `conn` opens none of its own.
 Found statically, except the fresh-interpreter import.
 """
 import ast
@@ -110,18 +110,67 @@ def test_no_copy_of_a_transition_table_outside_the_rules():
 # ---- services receive the unit of work; only entries open one ------------------------------------
 
 OPENERS = {"transaction", "unit_of_work"}
-# The converted modules, and the entries in each (every other function takes what it needs).
+# Every module of the layer that opens a transaction or a unit of work, and the entries in each:
+# the functions a handler, a queue consumer or a schedule calls, or another module's entry
+# outside any transaction of its own. Every other function takes what it needs (`uow`, `conn`).
+# An entry that opens several transactions does so on purpose, and its docstring says why: no
+# transaction is open while a provider, the HIS, WeChat or the live endpoint is asked, a
+# decryption runs after its read closed, a relay or push follows its commit.
 ENTRIES = {
+    # ---- the opener itself: a unit of work is one transaction and the messages it publishes
+    "unit_of_work.py": {"unit_of_work"},
+    # ---- rescue ----------------------------------------------------------------------------------
     "rescue/dispatch.py": {"phone_intake", "step", "acknowledge", "dispatch", "progress", "register_vehicle",
                            "case_view", "_audit_shown"},
     "rescue/guidance.py": {"start", "end"},
     "rescue/patient_steps.py": {"correct_location", "cancel"},
     "rescue/case_store.py": {"load"},  # reads, then decrypts after its transaction closes
+    "rescue/intake.py": {"create_case"},  # the Idempotency-Key's look-ups stand apart from the case's unit of work
+    "rescue/alerts.py": {"alert_consoles_now"},  # after the intake's commit: pushes, then records the result
+    "rescue/consumer.py": {"_on_rescue_event", "_alert"},  # the rescue-events handler; _alert pushes between
+    "rescue/notify.py": {"set_on_duty", "send_staff_alert"},  # the notifications handler asks WeChat between
+    "rescue/persons.py": {"create", "update", "delete", "get", "list_own"},
+    "rescue/profile_link.py": {"status", "link", "withdraw"},  # rights end and sessions are issued after commit
+    "rescue/reports.py": {"dispatch_records", "case_for_admin"},
+    "rescue/tracking.py": {"record_positions", "ambulance_for_patient",
+                           "push_latest"},  # after the points' commit: read, decrypt, push
+    "rescue/triage_link.py": {"deliver",  # the triage handler: reads, pushes, then records the result
+                              "payload"},  # reads the case by case_store.load (decrypted), then its version
+    "rescue/views.py": {"get_case", "list_own"},  # read by case_store.load, then the audit record
+    "rescue/watchdog.py": {"republish_unalerted"},  # one unit of work per case, each relayed on its commit
+    # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},
     "payments/refund_records.py": set(),
     "payments/medical_insurance.py": {"apply_mixed", "handle_callback"},
     "payments/ledger.py": {"entries"},  # finance's read of an order's entries
+    "payments/payers.py": set(),
+    "payments/admin.py": {"anomalies", "resolve", "order", "refund", "ledger_check"},
+    "payments/checkout.py": {"pay"},  # reads the order; the channel opens the payment
+    "payments/orders.py": {"create", "get_view", "list_own"},  # create asks the HIS first
+    "payments/credit_care.py": {"enrol", "status", "withdraw", "handle_callback",  # the provider asked between
+                                "debts_for_finance"},
+    "payments/his_confirmation.py": {"confirm",  # the payment-events handler: the HIS asked between
+                                     "refund_by_policy"},  # its entry and the sweeper's
+    "payments/refunds.py": {"process", "follow_up"},  # the refund worker's: the provider asked between
+    "payments/sweeper.py": {"run", "_close_expired", "_query", "_resend_refund",
+                            "_resend_confirmation"},  # the schedule and its steps: each item on its own
+    # the channels open the payment and carry a refund on: the provider asked between their transactions
+    "payments/channels/credit.py": {"pay", "query", "_charge"},
+    "payments/channels/med_ins.py": {"pay", "finish_refund"},
+    "payments/channels/wechatpay.py": {"pay"},
+    # ---- the platform: sessions, the caller's standing, the audit log, the outbox relay, live
+    # connections, the WeChat token; each entry stands alone on purpose -------------------------
+    "auth/sessions.py": {"sign_in_identity", "issue", "refresh", "revoke_family", "sign_out", "revoke_sessions",
+                         "grant_role", "revoke_role", "set_disabled"},  # rights end after the commit
+    "auth/standing.py": {"current"},  # per request, a cached read
+    "audit.py": {"record"},  # for a caller with no transaction (a read, a refusal); `add` takes one
+    "outbox.py": {"relay_committed", "sweep", "_relay_one",  # after the commit: send, then mark sent
+                  "_release"},  # a failed send noted apart from whatever failed
+    "live.py": {"connect", "renew", "subscribe_to_case", "is_open", "disconnect", "push_to", "close_for",
+                "_close"},  # rows forgotten and committed before the sockets are closed
+    "wechat_tokens.py": {"access_token",  # read, lease and wait, each short
+                         "_refresh"},  # fetched from WeChat with no transaction open, then stored
 }
 
 
@@ -136,7 +185,29 @@ def openers(tree: ast.Module):
                         yield function, node.lineno
 
 
-def test_in_the_converted_modules_only_the_entries_open_a_unit_of_work():
+def opening_modules() -> set[str]:
+    """Every module of the layer with a function that opens a transaction or a unit of work."""
+    return {str(path.relative_to(HOSPITAL)) for path in sorted(HOSPITAL.rglob("*.py"))
+            if any(openers(ast.parse(path.read_text())))}
+
+
+def test_every_module_that_opens_a_unit_of_work_names_its_entries():
+    unlisted = sorted(opening_modules() - set(ENTRIES))
+    assert unlisted == [], "add each to ENTRIES with its entries; every other function takes the uow or conn"
+
+
+def test_each_named_entry_exists_and_opens_one():
+    stale = []
+    for path, entries in ENTRIES.items():
+        tree = ast.parse((HOSPITAL / path).read_text())
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        opening = {function.name for function, _ in openers(tree)}
+        stale += [f"{path}:{name} is not defined" for name in sorted(entries - defined)]
+        stale += [f"{path}:{name} opens nothing: no entry" for name in sorted((entries & defined) - opening)]
+    assert stale == []
+
+
+def test_in_every_module_only_its_entries_open_a_unit_of_work():
     found = [f"{path}:{line}: {function.name} opens one; a service takes the caller's unit of work"
              for path, entries in ENTRIES.items()
              for function, line in openers(ast.parse((HOSPITAL / path).read_text())) if function.name not in entries]
@@ -149,6 +220,12 @@ def test_a_function_handed_a_unit_of_work_or_connection_opens_none_of_its_own():
              for function, line in openers(ast.parse(path.read_text()))
              if function.args.args and function.args.args[0].arg in ("uow", "conn")]
     assert found == []
+
+
+def test_the_module_scan_finds_the_openers_and_only_them():
+    found = opening_modules()
+    assert {"rescue/intake.py", "payments/orders.py", "outbox.py", "unit_of_work.py"} <= found
+    assert found.isdisjoint({"payments/refund_records.py", "payments/payers.py", "rescue/visibility.py"})
 
 
 def test_the_scan_catches_what_it_is_for():

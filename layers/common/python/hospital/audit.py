@@ -1,4 +1,8 @@
-"""The append-only audit log (NF1, EA3): who did what to which record, with what result."""
+"""The append-only audit log (NF1, EA3): who did what to which record, with what result.
+
+`add` writes the record in the caller's transaction, beside the change it records; `record`
+is the entry for a caller with no transaction of its own (a read, a refusal): it opens one.
+"""
 from __future__ import annotations
 
 import logging
@@ -10,20 +14,24 @@ log = logging.getLogger("hospital.audit")
 
 
 def record(principal, action: str, target_type: str | None, target_id: str | None,
-           result: str, details: dict | None = None, conn=None) -> None:
-    """Write one audit row, inside the caller's transaction when `conn` is given."""
-    from hospital.db import tables, transaction
+           result: str, details: dict | None = None) -> None:
+    """Entry: one audit row in a transaction of its own."""
+    from hospital.db import transaction
 
-    row = dict(
+    with transaction() as conn:
+        add(conn, principal, action, target_type, target_id, result, details)
+
+
+def add(conn, principal, action: str, target_type: str | None, target_id: str | None,
+        result: str, details: dict | None = None) -> None:
+    """One audit row, in the caller's transaction."""
+    from hospital.db import tables
+
+    conn.execute(tables.audit_log.insert().values(
         at=utcnow(),
         actor_user_id=getattr(principal, "user_id", None),
         actor_roles=",".join(sorted(getattr(principal, "roles", ()))) or None,
         action=action, target_type=target_type, target_id=target_id,
         result=result, details=details or {}, correlation_id=current_correlation_id(),
-    )
-    if conn is not None:
-        conn.execute(tables.audit_log.insert().values(**row))
-    else:
-        with transaction() as own:
-            own.execute(tables.audit_log.insert().values(**row))
+    ))
     log.info("audit", extra={"audit_action": action, "target_id": target_id, "result": result})

@@ -6,6 +6,9 @@ token (encrypted: it is a credential) and a short lease: the container that wins
 lease with a guarded UPDATE refreshes, the others keep using the still-valid token or
 wait briefly for the new one. We use WeChat's stable_token API, which returns the same
 token while it is valid, so even a lost lease race cannot invalidate a token in use.
+
+`access_token` and `_refresh` are the entries: each read, lease and store is a short
+transaction of its own, never held across a decryption, a wait or the call to WeChat.
 """
 from __future__ import annotations
 
@@ -36,14 +39,17 @@ def access_token(app_id: str, app_secret: str, api, *, stale: str | None = None)
     """
     for _ in range(_WAIT_STEPS):
         now = utcnow()
-        row = _read(app_id)
+        with transaction() as conn:
+            row = _read(conn, app_id)
         current = None
         if row is not None and row.token_enc is not None and row.expires_at > now:
             current = crypto.decrypt_text(row.token_enc, _context(app_id))
         refused = stale is not None and current == stale
         if current and not refused and row.expires_at - REFRESH_MARGIN > now:
             return current
-        if _take_lease(app_id, now, seen=row):
+        with transaction() as conn:
+            leased = _take_lease(conn, app_id, now, seen=row)
+        if leased:
             return _refresh(app_id, app_secret, api, force_refresh=refused)
         if current and not refused:
             return current  # still valid; another container is refreshing it
@@ -56,31 +62,29 @@ def invalidate(app_id: str, token: str, app_secret: str, api) -> str:
     return access_token(app_id, app_secret, api, stale=token)
 
 
-def _read(app_id: str):
-    with transaction() as conn:
-        return conn.execute(sa.select(t.wechat_access_tokens).where(t.wechat_access_tokens.c.app_id == app_id)).first()
+def _read(conn, app_id: str):
+    return conn.execute(sa.select(t.wechat_access_tokens).where(t.wechat_access_tokens.c.app_id == app_id)).first()
 
 
-def _take_lease(app_id: str, now: dt.datetime, seen) -> bool:
+def _take_lease(conn, app_id: str, now: dt.datetime, seen) -> bool:
     """Win the right to refresh, only if the row is still as we read it: a container that
     read just before another finished refreshing must not refresh a second time."""
-    with transaction() as conn:
-        if seen is None:
-            try:
-                with conn.begin_nested():
-                    conn.execute(t.wechat_access_tokens.insert().values(
-                        app_id=app_id, lease_until=now + LEASE, updated_at=now))
-                return True
-            except sa.exc.IntegrityError:
-                return False  # another container created the row first: read it again
-        won = conn.execute(
-            t.wechat_access_tokens.update()
-            .where(t.wechat_access_tokens.c.app_id == app_id,
-                   t.wechat_access_tokens.c.updated_at == seen.updated_at,
-                   sa.or_(t.wechat_access_tokens.c.lease_until.is_(None),
-                          t.wechat_access_tokens.c.lease_until < now))
-            .values(lease_until=now + LEASE)
-        ).rowcount
+    if seen is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(t.wechat_access_tokens.insert().values(
+                    app_id=app_id, lease_until=now + LEASE, updated_at=now))
+            return True
+        except sa.exc.IntegrityError:
+            return False  # another container created the row first: read it again
+    won = conn.execute(
+        t.wechat_access_tokens.update()
+        .where(t.wechat_access_tokens.c.app_id == app_id,
+               t.wechat_access_tokens.c.updated_at == seen.updated_at,
+               sa.or_(t.wechat_access_tokens.c.lease_until.is_(None),
+                      t.wechat_access_tokens.c.lease_until < now))
+        .values(lease_until=now + LEASE)
+    ).rowcount
     return won == 1
 
 

@@ -4,6 +4,9 @@ A WeChat identity is (app id, openid). The first sign-in through an app creates 
 with the patient role; staff and admin roles are granted to existing users. The unionid,
 which would link one person's identities across our apps, is only stored hashed: linking
 profiles needs the patient's explicit consent (ER8), handled by the rescue profile flow.
+
+The public functions are entries: each opens its own transaction and, once it is committed,
+ends what a shrunk right still holds (`rights_ended`). `principal_of` works in the caller's.
 """
 from __future__ import annotations
 
@@ -73,15 +76,9 @@ def sign_in_with_wechat(channel: str, code: str) -> dict:
 
 
 def sign_in_identity(app_id: str, openid: str, unionid: str | None = None) -> dict:
-    """Sessions for a WeChat identity that WeChat has vouched for."""
-    principal = _user_for_identity(app_id, openid, unionid)
-    log.info("signed in", extra={"user_id": principal.user_id, "app_id": app_id, "openid": mask(openid)})
-    if principal.roles - {R.PATIENT}:
-        audit.record(principal, "auth.sign_in", "user", str(principal.user_id), "ok", {"app_id": app_id})
-    return _issue(principal, family_id=uuid.uuid4().hex)
-
-
-def _user_for_identity(app_id: str, openid: str, unionid: str | None) -> Principal:
+    """Entry: sessions for a WeChat identity that WeChat has vouched for. The user is found or
+    made in one transaction (a second if a concurrent first sign-in won the unique key); the
+    audit record and the sessions follow in their own."""
     from hospital.crypto import lookup_hash
 
     unionid_hash = lookup_hash(unionid, "unionid") if unionid else None
@@ -89,28 +86,39 @@ def _user_for_identity(app_id: str, openid: str, unionid: str | None) -> Princip
     for _attempt in range(2):  # a concurrent first sign-in may win the unique key; then read it
         try:
             with transaction() as conn:
-                row = conn.execute(
-                    sa.select(t.wechat_identities.c.id, t.wechat_identities.c.user_id)
-                    .where(t.wechat_identities.c.app_id == app_id, t.wechat_identities.c.openid == openid)
-                ).first()
-                if row:
-                    conn.execute(
-                        t.wechat_identities.update().where(t.wechat_identities.c.id == row.id)
-                        .values(last_login_at=now, unionid_hash=unionid_hash or t.wechat_identities.c.unionid_hash)
-                    )
-                    user_id = row.user_id
-                else:
-                    user_id = conn.execute(
-                        t.users.insert().values(status="active", created_at=now)).inserted_primary_key[0]
-                    conn.execute(t.user_roles.insert().values(user_id=user_id, role=R.PATIENT, granted_at=now))
-                    conn.execute(t.wechat_identities.insert().values(
-                        app_id=app_id, openid=openid, unionid_hash=unionid_hash,
-                        user_id=user_id, created_at=now, last_login_at=now,
-                    ))
-                return _principal(conn, user_id, app_id)
+                principal = _user_for_identity(conn, app_id, openid, unionid_hash, now)
+            break
         except sa.exc.IntegrityError:
             continue
-    raise UpstreamUnavailable("sign-in collided with another; try again")
+    else:
+        raise UpstreamUnavailable("sign-in collided with another; try again")
+    log.info("signed in", extra={"user_id": principal.user_id, "app_id": app_id, "openid": mask(openid)})
+    if principal.roles - {R.PATIENT}:
+        audit.record(principal, "auth.sign_in", "user", str(principal.user_id), "ok", {"app_id": app_id})
+    return issue(principal)
+
+
+def _user_for_identity(conn, app_id: str, openid: str, unionid_hash: str | None, now) -> Principal:
+    """The user of a WeChat identity, made (a patient) at its first sign-in, in the caller's
+    transaction. A concurrent first sign-in makes the insert fail on the unique key."""
+    row = conn.execute(
+        sa.select(t.wechat_identities.c.id, t.wechat_identities.c.user_id)
+        .where(t.wechat_identities.c.app_id == app_id, t.wechat_identities.c.openid == openid)
+    ).first()
+    if row:
+        conn.execute(
+            t.wechat_identities.update().where(t.wechat_identities.c.id == row.id)
+            .values(last_login_at=now, unionid_hash=unionid_hash or t.wechat_identities.c.unionid_hash)
+        )
+        user_id = row.user_id
+    else:
+        user_id = conn.execute(t.users.insert().values(status="active", created_at=now)).inserted_primary_key[0]
+        conn.execute(t.user_roles.insert().values(user_id=user_id, role=R.PATIENT, granted_at=now))
+        conn.execute(t.wechat_identities.insert().values(
+            app_id=app_id, openid=openid, unionid_hash=unionid_hash,
+            user_id=user_id, created_at=now, last_login_at=now,
+        ))
+    return _principal(conn, user_id, app_id)
 
 
 def principal_of(conn, user_id: int, app_id: str | None) -> Principal:
@@ -119,8 +127,12 @@ def principal_of(conn, user_id: int, app_id: str | None) -> Principal:
 
 
 def issue(principal: Principal) -> dict:
-    """Fresh sessions (a new refresh-token family) for a principal."""
-    return _issue(principal, family_id=uuid.uuid4().hex)
+    """Entry: fresh sessions (a new refresh-token family) for a principal, stored in a
+    transaction of their own."""
+    stored, answer = _session(principal, family_id=uuid.uuid4().hex)
+    with transaction() as conn:
+        _store(conn, stored)
+    return answer
 
 
 def _principal(conn, user_id: int, app_id: str | None) -> Principal:
@@ -131,26 +143,25 @@ def _principal(conn, user_id: int, app_id: str | None) -> Principal:
     return Principal(user_id=int(user_id), roles=frozenset(role_rows), app_id=app_id)
 
 
-def _issue(principal: Principal, family_id: str, conn=None) -> dict:
-    """A new access token and refresh token; in `conn`'s transaction when given."""
+def _session(principal: Principal, family_id: str) -> tuple[dict, dict]:
+    """A new access token and refresh token: (the refresh-token row to store, the answer).
+    Signed before the row is stored: if signing fails, nothing was issued."""
     token, token_hash = new_refresh_token()
     now = utcnow()
-    # Signed before the refresh token is stored: if signing fails, nothing was issued.
     access_token = issue_access_token(dataclasses.replace(principal, session_id=family_id))
-    row = dict(user_id=principal.user_id, family_id=family_id, token_hash=token_hash,
-               app_id=principal.app_id, created_at=now, expires_at=now + refresh_ttl())
-    if conn is not None:
-        conn.execute(t.refresh_tokens.insert().values(**row))
-    else:
-        with transaction() as own:
-            own.execute(t.refresh_tokens.insert().values(**row))
-    return {
+    stored = dict(user_id=principal.user_id, family_id=family_id, token_hash=token_hash,
+                  app_id=principal.app_id, created_at=now, expires_at=now + refresh_ttl())
+    return stored, {
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": access_ttl(),
         "refresh_token": token,
         "user": {"id": principal.user_id, "roles": sorted(principal.roles)},
     }
+
+
+def _store(conn, stored: dict) -> None:
+    conn.execute(t.refresh_tokens.insert().values(**stored))
 
 
 REUSE_GRACE = dt.timedelta(seconds=10)
@@ -176,7 +187,9 @@ def refresh(refresh_token: str) -> dict:
             .values(used_at=now)
         ).rowcount
         if used == 1:
-            return _issue(_principal(conn, row.user_id, row.app_id), family_id=row.family_id, conn=conn)
+            stored, answer = _session(_principal(conn, row.user_id, row.app_id), family_id=row.family_id)
+            _store(conn, stored)
+            return answer
         used_at = conn.execute(sa.select(t.refresh_tokens.c.used_at)
                                .where(t.refresh_tokens.c.id == row.id)).scalar_one()
     if used_at is not None and now - used_at < REUSE_GRACE:
@@ -189,6 +202,7 @@ def refresh(refresh_token: str) -> dict:
 
 
 def revoke_family(family_id: str) -> None:
+    """Entry: every session of a family revoked; after the commit its rights end."""
     with transaction() as conn:
         user_id = conn.execute(sa.select(t.refresh_tokens.c.user_id)
                                .where(t.refresh_tokens.c.family_id == family_id).limit(1)).scalar_one_or_none()
@@ -227,7 +241,7 @@ def revoke_sessions(user_id: int, revoked_by: Principal | None = None) -> int:
         count = conn.execute(t.refresh_tokens.update().where(
             t.refresh_tokens.c.user_id == user_id, t.refresh_tokens.c.revoked_at.is_(None))
             .values(revoked_at=utcnow())).rowcount
-        audit.record(revoked_by, "auth.revoke_sessions", "user", str(user_id), "ok", {"sessions": count}, conn=conn)
+        audit.add(conn, revoked_by, "auth.revoke_sessions", "user", str(user_id), "ok", {"sessions": count})
     rights_ended(user_id)
     return count
 
@@ -257,8 +271,8 @@ def grant_role(user_id: int, role: str, granted_by: Principal | None = None) -> 
             conn.execute(t.user_roles.insert().values(
                 user_id=user_id, role=role, granted_at=utcnow(),
                 granted_by=granted_by.user_id if granted_by else None))
-        audit.record(granted_by, "auth.grant_role", "user", str(user_id), "ok" if not exists else "unchanged",
-                     {"role": role}, conn=conn)
+        audit.add(conn, granted_by, "auth.grant_role", "user", str(user_id), "ok" if not exists else "unchanged",
+                  {"role": role})
     from hospital.auth import standing
 
     standing.forget(user_id)  # so the role works as soon as a refreshed token carries it
@@ -276,8 +290,8 @@ def revoke_role(user_id: int, role: str, revoked_by: Principal | None = None) ->
         left = set(conn.execute(sa.select(t.user_roles.c.role).where(t.user_roles.c.user_id == user_id)).scalars())
         if not left & R.STAFF_ROLES:
             conn.execute(t.on_duty.delete().where(t.on_duty.c.user_id == user_id))
-        audit.record(revoked_by, "auth.revoke_role", "user", str(user_id), "ok" if removed else "unchanged",
-                     {"role": role}, conn=conn)
+        audit.add(conn, revoked_by, "auth.revoke_role", "user", str(user_id), "ok" if removed else "unchanged",
+                  {"role": role})
     if removed:
         rights_ended(user_id)
     return bool(removed)
@@ -295,8 +309,8 @@ def set_disabled(user_id: int, disabled: bool, changed_by: Principal | None = No
             conn.execute(t.refresh_tokens.update().where(
                 t.refresh_tokens.c.user_id == user_id, t.refresh_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
             conn.execute(t.on_duty.delete().where(t.on_duty.c.user_id == user_id))
-        audit.record(changed_by, "auth.disable_user" if disabled else "auth.enable_user", "user", str(user_id),
-                     "ok" if changed else "unchanged", {}, conn=conn)
+        audit.add(conn, changed_by, "auth.disable_user" if disabled else "auth.enable_user", "user", str(user_id),
+                  "ok" if changed else "unchanged", {})
     if changed:
         rights_ended(user_id)
     return bool(changed)

@@ -55,7 +55,10 @@ def current(principal, *, fresh: bool = False):
     with _lock:
         cached = _cache.get(key)
     if fresh or cached is None or now - cached[0] >= ttl:
-        cached = (now, _read(principal.user_id, principal.session_id))
+        from hospital.db import transaction
+
+        with transaction() as conn:
+            cached = (now, _read(conn, principal.user_id, principal.session_id))
         with _lock:
             if len(_cache) >= _CACHE_LIMIT:
                 expired = [k for k, (at, _) in _cache.items() if now - at >= ttl]
@@ -77,11 +80,11 @@ def forget_all() -> None:
         _cache.clear()
 
 
-def _read(user_id: int, session_id: str | None) -> Standing:
+def _read(conn, user_id: int, session_id: str | None) -> Standing:
+    """The user's standing, read in the caller's transaction."""
     import sqlalchemy as sa
 
     from hospital.db import tables as t
-    from hospital.db import transaction
 
     revoked: sa.ColumnElement[int] = sa.literal(0)
     if session_id:
@@ -92,8 +95,7 @@ def _read(user_id: int, session_id: str | None) -> Standing:
     query = (sa.select(t.users.c.status, t.user_roles.c.role, revoked.label("revoked"))
              .select_from(t.users.outerjoin(t.user_roles, t.user_roles.c.user_id == t.users.c.id))
              .where(t.users.c.id == user_id))
-    with transaction() as conn:
-        rows = conn.execute(query).all()
+    rows = conn.execute(query).all()
     if not rows:
         return Standing(status=None, roles=frozenset())
     return Standing(status=rows[0].status, roles=frozenset(r.role for r in rows if r.role),

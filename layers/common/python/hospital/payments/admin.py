@@ -1,5 +1,7 @@
 """Finance's view of money: abnormal orders, an order with refunds and ledger, refunds by
-hand, the ledger check. Every call is written to the audit log."""
+hand, the ledger check. Every call is written to the audit log, in the transaction of what it
+read or changed: each function is an entry and opens that one transaction (the ledger of an
+order is read by ledger.entries, in its own)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -23,8 +25,8 @@ def anomalies(principal, state: str, limit: int) -> dict:
         query = query.where(a.resolved_at.is_not(None))
     with transaction() as conn:
         rows = conn.execute(query).all()
-        audit.record(principal, "payments.anomalies_viewed", "report", None, "ok", {"state": state, "count": len(rows)},
-                     conn=conn)
+        audit.add(conn, principal, "payments.anomalies_viewed", "report", None, "ok",
+                  {"state": state, "count": len(rows)})
     return {"items": [anomaly_log.view(r) for r in rows]}
 
 
@@ -41,8 +43,8 @@ def resolve(principal, anomaly_id: str, resolution: str) -> dict:
             raise NotFound("no such abnormal order", field="anomaly_id")
         if not done:
             raise Conflict("already resolved", code="already_resolved")
-        audit.record(principal, "payments.anomaly_resolved", "payment_anomaly", anomaly_id, "ok",
-                     {"resolution": resolution}, conn=conn)
+        audit.add(conn, principal, "payments.anomaly_resolved", "payment_anomaly", anomaly_id, "ok",
+                  {"resolution": resolution})
     return anomaly_log.view(row)
 
 
@@ -52,7 +54,7 @@ def order(principal, order_id: str) -> dict:
         if row is None:
             raise NotFound("no such order", field="order_id")
         refund_rows = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.order_id == order_id)).all()
-        audit.record(principal, "payments.order_viewed", "payment_order", order_id, "ok", conn=conn)
+        audit.add(conn, principal, "payments.order_viewed", "payment_order", order_id, "ok")
     return {**orders.view(row), "user_id": row.user_id, "mchid": row.mchid, "api_version": row.api_version,
             "his_error": row.his_error, "refunds": [orders.refund_view(r) for r in refund_rows],
             "ledger": ledger.entries(order_id)}
@@ -64,15 +66,14 @@ def refund(principal, order_id: str, amount_fen: int, reason: str) -> dict:
         if row is None:
             raise NotFound("no such order", field="order_id")
         created = refunds.request(uow, row, amount_fen, f"finance:{reason}"[:48], requested_by=principal.user_id)
-        audit.record(principal, "payments.refund_requested", "payment_order", order_id, "ok",
-                     {"amount_fen": amount_fen, "reason": reason, "out_refund_no": created["out_refund_no"]},
-                     conn=uow.conn)
+        audit.add(uow.conn, principal, "payments.refund_requested", "payment_order", order_id, "ok",
+                  {"amount_fen": amount_fen, "reason": reason, "out_refund_no": created["out_refund_no"]})
     return created
 
 
 def ledger_check(principal) -> dict:
     with transaction() as conn:
         result = ledger.check(conn)
-        audit.record(principal, "payments.ledger_checked", "report", None, "ok",
-                     {"balanced": result["balanced"], "orders": result["orders"]}, conn=conn)
+        audit.add(conn, principal, "payments.ledger_checked", "report", None, "ok",
+                  {"balanced": result["balanced"], "orders": result["orders"]})
     return result

@@ -7,6 +7,10 @@ Paying on credit is the credit channel (hospital.payments.channels.credit), book
 payment (ledger channel "credit": the hospital's claim on the provider), so orders, HIS
 confirmation, refunds and the ledger check work unchanged. This module keeps the enrolments
 and the debts.
+
+The entries (enrol, status, withdraw, the provider's callback, finance's list of debts) open
+their own short transactions, never one across a call to the provider; the services take the
+caller's connection.
 """
 from __future__ import annotations
 
@@ -57,19 +61,24 @@ def enrol(principal, consent_version: str) -> tuple[dict, bool]:
     except credit.CreditRefused as exc:
         raise Conflict(f"the credit provider declined the enrolment ({exc.code})", code="credit_declined") from None
     with transaction() as conn:
-        consent_id = conn.execute(t.consents.insert().values(
-            user_id=principal.user_id, kind=CONSENT_KIND, granted_at=now, granted_via=principal.app_id or "unknown",
-            details={"consent_version": consent_version})).inserted_primary_key[0]
-        try:
-            conn.execute(t.credit_enrolments.insert().values(
-                id=uuid.uuid4().hex, user_id=principal.user_id, active_user_id=principal.user_id,
-                provider_enrolment_id=answer["enrolment_id"], status="active", limit_fen=int(answer["limit_fen"]),
-                consent_id=consent_id, created_at=now, updated_at=now))
-        except sa.exc.IntegrityError:
-            raise Conflict("an enrolment was made at the same moment; read it again", code="already_enrolled") from None
-        audit.record(principal, "credit.enrolled", "user", str(principal.user_id), "ok",
-                     {"consent_version": consent_version, "limit_fen": int(answer["limit_fen"])}, conn=conn)
+        record_enrolment(conn, principal, consent_version, answer, now)
     return status(principal), True
+
+
+def record_enrolment(conn, principal, consent_version: str, answer: dict, now) -> None:
+    """The provider enrolled the patient: their consent, the enrolment and its audit record."""
+    consent_id = conn.execute(t.consents.insert().values(
+        user_id=principal.user_id, kind=CONSENT_KIND, granted_at=now, granted_via=principal.app_id or "unknown",
+        details={"consent_version": consent_version})).inserted_primary_key[0]
+    try:
+        conn.execute(t.credit_enrolments.insert().values(
+            id=uuid.uuid4().hex, user_id=principal.user_id, active_user_id=principal.user_id,
+            provider_enrolment_id=answer["enrolment_id"], status="active", limit_fen=int(answer["limit_fen"]),
+            consent_id=consent_id, created_at=now, updated_at=now))
+    except sa.exc.IntegrityError:
+        raise Conflict("an enrolment was made at the same moment; read it again", code="already_enrolled") from None
+    audit.add(conn, principal, "credit.enrolled", "user", str(principal.user_id), "ok",
+              {"consent_version": consent_version, "limit_fen": int(answer["limit_fen"])})
 
 
 def status(principal) -> dict:
@@ -108,11 +117,16 @@ def withdraw(principal) -> dict:
         raise UpstreamUnavailable(f"the credit provider refused the withdrawal ({exc.code})") from None
     now = utcnow()
     with transaction() as conn:
-        conn.execute(t.credit_enrolments.update().where(t.credit_enrolments.c.id == enrolment.id).values(
-            status="withdrawn", active_user_id=None, withdrawn_at=now, updated_at=now))
-        conn.execute(t.consents.update().where(t.consents.c.id == enrolment.consent_id).values(withdrawn_at=now))
-        audit.record(principal, "credit.withdrawn", "user", str(principal.user_id), "ok", conn=conn)
+        record_withdrawal(conn, principal, enrolment, now)
     return {"enrolled": False, "withdrawn_at": iso_utc(now)}
+
+
+def record_withdrawal(conn, principal, enrolment, now) -> None:
+    """The provider let the patient go: the enrolment and the consent end, audited."""
+    conn.execute(t.credit_enrolments.update().where(t.credit_enrolments.c.id == enrolment.id).values(
+        status="withdrawn", active_user_id=None, withdrawn_at=now, updated_at=now))
+    conn.execute(t.consents.update().where(t.consents.c.id == enrolment.consent_id).values(withdrawn_at=now))
+    audit.add(conn, principal, "credit.withdrawn", "user", str(principal.user_id), "ok")
 
 
 def record_debt(conn, order, enrolment, charge_id: str, due: str | None, now) -> None:
@@ -147,24 +161,31 @@ def handle_callback(headers: dict, body: bytes) -> tuple[int, dict]:
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("credit callback refused", extra={"reason": str(exc)[:80]})
         return 401, {"code": "FAIL", "message": "verification failed"}
-    now = utcnow()
     with transaction() as conn:
-        debt = conn.execute(sa.select(t.credit_debts).where(t.credit_debts.c.order_id == charge_no)
-                            .with_for_update()).first()
-        if debt is None:
-            anomalies.record(conn, source="credit", reason="unknown_credit_charge", order_id=charge_no[:64],
-                             amount_fen=event.get("settled_fen") if isinstance(event.get("settled_fen"), int) else None,
-                             dedupe_key=f"credit:unknown:{charge_no}:{kind}")
-            return 200, {"code": "SUCCESS"}
-        if kind == "charge.settled" and debt.status in (OPEN, OVERDUE):
-            conn.execute(t.credit_debts.update().where(t.credit_debts.c.order_id == charge_no).values(
-                status=SETTLED, settled_by=str(event.get("settled_by") or "patient")[:16], settled_at=now,
-                updated_at=now))
-        elif kind == "charge.overdue" and debt.status == OPEN:
-            conn.execute(t.credit_debts.update().where(t.credit_debts.c.order_id == charge_no).values(
-                status=OVERDUE, updated_at=now))
-    log.info("credit callback", extra={"event": kind[:32], "order_id": charge_no[:64]})
+        known = take_debt_news(conn, kind, charge_no, event, utcnow())
+    if known:
+        log.info("credit callback", extra={"event": kind[:32], "order_id": charge_no[:64]})
     return 200, {"code": "SUCCESS"}
+
+
+def take_debt_news(conn, kind: str, charge_no: str, event: dict, now) -> bool:
+    """A debt settled or overdue, applied once under the debt's row lock; news of a charge we
+    do not know goes to finance (and False is returned)."""
+    debt = conn.execute(sa.select(t.credit_debts).where(t.credit_debts.c.order_id == charge_no)
+                        .with_for_update()).first()
+    if debt is None:
+        anomalies.record(conn, source="credit", reason="unknown_credit_charge", order_id=charge_no[:64],
+                         amount_fen=event.get("settled_fen") if isinstance(event.get("settled_fen"), int) else None,
+                         dedupe_key=f"credit:unknown:{charge_no}:{kind}")
+        return False
+    if kind == "charge.settled" and debt.status in (OPEN, OVERDUE):
+        conn.execute(t.credit_debts.update().where(t.credit_debts.c.order_id == charge_no).values(
+            status=SETTLED, settled_by=str(event.get("settled_by") or "patient")[:16], settled_at=now,
+            updated_at=now))
+    elif kind == "charge.overdue" and debt.status == OPEN:
+        conn.execute(t.credit_debts.update().where(t.credit_debts.c.order_id == charge_no).values(
+            status=OVERDUE, updated_at=now))
+    return True
 
 
 def debts_for_finance(principal, status_filter: str | None, limit: int) -> dict:
@@ -173,8 +194,8 @@ def debts_for_finance(principal, status_filter: str | None, limit: int) -> dict:
         query = query.where(t.credit_debts.c.status == status_filter)
     with transaction() as conn:
         rows = conn.execute(query).all()
-        audit.record(principal, "credit.debts_viewed", "report", None, "ok",
-                     {"status": status_filter, "count": len(rows)}, conn=conn)
+        audit.add(conn, principal, "credit.debts_viewed", "report", None, "ok",
+                  {"status": status_filter, "count": len(rows)})
     return {"items": [{**debt_view(r), "user_id": r.user_id} for r in rows]}
 
 

@@ -8,6 +8,9 @@ Every move is one guarded UPDATE (`WHERE status IN (...)`, the states order_rule
 move may follow), so of two racing moves one wins and the other sees it lost. The amount
 always comes from the HIS bill, never from the client. An order is open (and blocks a second
 order for the same bill) until closed or refunded.
+
+The entries (create, get_view, list_own) open one transaction each, `create` only after the
+HIS was asked for the bill; everything else here works in the caller's.
 """
 from __future__ import annotations
 
@@ -95,35 +98,40 @@ def create(principal, kind: str, his_ref: str) -> tuple[dict, bool]:
         raise UpstreamUnavailable(f"the HIS refused the bill query ({exc.code})") from None
     except money.MoneyError:
         raise UpstreamUnavailable("the HIS bill has an amount we cannot read") from None
-    now = utcnow()
     with transaction() as conn:
-        if not _holds_card(conn, principal.user_id, bill.patient_id):
-            raise NotFound("the HIS has no such bill", field="his_ref")  # not theirs: do not confirm it exists
-        if bill.bill_type != kind:
-            raise ValidationFailed(f"bill {his_ref} is a {bill.bill_type} bill, not {kind}", field="kind")
-        existing = conn.execute(sa.select(t.payment_orders).where(
-            t.payment_orders.c.kind == kind, t.payment_orders.c.open_his_ref == his_ref)).first()
-        if existing is not None:
-            if existing.user_id != principal.user_id:
-                raise Conflict("another order for this bill is open", code="bill_order_open")
-            return view(existing), False
-        if bill.status != "unpaid":
-            raise Conflict(f"the bill is {bill.status}", code=f"bill_{bill.status}", field="his_ref")
-        try:
-            amount = money.check_order_amount(bill.amount_fen)
-        except money.MoneyError:
-            raise Conflict("the bill's amount cannot be paid online", code="amount_out_of_range") from None
-        order_id = uuid.uuid4().hex
-        try:
-            conn.execute(t.payment_orders.insert().values(
-                id=order_id, user_id=principal.user_id, kind=kind, his_ref=his_ref, his_patient_id=bill.patient_id,
-                description=bill.title[:128], amount_fen=amount, open_his_ref=his_ref, status=CREATED,
-                expires_at=now + ttl(), created_at=now, updated_at=now))
-        except sa.exc.IntegrityError:
-            raise Conflict("another order for this bill was opened at the same moment",
-                           code="bill_order_open") from None
-        row = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).one()
-    return view(row), True
+        row, created = open_order(conn, principal, kind, his_ref, bill, utcnow())
+    return view(row), created
+
+
+def open_order(conn, principal, kind: str, his_ref: str, bill, now):
+    """In the caller's transaction: the caller's open order for the HIS bill, or a new one.
+    Returns (the order row, whether it is new)."""
+    if not _holds_card(conn, principal.user_id, bill.patient_id):
+        raise NotFound("the HIS has no such bill", field="his_ref")  # not theirs: do not confirm it exists
+    if bill.bill_type != kind:
+        raise ValidationFailed(f"bill {his_ref} is a {bill.bill_type} bill, not {kind}", field="kind")
+    existing = conn.execute(sa.select(t.payment_orders).where(
+        t.payment_orders.c.kind == kind, t.payment_orders.c.open_his_ref == his_ref)).first()
+    if existing is not None:
+        if existing.user_id != principal.user_id:
+            raise Conflict("another order for this bill is open", code="bill_order_open")
+        return existing, False
+    if bill.status != "unpaid":
+        raise Conflict(f"the bill is {bill.status}", code=f"bill_{bill.status}", field="his_ref")
+    try:
+        amount = money.check_order_amount(bill.amount_fen)
+    except money.MoneyError:
+        raise Conflict("the bill's amount cannot be paid online", code="amount_out_of_range") from None
+    order_id = uuid.uuid4().hex
+    try:
+        conn.execute(t.payment_orders.insert().values(
+            id=order_id, user_id=principal.user_id, kind=kind, his_ref=his_ref, his_patient_id=bill.patient_id,
+            description=bill.title[:128], amount_fen=amount, open_his_ref=his_ref, status=CREATED,
+            expires_at=now + ttl(), created_at=now, updated_at=now))
+    except sa.exc.IntegrityError:
+        raise Conflict("another order for this bill was opened at the same moment",
+                       code="bill_order_open") from None
+    return conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).one(), True
 
 
 def _holds_card(conn, user_id: int, his_patient_id: str) -> bool:
@@ -132,17 +140,17 @@ def _holds_card(conn, user_id: int, his_patient_id: str) -> bool:
         t.patient_cards.c.unbound_at.is_(None))).first() is not None
 
 
-def own(principal, order_id: str):
-    with transaction() as conn:
-        row = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).first()
+def own(conn, principal, order_id: str):
+    """The caller's order, read in the caller's transaction; 404 for anyone else's."""
+    row = conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).first()
     if row is None or row.user_id != principal.user_id:
         raise NotFound("no such order", field="order_id")
     return row
 
 
 def get_view(principal, order_id: str) -> dict:
-    row = own(principal, order_id)
     with transaction() as conn:
+        row = own(conn, principal, order_id)
         refunds = conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.order_id == order_id)
                                .order_by(t.payment_refunds.c.created_at)).all()
     return {**view(row), "refunds": [refund_view(r) for r in refunds]}

@@ -6,6 +6,10 @@ The out_refund_no is derived from the order and the reason, so every retry, rede
 resumed worker sends the same number and the provider refunds once. The worker holds no lock
 while it calls the provider; a crash after the provider accepted and before we saved is
 resumed by the redelivered message, which asks again with the same number.
+
+`request` is a service (the caller's unit of work). The worker's entries, `process` and
+`follow_up`, read in one transaction, ask the provider with none open, and record its answer
+in another (`refused`, `to_a_person` and the results entry take or open it).
 """
 from __future__ import annotations
 
@@ -92,40 +96,41 @@ def process(refund_id: str) -> str:
         return channel.finish_refund(order, refund, outcome)
     except RefundRefusedMidway as exc:
         # Some parts may be back already: nothing is undone, a person finishes it.
-        return _to_a_person(refund, order, str(exc))
+        with transaction() as conn:
+            return to_a_person(conn, refund, order, str(exc))
     except RefundRefused as exc:
-        return refused(refund, order, str(exc))
+        with transaction() as conn:
+            return refused(conn, refund, order, str(exc))
 
 
-def refused(refund, order, error: str) -> str:
+def refused(conn, refund, order, error: str) -> str:
     """The provider refused the refund request itself (a refusal, not an outage: sending it
     again cannot help). The refund is closed, no longer counts against what can be refunded,
     the order leaves refund_pending, and finance sees it: it can ask again with another reason
     once the cause (say, the merchant balance) is dealt with."""
     now = utcnow()
-    with transaction() as conn:
-        order = orders.locked(conn, order.id)
-        changed = conn.execute(t.payment_refunds.update().where(
-            t.payment_refunds.c.id == refund.id, t.payment_refunds.c.status.in_((REQUESTED, PROCESSING)))
-            .values(status=CLOSED, last_error=error[:200], updated_at=now, finished_at=now,
-                    attempts=t.payment_refunds.c.attempts + 1)).rowcount
-        if changed:
-            anomalies.record(conn, source="refund_worker", reason="refund_refused", order_id=order.id,
-                             out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen,
-                             dedupe_key=f"refund:refused:{refund.out_refund_no}", details={"error": error[:200]})
-            refund_records.leave_refund_pending(conn, order, refund.id)
-    return CLOSED
-
-
-def _to_a_person(refund, order, error: str) -> str:
-    now = utcnow()
-    with transaction() as conn:
-        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
-                                                      t.payment_refunds.c.status.in_((REQUESTED, PROCESSING)))
-                     .values(status=ABNORMAL, last_error=error[:200], updated_at=now))
+    order = orders.locked(conn, order.id)
+    changed = conn.execute(t.payment_refunds.update().where(
+        t.payment_refunds.c.id == refund.id, t.payment_refunds.c.status.in_((REQUESTED, PROCESSING)))
+        .values(status=CLOSED, last_error=error[:200], updated_at=now, finished_at=now,
+                attempts=t.payment_refunds.c.attempts + 1)).rowcount
+    if changed:
         anomalies.record(conn, source="refund_worker", reason="refund_refused", order_id=order.id,
                          out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen,
                          dedupe_key=f"refund:refused:{refund.out_refund_no}", details={"error": error[:200]})
+        refund_records.leave_refund_pending(conn, order, refund.id)
+    return CLOSED
+
+
+def to_a_person(conn, refund, order, error: str) -> str:
+    """A refusal after some parts may be back: the refund is abnormal and finance sees it."""
+    now = utcnow()
+    conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
+                                                  t.payment_refunds.c.status.in_((REQUESTED, PROCESSING)))
+                 .values(status=ABNORMAL, last_error=error[:200], updated_at=now))
+    anomalies.record(conn, source="refund_worker", reason="refund_refused", order_id=order.id,
+                     out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen,
+                     dedupe_key=f"refund:refused:{refund.out_refund_no}", details={"error": error[:200]})
     return ABNORMAL
 
 

@@ -8,7 +8,9 @@
   message went missing are sent to the worker again.
 - Paid orders the HIS has not confirmed are sent for confirmation again, and after the
   confirmation window refunded by policy.
-Each item is independent: one failing (WeChat down) leaves the rest to go on.
+Each item is independent: one failing (WeChat down) leaves the rest to go on. So `run` and
+each of its steps are entries, with transactions of their own, none open while a provider or
+the HIS is asked.
 """
 from __future__ import annotations
 
@@ -66,13 +68,13 @@ def run(now: dt.datetime | None = None) -> dict:
     return done
 
 
-def _order(order_id: str):
-    with transaction() as conn:
-        return conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).one()
+def _order(conn, order_id: str):
+    return conn.execute(sa.select(t.payment_orders).where(t.payment_orders.c.id == order_id)).one()
 
 
 def _close_expired(order_id: str) -> bool:
-    order = _order(order_id)
+    with transaction() as conn:
+        order = _order(conn, order_id)
     if order.status == orders.PAYING and registry.for_order(order).close(order, lambda: _query(order.id)):
         return False  # paid after all: it stays open here
     with transaction() as conn:
@@ -81,8 +83,8 @@ def _close_expired(order_id: str) -> bool:
 
 def _query(order_id: str) -> bool:
     """Ask the provider about an order; apply a payment it knows of. True if it was paid."""
-    order = _order(order_id)
     with transaction() as conn:
+        order = _order(conn, order_id)
         conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id).values(checked_at=utcnow()))
     return registry.for_order(order).query(order)
 

@@ -3,6 +3,9 @@ intake's own push to the consoles, and the `alerted` node each channel records o
 
 A channel is `ed_console` (the live push) or `wechat:<user id>` (rescue.notify); the node's
 dedupe key makes a redelivered or republished message record nothing twice.
+
+`record_alerted` and `was_alerted` work in the caller's transaction; the entries (the intake's
+`alert_consoles_now`, the consumers) open one after each push, never around it.
 """
 from __future__ import annotations
 
@@ -29,31 +32,31 @@ def alert_summary(case_id: str) -> dict:
     return summary_of(views.load_view(case_id))
 
 
-def record_alerted(case_id: str, channel: str, details: dict, disclosure=None) -> bool:
+def record_alerted(conn, case_id: str, channel: str, details: dict, disclosure=None) -> bool:
     """Note the delivery result of one alert channel, once per case and channel however often
-    the message is delivered or republished; in the same transaction, the audit record of the
-    personal fields the alert carried to its recipients (a rescue.visibility.Disclosure)."""
-    with transaction() as conn:
-        if disclosure is not None:
-            visibility.record_pushed(conn, case_id, disclosure)
-        return case_store.append_node(conn, case_id, "alerted", source=channel, actor_role="system",
-                                      details={"channel": channel, **details}, dedupe_key=_dedupe_key(channel))
+    the message is delivered or republished; in the caller's transaction, with the audit record
+    of the personal fields the alert carried to its recipients (a rescue.visibility.Disclosure)."""
+    if disclosure is not None:
+        visibility.record_pushed(conn, case_id, disclosure)
+    return case_store.append_node(conn, case_id, "alerted", source=channel, actor_role="system",
+                                  details={"channel": channel, **details}, dedupe_key=_dedupe_key(channel))
 
 
-def was_alerted(case_id: str, channel: str) -> bool:
-    with transaction() as conn:
-        return case_store.has_node(conn, case_id, dedupe_key=_dedupe_key(channel))
+def was_alerted(conn, case_id: str, channel: str) -> bool:
+    return case_store.has_node(conn, case_id, dedupe_key=_dedupe_key(channel))
 
 
 def alert_consoles_now(case_id: str, summary: dict) -> None:
-    """The ED consoles hear of a new case straight from the intake, not a queue hop later.
-    Best effort: the rescue-events consumer still alerts (and records) any case this missed."""
+    """Entry (after the intake's commit): the ED consoles hear of a new case straight from the
+    intake, not a queue hop later; the result is recorded once the push is done. Best effort:
+    the rescue-events consumer still alerts (and records) any case this missed."""
     from hospital import live
 
     try:
         delivery = live.push(live.ED_CONSOLE, summary)
         if delivery.delivered:
-            record_alerted(case_id, live.ED_CONSOLE, {**delivery.counts(), "path": "intake"},
-                           visibility.pushed(summary, visibility.ED_ALERT_ROLES, delivery.recipients))
+            with transaction() as conn:
+                record_alerted(conn, case_id, live.ED_CONSOLE, {**delivery.counts(), "path": "intake"},
+                               visibility.pushed(summary, visibility.ED_ALERT_ROLES, delivery.recipients))
     except Exception as exc:  # noqa: BLE001 - the case is saved; the consumer is the guarantee
         log.warning("intake alert not pushed", extra={"case_id": case_id, "error": type(exc).__name__})

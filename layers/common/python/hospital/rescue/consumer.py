@@ -1,4 +1,5 @@
-"""What the rescue queues' consumers do with each message."""
+"""What the rescue queues' consumers do with each message. Each handler is an entry: it opens
+the transactions its step needs (none open during a push) and the services take them."""
 from __future__ import annotations
 
 import logging
@@ -10,40 +11,45 @@ log = logging.getLogger("hospital.rescue")
 
 
 def _on_rescue_event(message: messages.RescueEvent, delivery: Delivery) -> None:
+    from hospital.unit_of_work import unit_of_work
+
     if isinstance(message, messages.CaseCreated):
         _alert(message, delivery)
     if message.to_triage:
-        _forward_to_triage(message.case_id)
+        with unit_of_work() as uow:
+            _forward_to_triage(uow, message.case_id)
 
 
-def _forward_to_triage(case_id: str) -> None:
+def _forward_to_triage(uow, case_id: str) -> None:
     """Off the intake path: the triage queue's own consumer pushes, retries and records."""
-    from hospital.unit_of_work import unit_of_work
-
-    with unit_of_work() as uow:
-        uow.publish(messages.TriageCaseChanged(case_id=case_id))
+    uow.publish(messages.TriageCaseChanged(case_id=case_id))
 
 
 def _alert(message: messages.CaseCreated, delivery: Delivery) -> None:
     """A new case goes live to the ED consoles and, through their own queue, to on-duty staff
     by WeChat. The consoles' delivery result is a timeline node, written last: a crash before
     it repeats the pushes (consoles show a case once; staff messages are deduplicated per
-    person), never loses them; an alert that reached nobody is visible, not silent."""
+    person), never loses them; an alert that reached nobody is visible, not silent. Each step is
+    its own transaction: the fan-out is relayed on its commit, and none is open during a push."""
     from hospital import live
+    from hospital.db import transaction
     from hospital.rescue import alerts, notify, visibility
     from hospital.unit_of_work import unit_of_work
 
     case_id = message.case_id
     with unit_of_work() as uow:
         notify.fan_out(uow, case_id)  # deduplicated per person: safe on every delivery
-    if alerts.was_alerted(case_id, live.ED_CONSOLE):  # by the intake itself, or an earlier delivery
+    with transaction() as conn:
+        alerted = alerts.was_alerted(conn, case_id, live.ED_CONSOLE)  # by the intake itself, or an earlier delivery
+    if alerted:
         log.info("consoles already alerted", extra={"case_id": case_id, "outbox_id": delivery.message_id})
         return
     summary = alerts.alert_summary(case_id)
     delivery_result = live.push(live.ED_CONSOLE, summary)
-    alerts.record_alerted(case_id, live.ED_CONSOLE, {
-        **delivery_result.counts(), "message_id": delivery.message_id, "receive_count": delivery.receive_count,
-    }, visibility.pushed(summary, visibility.ED_ALERT_ROLES, delivery_result.recipients))
+    with transaction() as conn:
+        alerts.record_alerted(conn, case_id, live.ED_CONSOLE, {
+            **delivery_result.counts(), "message_id": delivery.message_id, "receive_count": delivery.receive_count,
+        }, visibility.pushed(summary, visibility.ED_ALERT_ROLES, delivery_result.recipients))
     if delivery_result.delivered == 0:
         log.warning("new rescue case reached no ED console", extra={"case_id": case_id, **delivery_result.counts()})
 

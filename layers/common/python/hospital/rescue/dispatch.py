@@ -9,7 +9,8 @@ The services (take_phone_call, append_step, record_acknowledgement, send_vehicle
 record_progress, add_vehicle) take the caller's unit of work and open nothing; the entries the
 functions call (phone_intake, step, acknowledge, dispatch, progress, register_vehicle) open one
 each. case_view is the read side's entry: it reads in one transaction, decrypts after it closes
-(no lock held over a KMS call) and writes the audit of what it showed in another.
+(no lock held over a KMS call), writes the audit of what it showed in another and reads the
+triage link's status in a last one.
 """
 from __future__ import annotations
 
@@ -206,7 +207,8 @@ def case_view(actor, case_id: str) -> dict:
     _audit_shown(actor, case_id, view, visible, assigned)
     from hospital.rescue import triage_link
 
-    view["triage"] = triage_link.status_of(case_id)
+    with transaction() as conn:
+        view["triage"] = triage_link.status_of(conn, case_id)
     view["dispatches"] = [{"dispatch_id": d.id, "vehicle_id": d.vehicle_id, "created_at": iso_utc(d.created_at),
                            "closed_at": iso_utc(d.closed_at)} for d in dispatch_rows]
     return view

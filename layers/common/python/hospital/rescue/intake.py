@@ -1,5 +1,8 @@
 """One-click rescue (ER1, ER2): a patient's press becomes a case, once however often the
-request is retried, and the ED consoles hear of it straight after the commit."""
+request is retried, and the ED consoles hear of it straight after the commit.
+
+`create_case` is the entry: it seals the personal fields first, then opens one unit of work
+for `take_case` (the service); a look-up of the Idempotency-Key is a short read of its own."""
 from __future__ import annotations
 
 import logging
@@ -31,7 +34,8 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
         raise ValidationFailed("Idempotency-Key must be 8-64 letters, digits or _.:-",
                                field="Idempotency-Key")
     if idempotency_key:
-        existing = _case_id_for_key(principal.user_id, idempotency_key)
+        with transaction() as conn:
+            existing = case_store.case_id_for_key(conn, principal.user_id, idempotency_key)
         if existing:
             return views.get_case(principal, existing), False
     case_id = uuid.uuid4().hex
@@ -60,23 +64,13 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
                              complaint=intake.complaint)
     try:
         with unit_of_work() as uow:
-            _check_still_active(uow.conn, principal)
-            _check_owned(uow.conn, principal.user_id, intake)
-            case_store.insert_case(
-                uow.conn, sealed, source=SOURCE, coord_system=location.coord_system,
-                legal_basis="vital_interests", created_at=now, first_node=first_node,
-                patient_user_id=principal.user_id, card_id=intake.hospital_card_id,
-                rescue_person_id=intake.rescue_person_id, idempotency_key=idempotency_key)
-            visibility.record_own(uow.conn, principal, "rescue_case", case_id, [
-                name for name, value in ((visibility.LOCATION, location), (visibility.ADDRESS, intake.address_text),
-                                         (visibility.COMPLAINT, intake.complaint)) if value])
-            uow.publish(messages.CaseCreated(case_id=case_id))
-            # The consoles first, then the queue: its consumer then finds them alerted.
-            summary = alerts.summary_of(view)
-            uow.after_commit(lambda: alerts.alert_consoles_now(case_id, summary))
+            take_case(uow, principal, intake, sealed, first_node, idempotency_key, alerts.summary_of(view))
     except sa.exc.IntegrityError:
         # Lost a race with a concurrent request carrying the same Idempotency-Key.
-        existing = idempotency_key and _case_id_for_key(principal.user_id, idempotency_key)
+        existing = None
+        if idempotency_key:
+            with transaction() as conn:
+                existing = case_store.case_id_for_key(conn, principal.user_id, idempotency_key)
         if not existing:
             raise
         return views.get_case(principal, existing), False
@@ -84,9 +78,26 @@ def create_case(principal, intake, idempotency_key: str | None = None) -> tuple[
     return view, True
 
 
-def _case_id_for_key(user_id: int, key: str) -> str | None:
-    with transaction() as conn:
-        return case_store.case_id_for_key(conn, user_id, key)
+def take_case(uow, principal, intake, sealed: case_store.Sealed, first_node: dict, idempotency_key: str | None,
+              summary: dict) -> None:
+    """In the caller's unit of work: the case (its personal fields sealed beforehand) for an
+    active caller with their own card and rescue person, its audit record and its message; the
+    consoles hear of it from `summary` straight after the commit."""
+    case_id = sealed.case_id
+    location = intake.location
+    _check_still_active(uow.conn, principal)
+    _check_owned(uow.conn, principal.user_id, intake)
+    case_store.insert_case(
+        uow.conn, sealed, source=SOURCE, coord_system=location.coord_system,
+        legal_basis="vital_interests", created_at=first_node["at"], first_node=first_node,
+        patient_user_id=principal.user_id, card_id=intake.hospital_card_id,
+        rescue_person_id=intake.rescue_person_id, idempotency_key=idempotency_key)
+    visibility.record_own(uow.conn, principal, "rescue_case", case_id, [
+        name for name, value in ((visibility.LOCATION, location), (visibility.ADDRESS, intake.address_text),
+                                 (visibility.COMPLAINT, intake.complaint)) if value])
+    uow.publish(messages.CaseCreated(case_id=case_id))
+    # The consoles first, then the queue: its consumer then finds them alerted.
+    uow.after_commit(lambda: alerts.alert_consoles_now(case_id, summary))
 
 
 def _check_still_active(conn, principal) -> None:

@@ -4,6 +4,9 @@ A new case puts one "notifications" message per on-duty staff member on its own 
 consumer sends the subscribe message and records the result as an `alerted` node of the
 channel `wechat:<user id>`: sent, refused (the user declined subscriptions) or failed, so
 a message that did not reach someone is visible on the timeline, not silent.
+
+The entries are `set_on_duty` and the consumer's `send_staff_alert`, which reads before and
+records after the call to WeChat, each in a short transaction: none is open during the call.
 """
 from __future__ import annotations
 
@@ -23,10 +26,14 @@ log = logging.getLogger("hospital.notify")
 
 def set_on_duty(principal, on: bool) -> dict:
     with transaction() as conn:
-        conn.execute(t.on_duty.delete().where(t.on_duty.c.user_id == principal.user_id))
-        if on:
-            conn.execute(t.on_duty.insert().values(user_id=principal.user_id, since=utcnow()))
+        put_on_duty(conn, principal.user_id, on, utcnow())
     return {"user_id": principal.user_id, "on_duty": on}
+
+
+def put_on_duty(conn, user_id: int, on: bool, now) -> None:
+    conn.execute(t.on_duty.delete().where(t.on_duty.c.user_id == user_id))
+    if on:
+        conn.execute(t.on_duty.insert().values(user_id=user_id, since=now))
 
 
 def fan_out(uow, case_id: str) -> int:
@@ -53,14 +60,15 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
     from hospital.adapters.wechat import WeChatApi, WeChatError, WeChatUnavailable
 
     channel = _channel(user_id)
-    if alerts.was_alerted(case_id, channel):
-        return "duplicate"
-    app_id = settings.WECHAT_MINI_PROGRAM_APP_ID.get()
     with transaction() as conn:
-        openid = conn.execute(sa.select(t.wechat_identities.c.openid).where(
-            t.wechat_identities.c.user_id == user_id, t.wechat_identities.c.app_id == app_id)).scalar_one_or_none()
+        if alerts.was_alerted(conn, case_id, channel):
+            return "duplicate"
+        app_id = settings.WECHAT_MINI_PROGRAM_APP_ID.get()
+        openid = _openid(conn, user_id, app_id)
     if openid is None:
-        alerts.record_alerted(case_id, channel, {"result": "failed", "reason": "no WeChat identity in the app"})
+        with transaction() as conn:
+            alerts.record_alerted(conn, case_id, channel,
+                                  {"result": "failed", "reason": "no WeChat identity in the app"})
         return "failed"
     summary = alerts.alert_summary(case_id)
     api = WeChatApi(settings.WECHAT_API_BASE.get())
@@ -82,13 +90,20 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
         raise
     except WeChatError as exc:
         result = "refused" if exc.user_refused else "failed"
-        alerts.record_alerted(case_id, channel, {"result": result, "errcode": exc.errcode})
+        with transaction() as conn:
+            alerts.record_alerted(conn, case_id, channel, {"result": result, "errcode": exc.errcode})
         log.warning("staff alert not delivered", extra={"case_id": case_id, "user_id": user_id, "errcode": exc.errcode})
         return result
-    alerts.record_alerted(case_id, channel, {"result": "sent", "msgid": msgid},
-                          visibility.pushed({"address_text": data["thing3"]} if summary["address_text"] else {},
-                                            visibility.ON_DUTY_ROLES, [user_id]))
+    with transaction() as conn:
+        alerts.record_alerted(conn, case_id, channel, {"result": "sent", "msgid": msgid},
+                              visibility.pushed({"address_text": data["thing3"]} if summary["address_text"] else {},
+                                                visibility.ON_DUTY_ROLES, [user_id]))
     return "sent"
+
+
+def _openid(conn, user_id: int, app_id: str) -> str | None:
+    return conn.execute(sa.select(t.wechat_identities.c.openid).where(
+        t.wechat_identities.c.user_id == user_id, t.wechat_identities.c.app_id == app_id)).scalar_one_or_none()
 
 
 def _local_time(iso: str) -> str:

@@ -2,6 +2,9 @@
 EMS time points, counts per day and vehicle, median and 90th percentile, CSV export; the
 full case for admins, with the caller's personal details only for roles allowed to see
 them, each such view audited.
+
+Both functions are entries: a report is one read; the full case is read and decrypted by
+case_store.load, and what it showed is audited in a transaction of its own.
 """
 from __future__ import annotations
 
@@ -113,5 +116,6 @@ def case_for_admin(actor, case_id: str) -> dict:
     view["caller_details_visible"] = visibility.CALLER_PHONE in visible
     from hospital.rescue import triage_link
 
-    view["triage"] = triage_link.status_of(case_id)
+    with transaction() as conn:
+        view["triage"] = triage_link.status_of(conn, case_id)
     return view

@@ -8,6 +8,10 @@ The newest position is pushed to the patient and the ED consoles straight after 
 are committed, not through the rescue-events queue: a push is only a hint (the track is in
 the database and readable), so it needs no outbox, and the queue hop cost each point three
 SQS calls and a consumer run, which at a hundred ambulances was most of the work.
+
+The entries (`record_positions`, `ambulance_for_patient`, and `push_latest` after the points'
+commit) open one transaction each, and decrypt what they show after it closed; `store_batch`
+and the readers take the caller's connection.
 """
 from __future__ import annotations
 
@@ -36,53 +40,63 @@ def record_positions(staff, vehicle_id: str, batch) -> dict:
     """Store the plausible points of a batch; only the crew of the vehicle's open dispatch may post."""
     incoming = [geo.TrackPoint(p.latitude, p.longitude, p.coord_system, p.accuracy_m, p.speed_mps, p.heading,
                                p.device_time) for p in batch.points]
-    now = utcnow()
     with transaction() as conn:
-        vehicle = conn.execute(sa.select(t.vehicles.c.id).where(t.vehicles.c.id == vehicle_id)
-                               .with_for_update()).first()  # one batch of a vehicle at a time
-        if vehicle is None:
-            raise NotFound("no such vehicle", field="vehicle_id")
-        dispatch = conn.execute(
-            sa.select(t.dispatches.c.id, t.dispatches.c.case_id, t.dispatches.c.created_at)
-            .join(t.dispatch_crew, t.dispatch_crew.c.dispatch_id == t.dispatches.c.id)
-            .where(t.dispatches.c.vehicle_id == vehicle_id, t.dispatches.c.closed_at.is_(None),
-                   t.dispatch_crew.c.user_id == staff.user_id)).first()
-        if dispatch is None:
-            raise Forbidden("only the crew of this vehicle's open dispatch may post its positions",
-                            code="not_vehicle_crew")
-        not_before, not_after = geo.time_window(_aware(dispatch.created_at), _aware(now))
-        kept, dropped = geo.filter_track(_last_point(conn, vehicle_id, dispatch.id, not_after), incoming,
-                                         not_before=not_before, not_after=not_after)
-        for point in kept:
-            gcj = geo.to_gcj02(point.point)
-            conn.execute(t.vehicle_positions.insert().values(
-                vehicle_id=vehicle_id, dispatch_id=dispatch.id,
-                location_enc=crypto.encrypt(json.dumps({"latitude": gcj.latitude, "longitude": gcj.longitude}),
-                                            _ctx(vehicle_id)),
-                reported_coord_system=point.coord_system, accuracy_m=point.accuracy_m, speed_mps=point.speed_mps,
-                heading=point.heading, device_time=_naive_utc(point.device_time), server_time=now))
-        if dropped:
-            conn.execute(t.vehicles.update().where(t.vehicles.c.id == vehicle_id)
-                         .values(dropped_points=t.vehicles.c.dropped_points + len(dropped)))
+        case_id, kept, dropped = store_batch(conn, staff, vehicle_id, incoming, utcnow())
     if kept:
-        push_latest(dispatch.case_id)
+        push_latest(case_id)
     reasons: dict[str, int] = {}
     for _, reason in dropped:
         reasons[reason] = reasons.get(reason, 0) + 1
     return {"accepted": len(kept), "dropped": reasons}
 
 
+def store_batch(conn, staff, vehicle_id: str, incoming: list[geo.TrackPoint], now):
+    """In the caller's transaction, under the vehicle's row lock: the batch's plausible points
+    for the open dispatch the poster crews. Returns (the case's id, the points kept, the points
+    dropped with their reasons)."""
+    vehicle = conn.execute(sa.select(t.vehicles.c.id).where(t.vehicles.c.id == vehicle_id)
+                           .with_for_update()).first()  # one batch of a vehicle at a time
+    if vehicle is None:
+        raise NotFound("no such vehicle", field="vehicle_id")
+    dispatch = conn.execute(
+        sa.select(t.dispatches.c.id, t.dispatches.c.case_id, t.dispatches.c.created_at)
+        .join(t.dispatch_crew, t.dispatch_crew.c.dispatch_id == t.dispatches.c.id)
+        .where(t.dispatches.c.vehicle_id == vehicle_id, t.dispatches.c.closed_at.is_(None),
+               t.dispatch_crew.c.user_id == staff.user_id)).first()
+    if dispatch is None:
+        raise Forbidden("only the crew of this vehicle's open dispatch may post its positions",
+                        code="not_vehicle_crew")
+    not_before, not_after = geo.time_window(_aware(dispatch.created_at), _aware(now))
+    kept, dropped = geo.filter_track(_last_point(conn, vehicle_id, dispatch.id, not_after), incoming,
+                                     not_before=not_before, not_after=not_after)
+    for point in kept:
+        gcj = geo.to_gcj02(point.point)
+        conn.execute(t.vehicle_positions.insert().values(
+            vehicle_id=vehicle_id, dispatch_id=dispatch.id,
+            location_enc=crypto.encrypt(json.dumps({"latitude": gcj.latitude, "longitude": gcj.longitude}),
+                                        _ctx(vehicle_id)),
+            reported_coord_system=point.coord_system, accuracy_m=point.accuracy_m, speed_mps=point.speed_mps,
+            heading=point.heading, device_time=_naive_utc(point.device_time), server_time=now))
+    if dropped:
+        conn.execute(t.vehicles.update().where(t.vehicles.c.id == vehicle_id)
+                     .values(dropped_points=t.vehicles.c.dropped_points + len(dropped)))
+    return dispatch.case_id, kept, dropped
+
+
 def push_latest(case_id: str) -> None:
-    """The case's newest position, live to its patient and the ED consoles. Read back after
-    the commit, so two batches of one vehicle racing to push still end on the newest point.
-    Never fails the caller: the points are already stored and readable over HTTP."""
+    """Entry (after the points' commit): the case's newest position, live to its patient and
+    the ED consoles. Read back after the commit, so two batches of one vehicle racing to push
+    still end on the newest point; decrypted and pushed with no transaction open. Never fails
+    the caller: the points are already stored and readable over HTTP."""
     from hospital import live
 
     try:
-        latest = latest_for_case(case_id)
-        if latest is not None:
+        with transaction() as conn:
+            row = latest_row(conn, case_id)
+        if row is not None:
             live.push_to([live.case_channel(case_id), live.ED_CONSOLE],
-                         {"type": POSITION_MESSAGE, "case_id": case_id, **latest})
+                         {"type": POSITION_MESSAGE, "case_id": case_id, "vehicle_id": row.vehicle_id,
+                          "position": _point(row)})
     except Exception as exc:  # noqa: BLE001 - a lost hint, not lost data
         log.warning("live position push failed", extra={"case_id": case_id, "error": type(exc).__name__})
 
@@ -142,15 +156,13 @@ def ambulance_for_patient(principal, case_id: str, since: dt.datetime | None = N
     }
 
 
-def latest_for_case(case_id: str) -> dict | None:
-    """The newest position of the case's latest dispatch, for live pushes."""
-    with transaction() as conn:
-        row = conn.execute(
-            sa.select(t.vehicle_positions)
-            .join(t.dispatches, t.dispatches.c.id == t.vehicle_positions.c.dispatch_id)
-            .where(t.dispatches.c.case_id == case_id, t.vehicle_positions.c.device_time <= _shown_until())
-            .order_by(t.vehicle_positions.c.device_time.desc()).limit(1)).first()
-    return None if row is None else {"vehicle_id": row.vehicle_id, "position": _point(row)}
+def latest_row(conn, case_id: str):
+    """The newest stored position of the case's dispatches (still sealed), for live pushes."""
+    return conn.execute(
+        sa.select(t.vehicle_positions)
+        .join(t.dispatches, t.dispatches.c.id == t.vehicle_positions.c.dispatch_id)
+        .where(t.dispatches.c.case_id == case_id, t.vehicle_positions.c.device_time <= _shown_until())
+        .order_by(t.vehicle_positions.c.device_time.desc()).limit(1)).first()
 
 
 def _point(row) -> dict:

@@ -6,6 +6,9 @@ versioned by the case's latest timeline node id, so a late or repeated push can 
 overwrite newer data at the ED. Transport failures are retried with growing delays and end
 in the DLQ; a refusal (4xx) is not retried. The delivery status is kept on the case, so a
 failed link is visible to dispatchers and the back office, not silent.
+
+`deliver` (the consumer's entry) reads the case, pushes it with no transaction open, and
+records the result in a transaction of its own; `status_of` reads in the caller's.
 """
 from __future__ import annotations
 
@@ -30,8 +33,9 @@ def _api():
 
 
 def payload(case_id: str) -> dict | None:
-    """The case as the ED receives it; None while it has no coordinates (a phone call
-    entered without them: the push waits for the first location)."""
+    """Entry: the case as the ED receives it; None while it has no coordinates (a phone call
+    entered without them: the push waits for the first location). The case is read and
+    decrypted by case_store.load, its version and vehicle in a short read of their own."""
     data = case_store.load(case_id, caller_phone=True)
     view = views.case_view(data)
     loc = view["location"]
@@ -39,12 +43,7 @@ def payload(case_id: str) -> dict | None:
         return None
     point = geo.to_gcj02(geo.Point(loc["latitude"], loc["longitude"], loc["coord_system"]))
     with transaction() as conn:
-        version = case_store.timeline_version(conn, case_id)
-        vehicle = conn.execute(sa.select(t.dispatches.c.vehicle_id, t.vehicles.c.plate)
-                               .join(t.vehicles, t.vehicles.c.id == t.dispatches.c.vehicle_id)
-                               .where(t.dispatches.c.case_id == case_id)
-                               .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
-    assert version is not None  # a stored case has its first node
+        version, vehicle = version_and_vehicle(conn, case_id)
     body = {
         "case_id": case_id, "version": int(version), "status": view["status"], "received_at": view["created_at"],
         "caller_phone": data.caller_phone,
@@ -57,37 +56,55 @@ def payload(case_id: str) -> dict | None:
     return body
 
 
+def version_and_vehicle(conn, case_id: str):
+    """The case's version (its latest timeline node id) and its latest dispatch's vehicle, if any."""
+    version = case_store.timeline_version(conn, case_id)
+    assert version is not None  # a stored case has its first node
+    vehicle = conn.execute(sa.select(t.dispatches.c.vehicle_id, t.vehicles.c.plate)
+                           .join(t.vehicles, t.vehicles.c.id == t.dispatches.c.vehicle_id)
+                           .where(t.dispatches.c.case_id == case_id)
+                           .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
+    return version, vehicle
+
+
 def deliver(case_id: str, receive_count: int) -> str:
-    """Push the case's current picture; returns the delivery status. Raises on a transport
-    failure so the message is retried (TriageUnavailable)."""
+    """Entry: push the case's current picture; returns the delivery status. Raises on a
+    transport failure so the message is retried (TriageUnavailable). The result is recorded
+    after the push, in a transaction of its own."""
     from hospital.adapters.triage import TriageError
 
     body = payload(case_id)
     if body is None:
-        _record(case_id, None, status="no_location")
+        with transaction() as conn:
+            record_result(conn, case_id, None, status="no_location")
         return "no_location"
     try:
         answer = _api().push_case(body)
     except TriageError as exc:
         if not exc.retryable:
-            _record(case_id, body["version"], status="rejected", error=f"{exc.status}: {exc.code or 'refused'}")
+            with transaction() as conn:
+                record_result(conn, case_id, body["version"], status="rejected",
+                              error=f"{exc.status}: {exc.code or 'refused'}")
             log.error("triage system refused the case", extra={"case_id": case_id, "status": exc.status})
             return "rejected"
         final = receive_count >= MAX_RECEIVES
-        _record(case_id, body["version"], status="failed" if final else "retrying",
-                error=f"{exc.status or 'unreachable'}: {type(exc).__name__}")
+        with transaction() as conn:
+            record_result(conn, case_id, body["version"], status="failed" if final else "retrying",
+                          error=f"{exc.status or 'unreachable'}: {type(exc).__name__}")
         raise
-    _record(case_id, body["version"], status="delivered", ref=answer.get("triage_ref"))
+    with transaction() as conn:
+        record_result(conn, case_id, body["version"], status="delivered", ref=answer.get("triage_ref"))
     return "delivered"
 
 
-def _record(case_id: str, version: int | None, *, status: str, ref: str | None = None, error: str | None = None):
-    with transaction() as conn:
-        case_store.record_triage_delivery(conn, case_id, version, status=status, ref=ref, error=error)
+def record_result(conn, case_id: str, version: int | None, *, status: str, ref: str | None = None,
+                  error: str | None = None) -> None:
+    """A push's result, unless a newer version's is already recorded (case_store keeps the order)."""
+    case_store.record_triage_delivery(conn, case_id, version, status=status, ref=ref, error=error)
 
 
-def status_of(case_id: str) -> dict:
-    with transaction() as conn:
-        row = case_store.triage_delivery(conn, case_id)
+def status_of(conn, case_id: str) -> dict:
+    """How the link stands for a case, read in the caller's transaction."""
+    row = case_store.triage_delivery(conn, case_id)
     return {"status": row.status or "pending", "version": row.version, "triage_ref": row.ref,
             "attempts": row.attempts, "error": row.error, "updated_at": iso_utc(row.updated_at)}

@@ -2,7 +2,9 @@
 history), the patient's own case and list of cases (ER11), and the list's paging cursors.
 
 Who sees which personal field is rescue.visibility's rule; the patient's reads here are
-audited there like every view of personal data.
+audited there like every view of personal data. The entries: `get_case` (read and decrypted
+by case_store.load, then audited in a transaction of its own) and `list_own` (the page and its
+audit record in one transaction, each address decrypted after it).
 """
 from __future__ import annotations
 

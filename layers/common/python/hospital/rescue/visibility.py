@@ -124,7 +124,7 @@ def record_shown(conn, actor, case_id: str | None, fields: list[str], roles: lis
         details["recipients"] = sorted(set(recipients))
     if targets is not None:
         details["targets"] = targets
-    audit.record(actor, action, target_type, case_id, "ok", details, conn=conn)
+    audit.add(conn, actor, action, target_type, case_id, "ok", details)
 
 
 def record_own(conn, patient, target_type: str, target_id: str | None, fields: list[str],

@@ -2,6 +2,9 @@
 order id, the charge number) and the order is paid, with a debt beside it that stays open
 until the provider settles it; a refund reverses (that part of) the debt. The enrolments and
 debts are hospital.payments.credit_care.
+
+`pay`, `query` and `_charge` are entries: the enrolment read, the claim, the charge (asked
+with no transaction open) and the recording of its answer each stand on their own.
 """
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ class CreditCare(PaymentChannel):
         if not claimed:
             raise Conflict("a payment of this order is already open; finish it or let it expire",
                            code="payment_in_progress")
-        if self._charge(orders.own(principal, order.id), enrolment) != "paid":
+        with transaction() as conn:
+            claimed_order = orders.own(conn, principal, order.id)
+        if self._charge(claimed_order, enrolment) != "paid":
             raise Conflict("the credit provider declined this charge (limit or status)", code="credit_declined")
         return orders.get_view(principal, order.id)
 

@@ -9,6 +9,9 @@ out_refund_no everywhere) and recorded when done, so a crash resumes at the next
 never repeats one: the cash through WeChat's refund API (`refund`; its answer booked by the
 domain), then the insurance parts through the platform (6203) and the notice to WeChat
 (`finish_refund`). The books are hospital.payments.medical_insurance.
+
+`pay` and `finish_refund` are entries: each reads and records in short transactions of its
+own, none open while the insurance platform or WeChat is asked.
 """
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ class MedicalInsurance(PaymentChannel):
         appid = principal.app_id
         if appid not in merchant.appids:
             raise ValidationFailed("this app cannot pay with the hospital's merchant account", field="app")
-        openid = payers.openid(principal.user_id, appid)
+        with transaction() as conn:
+            openid = payers.openid(conn, principal.user_id, appid)
         ins = platform.client()
         try:
             pay_auth_no = ins.pay_auth_no(_auth_code(request))
@@ -115,7 +119,8 @@ class MedicalInsurance(PaymentChannel):
         now = utcnow()
         client = _client(order)
         try:
-            refund = _refund_row(refund.id)
+            with transaction() as conn:
+                refund = refund_records.refund_row(conn, refund.id)
             if refund.insurance_done_at is None:
                 answer = platform.client().refund(order.ins_pay_ord_id, refund.out_refund_no, refund.reason,
                                                   order.ins_fund_fen or 0, order.ins_account_fen or 0,
@@ -125,7 +130,8 @@ class MedicalInsurance(PaymentChannel):
                     raise UpstreamUnavailable(f"the insurance refund is {str(answer.get('refund_status'))[:20]}")
                 with unit_of_work() as uow:
                     medical_insurance.insurance_part_back(uow, order, refund, answer.get("refund_id"), now)
-            refund = _refund_row(refund.id)
+            with transaction() as conn:
+                refund = refund_records.refund_row(conn, refund.id)
             if refund.notified_at is None:
                 client.notify_med_ins_refund(order.mix_trade_no, {
                     "med_refund_total_fee": medical_insurance.insurance_fen(order),
@@ -160,11 +166,6 @@ def _auth_code(request: PayRequest) -> str:
     if not request.auth_code:
         raise ValidationFailed("paying with medical insurance needs the insurance auth_code", field="auth_code")
     return request.auth_code
-
-
-def _refund_row(refund_id: str):
-    with transaction() as conn:
-        return refund_records.refund_row(conn, refund_id)
 
 
 def _client(order):

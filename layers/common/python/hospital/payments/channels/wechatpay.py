@@ -62,7 +62,8 @@ class WeChatPay(PaymentChannel):
             raise Conflict("a payment of this order by another channel is open", code="payment_in_progress")
         if order.status == orders.PAYING and order.prepay_id and order.appid == appid:
             return self._answer(merchant, appid, order)
-        openid = payers.openid(principal.user_id, appid)
+        with transaction() as conn:
+            openid = payers.openid(conn, principal.user_id, appid)
         client = merchants.client(merchant, appid)
         expire = order.expires_at.replace(tzinfo=dt.UTC).astimezone(SHANGHAI)
         try:
