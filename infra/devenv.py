@@ -32,6 +32,8 @@ MED_INS_PORT = int(os.environ.get("LOCAL_MED_INS_PORT", "7006"))
 MED_INS_DEV_KEY = "local-medical-insurance-key"
 DEV_V3_MCHID = "1900000109"   # the template's default merchant: API v3
 DEV_V2_MCHID = "1900000110"   # a merchant still on API v2
+# Where the partners that call us back send their news, under our API's URL (by simulator name).
+CALLBACK_PATHS = {"credit": "/callbacks/credit", "medical_insurance": "/callbacks/medical-insurance"}
 
 
 def template_parameter(name: str) -> str:
@@ -155,8 +157,8 @@ def wechatpay_simulator(port: int = 0, **options):
     ], port=port, **options)
 
 
-def start_wechatpay_simulator(port: int = WECHATPAY_PORT):
-    return wechatpay_simulator(port).start()
+def start_wechatpay_simulator(port: int = WECHATPAY_PORT, **options):
+    return wechatpay_simulator(port, **options).start()
 
 
 def start_his_simulator(port: int = HIS_PORT):
@@ -170,20 +172,19 @@ def his_secret_string() -> str:
 
 
 def start_credit_simulator(port: int = CREDIT_PORT, callback_url: str | None = None):
-    """The credit provider calls back our API (make run's on :3000 unless told otherwise)."""
+    """The credit provider calls back our API at callback_url (the local runtime's hook sets it
+    once its API server is bound: CALLBACK_PATHS)."""
     from infra.simulators.credit import CreditSimulator
 
-    api = f"http://127.0.0.1:{os.environ.get('LOCAL_API_PORT', '3000')}"
-    return CreditSimulator(CREDIT_DEV_KEY, port=port, callback_url=callback_url or f"{api}/callbacks/credit").start()
+    return CreditSimulator(CREDIT_DEV_KEY, port=port, callback_url=callback_url).start()
 
 
 def start_insurance_simulator(port: int = MED_INS_PORT, callback_url: str | None = None):
-    """The insurance platform calls back our API (make run's on :3000 unless told otherwise)."""
+    """The insurance platform calls back our API at callback_url (set as for the credit provider)."""
     from infra.simulators.medical_insurance import InsuranceSimulator
 
     simulator = InsuranceSimulator(MED_INS_DEV_KEY, port=port)
-    api = f"http://127.0.0.1:{os.environ.get('LOCAL_API_PORT', '3000')}"
-    simulator.callback_url = callback_url or f"{api}/callbacks/medical-insurance"
+    simulator.callback_url = callback_url
     return simulator.start()
 
 
@@ -369,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     simulators.add_parser("his", help="the HIS gateway").add_argument("--port", type=int, default=HIS_PORT)
     credit = simulators.add_parser("credit", help="the credit-care provider")
     credit.add_argument("--port", type=int, default=CREDIT_PORT)
-    credit.add_argument("--callback-url", default="http://127.0.0.1:3000/callbacks/credit")
+    credit.add_argument("--callback-url", default=f"http://127.0.0.1:3000{CALLBACK_PATHS['credit']}")
     simulators.add_parser("medical_insurance", help="the medical-insurance platform").add_argument(
         "--port", type=int, default=MED_INS_PORT)
     args = parser.parse_args(argv)

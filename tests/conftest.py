@@ -53,6 +53,7 @@ class Platform:
     insurance: object = None  # infra.simulators.medical_insurance.InsuranceSimulator
     his: object = None  # infra.simulators.his.HisSimulator
     api: object = None  # infra.local.api.ApiServer over `host`: where payment notifications arrive
+    runtime: object = None  # infra.local.runtime.LocalRuntime: all of the above, as `make run` starts it
 
     def queue_url(self, logical_id: str) -> str:
         return self.physical[logical_id]["Ref"]
@@ -63,78 +64,45 @@ class Platform:
         return client("sqs")
 
 
+# Tests never touch a developer's LocalStack, AWS or partners: an embedded moto and simulators of their own.
+OUTSIDE_SYSTEMS = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "PAYMENT_NOTIFY_BASE_URL", "WECHAT_API_BASE", "TRIAGE_API_BASE",
+                   "WECHATPAY_API_BASE", "HIS_API_BASE", "CREDIT_API_BASE", "MED_INS_API_BASE")
+
+
+def platform_runtime():
+    """`make run`'s local runtime, hook included, as the tests use it: free ports; no queue
+    pollers, schedules or invoke endpoint (tests drive those themselves); functions imported on
+    first use; no database of its own (each test chooses one: _use_database)."""
+    import functools
+
+    from infra.local import hooks
+    from infra.local.runtime import LocalRuntime
+
+    return LocalRuntime(
+        ROOT, api_port=0, websocket_port=0, aws_port=free_port(),
+        start_control=False, start_sqs=False, start_schedules=False, load_functions=False,
+        # An empty DATABASE_URL is set: the runtime leaves it alone, so no .local/ SQLite is made.
+        env={**dict.fromkeys(OUTSIDE_SYSTEMS), "DATABASE_URL": "", "DB_POOL_SIZE": "10"},
+        # WeChat's day of notification retries compressed to about 3 s.
+        before_start=functools.partial(hooks.before_start, migrate=False, simulator_port=0,
+                                       simulator_options={"wechatpay": {"retry_scale": 0.00003}}),
+    )
+
+
 @contextlib.contextmanager
 def platform_environment():
     """Everything outside the database the functions need, wired as template.yaml says."""
     from infra import devenv
-    from infra.local import aws
-    from infra.local.api import LOCAL_API_MARKER, ApiServer, Route, localize_rest_api
-    from infra.local.functions import FunctionHost, function_environment
-    from infra.local.template import ApiEvent, Template
-    from infra.local.websocket import WebSocketServer, localize_environment
-    from infra.simulators.triage import TriageSimulator
-    from infra.simulators.wechat import WeChatSimulator
 
-    saved = dict(os.environ)
-    # Tests never touch a developer's LocalStack or AWS: always an embedded moto of their own.
-    for key in ("AWS_ENDPOINT_URL", "WECHAT_API_BASE", "TRIAGE_API_BASE", "WECHATPAY_API_BASE", "HIS_API_BASE",
-                "CREDIT_API_BASE", "MED_INS_API_BASE", "PAYMENT_NOTIFY_BASE_URL", "AWS_PROFILE"):
-        os.environ.pop(key, None)
-    endpoint = aws.start_endpoint(port=free_port())
-    simulator = triage = live = host = wechatpay = his = credit = insurance = api = None
     try:
-        template = Template.from_file(ROOT / "template.yaml", parameters={"PaymentNotifyBaseUrl": LOCAL_API_MARKER})
-        physical = aws.provision(template, endpoint, {"WeChatSecret": devenv.wechat_secret_string(),
-                                                      "TriageSecret": devenv.triage_secret_string(),
-                                                      "WeChatPaySecret": devenv.wechatpay_secret_string(),
-                                                      "HisSecret": devenv.his_secret_string(),
-                                                      "CreditSecret": devenv.credit_secret_string(),
-                                                      "MedInsSecret": devenv.insurance_secret_string()})
-        simulator = WeChatSimulator(devenv.wechat_dev_secrets()).start()
-        triage = TriageSimulator(devenv.TRIAGE_DEV_KEY).start()
-        # WeChat's day of notification retries compressed to about 3 s.
-        wechatpay = devenv.wechatpay_simulator(retry_scale=0.00003).start()
-        his = devenv.start_his_simulator(port=0)
-        credit = devenv.start_credit_simulator(port=0)
-        insurance = devenv.start_insurance_simulator(port=0)
-        os.environ["WECHAT_API_BASE"] = simulator.url
-        os.environ["TRIAGE_API_BASE"] = triage.url
-        os.environ["WECHATPAY_API_BASE"] = wechatpay.url
-        os.environ["HIS_API_BASE"] = his.url
-        os.environ["CREDIT_API_BASE"] = credit.url
-        os.environ["MED_INS_API_BASE"] = insurance.url
-        os.environ["DB_POOL_SIZE"] = "10"  # threads stand in for containers, as in the local runtime
-        model = template.model(physical)
-        # The functions, as Lambda would load them, and the WebSocket API's local server
-        # (its connection-management endpoint is where live pushes go).
-        host = FunctionHost(model.functions)
-        live = WebSocketServer(host, list(model.websocket_apis.values()), model.region, port=0)
-        live.start()
-        os.environ["AWS_CA_BUNDLE"] = live.ca_bundle
-        localize_environment(model.functions, list(model.websocket_apis.values()), model.region, live.domain)
-        # The REST API over real HTTP, so the WeChat Pay simulator can call our callbacks.
-        routes = [Route(ev.path, ev.method, lid, ev.stage, physical.get(ev.rest_api, {}).get("Ref", "local"))
-                  for lid, fn in model.functions.items() for ev in fn.events_of(ApiEvent)]
-        api = ApiServer(host, routes, port=0)
-        localize_rest_api(model.functions, api.url)
-        api.start()
-        credit.callback_url = f"{api.url}/callbacks/credit"
-        insurance.callback_url = f"{api.url}/callbacks/medical-insurance"
-        os.environ.update(function_environment(model.functions, os.environ))
-        _forget_container_state()
-        ids = devenv.wechat_app_ids()
-        yield Platform(endpoint, physical, simulator, devenv.wechat_dev_secrets(),
-                       ids["mini_program"], ids["official_account"], triage, host, live, wechatpay, credit,
-                       insurance, his, api)
+        with platform_runtime() as runtime:
+            _forget_container_state()
+            started, ids = runtime.ctx.services, devenv.wechat_app_ids()
+            yield Platform(runtime.endpoint, runtime.physical, started["wechat"], devenv.wechat_dev_secrets(),
+                           ids["mini_program"], ids["official_account"], started["triage"], runtime.host,
+                           runtime.websocket, started["wechatpay"], started["credit"], started["medical_insurance"],
+                           started["his"], runtime.api, runtime)
     finally:
-        for running in (simulator, triage, live, wechatpay, credit, insurance, his, api):
-            if running is not None:
-                running.stop()
-        if host is not None:
-            host.unload()
-        endpoint.stop()
-        os.environ.clear()
-        os.environ.update(saved)
         _forget_container_state()
 
 

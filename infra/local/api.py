@@ -16,8 +16,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from infra.httpserver import StoppableHTTPServer
+
 from .functions import FunctionHost, log_line
-from .httpserver import StoppableHTTPServer
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}

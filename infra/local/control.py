@@ -19,8 +19,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from infra.httpserver import StoppableHTTPServer
+
 from .functions import FunctionHost, Invocation, UnknownFunction
-from .httpserver import StoppableHTTPServer
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
 TRIGGER_PREFIX = "/local/trigger/"

@@ -10,25 +10,35 @@ template's resources are created and the functions are imported:
   WECHATPAY_API_BASE / HIS_API_BASE / CREDIT_API_BASE / MED_INS_API_BASE point at real
   endpoints, and stores the credentials
   they accept in the template's secrets (written where the resources are created: the
-  embedded moto, or AWS_ENDPOINT_URL with LOCAL_AWS_PROVISION=1).
+  embedded moto, or AWS_ENDPOINT_URL with LOCAL_AWS_PROVISION=1). They are in
+  ctx.services by name (wechat, triage, wechatpay, his, credit, medical_insurance);
+- once the API server is bound, points the credit provider's and the insurance platform's
+  callbacks at it, whatever its port.
 
-`prepare_event(event)` fills the ${...} placeholders of events/*.json (a signed-in local
+Its options, for a caller passing `functools.partial(before_start, ...)` as LocalRuntime's
+before_start (the tests' platform): `migrate=False` leaves the database alone,
+`simulator_port=0` puts every simulator on a free port, `simulator_options` gives a
+simulator's constructor more arguments by name ({"wechatpay": {"retry_scale": ...}}).
+
+`prepare_event(event, ctx)` fills the ${...} placeholders of events/*.json (a signed-in local
 patient, one of their cases, fresh WeChat codes) for `make invoke`.
 
 ctx (see infra.local.runtime.HookContext): repo_root, env, aws_endpoint_url, region,
-account_id, env_overrides, secret_overrides, parameters, on_stop(fn).
+account_id, env_overrides, secret_overrides, parameters, services, api_url, on_stop(fn),
+on_ready(fn).
 """
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 log = logging.getLogger("infra.local.hooks")
-_simulators: dict = {}
 
 
 # Each external system: the variable that points at a real one, and what `make run` uses
-# otherwise: (name, port variable, start(port), template parameter, secret, secret value).
+# otherwise: (name, port variable, port, start(port), template parameter, secret, secret value).
 def _simulated_systems():
     from infra import devenv
 
@@ -50,33 +60,44 @@ def _simulated_systems():
     }
 
 
-def before_start(ctx) -> None:
+def before_start(ctx, *, migrate: bool = True, simulator_port: int | None = None,
+                 simulator_options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     from infra import devenv
     from infra.local.api import LOCAL_API_MARKER
 
-    devenv.migrate(ctx.env["DATABASE_URL"])
+    if migrate:
+        devenv.migrate(ctx.env["DATABASE_URL"])
     # Payment platforms (the WeChat Pay simulator) call back the local API server.
     ctx.parameters.setdefault("PaymentNotifyBaseUrl", LOCAL_API_MARKER)
     for variable, (name, port_variable, port, start, parameter, secret, secret_value) in _simulated_systems().items():
         if ctx.env.get(variable):
             log.info("%s at %s: no simulator", name, ctx.env[variable])
             continue
-        simulator = start(int(ctx.env.get(port_variable, port)))
-        _started(ctx, name, simulator)
+        chosen_port = simulator_port if simulator_port is not None else int(ctx.env.get(port_variable, port))
+        simulator = start(chosen_port, **(simulator_options or {}).get(name, {}))
+        ctx.services[name] = simulator
+        ctx.on_stop(simulator.stop)
         ctx.parameters[parameter] = simulator.url
         ctx.secret_overrides[secret] = secret_value()
+    ctx.on_ready(lambda: _point_callbacks_at(ctx))
 
 
-def _started(ctx, name: str, simulator) -> None:
-    _simulators[name] = simulator
-    ctx.on_stop(simulator.stop)
-    ctx.on_stop(lambda: _simulators.pop(name, None))
+def _point_callbacks_at(ctx) -> None:
+    """The credit provider and the insurance platform call back our API, known once it is bound."""
+    from infra import devenv
+
+    if ctx.api_url is None:
+        return
+    for name, path in devenv.CALLBACK_PATHS.items():
+        if name in ctx.services:
+            ctx.services[name].callback_url = f"{ctx.api_url}{path}"
 
 
-def prepare_event(event):
+def prepare_event(event, ctx=None):
     from infra import devenv
 
     text = json.dumps(event, ensure_ascii=False)
     if "${" not in text:
         return event
-    return json.loads(devenv.fill_placeholders(text, simulator=_simulators.get("wechat")))
+    wechat = ctx.services.get("wechat") if ctx is not None else None
+    return json.loads(devenv.fill_placeholders(text, simulator=wechat))

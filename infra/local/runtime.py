@@ -7,10 +7,11 @@ Start-up order (each step can use what the previous ones set up):
   4. template evaluated with ctx.parameters; resources created (embedded moto, or provisioning
      chosen: LOCAL_AWS_PROVISION=1 / --provision-aws) or looked up (aws.provision)
   5. the WebSocket server binds (when the template has a WebSocket API): its local CA goes
-     into AWS_CA_BUNDLE and the APIs' public domain in function variables becomes its own
+     into AWS_CA_BUNDLE and the APIs' public domain in function variables becomes its own;
+     then the API server binds (ctx.api_url) and the hook's on_ready callbacks run
   6. functions' environment merged into os.environ (existing values win), layers on sys.path,
      handlers imported
-  7. API server, WebSocket server, Lambda-invoke endpoint, SQS pollers, schedules
+  7. serving: API server, WebSocket server, Lambda-invoke endpoint, SQS pollers, schedules
 `stop()` undoes it in reverse (open WebSocket connections are closed, $disconnect runs) and
 restores os.environ.
 """
@@ -64,10 +65,17 @@ class HookContext:
     env_overrides: dict[str, str] = field(default_factory=dict)
     secret_overrides: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    services: dict[str, Any] = field(default_factory=dict)   # what the hook started, by name, for the caller
+    api_url: str | None = None   # set once the API server is bound (None when it is not started)
     stop_callbacks: list[Callable[[], Any]] = field(default_factory=list)
+    ready_callbacks: list[Callable[[], Any]] = field(default_factory=list)
 
     def on_stop(self, fn: Callable[[], Any]) -> None:
         self.stop_callbacks.append(fn)
+
+    def on_ready(self, fn: Callable[[], Any]) -> None:
+        """fn() runs once the servers are bound (api_url set), before any of them serves."""
+        self.ready_callbacks.append(fn)
 
 
 def default_environment(repo_root: Path, environ: os._Environ[str] | dict = os.environ) -> None:
@@ -217,6 +225,9 @@ class LocalRuntime:
             ]
             self.api = ApiServer(self.host, routes, o["api_host"], o["api_port"], account)  # bound, not serving yet
             localize_rest_api(self.model.functions, self.api.url)  # e.g. payment notify URLs
+            self.ctx.api_url = self.api.url
+        for ready in self.ctx.ready_callbacks:
+            ready()
         os.environ.update(function_environment(self.model.functions, os.environ))
         os.environ.setdefault("AWS_REGION", self.endpoint.region)   # Lambda sets both
         self.host.add_layers()
@@ -313,7 +324,7 @@ class LocalRuntime:
 
     def prepare_event(self, event: Any) -> Any:
         """The event with the project's sample-event placeholders filled (hooks.prepare_event)."""
-        return self._prepare_event(event) if self._prepare_event else event
+        return self._prepare_event(event, self.ctx) if self._prepare_event else event
 
     def invoke(self, function: str, event: Any = None) -> Any:
         """Invoke like Lambda's RequestResponse; returns the result, raises InvocationFailed."""

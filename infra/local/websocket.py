@@ -61,9 +61,10 @@ from websockets.http11 import Response
 from websockets.protocol import CLOSED, OPEN
 from websockets.server import ServerProtocol
 
+from infra.httpserver import StoppableHTTPServer
+
 from .api import proxy_headers, proxy_query
 from .functions import FunctionHost, Invocation, log_line
-from .httpserver import StoppableHTTPServer
 from .template import Function, TemplateError, WebSocketApi
 from .tls import LocalTls
 

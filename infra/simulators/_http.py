@@ -1,9 +1,9 @@
 """Shared plumbing for local simulators of third-party HTTP APIs.
 
-A simulator is a ThreadingHTTPServer in a daemon thread that routes requests to
-plain Python handlers returning (status, body). Every simulator also gets the
-same /_sim/ control endpoints: fault injection, per-path call counts and a
-movable clock (so tests can expire codes and tokens without sleeping).
+A simulator is a StoppableHTTPServer (infra.httpserver, the local runtime's server too) in a
+daemon thread that routes requests to plain Python handlers returning (status, body). Every
+simulator also gets the same /_sim/ control endpoints: fault injection, per-path call counts
+and a movable clock (so tests can expire codes and tokens without sleeping).
 
 Connections are HTTP/1.1 keep-alive, as real APIs are, so tests can see whether a client
 reuses them (`connections()`, `GET /_sim/connections`); an idle one is closed after
@@ -26,9 +26,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from infra.httpserver import StoppableHTTPServer
 
 FAULT_MODES = ("http500", "slow500", "timeout", "errcode", "reset")
 IDLE_SECONDS = 30.0  # an idle keep-alive connection is closed after this
@@ -36,10 +38,6 @@ _RESET = object()    # _dispatch's answer for a "reset" fault
 
 # A handler returns (HTTP status, body); a dict/list body is sent as JSON, a str as text.
 Reply = tuple[int, Any]
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128  # the default listen backlog (5) resets connections in a burst of clients
 
 
 @dataclass
@@ -70,11 +68,9 @@ class SimulatorServer:
         self._faults: list[dict] = []
         self._stats: dict[str, int] = {}
         self._clock_offset = 0.0
-        self._connections_accepted = 0
-        self._open_connections: set[socket.socket] = set()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: StoppableHTTPServer | None = None
+        self._accepted_before = 0   # connections of the servers of earlier starts
         self.route("POST", "/_sim/faults", self._ctl_add_fault)
         self.route("DELETE", "/_sim/faults", self._ctl_clear_faults)
         self.route("GET", "/_sim/stats", lambda req: (200, self.stats()))
@@ -84,29 +80,20 @@ class SimulatorServer:
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> SimulatorServer:
         self._stopping.clear()
-        self._server = _Server((self.host, self.port), _handler_class(self))
         # Don't let stop() wait for a handler that is stalling on a "timeout" fault.
-        self._server.block_on_close = False
+        self._server = StoppableHTTPServer((self.host, self.port), _handler_class(self), name=type(self).__name__,
+                                           wait_for_handlers=False)
         self.port = self._server.server_address[1]
-        # A short poll interval makes stop() (server.shutdown) return quickly.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name=type(self).__name__, daemon=True)
-        self._thread.start()
+        self._server.start(poll_interval=0.05)  # a short poll interval makes stop() return quickly
         return self
 
     def stop(self) -> None:
         if self._server is None:
             return
         self._stopping.set()  # wakes stalled "timeout" handlers
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:  # idle keep-alive connections: their handlers are waiting to read
-            open_connections = list(self._open_connections)
-        for connection in open_connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        self._thread.join()
-        self._server = self._thread = None
+        self._server.stop()   # also closes idle keep-alive connections: their handlers are waiting to read
+        self._accepted_before += self._server.connections_accepted
+        self._server = None
 
     @property
     def url(self) -> str:
@@ -150,8 +137,7 @@ class SimulatorServer:
 
     def connections(self) -> int:
         """TCP connections accepted since start (a client reusing its connection adds none)."""
-        with self._lock:
-            return self._connections_accepted
+        return self._accepted_before + (self._server.connections_accepted if self._server is not None else 0)
 
     def stats(self) -> dict[str, int]:
         """Calls per API path (control endpoints are not counted)."""
@@ -236,15 +222,7 @@ def _handler_class(sim: SimulatorServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # keep-alive: every answer carries its Content-Length
         timeout = IDLE_SECONDS
 
-        def setup(self) -> None:
-            super().setup()
-            with sim._lock:
-                sim._connections_accepted += 1
-                sim._open_connections.add(self.connection)
-
         def finish(self) -> None:
-            with sim._lock:
-                sim._open_connections.discard(self.connection)
             with contextlib.suppress(OSError):  # the connection was reset (a "reset" fault, or the client left)
                 super().finish()
 

@@ -50,7 +50,7 @@ def test_the_rescue_slice_runs_on_an_external_endpoint_chosen_for_provisioning_E
     assert not rt.endpoint.embedded
     assert rt.aws_endpoint_url == aws.url
     # What sign_in needs of the test platform: this runtime's WeChat simulator and the app.
-    wechat_side = SimpleNamespace(wechat=SimpleNamespace(url=rt.ctx.parameters["WeChatApiBase"]),
+    wechat_side = SimpleNamespace(wechat=rt.ctx.services["wechat"],
                                   mini_program_app_id=devenv.wechat_app_ids()["mini_program"])
 
     patient = sign_in(rt, wechat_side, "o-external-aws-patient")

@@ -9,6 +9,8 @@ from urllib.parse import urlparse
 import requests
 
 from infra.local.api import MAX_BODY, Route, Router
+from infra.local.runtime import LocalRuntime
+from tests.local_runtime.conftest import free_port
 
 
 def _raw_request(url: str, method: str, path: str, headers: list[tuple[str, str]], body: bytes | None = None):
@@ -147,6 +149,19 @@ def test_template_environment_reaches_functions(runtime, fixture_repo):
     assert env["DATABASE_URL"] == f"sqlite:///{fixture_repo / '.local' / 'hospital.db'}"
     assert env["DB_POOL_SIZE"] == "10"
     assert (fixture_repo / ".local").is_dir()
+
+
+def test_on_ready_runs_once_the_api_is_bound_and_services_reach_the_caller(fixture_repo, clean_env):
+    ready_at: list[str | None] = []
+
+    def before_start(ctx):
+        ctx.services["partner"] = "started by the hook"
+        ctx.on_ready(lambda: ready_at.append(ctx.api_url))
+
+    with LocalRuntime(fixture_repo, api_port=0, control_port=0, websocket_port=0, aws_port=free_port(),
+                      start_sqs=False, start_schedules=False, env=clean_env, before_start=before_start) as rt:
+        assert ready_at == [rt.api_url]
+        assert rt.ctx.services == {"partner": "started by the hook"}
 
 
 def test_router_ranking_unit():

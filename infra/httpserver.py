@@ -2,8 +2,15 @@
 keep-alive connections so their handler threads end (shutdown() alone leaves them
 blocked on the next request line until the client hangs up).
 
+The one server of the local runtime (infra.local) and of the simulators (infra.simulators),
+so it imports neither.
+
 With `ssl_context`, one port speaks both plain HTTP and TLS: a connection whose first byte
-is a TLS handshake record (0x16) is wrapped, any other is served as it is."""
+is a TLS handshake record (0x16) is wrapped, any other is served as it is.
+
+`wait_for_handlers=False`: stop() closes the connections without waiting for their handlers
+(a simulator's handler may be stalling on purpose). `connections_accepted` counts the TCP
+connections accepted since start (a client reusing its connection adds none)."""
 from __future__ import annotations
 
 import contextlib
@@ -21,29 +28,37 @@ class StoppableHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128  # the default listen backlog (5) resets connections in a burst of clients
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], name: str,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, *, wait_for_handlers: bool = True) -> None:
         super().__init__(address, handler)
         self.name = name
         self.ssl_context = ssl_context
+        self.block_on_close = wait_for_handlers   # socketserver's: server_close() joins the handlers
+        self.connections_accepted = 0
         self._thread: threading.Thread | None = None
         self._conns: dict[socket.socket, threading.Thread] = {}
         self._conns_lock = threading.Lock()
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name=self.name, daemon=True)
+    def start(self, poll_interval: float = 0.1) -> None:
+        """Serve in a daemon thread; stop() waits up to `poll_interval` for the serving loop."""
+        self._thread = threading.Thread(target=self.serve_forever, args=(poll_interval,), name=self.name,
+                                        daemon=True)
         self._thread.start()
+
+    def process_request(self, request, client_address) -> None:  # socketserver's signature
+        self.connections_accepted += 1   # only the serving thread writes it
+        super().process_request(request, client_address)
 
     def process_request_thread(self, request, client_address) -> None:  # socketserver's signature
         self._track(request)
         sock = request
         try:
             if self.ssl_context is not None:
-                sock = self._maybe_tls(request)
+                sock = self._maybe_tls(request, self.ssl_context)
                 if sock is None:
                     return
             super().process_request_thread(sock, client_address)
@@ -52,7 +67,7 @@ class StoppableHTTPServer(ThreadingHTTPServer):
             if sock is not None:
                 self._untrack(sock)
 
-    def _maybe_tls(self, sock: socket.socket) -> socket.socket | None:
+    def _maybe_tls(self, sock: socket.socket, context: ssl.SSLContext) -> socket.socket | None:
         """The socket itself (plain HTTP), its TLS wrapper, or None (the client went away)."""
         try:
             sock.settimeout(SNIFF_TIMEOUT)
@@ -60,7 +75,7 @@ class StoppableHTTPServer(ThreadingHTTPServer):
             if first != TLS_HANDSHAKE:
                 sock.settimeout(None)
                 return sock
-            wrapped = self.ssl_context.wrap_socket(sock, server_side=True)   # takes over the descriptor
+            wrapped = context.wrap_socket(sock, server_side=True)   # takes over the descriptor
             wrapped.settimeout(None)
         except (OSError, ValueError):
             sock.close()
@@ -87,6 +102,7 @@ class StoppableHTTPServer(ThreadingHTTPServer):
         for sock in conns:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)   # the handler's readline() sees EOF and returns
-        for thread in conns.values():
-            thread.join(timeout)
+        if self.block_on_close:
+            for thread in conns.values():
+                thread.join(timeout)
         self.server_close()
