@@ -19,7 +19,6 @@ import re
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 log = logging.getLogger("infra.devenv")
 
-DEFAULT_SQLITE = ROOT / ".local" / "hospital.db"
 WECHAT_PORT = int(os.environ.get("LOCAL_WECHAT_PORT", "7001"))
 TRIAGE_PORT = int(os.environ.get("LOCAL_TRIAGE_PORT", "7002"))
 TRIAGE_DEV_KEY = "local-triage-api-key"  # meaningful only to the local simulator
@@ -54,14 +53,6 @@ def wechat_app_ids() -> dict[str, str]:
 def wechat_dev_secrets() -> dict[str, str]:
     """App secrets the simulator accepts. Local-only values, meaningless to real WeChat."""
     return {app_id: f"local-secret-of-{app_id}" for app_id in wechat_app_ids().values()}
-
-
-def ensure_database_url(environ=os.environ) -> str:
-    """DATABASE_URL as set, or the embedded SQLite file under the git-ignored .local/."""
-    if not environ.get("DATABASE_URL"):
-        DEFAULT_SQLITE.parent.mkdir(exist_ok=True)
-        environ["DATABASE_URL"] = f"sqlite:///{DEFAULT_SQLITE}"
-    return environ["DATABASE_URL"]
 
 
 def migrate(url: str) -> None:
