@@ -36,13 +36,12 @@ def case_channel(case_id: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _management(endpoint: str):
-    import boto3
-    from botocore.config import Config
+    from hospital import aws
 
-    # Not hospital.aws.client(): AWS_ENDPOINT_URL (moto, LocalStack) is not this API.
-    return boto3.session.Session().client(
-        "apigatewaymanagementapi", endpoint_url=endpoint,
-        config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}))
+    # Not aws.client(): AWS_ENDPOINT_URL (moto, LocalStack) is not this API.
+    return aws.new_client("apigatewaymanagementapi", endpoint_url=endpoint,
+                          config={"connect_timeout": 1, "read_timeout": 2,
+                                  "retries": {"max_attempts": 2, "mode": "standard"}})
 
 
 def connect(connection_id: str, principal) -> None:

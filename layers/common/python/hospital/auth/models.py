@@ -9,15 +9,16 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class CodeLogin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: built when it first validates (a cold request pays for its own model only).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     code: Code
 
 
 class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     refresh_token: Annotated[str, StringConstraints(min_length=20, max_length=256)]
 
 
 class LogoutRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     refresh_token: Annotated[str, StringConstraints(min_length=20, max_length=256)] | None = None

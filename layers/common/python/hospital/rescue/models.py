@@ -25,7 +25,9 @@ COORD_SYSTEMS = ("wgs84", "gcj02", "bd09")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # defer_build: a model's validator is built when it first validates, so a cold request pays
+    # for its own model only, not for every model of the module.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
 
 
 class Location(_Strict):
