@@ -1,7 +1,9 @@
 """Case status derived from timeline nodes (ES2, ES3)."""
+import itertools
+
 import pytest
 
-from hospital.rescue.timeline import NODES, derive_status
+from hospital.rescue.timeline import NODES, derive_status, status_after
 
 
 def test_new_case_is_received_ES2():
@@ -35,3 +37,19 @@ def test_every_spec_node_is_known_ES2():
         "handed_over", "back_in_service", "completed", "cancelled", "location_changed",
     }
     assert set(NODES) == spec_nodes | {"acknowledged"}  # the ED's acknowledgement of an alert (ER3)
+
+
+def test_one_step_from_the_status_is_the_status_of_the_whole_timeline():
+    # status_after lets a writer holding the stored status skip re-reading the timeline; it must
+    # agree with derive_status after every timeline of up to four nodes.
+    nodes = sorted(NODES)
+    timelines = [["call_received", *rest] for rest in itertools.product(nodes, repeat=2)]
+    disagreements = [(timeline, node) for timeline in timelines for node in nodes
+                     if status_after(derive_status(timeline), node) != derive_status([*timeline, node])]
+    assert disagreements == []
+    assert len(timelines) * len(nodes) > 1000
+
+
+def test_a_step_with_an_unknown_node_is_refused():
+    with pytest.raises(ValueError, match="teleported"):
+        status_after("received", "teleported")

@@ -18,7 +18,7 @@ from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound
-from hospital.rescue.timeline import NODES, derive_status, refusal
+from hospital.rescue.timeline import NODES, derive_status, refusal, status_after
 from hospital.timeutil import utcnow
 
 
@@ -111,16 +111,17 @@ def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None,
     why_not = refusal(node, current)
     if why_not:
         raise Conflict(why_not, code="illegal_transition")
-    try:
-        with conn.begin_nested():
-            _insert_node(conn, case_id, node, dedupe_key=dedupe_key, **fields)
-    except sa.exc.IntegrityError:
-        if dedupe_key is None:
-            raise
-        return False
-    nodes = conn.execute(sa.select(t.rescue_events.c.node).where(t.rescue_events.c.case_id == case_id)
-                         .order_by(t.rescue_events.c.id)).scalars().all()
-    status = derive_status(list(nodes))
+    if dedupe_key is None:
+        _insert_node(conn, case_id, node, **fields)
+    else:
+        try:  # a savepoint, so a repeated key leaves the caller's transaction usable
+            with conn.begin_nested():
+                _insert_node(conn, case_id, node, dedupe_key=dedupe_key, **fields)
+        except sa.exc.IntegrityError:
+            return False
+    # The stored status is the timeline's (every status-moving node comes through here, under
+    # the row lock), so one step from it is the status of the whole timeline.
+    status = status_after(current, node)
     if status != current:
         conn.execute(t.rescue_cases.update().where(t.rescue_cases.c.id == case_id)
                      .values(status=status, updated_at=utcnow()))
@@ -251,6 +252,32 @@ class CaseData:
     locations: list[ReportedLocation]  # intake first, then the corrections in order
     nodes: list[dict]  # timeline rows, oldest first
     caller_phone: str | None = None  # only when asked for
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertBrief:
+    """What a staff member's WeChat alert tells of a case: when it came in and where (the newest
+    address given, as the case view shows it). Read sealed; `address_text()` decrypts."""
+
+    case_id: str
+    created_at: dt.datetime
+    intake_address: bytes | None
+    latest_address: bytes | None
+
+    def address_text(self) -> str | None:
+        context = _context(self.case_id, "address")
+        return crypto.decrypt_text(self.latest_address, context) or crypto.decrypt_text(self.intake_address, context)
+
+
+def alert_brief(conn, case_id: str) -> AlertBrief:
+    """In the caller's transaction: two narrow reads instead of the whole case and timeline."""
+    case = conn.execute(sa.select(t.rescue_cases.c.created_at, t.rescue_cases.c.address_enc)
+                        .where(t.rescue_cases.c.id == case_id)).first()
+    if case is None:
+        raise NotFound("no such rescue case", field="case_id")
+    latest = conn.execute(sa.select(t.rescue_locations.c.address_enc).where(t.rescue_locations.c.case_id == case_id)
+                          .order_by(t.rescue_locations.c.id.desc()).limit(1)).scalar_one_or_none()
+    return AlertBrief(case_id, case.created_at, case.address_enc, latest)
 
 
 def load(case_id: str, *, owner_user_id: int | None = None, caller_phone: bool = False) -> CaseData:

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from hospital import config, settings, wechat_tokens
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.rescue import alerts, messages, visibility
-from hospital.timeutil import SHANGHAI, utcnow
+from hospital.rescue import alerts, case_store, messages, visibility
+from hospital.timeutil import SHANGHAI, iso_utc, utcnow
 
 log = logging.getLogger("hospital.notify")
 
@@ -60,21 +60,23 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
     from hospital.adapters.wechat import WeChatApi, WeChatError, WeChatUnavailable
 
     channel = _channel(user_id)
+    app_id = settings.WECHAT_MINI_PROGRAM_APP_ID.get()
     with transaction() as conn:
         if alerts.was_alerted(conn, case_id, channel):
             return "duplicate"
-        app_id = settings.WECHAT_MINI_PROGRAM_APP_ID.get()
         openid = _openid(conn, user_id, app_id)
+        if openid is not None:
+            brief = case_store.alert_brief(conn, case_id)
     if openid is None:
         with transaction() as conn:
             alerts.record_alerted(conn, case_id, channel,
                                   {"result": "failed", "reason": "no WeChat identity in the app"})
         return "failed"
-    summary = alerts.alert_summary(case_id)
+    address = brief.address_text()
     api = WeChatApi(settings.WECHAT_API_BASE.get())
     secret = config.secret_value(settings.WECHAT_SECRET_ARN, app_id)
-    data = {"thing1": "新的急救呼叫", "time2": _local_time(summary["created_at"]),
-            "thing3": (summary["address_text"] or "见小程序定位")[:20]}
+    data = {"thing1": "新的急救呼叫", "time2": _local_time(iso_utc(brief.created_at)),
+            "thing3": (address or "见小程序定位")[:20]}
     token = wechat_tokens.access_token(app_id, secret, api)
     try:
         try:
@@ -96,7 +98,7 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
         return result
     with transaction() as conn:
         alerts.record_alerted(conn, case_id, channel, {"result": "sent", "msgid": msgid},
-                              visibility.pushed({"address_text": data["thing3"]} if summary["address_text"] else {},
+                              visibility.pushed({"address_text": data["thing3"]} if address else {},
                                                 visibility.ON_DUTY_ROLES, [user_id]))
     return "sent"
 

@@ -38,15 +38,22 @@ def derive_status(nodes: list[str]) -> str:
     """The status after these nodes, in order: the furthest point reached, terminal wins."""
     status = None
     for node in nodes:
-        if node not in NODES:
-            raise ValueError(f"unknown timeline node {node!r}")
-        reached = NODES[node]
-        if reached is None or status in TERMINAL:
-            continue
-        if status is None or reached in TERMINAL or _ORDER.index(reached) > _ORDER.index(status):
-            status = reached
+        status = status_after(status, node)
     if status is None:
         raise ValueError("a case starts with call_received")
+    return status
+
+
+def status_after(status: str | None, node: str) -> str | None:
+    """One step of derive_status: the status once `node` follows a case now in `status`, so a
+    writer holding the case's current status need not read its whole timeline again."""
+    if node not in NODES:
+        raise ValueError(f"unknown timeline node {node!r}")
+    reached = NODES[node]
+    if reached is None or status in TERMINAL:
+        return status
+    if status is None or reached in TERMINAL or _ORDER.index(reached) > _ORDER.index(status):
+        return reached
     return status
 
 
