@@ -114,7 +114,7 @@ def platform():
 
 def _forget_container_state() -> None:
     """What a fresh Lambda container would not have: cached clients, secrets, keys, pools."""
-    from hospital import aws, config, crypto
+    from hospital import aws, config, crypto, wechat_tokens
     from hospital.auth import standing
     from hospital.db import reset_engine
 
@@ -122,6 +122,7 @@ def _forget_container_state() -> None:
     config.clear_caches()
     crypto.forget_keys()
     standing.forget_all()  # user ids of one database mean other users in the next
+    wechat_tokens.forget_held()
     reset_engine()
 
 

@@ -1,8 +1,11 @@
 """The WeChat access token is shared by all containers through the database."""
 import concurrent.futures
 
+import sqlalchemy as sa
+
 from hospital import wechat_tokens
 from hospital.adapters.wechat import WeChatApi
+from hospital.db import engine
 
 
 def _secret(platform):
@@ -17,6 +20,7 @@ def test_concurrent_containers_fetch_the_token_once(db, platform, fresh_app_id):
     assert len(set(tokens)) == 1
     assert platform.wechat.stats()["/cgi-bin/stable_token"] - before == 1
     # A later container reads it from the database, no WeChat call.
+    wechat_tokens.forget_held()
     assert wechat_tokens.access_token(fresh_app_id, "sim-secret", api) == tokens[0]
     assert platform.wechat.stats()["/cgi-bin/stable_token"] - before == 1
 
@@ -41,3 +45,25 @@ def test_two_containers_refused_the_same_token_force_refresh_once(db, platform, 
     assert len(replaced) == 1
     assert old not in replaced
     assert platform.wechat.stats()["/cgi-bin/stable_token"] - before == 1
+
+
+def test_a_container_reads_the_token_once_for_a_burst_and_never_reuses_a_refused_one(db, platform, fresh_app_id):
+    api = WeChatApi(platform.wechat.url)
+    first = wechat_tokens.access_token(fresh_app_id, "sim-secret", api)
+    wechat_tokens.forget_held()
+    reads = []
+
+    def count(conn, cursor, statement, *args):
+        if "wechat_access_tokens" in statement:
+            reads.append(statement)
+
+    sa.event.listen(engine(), "before_cursor_execute", count)
+    try:
+        burst = {wechat_tokens.access_token(fresh_app_id, "sim-secret", api) for _ in range(20)}
+        assert burst == {first}
+        assert len(reads) == 1
+        replaced = wechat_tokens.invalidate(fresh_app_id, first, "sim-secret", api)
+        assert replaced != first
+        assert wechat_tokens.access_token(fresh_app_id, "sim-secret", api) == replaced
+    finally:
+        sa.event.remove(engine(), "before_cursor_execute", count)

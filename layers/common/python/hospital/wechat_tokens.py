@@ -9,10 +9,15 @@ token while it is valid, so even a lost lease race cannot invalidate a token in 
 
 `access_token` and `_refresh` are the entries: each read, lease and store is a short
 transaction of its own, never held across a decryption, a wait or the call to WeChat.
+
+A container keeps the token it last read until the refresh margin, so a burst of alerts
+reads the database once: a token another container replaced meanwhile still works until its
+own expiry (stable_token), and one WeChat refuses comes back as `stale`, which skips the copy.
 """
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 
 import sqlalchemy as sa
@@ -25,6 +30,8 @@ from hospital.timeutil import utcnow
 REFRESH_MARGIN = dt.timedelta(minutes=5)  # refresh this long before WeChat's expiry
 LEASE = dt.timedelta(seconds=15)
 _WAIT_STEP, _WAIT_STEPS = 0.1, 50
+_held: dict[str, tuple[str, dt.datetime]] = {}  # app id -> (token, expires_at) this container read
+_held_lock = threading.Lock()
 
 
 def _context(app_id: str) -> str:
@@ -37,6 +44,12 @@ def access_token(app_id: str, app_secret: str, api, *, stale: str | None = None)
     `stale`: a token WeChat just refused (40001). It is replaced once, by whichever
     container gets there first; the others receive the replacement.
     """
+    with _held_lock:
+        if stale is not None and _held.get(app_id, ("",))[0] == stale:
+            del _held[app_id]
+        held = _held.get(app_id)
+    if held is not None and held[0] != stale and held[1] - REFRESH_MARGIN > utcnow():
+        return held[0]
     for _ in range(_WAIT_STEPS):
         now = utcnow()
         with transaction() as conn:
@@ -46,6 +59,8 @@ def access_token(app_id: str, app_secret: str, api, *, stale: str | None = None)
             current = crypto.decrypt_text(row.token_enc, _context(app_id))
         refused = stale is not None and current == stale
         if current and not refused and row.expires_at - REFRESH_MARGIN > now:
+            with _held_lock:
+                _held[app_id] = (current, row.expires_at)
             return current
         with transaction() as conn:
             leased = _take_lease(conn, app_id, now, seen=row)
@@ -55,6 +70,12 @@ def access_token(app_id: str, app_secret: str, api, *, stale: str | None = None)
             return current  # still valid; another container is refreshing it
         time.sleep(_WAIT_STEP)
     raise TimeoutError(f"no WeChat access token for {app_id}: the refreshing container did not finish")
+
+
+def forget_held() -> None:
+    """Drop the tokens this container holds (a new container, a restored snapshot, tests)."""
+    with _held_lock:
+        _held.clear()
 
 
 def invalidate(app_id: str, token: str, app_secret: str, api) -> str:
