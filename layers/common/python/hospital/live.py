@@ -143,21 +143,32 @@ def push(channel: str, message: dict) -> Delivery:
 
 
 def push_to(channels: list[str], message: dict) -> Delivery:
-    """Send `message` to every connection of any of `channels`, with one lookup. A connection
-    whose right has ended is closed instead: its token ran out, its account is no longer
-    active, its session was signed out, or (an ED console) its user holds no ED role. Checked
-    here from the database itself, so a right taken away by any path stops the pushes."""
-    now = utcnow()
+    """Send `message` to every connection of any of `channels`, with one lookup."""
+    with transaction() as conn:
+        listening = listeners(conn, channels)
+    return deliver(listening, message, channels)
+
+
+def listeners(conn, channels: list[str]) -> list:
+    """In the caller's transaction: the connections of any of `channels`, each with what
+    `deliver` needs to tell whether its right still holds."""
     c = t.live_connections.c
     session_revoked = sa.exists().where(t.refresh_tokens.c.family_id == c.session_id,
                                         t.refresh_tokens.c.revoked_at.is_not(None))
     holds_ed_role = sa.exists().where(t.user_roles.c.user_id == c.user_id, t.user_roles.c.role.in_(ED_ROLES))
-    with transaction() as conn:
-        rows = conn.execute(
-            sa.select(c.connection_id, c.user_id, c.channel, c.expires_at, t.users.c.status,
-                      session_revoked.label("session_revoked"), holds_ed_role.label("holds_ed_role"))
-            .select_from(t.live_connections.outerjoin(t.users, t.users.c.id == c.user_id))
-            .where(c.channel.in_(channels))).all()
+    return list(conn.execute(
+        sa.select(c.connection_id, c.user_id, c.channel, c.expires_at, t.users.c.status,
+                  session_revoked.label("session_revoked"), holds_ed_role.label("holds_ed_role"))
+        .select_from(t.live_connections.outerjoin(t.users, t.users.c.id == c.user_id))
+        .where(c.channel.in_(channels))).all())
+
+
+def deliver(rows: list, message: dict, channels: list[str]) -> Delivery:
+    """Send `message` to these connections (from `listeners`), no transaction open. A connection
+    whose right has ended is closed instead: its token ran out, its account is no longer
+    active, its session was signed out, or (an ED console) its user holds no ED role. Checked
+    from the database itself, so a right taken away by any path stops the pushes."""
+    now = utcnow()
     result = Delivery()
     ended = [r.connection_id for r in rows if not _has_right(r, now)]
     if ended:

@@ -30,7 +30,8 @@ def _alert(message: messages.CaseCreated, delivery: Delivery) -> None:
     by WeChat. The consoles' delivery result is a timeline node, written last: a crash before
     it repeats the pushes (consoles show a case once; staff messages are deduplicated per
     person), never loses them; an alert that reached nobody is visible, not silent. Each step is
-    its own transaction: the fan-out is relayed on its commit, and none is open during a push."""
+    its own transaction (the fan-out and the check whether the consoles heard already share one):
+    the fan-out is relayed on its commit, and none is open during a push."""
     from hospital import live
     from hospital.db import transaction
     from hospital.rescue import alerts, notify, visibility
@@ -39,8 +40,7 @@ def _alert(message: messages.CaseCreated, delivery: Delivery) -> None:
     case_id = message.case_id
     with unit_of_work() as uow:
         notify.fan_out(uow, case_id)  # deduplicated per person: safe on every delivery
-    with transaction() as conn:
-        alerted = alerts.was_alerted(conn, case_id, live.ED_CONSOLE)  # by the intake itself, or an earlier delivery
+        alerted = alerts.was_alerted(uow.conn, case_id, live.ED_CONSOLE)  # by the intake, or an earlier delivery
     if alerted:
         log.info("consoles already alerted", extra={"case_id": case_id, "outbox_id": delivery.message_id})
         return

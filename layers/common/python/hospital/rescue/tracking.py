@@ -90,13 +90,14 @@ def push_latest(case_id: str) -> None:
     the caller: the points are already stored and readable over HTTP."""
     from hospital import live
 
+    channels = [live.case_channel(case_id), live.ED_CONSOLE]
     try:
-        with transaction() as conn:
+        with transaction() as conn:  # the point and who listens, in one read
             row = latest_row(conn, case_id)
-        if row is not None:
-            live.push_to([live.case_channel(case_id), live.ED_CONSOLE],
-                         {"type": POSITION_MESSAGE, "case_id": case_id, "vehicle_id": row.vehicle_id,
-                          "position": _point(row)})
+            listening = live.listeners(conn, channels) if row is not None else []
+        if row is not None and listening:
+            live.deliver(listening, {"type": POSITION_MESSAGE, "case_id": case_id, "vehicle_id": row.vehicle_id,
+                                     "position": _point(row)}, channels)
     except Exception as exc:  # noqa: BLE001 - a lost hint, not lost data
         log.warning("live position push failed", extra={"case_id": case_id, "error": type(exc).__name__})
 
