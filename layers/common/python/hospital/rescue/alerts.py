@@ -46,14 +46,15 @@ def was_alerted(conn, case_id: str, channel: str) -> bool:
     return case_store.has_node(conn, case_id, dedupe_key=_dedupe_key(channel))
 
 
-def alert_consoles_now(case_id: str, summary: dict) -> None:
-    """Entry (after the intake's commit): the ED consoles hear of a new case straight from the
-    intake, not a queue hop later; the result is recorded once the push is done. Best effort:
-    the rescue-events consumer still alerts (and records) any case this missed."""
+def alert_consoles_now(case_id: str, summary: dict, consoles: list) -> None:
+    """Entry (after the intake's commit): the ED consoles (`live.listeners`, read in the intake's
+    transaction) hear of a new case straight from the intake, not a queue hop later; the result
+    is recorded once the push is done. Best effort: the rescue-events consumer still alerts (and
+    records) any case this missed."""
     from hospital import live
 
     try:
-        delivery = live.push(live.ED_CONSOLE, summary)
+        delivery = live.deliver(consoles, summary, [live.ED_CONSOLE])
         if delivery.delivered:
             with transaction() as conn:
                 record_alerted(conn, case_id, live.ED_CONSOLE, {**delivery.counts(), "path": "intake"},

@@ -11,6 +11,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from hospital import live
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import ValidationFailed
@@ -96,8 +97,10 @@ def take_case(uow, principal, intake, sealed: case_store.Sealed, first_node: dic
         name for name, value in ((visibility.LOCATION, location), (visibility.ADDRESS, intake.address_text),
                                  (visibility.COMPLAINT, intake.complaint)) if value])
     uow.publish(messages.CaseCreated(case_id=case_id))
-    # The consoles first, then the queue: its consumer then finds them alerted.
-    uow.after_commit(lambda: alerts.alert_consoles_now(case_id, summary))
+    # Who listens is read here, so the push after the commit needs no read of its own. The
+    # consoles first, then the queue: its consumer then finds them alerted.
+    consoles = live.listeners(uow.conn, [live.ED_CONSOLE])
+    uow.after_commit(lambda: alerts.alert_consoles_now(case_id, summary, consoles))
 
 
 def _check_still_active(conn, principal) -> None:
