@@ -67,9 +67,25 @@ def _create():
             "charset": "utf8mb4",
         },
         isolation_level="READ COMMITTED",
+        # The pool's own reset would send a ROLLBACK on every return, a round trip after each
+        # COMMIT; _rollback_if_open does it only for a connection still inside a transaction.
+        pool_reset_on_return=None,
     )
     _ping_when_idle(eng, settings.DB_PING_AFTER.get())
+    sa.event.listen(eng, "reset", _rollback_if_open)
     return eng
+
+
+SERVER_STATUS_IN_TRANS = 1  # MySQL protocol: the status flag of an open transaction
+
+
+def _rollback_if_open(dbapi_conn, _record, state) -> None:
+    """Roll back a connection returned inside a transaction (the server says so in the status
+    of its last answer, which PyMySQL keeps): nothing a caller left half done reaches the next."""
+    if state.terminate_only:
+        return
+    if getattr(dbapi_conn, "server_status", SERVER_STATUS_IN_TRANS) & SERVER_STATUS_IN_TRANS:
+        dbapi_conn.rollback()
 
 
 def _ping_when_idle(eng, idle_seconds: int) -> None:
