@@ -41,8 +41,8 @@ figure is NOT MET.
   seeing that point or a newer one (pushes carry the latest position); target under 1 s. Also
   reported: the runtime process's CPU time per point.
 
-BENCH_QUICK=1 runs every figure shorter, for a quick look (3 to 4 minutes here instead of
-about 12): one cold-start round (no warm-up round once .bench/pycache is filled, no
+BENCH_QUICK=1 runs every figure shorter, for a quick look (2.5 minutes here, 4 under heavy
+load, instead of about 10): one cold-start round (no warm-up round once .bench/pycache is filled, no
 -X importtime round), 60 intakes and notifications against 60 baseline operations each,
 bursts of 50 and 100 intakes one after the other in one runtime, 20 ambulances for 10 s. Its
 output and JSON say it is quick; its figures are rougher (one cold start per function) and
