@@ -42,11 +42,11 @@ figure is NOT MET.
   reported: the runtime process's CPU time per point.
 
 BENCH_QUICK=1 runs every figure shorter, for a quick look (2.5 minutes here, 4 under heavy
-load, instead of about 10): one cold-start round (no warm-up round once .bench/pycache is filled, no
--X importtime round), 60 intakes and notifications against 60 baseline operations each,
-bursts of 50 and 100 intakes one after the other in one runtime, 20 ambulances for 10 s. Its
-output and JSON say it is quick; its figures are rougher (one cold start per function) and
-not comparable one to one with a full run's. The variables above override either mode.
+load, instead of about 10): one cold-start round (no warm-up round once .bench/pycache is
+filled, no -X importtime round), 60 intakes and notifications against 60 baseline operations
+each, bursts of 50 and 100 intakes one after the other in one runtime, 20 ambulances for 10 s.
+Its output and JSON say it is quick; its figures are rougher (one cold start per function)
+and not comparable one to one with a full run's. The variables above override either mode.
 
 The two latency benchmarks run the clients in a process of their own (load.py), so phones and
 service do not share one interpreter lock; each runtime is a process of its own too.
