@@ -1,4 +1,5 @@
-"""Scheduled: relays outbox messages whose own relay did not happen (crash, queue down)."""
+"""Scheduled: relays outbox messages unsent for 30 s: their own relay did not happen (crash, queue
+down), or the container that relayed them went idle or died before recording the send."""
 from hospital import settings
 from hospital.chalice_app import create_app
 

@@ -5,7 +5,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from hospital import outbox
 from hospital.db import engine, tables
+from hospital.unit_of_work import unit_of_work
 from tests.conftest import api_event, call, make_patient
 
 LOCATION = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "wgs84", "accuracy_m": 35.5}
@@ -86,7 +88,13 @@ def test_case_and_its_first_node_and_outbox_message_are_written_together_ER3(pat
         stored = conn.execute(sa.select(tables.rescue_cases.c.location_enc).where(
             tables.rescue_cases.c.id == case["case_id"])).scalar_one()
     assert json.loads(row.payload) == {"case_id": case["case_id"]}
-    assert row.sent_at is not None  # relayed after commit
+    # Relayed after commit, within the request (a mark is owed only for a send that succeeded);
+    # the send is recorded by the container's next unit of work, not by a commit of its own.
+    assert row.sent_at is None and row.id in outbox.owed_marks()
+    with unit_of_work():
+        pass
+    with engine().connect() as conn:
+        assert conn.execute(sa.select(tables.outbox.c.sent_at).where(tables.outbox.c.id == row.id)).scalar_one()
     assert b"31.2304" not in stored  # location encrypted at rest
 
 

@@ -1,5 +1,6 @@
-"""Transactional outbox: relayed after commit, swept when the relay did not happen,
-never sent by two relays at once, nothing published when the transaction rolls back."""
+"""Transactional outbox: relayed after commit, recorded as sent in the next unit of work's
+commit, swept when the relay did not happen, never sent by two relays at once, nothing
+published when the transaction rolls back."""
 import concurrent.futures
 import dataclasses
 import datetime as dt
@@ -11,7 +12,9 @@ import sqlalchemy as sa
 from hospital import outbox
 from hospital.db import engine, tables
 from hospital.messages import Message
+from hospital.timeutil import utcnow
 from hospital.unit_of_work import unit_of_work
+from tests.db_costs import counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,11 +60,22 @@ def test_published_message_is_relayed_after_commit_with_its_correlation_id(platf
             message_id = uow.publish(Probe(n=1))
     finally:
         reset_correlation_id(token)
-    sent = drain(platform)
+    relayed_by = utcnow()
+    sent = drain(platform)  # on the queue when the unit of work returns: the relay is synchronous
     assert [b["message_id"] for b, _ in sent] == [str(message_id)]
     assert sent[0][0]["data"] == {"n": 1}
     assert sent[0][1]["correlation_id"]["StringValue"] == "corr-outbox-1"
-    assert row(message_id).sent_at is not None
+    # Recorded as sent by the container's next unit of work, inside its one commit, with the
+    # time of the send (not of the record).
+    assert row(message_id).sent_at is None
+    assert message_id in outbox.owed_marks()
+    with counted() as costs, unit_of_work():
+        pass
+    assert costs.writing_commits == 1 and costs.writes == ["UPDATE outbox SET"], str(costs)
+    stored = row(message_id)
+    assert stored.created_at <= stored.sent_at <= relayed_by
+    assert stored.attempts == 1
+    assert message_id not in outbox.owed_marks()
 
 
 def test_rolled_back_transaction_publishes_nothing(platform, queue):
@@ -104,3 +118,31 @@ def test_unknown_destination_is_a_programming_error():
 def _count():
     with engine().connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(tables.outbox)).scalar_one()
+
+
+def test_past_the_limit_the_owed_marks_are_written_in_a_transaction_of_their_own(platform, queue, monkeypatch):
+    monkeypatch.setattr(outbox, "OWED_LIMIT", 2)
+    with unit_of_work() as uow:
+        ids = [uow.publish(Probe(n=n)) for n in range(3)]
+    assert len(drain(platform)) == 3
+    assert not set(ids) & set(outbox.owed_marks())
+    assert all(row(i).sent_at is not None for i in ids)
+
+
+def test_concurrent_units_of_work_record_every_send_once_and_lose_none(platform, queue):
+    """Threads of one process (the local runtime) share the owed marks: each is written by
+    one transaction, none twice, none lost, and no two wait on each other for them."""
+    def publish(n: int) -> int:
+        with unit_of_work() as uow:
+            return uow.publish(Probe(n=n))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(publish, range(40)))
+    with unit_of_work():  # the last ones' marks
+        pass
+    assert sorted(int(b["message_id"]) for b, _ in drain(platform)) == sorted(ids)  # each sent once
+    assert not set(ids) & set(outbox.owed_marks())
+    with engine().connect() as conn:
+        unsent = conn.execute(sa.select(sa.func.count()).select_from(tables.outbox).where(
+            tables.outbox.c.id.in_(ids), tables.outbox.c.sent_at.is_(None))).scalar_one()
+    assert unsent == 0

@@ -109,7 +109,7 @@ def test_no_copy_of_a_transition_table_outside_the_rules():
 
 # ---- services receive the unit of work; only entries open one ------------------------------------
 
-OPENERS = {"transaction", "unit_of_work"}
+OPENERS = {"transaction", "unit_of_work", "transaction_paying_marks"}
 # Every module of the layer that opens a transaction or a unit of work, and the entries in each:
 # the functions a handler, a queue consumer or a schedule calls, or another module's entry
 # outside any transaction of its own. Every other function takes what it needs (`uow`, `conn`).
@@ -165,7 +165,9 @@ ENTRIES = {
                          "grant_role", "revoke_role", "set_disabled"},  # rights end after the commit
     "auth/standing.py": {"current"},  # per request, a cached read
     "audit.py": {"record"},  # for a caller with no transaction (a read, a refusal); `add` takes one
-    "outbox.py": {"relay_committed", "sweep", "_relay_one",  # after the commit: send, then mark sent
+    "outbox.py": {"transaction_paying_marks",  # the unit of work's: writes the owed marks before its commit
+                  "write_owed_marks",  # past OWED_LIMIT, the marks in a transaction of their own
+                  "sweep", "_relay_one",  # the sweeper's: claim, send, then mark sent
                   "_release"},  # a failed send noted apart from whatever failed
     "live.py": {"connect", "renew", "subscribe_to_case", "is_open", "disconnect", "push_to", "close_for",
                 "_close"},  # rows forgotten and committed before the sockets are closed

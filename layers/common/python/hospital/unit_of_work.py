@@ -8,13 +8,16 @@ The messages (declared classes, see hospital.messages: each names its queue) are
 rows in the same transaction; after commit they are relayed to their queues. If the
 transaction rolls back, nothing is published. `after_commit(fn)` runs fn after the commit
 and before the relay (the consumers hear of it only after fn).
+
+The transaction also records the sends of the container's earlier units of work (their
+outbox marks), so a unit of work that publishes commits once (hospital.outbox says why
+nothing is lost that way).
 """
 from __future__ import annotations
 
 import contextlib
 
 from hospital import outbox
-from hospital.db import transaction
 from hospital.messages import Message
 
 
@@ -37,7 +40,7 @@ class UnitOfWork:
 
 @contextlib.contextmanager
 def unit_of_work():
-    with transaction() as conn:
+    with outbox.transaction_paying_marks() as conn:
         uow = UnitOfWork(conn)
         yield uow
     try:
