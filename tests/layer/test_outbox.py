@@ -2,6 +2,7 @@
 commit, swept when the relay did not happen, never sent by two relays at once, nothing
 published when the transaction rolls back."""
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -146,3 +147,52 @@ def test_concurrent_units_of_work_record_every_send_once_and_lose_none(platform,
         unsent = conn.execute(sa.select(sa.func.count()).select_from(tables.outbox).where(
             tables.outbox.c.id.in_(ids), tables.outbox.c.sent_at.is_(None))).scalar_one()
     assert unsent == 0
+
+
+@contextlib.contextmanager
+def calls_of(*operations: str):
+    """The parameters of each SQS call of these operations our relay's client makes meanwhile."""
+    from hospital.aws import client
+
+    events, seen = client("sqs", "fast").meta.events, {operation: [] for operation in operations}
+    hooks = {operation: (lambda params, operation=operation, **_: seen[operation].append(dict(params)))
+             for operation in operations}
+    for operation, hook in hooks.items():
+        events.register(f"before-parameter-build.sqs.{operation}", hook)
+    try:
+        yield seen
+    finally:
+        for operation, hook in hooks.items():
+            events.unregister(f"before-parameter-build.sqs.{operation}", hook)
+
+
+def test_messages_of_one_commit_for_one_queue_go_in_one_batch_call(platform, queue):
+    with calls_of("SendMessageBatch", "SendMessage") as calls, unit_of_work() as uow:
+        ids = [uow.publish(Probe(n=n)) for n in range(12)]
+    assert [len(call["Entries"]) for call in calls["SendMessageBatch"]] == [10, 2]  # ten at most per call
+    assert calls["SendMessage"] == []
+    assert sorted(int(body["message_id"]) for body, _ in drain(platform)) == sorted(ids)
+    assert set(outbox.owed_marks()) >= set(ids)  # all sent, their marks owed
+
+
+def test_an_entry_the_batch_refuses_stays_unsent_for_the_sweeper_and_the_others_are_sent(platform, queue):
+    from hospital.aws import client
+
+    refused: list[int] = []
+
+    def refuse_the_first(params, **_):
+        refused.append(int(params["Entries"][0]["Id"]))
+        params["Entries"] = params["Entries"][1:]  # the queue never sees it
+
+    events = client("sqs", "fast").meta.events
+    events.register_first("before-parameter-build.sqs.SendMessageBatch", refuse_the_first)
+    try:
+        with unit_of_work() as uow:
+            ids = [uow.publish(Probe(n=n)) for n in range(3)]
+    finally:
+        events.unregister("before-parameter-build.sqs.SendMessageBatch", refuse_the_first)
+    assert refused == [ids[0]]
+    assert sorted(int(body["message_id"]) for body, _ in drain(platform)) == ids[1:]
+    assert ids[0] not in outbox.owed_marks()
+    assert row(ids[0]).sent_at is None
+    assert set(ids[1:]) <= set(outbox.owed_marks())

@@ -131,15 +131,14 @@ def relay_committed(messages: list[Message]) -> int:
     well inside GRACE, so the sweeper does not send a row while its relay still is."""
     ledger = _owed_in(engine())
     sent = owed = 0
-    for message in messages:
-        try:
-            _send(message, profile="fast")
-        except Exception as exc:  # noqa: BLE001 - anything here is retried by the sweeper
-            log.warning("outbox relay failed", extra={"outbox_id": message.id, "error": repr(exc)[:300]})
-            _release(message.id, repr(exc))
-            continue
-        owed = ledger.owe(message.id, utcnow())
-        sent += 1
+    for batch in _batches(messages):
+        for message, error in zip(batch, _send_batch(batch, profile="fast"), strict=True):
+            if error is not None:
+                log.warning("outbox relay failed", extra={"outbox_id": message.id, "error": error[:300]})
+                _release(message.id, error)
+                continue
+            owed = ledger.owe(message.id, utcnow())
+            sent += 1
     if owed > OWED_LIMIT:
         try:
             write_owed_marks()
@@ -249,14 +248,49 @@ def envelope(row) -> dict:
 def _send(row, profile: str = "default") -> None:
     from hospital.aws import client
 
+    client("sqs", profile).send_message(QueueUrl=DESTINATIONS[row.destination].get(), **_entry(row))
+
+
+def _entry(row) -> dict:
     attributes = {"message_type": {"DataType": "String", "StringValue": row.message_type}}
     if row.correlation_id:
         attributes[CORRELATION_ATTRIBUTE] = {"DataType": "String", "StringValue": row.correlation_id}
-    client("sqs", profile).send_message(
-        QueueUrl=DESTINATIONS[row.destination].get(),
-        MessageBody=json.dumps(envelope(row), ensure_ascii=False),
-        MessageAttributes=attributes,
-    )
+    return {"MessageBody": json.dumps(envelope(row), ensure_ascii=False), "MessageAttributes": attributes}
+
+
+SQS_BATCH = 10  # SendMessageBatch's limit
+
+
+def _batches(messages: list[Message]) -> list[list[Message]]:
+    """The messages by queue, at most SQS_BATCH together, in the order they were published."""
+    by_queue: dict[str, list[list[Message]]] = {}
+    for message in messages:
+        batches = by_queue.setdefault(message.destination, [[]])
+        if len(batches[-1]) == SQS_BATCH:
+            batches.append([])
+        batches[-1].append(message)
+    return [batch for batches in by_queue.values() for batch in batches]
+
+
+def _send_batch(batch: list[Message], profile: str) -> list[str | None]:
+    """Send one queue's messages in one call (a fan-out to several staff is one SendMessageBatch,
+    not one SendMessage each); per message, None when it was sent, else why not."""
+    from hospital.aws import client
+
+    try:
+        if len(batch) == 1:
+            _send(batch[0], profile)
+            return [None]
+        answer = client("sqs", profile).send_message_batch(
+            QueueUrl=DESTINATIONS[batch[0].destination].get(),
+            Entries=[{"Id": str(message.id), **_entry(message)} for message in batch])
+    except Exception as exc:  # noqa: BLE001 - anything here is retried by the sweeper
+        return [repr(exc)] * len(batch)
+    # Only what SQS lists as successful was sent; anything else stays for the sweeper.
+    sent = {entry["Id"] for entry in answer.get("Successful", [])}
+    failed = {entry["Id"]: f"{entry.get('Code')}: {entry.get('Message')}" for entry in answer.get("Failed", [])}
+    return [None if str(message.id) in sent else failed.get(str(message.id), "not acknowledged by SQS")
+            for message in batch]
 
 
 def _release(message_id: int, error: str) -> None:
