@@ -1,6 +1,8 @@
 # One entry point for developers and CI. Every target sets up .venv itself.
+# PYTHON and VENV choose the interpreter and the folder: `make unit PYTHON=python3.13 VENV=.venv-3.13`
+# runs the unit tier in a second venv, installed from the same locks (`make compat` does that).
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 # .venv is installed from the lock files (every package pinned, hash-checked); a change to
 # either lock reinstalls. The .txt files are their human-edited inputs: see `make lock`.
@@ -11,7 +13,7 @@ export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 FN    ?=
 EVENT ?=
 
-.PHONY: venv lock run test unit invoke trigger migrate lint bench package clean
+.PHONY: venv lock run test unit compat invoke trigger migrate lint bench package clean
 
 # pip itself is in the dev lock (chalice depends on it), so this also brings pip to the
 # locked version. Packages installed by hand and absent from the lock are left alone.
@@ -50,6 +52,17 @@ test: venv
 unit: venv
 	$(BIN)/python -m pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
 
+## compat: the unit tier and the rescue end-to-end tests again on CPython 3.13 (a SnapStart runtime),
+# in .venv-3.13, installed from the same locks. The interpreter: PYTHON313, else python3.13 on PATH or
+# in pyenv (infra/find_python.sh); none found fails here, naming where it looked.
+COMPAT_VENV ?= .venv-3.13
+COMPAT_TESTS := tests/unit tests/e2e/test_rescue_slice_e2e.py
+compat:
+	@python313="$${PYTHON313:-$$(sh infra/find_python.sh 3.13)}" && \
+	  $(MAKE) --no-print-directory venv PYTHON="$$python313" VENV=$(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 13), sys.version'
+	$(COMPAT_VENV)/bin/python -m pytest $(COMPAT_TESTS) -q -p no:cacheprovider $(PYTEST_ARGS)
+
 ## invoke FN=<function> EVENT=events/<file>.json: one invocation, result printed (like sam local invoke)
 invoke: venv
 	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=RescueApiFunction EVENT=events/rescue_api/create_case.json" && exit 2)
@@ -80,9 +93,12 @@ bench: venv
 	LOG_LEVEL=WARNING $(BIN)/python -m tests.benchmarks.run
 
 ## package: build the Lambda layer into build/layer (sam build does the same for deployment)
+# PYTHON_RUNTIME: the template's PythonRuntime the layer is for (python3.11, the default, or python3.13).
+PYTHON_RUNTIME ?= python3.11
 package: venv
 	rm -rf build/layer
-	$(MAKE) -C layers/common build-CommonLayer ARTIFACTS_DIR=$(CURDIR)/build/layer PYTHON=$(CURDIR)/$(BIN)/python
+	$(MAKE) -C layers/common build-CommonLayer ARTIFACTS_DIR=$(CURDIR)/build/layer PYTHON=$(abspath $(BIN))/python \
+	  PYTHON_RUNTIME=$(PYTHON_RUNTIME)
 
 clean:
-	rm -rf $(VENV) .local build .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .grimp_cache
+	rm -rf $(VENV) $(COMPAT_VENV) .local build .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .grimp_cache

@@ -113,17 +113,11 @@ def platform():
 
 
 def _forget_container_state() -> None:
-    """What a fresh Lambda container would not have: cached clients, secrets, keys, pools."""
-    from hospital import aws, config, crypto, wechat_tokens
-    from hospital.auth import standing
-    from hospital.db import reset_engine
+    """What a fresh Lambda container would not have: what a SnapStart snapshot must not carry
+    either, so one list serves both (hospital.snapshot.HELD)."""
+    from hospital import snapshot
 
-    aws.reset_clients()
-    config.clear_caches()
-    crypto.forget_keys()
-    standing.forget_all()  # user ids of one database mean other users in the next
-    wechat_tokens.forget_held()
-    reset_engine()
+    snapshot.forget_container_state()
 
 
 @pytest.fixture(scope="session")

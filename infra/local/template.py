@@ -220,6 +220,9 @@ _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
 # arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function arn>/invocations
 _INVOCATION_ARN = re.compile(r"/functions/(arn:[^/]+)/invocations")
 _LIST_TYPES = ("CommaDelimitedList", "List<")
+# SAM's names for what AutoPublishAlias publishes (`!Ref Fn.Alias`, `${Fn.Version}`): no version
+# is published locally, so each stands for the function itself.
+_PUBLISHED = ("Alias", "Version")
 
 
 @dataclass
@@ -333,7 +336,7 @@ class Template:
                 if len(v) == 1:
                     (k, arg), = v.items()
                     if k == "Ref" and isinstance(arg, str):
-                        found.add(arg)
+                        found.add(arg.split(".")[0])  # SAM's Fn.Alias is Fn's
                     elif k == "Fn::GetAtt" and isinstance(arg, list) and arg:
                         found.add(str(arg[0]))
                     elif k == "Fn::Sub":
@@ -414,7 +417,14 @@ class Template:
             return p
         if name in self.parameters:
             return self.parameters[name]
+        lid, _, published = name.partition(".")
+        if self._is_published(lid, published):
+            return self._attr(lid, "Arn", physical)
         return self._attr(name, "Ref", physical)
+
+    def _is_published(self, lid: str, attr: str) -> bool:
+        res = self.resources.get(lid)
+        return attr in _PUBLISHED and res is not None and res.type == "AWS::Serverless::Function"
 
     def _attr(self, lid: str, attr: str, physical: Mapping) -> Any:
         if lid not in self.resources:
@@ -504,7 +514,7 @@ class Template:
                 return _scalar_str(variables[var])
             if "." in var and not var.startswith("AWS::"):
                 lid, attr = var.split(".", 1)
-                return _scalar_str(self._attr(lid, attr, physical))
+                return _scalar_str(self._attr(lid, "Arn" if self._is_published(lid, attr) else attr, physical))
             return _scalar_str(self._ref(var, physical))
 
         return _SUB_VAR.sub(replace, text)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from hospital.db import engine, tables, transaction
 from hospital.rescue import alerts
+from hospital.timeutil import utcnow
 from tests.conftest import ROOT, api_event, call, make_patient
 
 SCHEDULED = json.loads((ROOT / "events/rescue_watchdog/every_minute.json").read_text())
@@ -49,7 +50,7 @@ def test_watchdog_republishes_a_case_whose_event_was_lost_and_alerting_stays_sin
     case_id = new_case(functions, token)
     with engine().begin() as conn:  # as if its message had been dead-lettered three minutes ago
         conn.execute(tables.rescue_cases.update().where(tables.rescue_cases.c.id == case_id)
-                     .values(created_at=dt.datetime.utcnow() - dt.timedelta(minutes=3)))
+                     .values(created_at=utcnow() - dt.timedelta(minutes=3)))
     result = functions.invoke("RescueWatchdogFunction", SCHEDULED)
     assert case_id in result.result["republished"]
     sqs, url = platform.sqs(), platform.queue_url("RescueEventsQueue")

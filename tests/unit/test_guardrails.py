@@ -24,6 +24,14 @@ def test_make_lint_runs_every_guardrail_in_order_and_ci_runs_it_before_the_tests
     assert steps.index("make lint") < steps.index("make test")
 
 
+def test_ci_runs_the_compat_tier_on_python313_after_the_suite():
+    steps = [line.strip() for line in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()]
+    assert steps.index("make test") < steps.index("make compat")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^COMPAT_TESTS := tests/unit tests/e2e/test_rescue_slice_e2e\.py$", makefile, re.MULTILINE)
+    assert re.search(r"^COMPAT_VENV \?= \.venv-3\.13$", makefile, re.MULTILINE)
+
+
 def test_the_complexity_ceiling_is_15(tmp_path):
     def function(branches: int) -> str:  # complexity: one, plus one per `if`
         return "def f(x):\n" + "".join(f"    if x == {n}:\n        return {n}\n" for n in range(branches))

@@ -3,13 +3,13 @@ settings they need before they take their first event.
 
 The function's name and a correlation id are bound per invocation (not per process: the
 local runtime hosts every function in one process). HTTP functions use hospital.web,
-which builds on this.
+which builds on this. The first app made registers the SnapStart hooks (hospital.snapshot).
 """
 from __future__ import annotations
 
 from chalice import Chalice
 
-from hospital import observability, settings
+from hospital import observability, settings, snapshot
 
 
 def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
@@ -18,6 +18,7 @@ def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
     settings.check(name, needs)
     app = Chalice(app_name=name)
     observability.setup_logging()
+    snapshot.register_hooks()
 
     def bind_invocation(event, get_response):
         function_token = observability.bind_function(name)
