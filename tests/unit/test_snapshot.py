@@ -135,6 +135,14 @@ def _fill_standing(monkeypatch):
     standing._cache[(7, "session")] = (time.monotonic(), standing.Standing("active", frozenset({"patient"})))
 
 
+def _fill_wechat_token(monkeypatch):
+    import datetime as dt
+
+    from hospital import wechat_tokens
+
+    wechat_tokens._held["wx-app"] = ("a-token", dt.datetime(2099, 1, 1))
+
+
 def _fill_queue_urls(monkeypatch):
     from hospital import messaging
 
@@ -161,6 +169,7 @@ CACHES = {
     ("hospital.auth.standing", "_cache"): (_fill_standing, lambda: not sys.modules["hospital.auth.standing"]._cache),
     ("hospital.messaging", "_queue_url"): (
         _fill_queue_urls, lambda: sys.modules["hospital.messaging"]._queue_url.cache_info().currsize == 0),
+    ("hospital.wechat_tokens", "_held"): (_fill_wechat_token, lambda: not sys.modules["hospital.wechat_tokens"]._held),
 }
 
 

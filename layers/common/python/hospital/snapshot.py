@@ -27,15 +27,19 @@ Forgotten, before the snapshot and after each restore:
   in tests, user ids of one database mean other users in the next).
 - hospital.messaging._queue_url: queue URLs read from SQS; not secret, but read from outside
   (the tests move between endpoints).
+- hospital.wechat_tokens._held: the WeChat access token last read, a credential; a copy reads
+  the current one from the database.
 
 Kept: code, the same in every container, holding nothing read from outside:
 - hospital.messages.REGISTRY, hospital.messages._field_types: declared message classes and
   their type hints.
 - hospital.adapters.http_sessions._retry_class: a class built on first use.
 - hospital.snapshot._registered: the hooks stay registered in every copy.
+- hospital.outbox._owed: ids of outbox rows this container sent and has yet to mark, per
+  database; no secret, and a copy that writes one writes the truth (the row was sent). Empty at
+  init, which sends nothing.
 
-Nothing to forget elsewhere: the WeChat access token lives in the database, encrypted
-(hospital.wechat_tokens), never in memory; settings are read from the environment at each use;
+Nothing to forget elsewhere: settings are read from the environment at each use;
 WeChat Pay v2 client-certificate files are written to /tmp by invocations, which come after the
 snapshot. Random state: `random` (botocore's and urllib3's retry jitter) is reseeded after a
 restore, and fresh entropy goes into the OpenSSL generator behind TLS handshakes (the ssl
@@ -80,6 +84,8 @@ HELD: tuple[Held, ...] = (
     Held("hospital.payments.merchants", "_last_reread", "clear_cache", "when the merchants' secret was read"),
     Held("hospital.auth.standing", "_cache", "forget_all", "users' roles and status as last read"),
     Held("hospital.messaging", "_queue_url", "_queue_url.cache_clear", "queue URLs read from SQS"),
+    Held("hospital.wechat_tokens", "_held", "forget_held", "the WeChat access token last read"),
+    Held("hospital.outbox", "_owed", None, "ids of sent rows awaiting their mark: no secret, true in any copy"),
     Held("hospital.messages", "REGISTRY", None, "declared message classes: code"),
     Held("hospital.messages", "_field_types", None, "message classes' type hints: code"),
     Held("hospital.adapters.http_sessions", "_retry_class", None, "a class built from code"),
@@ -87,7 +93,8 @@ HELD: tuple[Held, ...] = (
 )
 
 # Loaded on first use to keep on-demand cold starts short; a snapshot holds them for free.
-PRIMED = ("sqlalchemy", "pymysql", "boto3", "requests", "pydantic", "cryptography.hazmat.primitives.ciphers.aead")
+PRIMED = ("sqlalchemy", "pymysql", "botocore.session", "requests", "pydantic",
+          "cryptography.hazmat.primitives.ciphers.aead")
 
 _registered = False
 _lock = threading.Lock()
