@@ -168,7 +168,7 @@ class MinimalHandler:
 def round_trips():
     """Counts, while open, what SQLAlchemy sends on every engine: statements
     (before_cursor_execute), commits and rollbacks it is asked for (commit, rollback) and the
-    pool's rollbacks of connections returned without one (reset); and, as a check, every
+    pool's rollbacks of connections returned inside a transaction (reset); and, as a check, every
     command PyMySQL puts on the wire (each waits for its answer: a round trip), by first word."""
     import collections
 
@@ -183,10 +183,15 @@ def round_trips():
             counts[name] += 1
         return count
 
+    def count_reset(dbapi_conn, _record, _state):
+        # The layer's pool rolls back on return only a connection still inside a transaction.
+        if getattr(dbapi_conn, "server_status", 1) & 1:
+            counts["resets"] += 1
+
     installed = [(sa.engine.Engine, "before_cursor_execute", counter("statements")),
                  (sa.engine.Engine, "commit", counter("commits")),
                  (sa.engine.Engine, "rollback", counter("rollbacks")),
-                 (sa.pool.Pool, "reset", counter("resets"))]
+                 (sa.pool.Pool, "reset", count_reset)]
     for target, event, fn in installed:
         sa.event.listen(target, event, fn)
     original = pymysql.connections.Connection._execute_command
