@@ -76,7 +76,7 @@ def row(message_id):
         return conn.execute(sa.select(tables.outbox).where(tables.outbox.c.id == message_id)).one()
 
 
-def taken(platform, queue, case_id):
+def taken(platform, queue: str, case_id: str) -> list[dict]:
     """What is on `queue` for this case (the rest is other tests' and goes too)."""
     sqs, url = platform.sqs(), platform.queue_url(queue)
     mine = []

@@ -14,6 +14,7 @@ from hospital.db import engine, tables
 from hospital.rescue import messages as rescue_messages
 from hospital.unit_of_work import unit_of_work
 from tests.conftest import api_event, call, make_patient, wait_for
+from tests.functions.test_outbox_crash_points import taken
 from tests.functions.test_rescue_dispatch import staff_member
 from tests.functions.test_staff_alerts import alerted_nodes, known_to_wechat
 from tests.payments.support import ledger_rows, order_row, wait_status
@@ -40,21 +41,6 @@ def sent_twice(platform, queue: str, key: str) -> list[dict]:
     assert len(copies) == 2, copies
     assert {json.loads(m["Body"])["message_id"] for m in copies} == {str(message_id)}
     return copies
-
-
-def taken(platform, queue: str, key: str) -> list[dict]:
-    """What is on `queue` carrying `key` (the rest is other tests' and goes too)."""
-    sqs, url = platform.sqs(), platform.queue_url(queue)
-    mine = []
-    while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                  WaitTimeSeconds=0).get("Messages", [])
-        if not got:
-            return mine
-        for m in got:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-            if key in m["Body"]:
-                mine.append(m)
 
 
 def deliver(functions, queue: str, copy: dict) -> None:
