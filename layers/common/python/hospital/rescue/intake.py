@@ -118,18 +118,15 @@ def _check_still_active(conn, principal) -> None:
 def _check_owned(conn, user_id: int, intake) -> None:
     """The card and the rescue person must be the caller's own, else 400 naming the field."""
     if intake.hospital_card_id is not None:
-        found = conn.execute(sa.select(t.patient_cards.c.id).where(
-            t.patient_cards.c.id == intake.hospital_card_id,
-            t.patient_cards.c.user_id == user_id,
-            t.patient_cards.c.unbound_at.is_(None))).first()
-        if not found:
-            raise ValidationFailed("no such hospital card bound to you", field="hospital_card_id",
-                                   code="unknown_reference")
+        _must_own(conn, t.patient_cards.c.id == intake.hospital_card_id, t.patient_cards.c.user_id == user_id,
+                  t.patient_cards.c.unbound_at.is_(None), "no such hospital card bound to you", "hospital_card_id")
     if intake.rescue_person_id is not None:
-        found = conn.execute(sa.select(t.rescue_persons.c.id).where(
-            t.rescue_persons.c.id == intake.rescue_person_id,
-            t.rescue_persons.c.owner_user_id == user_id,
-            t.rescue_persons.c.deleted_at.is_(None))).first()
-        if not found:
-            raise ValidationFailed("no such rescue person of yours", field="rescue_person_id",
-                                   code="unknown_reference")
+        _must_own(conn, t.rescue_persons.c.id == intake.rescue_person_id, t.rescue_persons.c.owner_user_id == user_id,
+                  t.rescue_persons.c.deleted_at.is_(None), "no such rescue person of yours", "rescue_person_id")
+
+
+def _must_own(conn, is_it, is_theirs, still_there, message: str, field: str) -> None:
+    """A row matching all three conditions exists, else 400 naming the field."""
+    row_id = is_it.left
+    if conn.execute(sa.select(row_id).where(is_it, is_theirs, still_there)).first() is None:
+        raise ValidationFailed(message, field=field, code="unknown_reference")
