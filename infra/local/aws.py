@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.config
 import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -59,9 +60,10 @@ class AwsEndpoint:
     def embedded(self) -> bool:
         return self.server is not None
 
-    def client(self, service: str):
+    def client(self, service: str, retries: dict | None = None):
         # A fresh session per client: boto3 sessions are not thread-safe.
-        return boto3.session.Session().client(service, endpoint_url=self.url, region_name=self.region)
+        config = None if retries is None else botocore.config.Config(retries=retries)
+        return boto3.session.Session().client(service, endpoint_url=self.url, region_name=self.region, config=config)
 
     def account_id(self) -> str:
         sts = self.client("sts")

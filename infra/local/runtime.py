@@ -280,8 +280,7 @@ class LocalRuntime:
                 if runner.thread.is_alive():
                     runner.join()
         for poller in self.pollers:
-            poller.join()
-        self.pollers = []
+            poller.quiesce()
         for server in (self.websocket, self.api, self.control):
             if server is not None:
                 server.stop()
@@ -295,8 +294,14 @@ class LocalRuntime:
             self.ctx.stop_callbacks.clear()
         if self.host is not None:
             self.host.unload()
+        embedded = self.endpoint is not None and self.endpoint.embedded
         if self.endpoint is not None:
             self.endpoint.stop()
+        for poller in self.pollers:
+            # An embedded endpoint is gone now, which ends the long polls; another endpoint's
+            # end within 20 s by themselves (they hand nothing on).
+            poller.join(timeout=2 if embedded else 0)
+        self.pollers = []
         if self._restore_env and self._env_snapshot is not None:
             os.environ.clear()
             os.environ.update(self._env_snapshot)

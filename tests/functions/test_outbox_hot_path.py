@@ -71,3 +71,23 @@ def test_a_v3_payment_notification_commits_once_with_the_mark_of_the_message_sen
         f"v3 notification on {db}: {costs}"
     assert costs.writes.count("UPDATE outbox SET") == 1
     assert not set(before) & set(outbox.owed_marks())
+
+
+# A case_created on the rescue-events queue: the staff fan-out and the triage forward commit
+# together (before, each had a commit and a relay of its own). With no ED console open the
+# intake could not alert, so the consumer reads the alert and its listeners and records the
+# push in a second commit; after an intake that reached a console it stops at the first.
+CASE_CREATED = {"mysql": (2, 2), "sqlite": (2, 2)}  # (writing commits, read-only commits)
+
+
+def test_a_consumed_case_created_commits_its_fan_out_and_triage_forward_once(db, patient, functions):
+    from tests.functions.test_rescue_events import created, sqs_event
+
+    _, token = patient
+    case_id = intake(functions, token)["case_id"]
+    with counted() as costs:
+        result = functions.invoke("RescueEventsFunction", sqs_event(created(case_id, uuid.uuid4().hex)))
+    assert result.result == {"batchItemFailures": []}
+    print(f"\ncase_created consumed on {db}: {costs}")
+    assert (costs.writing_commits, costs.reading_commits) == CASE_CREATED[db], f"case_created on {db}: {costs}"
+    assert costs.writes.count("INSERT INTO outbox") == 1  # the triage forward, in the fan-out's commit

@@ -127,7 +127,7 @@ ENTRIES = {
     "rescue/case_store.py": {"load"},  # reads, then decrypts after its transaction closes
     "rescue/intake.py": {"create_case"},  # the Idempotency-Key's look-ups stand apart from the case's unit of work
     "rescue/alerts.py": {"alert_consoles_now"},  # after the intake's commit: pushes, then records the result
-    "rescue/consumer.py": {"_on_rescue_event", "_alert"},  # the rescue-events handler; _alert pushes between
+    "rescue/consumer.py": {"_on_rescue_event", "_alert_consoles"},  # the handler; _alert_consoles pushes between
     "rescue/notify.py": {"set_on_duty", "send_staff_alert"},  # the notifications handler asks WeChat between
     "rescue/persons.py": {"create", "update", "delete", "get", "list_own"},
     "rescue/profile_link.py": {"status", "link", "withdraw"},  # rights end and sessions are issued after commit

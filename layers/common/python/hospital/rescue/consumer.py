@@ -11,13 +11,27 @@ log = logging.getLogger("hospital.rescue")
 
 
 def _on_rescue_event(message: messages.RescueEvent, delivery: Delivery) -> None:
+    """One transaction takes what the message sets off (staff fan-out, the triage forward),
+    so they are relayed together on its commit."""
+    from hospital import live
+    from hospital.rescue import alerts, notify
     from hospital.unit_of_work import unit_of_work
 
-    if isinstance(message, messages.CaseCreated):
-        _alert(message, delivery)
-    if message.to_triage:
-        with unit_of_work() as uow:
+    created = isinstance(message, messages.CaseCreated)
+    consoles_alerted = False
+    with unit_of_work() as uow:
+        if created:
+            notify.fan_out(uow, message.case_id)  # deduplicated per person: safe on every delivery
+            # By the intake, or an earlier delivery of this message.
+            consoles_alerted = alerts.was_alerted(uow.conn, message.case_id, live.ED_CONSOLE)
+        if message.to_triage:
             _forward_to_triage(uow, message.case_id)
+    if not created:
+        return
+    if consoles_alerted:
+        log.info("consoles already alerted", extra={"case_id": message.case_id, "outbox_id": delivery.message_id})
+        return
+    _alert_consoles(message.case_id, delivery)
 
 
 def _forward_to_triage(uow, case_id: str) -> None:
@@ -25,25 +39,16 @@ def _forward_to_triage(uow, case_id: str) -> None:
     uow.publish(messages.TriageCaseChanged(case_id=case_id))
 
 
-def _alert(message: messages.CaseCreated, delivery: Delivery) -> None:
-    """A new case goes live to the ED consoles and, through their own queue, to on-duty staff
-    by WeChat. The consoles' delivery result is a timeline node, written last: a crash before
-    it repeats the pushes (consoles show a case once; staff messages are deduplicated per
-    person), never loses them; an alert that reached nobody is visible, not silent. Each step is
-    its own transaction (the fan-out and the check whether the consoles heard already share one):
-    the fan-out is relayed on its commit, and none is open during a push."""
+def _alert_consoles(case_id: str, delivery: Delivery) -> None:
+    """A new case the intake could not show goes live to the ED consoles (on-duty staff hear
+    of it by WeChat through their own queue). The consoles' delivery result is a timeline node,
+    written last: a crash before it repeats the pushes (consoles show a case once; staff
+    messages are deduplicated per person), never loses them; an alert that reached nobody is
+    visible, not silent. No transaction is open during the push."""
     from hospital import live
     from hospital.db import transaction
-    from hospital.rescue import alerts, notify, visibility
-    from hospital.unit_of_work import unit_of_work
+    from hospital.rescue import alerts, visibility
 
-    case_id = message.case_id
-    with unit_of_work() as uow:
-        notify.fan_out(uow, case_id)  # deduplicated per person: safe on every delivery
-        alerted = alerts.was_alerted(uow.conn, case_id, live.ED_CONSOLE)  # by the intake, or an earlier delivery
-    if alerted:
-        log.info("consoles already alerted", extra={"case_id": case_id, "outbox_id": delivery.message_id})
-        return
     summary = alerts.alert_summary(case_id)
     delivery_result = live.push(live.ED_CONSOLE, summary)
     with transaction() as conn:
