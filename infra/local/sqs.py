@@ -7,8 +7,9 @@ and SQS itself moves it to the DLQ after maxReceiveCount receives (moto does tha
 Receives are long polls of 20 s, as Lambda's: an idle poller costs one request per 20 s, not
 one a second (25 pollers polling each second took a tenth of the runtime's CPU). Stopping
 does not wait for a long poll to end: `quiesce` waits only for a batch being handled, and a
-poller whose receive returns after the stop hands nothing on (the messages come back after
-the visibility timeout); the poll itself ends when the endpoint goes, or after its 20 s.
+poller whose receive returns after the stop hands its messages back to the queue at once
+(visibility 0), for whoever polls next; the poll itself ends when the endpoint goes, or after
+its 20 s.
 """
 from __future__ import annotations
 
@@ -119,7 +120,9 @@ class SqsPoller:
                 try:
                     messages = self._receive_batch(sqs)
                     with self._handling:
-                        if messages and not self.stop_event.is_set():
+                        if messages and self.stop_event.is_set():
+                            self._hand_back(sqs, messages)
+                        elif messages:
                             self._process(sqs, messages)
                 except Exception as exc:  # noqa: BLE001 - keep polling, like Lambda does
                     if self.stop_event.is_set():
@@ -153,6 +156,12 @@ class SqsPoller:
             elif time.monotonic() >= deadline:
                 break   # without a window this is right after the first non-empty receive
         return batch
+
+    def _hand_back(self, sqs, messages: list[dict]) -> None:
+        for i in range(0, len(messages), 10):
+            sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for n, m in enumerate(messages[i:i + 10])])
 
     def _process(self, sqs, messages: list[dict]) -> None:
         records = [lambda_record(m, self.source.queue_arn, self.endpoint.region) for m in messages]

@@ -96,3 +96,40 @@ def test_decide_partial_and_invalid():
     d = decide(RECORDS, {"batchItemFailures": [{"itemIdentifier": "b"}]}, report_failures=False)
     assert d.outcome == "error"
     assert d.delete == []
+
+
+def test_a_poller_stopped_mid_long_poll_hands_what_it_then_receives_back_at_once(runtime):
+    """Stopping does not wait out a 20 s long poll; what that poll still brings in is not run
+    (the functions are going) but made visible again for the next poller, not hidden for the
+    queue's visibility timeout."""
+    import threading
+    import time
+
+    from infra.local.sqs import SqsPoller
+    from infra.local.template import SqsEvent
+
+    class NoHost:
+        def __init__(self) -> None:
+            self.invoked: list = []
+
+        def invoke(self, *args, **kwargs):
+            self.invoked.append(args)
+
+    sqs = runtime.endpoint.client("sqs")
+    url = sqs.create_queue(QueueName="stopped-poller", Attributes={"VisibilityTimeout": "300"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stop, host = threading.Event(), NoHost()
+    poller = SqsPoller(host, "Nobody", SqsEvent("Src", None, arn), url, runtime.endpoint, stop)
+    poller.start()
+    time.sleep(1)   # its first receive is on the wire, waiting for up to 20 s
+    stop.set()
+    poller.quiesce(timeout=1)   # returns at once: no batch in hand, the long poll still waits
+    assert poller.thread.is_alive()
+
+    sqs.send_message(QueueUrl=url, MessageBody="after the stop")
+    poller.join(timeout=25)
+    assert not poller.thread.is_alive()
+    assert host.invoked == []
+    again = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, AttributeNames=["All"]).get("Messages", [])
+    assert [m["Body"] for m in again] == ["after the stop"]
+    assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"   # the stopped poller's receive, handed back

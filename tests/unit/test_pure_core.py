@@ -132,8 +132,7 @@ ENTRIES = {
     "rescue/persons.py": {"create", "update", "delete", "get", "list_own"},
     "rescue/profile_link.py": {"status", "link", "withdraw"},  # rights end and sessions are issued after commit
     "rescue/reports.py": {"dispatch_records", "case_for_admin"},
-    "rescue/tracking.py": {"record_positions", "ambulance_for_patient",
-                           "push_latest"},  # after the points' commit: read, decrypt, push
+    "rescue/tracking.py": {"record_positions", "ambulance_for_patient"},
     "rescue/triage_link.py": {"deliver",  # the triage handler: reads, pushes, then records the result
                               "payload"},  # reads the case by case_store.load (decrypted), then its version
     "rescue/views.py": {"get_case", "list_own"},  # read by case_store.load, then the audit record

@@ -152,15 +152,20 @@ def push_to(channels: list[str], message: dict) -> Delivery:
 def listeners(conn, channels: list[str]) -> list:
     """In the caller's transaction: the connections of any of `channels`, each with what
     `deliver` needs to tell whether its right still holds."""
+    return list(conn.execute(_listeners_query(), {"channels": channels}).all())
+
+
+@functools.cache
+def _listeners_query():
+    """Built once: every push runs it, and a statement costs more CPU to build than to run."""
     c = t.live_connections.c
     session_revoked = sa.exists().where(t.refresh_tokens.c.family_id == c.session_id,
                                         t.refresh_tokens.c.revoked_at.is_not(None))
     holds_ed_role = sa.exists().where(t.user_roles.c.user_id == c.user_id, t.user_roles.c.role.in_(ED_ROLES))
-    return list(conn.execute(
-        sa.select(c.connection_id, c.user_id, c.channel, c.expires_at, t.users.c.status,
-                  session_revoked.label("session_revoked"), holds_ed_role.label("holds_ed_role"))
-        .select_from(t.live_connections.outerjoin(t.users, t.users.c.id == c.user_id))
-        .where(c.channel.in_(channels))).all())
+    return (sa.select(c.connection_id, c.user_id, c.channel, c.expires_at, t.users.c.status,
+                      session_revoked.label("session_revoked"), holds_ed_role.label("holds_ed_role"))
+            .select_from(t.live_connections.outerjoin(t.users, t.users.c.id == c.user_id))
+            .where(c.channel.in_(sa.bindparam("channels", expanding=True))))
 
 
 def deliver(rows: list, message: dict, channels: list[str]) -> Delivery:

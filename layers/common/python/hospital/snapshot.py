@@ -86,6 +86,8 @@ HELD: tuple[Held, ...] = (
     Held("hospital.messaging", "_queue_url", "_queue_url.cache_clear", "queue URLs read from SQS"),
     Held("hospital.wechat_tokens", "_held", "forget_held", "the WeChat access token last read"),
     Held("hospital.outbox", "_owed", None, "ids of sent rows awaiting their mark: no secret, true in any copy"),
+    Held("hospital.auth.standing", "_standing_query", None, "SQL statements built from code"),
+    Held("hospital.live", "_listeners_query", None, "an SQL statement built from code"),
     Held("hospital.messages", "REGISTRY", None, "declared message classes: code"),
     Held("hospital.messages", "_field_types", None, "message classes' type hints: code"),
     Held("hospital.adapters.http_sessions", "_retry_class", None, "a class built from code"),

@@ -10,6 +10,7 @@ container that made a change forgets it at once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 
@@ -82,21 +83,28 @@ def forget_all() -> None:
 
 def _read(conn, user_id: int, session_id: str | None) -> Standing:
     """The user's standing, read in the caller's transaction."""
+    rows = conn.execute(_standing_query(bool(session_id)), {"user_id": user_id, "session_id": session_id}).all()
+    if not rows:
+        return Standing(status=None, roles=frozenset())
+    return Standing(status=rows[0].status, roles=frozenset(r.role for r in rows if r.role),
+                    session_revoked=bool(rows[0].revoked))
+
+
+@functools.cache
+def _standing_query(with_session: bool):
+    """Built once: every authenticated call runs it, and a statement costs more CPU to build
+    than to run (its cache key is computed anew for each new object)."""
     import sqlalchemy as sa
 
     from hospital.db import tables as t
 
     revoked: sa.ColumnElement[int] = sa.literal(0)
-    if session_id:
+    if with_session:
         revoked = (sa.select(sa.func.count()).select_from(t.refresh_tokens)
-                   .where(t.refresh_tokens.c.family_id == session_id, t.refresh_tokens.c.revoked_at.is_not(None))
+                   .where(t.refresh_tokens.c.family_id == sa.bindparam("session_id"),
+                          t.refresh_tokens.c.revoked_at.is_not(None))
                    .scalar_subquery())
     # One round trip: the user's status, each role (or none), and whether the session is revoked.
-    query = (sa.select(t.users.c.status, t.user_roles.c.role, revoked.label("revoked"))
-             .select_from(t.users.outerjoin(t.user_roles, t.user_roles.c.user_id == t.users.c.id))
-             .where(t.users.c.id == user_id))
-    rows = conn.execute(query).all()
-    if not rows:
-        return Standing(status=None, roles=frozenset())
-    return Standing(status=rows[0].status, roles=frozenset(r.role for r in rows if r.role),
-                    session_revoked=bool(rows[0].revoked))
+    return (sa.select(t.users.c.status, t.user_roles.c.role, revoked.label("revoked"))
+            .select_from(t.users.outerjoin(t.user_roles, t.user_roles.c.user_id == t.users.c.id))
+            .where(t.users.c.id == sa.bindparam("user_id")))

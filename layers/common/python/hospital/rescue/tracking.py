@@ -9,9 +9,14 @@ are committed, not through the rescue-events queue: a push is only a hint (the t
 the database and readable), so it needs no outbox, and the queue hop cost each point three
 SQS calls and a consumer run, which at a hundred ambulances was most of the work.
 
-The entries (`record_positions`, `ambulance_for_patient`, and `push_latest` after the points'
-commit) open one transaction each, and decrypt what they show after it closed; `store_batch`
-and the readers take the caller's connection.
+The push carries the vehicle's newest point as the batch stored it, and goes to the listeners
+read in the points' own transaction: no read after the commit, nothing to decrypt. Batches of
+one vehicle are stored one at a time (its row lock), each newer than the last, but their pushes
+travel apart, so a client shows the newest device_time it has heard of.
+
+The entries (`record_positions`, `ambulance_for_patient`) open one transaction each, push and
+decrypt what they show after it closed; `store_batch` and the readers take the caller's
+connection.
 """
 from __future__ import annotations
 
@@ -38,31 +43,53 @@ def _ctx(vehicle_id: str) -> str:
 
 def record_positions(staff, vehicle_id: str, batch) -> dict:
     """Store the plausible points of a batch; only the crew of the vehicle's open dispatch may post."""
+    from hospital import live
+
     incoming = [geo.TrackPoint(p.latitude, p.longitude, p.coord_system, p.accuracy_m, p.speed_mps, p.heading,
                                p.device_time) for p in batch.points]
+    now = utcnow()
+    listening: list = []
     with transaction() as conn:
-        case_id, kept, dropped = store_batch(conn, staff, vehicle_id, incoming, utcnow())
-    if kept:
-        push_latest(case_id)
+        case_id, kept, dropped = store_batch(conn, staff, vehicle_id, incoming, now)
+        channels = [live.case_channel(case_id), live.ED_CONSOLE]
+        if kept:
+            listening = live.listeners(conn, channels)
+    if listening:
+        _push(case_id, vehicle_id, kept[-1], now, listening, channels)
     reasons: dict[str, int] = {}
     for _, reason in dropped:
         reasons[reason] = reasons.get(reason, 0) + 1
     return {"accepted": len(kept), "dropped": reasons}
 
 
+# Built once, as every post runs them: a statement costs more CPU to build than to run (its
+# cache key is computed anew for each new object); the values are bound at execution.
+_LOCK_VEHICLE = sa.select(t.vehicles.c.id).where(t.vehicles.c.id == sa.bindparam("vehicle_id")).with_for_update()
+_CREWED_OPEN_DISPATCH = (
+    sa.select(t.dispatches.c.id, t.dispatches.c.case_id, t.dispatches.c.created_at)
+    .join(t.dispatch_crew, t.dispatch_crew.c.dispatch_id == t.dispatches.c.id)
+    .where(t.dispatches.c.vehicle_id == sa.bindparam("vehicle_id"), t.dispatches.c.closed_at.is_(None),
+           t.dispatch_crew.c.user_id == sa.bindparam("user_id")))
+_LAST_POINT = (
+    sa.select(t.vehicle_positions)
+    .where(t.vehicle_positions.c.vehicle_id == sa.bindparam("vehicle_id"),
+           t.vehicle_positions.c.dispatch_id == sa.bindparam("dispatch_id"),
+           t.vehicle_positions.c.device_time <= sa.bindparam("not_after"))
+    .order_by(t.vehicle_positions.c.device_time.desc(), t.vehicle_positions.c.id.desc())
+    .limit(1))
+_INSERT_POSITION = t.vehicle_positions.insert()
+_COUNT_DROPPED = (t.vehicles.update().where(t.vehicles.c.id == sa.bindparam("vehicle_id"))
+                  .values(dropped_points=t.vehicles.c.dropped_points + sa.bindparam("dropped")))
+
+
 def store_batch(conn, staff, vehicle_id: str, incoming: list[geo.TrackPoint], now):
     """In the caller's transaction, under the vehicle's row lock: the batch's plausible points
-    for the open dispatch the poster crews. Returns (the case's id, the points kept, the points
-    dropped with their reasons)."""
-    vehicle = conn.execute(sa.select(t.vehicles.c.id).where(t.vehicles.c.id == vehicle_id)
-                           .with_for_update()).first()  # one batch of a vehicle at a time
+    for the open dispatch the poster crews. Returns (the case's id, the points kept in time
+    order, the points dropped with their reasons)."""
+    vehicle = conn.execute(_LOCK_VEHICLE, {"vehicle_id": vehicle_id}).first()  # one batch of a vehicle at a time
     if vehicle is None:
         raise NotFound("no such vehicle", field="vehicle_id")
-    dispatch = conn.execute(
-        sa.select(t.dispatches.c.id, t.dispatches.c.case_id, t.dispatches.c.created_at)
-        .join(t.dispatch_crew, t.dispatch_crew.c.dispatch_id == t.dispatches.c.id)
-        .where(t.dispatches.c.vehicle_id == vehicle_id, t.dispatches.c.closed_at.is_(None),
-               t.dispatch_crew.c.user_id == staff.user_id)).first()
+    dispatch = conn.execute(_CREWED_OPEN_DISPATCH, {"vehicle_id": vehicle_id, "user_id": staff.user_id}).first()
     if dispatch is None:
         raise Forbidden("only the crew of this vehicle's open dispatch may post its positions",
                         code="not_vehicle_crew")
@@ -71,33 +98,31 @@ def store_batch(conn, staff, vehicle_id: str, incoming: list[geo.TrackPoint], no
                                      not_before=not_before, not_after=not_after)
     for point in kept:
         gcj = geo.to_gcj02(point.point)
-        conn.execute(t.vehicle_positions.insert().values(
-            vehicle_id=vehicle_id, dispatch_id=dispatch.id,
-            location_enc=crypto.encrypt(json.dumps({"latitude": gcj.latitude, "longitude": gcj.longitude}),
-                                        _ctx(vehicle_id)),
-            reported_coord_system=point.coord_system, accuracy_m=point.accuracy_m, speed_mps=point.speed_mps,
-            heading=point.heading, device_time=_naive_utc(point.device_time), server_time=now))
+        conn.execute(_INSERT_POSITION, {
+            "vehicle_id": vehicle_id, "dispatch_id": dispatch.id,
+            "location_enc": crypto.encrypt(json.dumps({"latitude": gcj.latitude, "longitude": gcj.longitude}),
+                                           _ctx(vehicle_id)),
+            "reported_coord_system": point.coord_system, "accuracy_m": point.accuracy_m,
+            "speed_mps": point.speed_mps, "heading": point.heading, "device_time": _naive_utc(point.device_time),
+            "server_time": now})
     if dropped:
-        conn.execute(t.vehicles.update().where(t.vehicles.c.id == vehicle_id)
-                     .values(dropped_points=t.vehicles.c.dropped_points + len(dropped)))
+        conn.execute(_COUNT_DROPPED, {"vehicle_id": vehicle_id, "dropped": len(dropped)})
     return dispatch.case_id, kept, dropped
 
 
-def push_latest(case_id: str) -> None:
-    """Entry (after the points' commit): the case's newest position, live to its patient and
-    the ED consoles. Read back after the commit, so two batches of one vehicle racing to push
-    still end on the newest point; decrypted and pushed with no transaction open. Never fails
-    the caller: the points are already stored and readable over HTTP."""
+def _push(case_id: str, vehicle_id: str, newest: geo.TrackPoint, stored_at: dt.datetime, listening: list,
+          channels: list[str]) -> None:
+    """The newest point just stored, live to the case's patient and the ED consoles, with no
+    transaction open. Never fails the caller: the points are stored and readable over HTTP."""
     from hospital import live
 
-    channels = [live.case_channel(case_id), live.ED_CONSOLE]
+    gcj = geo.to_gcj02(newest.point)
+    position = {"latitude": gcj.latitude, "longitude": gcj.longitude, "coord_system": geo.GCJ02,
+                "accuracy_m": newest.accuracy_m, "speed_mps": newest.speed_mps, "heading": newest.heading,
+                "device_time": iso_utc(_naive_utc(newest.device_time)), "server_time": iso_utc(stored_at)}
     try:
-        with transaction() as conn:  # the point and who listens, in one read
-            row = latest_row(conn, case_id)
-            listening = live.listeners(conn, channels) if row is not None else []
-        if row is not None and listening:
-            live.deliver(listening, {"type": POSITION_MESSAGE, "case_id": case_id, "vehicle_id": row.vehicle_id,
-                                     "position": _point(row)}, channels)
+        live.deliver(listening, {"type": POSITION_MESSAGE, "case_id": case_id, "vehicle_id": vehicle_id,
+                                 "position": position}, channels)
     except Exception as exc:  # noqa: BLE001 - a lost hint, not lost data
         log.warning("live position push failed", extra={"case_id": case_id, "error": type(exc).__name__})
 
@@ -119,12 +144,8 @@ def _shown_until() -> dt.datetime:
 def _last_point(conn, vehicle_id: str, dispatch_id: str, not_after: dt.datetime) -> geo.TrackPoint | None:
     """The dispatch's newest plausible point: each dispatch starts afresh, so the end of the
     vehicle's previous trip cannot make this one look out of order or like a jump."""
-    row = conn.execute(sa.select(t.vehicle_positions)
-                       .where(t.vehicle_positions.c.vehicle_id == vehicle_id,
-                              t.vehicle_positions.c.dispatch_id == dispatch_id,
-                              t.vehicle_positions.c.device_time <= _naive_utc(not_after))
-                       .order_by(t.vehicle_positions.c.device_time.desc(), t.vehicle_positions.c.id.desc())
-                       .limit(1)).first()
+    row = conn.execute(_LAST_POINT, {"vehicle_id": vehicle_id, "dispatch_id": dispatch_id,
+                                     "not_after": _naive_utc(not_after)}).first()
     if row is None:
         return None
     loc = json.loads(crypto.decrypt(row.location_enc, _ctx(vehicle_id)))
@@ -155,15 +176,6 @@ def ambulance_for_patient(principal, case_id: str, since: dt.datetime | None = N
         "latest": _point(latest) if latest is not None else None,
         **({"track": [_point(r) for r in track]} if since is not None else {}),
     }
-
-
-def latest_row(conn, case_id: str):
-    """The newest stored position of the case's dispatches (still sealed), for live pushes."""
-    return conn.execute(
-        sa.select(t.vehicle_positions)
-        .join(t.dispatches, t.dispatches.c.id == t.vehicle_positions.c.dispatch_id)
-        .where(t.dispatches.c.case_id == case_id, t.vehicle_positions.c.device_time <= _shown_until())
-        .order_by(t.vehicle_positions.c.device_time.desc()).limit(1)).first()
 
 
 def _point(row) -> dict:
