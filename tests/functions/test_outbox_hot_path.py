@@ -91,3 +91,26 @@ def test_a_consumed_case_created_commits_its_fan_out_and_triage_forward_once(db,
     print(f"\ncase_created consumed on {db}: {costs}")
     assert (costs.writing_commits, costs.reading_commits) == CASE_CREATED[db], f"case_created on {db}: {costs}"
     assert costs.writes.count("INSERT INTO outbox") == 1  # the triage forward, in the fan-out's commit
+
+
+def test_a_batch_of_case_created_forwards_to_triage_in_one_send(db, patient, functions):
+    """The records of one SQS batch relay what they published together: three cases' triage
+    forwards are one SendMessageBatch, not three calls (counted on the SQS client's own events)."""
+    from hospital.aws import client
+    from tests.functions.test_rescue_events import created, sqs_event
+
+    _, token = patient
+    case_ids = [intake(functions, token)["case_id"] for _ in range(3)]
+    calls: list[tuple[str, int]] = []
+
+    def count(params, model, **_):
+        calls.append((model.name, len(params.get("Entries", [None]))))
+
+    sqs = client("sqs", "fast")
+    sqs.meta.events.register("before-parameter-build.sqs", count)
+    try:
+        result = functions.invoke("RescueEventsFunction", sqs_event(*[created(c, uuid.uuid4().hex) for c in case_ids]))
+    finally:
+        sqs.meta.events.unregister("before-parameter-build.sqs", count)
+    assert result.result == {"batchItemFailures": []}
+    assert calls == [("SendMessageBatch", 3)]

@@ -61,11 +61,24 @@ class Consumer:
         handler(message, Delivery(body.get("message_id"), receives))
 
 
+# How long a batch may hold the messages its records published before relaying them (they
+# are relayed together at the batch's end, unless a slow record makes them wait this long).
+HOLD_SECONDS = 2.0
+
+
 def process_batch(records, handle: Callable[[dict, dict], None]) -> dict:
     """`records`: a Chalice SQSEvent or the raw Lambda event's Records list.
     `handle(body, record)` (a Consumer) gets the JSON body and the raw record."""
+    from hospital.unit_of_work import relayed_together
+
+    with relayed_together() as held:
+        return _process_each(records, handle, held)
+
+
+def _process_each(records, handle: Callable[[dict, dict], None], held) -> dict:
     failures = []
     for record in records:
+        held.relay_if_held_for(HOLD_SECONDS)
         raw = record.to_dict() if hasattr(record, "to_dict") else record
         attrs = raw.get("messageAttributes") or {}
         token = bind_correlation_id((attrs.get(CORRELATION_ATTRIBUTE) or {}).get("stringValue"))
