@@ -5,6 +5,7 @@ is the entry for a caller with no transaction of its own (a read, a refusal): it
 """
 from __future__ import annotations
 
+import functools
 import logging
 
 from hospital.observability import current_correlation_id
@@ -25,13 +26,20 @@ def record(principal, action: str, target_type: str | None, target_id: str | Non
 def add(conn, principal, action: str, target_type: str | None, target_id: str | None,
         result: str, details: dict | None = None) -> None:
     """One audit row, in the caller's transaction."""
+    conn.execute(_insert(), {
+        "at": utcnow(),
+        "actor_user_id": getattr(principal, "user_id", None),
+        "actor_roles": ",".join(sorted(getattr(principal, "roles", ()))) or None,
+        "action": action, "target_type": target_type, "target_id": target_id,
+        "result": result, "details": details or {}, "correlation_id": current_correlation_id(),
+    })
+    log.info("audit", extra={"audit_action": action, "target_id": target_id, "result": result})
+
+
+@functools.cache
+def _insert():
+    """Built once: a statement object costs more CPU to build than to run (its cache key is
+    computed anew for each new object); values are bound at execution, always all of them."""
     from hospital.db import tables
 
-    conn.execute(tables.audit_log.insert().values(
-        at=utcnow(),
-        actor_user_id=getattr(principal, "user_id", None),
-        actor_roles=",".join(sorted(getattr(principal, "roles", ()))) or None,
-        action=action, target_type=target_type, target_id=target_id,
-        result=result, details=details or {}, correlation_id=current_correlation_id(),
-    ))
-    log.info("audit", extra={"audit_action": action, "target_id": target_id, "result": result})
+    return tables.audit_log.insert()

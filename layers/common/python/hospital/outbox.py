@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import threading
@@ -95,6 +96,11 @@ class Message:
     created_at: dt.datetime
 
 
+# Built once: a statement object costs more CPU to build than to run (its cache key is computed
+# anew for each new object); values are bound at execution, always the same columns.
+_INSERT = t.outbox.insert()
+
+
 def add(conn, destination: str, message_type: str, data: dict) -> Message:
     """Write a message in the caller's transaction."""
     if destination not in DESTINATIONS:
@@ -102,7 +108,7 @@ def add(conn, destination: str, message_type: str, data: dict) -> Message:
     row: dict[str, Any] = dict(destination=destination, message_type=message_type,
                payload=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
                correlation_id=current_correlation_id(), created_at=utcnow())
-    result = conn.execute(t.outbox.insert().values(**row))
+    result = conn.execute(_INSERT, row)
     return Message(id=int(result.inserted_primary_key[0]), **row)
 
 
@@ -225,15 +231,25 @@ def _relay_one(message_id: int) -> int:
 def _write_marks(conn, marks: Mapping[int, dt.datetime]) -> int:
     """Record sends in the caller's transaction, each with its own time. Only rows still
     unsent: a row the sweeper sent and marked meanwhile keeps that."""
+    ids = sorted(marks)
+    params: dict[str, Any] = {"ids": ids}
+    for i, message_id in enumerate(ids):
+        params[f"id_{i}"], params[f"at_{i}"] = message_id, marks[message_id]
+    return conn.execute(_marks_statement(len(ids)), params).rowcount
+
+
+@functools.lru_cache(maxsize=32)
+def _marks_statement(count: int):
+    """The UPDATE of `count` marks: a CASE branch per mark, so one statement per count."""
     c = t.outbox.c
-    return conn.execute(
-        t.outbox.update()
-        .where(c.id.in_(sorted(marks)), c.sent_at.is_(None))
-        .values(sent_at=sa.case(dict(marks), value=c.id),
-                # a claimed row's attempt was counted by its claim
-                attempts=c.attempts + sa.case((c.claimed_until.is_(None), 1), else_=0),
-                last_error=None)
-    ).rowcount
+    times = sa.case(*((sa.bindparam(f"id_{i}", type_=c.id.type), sa.bindparam(f"at_{i}", type_=c.sent_at.type))
+                      for i in range(count)), value=c.id)
+    return (t.outbox.update()
+            .where(c.id.in_(sa.bindparam("ids", expanding=True)), c.sent_at.is_(None))
+            .values(sent_at=times,
+                    # a claimed row's attempt was counted by its claim
+                    attempts=c.attempts + sa.case((c.claimed_until.is_(None), 1), else_=0),
+                    last_error=None))
 
 
 def envelope(row) -> dict:

@@ -61,6 +61,18 @@ def seal(case_id: str, *, location=None, address_text: str | None = None, compla
 
 # --- writing -------------------------------------------------------------------------------
 
+# Built once: a statement object costs more CPU to build than to run (its cache key is computed
+# anew for each new object), so the statements of the intake and the queues' consumers are
+# module constants and their values are bound at execution. Each INSERT is always given the
+# same columns: its compiled form is cached per set of columns.
+_INSERT_CASE = t.rescue_cases.insert()
+_INSERT_NODE = t.rescue_events.insert()
+_LOCK_STATUS = (sa.select(t.rescue_cases.c.status).where(t.rescue_cases.c.id == sa.bindparam("case_id"))
+                .with_for_update())
+_MOVE_STATUS = (t.rescue_cases.update().where(t.rescue_cases.c.id == sa.bindparam("case_id"))
+                .values(status=sa.bindparam("new_status"), updated_at=sa.bindparam("now")))
+
+
 def insert_case(conn, sealed: Sealed, *, source: str, coord_system: str | None, legal_basis: str,
                 created_at: dt.datetime, first_node: dict, patient_user_id: int | None = None,
                 intake_user_id: int | None = None, card_id: str | None = None,
@@ -68,32 +80,32 @@ def insert_case(conn, sealed: Sealed, *, source: str, coord_system: str | None, 
     """A new case with its first timeline node (`node`, `source`, `actor_user_id`,
     `actor_role`, `details`, `at`); its status is the one that node puts it in. A second case
     of one patient with the same idempotency key raises IntegrityError."""
-    conn.execute(t.rescue_cases.insert().values(
-        id=sealed.case_id,
-        patient_user_id=patient_user_id,
-        source=source,
-        card_id=card_id,
-        rescue_person_id=rescue_person_id,
-        coord_system=coord_system,
-        location_enc=sealed.location,
-        address_enc=sealed.address,
-        complaint_enc=sealed.complaint,
-        caller_phone_enc=sealed.caller_phone,
-        intake_user_id=intake_user_id,
-        legal_basis=legal_basis,
-        status=derive_status([first_node["node"]]),
-        idempotency_key=idempotency_key,
-        created_at=created_at,
-        updated_at=created_at,
-    ))
+    conn.execute(_INSERT_CASE, {
+        "id": sealed.case_id,
+        "patient_user_id": patient_user_id,
+        "source": source,
+        "card_id": card_id,
+        "rescue_person_id": rescue_person_id,
+        "coord_system": coord_system,
+        "location_enc": sealed.location,
+        "address_enc": sealed.address,
+        "complaint_enc": sealed.complaint,
+        "caller_phone_enc": sealed.caller_phone,
+        "intake_user_id": intake_user_id,
+        "legal_basis": legal_basis,
+        "status": derive_status([first_node["node"]]),
+        "idempotency_key": idempotency_key,
+        "created_at": created_at,
+        "updated_at": created_at,
+    })
     _insert_node(conn, sealed.case_id, **first_node)
 
 
 def _insert_node(conn, case_id: str, node: str, *, source: str, actor_user_id=None, actor_role=None,
                  details: dict | None = None, dedupe_key: str | None = None, at=None) -> None:
-    conn.execute(t.rescue_events.insert().values(
-        case_id=case_id, node=node, occurred_at=at or utcnow(), actor_user_id=actor_user_id,
-        actor_role=actor_role, source=source, details=details or {}, dedupe_key=dedupe_key))
+    conn.execute(_INSERT_NODE, {
+        "case_id": case_id, "node": node, "occurred_at": at or utcnow(), "actor_user_id": actor_user_id,
+        "actor_role": actor_role, "source": source, "details": details or {}, "dedupe_key": dedupe_key})
 
 
 def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None, **fields) -> bool:
@@ -104,8 +116,7 @@ def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None,
     (each node insert would otherwise take a shared lock on the case through its foreign
     key, and then both would wait to update the status).
     """
-    current = conn.execute(sa.select(t.rescue_cases.c.status).where(t.rescue_cases.c.id == case_id)
-                           .with_for_update()).scalar_one_or_none()
+    current = conn.execute(_LOCK_STATUS, {"case_id": case_id}).scalar_one_or_none()
     if current is None:
         raise NotFound(f"rescue case {case_id} does not exist")
     why_not = refusal(node, current)
@@ -123,8 +134,7 @@ def append_node(conn, case_id: str, node: str, *, dedupe_key: str | None = None,
     # the row lock), so one step from it is the status of the whole timeline.
     status = status_after(current, node)
     if status != current:
-        conn.execute(t.rescue_cases.update().where(t.rescue_cases.c.id == case_id)
-                     .values(status=status, updated_at=utcnow()))
+        conn.execute(_MOVE_STATUS, {"case_id": case_id, "new_status": status, "now": utcnow()})
     return True
 
 
@@ -143,16 +153,27 @@ def insert_location(conn, sealed: Sealed, *, coord_system: str, source: str, rep
         address_enc=sealed.address, source=source, reported_at=reported_at)).inserted_primary_key[0])
 
 
+def _record_triage_statement():
+    """A delivery's result: one without a version is always recorded, one with a version unless
+    a newer version's is; a None version or ref keeps the stored one."""
+    c = t.rescue_cases.c
+    version = sa.bindparam("version", type_=c.triage_version.type)
+    ref = sa.bindparam("ref", type_=c.triage_ref.type)
+    newer_or_same = sa.or_(c.triage_version.is_(None), version.is_(None), c.triage_version <= version)
+    return t.rescue_cases.update().where(c.id == sa.bindparam("case_id"), newer_or_same).values(
+        triage_status=sa.bindparam("delivery_status"), triage_version=sa.func.coalesce(version, c.triage_version),
+        triage_ref=sa.func.coalesce(ref, c.triage_ref), triage_attempts=c.triage_attempts + 1,
+        triage_error=sa.bindparam("error"), triage_updated_at=sa.bindparam("now"))
+
+
+_RECORD_TRIAGE = _record_triage_statement()
+
+
 def record_triage_delivery(conn, case_id: str, version: int | None, *, status: str, ref: str | None,
                            error: str | None) -> None:
     """Keep the newest delivery's status: a late result for an older version changes nothing."""
-    c = t.rescue_cases.c
-    newer_or_same = sa.or_(c.triage_version.is_(None), sa.true() if version is None else sa.false(),
-                           c.triage_version <= (version or 0))
-    conn.execute(t.rescue_cases.update().where(c.id == case_id, newer_or_same).values(
-        triage_status=status, triage_version=version if version is not None else c.triage_version,
-        triage_ref=ref if ref is not None else c.triage_ref, triage_attempts=c.triage_attempts + 1,
-        triage_error=error, triage_updated_at=utcnow()))
+    conn.execute(_RECORD_TRIAGE, {"case_id": case_id, "version": version, "delivery_status": status, "ref": ref,
+                                  "error": error, "now": utcnow()})
 
 
 def patient_case_ids(conn, user_id: int) -> list[str]:
@@ -170,31 +191,36 @@ def move_patient_cases(conn, from_user_id: int, to_user_id: int, only: list[str]
 
 # --- reading -------------------------------------------------------------------------------
 
+_EXISTS = sa.select(t.rescue_cases.c.id).where(t.rescue_cases.c.id == sa.bindparam("case_id"))
+_OWNED = _EXISTS.where(t.rescue_cases.c.patient_user_id == sa.bindparam("user_id"))
+_CASE_FOR_KEY = sa.select(t.rescue_cases.c.id).where(t.rescue_cases.c.patient_user_id == sa.bindparam("user_id"),
+                                                     t.rescue_cases.c.idempotency_key == sa.bindparam("key"))
+_HAS_NODE = sa.select(t.rescue_events.c.id).where(t.rescue_events.c.case_id == sa.bindparam("case_id"),
+                                                  t.rescue_events.c.dedupe_key == sa.bindparam("dedupe_key"))
+_TIMELINE_VERSION = (sa.select(sa.func.max(t.rescue_events.c.id))
+                     .where(t.rescue_events.c.case_id == sa.bindparam("case_id")))
+
+
 def exists(conn, case_id: str) -> bool:
-    return conn.execute(sa.select(t.rescue_cases.c.id).where(t.rescue_cases.c.id == case_id)).first() is not None
+    return conn.execute(_EXISTS, {"case_id": case_id}).first() is not None
 
 
 def is_owned_by(conn, case_id: str, user_id: int) -> bool:
-    return conn.execute(sa.select(t.rescue_cases.c.id).where(
-        t.rescue_cases.c.id == case_id, t.rescue_cases.c.patient_user_id == user_id)).first() is not None
+    return conn.execute(_OWNED, {"case_id": case_id, "user_id": user_id}).first() is not None
 
 
 def case_id_for_key(conn, user_id: int, idempotency_key: str) -> str | None:
     """The case a patient's earlier request with this Idempotency-Key created, if any."""
-    return conn.execute(sa.select(t.rescue_cases.c.id).where(
-        t.rescue_cases.c.patient_user_id == user_id,
-        t.rescue_cases.c.idempotency_key == idempotency_key)).scalar_one_or_none()
+    return conn.execute(_CASE_FOR_KEY, {"user_id": user_id, "key": idempotency_key}).scalar_one_or_none()
 
 
 def has_node(conn, case_id: str, *, dedupe_key: str) -> bool:
-    return conn.execute(sa.select(t.rescue_events.c.id).where(
-        t.rescue_events.c.case_id == case_id, t.rescue_events.c.dedupe_key == dedupe_key)).first() is not None
+    return conn.execute(_HAS_NODE, {"case_id": case_id, "dedupe_key": dedupe_key}).first() is not None
 
 
 def timeline_version(conn, case_id: str) -> int | None:
     """The id of the case's newest node: it grows with every change of the case."""
-    return conn.execute(sa.select(sa.func.max(t.rescue_events.c.id))
-                        .where(t.rescue_events.c.case_id == case_id)).scalar_one()
+    return conn.execute(_TIMELINE_VERSION, {"case_id": case_id}).scalar_one()
 
 
 def cases_still_received(conn, created_from: dt.datetime, created_until: dt.datetime, limit: int) -> list[str]:
@@ -220,11 +246,14 @@ class TriageDelivery:
     updated_at: dt.datetime | None
 
 
+_TRIAGE_DELIVERY = sa.select(
+    t.rescue_cases.c.triage_status, t.rescue_cases.c.triage_version, t.rescue_cases.c.triage_ref,
+    t.rescue_cases.c.triage_attempts, t.rescue_cases.c.triage_error, t.rescue_cases.c.triage_updated_at,
+).where(t.rescue_cases.c.id == sa.bindparam("case_id"))
+
+
 def triage_delivery(conn, case_id: str) -> TriageDelivery:
-    c = t.rescue_cases.c
-    row = conn.execute(sa.select(c.triage_status, c.triage_version, c.triage_ref, c.triage_attempts,
-                                 c.triage_error, c.triage_updated_at).where(c.id == case_id)).one()
-    return TriageDelivery(*row)
+    return TriageDelivery(*conn.execute(_TRIAGE_DELIVERY, {"case_id": case_id}).one())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,31 +298,42 @@ class AlertBrief:
         return crypto.decrypt_text(self.latest_address, context) or crypto.decrypt_text(self.intake_address, context)
 
 
+_CASE_BRIEF = (sa.select(t.rescue_cases.c.created_at, t.rescue_cases.c.address_enc)
+               .where(t.rescue_cases.c.id == sa.bindparam("case_id")))
+_LATEST_ADDRESS = (sa.select(t.rescue_locations.c.address_enc)
+                   .where(t.rescue_locations.c.case_id == sa.bindparam("case_id"))
+                   .order_by(t.rescue_locations.c.id.desc()).limit(1))
+
+
 def alert_brief(conn, case_id: str) -> AlertBrief:
     """In the caller's transaction: two narrow reads instead of the whole case and timeline."""
-    case = conn.execute(sa.select(t.rescue_cases.c.created_at, t.rescue_cases.c.address_enc)
-                        .where(t.rescue_cases.c.id == case_id)).first()
+    case = conn.execute(_CASE_BRIEF, {"case_id": case_id}).first()
     if case is None:
         raise NotFound("no such rescue case", field="case_id")
-    latest = conn.execute(sa.select(t.rescue_locations.c.address_enc).where(t.rescue_locations.c.case_id == case_id)
-                          .order_by(t.rescue_locations.c.id.desc()).limit(1)).scalar_one_or_none()
+    latest = conn.execute(_LATEST_ADDRESS, {"case_id": case_id}).scalar_one_or_none()
     return AlertBrief(case_id, case.created_at, case.address_enc, latest)
+
+
+_CASE = sa.select(t.rescue_cases).where(t.rescue_cases.c.id == sa.bindparam("case_id"))
+_OWNED_CASE = _CASE.where(t.rescue_cases.c.patient_user_id == sa.bindparam("owner_user_id"))
+_NODES = (sa.select(t.rescue_events).where(t.rescue_events.c.case_id == sa.bindparam("case_id"))
+          .order_by(t.rescue_events.c.id))
+_CORRECTIONS = (sa.select(t.rescue_locations).where(t.rescue_locations.c.case_id == sa.bindparam("case_id"))
+                .order_by(t.rescue_locations.c.id))
 
 
 def load(case_id: str, *, owner_user_id: int | None = None, caller_phone: bool = False) -> CaseData:
     """The case (only if `owner_user_id` owns it, when given; else 404), decrypted after its
     read transaction closes. The caller's phone is decrypted only when asked for."""
     with transaction() as conn:
-        query = sa.select(t.rescue_cases).where(t.rescue_cases.c.id == case_id)
-        if owner_user_id is not None:
-            query = query.where(t.rescue_cases.c.patient_user_id == owner_user_id)
-        case = conn.execute(query).first()
+        if owner_user_id is None:
+            case = conn.execute(_CASE, {"case_id": case_id}).first()
+        else:
+            case = conn.execute(_OWNED_CASE, {"case_id": case_id, "owner_user_id": owner_user_id}).first()
         if case is None:
             raise NotFound("no such rescue case", field="case_id")
-        events = conn.execute(sa.select(t.rescue_events).where(t.rescue_events.c.case_id == case_id)
-                              .order_by(t.rescue_events.c.id)).all()
-        corrections = conn.execute(sa.select(t.rescue_locations).where(t.rescue_locations.c.case_id == case_id)
-                                   .order_by(t.rescue_locations.c.id)).all()
+        events = conn.execute(_NODES, {"case_id": case_id}).all()
+        corrections = conn.execute(_CORRECTIONS, {"case_id": case_id}).all()
 
     def located(blob, coord_system, source, at, address) -> ReportedLocation:
         return ReportedLocation(

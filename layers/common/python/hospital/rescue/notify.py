@@ -36,15 +36,19 @@ def put_on_duty(conn, user_id: int, on: bool, now) -> None:
         conn.execute(t.on_duty.insert().values(user_id=user_id, since=now))
 
 
+# Built once: a statement object costs more CPU to build than to run (its cache key is computed
+# anew for each new object).
+_ON_DUTY_STAFF = (sa.select(t.on_duty.c.user_id).distinct()
+                  .join(t.users, t.users.c.id == t.on_duty.c.user_id)
+                  .join(t.user_roles, t.user_roles.c.user_id == t.on_duty.c.user_id)
+                  .where(t.users.c.status == "active", t.user_roles.c.role.in_(visibility.ON_DUTY_ROLES))
+                  .order_by(t.on_duty.c.user_id))
+
+
 def fan_out(uow, case_id: str) -> int:
     """In the caller's unit of work: one message per on-duty staff member (an active user who
     still holds a staff role: duty does not outlast the right to it)."""
-    staff = uow.conn.execute(
-        sa.select(t.on_duty.c.user_id).distinct()
-        .join(t.users, t.users.c.id == t.on_duty.c.user_id)
-        .join(t.user_roles, t.user_roles.c.user_id == t.on_duty.c.user_id)
-        .where(t.users.c.status == "active", t.user_roles.c.role.in_(visibility.ON_DUTY_ROLES))
-        .order_by(t.on_duty.c.user_id)).scalars().all()
+    staff = uow.conn.execute(_ON_DUTY_STAFF).scalars().all()
     for user_id in staff:
         uow.publish(messages.StaffAlert(case_id=case_id, user_id=int(user_id)))
     return len(staff)

@@ -56,14 +56,19 @@ def payload(case_id: str) -> dict | None:
     return body
 
 
+# Built once: a statement object costs more CPU to build than to run (its cache key is computed
+# anew for each new object); values are bound at execution.
+_LATEST_VEHICLE = (sa.select(t.dispatches.c.vehicle_id, t.vehicles.c.plate)
+                   .join(t.vehicles, t.vehicles.c.id == t.dispatches.c.vehicle_id)
+                   .where(t.dispatches.c.case_id == sa.bindparam("case_id"))
+                   .order_by(t.dispatches.c.created_at.desc()).limit(1))
+
+
 def version_and_vehicle(conn, case_id: str):
     """The case's version (its latest timeline node id) and its latest dispatch's vehicle, if any."""
     version = case_store.timeline_version(conn, case_id)
     assert version is not None  # a stored case has its first node
-    vehicle = conn.execute(sa.select(t.dispatches.c.vehicle_id, t.vehicles.c.plate)
-                           .join(t.vehicles, t.vehicles.c.id == t.dispatches.c.vehicle_id)
-                           .where(t.dispatches.c.case_id == case_id)
-                           .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
+    vehicle = conn.execute(_LATEST_VEHICLE, {"case_id": case_id}).first()
     return version, vehicle
 
 
