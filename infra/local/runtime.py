@@ -294,13 +294,12 @@ class LocalRuntime:
             self.ctx.stop_callbacks.clear()
         if self.host is not None:
             self.host.unload()
-        embedded = self.endpoint is not None and self.endpoint.embedded
         if self.endpoint is not None:
             self.endpoint.stop()
         for poller in self.pollers:
-            # An embedded endpoint is gone now, which ends the long polls; another endpoint's
-            # end within 20 s by themselves (they hand nothing on).
-            poller.join(timeout=2 if embedded else 0)
+            # An embedded endpoint is gone now, which ended the long polls; another endpoint's
+            # polls are short and end by themselves.
+            poller.join(timeout=poller.poll_seconds + 5)
         self.pollers = []
         if self._restore_env and self._env_snapshot is not None:
             os.environ.clear()

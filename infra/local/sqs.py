@@ -4,12 +4,14 @@ Like Lambda's poller: receive a batch, invoke with an `aws:sqs` event, delete wh
 succeeded. A message that is not deleted comes back after the queue's visibility timeout,
 and SQS itself moves it to the DLQ after maxReceiveCount receives (moto does that too).
 
-Receives are long polls of 20 s, as Lambda's: an idle poller costs one request per 20 s, not
-one a second (25 pollers polling each second took a tenth of the runtime's CPU). Stopping
-does not wait for a long poll to end: `quiesce` waits only for a batch being handled, and a
-poller whose receive returns after the stop hands its messages back to the queue at once
-(visibility 0), for whoever polls next; the poll itself ends when the endpoint goes, or after
-its 20 s.
+Receives are long polls. On the embedded endpoint they last 20 s, as Lambda's: an idle poller
+costs one request per 20 s, not one a second (25 pollers polling each second took a tenth of
+the runtime's CPU), and stopping the endpoint ends them at once. On an endpoint the runtime
+did not start (LocalStack, a test's moto), nothing can end a poll early, so they last
+SHORT_POLL_SECONDS: the runtime's stop waits for them to end, and no poller outlives its
+runtime to take the next one's messages. Stopping first waits for a batch being handled
+(`quiesce`); a receive that still returns messages after the stop hands them back to the queue
+at once (visibility 0) instead of running them.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from .functions import FunctionHost, log_line
 from .template import SqsEvent
 
 LONG_POLL_SECONDS = 20  # SQS's longest; what Lambda's pollers use
+SHORT_POLL_SECONDS = 2
 
 
 def lambda_record(msg: dict, queue_arn: str, region: str) -> dict:
@@ -96,6 +99,7 @@ class SqsPoller:
         self.host, self.function, self.source = host, function, source
         self.queue_url = queue_url
         self.endpoint = endpoint
+        self.poll_seconds = LONG_POLL_SECONDS if endpoint.embedded else SHORT_POLL_SECONDS
         self.stop_event = stop
         self._handling = threading.Lock()   # held while a batch is handed to the function
         self.thread = threading.Thread(target=self._run, name=f"local-sqs-{function}-{source.name}", daemon=True)
@@ -138,7 +142,7 @@ class SqsPoller:
         deadline = time.monotonic() + self.source.maximum_batching_window
         while not self.stop_event.is_set() and len(batch) < self.source.batch_size:
             # Once a batch has begun, poll no longer than its window has left.
-            wait = LONG_POLL_SECONDS if not batch else min(LONG_POLL_SECONDS,
+            wait = self.poll_seconds if not batch else min(self.poll_seconds,
                                                            math.ceil(max(0.0, deadline - time.monotonic())))
             resp = sqs.receive_message(
                 QueueUrl=self.queue_url,

@@ -71,3 +71,14 @@ def test_the_rescue_slice_runs_on_an_external_endpoint_chosen_for_provisioning_E
     assert {"hospital-dev-rescue-events", "hospital-dev-rescue-events-dlq"} <= template_queues
     assert template_queues <= aws.queue_names()
     assert "alias/hospital-dev-pii" in aws.alias_names()
+
+
+def test_no_sqs_poller_outlives_its_runtime_on_an_endpoint_it_did_not_start(external_runtime):
+    """Nothing ends a long poll early on an endpoint the runtime did not start: its polls are
+    short and its stop waits for them, so no poller is left to take (and hand back, counting a
+    receive towards the DLQ) the messages of the next runtime on the same queues."""
+    rt, _ = external_runtime
+    pollers = list(rt.pollers)
+    assert pollers and all(p.thread.is_alive() for p in pollers)
+    rt.stop()
+    assert [p.thread.name for p in pollers if p.thread.is_alive()] == []
