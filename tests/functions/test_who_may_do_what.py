@@ -74,7 +74,7 @@ def template_routes():
 ROUTES = sorted(template_routes())
 
 
-def test_the_readme_matrix_lists_every_route_with_its_declared_access_NF1(functions):
+def test_the_readme_matrix_lists_every_route_with_its_declared_access_NF1(db, functions):
     matrix = readme_matrix()
     assert set(matrix) == {(method, path) for _, method, path in ROUTES}
     for lid, method, path in ROUTES:
