@@ -29,6 +29,11 @@ A message's steps, and what a crash (or a failure) between two of them leaves:
 So a row stays unsent until a commit records a send that happened, and the sweeper sends
 every row unsent for longer than GRACE: nothing is lost, nothing is stuck.
 
+A queue consumer's batch sends what its records published together, when the batch ends or
+before a record begins once they were held HOLD_SECONDS (hospital.unit_of_work.relayed_together):
+that only makes 1-2 last longer. A record slower than GRACE can let the sweeper send a held
+row first: a duplicate, like those below.
+
 The price is a duplicate of each row whose mark is still owed when the sweeper looks: a
 container's last sends before Lambda freezes it between invocations, or before it dies. Such a
 row is sent once more, GRACE to GRACE + one sweeper period (1 min) after the first copy, and
