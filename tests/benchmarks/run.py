@@ -150,16 +150,16 @@ class MinimalHandler:
             "correlation_id": {"DataType": "String", "StringValue": "bench"}})
 
     def insert(self) -> None:
-        self.n += 1
-        with self.db.cursor() as cur:
-            cur.execute("INSERT INTO bench_plain (v) VALUES (%s)", (f"row-{self.n}",))
-        self.db.commit()
-        self._send()
+        self._write_and_send("INSERT INTO bench_plain (v) VALUES (%s)")
 
     def update(self) -> None:
+        self._write_and_send("UPDATE bench_plain SET v = %s WHERE id = 1")
+
+    def _write_and_send(self, sql: str) -> None:
+        """One statement, its COMMIT and one SendMessage: the outside work of a publishing request."""
         self.n += 1
         with self.db.cursor() as cur:
-            cur.execute("UPDATE bench_plain SET v = %s WHERE id = 1", (f"row-{self.n}",))
+            cur.execute(sql, (f"row-{self.n}",))
         self.db.commit()
         self._send()
 
