@@ -10,7 +10,9 @@ The job is JSON in BENCH_JOB:
   `handler(event, context)`, and check the result (the first event);
 - {"minimal": "mysql://user:password@host:port/database"}: the minimal handler doing the same
   outside work as an HTTP read: import boto3 and PyMySQL (the import part), then connect to
-  the database and run one SELECT (the first event).
+  the database and run one SELECT (the first event); with "also": ["module", ...], the import
+  part imports those modules as well (the floor: the minimal handler plus a library every
+  function's first database read needs).
 
 It prints one line `BENCH-RESULT {...}` with perf_counter readings (CLOCK_MONOTONIC on Linux,
 so comparable with the parent's reading just before the spawn), then leaves without the
@@ -57,12 +59,15 @@ def check(expect: str, result: object) -> str | None:
     return None
 
 
-def minimal(url: str) -> dict:
+def minimal(url: str, also: list[str]) -> dict:
     from urllib.parse import unquote, urlsplit
 
     imported = time.perf_counter()
     import boto3  # noqa: F401 - imported as a function's module would
     import pymysql
+
+    for name in also:
+        importlib.import_module(name)
 
     loaded = time.perf_counter()
     sys.stderr.write("bench-phase: first event\n")
@@ -82,7 +87,7 @@ def minimal(url: str) -> dict:
 def main() -> int:
     job = json.loads(os.environ.pop("BENCH_JOB"))
     if "minimal" in job:
-        readings = minimal(job["minimal"])
+        readings = minimal(job["minimal"], job.get("also", []))
     else:
         module_name, _, attr = job["handler"].rpartition(".")
         imported = time.perf_counter()

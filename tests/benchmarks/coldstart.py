@@ -10,7 +10,12 @@ the event must succeed (the status, no batchItemFailures, and where cheap the ef
 paid, the refund sent, the alert recorded, the push received), or the benchmark stops.
 
 Against it, in the same rounds, the minimal handler: a fresh interpreter importing boto3 and
-PyMySQL, connecting to the same database and running one SELECT.
+PyMySQL, connecting to the same database and running one SELECT. Beside it, the floor: the
+minimal handler that also imports SQLAlchemy (FLOOR_IMPORTS), the library every function's
+database work goes through. A function whose first event both calls AWS (so imports the SDK, as
+the minimal handler does) and reads the database cannot do less, so floor / minimal is the lowest
+ratio it can reach before any work of its own; it is reported so the functions' figures can be
+read against it.
 
 Times come from the child's own perf_counter (interpreter start to its first line: startup;
 importing the module: import; the first event: event; whole = import + event) and, as a
@@ -40,6 +45,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHILD_SOURCE = (pathlib.Path(__file__).with_name("child.py")).read_text(encoding="utf-8")
 MINIMAL_EVERY = 5
 TOP_IMPORTS = 15
+FLOOR_IMPORTS = ("sqlalchemy",)
 LOCATION = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02", "accuracy_m": 20.0}
 
 
@@ -499,9 +505,11 @@ def cold_start(rounds: int, importtime: bool = True, warm_up: bool = True) -> li
         minimal_root = RESULTS / "minimal"  # an empty task root
         minimal_root.mkdir(exist_ok=True)
         minimal = minimal_job(url)
+        floor = {**minimal, "also": list(FLOOR_IMPORTS)}
         order = list(functions)
         runs: dict[str, list[Run]] = {lid: [] for lid in order}
         minimal_runs: list[Run] = []
+        floor_runs: list[Run] = []
         try:
             first = 0 if warm_up else 1
             for round_no in range(first, rounds + 1 + (1 if importtime else 0)):  # warm-up, timed, importtime
@@ -514,6 +522,9 @@ def cold_start(rounds: int, importtime: bool = True, warm_up: bool = True) -> li
                         run = spawn(minimal, minimal_root, minimal_env)
                         if not warm:
                             minimal_runs.append(run)
+                        run = spawn(floor, minimal_root, minimal_env)
+                        if not warm:
+                            floor_runs.append(run)
                     fn = functions[lid]
                     run = spawn(function_job(fn, jobs[lid]), fn.code_uri, envs[lid], importtime=profile)
                     if jobs[lid].verify:
@@ -529,7 +540,7 @@ def cold_start(rounds: int, importtime: bool = True, warm_up: bool = True) -> li
                 _save_importtime("minimal", profile_run)
         finally:
             maker.close_socket()
-    return _figures(functions, maker.describe, runs, minimal_runs)
+    return _figures(functions, maker.describe, runs, minimal_runs, floor_runs)
 
 
 def _save_importtime(name: str, run: Run) -> None:
@@ -549,7 +560,8 @@ def _median(runs: list[Run], attr: str) -> float:
     return statistics.median(getattr(r, attr) for r in runs)
 
 
-def _figures(functions, describe, runs: dict[str, list[Run]], minimal_runs: list[Run]) -> list:
+def _figures(functions, describe, runs: dict[str, list[Run]], minimal_runs: list[Run],
+             floor_runs: list[Run]) -> list:
     from tests.benchmarks.figures import Figure
 
     m = {k: _median(minimal_runs, k) for k in ("import_ms", "event_ms", "whole_ms", "startup_ms", "wall_ms")}
@@ -559,6 +571,14 @@ def _figures(functions, describe, runs: dict[str, list[Run]], minimal_runs: list
         detail=f"import {m['import_ms']:.0f} ms, connect + SELECT {m['event_ms']:.0f} ms; interpreter start "
                f"{m['startup_ms']:.0f} ms; spawn to result {m['wall_ms']:.0f} ms; {len(minimal_runs)} runs",
         data={**m, "runs": len(minimal_runs)})]
+    f = {k: _median(floor_runs, k) for k in ("import_ms", "event_ms", "whole_ms")}
+    also = ", ".join(FLOOR_IMPORTS)
+    figures.append(Figure(
+        "cold_start.floor", f"cold start floor: minimal handler + import {also} (/ minimal)",
+        f["whole_ms"] / minimal_whole, "x",
+        detail=f"whole {f['whole_ms']:.0f} ms (import {f['import_ms']:.0f} ms); the lowest ratio a function whose "
+               f"first event calls AWS and reads the database through {also} can reach; {len(floor_runs)} runs",
+        data={**f, "minimal_ms": minimal_whole, "runs": len(floor_runs), "imports": list(FLOOR_IMPORTS)}))
     print(f"  {'function':<30} {'import':>8} {'event':>8} {'whole':>8} {'ratio':>6} {'start':>6} {'wall':>7}  event")
     for lid in functions:
         r = runs[lid]

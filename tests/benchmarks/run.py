@@ -14,7 +14,9 @@ figure is NOT MET.
   and PyMySQL, connecting to the same database, running one SELECT. Medians of BENCH_RUNS
   rounds (5); figure: whole / minimal, target at most 1.5. The run with -X importtime of each
   function is summarised (top 15 cumulative imports, and which the first event paid for) and
-  kept in .bench/importtime-<function>.txt.
+  kept in .bench/importtime-<function>.txt. Reported beside it: the floor, the minimal handler
+  that also imports SQLAlchemy, the lowest ratio a function whose first event calls AWS and
+  reads the database can reach.
 - intake throughput: rescue cases created per second through the HTTP handler in-process
   against MariaDB (validation, auth, encryption, case + node + outbox in one transaction, the
   outbox relay's SendMessage to the embedded SQS), against the minimal handler doing the same

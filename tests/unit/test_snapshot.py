@@ -158,6 +158,7 @@ CACHES = {
                                                             or sys.modules["hospital.crypto"]._keys._unwrapped)),
     ("hospital.aws", "_client"): (
         _fill_clients, lambda: sys.modules["hospital.aws"]._client.cache_info().currsize == 0),
+    ("hospital.aws", "_session"): (_fill_clients, lambda: sys.modules["hospital.aws"]._session is None),
     ("hospital.live", "_management"): (
         _fill_management, lambda: sys.modules["hospital.live"]._management.cache_info().currsize == 0),
     ("hospital.adapters.http_sessions", "_sessions"): (
@@ -197,6 +198,7 @@ def test_the_next_use_after_a_restore_opens_a_new_connection_on_a_new_engine(mon
 
     _fill_engine(monkeypatch)
     old_engine, old_client = db.engine(), aws.client("sqs")
+    old_session = aws._session
     pooled = old_engine.raw_connection()
     snapshotted = pooled.dbapi_connection
     pooled.close()  # back to the pool, as after a request
@@ -209,6 +211,7 @@ def test_the_next_use_after_a_restore_opens_a_new_connection_on_a_new_engine(mon
     with pytest.raises(sqlite3.ProgrammingError):  # closed, not left open behind the new engine
         snapshotted.execute("SELECT 1")
     assert aws.client("sqs") is not old_client
+    assert aws._session is not None and aws._session is not old_session  # credentials resolved afresh
     snapshot.forget_container_state()
 
 

@@ -19,7 +19,8 @@ Forgotten, before the snapshot and after each restore:
 - hospital.config._secrets: secret values (the database URL, signing, hashing and partner keys).
 - hospital.crypto._keys: KMS data keys in plaintext, current and unwrapped.
 - hospital.aws._client, hospital.live._management: boto3 clients, with their credentials and
-  pooled HTTPS connections.
+  pooled HTTPS connections; hospital.aws._session, the SDK session they are made from, with
+  the credentials it resolved.
 - hospital.adapters.http_sessions._sessions: partners' requests sessions and their TCP/TLS pools.
 - hospital.payments.merchants._cache, _last_reread: WeChat Pay merchants parsed from their
   secret, private and API keys included.
@@ -80,6 +81,7 @@ HELD: tuple[Held, ...] = (
     Held("hospital.config", "_secrets", "clear_caches", "secret values"),
     Held("hospital.crypto", "_keys", "forget_keys", "KMS data keys in plaintext"),
     Held("hospital.aws", "_client", "reset_clients", "boto3 clients: credentials, pooled connections"),
+    Held("hospital.aws", "_session", "reset_clients", "the SDK session: the credentials it resolved"),
     Held("hospital.live", "_management", "_management.cache_clear", "a boto3 client: credentials, connections"),
     Held("hospital.adapters.http_sessions", "_sessions", "close_all", "partners' sessions and connection pools"),
     Held("hospital.payments.merchants", "_cache", "clear_cache", "merchants' private and API keys"),
