@@ -46,6 +46,30 @@ def test_snapstart_is_refused_on_python311(raw, runtime, snapstart, refused):
     assert failing == refused
 
 
+@pytest.mark.parametrize("warm, snapstart, refused", [
+    ("0", "off", []), ("0", "on", []), ("2", "off", []),
+    ("2", "on", ["WarmRescueContainersWithoutSnapStart"]),
+])
+def test_warm_rescue_containers_are_refused_with_snapstart(raw, warm, snapstart, refused):
+    template = Template(raw, base_dir=ROOT, parameters={
+        "PythonRuntime": "python3.13", "SnapStart": snapstart, "RescueIntakeWarmContainers": warm,
+        "PaymentNotifyBaseUrl": "https://pay.example/dev"})
+    failing = [name for name, rule in raw["Rules"].items()
+               if template.resolve(rule.get("RuleCondition", True))
+               and not all(template.resolve(a["Assert"]) for a in rule["Assertions"])]
+    assert failing == refused
+
+
+def test_warm_rescue_containers_are_provisioned_on_the_live_alias_only_when_asked(raw, transformed):
+    assert raw["Parameters"]["RescueIntakeWarmContainers"]["Default"] == 0
+    aliases = {a["Properties"]["FunctionName"]["Ref"]: a for a in of_type(transformed, "AWS::Lambda::Alias").values()}
+    provisioned = {lid: a["Properties"]["ProvisionedConcurrencyConfig"] for lid, a in aliases.items()
+                   if "ProvisionedConcurrencyConfig" in a["Properties"]}
+    assert provisioned == {"RescueApiFunction": {"Fn::If": [
+        "KeepsRescueIntakeWarm", {"ProvisionedConcurrentExecutions": {"Ref": "RescueIntakeWarmContainers"}},
+        {"Ref": "AWS::NoValue"}]}}
+
+
 def test_every_function_takes_the_runtime_and_snapstart_switches(transformed):
     functions = of_type(transformed, "AWS::Lambda::Function")
     assert functions
