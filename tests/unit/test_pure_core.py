@@ -17,8 +17,10 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers/common/python"
 HOSPITAL = LAYER / "hospital"
-RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py")])
-PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc"}
+RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py"),
+                     *(HOSPITAL / "outpatient").glob("*_rules.py")])
+PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc",
+               "zoneinfo", "re"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
 
 
@@ -137,6 +139,12 @@ ENTRIES = {
                               "payload"},  # reads the case by case_store.load (decrypted), then its version
     "rescue/views.py": {"get_case", "list_own"},  # read by case_store.load, then the audit record
     "rescue/watchdog.py": {"republish_unalerted"},  # one unit of work per case, each relayed on its commit
+    # ---- outpatient ------------------------------------------------------------------------------
+    "outpatient/cards.py": {"bind", "unbind", "list_own"},  # bind asks the HIS between its transactions
+    "outpatient/booking.py": {"book",  # asks the HIS for the slot and the hold between its transactions
+                              "view", "list_own"},
+    # the HIS asked between: the check before anything changes, the cancellation before the refund
+    "outpatient/cancellation.py": {"cancel", "carry_on", "_refund", "_put_back", "_own", "_view"},
     # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},

@@ -202,8 +202,12 @@ MED_INS_API_BASE = Text("MED_INS_API_BASE", "the medical-insurance platform's AP
 MED_INS_SECRET_ARN = Text("MED_INS_SECRET_ARN", "secret holding the insurance platform's API key", "arn")
 MEDICAL_INSURANCE = Group("medical insurance", (MED_INS_API_BASE, MED_INS_SECRET_ARN))
 
+# ---- outpatient services ---------------------------------------------------------------------------------------
+MAX_CARDS_PER_USER = Number("MAX_CARDS_PER_USER", "hospital cards one WeChat user may hold bound", 5, minimum=1)
+OUTPATIENT = Group("outpatient", (MAX_CARDS_PER_USER,))
+
 GROUPS = (DATABASE, SESSIONS, PERSONAL_DATA, WECHAT, QUEUES, LIVE, TRIAGE, PAYMENTS, HIS, CREDIT,
-          MEDICAL_INSURANCE)
+          MEDICAL_INSURANCE, OUTPATIENT)
 
 
 def check(function: str, groups: tuple[Group, ...]) -> None:

@@ -122,6 +122,14 @@ patient_cards = sa.Table(
     sa.Column("his_patient_id", sa.String(64), nullable=False),
     sa.Column("card_no_enc", Blob, nullable=False),
     sa.Column("card_no_hash", sa.String(64), nullable=False),
+    # The card's hash while bound, else NULL: a card is bound to one WeChat user at a time.
+    sa.Column("bound_card_hash", sa.String(64), nullable=True, unique=True),
+    # What the HIS archive was found by (bound through the outpatient service): kept
+    # encrypted, the ID number also as a lookup hash.
+    sa.Column("name_enc", Blob, nullable=True),
+    sa.Column("id_no_enc", Blob, nullable=True),
+    sa.Column("id_no_hash", sa.String(64), nullable=True, index=True),
+    sa.Column("phone_enc", Blob, nullable=True),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("unbound_at", Time, nullable=True),
     sa.UniqueConstraint("user_id", "card_no_hash"),
@@ -316,6 +324,8 @@ payment_orders = sa.Table(
     sa.Column("his_confirmed_at", Time, nullable=True),
     sa.Column("his_attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("his_error", sa.String(200), nullable=True),
+    # What the HIS answered when it confirmed: receipt_no; for a registration reg_no, visit_no.
+    sa.Column("his_confirmation", sa.JSON(), nullable=True),
     sa.Column("closed_reason", sa.String(32), nullable=True),
     sa.Column("checked_at", Time, nullable=True),              # last query at the provider
     # Medical-insurance mixed payment (OP1): the split the insurance platform settled.
@@ -429,4 +439,51 @@ credit_debts = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Index("ix_credit_debts_status", "status", "updated_at"),
+)
+
+# An outpatient registration booked on the service account: a slot held at the HIS, paid by
+# an order for the hold's HIS bill, confirmed by the HIS (reg_no), perhaps cancelled later.
+registrations = sa.Table(
+    "registrations", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("card_id", PublicId, sa.ForeignKey("patient_cards.id"), nullable=False),
+    sa.Column("his_patient_id", sa.String(64), nullable=False),
+    sa.Column("slot_id", sa.String(64), nullable=False),
+    sa.Column("dept_code", sa.String(32), nullable=False),
+    sa.Column("dept_name", sa.String(64), nullable=False),
+    sa.Column("doctor_code", sa.String(32), nullable=False),
+    sa.Column("doctor_name", sa.String(64), nullable=False),
+    sa.Column("visit_date", sa.Date(), nullable=False),
+    sa.Column("start_time", sa.String(5), nullable=False),     # HH:MM, Asia/Shanghai
+    sa.Column("end_time", sa.String(5), nullable=False),
+    sa.Column("fee_fen", sa.BigInteger(), nullable=False),
+    # The HIS's hold and the order paying its bill, once the hold was taken.
+    sa.Column("hold_id", sa.String(64), nullable=True, unique=True),
+    sa.Column("hold_expires_at", Time, nullable=True),
+    sa.Column("order_id", PublicId, sa.ForeignKey("payment_orders.id"), nullable=True, unique=True),
+    sa.Column("status", sa.String(20), nullable=False),       # see hospital.outpatient.registration_rules
+    sa.Column("reg_no", sa.String(64), nullable=True),
+    sa.Column("visit_no", sa.Integer(), nullable=True),
+    sa.Column("failure", sa.String(200), nullable=True),      # why the HIS could not confirm
+    sa.Column("cancel_source", sa.String(16), nullable=True),  # patient, suspension
+    sa.Column("cancel_reason", sa.String(200), nullable=True),
+    sa.Column("refund_id", PublicId, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_registrations_status", "status", "updated_at"),
+    sa.Index("ix_registrations_doctor_day", "doctor_code", "visit_date"),
+    sa.Index("ix_registrations_card_doctor_day", "card_id", "doctor_code", "visit_date"),
+)
+
+# Every step of a registration, append-only: held, paid, booked, failed, expired, the
+# cancellation's window check, HIS risk check, HIS cancel and refund.
+registration_steps = sa.Table(
+    "registration_steps", metadata,
+    _pk(),
+    sa.Column("registration_id", PublicId, sa.ForeignKey("registrations.id"), nullable=False, index=True),
+    sa.Column("step", sa.String(32), nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("actor_user_id", Id, nullable=True),
+    sa.Column("details", sa.JSON(), nullable=True),
 )

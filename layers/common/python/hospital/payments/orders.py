@@ -103,8 +103,9 @@ def create(principal, kind: str, his_ref: str) -> tuple[dict, bool]:
     return view(row), created
 
 
-def open_order(conn, principal, kind: str, his_ref: str, bill, now):
-    """In the caller's transaction: the caller's open order for the HIS bill, or a new one.
+def open_order(conn, principal, kind: str, his_ref: str, bill, now, *, pay_by: dt.datetime | None = None):
+    """In the caller's transaction: the caller's open order for the HIS bill, or a new one,
+    payable for ttl() or until `pay_by` if sooner (a slot the HIS holds only so long).
     Returns (the order row, whether it is new)."""
     if not _holds_card(conn, principal.user_id, bill.patient_id):
         raise NotFound("the HIS has no such bill", field="his_ref")  # not theirs: do not confirm it exists
@@ -127,7 +128,7 @@ def open_order(conn, principal, kind: str, his_ref: str, bill, now):
         conn.execute(t.payment_orders.insert().values(
             id=order_id, user_id=principal.user_id, kind=kind, his_ref=his_ref, his_patient_id=bill.patient_id,
             description=bill.title[:128], amount_fen=amount, open_his_ref=his_ref, status=CREATED,
-            expires_at=now + ttl(), created_at=now, updated_at=now))
+            expires_at=min(now + ttl(), pay_by or now + ttl()), created_at=now, updated_at=now))
     except sa.exc.IntegrityError:
         raise Conflict("another order for this bill was opened at the same moment",
                        code="bill_order_open") from None

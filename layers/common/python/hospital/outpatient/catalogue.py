@@ -1,0 +1,69 @@
+"""What a patient browses before booking: departments, doctors (with their online
+consultation link where they offer one), and a doctor's slots over a few days. The HIS owns
+all of it; this module asks it and shapes the answers, holding nothing."""
+from __future__ import annotations
+
+import datetime as dt
+
+from hospital.errors import NotFound, UpstreamUnavailable, ValidationFailed
+from hospital.outpatient import registration_rules as rules
+from hospital.timeutil import utcnow
+
+MAX_DAYS = 14  # the HIS answers at most two weeks of slots at once
+
+
+def departments() -> list[dict]:
+    from hospital.adapters import his
+
+    found = _ask(lambda: his.client().departments())
+    return [{"dept_code": d.dept_code, "name": d.name, "intro": d.intro} for d in found]
+
+
+def doctors(dept_code: str) -> list[dict]:
+    from hospital.adapters import his
+
+    try:
+        found = his.client().doctors(dept_code)
+    except his.HisRefused as exc:
+        if exc.code == "E_NO_DEPT":
+            raise NotFound("no such department", field="dept_code") from None
+        raise UpstreamUnavailable(f"the HIS refused the doctor query ({exc.code})") from None
+    return [doctor_view(d) for d in found]
+
+
+def slots(doctor_code: str, date_from: dt.date, date_to: dt.date) -> list[dict]:
+    from hospital.adapters import his
+
+    today = rules.hospital_day(utcnow())
+    if date_from < today:
+        raise ValidationFailed(f"date_from must be today ({today.isoformat()}) or later", field="date_from")
+    if date_to < date_from or (date_to - date_from).days >= MAX_DAYS:
+        raise ValidationFailed(f"date_to must be from date_from to {MAX_DAYS - 1} days after it", field="date_to")
+    try:
+        found = his.client().slots(doctor_code, date_from, date_to)
+    except his.HisRefused as exc:
+        if exc.code == "E_NO_DOCTOR":
+            raise NotFound("no such doctor", field="doctor_code") from None
+        raise UpstreamUnavailable(f"the HIS refused the slot query ({exc.code})") from None
+    return [slot_view(s) for s in found]
+
+
+def doctor_view(doctor) -> dict:
+    return {"doctor_code": doctor.doctor_code, "name": doctor.name, "title": doctor.title,
+            "dept_code": doctor.dept_code, "intro": doctor.intro, "online_consult": doctor.online_consult,
+            "consult_url": doctor.consult_url if doctor.online_consult else None}
+
+
+def slot_view(slot) -> dict:
+    return {"slot_id": slot.slot_id, "doctor_code": slot.doctor_code, "dept_code": slot.dept_code,
+            "visit_date": slot.visit_date.isoformat(), "start": slot.start, "end": slot.end,
+            "fee_fen": slot.fee_fen, "status": slot.status, "available": slot.status == "free"}
+
+
+def _ask(call):
+    from hospital.adapters import his
+
+    try:
+        return call()
+    except his.HisRefused as exc:
+        raise UpstreamUnavailable(f"the HIS refused the query ({exc.code})") from None
