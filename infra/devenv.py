@@ -152,10 +152,24 @@ def start_wechatpay_simulator(port: int = WECHATPAY_PORT, **options):
     return wechatpay_simulator(port, **options).start()
 
 
-def start_his_simulator(port: int = HIS_PORT):
+# A patient on file at the local HIS, so ARCHIVE_QUERY and a registration work from the first curl.
+DEV_HIS_ARCHIVE = {"name": "张三", "id_no": "110101199003074514", "phone": "13800138000", "patient_id": "P0000001",
+                   "card_no": "9000000001"}
+
+
+def his_simulator(port: int = HIS_PORT, **options):
+    """The HIS simulator with the outpatient department seeded (a week of slots from today) and
+    DEV_HIS_ARCHIVE on file."""
     from infra.simulators.his import HisSimulator
 
-    return HisSimulator(HIS_DEV_KEY, port=port).start()
+    simulator = HisSimulator(HIS_DEV_KEY, port=port, **options)
+    simulator.seed_outpatient()
+    simulator.add_archive(**DEV_HIS_ARCHIVE)
+    return simulator
+
+
+def start_his_simulator(port: int = HIS_PORT, **options):
+    return his_simulator(port, **options).start()
 
 
 def his_secret_string() -> str:
@@ -368,9 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.simulator == "wechatpay":
         serve_forever(wechatpay_simulator(port=args.port), "WeChat Pay simulator")
     elif args.simulator == "his":
-        from infra.simulators.his import HisSimulator
-
-        serve_forever(HisSimulator(HIS_DEV_KEY, port=args.port), "HIS simulator")
+        serve_forever(his_simulator(port=args.port), "HIS simulator")
     elif args.simulator == "credit":
         from infra.simulators.credit import CreditSimulator
 

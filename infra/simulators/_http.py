@@ -8,8 +8,12 @@ and a movable clock (so tests can expire codes and tokens without sleeping).
 Connections are HTTP/1.1 keep-alive, as real APIs are, so tests can see whether a client
 reuses them (`connections()`, `GET /_sim/connections`); an idle one is closed after
 IDLE_SECONDS and stop() closes them all. Fault modes (FAULT_MODES): `http500`, `slow500`
-(stall, then 500), `timeout` (stall, then answer), `errcode` (the API's error body), `reset` (drop
-the connection without an answer, as a crashed upstream or a load balancer does).
+(stall, then 500), `timeout` (stall, then answer), `slow` (the same, for `seconds` that default
+to SLOW_SECONDS: a slow but working upstream), `errcode` (the API's error body), `garbled` (200
+with an HTML page, as a proxy in front of the API may answer), `reset` (drop the connection
+without an answer, as a crashed upstream or a load balancer does). Faults and call counts are
+keyed by the route's path; a subclass may add finer keys for a call (`call_keys`: the HIS
+gateway's trade codes), so a fault can hit one operation of a one-endpoint API.
 
 Route paths may hold `{name}` segments (`/v3/refund/domestic/refunds/{out_refund_no}`); the
 values arrive in `Request.params`. A handler may answer (status, body) or (status, body,
@@ -32,7 +36,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from infra.httpserver import StoppableHTTPServer
 
-FAULT_MODES = ("http500", "slow500", "timeout", "errcode", "reset")
+FAULT_MODES = ("http500", "slow500", "timeout", "slow", "errcode", "garbled", "reset")
+SLOW_SECONDS = 1.0   # a "slow" fault's stall unless told
 IDLE_SECONDS = 30.0  # an idle keep-alive connection is closed after this
 _RESET = object()    # _dispatch's answer for a "reset" fault
 
@@ -123,10 +128,13 @@ class SimulatorServer:
 
     def inject_fault(self, path: str, mode: str, count: int = 1, errcode: int = -1,
                      seconds: float | None = None) -> None:
-        """Make the next `count` calls of `path` fail with `mode` (see FAULT_MODES)."""
+        """Make the next `count` calls of `path` (or of a finer key, see call_keys) fail with
+        `mode` (see FAULT_MODES)."""
         if mode not in FAULT_MODES:
             raise ValueError(f"mode must be one of {FAULT_MODES}")
-        seconds = self.fault_timeout_seconds if seconds is None else float(seconds)
+        if seconds is None:
+            seconds = SLOW_SECONDS if mode == "slow" else self.fault_timeout_seconds
+        seconds = float(seconds)
         with self._lock:
             self._faults.append({"path": path, "mode": mode, "count": int(count), "errcode": int(errcode),
                                  "seconds": seconds})
@@ -143,6 +151,11 @@ class SimulatorServer:
         """Calls per API path (control endpoints are not counted)."""
         with self._lock:
             return dict(self._stats)
+
+    def call_keys(self, req: Request, route_path: str) -> tuple[str, ...]:
+        """What a call is counted and faulted under, the finest first: its route's path here; a
+        subclass adds keys for what one route does (a gateway's operation codes)."""
+        return (route_path,)
 
     def fault_body(self, errcode: int) -> Any:
         """Body of an "errcode" fault; override with the simulated API's error shape."""
@@ -164,20 +177,24 @@ class SimulatorServer:
     def _dispatch(self, req: Request) -> Reply | None:
         route_path, handler = self._resolve(req)
         if not req.path.startswith("/_sim/"):
+            keys = self.call_keys(req, route_path)
             with self._lock:
-                self._stats[route_path] = self._stats.get(route_path, 0) + 1
-                fault = self._take_fault(route_path)
+                for key in keys:
+                    self._stats[key] = self._stats.get(key, 0) + 1
+                fault = self._take_fault(keys)
             if fault and fault["mode"] == "slow500":
                 self._stopping.wait(fault["seconds"])
             if fault and fault["mode"] in ("http500", "slow500"):
                 return 500, "Internal Server Error"
             if fault and fault["mode"] == "errcode":
                 return 200, self.fault_body(fault["errcode"])
+            if fault and fault["mode"] == "garbled":
+                return 200, "<html><body>502 Bad Gateway</body></html>", {"Content-Type": "text/html"}
             if fault and fault["mode"] == "reset":
                 return _RESET
             # A timeout stalls like a slow upstream, then answers normally: the call still takes
             # effect, as a real timed-out request may have (clients must cope).
-            if fault and fault["mode"] == "timeout" and self._stopping.wait(fault["seconds"]):
+            if fault and fault["mode"] in ("timeout", "slow") and self._stopping.wait(fault["seconds"]):
                 return None
         if handler is None:
             known = any(path == req.path for _, path in self._routes) or any(
@@ -188,11 +205,12 @@ class SimulatorServer:
         except ValueError as exc:  # bad control-endpoint input
             return 400, {"error": str(exc)}
 
-    def _take_fault(self, path: str) -> dict | None:
-        for fault in self._faults:
-            if fault["path"] == path and fault["count"] > 0:
-                fault["count"] -= 1
-                return fault
+    def _take_fault(self, keys: tuple[str, ...]) -> dict | None:
+        for key in keys:
+            for fault in self._faults:
+                if fault["path"] == key and fault["count"] > 0:
+                    fault["count"] -= 1
+                    return fault
         return None
 
     def _ctl_add_fault(self, req: Request) -> Reply:

@@ -131,7 +131,7 @@ class TriageSimulator(SimulatorServer):
             return 405, _error("method_not_allowed", "use PUT")
         with self._lock:
             self._stats[CASE_ROUTE] = self._stats.get(CASE_ROUTE, 0) + 1
-            fault = self._take_fault(CASE_ROUTE)
+            fault = self._take_fault((CASE_ROUTE,))
         mode = fault["mode"] if fault else None
         if mode in ("http500", "http503", "timeout"):
             status = {"http500": 500, "http503": 503}.get(mode)

@@ -35,12 +35,20 @@ class ConfigError(RuntimeError):
     """A required setting is missing or malformed; the function cannot start work."""
 
 
-_KINDS = {"text": lambda value: None, "url": _problem_of_url, "arn": _problem_of_arn}
+def _problem_of_factory(value: str) -> str | None:
+    module, _, factory = value.partition(":")
+    if not (module and factory.isidentifier() and all(part.isidentifier() for part in module.split("."))):
+        return "must be package.module:factory"
+    return None
+
+
+_KINDS = {"text": lambda value: None, "url": _problem_of_url, "arn": _problem_of_arn, "factory": _problem_of_factory}
 
 
 @dataclass(frozen=True)
 class Text:
-    """A string setting; `kind` is "text", "url" or "arn"; `choices` limits it to a few names."""
+    """A string setting; `kind` is "text", "url", "arn" or "factory" (package.module:callable);
+    `choices` limits it to a few names."""
 
     name: str
     what: str
@@ -194,7 +202,9 @@ PAYMENTS = Group("payments", (WECHATPAY_API_BASE, WECHATPAY_MCHID, WECHATPAY_SEC
 # ---- the hospital information system, credit care, medical insurance ---------------------------------------------
 HIS_API_BASE = Text("HIS_API_BASE", "the HIS's API", "url")
 HIS_SECRET_ARN = Text("HIS_SECRET_ARN", "secret holding the HIS API key", "arn")
-HIS = Group("his", (HIS_API_BASE, HIS_SECRET_ARN))
+# A hospital's own HIS module ("package.module:factory"); unset means the gateway above.
+HIS_ADAPTER = Text("HIS_ADAPTER", "a hospital's own HIS adapter", "factory", required=False)
+HIS = Group("his", (HIS_API_BASE, HIS_SECRET_ARN, HIS_ADAPTER))
 CREDIT_API_BASE = Text("CREDIT_API_BASE", "the credit-care provider's API", "url")
 CREDIT_SECRET_ARN = Text("CREDIT_SECRET_ARN", "secret holding the credit provider's API key", "arn")
 CREDIT = Group("credit care", (CREDIT_API_BASE, CREDIT_SECRET_ARN))
