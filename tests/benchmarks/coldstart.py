@@ -84,6 +84,7 @@ class EventMaker:
         "RescueAdminFunction": "GET /admin/rescue/cases/{id} (an ED nurse's full case)",
         "PaymentsApiFunction": "GET /payments/orders/{id} (the patient's order view)",
         "PaymentsAdminFunction": "GET /admin/payments/anomalies (finance's open anomalies)",
+        "OutpatientApiFunction": "GET /outpatient/registrations (the patient's own registrations)",
         "PaymentCallbacksFunction": "POST /callbacks/wechatpay/v3 (one signed, encrypted payment notification)",
         "RescueEventsFunction": "SQS batch of one rescue.case_created, as the intake relayed it",
         "NotificationsFunction": "SQS batch of one staff alert, as the rescue events fan-out relayed it",
@@ -285,6 +286,8 @@ class EventMaker:
             {"order_id": self.order_id}), "http:200")
         jobs["PaymentsAdminFunction"] = Job(self._http("GET", "/admin/payments/anomalies", self.people["finance"][1],
                                                        query={"state": "open"}), "http:200")
+        jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
+                                                       query={"limit": "10"}), "http:200")
 
         # A fresh notification of a fresh order (a notification is applied once, and signed for now).
         notified = self._order(paid=True)[0]

@@ -142,7 +142,7 @@ ENTRIES = {
     # ---- outpatient ------------------------------------------------------------------------------
     "outpatient/cards.py": {"bind", "unbind", "list_own"},  # bind asks the HIS between its transactions
     "outpatient/booking.py": {"book",  # asks the HIS for the slot and the hold between its transactions
-                              "view", "list_own"},
+                              "view", "list_own", "_release"},  # _release: the HIS asked before each record
     # the HIS asked between: the check before anything changes, the cancellation before the refund
     "outpatient/cancellation.py": {"cancel", "carry_on", "_refund", "_put_back", "_own", "_view"},
     # ---- payments --------------------------------------------------------------------------------

@@ -52,8 +52,10 @@ def book(principal, wanted) -> tuple[dict, bool]:
     doctor, dept_name = _doctor(hospital, slot.dept_code, slot.doctor_code)
     with transaction() as conn:
         registration_id, begun = _begin(conn, principal, card, slot, doctor.name, dept_name)
+        lapsed = _lapsed_holds(conn, card.id, slot.doctor_code, slot.visit_date)
     if not begun:
         return view(principal, registration_id), False
+    _release(hospital, lapsed)
     try:
         hold = hospital.hold_slot(slot.slot_id, card.his_patient_id, registration_id)
     except his.HisRefused as exc:
@@ -115,6 +117,35 @@ def _begin(conn, principal, card, slot, doctor_name: str, dept_name: str) -> tup
         fee_fen=slot.fee_fen, status=rules.HOLDING, created_at=now, updated_at=now))
     registrations.step(conn, registration_id, "holding", principal.user_id, slot_id=slot.slot_id)
     return registration_id, True
+
+
+def _lapsed_holds(conn, card_id: str, doctor_code: str, visit_date: dt.date) -> list[tuple[str, str]]:
+    """(registration id, hold id) of the card's registrations of that doctor and day whose
+    order closed unpaid: the HIS lets such a hold go by itself when it runs out, but an order
+    closed sooner (the patient gave up, the sweeper ran first) must not keep the slot, nor the
+    patient's one booking of that doctor and day."""
+    rows = conn.execute(sa.select(t.registrations.c.id, t.registrations.c.hold_id)
+                        .select_from(t.registrations.join(t.payment_orders,
+                                                          t.payment_orders.c.id == t.registrations.c.order_id))
+                        .where(t.registrations.c.card_id == card_id, t.registrations.c.doctor_code == doctor_code,
+                               t.registrations.c.visit_date == visit_date, t.registrations.c.status == rules.HELD,
+                               t.payment_orders.c.status == "closed",
+                               ~sa.exists().where(t.registration_steps.c.registration_id == t.registrations.c.id,
+                                                  t.registration_steps.c.step == "hold_released"))).all()
+    return [(row.id, row.hold_id) for row in rows]
+
+
+def _release(hospital, lapsed: list[tuple[str, str]]) -> None:
+    from hospital.adapters import his
+
+    for registration_id, hold_id in lapsed:
+        try:
+            hospital.release_hold(hold_id)
+        except (his.HisRefused, UpstreamUnavailable) as exc:
+            log.warning("a lapsed hold was not released", extra={"hold_id": hold_id, "error": str(exc)[:200]})
+            continue
+        with transaction() as conn:
+            registrations.step(conn, registration_id, "hold_released", hold_id=hold_id)
 
 
 def _take_hold(conn, principal, registration_id: str, hold) -> None:

@@ -1,7 +1,8 @@
 """After the money: the HIS must record the payment (the write-back is what makes a
 registration paid). Run by the payment-events consumer for each paid order.
 
-- The HIS confirms: the order is confirmed.
+- The HIS confirms: the order is confirmed, keeping what the HIS answered (its receipt; for a
+  registration fee, the registration and queue numbers).
 - The HIS refuses (bill cancelled, paid by another order, other amount): the order is
   his_failed and its money goes back by a refund, in the same transaction.
 - The HIS is down or slow: the message fails and comes back with backoff; the sweeper
@@ -14,6 +15,7 @@ transaction open, then records the answer in a transaction of its own; `refund_b
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import sqlalchemy as sa
@@ -38,9 +40,9 @@ def confirm(order_id: str) -> str:
     if order is None or order.status != orders.PAID:
         return getattr(order, "status", "unknown")
     try:
-        his.client().confirm_payment(bill_no=order.his_ref, pay_order_no=order.id,
-                                     transaction_id=order.transaction_id or "", amount_fen=order.paid_fen,
-                                     channel=registry.name_of(order), paid_at=iso_utc(order.paid_at))
+        confirmed = his.client().confirm_payment(
+            bill_no=order.his_ref, pay_order_no=order.id, transaction_id=order.transaction_id or "",
+            amount_fen=order.paid_fen, channel=registry.name_of(order), paid_at=iso_utc(order.paid_at))
     except his.HisRefused as exc:
         return refund_by_policy(order.id, f"{exc.code}: {exc.message}"[:200], "his_refused")
     except UpstreamUnavailable as exc:
@@ -49,7 +51,9 @@ def confirm(order_id: str) -> str:
         raise
     with transaction() as conn:
         moved = orders.try_move(conn, order.id, orders.CONFIRMED, his_confirmed_at=utcnow(), his_error=None,
-                                his_attempts=order.his_attempts + 1)
+                                his_attempts=order.his_attempts + 1,
+                                his_confirmation={k: v for k, v in dataclasses.asdict(confirmed).items()
+                                                  if v is not None})
     log.info("payment confirmed with the HIS", extra={"order_id": order.id, "moved": moved})
     return orders.CONFIRMED
 
