@@ -87,3 +87,33 @@ def test_stop_wakes_a_stalled_timeout_closes_idle_connections_and_waits_for_no_h
     assert idle.sock.recv(1) == b""   # the idle keep-alive connection was closed (not reset)
     sim.release.set()
     callers[1].join(5)
+
+
+class Keyed(Echo):
+    """Counts and faults each call under a finer key too: its query's `op`, as a gateway's trade code."""
+
+    def call_keys(self, req, route_path):
+        return (f"{route_path}#{req.query['op']}", route_path) if "op" in req.query else (route_path,)
+
+
+def test_a_finer_key_faults_one_operation_and_slow_and_garbled_answers_come_as_said():
+    sim = Keyed().start()
+    try:
+        connection = connect(sim)
+        sim.inject_fault("/echo#b", "http500")
+        assert [get(connection, "/echo?op=a"), get(connection, "/echo?op=b"), get(connection, "/echo?op=b")] == [
+            200, 500, 200]
+        assert sim.stats() == {"/echo": 3, "/echo#a": 1, "/echo#b": 2}
+        sim.inject_fault("/echo", "slow", seconds=0.2)
+        started = time.monotonic()
+        assert get(connection, "/echo") == 200
+        assert time.monotonic() - started >= 0.2
+        sim.inject_fault("/echo", "garbled")
+        connection.request("GET", "/echo")
+        answer = connection.getresponse()
+        assert (answer.status, answer.getheader("Content-Type")) == (200, "text/html")
+        assert answer.read().startswith(b"<html>")
+        connection.close()
+    finally:
+        sim.release.set()
+        sim.stop()
