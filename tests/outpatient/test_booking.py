@@ -26,7 +26,7 @@ def tomorrow():
 
 def booked(platform, functions):
     """A patient with a registration for tomorrow, paid and confirmed by the HIS."""
-    principal, token, card, record = patient_with_card(platform, functions)
+    principal, token, card, _ = patient_with_card(platform, functions)
     doctor = doctor_with_slots(platform, tomorrow())
     status, held = book(functions, token, card["card_id"], doctor)
     assert status == 201, held
@@ -154,7 +154,7 @@ def test_a_card_that_is_not_the_callers_cannot_book(db, platform, functions):
 def test_paid_after_the_hold_ran_out_the_his_refuses_and_the_money_goes_back(db, platform, functions):
     _, token, card, _ = patient_with_card(platform, functions)
     doctor = doctor_with_slots(platform, tomorrow())
-    status, held = book(functions, token, card["card_id"], doctor)
+    _, held = book(functions, token, card["card_id"], doctor)
     assert pay(functions, token, held["order_id"])[0] == 200
     patient_pays(platform, held["order_id"])
     wait_status(held["order_id"], "paid")
@@ -165,7 +165,7 @@ def test_paid_after_the_hold_ran_out_the_his_refuses_and_the_money_goes_back(db,
                    until=lambda: order_row(held["order_id"]).status != "paid")
     deliver_queued(platform, functions, "RefundsQueue", until=lambda: order_row(held["order_id"]).status == "refunded")
 
-    status, view = registration(functions, token, held["registration_id"])
+    _, view = registration(functions, token, held["registration_id"])
     assert view["status"] == "failed" and "E_HOLD_EXPIRED" in view["failure"]
     assert view["refunded_fen"] == 2500
     assert [(e.entry_type, e.amount_fen) for e in ledger_rows(held["order_id"])] == [("payment", 2500),
@@ -179,18 +179,18 @@ def test_an_unpaid_hold_expires_with_its_order(db, platform, functions):
 
     _, token, card, _ = patient_with_card(platform, functions)
     doctor = doctor_with_slots(platform, tomorrow())
-    status, held = book(functions, token, card["card_id"], doctor)
+    _, held = book(functions, token, card["card_id"], doctor)
 
     sweeper.run(now=utcnow() + dt.timedelta(hours=1))
 
     assert order_row(held["order_id"]).status == "closed"
-    status, view = registration(functions, token, held["registration_id"])
+    _, view = registration(functions, token, held["registration_id"])
     assert view["status"] == "expired"
     assert book(functions, token, card["card_id"], doctor, 1)[0] == 201  # no longer holds the doctor's day
 
 
 def test_a_patient_sees_only_their_own_registrations(db, platform, functions):
-    _, _, card, _ = patient_with_card(platform, functions)
+    patient_with_card(platform, functions)  # another patient with a card of their own
     _, owner_token, owner_card, _ = patient_with_card(platform, functions)
     doctor = doctor_with_slots(platform, tomorrow())
     held = book(functions, owner_token, owner_card["card_id"], doctor)[1]
