@@ -1,5 +1,5 @@
 """outpatient registration: cards found by the HIS archive, registrations and their steps, what
-the HIS answered when confirming a payment
+the HIS answered when confirming a payment, suspensions by time slot and the HIS feed's cursor
 
 Revision ID: 0006
 Revises: 0005
@@ -87,8 +87,53 @@ def upgrade() -> None:
     )
     op.create_index('ix_registration_steps_registration_id', 'registration_steps', ['registration_id'])
 
+    op.create_table(
+        'suspensions',
+        sa.Column('id', sa.String(length=32), nullable=False),
+        sa.Column('dedupe_key', sa.String(length=160), nullable=False),
+        sa.Column('source', sa.String(length=16), nullable=False),
+        sa.Column('his_suspension_id', sa.String(length=64), nullable=True),
+        sa.Column('doctor_code', sa.String(length=32), nullable=False),
+        sa.Column('visit_date', sa.Date(), nullable=False),
+        sa.Column('slot_ids', sa.JSON(), nullable=False),
+        sa.Column('reason', sa.String(length=100), nullable=False),
+        sa.Column('created_by', Id, nullable=True),
+        sa.Column('found', sa.Integer(), nullable=True),
+        sa.Column('created_at', Time, nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_suspensions')),
+        sa.UniqueConstraint('dedupe_key', name=op.f('uq_suspensions_dedupe_key')),
+    )
+    op.create_index('ix_suspensions_doctor_day', 'suspensions', ['doctor_code', 'visit_date'])
+    op.create_table(
+        'suspension_items',
+        sa.Column('suspension_id', sa.String(length=32), nullable=False),
+        sa.Column('registration_id', sa.String(length=32), nullable=False),
+        sa.Column('notice', sa.String(length=16), nullable=True),
+        sa.Column('notice_claimed_at', Time, nullable=True),
+        sa.Column('notice_detail', sa.JSON(), nullable=True),
+        sa.Column('outcome', sa.String(length=16), nullable=False),
+        sa.Column('error', sa.String(length=200), nullable=True),
+        sa.Column('updated_at', Time, nullable=False),
+        sa.ForeignKeyConstraint(['suspension_id'], ['suspensions.id'],
+                                name=op.f('fk_suspension_items_suspension_id_suspensions')),
+        sa.ForeignKeyConstraint(['registration_id'], ['registrations.id'],
+                                name=op.f('fk_suspension_items_registration_id_registrations')),
+        sa.PrimaryKeyConstraint('suspension_id', 'registration_id', name=op.f('pk_suspension_items')),
+    )
+    op.create_table(
+        'his_feed_cursors',
+        sa.Column('feed', sa.String(length=32), nullable=False),
+        sa.Column('cursor', sa.String(length=200), nullable=False),
+        sa.Column('updated_at', Time, nullable=False),
+        sa.PrimaryKeyConstraint('feed', name=op.f('pk_his_feed_cursors')),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('his_feed_cursors')
+    op.drop_table('suspension_items')
+    op.drop_index('ix_suspensions_doctor_day', table_name='suspensions')
+    op.drop_table('suspensions')
     op.drop_index('ix_registration_steps_registration_id', table_name='registration_steps')
     op.drop_table('registration_steps')
     op.drop_index('ix_registrations_card_doctor_day', table_name='registrations')

@@ -487,3 +487,44 @@ registration_steps = sa.Table(
     sa.Column("actor_user_id", Id, nullable=True),
     sa.Column("details", sa.JSON(), nullable=True),
 )
+
+# A doctor's clinic suspended for one or more slots of a day (停诊), from the back office or
+# the HIS's feed: each booked registration inside it is found once, its patient told once, and
+# it is cancelled at the HIS and refunded once (suspension_items follow each).
+suspensions = sa.Table(
+    "suspensions", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    # What makes asking again the same suspension: the HIS's id, or ours from the slots.
+    sa.Column("dedupe_key", sa.String(160), nullable=False, unique=True),
+    sa.Column("source", sa.String(16), nullable=False),          # back_office, his_feed
+    sa.Column("his_suspension_id", sa.String(64), nullable=True),
+    sa.Column("doctor_code", sa.String(32), nullable=False),
+    sa.Column("visit_date", sa.Date(), nullable=False),
+    sa.Column("slot_ids", sa.JSON(), nullable=False),
+    sa.Column("reason", sa.String(100), nullable=False),
+    sa.Column("created_by", Id, nullable=True),
+    sa.Column("found", sa.Integer(), nullable=True),             # registrations found; NULL until looked for
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_suspensions_doctor_day", "doctor_code", "visit_date"),
+)
+
+suspension_items = sa.Table(
+    "suspension_items", metadata,
+    sa.Column("suspension_id", PublicId, sa.ForeignKey("suspensions.id"), primary_key=True),
+    sa.Column("registration_id", PublicId, sa.ForeignKey("registrations.id"), primary_key=True),
+    # The notice: NULL, then sending (claimed by one delivery), then sent / refused / failed.
+    sa.Column("notice", sa.String(16), nullable=True),
+    sa.Column("notice_claimed_at", Time, nullable=True),
+    sa.Column("notice_detail", sa.JSON(), nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),         # found, cancelled, failed
+    sa.Column("error", sa.String(200), nullable=True),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+# Where each feed of the HIS was last read up to.
+his_feed_cursors = sa.Table(
+    "his_feed_cursors", metadata,
+    sa.Column("feed", sa.String(32), primary_key=True),
+    sa.Column("cursor", sa.String(200), nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
