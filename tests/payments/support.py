@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from hospital.db import engine, tables
 from tests.conftest import api_event, call, wait_for
 
-QUEUE_CONSUMERS = {"PaymentEventsQueue": "PaymentEventsFunction", "RefundsQueue": "RefundWorkerFunction"}
+QUEUE_CONSUMERS = {"PaymentEventsQueue": "PaymentEventsFunction", "RefundsQueue": "RefundWorkerFunction",
+                   "OutpatientEventsQueue": "OutpatientEventsFunction"}
 
 
 def patient_with_bill(platform, amount: str = "25.00", bill_type: str = "registration", app: str = "mini"):

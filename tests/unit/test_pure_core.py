@@ -145,6 +145,11 @@ ENTRIES = {
                               "view", "list_own", "_release"},  # _release: the HIS asked before each record
     # the HIS asked between: the check before anything changes, the cancellation before the refund
     "outpatient/cancellation.py": {"cancel", "carry_on", "_refund", "_put_back", "_own", "_view"},
+    # each asks the HIS or WeChat between its transactions, or is a step of one that does
+    "outpatient/suspensions.py": {"read_feed", "find", "handle", "progress", "list_recent", "_record",
+                                  "_outcome"},
+    "outpatient/notices.py": {"tell_suspended", "_release", "_record"},  # WeChat asked between claim and record
+    "outpatient/sweeper.py": {"run"},  # the schedule: each item on its own
     # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},

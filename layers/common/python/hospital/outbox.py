@@ -76,6 +76,7 @@ DESTINATIONS = {
     "notifications": settings.NOTIFICATIONS_QUEUE_URL,
     "payment-events": settings.PAYMENT_EVENTS_QUEUE_URL,
     "refunds": settings.REFUNDS_QUEUE_URL,
+    "outpatient-events": settings.OUTPATIENT_EVENTS_QUEUE_URL,
 }
 GRACE = dt.timedelta(seconds=30)
 CLAIM = dt.timedelta(seconds=30)

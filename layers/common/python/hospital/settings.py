@@ -173,8 +173,11 @@ NOTIFICATIONS_QUEUE_URL = Text("NOTIFICATIONS_QUEUE_URL", "queue of staff alerts
 PAYMENT_EVENTS_QUEUE_URL = Text("PAYMENT_EVENTS_QUEUE_URL", "queue of paid orders", "url")
 REFUNDS_QUEUE_URL = Text("REFUNDS_QUEUE_URL", "queue of refunds to send", "url")
 SQS_RETRY_BASE_SECONDS = Number("SQS_RETRY_BASE_SECONDS", "first retry delay of a failed message", 5, minimum=1)
+OUTPATIENT_EVENTS_QUEUE_URL = Text("OUTPATIENT_EVENTS_QUEUE_URL", "queue of suspensions and the registrations in them",
+                                   "url")
 QUEUES = Group("queues", (RESCUE_EVENTS_QUEUE_URL, TRIAGE_QUEUE_URL, NOTIFICATIONS_QUEUE_URL,
-                          PAYMENT_EVENTS_QUEUE_URL, REFUNDS_QUEUE_URL, SQS_RETRY_BASE_SECONDS))
+                          PAYMENT_EVENTS_QUEUE_URL, REFUNDS_QUEUE_URL, OUTPATIENT_EVENTS_QUEUE_URL,
+                          SQS_RETRY_BASE_SECONDS))
 
 # ---- live pushes to the ED console and the patient's screen -----------------------------------------------
 LIVE_API_ENDPOINT = Text("LIVE_API_ENDPOINT", "the WebSocket API's connection-management endpoint", "url")
@@ -214,7 +217,9 @@ MEDICAL_INSURANCE = Group("medical insurance", (MED_INS_API_BASE, MED_INS_SECRET
 
 # ---- outpatient services ---------------------------------------------------------------------------------------
 MAX_CARDS_PER_USER = Number("MAX_CARDS_PER_USER", "hospital cards one WeChat user may hold bound", 5, minimum=1)
-OUTPATIENT = Group("outpatient", (MAX_CARDS_PER_USER,))
+WECHAT_SUSPENSION_TEMPLATE_ID = Text("WECHAT_SUSPENSION_TEMPLATE_ID",
+                                     "subscription message template of suspension notices to patients")
+OUTPATIENT = Group("outpatient", (MAX_CARDS_PER_USER, WECHAT_SUSPENSION_TEMPLATE_ID))
 
 GROUPS = (DATABASE, SESSIONS, PERSONAL_DATA, WECHAT, QUEUES, LIVE, TRIAGE, PAYMENTS, HIS, CREDIT,
           MEDICAL_INSURANCE, OUTPATIENT)

@@ -106,7 +106,9 @@ def _begin(conn, principal, card, slot, doctor_name: str, dept_name: str) -> tup
                 return row.id, False
             raise Conflict("you already have a slot of this doctor on that day", field="slot_id",
                            code="already_registered")
-    refusal = rules.slot_refusal(slot.status, slot.visit_date, slot.start, now)
+    suspended = registrations.suspended_slots(conn, slot.doctor_code, slot.visit_date)
+    status = "suspended" if slot.slot_id in suspended else slot.status  # suspended here before the HIS heard of it
+    refusal = rules.slot_refusal(status, slot.visit_date, slot.start, now)
     if refusal:
         raise Conflict(refusal[1], field="slot_id", code=refusal[0])
     registration_id = uuid.uuid4().hex

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from hospital.outpatient import identity_rules
 from hospital.request_fields import ExplicitYes, single_line_text
@@ -55,3 +55,10 @@ class NewRegistration(_Strict):
 
 class Cancellation(_Strict):
     reason: Reason | None = None
+
+
+class NewSuspension(_Strict):
+    doctor_code: HisCode
+    visit_date: dt.date
+    slot_ids: list[HisCode] = Field(default_factory=list, max_length=48)  # none: every slot of the day
+    reason: Reason

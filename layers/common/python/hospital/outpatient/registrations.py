@@ -2,6 +2,8 @@
 modules share, and what a patient sees of a registration. In the caller's transaction."""
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 from hospital.db import tables as t
@@ -24,6 +26,15 @@ def step(conn, registration_id: str, name: str, actor_user_id: int | None = None
     conn.execute(t.registration_steps.insert().values(
         registration_id=registration_id, step=name, at=utcnow(), actor_user_id=actor_user_id,
         details=details or None))
+
+
+def suspended_slots(conn, doctor_code: str, visit_date: dt.date) -> set[str]:
+    """In the caller's transaction: the slots of a doctor's day some suspension holds."""
+    held: set[str] = set()
+    for slot_ids in conn.execute(sa.select(t.suspensions.c.slot_ids).where(
+            t.suspensions.c.doctor_code == doctor_code, t.suspensions.c.visit_date == visit_date)).scalars():
+        held |= set(slot_ids)
+    return held
 
 
 # ---- what the patient sees --------------------------------------------------------------------------------

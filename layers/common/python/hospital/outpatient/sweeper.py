@@ -1,0 +1,46 @@
+"""The outpatient schedule: read the HIS's suspension feed, and carry on cancellations a crash
+or an unreachable HIS left under way (a registration in cancel_pending for a while)."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+
+from hospital.db import tables as t
+from hospital.db import transaction
+from hospital.errors import AppError
+from hospital.outpatient import registration_rules as rules
+from hospital.timeutil import utcnow
+
+log = logging.getLogger("hospital.outpatient")
+
+# A cancellation under way for this long is not still running in the request that began it.
+STALLED = dt.timedelta(minutes=2)
+BATCH = 100
+
+
+def run(now: dt.datetime | None = None) -> dict:
+    """Entry: one pass of the schedule. Each item on its own: one failing leaves the rest."""
+    from hospital.outpatient import cancellation, suspensions
+
+    now = now or utcnow()
+    done = {"feed_entries": 0, "cancellations_resumed": 0, "errors": 0}
+    try:
+        done["feed_entries"] = suspensions.read_feed()
+    except AppError as exc:
+        done["errors"] += 1
+        log.warning("the HIS suspension feed was not read", extra={"error": exc.message})
+    with transaction() as conn:
+        stalled = conn.execute(sa.select(t.registrations.c.id).where(
+            t.registrations.c.status == rules.CANCEL_PENDING, t.registrations.c.updated_at < now - STALLED)
+            .order_by(t.registrations.c.updated_at).limit(BATCH)).scalars().all()
+    for registration_id in stalled:
+        try:
+            cancellation.carry_on(registration_id)
+            done["cancellations_resumed"] += 1
+        except AppError as exc:
+            done["errors"] += 1
+            log.warning("a stalled cancellation was not finished", extra={"registration_id": registration_id,
+                                                                         "error": exc.message})
+    return done
