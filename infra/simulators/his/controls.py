@@ -12,8 +12,7 @@ def add_routes(sim: Any) -> None:
     route: Callable = sim.route
     route("POST", "/_sim/outpatient/seed", lambda req: (200, sim.seed_outpatient(
         int(_body(req).get("days", 7)), _body(req).get("today"))))
-    route("GET", "/_sim/outpatient", lambda req: (200, {"departments": list(sim.departments.values()),
-                                                         "doctors": list(sim.doctors.values())}))
+    route("GET", "/_sim/outpatient", lambda req: (200, sim.catalogue()))
     route("GET", "/_sim/slots", lambda req: (200, sim.slot_list(req.query.get("doctor_code"),
                                                                  req.query.get("visit_date"))))
     route("POST", "/_sim/archives", lambda req: (200, sim.add_archive(**_fields(

@@ -129,6 +129,11 @@ class ScheduleDesk:
             self._feed.append(suspension_id)
             return dict(self.suspensions[suspension_id])
 
+    def catalogue(self) -> dict:
+        with self._lock:
+            return {"departments": [dict(d) for d in self.departments.values()],
+                    "doctors": [dict(d) for d in self.doctors.values()]}
+
     def slot_list(self, doctor_code: str | None = None, visit_date: str | None = None) -> list[dict]:
         with self._lock:
             return [slot_view(slot) for slot in sorted(self.slots.values(), key=_slot_order)
