@@ -25,6 +25,7 @@ def test_a_card_is_bound_after_the_his_finds_the_archive_and_kept_encrypted(db, 
     status, card = bind(functions, token, record)
 
     assert status == 201, card
+    assert set(card) == {"card_id", "card_no", "name", "bound_at"}  # never the ID number or phone
     assert card["name"] == "王**" and card["card_no"].endswith(record["card_no"][-4:])
     assert record["card_no"] not in card["card_no"]
     row = card_row(card["card_id"])

@@ -116,3 +116,10 @@ def test_an_identity_card_number_is_normalised_and_its_birth_date_checked():
         weights, checks = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), "10X98765432"
         fixed = id_no[:17] + checks[sum(int(d) * w for d, w in zip(id_no[:17], weights, strict=True)) % 11]
         assert "birth date" in identity_rules.problem(fixed, dt.date(2026, 12, 1))
+
+
+def test_a_failed_registration_is_explained_in_the_patients_words():
+    assert "came later" in rules.failure_message("E_HOLD_EXPIRED: the hold expired or was released")
+    assert "suspended" in rules.failure_message("E_SLOT_SUSPENDED: no")
+    assert rules.failure_message("E_SOMETHING_NEW: ?") == rules.FAILURE_UNKNOWN
+    assert rules.failure_message(None) == rules.FAILURE_UNKNOWN

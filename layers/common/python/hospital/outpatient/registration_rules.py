@@ -104,3 +104,21 @@ def cancellation_refusal(visit_date: dt.date, now: dt.datetime) -> CancelRefusal
                              f"a registration can be cancelled up to {CANCEL_DAYS_AFTER_VISIT} days after its visit "
                              f"day; the last day was {last.isoformat()}")
     return None
+
+
+# What the patient is told when the HIS could not take the registration after payment, by the
+# HIS's refusal code (its message stays in the order for staff).
+_FAILURES = {
+    "E_HOLD_EXPIRED": "the slot was held for you only until the payment deadline and the payment came later; "
+                      "the fee is being refunded",
+    "E_SLOT_SUSPENDED": "the doctor's clinic was suspended at this time; the fee is being refunded",
+    "E_BILL_CANCELLED": "the hospital withdrew the registration fee; the fee is being refunded",
+    "E_AMOUNT_MISMATCH": "the hospital's fee changed; the fee is being refunded",
+}
+FAILURE_UNKNOWN = "the hospital could not confirm the registration; the fee is being refunded"
+
+
+def failure_message(his_error: str | None) -> str:
+    """The patient's words for why a paid registration failed, from the HIS's "CODE: message"."""
+    code = (his_error or "").split(":", 1)[0].strip()
+    return _FAILURES.get(code, FAILURE_UNKNOWN)

@@ -58,7 +58,7 @@ def view(row) -> dict:
         "pay_by": iso_utc(row.pay_by) if status == "awaiting_payment" else None,
         "reg_no": row.reg_no or confirmation.get("reg_no"),
         "visit_no": row.visit_no or confirmation.get("visit_no"),
-        "failure": (row.his_error or row.failure) if status in ("failed", "expired") else None,
+        "failure": rules.failure_message(row.his_error) if status == "failed" else None,
         "refunded_fen": row.refunded_fen or 0,
         "cancel_reason": row.cancel_reason, "cancel_source": row.cancel_source,
         "created_at": iso_utc(row.created_at),
