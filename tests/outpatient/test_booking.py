@@ -216,3 +216,22 @@ def test_the_his_down_when_holding_gives_503_and_asking_again_resumes_the_same_h
     assert steps(held["registration_id"]) == ["holding", "hold_resumed", "held"]
     assert len([h for h in requests.get(f"{platform.his.url}/_sim/holds", timeout=5).json()
                 if h["slot_id"] == doctor["slots"][0]]) == 1
+
+
+def test_a_hold_whose_answer_never_came_back_is_given_up_by_the_sweeper(db, platform, functions):
+    from hospital.outpatient import sweeper
+
+    _, token, card, _ = patient_with_card(platform, functions)
+    doctor = doctor_with_slots(platform, tomorrow())
+    platform.his.inject_trade_fault("SLOT_HOLD", "http500", count=1)
+    assert book(functions, token, card["card_id"], doctor)[0] == 503
+    (listed,) = api(functions, "GET", "/outpatient/registrations", token)[1]
+    assert listed["status"] == "holding"
+
+    sweeper.run(now=utcnow() + dt.timedelta(minutes=10))
+    assert registration(functions, token, listed["registration_id"])[1]["status"] == "holding"  # not yet
+    done = sweeper.run(now=utcnow() + dt.timedelta(minutes=31))
+
+    assert done["holds_given_up"] >= 1
+    assert registration(functions, token, listed["registration_id"])[1]["status"] == "expired"
+    assert steps(listed["registration_id"])[-1] == "hold_given_up"

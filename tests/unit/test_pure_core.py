@@ -149,7 +149,7 @@ ENTRIES = {
     "outpatient/suspensions.py": {"read_feed", "find", "handle", "progress", "list_recent", "_record",
                                   "_outcome"},
     "outpatient/notices.py": {"tell_suspended", "_release", "_record"},  # WeChat asked between claim and record
-    "outpatient/sweeper.py": {"run"},  # the schedule: each item on its own
+    "outpatient/sweeper.py": {"run", "_give_up_holds"},  # the schedule: each item on its own
     # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},
