@@ -19,8 +19,7 @@ LAYER = ROOT / "layers/common/python"
 HOSPITAL = LAYER / "hospital"
 RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py"),
                      *(HOSPITAL / "outpatient").glob("*_rules.py")])
-PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc",
-               "zoneinfo", "re"}
+PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-HOSPITAL_TZ = ZoneInfo("Asia/Shanghai")
+# China keeps no daylight saving time: a fixed offset needs no time-zone database in the runtime.
+HOSPITAL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 HOLDING, HELD, ABANDONED = "holding", "held", "abandoned"
 CANCEL_PENDING, CANCELLED = "cancel_pending", "cancelled"
