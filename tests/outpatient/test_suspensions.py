@@ -5,6 +5,7 @@ progress is visible; the same suspension again, or its messages twice, changes n
 import datetime as dt
 import uuid
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -222,3 +223,30 @@ def test_suspending_what_does_not_exist_names_the_field_and_records_nothing(db, 
     with engine().connect() as conn:
         assert conn.execute(sa.select(tables.suspensions).where(
             tables.suspensions.c.doctor_code == doctor["doctor_code"])).first() is None
+
+
+def test_a_registration_paid_but_not_yet_confirmed_is_cancelled_once_the_his_confirms(db, platform, functions):
+    from hospital.errors import UpstreamUnavailable
+    from hospital.outpatient import suspensions
+
+    day = hospital_today() + dt.timedelta(days=2)
+    doctor = doctor_with_slots(platform, day)
+    openid, patient_token, held = patient_booked(platform, functions, doctor, 0, paid=False)
+    assert pay(functions, patient_token, held["order_id"])[0] == 200
+    patient_pays(platform, held["order_id"])
+    wait_status(held["order_id"], "paid")  # the HIS is not yet told: its confirmation is still queued
+    token = admin(platform)
+    _, suspension = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
+                                {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
+                                 "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+
+    assert suspensions.find(suspension["suspension_id"]) == 1
+    with pytest.raises(UpstreamUnavailable):  # the message comes back later
+        suspensions.handle(suspension["suspension_id"], held["registration_id"])
+    assert notices_to(platform, openid) == []
+    deliver_queued(platform, functions, "PaymentEventsQueue",
+                   until=lambda: order_row(held["order_id"]).status == "confirmed")
+    run_through(platform, functions, token, suspension["suspension_id"])
+
+    assert registration(functions, patient_token, held["registration_id"])[1]["status"] == "cancelled"
+    assert len(notices_to(platform, openid)) == 1

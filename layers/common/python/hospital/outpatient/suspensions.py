@@ -80,7 +80,7 @@ def read_feed() -> int:
 
 
 def find(suspension_id: str) -> int:
-    """Entry (the consumer): exactly the booked registrations inside the suspension's slots, an
+    """Entry (the consumer): exactly the paid registrations inside the suspension's slots, an
     item and a message each, once. Returns how many the suspension holds."""
     with unit_of_work() as uow:
         conn = uow.conn
@@ -88,11 +88,12 @@ def find(suspension_id: str) -> int:
                                   .with_for_update()).first()
         if suspension is None:
             return 0
+        # Paid ones the HIS has yet to confirm too: money taken is money to give back.
         booked = [row.id for row in conn.execute(registrations.with_order().where(
             t.registrations.c.doctor_code == suspension.doctor_code,
             t.registrations.c.visit_date == suspension.visit_date,
             t.registrations.c.slot_id.in_(suspension.slot_ids),
-            t.registrations.c.status == rules.HELD, t.payment_orders.c.status == "confirmed"))]
+            t.registrations.c.status == rules.HELD, t.payment_orders.c.status.in_(("paid", "confirmed"))))]
         known = set(conn.execute(sa.select(t.suspension_items.c.registration_id).where(
             t.suspension_items.c.suspension_id == suspension_id)).scalars())
         now = utcnow()
@@ -120,6 +121,17 @@ def handle(suspension_id: str, registration_id: str) -> str:
         suspension = conn.execute(sa.select(t.suspensions).where(t.suspensions.c.id == suspension_id)).first()
         if item is None or suspension is None:
             return "unknown"
+        order_status = conn.execute(sa.select(t.payment_orders.c.status).select_from(
+            t.registrations.join(t.payment_orders, t.payment_orders.c.id == t.registrations.c.order_id))
+            .where(t.registrations.c.id == registration_id)).scalar_one()
+    if item.outcome == "found" and order_status == "paid":
+        # Paid, and the HIS has yet to answer: cancelled once it confirms, or refunded by the
+        # payments if it refuses (a slot the HIS knows suspended). Until then, later.
+        raise UpstreamUnavailable("the HIS has yet to confirm this registration; it is looked at again later")
+    if item.outcome == "found" and order_status in ("his_failed", "refunded"):
+        _outcome(suspension_id, registration_id, "cancelled", "the HIS did not take it; refunded by the payment")
+        return notices.tell_suspended(suspension_id, registration_id)
+    with transaction() as conn:
         moved = conn.execute(t.registrations.update().where(
             t.registrations.c.id == registration_id, t.registrations.c.status == rules.HELD).values(
             status=rules.CANCEL_PENDING, cancel_source="suspension", cancel_reason=suspension.reason,
