@@ -13,6 +13,7 @@ from hospital.auth import sessions
 from hospital.db import engine, tables
 from tests.conftest import api_event, call, make_patient
 from tests.outpatient.support import (
+    api,
     archive,
     bind,
     book,
@@ -204,6 +205,10 @@ def test_a_slot_suspended_in_the_back_office_cannot_be_booked(db, platform, func
     status, body = book(functions, patient_token, card["card_id"], doctor, 0)
 
     assert status == 409 and body["error"]["code"] == "slot_suspended"
+    _, slots = api(functions, "GET", f"/outpatient/doctors/{doctor['doctor_code']}/slots", patient_token,
+                   resource="/outpatient/doctors/{doctor_code}/slots", params={"doctor_code": doctor["doctor_code"]},
+                   query={"date_from": day.isoformat(), "date_to": day.isoformat()})
+    assert [(s["status"], s["available"]) for s in slots][:2] == [("suspended", False), ("free", True)]
     assert book(functions, patient_token, card["card_id"], doctor, 1)[0] == 201
 
 
@@ -250,3 +255,4 @@ def test_a_registration_paid_but_not_yet_confirmed_is_cancelled_once_the_his_con
 
     assert registration(functions, patient_token, held["registration_id"])[1]["status"] == "cancelled"
     assert len(notices_to(platform, openid)) == 1
+

@@ -149,6 +149,7 @@ ENTRIES = {
                                   "_outcome"},
     "outpatient/notices.py": {"tell_suspended", "_release", "_record"},  # WeChat asked between claim and record
     "outpatient/sweeper.py": {"run", "_give_up_holds"},  # the schedule: each item on its own
+    "outpatient/catalogue.py": {"slots"},  # the HIS asked first, then the suspensions read
     # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},

@@ -1,12 +1,15 @@
 """What a patient browses before booking: departments, doctors (with their online
 consultation link where they offer one), and a doctor's slots over a few days. The HIS owns
-all of it; this module asks it and shapes the answers, holding nothing."""
+all of it; this module asks it and shapes the answers, marking the slots a suspension of ours
+holds that the HIS has not heard of."""
 from __future__ import annotations
 
 import datetime as dt
 
+from hospital.db import transaction
 from hospital.errors import NotFound, UpstreamUnavailable, ValidationFailed
 from hospital.outpatient import registration_rules as rules
+from hospital.outpatient import registrations
 from hospital.timeutil import utcnow
 
 MAX_DAYS = 14  # the HIS answers at most two weeks of slots at once
@@ -45,7 +48,10 @@ def slots(doctor_code: str, date_from: dt.date, date_to: dt.date) -> list[dict]:
         if exc.code == "E_NO_DOCTOR":
             raise NotFound("no such doctor", field="doctor_code") from None
         raise UpstreamUnavailable(f"the HIS refused the slot query ({exc.code})") from None
-    return [slot_view(s) for s in found]
+    with transaction() as conn:  # suspended here before the HIS heard of it
+        suspended = {slot_id for day in {s.visit_date for s in found}
+                     for slot_id in registrations.suspended_slots(conn, doctor_code, day)}
+    return [slot_view(s, suspended=s.slot_id in suspended) for s in found]
 
 
 def doctor_view(doctor) -> dict:
@@ -54,10 +60,11 @@ def doctor_view(doctor) -> dict:
             "consult_url": doctor.consult_url if doctor.online_consult else None}
 
 
-def slot_view(slot) -> dict:
+def slot_view(slot, suspended: bool = False) -> dict:
+    status = "suspended" if suspended else slot.status
     return {"slot_id": slot.slot_id, "doctor_code": slot.doctor_code, "dept_code": slot.dept_code,
             "visit_date": slot.visit_date.isoformat(), "start": slot.start, "end": slot.end,
-            "fee_fen": slot.fee_fen, "status": slot.status, "available": slot.status == "free"}
+            "fee_fen": slot.fee_fen, "status": status, "available": status == "free"}
 
 
 def _ask(call):
