@@ -46,16 +46,30 @@ figure is NOT MET.
   seeing that point or a newer one (pushes carry the latest position); target under 1 s. Also
   reported: the runtime process's CPU time per point, counted from the first post (patients
   connected and following) to the last post's answer.
+- suspension: BENCH_SUSPENDED (1000) patients of a freshly started local runtime, each signed
+  in with a WeChat login code, put on file at the HIS, their card bound, one one-minute slot
+  three days ahead booked and paid with WeChat Pay until the HIS confirmed it, all through the
+  API and the simulators from the load process (not measured; its time is reported as the
+  set-up); then the back office suspends those slots (one suspension per doctor of 40 slots,
+  all posted at once) and the time until every suspension's progress route shows each of its
+  registrations cancelled, refunded (the order refunded on WeChat Pay's refund notification)
+  and its patient told; target under 60 s. Counted afterwards where each thing happened: the
+  WeChat simulator's notices per patient, the HIS simulator's cancellations per registration,
+  payment_refunds rows and the WeChat Pay simulator's refunds per order; anything beyond one
+  each is a duplicate (target 0), a registration lacking any is missing (target 0; what has not
+  settled after 300 s is missing). Reported beside: the runtime process's CPU per registration.
 
-BENCH_QUICK=1 runs every figure shorter, for a quick look (2.5 minutes here, 4 under heavy
-load, instead of about 10): one cold-start round (no warm-up round once .bench/pycache is
+BENCH_QUICK=1 runs every figure shorter, for a quick look (3 minutes here, 4.5 under heavy
+load, instead of about 12): one cold-start round (no warm-up round once .bench/pycache is
 filled, no -X importtime round), 60 intakes and notifications against 60 baseline operations
-each, bursts of 50 and 100 intakes one after the other in one runtime, 20 ambulances for 10 s.
+each, bursts of 50 and 100 intakes one after the other in one runtime, 20 ambulances for 10 s,
+100 suspended registrations.
 Its output and JSON say it is quick; its figures are rougher (one cold start per function)
 and not comparable one to one with a full run's. The variables above override either mode.
 
-The two latency benchmarks run the clients in a process of their own (load.py), so phones and
-service do not share one interpreter lock; each runtime is a process of its own too.
+The two latency benchmarks and the suspension run the clients in a process of their own
+(load.py), so phones and service do not share one interpreter lock; each runtime is a process
+of its own too.
 """
 from __future__ import annotations
 
@@ -84,6 +98,7 @@ INTAKES = _setting("BENCH_INTAKES", 50, 50)
 INTAKES_LARGE = _setting("BENCH_INTAKES_LARGE", 200, 100)
 AMBULANCES = _setting("BENCH_AMBULANCES", 100, 20)
 TRACK_SECONDS = _setting("BENCH_TRACK_SECONDS", 60, 10)
+SUSPENDED = _setting("BENCH_SUSPENDED", 1000, 100)
 WARM = 20      # operations of each kind before timing: container start, first data key, connections
 BLOCKS = 5     # handler and baseline alternate in this many blocks, so drift in load hits both alike
 COUNTED = 10   # operations of each kind counted for round trips, after the timing
@@ -97,7 +112,7 @@ RELAY_BODY = ('{"message_id": "00000000000000000000000000000000", "type": "rescu
 def settings() -> dict:
     return {"quick": QUICK, "runs": RUNS, "cases": CASES, "notifications": NOTIFICATIONS,
             "baseline_ops": BASELINE_OPS, "intakes": INTAKES, "intakes_large": INTAKES_LARGE,
-            "ambulances": AMBULANCES, "track_seconds": TRACK_SECONDS}
+            "ambulances": AMBULANCES, "track_seconds": TRACK_SECONDS, "suspended": SUSPENDED}
 
 
 @contextlib.contextmanager
@@ -344,7 +359,8 @@ def in_own_process(kind: str, *args: int):
     if proc.returncode != 0 or result is None:
         raise RuntimeError(f"{kind} {args} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n"
                            f"{proc.stderr[-5000:]}")
-    print("\n".join(line for line in lines if line.startswith(("alert latency", "ambulance tracking"))), flush=True)
+    print("\n".join(line for line in lines if line.startswith(("alert latency", "ambulance tracking", "suspension"))),
+          flush=True)
     return json.loads(result)
 
 
@@ -400,7 +416,7 @@ def main(argv: list[str]) -> int:
     from tests.benchmarks import coldstart, figures
 
     logging.getLogger("hospital").setLevel(logging.WARNING)
-    own_process = {"alerts": alert_latency, "tracking": tracking_latency}
+    own_process = {"alerts": alert_latency, "tracking": tracking_latency, "suspension": suspension_run}
     if argv and argv[0] in own_process:
         print("RESULT " + json.dumps(own_process[argv[0]](*map(int, argv[1:]))))
         return 0
@@ -412,6 +428,7 @@ def main(argv: list[str]) -> int:
         ("throughput", throughput),
         ("alerts", alerts),
         ("tracking", lambda: tracking_figures(in_own_process("tracking", AMBULANCES, TRACK_SECONDS))),
+        ("suspension", lambda: suspension_figures(in_own_process("suspension", SUSPENDED))),
     ]
     results = []
     for name, section in sections:
@@ -472,8 +489,11 @@ def _run_load(kind: str, job: dict, settle=None) -> tuple[dict, float]:
         if mark == "WARM":
             load.stdin.write("go\n")
             load.stdin.flush()
-    out, _ = load.communicate()
-    if load.returncode != 0:
+    # Read on from the same buffered stream: the answer may have come in one read with DONE, and
+    # communicate() would read the pipe underneath, past what readline() has buffered already.
+    load.stdin.close()
+    out = load.stdout.read()
+    if load.wait() != 0:
         raise RuntimeError(f"the {kind} load failed ({load.returncode})")
     return json.loads(out), cpu["DONE"] - cpu["WARM"]
 
@@ -605,6 +625,142 @@ def tracking_latency(ambulances: int = AMBULANCES, seconds: int = TRACK_SECONDS)
           f"p95 {p95 * 1000:.0f} ms (target < 1000 ms); the runtime's CPU per point {cpu * 1000 / posted:.1f} ms")
     return {"ambulances": ambulances, "seconds": seconds, "posted": posted, "accepted": accepted, "stored": stored,
             "missing": missing, "p95_s": p95, "p50_s": _p50(latencies), "cpu_ms": cpu * 1000 / posted}
+
+
+# ---- suspension of paid registrations, in a process of its own --------------------------
+
+SUSPENSION_TARGET_S = 60.0
+SUSPENSION_TIMEOUT_S = 300.0      # then what is not settled counts as missing
+SLOTS_PER_SUSPENSION = 40         # a suspension names at most 48 slots (NewSuspension)
+SETUP_THREADS = 32
+SUSPENSION_QUEUES = ("PaymentEventsQueue", "RefundsQueue", "OutpatientEventsQueue")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _identity_number(n: int) -> str:
+    """The n-th of distinct valid resident identity card numbers (a birth date each)."""
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=n)
+    body = f"110105{born:%Y%m%d}{n % 1000:03d}"
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def suspension_run(count: int = SUSPENDED) -> dict:
+    """`count` patients booked and paid, one per one-minute slot of doctors of their own three
+    days ahead (SLOTS_PER_SUSPENSION each), through the runtime's API and the simulators (the
+    load process, not measured); then the back office suspends each doctor's booked slots at
+    once, and the time until every suspension's progress shows its registrations cancelled,
+    refunded and told. Afterwards each registration is checked where it happened: the WeChat
+    simulator's notices per patient, the HIS's cancellations per registration, our refund rows
+    and the WeChat Pay simulator's refunds per order, each exactly once."""
+    import collections
+    import math
+
+    import sqlalchemy as sa
+
+    from hospital import settings
+    from hospital.auth import sessions
+    from hospital.auth.tokens import Principal, issue_access_token
+    from hospital.db import engine, tables
+    from hospital.outpatient import registration_rules
+    from infra import devenv
+
+    day = dt.datetime.now(registration_rules.HOSPITAL_TZ).date() + dt.timedelta(days=3)
+    doctors = [f"BS{d:03d}" for d in range(math.ceil(count / SLOTS_PER_SUSPENSION))]
+    with local_runtime() as (rt, _):
+        his, wechat, wechatpay = (rt.ctx.services[name] for name in ("his", "wechat", "wechatpay"))
+        his.add_department("BENCHS", "停诊演练科")
+        slots = {}
+        for code in doctors:
+            his.add_doctor(code, f"停诊医生{code[2:]}", "BENCHS")
+            starts = [f"{8 + minute // 60:02d}:{minute % 60:02d}" for minute in range(SLOTS_PER_SUSPENSION)]
+            slots[code] = [slot["slot_id"] for slot in his.add_slots(code, day, starts, 1, "25.00")]
+        patients = [{"openid": f"o-bench-suspended-{n:05d}", "doctor_code": doctors[n % len(doctors)],
+                     "slot_id": slots[doctors[n % len(doctors)]][n // len(doctors)],
+                     "archive": {"name": f"病人{n:05d}", "id_no": _identity_number(n), "phone": f"139{n:08d}"}}
+                    for n in range(count)]
+        app_id = devenv.wechat_app_ids()["mini_program"]
+        admin = sessions.sign_in_identity(app_id, "o-bench-back-office")["user"]["id"]
+        sessions.grant_role(admin, "super_admin")
+        booked_slots = collections.defaultdict(list)
+        for patient in patients:
+            booked_slots[patient["doctor_code"]].append(patient["slot_id"])
+        job = {"api_url": rt.api_url, "wechat_url": wechat.url, "his_url": his.url, "wechatpay_url": wechatpay.url,
+               "app_id": app_id, "visit_date": day.isoformat(), "patients": patients, "threads": SETUP_THREADS,
+               "admin_token": issue_access_token(Principal(admin, frozenset({"super_admin"}))),
+               "suspensions": [{"doctor_code": code, "visit_date": day.isoformat(), "slot_ids": booked_slots[code],
+                                "reason": "医生外出会诊"} for code in doctors],
+               "timeout": SUSPENSION_TIMEOUT_S, "poll_seconds": 0.25}
+        result, cpu = _run_load("suspension", job, settle=lambda: _drain(rt, SUSPENSION_QUEUES, timeout=120))
+        with contextlib.suppress(RuntimeError):  # what is still on its way (nothing, when all went well) ends
+            _drain(rt, SUSPENSION_QUEUES, timeout=30)
+        time.sleep(1)  # a late WeChat Pay notification, if any
+        template = settings.WECHAT_SUSPENSION_TEMPLATE_ID.get()
+        notices = collections.Counter(m["touser"] for m in wechat.messages(template_id=template))
+        told = collections.Counter(m["touser"] for m in wechat.messages(template_id=template) if m["accepted"])
+        his_cancelled = collections.Counter(c["reg_no"] for c in his.cancellations)
+        sim_refunds = collections.Counter(r["out_trade_no"] for r in wechatpay.refunds.values())
+        money_back = collections.Counter(r["out_trade_no"] for r in wechatpay.refunds.values()
+                                         if r["status"] == "SUCCESS")
+        r, o, i = tables.registrations, tables.payment_orders, tables.suspension_items
+        with engine().connect() as conn:
+            rows = {row.id: row for row in conn.execute(
+                sa.select(r.c.id, r.c.status, o.c.status.label("order_status"), i.c.notice)
+                .select_from(r.join(o, o.c.id == r.c.order_id).outerjoin(i, i.c.registration_id == r.c.id)))}
+            refund_rows = collections.Counter(conn.execute(sa.select(tables.payment_refunds.c.order_id)).scalars())
+    booked = result["booked"]
+    twice = {
+        "notices": sum(max(0, notices[b["openid"]] - 1) for b in booked),
+        "his_cancellations": sum(max(0, his_cancelled[b["reg_no"]] - 1) for b in booked),
+        "refund_rows": sum(max(0, refund_rows[b["order_id"]] - 1) for b in booked),
+        "wechatpay_refunds": sum(max(0, sim_refunds[b["order_id"]] - 1) for b in booked),
+    }
+
+    def gaps(b: dict) -> dict:
+        row = rows.get(b["registration_id"])
+        return {"not_cancelled": row is None or row.status != registration_rules.CANCELLED
+                or his_cancelled[b["reg_no"]] == 0,
+                "not_refunded": row is None or row.order_status != "refunded" or refund_rows[b["order_id"]] == 0
+                or money_back[b["order_id"]] == 0,
+                "not_told": row is None or row.notice != "sent" or told[b["openid"]] == 0}
+
+    lacking = [gaps(b) for b in booked]
+    short = {k: sum(g[k] for g in lacking) for k in ("not_cancelled", "not_refunded", "not_told")}
+    missing = sum(1 for g in lacking if any(g.values()))
+    out = {"registrations": count, "booked": len(booked), "suspensions": len(doctors), "setup_s": result["setup_s"],
+           "seconds": result["seconds"], "timed_out": result["timed_out"], "posted_s": result["posted_s"],
+           "polls": result["polls"], "duplicates": sum(twice.values()), "twice": twice, "missing": missing,
+           "short": short, "cpu_ms": cpu * 1000 / count}
+    print(f"suspension: {count} paid registrations in {len(doctors)} suspensions (set-up {out['setup_s']:.0f} s, "
+          f"not measured): {'TIMED OUT after' if out['timed_out'] else 'all settled in'} {out['seconds']:.1f} s "
+          f"(target < {SUSPENSION_TARGET_S:.0f} s; suspensions posted in {out['posted_s']:.2f} s, {out['polls']} "
+          f"progress reads); twice: {twice}; missing {missing} {short}; the runtime's CPU per registration "
+          f"{out['cpu_ms']:.1f} ms", flush=True)
+    return out
+
+
+def suspension_figures(result: dict) -> list:
+    from tests.benchmarks.figures import Figure
+
+    n = result["registrations"]
+    twice, short = result["twice"], result["short"]
+    return [
+        Figure("suspension.seconds", f"suspension of {n:,} paid registrations to every one cancelled, refunded and "
+               "told", result["seconds"], "s", "<", SUSPENSION_TARGET_S,
+               detail=f"{result['suspensions']} suspensions posted at once to the last progress read showing all "
+                      f"settled{' (TIMED OUT)' if result['timed_out'] else ''}; set-up (not measured) "
+                      f"{result['setup_s']:.0f} s; runtime CPU {result['cpu_ms']:.1f} ms per registration",
+               data=result),
+        Figure("suspension.duplicates", f"suspension: notices, HIS cancellations and refunds beyond one each, {n:,}",
+               result["duplicates"], "", "==", 0,
+               detail=f"{twice['notices']} extra WeChat notices (per patient), {twice['his_cancellations']} extra "
+                      f"HIS cancellations (per registration), {twice['refund_rows']} extra payment_refunds rows and "
+                      f"{twice['wechatpay_refunds']} extra WeChat Pay refunds (per order)"),
+        Figure("suspension.missing", f"suspension: registrations not cancelled, refunded or told, {n:,}",
+               result["missing"], "", "==", 0,
+               detail=f"at the end: {short['not_cancelled']} not cancelled (ours and the HIS's), "
+                      f"{short['not_refunded']} not refunded (order refunded, payment_refunds row, WeChat Pay refund "
+                      f"SUCCESS), {short['not_told']} not told (notice sent, accepted by WeChat)"),
+    ]
 
 
 if __name__ == "__main__":

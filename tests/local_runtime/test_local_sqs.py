@@ -133,3 +133,29 @@ def test_a_poller_stopped_mid_long_poll_hands_what_it_then_receives_back_at_once
     again = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, AttributeNames=["All"]).get("Messages", [])
     assert [m["Body"] for m in again] == ["after the stop"]
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"   # the stopped poller's receive, handed back
+
+
+def test_the_embedded_moto_keeps_a_message_for_its_queues_retention_period_and_no_longer(monkeypatch):
+    """moto_process replaces moto's retention check of each message received (it built every
+    attribute of the queue, counting all its messages, to read one) with a read of the queue's
+    period: the same answers, within the period and past it."""
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import SQSBackend, sqs_backends
+
+    from infra.local import moto_process
+
+    check = "is_message_valid_based_on_retention_period"
+    original = getattr(SQSBackend, check)
+    monkeypatch.setattr(SQSBackend, check, original)  # moto's own again after the test
+    moto_process._plain_retention_check()
+    plain = getattr(SQSBackend, check)
+    assert plain is not original
+    with mock_aws():  # moto's state, in this process, for this test only
+        backend = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+        backend.create_queue("retention-check", MessageRetentionPeriod="60")
+        messages = {body: backend.send_message("retention-check", body) for body in ("old", "fresh")}
+        messages["old"].sent_timestamp -= 61_000  # sent 61 s ago: past the period
+        answers = {body: plain(backend, "retention-check", m) for body, m in messages.items()}
+        assert answers == {body: original(backend, "retention-check", m) for body, m in messages.items()}
+        assert answers == {"old": False, "fresh": True}
