@@ -159,3 +159,23 @@ def test_two_users_binding_one_card_at_once_one_wins(mysql_db, platform, functio
         assert conn.execute(sa.select(sa.func.count()).select_from(tables.patient_cards).where(
             tables.patient_cards.c.his_patient_id == record["patient_id"],
             tables.patient_cards.c.bound_card_hash.is_not(None))).scalar_one() == 1
+
+
+def test_a_card_with_a_registration_whose_visit_is_over_can_be_unbound(db, platform, functions):
+    import datetime as dt
+
+    from tests.outpatient.support import book, doctor_with_slots, hospital_today, patient_with_card
+
+    _, token, card, _ = patient_with_card(platform, functions)
+    doctor = doctor_with_slots(platform, hospital_today() + dt.timedelta(days=1))
+    held = book(functions, token, card["card_id"], doctor)[1]
+    path, resource = f"/outpatient/cards/{card['card_id']}", "/outpatient/cards/{card_id}"
+    status, body = api(functions, "DELETE", path, token, resource=resource, params={"card_id": card["card_id"]})
+    assert status == 409 and body["error"]["code"] == "card_has_registrations"
+    with engine().begin() as conn:  # a month later: the visit is long past
+        conn.execute(tables.registrations.update().where(tables.registrations.c.id == held["registration_id"])
+                     .values(visit_date=hospital_today() - dt.timedelta(days=30)))
+
+    status, _ = api(functions, "DELETE", path, token, resource=resource, params={"card_id": card["card_id"]})
+
+    assert status == 204

@@ -5,7 +5,6 @@ progress is visible; the same suspension again, or its messages twice, changes n
 import datetime as dt
 import uuid
 
-import pytest
 import requests
 import sqlalchemy as sa
 
@@ -231,8 +230,8 @@ def test_suspending_what_does_not_exist_names_the_field_and_records_nothing(db, 
 
 
 def test_a_registration_paid_but_not_yet_confirmed_is_cancelled_once_the_his_confirms(db, platform, functions):
-    from hospital.errors import UpstreamUnavailable
-    from hospital.outpatient import suspensions
+    from hospital.outpatient import suspensions, sweeper
+    from hospital.timeutil import utcnow
 
     day = hospital_today() + dt.timedelta(days=2)
     doctor = doctor_with_slots(platform, day)
@@ -246,13 +245,87 @@ def test_a_registration_paid_but_not_yet_confirmed_is_cancelled_once_the_his_con
                                  "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
 
     assert suspensions.find(suspension["suspension_id"]) == 1
-    with pytest.raises(UpstreamUnavailable):  # the message comes back later
-        suspensions.handle(suspension["suspension_id"], held["registration_id"])
+    assert suspensions.handle(suspension["suspension_id"], held["registration_id"]) == "waiting"
+    deliver_queued(platform, functions, "OutpatientEventsQueue")  # its message: waits too, and is gone
     assert notices_to(platform, openid) == []
     deliver_queued(platform, functions, "PaymentEventsQueue",
                    until=lambda: order_row(held["order_id"]).status == "confirmed")
+    sweeper.run(now=utcnow() + dt.timedelta(minutes=6))  # hands the unsettled item out again
     run_through(platform, functions, token, suspension["suspension_id"])
 
     assert registration(functions, patient_token, held["registration_id"])[1]["status"] == "cancelled"
     assert len(notices_to(platform, openid)) == 1
 
+
+
+def test_a_payment_confirmed_after_the_suspension_was_looked_into_is_found_by_the_sweeper(db, platform, functions):
+    from hospital.outpatient import sweeper
+
+    day = hospital_today() + dt.timedelta(days=2)
+    doctor = doctor_with_slots(platform, day)
+    openid, patient_token, held = patient_booked(platform, functions, doctor, 0, paid=False)  # held, unpaid
+    token = admin(platform)
+    _, suspension = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
+                                {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
+                                 "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+    deliver_queued(platform, functions, "OutpatientEventsQueue")
+    assert progress(functions, token, suspension["suspension_id"])[1]["found"] == 0
+    # The patient pays within the hold; the HIS, which never heard of our suspension, confirms.
+    assert pay(functions, patient_token, held["order_id"])[0] == 200
+    patient_pays(platform, held["order_id"])
+    wait_status(held["order_id"], "paid")
+    deliver_queued(platform, functions, "PaymentEventsQueue",
+                   until=lambda: order_row(held["order_id"]).status == "confirmed")
+
+    sweeper.run()
+    run_through(platform, functions, token, suspension["suspension_id"])
+
+    assert progress(functions, token, suspension["suspension_id"])[1]["found"] == 1
+    assert registration(functions, patient_token, held["registration_id"])[1]["status"] == "cancelled"
+    assert len(notices_to(platform, openid)) == 1
+
+
+def test_two_suspensions_of_one_slot_tell_its_patient_once(db, platform, functions):
+    from hospital.outpatient import sweeper
+
+    day = hospital_today() + dt.timedelta(days=2)
+    doctor = doctor_with_slots(platform, day)
+    openid, patient_token, held = patient_booked(platform, functions, doctor, 0)
+    token = admin(platform)
+    _, first = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
+                           {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
+                            "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+    platform.his.suspend(doctor["doctor_code"], day, [doctor["slots"][0], doctor["slots"][1]], "停诊",
+                         suspension_id=f"SU{uuid.uuid4().hex[:8]}")
+    sweeper.run()  # the HIS's own suspension of the same slot arrives by the feed
+    run_through(platform, functions, token, first["suspension_id"])
+    deliver_queued(platform, functions, "OutpatientEventsQueue")
+
+    assert len(notices_to(platform, openid)) == 1
+    assert registration(functions, patient_token, held["registration_id"])[1]["status"] == "cancelled"
+    with engine().connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.suspension_items).where(
+            tables.suspension_items.c.registration_id == held["registration_id"])).scalar_one() == 1
+
+
+def test_a_registration_the_his_would_not_let_go_is_not_taken_up_again(db, platform, functions):
+    from hospital.outpatient import suspensions
+
+    day = hospital_today() + dt.timedelta(days=2)
+    doctor = doctor_with_slots(platform, day)
+    openid, patient_token, held = patient_booked(platform, functions, doctor, 0)
+    reg_no = registration(functions, patient_token, held["registration_id"])[1]["reg_no"]
+    platform.his.attach_charges(reg_no)
+    token = admin(platform)
+    _, suspension = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
+                                {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
+                                 "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+    run_through(platform, functions, token, suspension["suspension_id"])
+    seen = progress(functions, token, suspension["suspension_id"])[1]
+    assert seen["failed"] == 1 and seen["failures"][0]["registration_id"] == held["registration_id"]
+
+    suspensions.handle(suspension["suspension_id"], held["registration_id"])  # delivered once more
+
+    assert registration(functions, patient_token, held["registration_id"])[1]["status"] == "booked"
+    (notice,) = notices_to(platform, openid)
+    assert notice["body"]["data"]["thing4"]["value"] == "请联系医院处理挂号费"

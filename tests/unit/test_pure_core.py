@@ -145,7 +145,7 @@ ENTRIES = {
     # the HIS asked between: the check before anything changes, the cancellation before the refund
     "outpatient/cancellation.py": {"cancel", "carry_on", "_refund", "_put_back", "_own", "_view"},
     # each asks the HIS or WeChat between its transactions, or is a step of one that does
-    "outpatient/suspensions.py": {"read_feed", "find", "handle", "progress", "list_recent", "_record",
+    "outpatient/suspensions.py": {"read_feed", "find", "handle", "follow_up", "progress", "list_recent", "_record",
                                   "_outcome"},
     "outpatient/notices.py": {"tell_suspended", "_release", "_record"},  # WeChat asked between claim and record
     "outpatient/sweeper.py": {"run", "_give_up_holds"},  # the schedule: each item on its own

@@ -19,6 +19,10 @@ Time = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 Blob = sa.LargeBinary().with_variant(mysql.BLOB(), "mysql", "mariadb")
 
 
+def Exact(length: int):
+    return sa.String(length).with_variant(mysql.VARCHAR(length, collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
 def upgrade() -> None:
     with op.batch_alter_table('payment_orders') as batch:
         batch.add_column(sa.Column('his_confirmation', sa.JSON(), nullable=True))
@@ -39,16 +43,16 @@ def upgrade() -> None:
         sa.Column('user_id', Id, nullable=False),
         sa.Column('card_id', sa.String(length=32), nullable=False),
         sa.Column('his_patient_id', sa.String(length=64), nullable=False),
-        sa.Column('slot_id', sa.String(length=64), nullable=False),
+        sa.Column('slot_id', Exact(64), nullable=False),
         sa.Column('dept_code', sa.String(length=32), nullable=False),
         sa.Column('dept_name', sa.String(length=64), nullable=False),
-        sa.Column('doctor_code', sa.String(length=32), nullable=False),
+        sa.Column('doctor_code', Exact(32), nullable=False),
         sa.Column('doctor_name', sa.String(length=64), nullable=False),
         sa.Column('visit_date', sa.Date(), nullable=False),
         sa.Column('start_time', sa.String(length=5), nullable=False),
         sa.Column('end_time', sa.String(length=5), nullable=False),
         sa.Column('fee_fen', sa.BigInteger(), nullable=False),
-        sa.Column('hold_id', sa.String(length=64), nullable=True),
+        sa.Column('hold_id', Exact(64), nullable=True),
         sa.Column('hold_expires_at', Time, nullable=True),
         sa.Column('order_id', sa.String(length=32), nullable=True),
         sa.Column('status', sa.String(length=20), nullable=False),
@@ -90,10 +94,10 @@ def upgrade() -> None:
     op.create_table(
         'suspensions',
         sa.Column('id', sa.String(length=32), nullable=False),
-        sa.Column('dedupe_key', sa.String(length=160), nullable=False),
+        sa.Column('dedupe_key', Exact(160), nullable=False),
         sa.Column('source', sa.String(length=16), nullable=False),
-        sa.Column('his_suspension_id', sa.String(length=64), nullable=True),
-        sa.Column('doctor_code', sa.String(length=32), nullable=False),
+        sa.Column('his_suspension_id', Exact(64), nullable=True),
+        sa.Column('doctor_code', Exact(32), nullable=False),
         sa.Column('visit_date', sa.Date(), nullable=False),
         sa.Column('slot_ids', sa.JSON(), nullable=False),
         sa.Column('reason', sa.String(length=100), nullable=False),

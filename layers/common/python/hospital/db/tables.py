@@ -443,23 +443,24 @@ credit_debts = sa.Table(
 
 # An outpatient registration booked on the service account: a slot held at the HIS, paid by
 # an order for the hold's HIS bill, confirmed by the HIS (reg_no), perhaps cancelled later.
+# The HIS's codes compare byte for byte (Exact), as they do in the HIS and in Python.
 registrations = sa.Table(
     "registrations", metadata,
     sa.Column("id", PublicId, primary_key=True),
     sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("card_id", PublicId, sa.ForeignKey("patient_cards.id"), nullable=False),
     sa.Column("his_patient_id", sa.String(64), nullable=False),
-    sa.Column("slot_id", sa.String(64), nullable=False),
+    sa.Column("slot_id", Exact(64), nullable=False),
     sa.Column("dept_code", sa.String(32), nullable=False),
     sa.Column("dept_name", sa.String(64), nullable=False),
-    sa.Column("doctor_code", sa.String(32), nullable=False),
+    sa.Column("doctor_code", Exact(32), nullable=False),
     sa.Column("doctor_name", sa.String(64), nullable=False),
     sa.Column("visit_date", sa.Date(), nullable=False),
     sa.Column("start_time", sa.String(5), nullable=False),     # HH:MM, Asia/Shanghai
     sa.Column("end_time", sa.String(5), nullable=False),
     sa.Column("fee_fen", sa.BigInteger(), nullable=False),
     # The HIS's hold and the order paying its bill, once the hold was taken.
-    sa.Column("hold_id", sa.String(64), nullable=True, unique=True),
+    sa.Column("hold_id", Exact(64), nullable=True, unique=True),
     sa.Column("hold_expires_at", Time, nullable=True),
     sa.Column("order_id", PublicId, sa.ForeignKey("payment_orders.id"), nullable=True, unique=True),
     sa.Column("status", sa.String(20), nullable=False),       # see hospital.outpatient.registration_rules
@@ -495,10 +496,10 @@ suspensions = sa.Table(
     "suspensions", metadata,
     sa.Column("id", PublicId, primary_key=True),
     # What makes asking again the same suspension: the HIS's id, or ours from the slots.
-    sa.Column("dedupe_key", sa.String(160), nullable=False, unique=True),
+    sa.Column("dedupe_key", Exact(160), nullable=False, unique=True),
     sa.Column("source", sa.String(16), nullable=False),          # back_office, his_feed
-    sa.Column("his_suspension_id", sa.String(64), nullable=True),
-    sa.Column("doctor_code", sa.String(32), nullable=False),
+    sa.Column("his_suspension_id", Exact(64), nullable=True),
+    sa.Column("doctor_code", Exact(32), nullable=False),
     sa.Column("visit_date", sa.Date(), nullable=False),
     sa.Column("slot_ids", sa.JSON(), nullable=False),
     sa.Column("reason", sa.String(100), nullable=False),

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.errors import Conflict, NotFound, UpstreamUnavailable
+from hospital.errors import AppError, Conflict, NotFound, UpstreamUnavailable
 from hospital.outpatient import cards, registrations
 from hospital.outpatient import registration_rules as rules
 from hospital.timeutil import utcnow
@@ -65,8 +65,14 @@ def book(principal, wanted) -> tuple[dict, bool]:
             raise NotFound("no such slot", field="slot_id") from None
         code, message = _HOLD_REFUSALS.get(exc.code, ("slot_unavailable", f"the HIS would not hold it ({exc.code})"))
         raise Conflict(message, field="slot_id", code=code) from None
-    with transaction() as conn:
-        _take_hold(conn, principal, registration_id, hold)
+    try:
+        with transaction() as conn:
+            _take_hold(conn, principal, registration_id, hold)
+    except AppError as exc:  # the order could not be opened for the hold's bill: give the slot back
+        with transaction() as conn:
+            _abandon(conn, registration_id, f"no order for the hold: {exc.message}"[:200])
+        _release(hospital, [(registration_id, hold.hold_id)])
+        raise
     return view(principal, registration_id), True
 
 
@@ -92,8 +98,13 @@ def _begin(conn, principal, card, slot, doctor_name: str, dept_name: str) -> tup
     """(registration id, whether the HIS is to be asked for the hold): a new `holding`
     registration, or the caller's own for this slot (asking again resumes a hold whose answer
     was never recorded, and returns one already taken)."""
-    conn.execute(sa.select(t.patient_cards.c.id).where(t.patient_cards.c.id == card.id).with_for_update())
+    if conn.execute(sa.select(t.patient_cards.c.id).where(
+            t.patient_cards.c.id == card.id, t.patient_cards.c.unbound_at.is_(None)).with_for_update()).first() is None:
+        raise NotFound("no such card bound to you", field="card_id")  # unbound since it was read
     now = utcnow()
+    if slot.slot_id in registrations.suspended_slots(conn, slot.doctor_code, slot.visit_date):
+        code, message = rules.SLOT_REFUSALS["suspended"]  # suspended here, perhaps before the HIS heard of it
+        raise Conflict(message, field="slot_id", code=code)
     for row in registrations.live_candidates(conn, t.registrations.c.card_id == card.id,
                                t.registrations.c.doctor_code == slot.doctor_code,
                                t.registrations.c.visit_date == slot.visit_date):
@@ -106,9 +117,7 @@ def _begin(conn, principal, card, slot, doctor_name: str, dept_name: str) -> tup
                 return row.id, False
             raise Conflict("you already have a slot of this doctor on that day", field="slot_id",
                            code="already_registered")
-    suspended = registrations.suspended_slots(conn, slot.doctor_code, slot.visit_date)
-    status = "suspended" if slot.slot_id in suspended else slot.status  # suspended here before the HIS heard of it
-    refusal = rules.slot_refusal(status, slot.visit_date, slot.start, now)
+    refusal = rules.slot_refusal(slot.status, slot.visit_date, slot.start, now)
     if refusal:
         raise Conflict(refusal[1], field="slot_id", code=refusal[0])
     registration_id = uuid.uuid4().hex

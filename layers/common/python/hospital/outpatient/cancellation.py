@@ -13,7 +13,9 @@ from the order and the reason (hospital.payments.refunds), so a crash between an
 is resumed by the patient asking again or by the sweeper, never repeated and never lost. The
 HIS refusing at the cancellation itself (seen in the meantime) puts the registration back to
 booked. A registration the HIS no longer knows (an HIS that confirmed it and lost it) is
-refunded, since the patient holds nothing for the money, and flagged for finance.
+refunded, since the patient holds nothing for the money, and flagged for finance; so is a
+cancelled registration whose refund the payments refuse (an order refunded in part by hand),
+which then waits for finance rather than being retried.
 """
 from __future__ import annotations
 
@@ -124,7 +126,16 @@ def _refund(registration_id: str) -> str:
         if registration.status != rules.CANCEL_PENDING:
             return registration.status
         order = orders.locked(uow.conn, registration.order_id)
-        refund = refunds.request(uow, order, order.paid_fen - order.refunded_fen, REFUND_REASON)
+        try:
+            refund = refunds.request(uow, order, order.paid_fen - order.refunded_fen, REFUND_REASON)
+        except Conflict as exc:  # refunded in part by hand meanwhile, say: finance settles the rest
+            if "refund_refused" not in _steps(uow.conn, registration_id):
+                registrations.step(uow.conn, registration_id, "refund_refused", error=exc.message)
+                anomalies.record(uow.conn, source="outpatient", reason="cancelled_registration_not_refunded",
+                                 order_id=order.id, amount_fen=order.paid_fen - order.refunded_fen,
+                                 dedupe_key=f"registration:refund:{registration_id}",
+                                 details={"registration_id": registration_id, "error": exc.message})
+            return registration.status
         if "his_unknown" in _steps(uow.conn, registration_id):
             anomalies.record(uow.conn, source="outpatient", reason="registration_unknown_to_his",
                              order_id=order.id, amount_fen=order.paid_fen,

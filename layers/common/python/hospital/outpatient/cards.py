@@ -60,6 +60,9 @@ def bind(principal, binding) -> tuple[dict, bool]:
     try:
         hospital.bind_card(archive.patient_id, archive.card_no, _channel_user(principal))
     except his.HisRefused as exc:
+        if exc.code == "E_NO_ARCHIVE":  # the archive it just found is not one it will bind
+            raise Conflict("the hospital would not bind this card; please ask at a hospital window",
+                           field="id_no", code="card_not_bindable") from None
         raise UpstreamUnavailable(f"the HIS refused to bind the card ({exc.code})") from None
     # The same card bound once and unbound since keeps its row (and id): sealed for that id.
     card_id = earlier_id or uuid.uuid4().hex
@@ -160,9 +163,12 @@ def _bind(conn, principal, card_id: str, his_patient_id: str, card_hash: str, se
 
 
 def _has_live_registration(conn, card_id: str) -> bool:
+    """A registration of the card not over yet: its visit still to come (a past visit's stays
+    booked for good, and must not keep the card bound)."""
     now = utcnow()
     return any(rules.holds_its_place(row.status, row.order_status, row.updated_at, now)
-               for row in registrations.live_candidates(conn, t.registrations.c.card_id == card_id))
+               for row in registrations.live_candidates(conn, t.registrations.c.card_id == card_id,
+                                                        t.registrations.c.visit_date >= rules.hospital_day(now)))
 
 
 def _tell_his_unbound(his_patient_id: str, card_no: str, principal) -> None:

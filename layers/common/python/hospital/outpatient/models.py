@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from hospital.outpatient import identity_rules
+from hospital.outpatient.registration_rules import hospital_day
 from hospital.request_fields import ExplicitYes, single_line_text
+from hospital.timeutil import utcnow
 
 PublicId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 HisCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -16,7 +18,7 @@ Mobile = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1[3-
 
 def _identity_number(value: str) -> str:
     value = identity_rules.normalise(value)
-    why = identity_rules.problem(value, dt.date.today())
+    why = identity_rules.problem(value, hospital_day(utcnow()))  # a birth today counts in the hospital's day
     if why:
         raise ValueError(why)
     return value

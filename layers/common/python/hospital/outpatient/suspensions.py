@@ -34,6 +34,9 @@ log = logging.getLogger("hospital.outpatient")
 
 BACK_OFFICE, HIS_FEED = "back_office", "his_feed"
 FEED = "suspensions"
+# An item neither settled nor told this long after it was last handed out is handed out again.
+HANDED_OUT_AGAIN = dt.timedelta(minutes=5)
+FOLLOW_UP_BATCH = 200
 
 
 # ---- entries ------------------------------------------------------------------------------
@@ -93,7 +96,10 @@ def find(suspension_id: str) -> int:
             t.registrations.c.doctor_code == suspension.doctor_code,
             t.registrations.c.visit_date == suspension.visit_date,
             t.registrations.c.slot_id.in_(suspension.slot_ids),
-            t.registrations.c.status == rules.HELD, t.payment_orders.c.status.in_(("paid", "confirmed"))))]
+            t.registrations.c.status == rules.HELD, t.payment_orders.c.status.in_(("paid", "confirmed")),
+            # one suspension per registration: another covering the same slot found it already
+            ~sa.exists().where(t.suspension_items.c.registration_id == t.registrations.c.id,
+                               t.suspension_items.c.suspension_id != suspension_id)))]
         known = set(conn.execute(sa.select(t.suspension_items.c.registration_id).where(
             t.suspension_items.c.suspension_id == suspension_id)).scalars())
         now = utcnow()
@@ -111,7 +117,8 @@ def find(suspension_id: str) -> int:
 
 def handle(suspension_id: str, registration_id: str) -> str:
     """Entry (the consumer): cancel the registration at the HIS and refund it, then tell the
-    patient once. Raises when the HIS or WeChat is unreachable, so the queue brings it back."""
+    patient once. Raises when the HIS or WeChat is unreachable, so the queue brings it back;
+    what waits on the HIS's confirmation of the payment, the sweeper hands out again."""
     from hospital.outpatient import cancellation
 
     with transaction() as conn:
@@ -126,29 +133,53 @@ def handle(suspension_id: str, registration_id: str) -> str:
             .where(t.registrations.c.id == registration_id)).scalar_one()
     if item.outcome == "found" and order_status == "paid":
         # Paid, and the HIS has yet to answer: cancelled once it confirms, or refunded by the
-        # payments if it refuses (a slot the HIS knows suspended). Until then, later.
-        raise UpstreamUnavailable("the HIS has yet to confirm this registration; it is looked at again later")
+        # payments if it refuses (a slot the HIS knows suspended). The sweeper brings it back.
+        return "waiting"
     if item.outcome == "found" and order_status in ("his_failed", "refunded"):
         _outcome(suspension_id, registration_id, "cancelled", "the HIS did not take it; refunded by the payment")
         return notices.tell_suspended(suspension_id, registration_id)
-    with transaction() as conn:
-        moved = conn.execute(t.registrations.update().where(
-            t.registrations.c.id == registration_id, t.registrations.c.status == rules.HELD).values(
-            status=rules.CANCEL_PENDING, cancel_source="suspension", cancel_reason=suspension.reason,
-            updated_at=utcnow()))
-        if moved.rowcount == 1:
-            registrations.step(conn, registration_id, "suspended", suspension_id=suspension_id,
-                               reason=suspension.reason)
-    if item.outcome == "found":
+    if item.outcome == "found":  # a settled item (cancelled, or the HIS refused) is not taken up again
+        with transaction() as conn:
+            moved = conn.execute(t.registrations.update().where(
+                t.registrations.c.id == registration_id, t.registrations.c.status == rules.HELD).values(
+                status=rules.CANCEL_PENDING, cancel_source="suspension", cancel_reason=suspension.reason,
+                updated_at=utcnow()))
+            if moved.rowcount == 1:
+                registrations.step(conn, registration_id, "suspended", suspension_id=suspension_id,
+                                   reason=suspension.reason)
         try:
             status = cancellation.carry_on(registration_id)
         except Conflict as exc:  # the HIS would not let it go (seen meanwhile, charges attached)
-            status = "refused"
             _outcome(suspension_id, registration_id, "failed", exc.message)
         else:
             _outcome(suspension_id, registration_id, "cancelled" if status == rules.CANCELLED else "failed",
                      None if status == rules.CANCELLED else f"left {status}")
     return notices.tell_suspended(suspension_id, registration_id)
+
+
+def follow_up(now: dt.datetime) -> dict:
+    """Entry (the sweeper): look again into the suspensions of days still to come (a payment the
+    HIS confirmed since, a booking that raced the suspension), and hand out again every item
+    neither settled nor told for a while (a message that waited on the HIS, or died in the
+    dead-letter queue). Returns what it did."""
+    today = rules.hospital_day(now)
+    with transaction() as conn:
+        active = conn.execute(sa.select(t.suspensions.c.id).where(t.suspensions.c.visit_date >= today)
+                              .order_by(t.suspensions.c.created_at).limit(FOLLOW_UP_BATCH)).scalars().all()
+    for suspension_id in active:
+        find(suspension_id)
+    items = t.suspension_items.c
+    with unit_of_work() as uow:
+        unsettled = uow.conn.execute(sa.select(items.suspension_id, items.registration_id).where(
+            sa.or_(items.outcome == "found", items.notice.is_(None), items.notice == "sending"),
+            items.updated_at < now - HANDED_OUT_AGAIN).limit(FOLLOW_UP_BATCH).with_for_update()).all()
+        for row in unsettled:
+            uow.conn.execute(t.suspension_items.update().where(
+                items.suspension_id == row.suspension_id, items.registration_id == row.registration_id)
+                .values(updated_at=now))
+            uow.publish(messages.RegistrationSuspended(suspension_id=row.suspension_id,
+                                                       registration_id=row.registration_id))
+    return {"suspensions_looked_into": len(active), "items_handed_out_again": len(unsettled)}
 
 
 def progress(principal, suspension_id: str) -> dict:

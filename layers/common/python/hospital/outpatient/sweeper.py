@@ -1,7 +1,8 @@
 """The outpatient schedule: read the HIS's suspension feed, carry on cancellations a crash or
-an unreachable HIS left under way (a registration in cancel_pending for a while), and give up
-holds whose answer never came back (a registration `holding` past the HIS's own hold time:
-whatever the HIS held has run out by then, and the patient sees it expired)."""
+an unreachable HIS left under way (a registration in cancel_pending for a while), give up holds
+whose answer never came back (a registration `holding` past the HIS's own hold time: whatever
+the HIS held has run out by then, and the patient sees it expired), and follow the suspensions
+up (hospital.outpatient.suspensions.follow_up)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -37,9 +38,17 @@ def run(now: dt.datetime | None = None) -> dict:
         log.warning("the HIS suspension feed was not read", extra={"error": exc.message})
     with transaction() as conn:
         stalled = conn.execute(sa.select(t.registrations.c.id).where(
-            t.registrations.c.status == rules.CANCEL_PENDING, t.registrations.c.updated_at < now - STALLED)
+            t.registrations.c.status == rules.CANCEL_PENDING, t.registrations.c.updated_at < now - STALLED,
+            # a refund finance must settle by hand (hospital.outpatient.cancellation) is not retried
+            ~sa.exists().where(t.registration_steps.c.registration_id == t.registrations.c.id,
+                               t.registration_steps.c.step == "refund_refused"))
             .order_by(t.registrations.c.updated_at).limit(BATCH)).scalars().all()
     done["holds_given_up"] = _give_up_holds(now)
+    try:
+        done.update(suspensions.follow_up(now))
+    except AppError as exc:
+        done["errors"] += 1
+        log.warning("the suspensions were not followed up", extra={"error": exc.message})
     for registration_id in stalled:
         try:
             cancellation.carry_on(registration_id)
