@@ -18,8 +18,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers/common/python"
 HOSPITAL = LAYER / "hospital"
 RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py"),
-                     *(HOSPITAL / "outpatient").glob("*_rules.py")])
-PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re"}
+                     *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py")])
+PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re",
+               "decimal"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
 
 
