@@ -115,3 +115,20 @@ def _auth(client, path: str) -> str:
     from hospital.adapters import wechatpay_v3
 
     return wechatpay_v3.authorization(client.merchant, "GET", path, "")
+
+
+@pytest.mark.parametrize("bill_type", ["ALL", "SUCCESS", "REFUND"])
+def test_the_bill_reader_reads_the_simulators_bill_and_its_summary_adds_up(platform, bill_type):
+    from hospital.adapters import wechatpay_bill
+
+    order_id = a_paid_and_refunded_order(platform)
+    text = platform.wechatpay.trade_bill(devenv.DEV_V3_MCHID, dt.datetime.now(CST).date().isoformat(), bill_type)
+
+    rows = [r for r in wechatpay_bill.read(text.splitlines(keepends=True)) if r.out_trade_no == order_id]
+
+    if bill_type in ("ALL", "SUCCESS"):
+        payment = next(r for r in rows if not r.is_refund)
+        assert (payment.settlement_fen, payment.fee_fen, payment.product) == (6000, 32, '挂号费, "普通门诊"')
+    if bill_type in ("ALL", "REFUND"):
+        refund = next(r for r in rows if r.is_refund)
+        assert (refund.refund_fen, refund.fee_fen, refund.out_refund_no) == (1000, -5, "RF" + order_id)
