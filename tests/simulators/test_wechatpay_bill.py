@@ -132,3 +132,47 @@ def test_the_bill_reader_reads_the_simulators_bill_and_its_summary_adds_up(platf
     if bill_type in ("ALL", "REFUND"):
         refund = next(r for r in rows if r.is_refund)
         assert (refund.refund_fen, refund.fee_fen, refund.out_refund_no) == (1000, -5, "RF" + order_id)
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_the_adapter_downloads_the_bill_streamed_and_checked_against_its_sha1(platform, tmp_path, compressed):
+    from hospital.adapters import wechatpay_bill
+
+    order_id = a_paid_and_refunded_order(platform)
+    target = tmp_path / "bill.csv"
+    with target.open("wb") as into:
+        assert v3_client(platform).download_trade_bill(dt.datetime.now(CST).date(), into, "ALL", compressed)
+
+    with target.open(encoding="utf-8", newline="") as bill_file:
+        rows = [r for r in wechatpay_bill.read(bill_file) if r.out_trade_no == order_id]
+    assert sorted(r.is_refund for r in rows) == [False, True]
+
+
+def test_a_bill_whose_download_does_not_match_its_sha1_is_refused(platform, tmp_path, monkeypatch):
+    from hospital.errors import UpstreamUnavailable
+
+    a_paid_and_refunded_order(platform)
+    monkeypatch.setattr(platform.wechatpay, "bill_tokens", _Tampered(platform.wechatpay.bill_tokens))
+
+    with (tmp_path / "bill.csv").open("wb") as into, pytest.raises(UpstreamUnavailable, match="SHA1"):
+        v3_client(platform).download_trade_bill(dt.datetime.now(CST).date(), into, "ALL", False)
+
+
+def test_a_day_without_trades_is_no_bill_and_nothing_is_written(platform, tmp_path):
+    with (tmp_path / "bill.csv").open("wb") as into:
+        assert v3_client(platform).download_trade_bill(dt.date(2026, 1, 1), into) is False
+    assert (tmp_path / "bill.csv").read_bytes() == b""
+
+
+class _Tampered(dict):
+    """The simulator's download store, handing out each file with one byte changed."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def __setitem__(self, key, value):
+        self.inner[key] = value[:-1] + (b"X" if value[-1:] != b"X" else b"Y")
+
+    def get(self, key, default=None):
+        return self.inner.get(key, default)
