@@ -38,6 +38,13 @@ def back_office(functions, token, method, path, body=None, resource=None, params
                                                                 resource=resource, path_parameters=params))
 
 
+def suspend(functions, token, doctor, day, slot_ids, reason="停诊"):
+    """The back office suspends `slot_ids` of the doctor's `day`: (status, answer)."""
+    return back_office(functions, token, "POST", "/admin/outpatient/suspensions",
+                       {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(), "slot_ids": slot_ids,
+                        "reason": reason})
+
+
 def progress(functions, token, suspension_id):
     return back_office(functions, token, "GET", f"/admin/outpatient/suspensions/{suspension_id}",
                        resource="/admin/outpatient/suspensions/{suspension_id}",
@@ -94,9 +101,7 @@ def test_exactly_the_booked_registrations_in_the_slots_are_told_cancelled_and_re
     token = admin(platform)
     suspended = [*doctor["slots"][:2], doctor["slots"][3]]
 
-    status, suspension = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
-                                     {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
-                                      "slot_ids": suspended, "reason": "医生外出会诊"})
+    status, suspension = suspend(functions, token, doctor, day, suspended, "医生外出会诊")
     assert status == 201, suspension
     run_through(platform, functions, token, suspension["suspension_id"])
 
@@ -120,9 +125,7 @@ def test_exactly_the_booked_registrations_in_the_slots_are_told_cancelled_and_re
     assert notices_to(platform, outside[0]) == [] and notices_to(platform, unpaid[0]) == []
 
     # The same suspension again, and every message of it twice: nothing happens twice.
-    status, again = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
-                                {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
-                                 "slot_ids": list(reversed(suspended)), "reason": "医生外出会诊"})
+    status, again = suspend(functions, token, doctor, day, list(reversed(suspended)), "医生外出会诊")
     assert status == 200 and again["suspension_id"] == suspension["suspension_id"]
     from hospital.outpatient import suspensions
 
@@ -150,9 +153,7 @@ def test_a_refused_notice_is_recorded_and_listed_for_a_phone_call(db, platform, 
     platform.wechat.refuse(openid)
     token = admin(platform)
 
-    _, suspension = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
-                                {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
-                                 "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+    _, suspension = suspend(functions, token, doctor, day, [doctor["slots"][0]])
     run_through(platform, functions, token, suspension["suspension_id"])
 
     _, seen = progress(functions, token, suspension["suspension_id"])
@@ -194,9 +195,7 @@ def test_a_slot_suspended_in_the_back_office_cannot_be_booked(db, platform, func
     day = hospital_today() + dt.timedelta(days=2)
     doctor = doctor_with_slots(platform, day)
     token = admin(platform)
-    status, _ = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
-                            {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
-                             "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+    status, _ = suspend(functions, token, doctor, day, [doctor["slots"][0]])
     assert status == 201
     _, patient_token = make_patient(platform)
     _, card = bind(functions, patient_token, archive(platform))
@@ -240,9 +239,7 @@ def test_a_registration_paid_but_not_yet_confirmed_is_cancelled_once_the_his_con
     patient_pays(platform, held["order_id"])
     wait_status(held["order_id"], "paid")  # the HIS is not yet told: its confirmation is still queued
     token = admin(platform)
-    _, suspension = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
-                                {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
-                                 "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+    _, suspension = suspend(functions, token, doctor, day, [doctor["slots"][0]])
 
     assert suspensions.find(suspension["suspension_id"]) == 1
     assert suspensions.handle(suspension["suspension_id"], held["registration_id"]) == "waiting"
@@ -265,9 +262,7 @@ def test_a_payment_confirmed_after_the_suspension_was_looked_into_is_found_by_th
     doctor = doctor_with_slots(platform, day)
     openid, patient_token, held = patient_booked(platform, functions, doctor, 0, paid=False)  # held, unpaid
     token = admin(platform)
-    _, suspension = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
-                                {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
-                                 "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+    _, suspension = suspend(functions, token, doctor, day, [doctor["slots"][0]])
     deliver_queued(platform, functions, "OutpatientEventsQueue")
     assert progress(functions, token, suspension["suspension_id"])[1]["found"] == 0
     # The patient pays within the hold; the HIS, which never heard of our suspension, confirms.
@@ -292,9 +287,7 @@ def test_two_suspensions_of_one_slot_tell_its_patient_once(db, platform, functio
     doctor = doctor_with_slots(platform, day)
     openid, patient_token, held = patient_booked(platform, functions, doctor, 0)
     token = admin(platform)
-    _, first = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
-                           {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
-                            "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+    _, first = suspend(functions, token, doctor, day, [doctor["slots"][0]])
     platform.his.suspend(doctor["doctor_code"], day, [doctor["slots"][0], doctor["slots"][1]], "停诊",
                          suspension_id=f"SU{uuid.uuid4().hex[:8]}")
     sweeper.run()  # the HIS's own suspension of the same slot arrives by the feed
@@ -317,9 +310,7 @@ def test_a_registration_the_his_would_not_let_go_is_not_taken_up_again(db, platf
     reg_no = registration(functions, patient_token, held["registration_id"])[1]["reg_no"]
     platform.his.attach_charges(reg_no)
     token = admin(platform)
-    _, suspension = back_office(functions, token, "POST", "/admin/outpatient/suspensions",
-                                {"doctor_code": doctor["doctor_code"], "visit_date": day.isoformat(),
-                                 "slot_ids": [doctor["slots"][0]], "reason": "停诊"})
+    _, suspension = suspend(functions, token, doctor, day, [doctor["slots"][0]])
     run_through(platform, functions, token, suspension["suspension_id"])
     seen = progress(functions, token, suspension["suspension_id"])[1]
     assert seen["failed"] == 1 and seen["failures"][0]["registration_id"] == held["registration_id"]

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import AppError, Conflict, NotFound, UpstreamUnavailable
-from hospital.outpatient import cards, registrations
+from hospital.outpatient import cards, his_answers, registrations
 from hospital.outpatient import registration_rules as rules
 from hospital.timeutil import utcnow
 
@@ -189,14 +189,8 @@ def _abandon(conn, registration_id: str, why: str) -> None:
 # ---- the HIS ------------------------------------------------------------------------------
 
 def _slot(hospital, doctor_code: str, visit_date: dt.date, slot_id: str):
-    from hospital.adapters import his
-
-    try:
-        found = hospital.slots(doctor_code, visit_date, visit_date)
-    except his.HisRefused as exc:
-        if exc.code == "E_NO_DOCTOR":
-            raise NotFound("no such doctor", field="doctor_code") from None
-        raise UpstreamUnavailable(f"the HIS refused the slot query ({exc.code})") from None
+    found = his_answers.ask(lambda: hospital.slots(doctor_code, visit_date, visit_date), "the slot query",
+                            {"E_NO_DOCTOR": NotFound("no such doctor", field="doctor_code")})
     for slot in found:
         if slot.slot_id == slot_id:
             return slot
@@ -204,13 +198,9 @@ def _slot(hospital, doctor_code: str, visit_date: dt.date, slot_id: str):
 
 
 def _doctor(hospital, dept_code: str, doctor_code: str):
-    from hospital.adapters import his
-
-    try:
-        doctor = next((d for d in hospital.doctors(dept_code) if d.doctor_code == doctor_code), None)
-        dept_name = next((d.name for d in hospital.departments() if d.dept_code == dept_code), dept_code)
-    except his.HisRefused as exc:
-        raise UpstreamUnavailable(f"the HIS refused the doctor query ({exc.code})") from None
+    doctors = his_answers.ask(lambda: hospital.doctors(dept_code), "the doctor query")
+    departments = his_answers.ask(hospital.departments, "the department query")
+    doctor = next((d for d in doctors if d.doctor_code == doctor_code), None)
     if doctor is None:
         raise UpstreamUnavailable("the HIS lists a slot of a doctor it does not know")
-    return doctor, dept_name
+    return doctor, next((d.name for d in departments if d.dept_code == dept_code), dept_code)

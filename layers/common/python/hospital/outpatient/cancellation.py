@@ -25,9 +25,9 @@ import sqlalchemy as sa
 
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.errors import Conflict, NotFound, UpstreamUnavailable
+from hospital.errors import Conflict, NotFound
+from hospital.outpatient import his_answers, registrations
 from hospital.outpatient import registration_rules as rules
-from hospital.outpatient import registrations
 from hospital.timeutil import utcnow
 from hospital.unit_of_work import unit_of_work
 
@@ -64,13 +64,9 @@ def cancel(principal, registration_id: str, reason: str | None) -> dict:
     if refusal:
         raise Conflict(refusal.message, field="registration_id", code=refusal.code)
     reg_no = _reg_no(row)
-    try:
-        check = his.client().cancel_check(reg_no)
-    except his.HisRefused as exc:
-        if exc.code == "E_NO_REG":
-            raise Conflict("the hospital's system does not know this registration; please ask at the hospital",
-                           field="registration_id", code="his_unknown_registration") from None
-        raise UpstreamUnavailable(f"the HIS refused the cancellation check ({exc.code})") from None
+    check = his_answers.ask(lambda: his.client().cancel_check(reg_no), "the cancellation check", {
+        "E_NO_REG": Conflict("the hospital's system does not know this registration; please ask at the hospital",
+                             field="registration_id", code="his_unknown_registration")})
     if not check.cancellable:
         code, message = _HIS_REASONS.get(check.reason or "", _HIS_REFUSED)
         raise Conflict(message, field="registration_id", code=code)

@@ -18,8 +18,8 @@ from hospital import crypto, settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, UpstreamUnavailable
+from hospital.outpatient import his_answers, registrations
 from hospital.outpatient import registration_rules as rules
-from hospital.outpatient import registrations
 from hospital.timeutil import iso_utc, utcnow
 
 log = logging.getLogger("hospital.outpatient")
@@ -42,28 +42,21 @@ def bind(principal, binding) -> tuple[dict, bool]:
     from hospital.adapters import his
 
     hospital = his.client()
-    try:
-        archive = hospital.find_archive(binding.name, binding.id_no, binding.phone)
-    except his.HisRefused as exc:
-        if exc.code == "E_NO_ARCHIVE":
-            raise NotFound("the hospital has no record with this identity card number; please register at a "
-                           "hospital window first", field="id_no", code="no_archive") from None
-        if exc.code == "E_ARCHIVE_MISMATCH":
-            raise Conflict("the name or phone number does not match the hospital's record", field="name",
-                           code="archive_mismatch") from None
-        raise UpstreamUnavailable(f"the HIS refused the archive lookup ({exc.code})") from None
+    archive = his_answers.ask(lambda: hospital.find_archive(binding.name, binding.id_no, binding.phone),
+                              "the archive lookup", {
+        "E_NO_ARCHIVE": NotFound("the hospital has no record with this identity card number; please register at a "
+                                 "hospital window first", field="id_no", code="no_archive"),
+        "E_ARCHIVE_MISMATCH": Conflict("the name or phone number does not match the hospital's record", field="name",
+                                       code="archive_mismatch")})
     card_hash = crypto.lookup_hash(archive.card_no, "card_no")
     with transaction() as conn:
         held, earlier_id = _bindable(conn, principal, card_hash)
     if held is not None:
         return _view(held), False
-    try:
-        hospital.bind_card(archive.patient_id, archive.card_no, _channel_user(principal))
-    except his.HisRefused as exc:
-        if exc.code == "E_NO_ARCHIVE":  # the archive it just found is not one it will bind
-            raise Conflict("the hospital would not bind this card; please ask at a hospital window",
-                           field="id_no", code="card_not_bindable") from None
-        raise UpstreamUnavailable(f"the HIS refused to bind the card ({exc.code})") from None
+    his_answers.ask(lambda: hospital.bind_card(archive.patient_id, archive.card_no, _channel_user(principal)),
+                    "to bind the card", {  # E_NO_ARCHIVE: the archive it just found is not one it will bind
+        "E_NO_ARCHIVE": Conflict("the hospital would not bind this card; please ask at a hospital window",
+                                 field="id_no", code="card_not_bindable")})
     # The same card bound once and unbound since keeps its row (and id): sealed for that id.
     card_id = earlier_id or uuid.uuid4().hex
     sealed = {"card_no_enc": crypto.encrypt(archive.card_no, _ctx(card_id, "card_no")),

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 
 from hospital.db import transaction
-from hospital.errors import NotFound, UpstreamUnavailable, ValidationFailed
+from hospital.errors import NotFound, ValidationFailed
+from hospital.outpatient import his_answers, registrations
 from hospital.outpatient import registration_rules as rules
-from hospital.outpatient import registrations
 from hospital.timeutil import utcnow
 
 MAX_DAYS = 14  # the HIS answers at most two weeks of slots at once
@@ -18,19 +18,15 @@ MAX_DAYS = 14  # the HIS answers at most two weeks of slots at once
 def departments() -> list[dict]:
     from hospital.adapters import his
 
-    found = _ask(lambda: his.client().departments())
+    found = his_answers.ask(lambda: his.client().departments(), "the department query")
     return [{"dept_code": d.dept_code, "name": d.name, "intro": d.intro} for d in found]
 
 
 def doctors(dept_code: str) -> list[dict]:
     from hospital.adapters import his
 
-    try:
-        found = his.client().doctors(dept_code)
-    except his.HisRefused as exc:
-        if exc.code == "E_NO_DEPT":
-            raise NotFound("no such department", field="dept_code") from None
-        raise UpstreamUnavailable(f"the HIS refused the doctor query ({exc.code})") from None
+    found = his_answers.ask(lambda: his.client().doctors(dept_code), "the doctor query",
+                            {"E_NO_DEPT": NotFound("no such department", field="dept_code")})
     return [doctor_view(d) for d in found]
 
 
@@ -42,12 +38,8 @@ def slots(doctor_code: str, date_from: dt.date, date_to: dt.date) -> list[dict]:
         raise ValidationFailed(f"date_from must be today ({today.isoformat()}) or later", field="date_from")
     if date_to < date_from or (date_to - date_from).days >= MAX_DAYS:
         raise ValidationFailed(f"date_to must be from date_from to {MAX_DAYS - 1} days after it", field="date_to")
-    try:
-        found = his.client().slots(doctor_code, date_from, date_to)
-    except his.HisRefused as exc:
-        if exc.code == "E_NO_DOCTOR":
-            raise NotFound("no such doctor", field="doctor_code") from None
-        raise UpstreamUnavailable(f"the HIS refused the slot query ({exc.code})") from None
+    found = his_answers.ask(lambda: his.client().slots(doctor_code, date_from, date_to), "the slot query",
+                            {"E_NO_DOCTOR": NotFound("no such doctor", field="doctor_code")})
     with transaction() as conn:  # suspended here before the HIS heard of it
         suspended = {slot_id for day in {s.visit_date for s in found}
                      for slot_id in registrations.suspended_slots(conn, doctor_code, day)}
@@ -65,12 +57,3 @@ def slot_view(slot, suspended: bool = False) -> dict:
     return {"slot_id": slot.slot_id, "doctor_code": slot.doctor_code, "dept_code": slot.dept_code,
             "visit_date": slot.visit_date.isoformat(), "start": slot.start, "end": slot.end,
             "fee_fen": slot.fee_fen, "status": status, "available": status == "free"}
-
-
-def _ask(call):
-    from hospital.adapters import his
-
-    try:
-        return call()
-    except his.HisRefused as exc:
-        raise UpstreamUnavailable(f"the HIS refused the query ({exc.code})") from None

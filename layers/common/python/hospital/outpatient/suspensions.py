@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from hospital import audit
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.errors import Conflict, NotFound, UpstreamUnavailable
-from hospital.outpatient import messages, notices, registrations
+from hospital.errors import Conflict, NotFound
+from hospital.outpatient import his_answers, messages, notices, registrations
 from hospital.outpatient import registration_rules as rules
 from hospital.timeutil import iso_utc, utcnow
 from hospital.unit_of_work import unit_of_work
@@ -46,12 +46,9 @@ def suspend(principal, doctor_code: str, visit_date: dt.date, slot_ids: list[str
     none are named). Returns (suspension, created); the same slots again return the first."""
     from hospital.adapters import his
 
-    try:
-        day = {slot.slot_id for slot in his.client().slots(doctor_code, visit_date, visit_date)}
-    except his.HisRefused as exc:
-        if exc.code == "E_NO_DOCTOR":
-            raise NotFound("no such doctor", field="doctor_code") from None
-        raise UpstreamUnavailable(f"the HIS refused the slot query ({exc.code})") from None
+    day = {slot.slot_id for slot in his_answers.ask(lambda: his.client().slots(doctor_code, visit_date, visit_date),
+                                                   "the slot query",
+                                                   {"E_NO_DOCTOR": NotFound("no such doctor", field="doctor_code")})}
     unknown = sorted(set(slot_ids) - day)
     if unknown:
         raise NotFound(f"the doctor has no slot {unknown[0]} on {visit_date.isoformat()}", field="slot_ids")
