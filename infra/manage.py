@@ -5,6 +5,9 @@
   python -m infra.manage disable-user USER_ID        # every session ends; enable-user USER_ID undoes it
   python -m infra.manage revoke-sessions USER_ID     # sign the user out everywhere
   python -m infra.manage add-vehicle CALL_SIGN PLATE  # an ambulance that can be dispatched
+  python -m infra.manage reconcile --date YYYY-MM-DD [--bill-file PATH ...]
+                                                     # reconcile a day now (AD1); with bill files, the
+                                                     # WeChat Pay part from them instead of downloading
   python -m infra.manage wechatpay list|add-merchant|import-platform-cert|import-platform-key|validate
                                                      # WeChat Pay merchants and keys (infra/manage_wechatpay.py)
 
@@ -36,8 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     vehicle = commands.add_parser("add-vehicle", help="register an ambulance")
     vehicle.add_argument("call_sign")
     vehicle.add_argument("plate")
+    reconcile = commands.add_parser("reconcile", help="reconcile one day now")
+    reconcile.add_argument("--date", required=True, help="the day, YYYY-MM-DD (Beijing)")
+    reconcile.add_argument("--bill-file", action="append", dest="bill_files", metavar="PATH",
+                           help="a WeChat Pay bill file of the day (repeat for several merchants)")
     manage_wechatpay.add_parser(commands)
     args = parser.parse_args(argv)
+
+    if args.command == "reconcile":
+        return _reconcile(args)
 
     if args.command == "wechatpay":
         return manage_wechatpay.run(args)
@@ -50,6 +60,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return _user_command(args)
+
+
+def _reconcile(args) -> int:
+    import datetime as dt
+    import json
+
+    from hospital.errors import AppError
+    from hospital.reconciliation import findings
+
+    try:
+        day = dt.date.fromisoformat(args.date)
+    except ValueError:
+        print("--date must be a date like 2026-11-30", file=sys.stderr)
+        return 2
+    try:
+        result = findings.start(None, day, bill_files=args.bill_files, trigger="command")
+    except AppError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0 if result["status"] == "done" else 1
 
 
 def _user_command(args) -> int:

@@ -159,6 +159,9 @@ ENTRIES = {
     "payments/ledger.py": {"entries"},  # finance's read of an order's entries
     "payments/payers.py": set(),
     "payments/admin.py": {"anomalies", "resolve", "order", "refund", "ledger_check"},
+    # ---- reconciliation ----------------------------------------------------------------------------------
+    "reconciliation/runs.py": {"claim", "renew", "finish", "_stop", "run_view", "due"},
+    "reconciliation/findings.py": {"listing", "detail", "export_csv", "resolve", "run_listing", "run_detail"},
     "payments/checkout.py": {"pay"},  # reads the order; the channel opens the payment
     "payments/orders.py": {"create", "get_view", "list_own"},  # create asks the HIS first
     "payments/credit_care.py": {"enrol", "status", "withdraw", "handle_callback",  # the provider asked between

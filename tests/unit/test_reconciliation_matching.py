@@ -1,11 +1,13 @@
-"""Three-way matching of a day (AD1) without a database: every finding kind, nothing reported
-for what matches, a payment just before midnight carried to the next day and matched there."""
+"""Matching a day (AD1) without a database: every finding kind, nothing reported for what
+matches, a payment just before midnight carried to the next day and matched there, an entry
+booked just before midnight that we hold just after it matched once."""
 import datetime as dt
 
 from hospital.adapters.wechatpay_bill import BillRow
 from hospital.reconciliation import matching_rules as m
 
 DAY = dt.date(2026, 11, 30)
+NEXT = DAY + dt.timedelta(days=1)
 MCH, APP = "1900000109", "wx-service-account"
 
 
@@ -25,84 +27,122 @@ def row(out_trade_no, amount_fen, *, refund_no="", refund_fen=None, state="SUCCE
                    order_fen=0 if refund else amount_fen, requested_refund_fen=refund_fen if refund else 0)
 
 
-def ours(key, amount_fen, *, kind=m.PAYMENT, status="confirmed", at=dt.datetime(2026, 11, 30, 12), order_id=None,
-         his_confirmed=True, mchid=MCH, appid=APP):
-    return m.Ours(kind, key, order_id or key, amount_fen, status, mchid, appid, at, his_confirmed)
+def bill(*rows):
+    return [m.from_bill_row(r) for r in rows]
 
 
-def his(order_id, amount_fen):
-    return m.HisEntry(m.PAYMENT, order_id, amount_fen)
+def ours(key, amount_fen, *, kind=m.PAYMENT, status="confirmed", order_id=None, due=DAY, late=False, early=False,
+         mchid=MCH, appid=APP):
+    return m.Ours(kind, key, order_id or key, amount_fen, status, due, late, early, mchid, appid)
 
 
-def kinds(result):
-    return sorted((f.kind, f.source, f.key) for f in result.findings)
+def his_entry(order_id, amount_fen):
+    return m.Theirs(m.PAYMENT, order_id, amount_fen, "paid", True, "R" + order_id)
 
 
-def test_a_day_that_agrees_three_ways_reports_nothing():
+def his_ours(key, amount_fen, **kw):
+    return ours(key, amount_fen, mchid="", appid="", **kw)
+
+
+def kinds(*results):
+    return sorted((f.kind, f.source, f.key) for r in results for f in r.findings)
+
+
+def test_a_day_that_agrees_with_the_bill_and_the_his_reports_nothing():
     mine = {"o1": ours("o1", 2500), "o2": ours("o2", 5000, status="refunded"),
-            "RF1": ours("RF1", 5000, kind=m.REFUND, status="success", order_id="o2")}
-    result = m.match([row("o1", 2500), row("o2", 5000), row("o2", 0, refund_no="RF1", refund_fen=5000)], mine,
-                     {"o1": his("o1", 2500), "o2": his("o2", 5000)}, day=DAY)
+            "RF1": ours("RF1", 5000, kind=m.REFUND, status="succeeded", order_id="o2")}
+    rows = bill(row("o1", 2500), row("o2", 5000), row("o2", 0, refund_no="RF1", refund_fen=5000))
+    result = m.match(m.WECHATPAY, rows, mine)
+    his = m.match(m.HIS, [his_entry("o1", 2500), his_entry("o2", 5000)],
+                  {"o1": his_ours("o1", 2500), "o2": his_ours("o2", 5000, status="refunded")})
 
-    assert result.findings == [] and result.matched == 3 and result.rows == 3 and result.carried_out == {}
+    assert result.findings == [] and result.matched == 3 and result.entries == 3 and result.carried_out == []
+    assert his.findings == [] and his.matched == 2 and his.unexpected == []
 
 
 def test_every_kind_of_discrepancy_is_found_once():
     mine = {
-        "o-ours-only": ours("o-ours-only", 1000, at=dt.datetime(2026, 11, 30, 9)),
+        "o-ours-only": ours("o-ours-only", 1000),
         "o-amount": ours("o-amount", 2500),
         "o-status": ours("o-status", 2500, status="closed"),
         "o-merchant": ours("o-merchant", 2500, mchid="1900000110"),
-        "o-his-missing": ours("o-his-missing", 3000),
-        "o-his-amount": ours("o-his-amount", 3000),
+        "o-not-paid": ours("o-not-paid", 2500),
         "RF-status": ours("RF-status", 500, kind=m.REFUND, status="abnormal", order_id="o-amount"),
     }
-    bill = [row("o-bill-only", 800), row("o-amount", 2600), row("o-status", 2500), row("o-merchant", 2500),
-            row("o-his-missing", 3000), row("o-his-amount", 3000), row("o-fee", 10000, fee=61),
-            row("o-amount", 0, refund_no="RF-status", refund_fen=500)]
-    ledger = {k: his(k, 2500) for k in ("o-amount", "o-status", "o-merchant")}
-    ledger["o-his-amount"] = his("o-his-amount", 2999)
-    ledger["o-his-unknown"] = his("o-his-unknown", 700)
+    provider = m.match(m.WECHATPAY, bill(
+        row("o-bill-only", 800), row("o-amount", 2600), row("o-status", 2500), row("o-merchant", 2500),
+        row("o-fee", 10000, fee=61), row("o-not-paid", 2500, state="NOTPAY"),
+        row("o-amount", 0, refund_no="RF-status", refund_fen=500)), mine)
+    found, taken = m.settle(m.WECHATPAY, provider.unexpected, {}, DAY)
+    his = m.match(m.HIS, [his_entry("o-his-amount", 2999), his_entry("o-his-unknown", 700)],
+                  {"o-his-missing": his_ours("o-his-missing", 3000), "o-his-amount": his_ours("o-his-amount", 3000)})
+    his_found, _ = m.settle(m.HIS, his.unexpected, {}, DAY)
 
-    result = m.match(bill, mine, ledger, day=DAY)
-
-    assert kinds(result) == sorted([
-        ("missing_ours", "provider", "o-bill-only"),
-        ("missing_ours", "provider", "o-fee"),           # not ours either
-        ("fee_mismatch", "provider", "o-fee"),           # 0.60% of 100.00 is 0.60, the bill says 0.61
-        ("amount_mismatch", "provider", "o-amount"),
-        ("status_mismatch", "provider", "o-status"),
-        ("merchant_mismatch", "provider", "o-merchant"),
-        ("status_mismatch", "provider", "RF-status"),
-        ("missing_provider", "provider", "o-ours-only"),
+    assert taken == []
+    assert sorted((f.kind, f.source, f.key) for f in provider.findings + found + his.findings + his_found) == sorted([
+        ("missing_ours", "wechatpay", "o-bill-only"),
+        ("missing_ours", "wechatpay", "o-fee"),           # not ours either
+        ("fee_mismatch", "wechatpay", "o-fee"),           # 0.60% of 100.00 is 0.60, the bill says 0.61
+        ("amount_mismatch", "wechatpay", "o-amount"),
+        ("status_mismatch", "wechatpay", "o-status"),     # paid there, closed here
+        ("status_mismatch", "wechatpay", "o-not-paid"),   # paid here, not there
+        ("merchant_mismatch", "wechatpay", "o-merchant"),
+        ("status_mismatch", "wechatpay", "RF-status"),
+        ("missing_provider", "wechatpay", "o-ours-only"),
         ("missing_his", "his", "o-his-missing"),
         ("amount_mismatch", "his", "o-his-amount"),
         ("missing_ours", "his", "o-his-unknown"),
-        ("missing_his", "his", "o-ours-only"),
     ])
-    amount = next(f for f in result.findings if f.kind == "amount_mismatch" and f.source == "provider")
-    assert (amount.ours_fen, amount.theirs_fen) == (2500, 2600)
+    amount = next(f for f in provider.findings if f.kind == "amount_mismatch")
+    assert (amount.ours_fen, amount.theirs_fen, amount.order_id) == (2500, 2600, "o-amount")
+    assert {f.fingerprint for f in provider.findings} >= {"wechatpay:amount_mismatch:payment:o-amount"}
 
 
 def test_a_payment_just_before_midnight_is_carried_over_and_matched_the_next_day():
-    late = ours("o-late", 2500, at=dt.datetime(2026, 11, 30, 23, 55))
-    early = ours("o-early", 2500, at=dt.datetime(2026, 11, 30, 23, 49))  # outside the window: reported
+    late = ours("o-late", 2500, late=True)
+    early = ours("o-early", 2500)  # 23:49, outside the window: reported
 
-    first = m.match([], {"o-late": late, "o-early": early}, {"o-late": his("o-late", 2500),
-                                                            "o-early": his("o-early", 2500)}, day=DAY)
-    assert kinds(first) == [("missing_provider", "provider", "o-early")]
-    assert set(first.carried_out) == {"o-late"}
+    first = m.match(m.WECHATPAY, [], {"o-late": late, "o-early": early})
+    assert kinds(first) == [("missing_provider", "wechatpay", "o-early")]
+    assert first.carried_out == [late]
 
-    second = m.match([row("o-late", 2500)], {}, {}, day=DAY + dt.timedelta(days=1), carried_in=first.carried_out)
+    carried = {mine.key: mine for mine in first.carried_out}
+    second = m.match(m.WECHATPAY, bill(row("o-late", 2500)), {}, carried)
     assert second.findings == [] and second.matched == 1
 
-    third = m.match([], {}, {}, day=DAY + dt.timedelta(days=1), carried_in=first.carried_out)
-    assert kinds(third) == [("missing_provider", "provider", "o-late")]  # the next day's bill lacks it too
+    third = m.match(m.WECHATPAY, [], {}, carried)
+    assert kinds(third) == [("missing_provider", "wechatpay", "o-late")]  # the next day's bill lacks it too
+    assert "carried over from 2026-11-30" in third.findings[0].detail
 
 
-def test_a_payment_the_his_never_confirmed_is_not_missing_there():
-    result = m.match([row("o1", 2500)], {"o1": ours("o1", 2500, status="paid", his_confirmed=False)}, {}, day=DAY)
+def test_an_entry_booked_just_before_midnight_that_we_hold_just_after_is_matched_once():
+    ours_next_day = his_ours("o-x", 2500, due=NEXT, early=True)
+    today = m.match(m.HIS, [his_entry("o-x", 2500)], {})
+    found, taken = m.settle(m.HIS, today.unexpected, {"o-x": ours_next_day}, DAY)
+    assert found == [] and taken == [ours_next_day]
+
+    tomorrow = m.match(m.HIS, [], {"o-x": ours_next_day}, taken=frozenset({"o-x"}))
+    assert tomorrow.findings == []
+
+    # An entry of ours on a day far from the statement's is reported, saying which day.
+    far = his_ours("o-y", 2500, due=NEXT)
+    found, taken = m.settle(m.HIS, [his_entry("o-y", 2500)], {"o-y": far}, DAY)
+    assert [(f.kind, f.key) for f in found] == [("missing_ours", "o-y")] and taken == []
+    assert "ours is of 2026-12-01" in found[0].detail
+
+
+def test_a_refund_row_counts_whatever_status_it_printed():
+    mine = {"RF1": ours("RF1", 500, kind=m.REFUND, status="processing", order_id="o1")}
+    result = m.match(m.WECHATPAY, bill(row("o1", 0, refund_no="RF1", refund_fen=500, refund_status="PROCESSING")), mine)
     assert result.findings == []
+
+
+def test_the_midnight_windows():
+    tz = dt.timezone(dt.timedelta(hours=8))
+    assert m.windows(dt.datetime(2026, 11, 30, 23, 50, tzinfo=tz)) == (True, False)
+    assert m.windows(dt.datetime(2026, 11, 30, 23, 49, 59, tzinfo=tz)) == (False, False)
+    assert m.windows(dt.datetime(2026, 11, 30, 0, 9, 59, tzinfo=tz)) == (False, True)
+    assert m.windows(dt.datetime(2026, 11, 30, 0, 10, tzinfo=tz)) == (False, False)
 
 
 def test_fees_follow_the_rate_rounded_half_up_to_the_fen_and_negative_on_refunds():

@@ -529,3 +529,85 @@ his_feed_cursors = sa.Table(
     sa.Column("cursor", sa.String(200), nullable=False),
     sa.Column("updated_at", Time, nullable=False),
 )
+
+
+# ---- reconciliation (AD1): one run writes a day at a time; findings for finance ---------
+
+# A day's reconciliation as a whole: who may write it now (a lease), and when to try again.
+reconciliation_days = sa.Table(
+    "reconciliation_days", metadata,
+    sa.Column("bill_date", sa.Date(), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),          # running, waiting, done, failed
+    sa.Column("lease_token", sa.String(32), nullable=True),
+    sa.Column("lease_until", Time, nullable=True),
+    sa.Column("last_run_id", Id, nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_try_at", Time, nullable=True),              # waiting or failed: when to run again
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_reconciliation_days_status_next", "status", "next_try_at"),
+)
+
+reconciliation_runs = sa.Table(
+    "reconciliation_runs", metadata,
+    _pk(),
+    sa.Column("bill_date", sa.Date(), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),         # schedule, back_office, command, upload
+    sa.Column("requested_by", Id, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),          # running, done, waiting, failed
+    # Each input: source, name, sha256, bytes, entries (what was reconciled, for audits).
+    sa.Column("inputs", sa.JSON(), nullable=True),
+    sa.Column("counts", sa.JSON(), nullable=True),               # entries, matched, findings by kind
+    sa.Column("error", sa.String(300), nullable=True),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("finished_at", Time, nullable=True),
+    sa.Index("ix_reconciliation_runs_date", "bill_date", "id"),
+)
+
+# One row per discrepancy of a day; a rerun of the day keeps the row of a finding it finds
+# again (and its resolution), adds new ones and drops open ones it no longer finds.
+reconciliation_findings = sa.Table(
+    "reconciliation_findings", metadata,
+    _pk(),
+    sa.Column("bill_date", sa.Date(), nullable=False),
+    sa.Column("fingerprint", Exact(160), nullable=False),
+    sa.Column("run_id", Id, nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("source", sa.String(24), nullable=False),          # wechatpay, medical_insurance, credit, his
+    sa.Column("trade", sa.String(8), nullable=False),            # payment, refund
+    sa.Column("trade_key", Exact(64), nullable=False),           # out_trade_no / out_refund_no
+    sa.Column("order_id", sa.String(64), nullable=True),
+    sa.Column("ours_fen", sa.BigInteger(), nullable=True),
+    sa.Column("theirs_fen", sa.BigInteger(), nullable=True),
+    sa.Column("detail", sa.String(300), nullable=False, server_default=""),
+    sa.Column("status", sa.String(12), nullable=False),          # open, resolved
+    sa.Column("resolved_at", Time, nullable=True),
+    sa.Column("resolved_by", Id, nullable=True),
+    sa.Column("resolution", sa.String(500), nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.UniqueConstraint("bill_date", "fingerprint"),
+    sa.Index("ix_reconciliation_findings_date_kind", "bill_date", "kind", "status"),
+)
+
+# Trades a day's run left for the next day (carried: expected there) or took from it (taken:
+# booked a little early, not expected there again).
+reconciliation_carry_overs = sa.Table(
+    "reconciliation_carry_overs", metadata,
+    sa.Column("into_date", sa.Date(), primary_key=True),
+    sa.Column("source", sa.String(24), primary_key=True),
+    sa.Column("trade_key", Exact(64), primary_key=True),
+    sa.Column("direction", sa.String(8), nullable=False),        # carried, taken
+    sa.Column("from_date", sa.Date(), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("mchid", sa.String(32), nullable=False, server_default=""),
+    sa.Column("appid", sa.String(64), nullable=False, server_default=""),
+    sa.Column("run_id", Id, nullable=False),
+)
+
+# A day's trades are read by the time the counterpart booked them.
+sa.Index("ix_payment_orders_paid_at", payment_orders.c.paid_at)
+sa.Index("ix_payment_orders_his_confirmed_at", payment_orders.c.his_confirmed_at)
+sa.Index("ix_payment_refunds_created_at", payment_refunds.c.created_at)

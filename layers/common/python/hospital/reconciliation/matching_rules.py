@@ -1,19 +1,23 @@
-"""Three-way matching of one day (AD1), as pure rules: the provider's bill rows, streamed, against
-our day (payments and refunds, keyed by our out_trade_no / out_refund_no) and the HIS's day
-(keyed by our order id, which the HIS knows as pay_order_no).
+"""Matching one day (AD1), as pure rules: each counterpart's statement of the day (a provider's
+bill or statement, or the HIS's ledger), read entry by entry, against what we expect that
+counterpart to have booked on that day.
 
 Every discrepancy becomes one Finding of a kind:
-- missing_ours: the provider (or the HIS) has a trade we do not;
-- missing_provider: we have a payment or refund the provider's bill does not;
-- missing_his: a payment the HIS confirmed to us is not in the HIS's ledger;
+- missing_ours: the counterpart has a trade we do not;
+- missing_provider / missing_his: we have a trade the provider's statement (or the HIS's
+  ledger) does not;
 - amount_mismatch, status_mismatch, merchant_mismatch (merchant or app id);
 - fee_mismatch: the bill's fee is not its rate applied to its amount, rounded to the fen.
-A payment of ours in the last CARRY_WINDOW before midnight that the bill does not have yet is
-not reported: it is carried over to the next day's run (`carried_out`), and a bill row of the
-next day that matches a carried-in trade is matched, not reported twice.
 
-Our side and the HIS's side are held as dicts (a day of them); the bill is read row by row and
-never held. No I/O here: the caller loads the sides and stores the findings.
+Midnight: a trade of ours in the last CARRY_WINDOW of the day that the counterpart does not
+have is not reported; it is carried over (`carried_out`) and expected on the next day, where
+it is matched or, if still absent, reported once. The other way round, a counterpart's entry of
+the day that we expect on the next day within CARRY_WINDOW after midnight (clocks differ) is
+matched now and `taken`: the next day's run does not expect it again.
+
+Our side is held as a dict of compact records (a day of them); the statement is read entry by
+entry and never held. No I/O here: the caller loads our side, streams the statements, looks
+up the few entries we did not expect (`unexpected`), and stores the findings.
 """
 from __future__ import annotations
 
@@ -24,9 +28,12 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 PAYMENT, REFUND = "payment", "refund"
 CARRY_WINDOW = dt.timedelta(minutes=10)
+# Counterparts: the payment providers' statements and the HIS's ledger.
+WECHATPAY, MEDICAL_INSURANCE, CREDIT, HIS = "wechatpay", "medical_insurance", "credit", "his"
+SOURCES = (WECHATPAY, MEDICAL_INSURANCE, CREDIT, HIS)
 # Our states in which the provider has the money (payment) or has been asked for it back (refund).
 PAID_STATES = frozenset({"paid", "confirmed", "his_failed", "refund_pending", "refunded"})
-REFUND_STATES = frozenset({"processing", "success"})
+REFUND_STATES = frozenset({"processing", "succeeded"})
 
 MISSING_OURS, MISSING_PROVIDER, MISSING_HIS = "missing_ours", "missing_provider", "missing_his"
 AMOUNT_MISMATCH, STATUS_MISMATCH, FEE_MISMATCH = "amount_mismatch", "status_mismatch", "fee_mismatch"
@@ -37,30 +44,39 @@ KINDS = (MISSING_OURS, MISSING_PROVIDER, MISSING_HIS, AMOUNT_MISMATCH, STATUS_MI
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Ours:
-    """One payment or refund of ours on the day (Beijing time)."""
+    """One trade of ours as a counterpart should have booked it."""
 
     kind: str                 # payment, refund
-    key: str                  # out_trade_no (our order id) or out_refund_no
+    key: str                  # what the counterpart knows it by: our order id or out_refund_no
     order_id: str
     amount_fen: int
     status: str               # the order's status (payment) or the refund's
-    mchid: str
-    appid: str
-    at: dt.datetime           # paid or refund requested, Beijing time, naive
-    his_confirmed: bool = False
+    due: dt.date              # the day (Beijing) the counterpart should book it
+    late: bool = False        # in the last CARRY_WINDOW of `due`
+    early: bool = False       # in the first CARRY_WINDOW of `due`
+    mchid: str = ""           # "" where the statement names no merchant
+    appid: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class HisEntry:
-    kind: str
-    order_id: str             # the HIS's pay_order_no
+class Theirs:
+    """One entry of a counterpart's statement, as the matching needs it."""
+
+    trade: str                # payment, refund
+    key: str
     amount_fen: int
+    state: str                # as the statement prints it
+    settled: bool             # the statement says the money moved (or was asked back)
+    ref: str = ""             # their number for it
+    mchid: str | None = None  # None: the statement names no merchant
+    appid: str | None = None
+    fee_problem: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Finding:
     kind: str
-    source: str               # provider, his
+    source: str               # wechatpay, medical_insurance, credit, his
     trade: str                # payment, refund
     key: str
     order_id: str | None
@@ -68,73 +84,108 @@ class Finding:
     theirs_fen: int | None = None
     detail: str = ""
 
+    @property
+    def fingerprint(self) -> str:
+        """What makes a finding the same one on a rerun of its day."""
+        return f"{self.source}:{self.kind}:{self.trade}:{self.key}"
+
 
 @dataclasses.dataclass
-class DayResult:
+class SourceResult:
     findings: list[Finding]
-    carried_out: dict[str, Ours]   # key -> our trade left for the next day's bill
+    carried_out: list[Ours]        # ours expected on the next day instead
+    unexpected: list[Theirs]       # their entries we did not expect today: look them up, then `settle`
     matched: int
-    rows: int
+    entries: int
 
 
-def match(bill_rows: Iterable, ours: Mapping[str, Ours], his: Mapping[str, HisEntry], *, day: dt.date,
-          carried_in: Mapping[str, Ours] | None = None) -> DayResult:
-    """Match a day's bill rows (hospital.adapters.wechatpay_bill.BillRow or alike) with `ours`
-    (by key) and the HIS's `his` (by order id). `carried_in`: the previous day's carried-out
-    trades, which this bill may book."""
-    waiting = dict(ours)
-    carried = dict(carried_in or {})
+def missing_kind(source: str) -> str:
+    return MISSING_HIS if source == HIS else MISSING_PROVIDER
+
+
+def match(source: str, entries: Iterable[Theirs], expected: Mapping[str, Ours],
+          carried_in: Mapping[str, Ours] | None = None, taken: frozenset[str] = frozenset()) -> SourceResult:
+    """Match one counterpart's statement of a day with what we expect it to have booked that
+    day (`expected`, by key) and what the day before carried over to it. `taken`: keys an earlier
+    day's statement already booked (not expected again)."""
+    waiting = {key: mine for key, mine in expected.items() if key not in taken}
+    carried = {key: mine for key, mine in (carried_in or {}).items() if key not in taken}
     findings: list[Finding] = []
-    matched = rows = 0
-    for row in bill_rows:
-        rows += 1
-        trade = REFUND if row.refund_id else PAYMENT
-        key = row.out_refund_no if trade == REFUND else row.out_trade_no
-        amount = row.refund_fen if trade == REFUND else (row.order_fen if row.order_fen is not None
-                                                         else row.settlement_fen)
-        fee = fee_problem(row.fee_fen, amount or 0, row.rate, refund=trade == REFUND)
-        mine = waiting.pop(key, None) or carried.pop(key, None)
-        order_id = mine.order_id if mine else (row.out_trade_no or None)
-        if fee:
-            findings.append(Finding(FEE_MISMATCH, "provider", trade, key, order_id, None, row.fee_fen, fee))
+    unexpected: list[Theirs] = []
+    matched = count = 0
+    for theirs in entries:
+        count += 1
+        mine = waiting.pop(theirs.key, None) or carried.pop(theirs.key, None)
+        if theirs.fee_problem:
+            findings.append(Finding(FEE_MISMATCH, source, theirs.trade, theirs.key, mine.order_id if mine else None,
+                                    None, None, theirs.fee_problem))
         if mine is None:
-            findings.append(Finding(MISSING_OURS, "provider", trade, key, None, None, amount,
-                                    f"{row.trade_state} {row.transaction_id}"))
+            if theirs.key not in taken:
+                unexpected.append(theirs)
             continue
-        found = _compare(mine, row, trade, key, amount)
+        found = compare(source, mine, theirs)
         findings += found
         matched += not found
-    day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
-    carried_out: dict[str, Ours] = {}
-    for key, mine in waiting.items():
-        if mine.kind == PAYMENT and mine.at >= day_end - CARRY_WINDOW:
-            carried_out[key] = mine  # booked by the provider after midnight, perhaps
+    carried_out: list[Ours] = []
+    for mine in waiting.values():
+        if mine.late:
+            carried_out.append(mine)  # booked by the counterpart after midnight, perhaps
         else:
-            findings.append(Finding(MISSING_PROVIDER, "provider", mine.kind, key, mine.order_id, mine.amount_fen))
-    for key, mine in carried.items():  # carried in yesterday and not in today's bill either
-        findings.append(Finding(MISSING_PROVIDER, "provider", mine.kind, key, mine.order_id, mine.amount_fen,
-                                detail="carried over from the day before"))
-    findings += his_findings(ours, his)
-    return DayResult(findings, carried_out, matched, rows)
+            findings.append(Finding(missing_kind(source), source, mine.kind, mine.key, mine.order_id,
+                                    mine.amount_fen))
+    for mine in carried.values():  # carried in from the day before and not in today's statement either
+        findings.append(Finding(missing_kind(source), source, mine.kind, mine.key, mine.order_id, mine.amount_fen,
+                                detail=f"carried over from {mine.due.isoformat()}"))
+    return SourceResult(findings, carried_out, unexpected, matched, count)
 
 
-def his_findings(ours: Mapping[str, Ours], his: Mapping[str, HisEntry]) -> list[Finding]:
-    """Our HIS-confirmed payments against the HIS's ledger of the day, and the HIS's entries we
-    know nothing of."""
-    found: list[Finding] = []
-    ours_by_order = {mine.order_id: mine for mine in ours.values() if mine.kind == PAYMENT}
-    for order_id, mine in ours_by_order.items():
-        entry = his.get(order_id)
-        if entry is None:
-            if mine.his_confirmed:
-                found.append(Finding(MISSING_HIS, "his", PAYMENT, mine.key, order_id, mine.amount_fen))
-        elif entry.amount_fen != mine.amount_fen:
-            found.append(Finding(AMOUNT_MISMATCH, "his", PAYMENT, mine.key, order_id, mine.amount_fen,
-                                 entry.amount_fen))
-    for order_id, entry in his.items():
-        if entry.kind == PAYMENT and order_id not in ours_by_order:
-            found.append(Finding(MISSING_OURS, "his", PAYMENT, order_id, order_id, None, entry.amount_fen))
+def settle(source: str, unexpected: Iterable[Theirs], known: Mapping[str, Ours], day: dt.date
+           ) -> tuple[list[Finding], list[Ours]]:
+    """The entries we did not expect on `day`, given what we know of their keys on other days
+    (`known`): ours due early on the next day are matched now and returned as taken; anything
+    else is a finding (missing_ours, or ours on another day)."""
+    findings: list[Finding] = []
+    taken: list[Ours] = []
+    for theirs in unexpected:
+        mine = known.get(theirs.key)
+        if mine is not None and mine.early and mine.due == day + dt.timedelta(days=1):
+            findings += compare(source, mine, theirs)
+            taken.append(mine)
+            continue
+        detail = f"{theirs.state} {theirs.ref}".strip()
+        if mine is not None:
+            detail += f"; ours is of {mine.due.isoformat()}"
+        findings.append(Finding(MISSING_OURS, source, theirs.trade, theirs.key, mine.order_id if mine else None,
+                                None, theirs.amount_fen, detail))
+    return findings, taken
+
+
+def compare(source: str, mine: Ours, theirs: Theirs) -> list[Finding]:
+    found = []
+    if theirs.amount_fen != mine.amount_fen:
+        found.append(Finding(AMOUNT_MISMATCH, source, theirs.trade, theirs.key, mine.order_id, mine.amount_fen,
+                             theirs.amount_fen))
+    if theirs.mchid is not None and (theirs.mchid, theirs.appid) != (mine.mchid, mine.appid):
+        found.append(Finding(MERCHANT_MISMATCH, source, theirs.trade, theirs.key, mine.order_id,
+                             detail=f"theirs {theirs.mchid}/{theirs.appid}, ours {mine.mchid}/{mine.appid}"))
+    ours_ok = source == HIS or mine.status in (REFUND_STATES if mine.kind == REFUND else PAID_STATES)
+    if theirs.trade != mine.kind or not theirs.settled or not ours_ok:
+        found.append(Finding(STATUS_MISMATCH, source, theirs.trade, theirs.key, mine.order_id,
+                             detail=f"theirs {theirs.state}, ours {mine.status}"))
     return found
+
+
+def from_bill_row(row) -> Theirs:
+    """A WeChat Pay bill row (hospital.adapters.wechatpay_bill.BillRow) as an entry to match.
+    A refund row's status is as of the bill's making and never updated: being on the bill is
+    what counts (final refund states come from the refund API)."""
+    if row.refund_id:
+        amount = row.refund_fen or 0
+        return Theirs(REFUND, row.out_refund_no, amount, row.refund_status or row.trade_state, True,
+                      row.refund_id, row.mchid, row.appid, fee_problem(row.fee_fen, amount, row.rate, refund=True))
+    amount = row.order_fen if row.order_fen is not None else row.settlement_fen
+    return Theirs(PAYMENT, row.out_trade_no, amount, row.trade_state, row.trade_state == "SUCCESS",
+                  row.transaction_id, row.mchid, row.appid, fee_problem(row.fee_fen, amount, row.rate, refund=False))
 
 
 def fee_problem(fee_fen: int, amount_fen: int, rate: str, *, refund: bool) -> str | None:
@@ -152,18 +203,7 @@ def fee_problem(fee_fen: int, amount_fen: int, rate: str, *, refund: bool) -> st
     return None if expected == fee_fen else f"fee {fee_fen} fen where {rate} of {amount_fen} is {expected}"
 
 
-def _compare(mine: Ours, row, trade: str, key: str, amount: int | None) -> list[Finding]:
-    found = []
-    if amount != mine.amount_fen:
-        found.append(Finding(AMOUNT_MISMATCH, "provider", trade, key, mine.order_id, mine.amount_fen, amount))
-    if (row.mchid, row.appid) != (mine.mchid, mine.appid):
-        found.append(Finding(MERCHANT_MISMATCH, "provider", trade, key, mine.order_id,
-                             detail=f"bill {row.mchid}/{row.appid}, ours {mine.mchid}/{mine.appid}"))
-    theirs = row.refund_status if trade == REFUND else row.trade_state
-    # A refund row's status is as of the bill's making and never updated: ours (from the refund
-    # API) only has to be one the provider was asked for.
-    ok = mine.status in REFUND_STATES if trade == REFUND else (theirs == "SUCCESS" and mine.status in PAID_STATES)
-    if not ok:
-        found.append(Finding(STATUS_MISMATCH, "provider", trade, key, mine.order_id,
-                             detail=f"bill {theirs}, ours {mine.status}"))
-    return found
+def windows(at: dt.datetime) -> tuple[bool, bool]:
+    """(late, early): whether a Beijing time is in the last or the first CARRY_WINDOW of its day."""
+    since_midnight = at - dt.datetime.combine(at.date(), dt.time(), at.tzinfo)
+    return since_midnight >= dt.timedelta(days=1) - CARRY_WINDOW, since_midnight < CARRY_WINDOW

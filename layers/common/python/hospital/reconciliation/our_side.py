@@ -1,0 +1,128 @@
+"""Our side of a day, as each counterpart should have booked it (matching_rules.Ours), read
+from our orders and refunds in one streamed query per kind (a day may hold a million).
+
+- WeChat Pay: payments of WeChat orders (their amount) and the cash part of mixed insurance
+  orders, on the day the provider took the money (paid_at is the provider's success time);
+  refunds routed to WeChat (the cash part of a mixed refund) on the day they were asked for.
+- Medical insurance: the insurance part (fund + account + other) of mixed orders, and of their
+  refunds; the key is our order id / out_refund_no, as we sent them to the platform.
+- Credit: orders charged on credit, the day they were charged; their reversals.
+- HIS: every payment the HIS confirmed, on the day it confirmed it, at the order's amount.
+
+Days are Beijing days; times in the database are naive UTC.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
+
+from hospital.db import tables as t
+from hospital.reconciliation import matching_rules as m
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+STREAM = {"stream_results": True, "yield_per": 5000}
+
+_o = t.payment_orders.c
+_r = t.payment_refunds.c
+
+
+def bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """A Beijing day as naive UTC [start, end)."""
+    start = dt.datetime.combine(day, dt.time(), BEIJING).astimezone(dt.UTC).replace(tzinfo=None)
+    return start, start + dt.timedelta(days=1)
+
+
+def _beijing(at: dt.datetime) -> dt.datetime:
+    return at.replace(tzinfo=dt.UTC).astimezone(BEIJING)
+
+
+def _ours(kind: str, key: str, order_id: str, amount: int, status: str, at: dt.datetime, mchid: str = "",
+          appid: str = "") -> m.Ours:
+    local = _beijing(at)
+    late, early = m.windows(local)
+    return m.Ours(kind, key, order_id, amount, status, local.date(), late, early, mchid, appid)
+
+
+def _payments(source: str) -> tuple[sa.Select, Any]:
+    """The query of payments a counterpart books, with what it books: (key, amount, status, at,
+    mchid, appid) per order."""
+    if source == m.HIS:
+        return (sa.select(_o.id, _o.amount_fen, _o.status, _o.his_confirmed_at, sa.literal(""), sa.literal(""))
+                .where(_o.his_confirmed_at.is_not(None)), _o.his_confirmed_at)
+    if source == m.WECHATPAY:
+        amount: Any = sa.case((_o.channel == "med_ins", _o.cash_fen), else_=_o.amount_fen)
+        return (sa.select(_o.id, amount, _o.status, _o.paid_at, sa.func.coalesce(_o.mchid, ""),
+                          sa.func.coalesce(_o.appid, ""))
+                .where(_o.paid_at.is_not(None),
+                       sa.or_(_o.channel == "wechat", sa.and_(_o.channel == "med_ins", _o.cash_fen > 0)))), _o.paid_at
+    if source == m.MEDICAL_INSURANCE:
+        amount = (sa.func.coalesce(_o.ins_fund_fen, 0) + sa.func.coalesce(_o.ins_account_fen, 0)
+                  + sa.func.coalesce(_o.ins_other_fen, 0))
+        return (sa.select(_o.id, amount, _o.status, _o.paid_at, sa.literal(""), sa.literal(""))
+                .where(_o.paid_at.is_not(None), _o.channel == "med_ins", amount > 0)), _o.paid_at
+    # credit: the charge is the payment
+    return (sa.select(_o.id, _o.amount_fen, _o.status, _o.paid_at, sa.literal(""), sa.literal(""))
+            .where(_o.paid_at.is_not(None), _o.channel == "credit")), _o.paid_at
+
+
+def _refunds(source: str) -> tuple[sa.Select, Any] | None:
+    """The query of refunds a counterpart books: (key, order id, amount, status, at, mchid, appid)."""
+    if source == m.HIS:
+        return None
+    if source == m.WECHATPAY:
+        amount: Any = sa.case((_r.route == "med_ins", _r.cash_fen), else_=_r.amount_fen)
+        where = sa.or_(_r.route == "wechat", sa.and_(_r.route == "med_ins", _r.cash_fen > 0))
+        merchant: tuple[Any, Any] = (sa.func.coalesce(_o.mchid, ""), sa.func.coalesce(_o.appid, ""))
+    elif source == m.MEDICAL_INSURANCE:
+        amount = _r.insurance_fen
+        where = sa.and_(_r.route == "med_ins", _r.insurance_fen > 0)
+        merchant = (sa.literal(""), sa.literal(""))
+    else:
+        amount = _r.amount_fen
+        where = _r.route == "credit"
+        merchant = (sa.literal(""), sa.literal(""))
+    return (sa.select(_r.out_refund_no, _r.order_id, amount, _r.status, _r.created_at, *merchant)
+            .select_from(t.payment_refunds.join(t.payment_orders, _o.id == _r.order_id)).where(where)), _r.created_at
+
+
+def expected(conn, source: str, day: dt.date) -> dict[str, m.Ours]:
+    """What `source` should have booked on `day`, by key."""
+    start, end = bounds(day)
+    found: dict[str, m.Ours] = {}
+    for ours in _read(conn, source, lambda at: sa.and_(at >= start, at < end)):
+        found[ours.key] = ours
+    return found
+
+
+def known(conn, source: str, keys: Iterable[str]) -> dict[str, m.Ours]:
+    """Ours of any day among `keys` (the entries a statement had that the day did not expect)."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, m.Ours] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        for ours in _read(conn, source, None, chunk):
+            found[ours.key] = ours
+    return found
+
+
+def _read(conn, source: str, when, keys: list[str] | None = None) -> Iterator[m.Ours]:
+    query, at = _payments(source)
+    if when is not None:
+        query = query.where(when(at))
+    if keys is not None:
+        query = query.where(_o.id.in_(keys))
+    for key, amount, status, paid_at, mchid, appid in conn.execution_options(**STREAM).execute(query):
+        yield _ours(m.PAYMENT, key, key, int(amount), status, paid_at, mchid, appid)
+    refunds = _refunds(source)
+    if refunds is None:
+        return
+    query, at = refunds
+    if when is not None:
+        query = query.where(when(at))
+    if keys is not None:
+        query = query.where(_r.out_refund_no.in_(keys))
+    for key, order_id, amount, status, created_at, mchid, appid in conn.execution_options(**STREAM).execute(query):
+        yield _ours(m.REFUND, key, order_id, int(amount or 0), status, created_at, mchid, appid)

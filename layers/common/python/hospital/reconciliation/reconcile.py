@@ -1,0 +1,112 @@
+"""Reconcile one day (AD1): every counterpart's statement against what we expect it to have
+booked, then the run's findings stored in place of the day's earlier ones.
+
+Entry: `run(day, trigger, ...)`, used by the scheduled function, the back office and the
+operator command alike. One counterpart at a time: our side of it is loaded (a dict of the
+day), its statement streamed through the matching, then dropped before the next, so memory
+is one counterpart's day, never a statement.
+"""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import logging
+import tempfile
+
+from hospital.adapters.wechatpay_v3 import BillNotReady
+from hospital.db import engine
+from hospital.errors import Conflict, ValidationFailed
+from hospital.reconciliation import matching_rules as m
+from hospital.reconciliation import our_side, runs, schedule_rules, statements
+from hospital.reconciliation.sources import counterpart_statement
+from hospital.timeutil import utcnow
+
+log = logging.getLogger("hospital.reconciliation")
+
+
+def run(day: dt.date, trigger: str, *, requested_by: int | None = None, bill_files: list[str] | None = None,
+        now: dt.datetime | None = None) -> dict:
+    """Reconcile `day`; with `bill_files`, the WeChat Pay part from those files (of the merchants
+    they name) instead of downloading. Returns the run's record: done, waiting (a statement is
+    still being made) or failed. Conflict while another run holds the day."""
+    refusal = schedule_rules.date_refusal(day, now or utcnow(), with_file=bool(bill_files))
+    if refusal:
+        raise ValidationFailed(refusal, field="date")
+    merchants = _file_merchants(bill_files) if bill_files else None
+    held = runs.claim(day, trigger, requested_by)
+    if held is None:
+        raise Conflict(f"the reconciliation of {day.isoformat()} is running now", code="run_in_progress",
+                       field="date")
+    inputs: list[statements.Input] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="reconcile-") as workdir:
+            outcome = _reconcile(held, workdir, bill_files, merchants, inputs)
+    except BillNotReady as exc:
+        log.info("statement not ready, the day waits", extra={"bill_date": day.isoformat()})
+        return runs.postpone(held, str(exc), [i.view() for i in inputs])
+    except runs.LeaseLost:
+        raise
+    except Exception as exc:  # any failure is recorded on the run and retried later
+        log.exception("reconciliation failed", extra={"bill_date": day.isoformat()})
+        return runs.fail(held, f"{type(exc).__name__}: {exc}", [i.view() for i in inputs], retry=not bill_files)
+    view = runs.finish(held, outcome)
+    log.info("reconciliation done", extra={"bill_date": day.isoformat(), "counts": view["counts"]})
+    return view
+
+
+def _file_merchants(bill_files: list[str]) -> set[str]:
+    """The merchants bill files given by hand name, read through once first: a file that cannot
+    be read or does not add up is refused before the day is touched."""
+    from hospital.adapters.wechatpay_bill import BillError
+
+    found: set[str] = set()
+    for number, path in enumerate(bill_files, 1):
+        try:
+            found |= statements.bill_merchants(path)
+        except (BillError, UnicodeDecodeError) as exc:
+            raise ValidationFailed(f"bill file {number} is not a WeChat Pay bill that adds up: {exc}",
+                                   field="bill", code="invalid_bill") from None
+    return found
+
+
+def _reconcile(held: runs.Claim, workdir: str, bill_files: list[str] | None, merchants: set[str] | None,
+               inputs: list[statements.Input]) -> runs.Outcome:
+    day = held.day
+    wechat: list[tuple[statements.Input, str | None]]
+    if bill_files:
+        wechat = [(statements.Input(m.WECHATPAY, f"file {i + 1}", "file"), path) for i, path in enumerate(bill_files)]
+    else:
+        wechat = statements.download_wechat_bills(day, workdir)
+    inputs += [record for record, _ in wechat]
+    findings: list[m.Finding] = []
+    carried_out: dict[str, list[m.Ours]] = {}
+    taken_now: dict[str, list[m.Ours]] = {}
+    counts: dict = {"entries": {}, "matched": {}}
+    with engine().connect() as conn:
+        carried_in, taken_before = runs.carried_into(conn, day)
+        conn.rollback()
+        for source in m.SOURCES:
+            if source == m.WECHATPAY:
+                entries = statements.chain(wechat)
+            else:
+                record = statements.Input(source, f"{source} {day.isoformat()}", "api")
+                inputs.append(record)
+                entries = counterpart_statement(source, day, record)
+            expected = our_side.expected(conn, source, day)
+            if merchants is not None and source == m.WECHATPAY:
+                expected = {k: v for k, v in expected.items() if v.mchid in merchants}
+            conn.rollback()  # the read is over: no transaction held while a statement streams
+            result = m.match(source, entries, expected, carried_in[source], taken_before[source])
+            del expected
+            known = our_side.known(conn, source, [e.key for e in result.unexpected])
+            conn.rollback()
+            more, took = m.settle(source, result.unexpected, known, day)
+            findings += result.findings + more
+            carried_out[source] = result.carried_out
+            taken_now[source] = took
+            counts["entries"][source] = result.entries
+            counts["matched"][source] = result.matched
+            runs.renew(held)
+    counts["findings"] = dict(collections.Counter(f.kind for f in findings))
+    counts["carried_out"] = sum(len(v) for v in carried_out.values())
+    return runs.Outcome(findings, carried_out, taken_now, [i.view() for i in inputs], counts)
