@@ -15,7 +15,10 @@ API (what the backend calls):
       GET  /v3/refund/domestic/refunds/{out_refund_no}       -> the refund
       GET  /v3/certificates                                  -> the platform certificates, each
            AEAD_AES_256_GCM-encrypted with the merchant's APIv3 key (associated data "certificate")
-  v2  POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder, /secapi/pay/refund, /pay/refundquery
+      GET  /v3/bill/tradebill?bill_date=&bill_type=[&tar_type=GZIP] -> {hash_type, hash_value, download_url}
+      GET  /v3/billdownload/file?token=                      -> the bill (unsigned)
+  v2  POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder, /secapi/pay/refund, /pay/refundquery,
+      POST /pay/downloadbill                                 -> the bill, or XML No Bill Exist (20002)
 
 Test and demo controls (not WeChat's):
   POST /_sim/pay {"prepay_id"} or {"mchid", "out_trade_no"}  the patient pays; notification follows
@@ -28,6 +31,11 @@ Test and demo controls (not WeChat's):
        a certificate ahead of using it
   POST /_sim/platform-certificates/{serial_no}/activate {"mchid"}: it signs from now on (at random
        with the other keys, unless the merchant's `signing` names one)
+  POST /_sim/bills/creating {"day": "YYYY-MM-DD", "creating": true}  that day's bill is still being
+       made (STATEMENT_CREATING, v2 `Bill Creating`) until set false again
+  /_sim/statement-edits (infra.simulators.statement_edits): a day's bill drops, changes or adds
+       entries. An entry is a payment (the order's fields: out_trade_no, total in fen, bill_state
+       for its 交易状态, default SUCCESS) or a refund (out_refund_no, refund in fen, status).
 Refunds finish by themselves after `refund_seconds` (SUCCESS) unless `refund_mode` is "manual".
 
 Run alone: python -m infra.devenv wechatpay --port 7003 (with generated dev keys).
@@ -46,7 +54,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from infra.simulators import statement_edits
 from infra.simulators._http import Request, SimulatorServer
+from infra.simulators.statement_edits import StatementEdits
 
 # 15 tries: the first, then these waits (seconds): about 24 hours in all.
 RETRY_SCHEDULE = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
@@ -83,6 +93,8 @@ class WeChatPaySimulator(SimulatorServer):
         self.med_orders: dict[tuple[str, str], dict] = {}   # (mchid, mix_trade_no) -> mixed order
         self.med_refund_notices: list[dict] = []
         self.bill_tokens: dict[str, bytes] = {}   # download token -> file bytes (gzip or plain)
+        self.bills_creating: set[str] = set()     # days (YYYY-MM-DD) whose bill is still being made
+        self.statement_edits = StatementEdits()   # discrepancies put into a day's bill
         self.notifications: list[dict] = []   # every delivery attempt: kind, key, status, attempt
         self.notify_options = {"duplicates": 1, "concurrent": False, "probe_first": False, "delay_seconds": 0.0}
         self._timers: list[threading.Timer] = []
@@ -102,6 +114,7 @@ class WeChatPaySimulator(SimulatorServer):
             ("GET", "/v3/bill/tradebill", self._v3_tradebill),
             ("GET", "/v3/billdownload/file", self._v3_bill_download),
             ("POST", "/pay/downloadbill", self._v2_downloadbill),
+            ("POST", "/_sim/bills/creating", self._ctl_bill_creating),
             ("POST", "/pay/unifiedorder", self._v2_unifiedorder),
             ("POST", "/pay/orderquery", self._v2_orderquery),
             ("POST", "/pay/closeorder", self._v2_closeorder),
@@ -116,6 +129,7 @@ class WeChatPaySimulator(SimulatorServer):
             ("GET", "/_sim/notifications", lambda req: (200, list(self.notifications))),
         ):
             self.route(method, path, handler)
+        statement_edits.add_routes(self, self.statement_edits)
 
     def stop(self) -> None:
         with self._lock:
@@ -426,19 +440,20 @@ class WeChatPaySimulator(SimulatorServer):
     # ---- trade bills (reconciliation) ------------------------------------------------------
     def trade_bill(self, mchid: str, bill_date: str, bill_type: str = "ALL") -> str | None:
         """The day's bill in WeChat's layout (docs/wechatpay.md): a header, data lines
-        whose every value starts with a backtick, a summary header and line. None: no trades."""
+        whose every value starts with a backtick, a summary header and line. None: no trades.
+        The day's statement edits (`statement_edits`) apply to its entries first."""
         day = bill_date
         columns = {"ALL": BILL_ALL, "SUCCESS": BILL_SUCCESS, "REFUND": BILL_REFUND}[bill_type]
-        rows = []
-        for order in self.orders.values():
-            if order["mchid"] != mchid or not order.get("success_time") or order["success_time"][:10] != day:
-                continue
-            if bill_type in ("ALL", "SUCCESS"):
-                rows.append(self._bill_row(order, None, bill_type))
-        for refund in self.refunds.values():
-            if refund["mchid"] != mchid or refund["create_time"][:10] != day or bill_type == "SUCCESS":
-                continue
-            rows.append(self._bill_row(self.orders[(mchid, refund["out_trade_no"])], refund, bill_type))
+        with self._lock:
+            entries = [{**order, "kind": "payment"} for order in self.orders.values()
+                       if order["mchid"] == mchid and order.get("success_time")
+                       and _cst_day(order["success_time"]) == day]
+            entries += [{**self.orders[(mchid, refund["out_trade_no"])], **refund, "kind": "refund"}
+                        for refund in self.refunds.values()
+                        if refund["mchid"] == mchid and _cst_day(refund["create_time"]) == day]
+        entries = self.statement_edits.apply(day, entries, lambda kind, on: self._blank_bill_entry(mchid, kind, on))
+        rows = [self._bill_row(entry) for entry in entries
+                if bill_type == "ALL" or (bill_type == "SUCCESS") == (entry["kind"] == "payment")]
         if not rows:
             return None
         payments = [r for r in rows if r["_kind"] == "payment"]
@@ -453,30 +468,46 @@ class WeChatPaySimulator(SimulatorServer):
                                                _fee(fee), _yuan(settle), _yuan(refunded))))
         return "\r\n".join(lines) + "\r\n"
 
-    def _bill_row(self, order: dict, refund: dict | None, bill_type: str) -> dict:
-        kind = "refund" if refund else "payment"
-        total = order["total"]
+    def _bill_row(self, entry: dict) -> dict:
+        """One bill line of a payment (an order) or a refund (the refund over its order's fields)."""
+        refund = entry["kind"] == "refund"
+        total = entry["total"]
         # 0.54%, rounded half up to the fen, printed with 5 decimals; negative on refund rows.
-        fee_fen = ((refund["refund"] if refund else total) * 54 + 5000) // 10000
+        fee_fen = ((entry["refund"] if refund else total) * 54 + 5000) // 10000
         fee_milli = (-fee_fen if refund else fee_fen) * 1000
-        time_text = (refund["create_time"] if refund else order["success_time"])[:19].replace("T", " ")
-        row = {"交易时间": time_text, "公众账号ID": order["appid"], "商户号": order["mchid"], "特约商户号": "0",
-               "设备号": "", "微信订单号": order["transaction_id"], "商户订单号": order["out_trade_no"],
-               "用户标识": order["openid"], "交易类型": "JSAPI", "交易状态": "REFUND" if refund else "SUCCESS",
+        time_text = _v2_time(entry["create_time"] if refund else entry["success_time"], sep=True)
+        row = {"交易时间": time_text, "公众账号ID": entry["appid"], "商户号": entry["mchid"], "特约商户号": "0",
+               "设备号": "", "微信订单号": entry["transaction_id"], "商户订单号": entry["out_trade_no"],
+               "用户标识": entry["openid"], "交易类型": "JSAPI",
+               "交易状态": "REFUND" if refund else entry.get("bill_state") or "SUCCESS",
                "付款银行": "OTHERS", "货币种类": "CNY", "应结订单金额": _yuan(0 if refund else total),
-               "代金券金额": "0.00", "微信退款单号": refund["refund_id"] if refund else "0",
-               "商户退款单号": refund["out_refund_no"] if refund else "0",
-               "退款金额": _yuan(refund["refund"] if refund else 0), "充值券退款金额": "0.00",
-               "退款类型": "ORIGINAL" if refund else "", "退款状态": refund["status"] if refund else "",
-               "商品名称": order.get("description") or "",
-               "商户数据包": json.dumps({"attach": order.get("attach")}, ensure_ascii=False),
+               "代金券金额": "0.00", "微信退款单号": entry["refund_id"] if refund else "0",
+               "商户退款单号": entry["out_refund_no"] if refund else "0",
+               "退款金额": _yuan(entry["refund"] if refund else 0), "充值券退款金额": "0.00",
+               "退款类型": "ORIGINAL" if refund else "", "退款状态": entry["status"] if refund else "",
+               "商品名称": entry.get("description") or "",
+               "商户数据包": json.dumps({"attach": entry.get("attach")}, ensure_ascii=False),
                "手续费": _fee(fee_milli), "费率": "0.54%", "订单金额": _yuan(0 if refund else total),
-               "申请退款金额": _yuan(refund["refund"] if refund else 0), "费率备注": "",
+               "申请退款金额": _yuan(entry["refund"] if refund else 0), "费率备注": "",
                "退款申请时间": time_text if refund else "",
-               "退款成功时间": (refund.get("success_time") or "")[:19].replace("T", " ") if refund else "",
-               "_kind": kind, "_settle_fen": 0 if refund else total, "_refund_fen": refund["refund"] if refund else 0,
-               "_fee_milli": fee_milli}
+               "退款成功时间": _v2_time(entry.get("success_time"), sep=True) if refund else "",
+               "_kind": entry["kind"], "_settle_fen": 0 if refund else total,
+               "_refund_fen": entry["refund"] if refund else 0, "_fee_milli": fee_milli}
         return row
+
+    def _blank_bill_entry(self, mchid: str, kind: str, day: str) -> dict:
+        """A trade of `kind` on `day` that nobody made here (statement_edits.add fills it in)."""
+        if kind not in ("payment", "refund"):
+            raise ValueError("a trade bill entry is a payment or a refund")
+        noon = datetime.combine(datetime.fromisoformat(day).date(), datetime.min.time(), CST) + timedelta(hours=12)
+        entry = {"kind": kind, "mchid": mchid, "appid": self.merchants[mchid].appids[0],
+                 "out_trade_no": "STRAY" + uuid.uuid4().hex[:16].upper(), "total": 100, "openid": "o-stray",
+                 "transaction_id": "42000" + "".join(random.choices("0123456789", k=23)), "description": "",
+                 "attach": None, "success_time": noon.isoformat(timespec="seconds")}
+        if kind == "refund":
+            entry.update(out_refund_no="RSTRAY" + uuid.uuid4().hex[:16].upper(), refund_id="50" + uuid.uuid4().hex[:26],
+                         refund=entry["total"], status="SUCCESS", create_time=entry["success_time"])
+        return entry
 
     def _v3_tradebill(self, req: Request):
         import gzip
@@ -484,10 +515,14 @@ class WeChatPaySimulator(SimulatorServer):
         merchant = self._v3_caller(req)
         if isinstance(merchant, tuple):
             return merchant
-        bill_type = req.query.get("bill_type", "ALL")
+        bill_type, bill_date = req.query.get("bill_type", "ALL"), req.query.get("bill_date", "")
         if bill_type not in ("ALL", "SUCCESS", "REFUND"):
             return self._v3_error(400, "PARAM_ERROR", "bill_type", merchant)
-        text = self.trade_bill(merchant.mchid, req.query.get("bill_date", ""), bill_type)
+        if not _is_date(bill_date, "%Y-%m-%d"):
+            return self._v3_error(400, "PARAM_ERROR", "bill_date", merchant)
+        if bill_date in self.bills_creating:
+            return self._v3_error(400, "STATEMENT_CREATING", "账单生成中", merchant)
+        text = self.trade_bill(merchant.mchid, bill_date, bill_type)
         if text is None:
             return self._v3_error(400, "NO_STATEMENT_EXIST", "账单不存在", merchant)
         data = text.encode("utf-8")
@@ -507,12 +542,29 @@ class WeChatPaySimulator(SimulatorServer):
         return 200, data, {"Content-Type": "application/octet-stream"}  # not signed, as at WeChat
 
     def _v2_downloadbill(self, req: Request):
+        """The bill itself as the answer (gzip with tar_type=GZIP), or an unsigned XML error:
+        `No Bill Exist` (20002) for a day without trades, `Bill Creating` while it is made,
+        20001 for a bad parameter."""
+        import gzip
+
         merchant, fields, error = self._v2_caller(req)
         if error:
             return error
-        text = self.trade_bill(merchant.mchid, _v2_date(fields.get("bill_date", "")), fields.get("bill_type", "ALL"))
+        bill_type, tar_type = fields.get("bill_type") or "ALL", fields.get("tar_type") or ""
+        if bill_type not in ("ALL", "SUCCESS", "REFUND"):
+            return 200, _to_xml({"return_code": "FAIL", "return_msg": "invalid bill_type", "error_code": "20001"}), _XML
+        if not _is_date(fields.get("bill_date", ""), "%Y%m%d"):
+            return 200, _to_xml({"return_code": "FAIL", "return_msg": "invalid bill_date", "error_code": "20001"}), _XML
+        if tar_type not in ("", "GZIP"):
+            return 200, _to_xml({"return_code": "FAIL", "return_msg": "invalid tar_type", "error_code": "20001"}), _XML
+        day = _v2_date(fields["bill_date"])
+        if day in self.bills_creating:
+            return 200, _to_xml({"return_code": "FAIL", "return_msg": "Bill Creating"}), _XML
+        text = self.trade_bill(merchant.mchid, day, bill_type)
         if text is None:
             return 200, _to_xml({"return_code": "FAIL", "return_msg": "No Bill Exist", "error_code": "20002"}), _XML
+        if tar_type == "GZIP":
+            return 200, gzip.compress(text.encode("utf-8")), {"Content-Type": "application/octet-stream"}
         return 200, text, {"Content-Type": "text/plain; charset=utf-8"}
 
     # ---- shared order and refund book-keeping ---------------------------------------------
@@ -823,6 +875,12 @@ class WeChatPaySimulator(SimulatorServer):
             return 404, {"error": "no such refund"}
         return 200, self.finish_refund(match[0]["mchid"], match[0]["out_refund_no"], status)
 
+    def _ctl_bill_creating(self, req: Request):
+        body = req.json() or {}
+        day = datetime.fromisoformat(str(body.get("day"))).date().isoformat()
+        (self.bills_creating.add if body.get("creating", True) else self.bills_creating.discard)(day)
+        return 200, {"creating": sorted(self.bills_creating)}
+
     def _ctl_notify_options(self, req: Request):
         self.notify_options.update(req.json() or {})
         return 200, self.notify_options
@@ -869,6 +927,14 @@ def _fee(hundred_thousandths: int) -> str:
     sign = "-" if hundred_thousandths < 0 else ""
     value = abs(hundred_thousandths)
     return f"{sign}{value // 100000}.{value % 100000:05d}"
+
+
+def _is_date(text: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(text, fmt)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _v2_date(text: str) -> str:
@@ -969,6 +1035,11 @@ def _parse_xml(raw: bytes) -> dict:
 
 def _rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, CST).isoformat(timespec="seconds")
+
+
+def _cst_day(rfc3339: str) -> str:
+    """The Beijing date (YYYY-MM-DD) of an RFC 3339 time: the bill's day."""
+    return datetime.fromisoformat(rfc3339).astimezone(CST).date().isoformat()
 
 
 def _v2_time(rfc3339: str | None, sep: bool = False) -> str:

@@ -142,7 +142,8 @@ class RegistrationDesk:
             if slot["reg_no"] == registration["reg_no"]:
                 slot["reg_no"] = None
             self.cancellations.append({"reg_no": registration["reg_no"], "cancel_ref": cancel_ref,
-                                       "at": iso_z(self.now())})
+                                       "bill_no": registration["bill_no"], "at": iso_z(self.now()),
+                                       "booked_at": self.now()})
         return {"reg_no": registration["reg_no"], "status": "cancelled"}
 
     def _known(self, data: dict) -> dict:

@@ -11,6 +11,7 @@ import uuid
 from infra.simulators._http import Request, SimulatorServer
 from infra.simulators.his import controls
 from infra.simulators.his.common import Refusal, amount_text, yuan
+from infra.simulators.his.ledger import LedgerDesk
 from infra.simulators.his.patients import PatientDesk
 from infra.simulators.his.registrations import RegistrationDesk
 from infra.simulators.his.schedule import ScheduleDesk
@@ -22,7 +23,7 @@ TRADES = {"FEE_QUERY": "_fee_query", "PAY_CONFIRM": "_pay_confirm", "DEPT_QUERY"
           "DOCTOR_QUERY": "_doctor_query", "SLOT_QUERY": "_slot_query", "SUSPENSION_QUERY": "_suspension_query",
           "ARCHIVE_QUERY": "_archive_query", "CARD_BIND": "_card_bind", "CARD_UNBIND": "_card_unbind",
           "SLOT_HOLD": "_slot_hold", "SLOT_RELEASE": "_slot_release", "REG_QUERY": "_reg_query",
-          "REG_CANCEL_CHECK": "_reg_cancel_check", "REG_CANCEL": "_reg_cancel"}
+          "REG_CANCEL_CHECK": "_reg_cancel_check", "REG_CANCEL": "_reg_cancel", "DAILY_LEDGER": "_daily_ledger"}
 
 
 def trade_key(trade_code: str) -> str:
@@ -30,7 +31,7 @@ def trade_key(trade_code: str) -> str:
     return f"{GATEWAY_PATH}#{trade_code}"
 
 
-class HisSimulator(RegistrationDesk, PatientDesk, ScheduleDesk, SimulatorServer):
+class HisSimulator(RegistrationDesk, PatientDesk, ScheduleDesk, LedgerDesk, SimulatorServer):
     def __init__(self, api_key: str, host: str = "127.0.0.1", port: int = 0, *, hold_minutes: float = 15,
                  fault_timeout_seconds: float = 10.0):
         super().__init__(host, port, fault_timeout_seconds=fault_timeout_seconds)
@@ -40,6 +41,7 @@ class HisSimulator(RegistrationDesk, PatientDesk, ScheduleDesk, SimulatorServer)
         self._init_schedule()
         self._init_patients()
         self._init_registrations(hold_minutes)
+        self._init_ledger()
         self.route("POST", GATEWAY_PATH, self._gateway)
         self.route("POST", "/_sim/bills", self._ctl_add_bill)
         self.route("POST", "/_sim/bills/{bill_no}/cancel", self._ctl_cancel_bill)
@@ -124,11 +126,13 @@ class HisSimulator(RegistrationDesk, PatientDesk, ScheduleDesk, SimulatorServer)
         if yuan(data.get("amount")) != yuan(bill["amount"]):
             raise Refusal("E_AMOUNT_MISMATCH", "amount differs from the bill")
         bill.update(status="paid", pay_order_no=data.get("pay_order_no"),
-                    receipt_no=f"R{uuid.uuid4().hex[:10].upper()}")
-        self.confirmations.append(dict(data))
+                    receipt_no=f"R{uuid.uuid4().hex[:10].upper()}", transaction_id=data.get("transaction_id"),
+                    channel=data.get("channel"))
         if hold is not None:
             self._pay_hold(hold)
-        return self._receipt(bill)
+        receipt = self._receipt(bill)
+        self.confirmations.append({**data, **receipt, "booked_at": self.now()})
+        return receipt
 
     def _receipt(self, bill: dict) -> dict:
         answer = {"bill_no": bill["bill_no"], "receipt_no": bill["receipt_no"]}

@@ -15,23 +15,46 @@ and ``X-Credit-Signature: hex(HMAC-SHA256(key, ts + "." + body))``. Amounts are 
 - ``POST /credit/v1/charges/{charge_no}/reversals {"reversal_no", "amount_fen"}``
   -> ``{"reversal_id", "status": "succeeded"}``; idempotent on reversal_no
 
+- ``GET /credit/v1/statements/{YYYY-MM-DD}?cursor=&limit=`` -> the day's statement (Beijing), a
+  page at a time: ``{"date", "entries": [...], "next_cursor": "..." | null, "summary": {"count",
+  "charge_fen", "reversal_fen", "settlement_fen"}}``. Ask again with next_cursor until it is
+  null (limit: entries per page, the provider may give fewer). Each entry: ``{"entry_id", "type":
+  "charge" | "reversal" | "settlement", "charge_no", "charge_id", "reversal_no" (a reversal's,
+  else null), "amount_fen" (positive), "status", "settled_by": "patient" | "provider" (a
+  settlement's, else null), "occurred_at"}`` (ISO 8601 with its offset). The approved charges
+  (status as of the statement: approved, overdue, settled), reversals (succeeded) and
+  settlements (succeeded) of the day, by when they were made; a declined charge moved no money
+  and is not listed. The summary (every page carries the day's) is checked against the entries
+  once the last page is read.
+
 Callbacks to us (``POST /callbacks/credit``), signed the same way with the same key:
 ``{"event": "charge.settled" | "charge.overdue", "event_id", "charge_no", "settled_fen",
 "settled_by": "patient" | "provider", "at"}``; answered ``{"code": "SUCCESS"}``, or 401
 ``{"code": "FAIL", "message"}`` when the signature or its time (5 minutes) fails.
 
-Errors: ``CreditRefused`` (4xx with a code: declined, outstanding debt ...), ``UpstreamUnavailable``.
+Errors: ``CreditRefused`` (4xx with a code: declined, outstanding debt ...), ``UpstreamUnavailable``,
+``StatementUnreadable`` (hospital.adapters.statements: a malformed statement, or one that does
+not add up to its summary).
 A charge and a reversal answer become results (hospital.adapters.payment_results) at the end.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from hospital import config, settings
 from hospital.adapters import signing
 from hospital.adapters.payment_results import PaymentResult, RefundResult
+from hospital.adapters.statements import StatementUnreadable
 from hospital.errors import UpstreamUnavailable
+from hospital.timeutil import SHANGHAI
+
+STATEMENT_KINDS = ("charge", "reversal", "settlement")
+STATEMENT_PAGE = 200   # entries asked for per page
 
 
 class CreditRefused(Exception):
@@ -40,6 +63,26 @@ class CreditRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+@dataclass(frozen=True, slots=True)
+class StatementEntry:
+    """One entry of the provider's daily statement."""
+
+    kind: str                  # "charge", "reversal" or "settlement"
+    order_id: str              # charge_no: our order id, the number we charged under
+    charge_id: str             # the provider's id of that charge
+    out_refund_no: str | None  # reversal_no: our refund's number, on a reversal; else None
+    entry_id: str              # the provider's id of this entry (a charge's is its charge_id)
+    amount_fen: int            # positive: charged, reversed or settled
+    status: str                # charge: approved, overdue or settled (as of the statement); else succeeded
+    settled_by: str | None     # a settlement's: patient or provider; else None
+    at: dt.datetime            # when it was made: aware, Beijing time
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    entries: tuple[StatementEntry, ...]
+    next_cursor: str | None    # None: the last page
+    summary: dict[str, int]    # count, charge_fen, reversal_fen, settlement_fen: the whole day's
 
 
 def verify_callback(headers: dict, body: bytes, key: str, now: float | None = None) -> None:
@@ -74,6 +117,32 @@ class CreditClient:
         return self._call("POST", f"/credit/v1/charges/{charge_no}/reversals",
                           {"reversal_no": reversal_no, "amount_fen": amount_fen})
 
+    def statement(self, day: dt.date, page_size: int = STATEMENT_PAGE) -> Iterator[StatementEntry]:
+        """The provider's statement of `day` (Beijing), entry by entry, a page at a time; once
+        the last page is read, its summary is checked against the entries. A day without
+        entries yields nothing. Errors come while iterating."""
+        cursor, summary = "", None
+        seen: dict[str, int] = dict.fromkeys(("count", *(f"{kind}_fen" for kind in STATEMENT_KINDS)), 0)
+        while True:
+            query = urllib.parse.urlencode({"cursor": cursor, "limit": page_size})
+            page = statement_page(self._call("GET", f"/credit/v1/statements/{day.isoformat()}?{query}"))
+            if summary is not None and page.summary != summary:
+                raise StatementUnreadable("the credit statement changed while it was read", field="summary")
+            summary = page.summary
+            for entry in page.entries:
+                seen["count"] += 1
+                seen[f"{entry.kind}_fen"] += entry.amount_fen
+                yield entry
+            if page.next_cursor is None:
+                break
+            if page.next_cursor == cursor or not page.entries:
+                raise StatementUnreadable("the credit statement's next page is the same page", field="next_cursor")
+            cursor = page.next_cursor
+        for name, value in seen.items():
+            if summary[name] != value:
+                raise StatementUnreadable("the credit statement's summary disagrees with its entries",
+                                          field=f"summary.{name}")
+
     def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() if payload is not None else None
 
@@ -87,6 +156,63 @@ class CreditClient:
         return signing.call(system="credit", name="the credit provider", operation=f"{method} {path.split('/')[3]}",
                             method=method, url=self.base_url + path, body=body, key=self._key, prefix="X-Credit",
                             timeout=self.timeout, interpret=interpret)
+
+
+def statement_page(data: Any) -> StatementPage:
+    """One page of the statement, read and checked field by field (StatementUnreadable names
+    the field at fault)."""
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise StatementUnreadable("the credit statement page has no entries list", field="entries")
+    next_cursor = data.get("next_cursor")
+    if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
+        raise StatementUnreadable("the credit statement's cursor is not a string", field="next_cursor")
+    summary = data.get("summary")
+    names = ("count", *(f"{kind}_fen" for kind in STATEMENT_KINDS))
+    if not isinstance(summary, dict) or not all(_whole(summary.get(name), zero=True) for name in names):
+        raise StatementUnreadable("the credit statement's summary is not whole numbers", field="summary")
+    entries = tuple(_statement_entry(item, index) for index, item in enumerate(data["entries"]))
+    return StatementPage(entries, next_cursor, {name: summary[name] for name in names})
+
+
+def _statement_entry(item: Any, index: int) -> StatementEntry:
+    def required(key: str) -> str:
+        value = item.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise StatementUnreadable("a required text field is missing", field=f"entries[{index}].{key}")
+        return value
+
+    def only_on(key: str, kinds: tuple[str, ...]) -> str | None:
+        """A field that entries of `kinds` carry and the others hold null."""
+        if kind in kinds:
+            return required(key)
+        if item.get(key) is not None:
+            raise StatementUnreadable("a field of another kind of entry", field=f"entries[{index}].{key}")
+        return None
+
+    if not isinstance(item, dict):
+        raise StatementUnreadable("an entry that is not an object", field=f"entries[{index}]")
+    kind = item.get("type")
+    if kind not in STATEMENT_KINDS:
+        raise StatementUnreadable("an entry of no known type", field=f"entries[{index}].type")
+    if not _whole(item.get("amount_fen")):
+        raise StatementUnreadable("an amount that is not a positive whole fen", field=f"entries[{index}].amount_fen")
+    settled_by = only_on("settled_by", ("settlement",))
+    if settled_by not in (None, "patient", "provider"):
+        raise StatementUnreadable("settled by neither the patient nor the provider",
+                                  field=f"entries[{index}].settled_by")
+    try:
+        at = dt.datetime.fromisoformat(required("occurred_at"))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:  # a time without its offset would be guessed, not read
+        raise StatementUnreadable("not a time with its offset", field=f"entries[{index}].occurred_at")
+    return StatementEntry(kind, required("charge_no"), required("charge_id"), only_on("reversal_no", ("reversal",)),
+                          required("entry_id"), item["amount_fen"], required("status"), settled_by,
+                          at.astimezone(SHANGHAI))
+
+
+def _whole(value: Any, zero: bool = False) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= (0 if zero else 1)
 
 
 def client() -> CreditClient:

@@ -17,6 +17,13 @@ wechatpy does not do the way the spec (docs/wechatpay.md) requires.
   5xx or a dropped connection, the calls that create or move money never.
 - Notifications and answers become results (hospital.adapters.payment_results) here, at the
   end of this module; v2 times are Beijing time without an offset.
+- The trade bill (`download_trade_bill`): `POST /pay/downloadbill` with appid, mch_id,
+  nonce_str, sign_type, sign, bill_date (YYYYMMDD), bill_type (ALL, SUCCESS, REFUND) and
+  tar_type=GZIP when compressed. The answer is the bill itself (gzip when asked for; the text
+  layout is hospital.adapters.wechatpay_bill's), unsigned and with no digest, or an unsigned XML
+  error: `No Bill Exist` (error_code 20002) is a day without trades, `Bill Creating` a bill not
+  made yet (from about 10:00 the next day), anything else (20001: a bad parameter or signature)
+  a WeChatPayError. wechatpy reads whole answers, so this call is made here, streamed.
 """
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ import logging
 from dataclasses import dataclass
 
 from hospital.adapters.payment_results import PaymentResult, RefundResult, fen
-from hospital.adapters.wechatpay_v3 import VerificationFailed, WeChatPayError
+from hospital.adapters.wechatpay_v3 import BillNotReady, VerificationFailed, WeChatPayError
 from hospital.errors import UpstreamUnavailable
 
 log = logging.getLogger("hospital.wechatpay")
@@ -157,6 +164,9 @@ class Client:
         from hospital.adapters import http_sessions
 
         self.merchant = merchant
+        self.appid = appid
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self._pay = WeChatPay(appid=appid, api_key=merchant.api_key, mch_id=merchant.mchid, timeout=timeout)
         self._pay.API_BASE_URL = base_url.rstrip("/") + "/"  # the simulator, or api.mch.weixin.qq.com
         self._pay._http = http_sessions.session("wechatpay_v2")  # not a new session (and connection) per call
@@ -187,6 +197,66 @@ class Client:
 
     def query_refund(self, out_refund_no: str) -> dict:
         return self._call(lambda: self._pay.refund.query(out_refund_no=out_refund_no), query=True)
+
+    def download_trade_bill(self, bill_date: dt.date, into, bill_type: str = "ALL", compressed: bool = True) -> bool:
+        """Write the day's trade bill, uncompressed, to the binary file `into`, streamed in chunks
+        (a busy day's bill is hundreds of megabytes). False: no trades that day (No Bill Exist),
+        nothing written. BillNotReady: the bill is being made (Bill Creating), ask later.
+        WeChatPayError: any other refusal. UpstreamUnavailable: down, 5xx, or an answer that
+        is neither the bill nor WeChat's XML (an HTML page of a proxy, a broken gzip)."""
+        import itertools
+        import secrets
+        import zlib
+
+        import requests
+
+        from hospital.adapters import http_sessions
+
+        fields = {"appid": self.appid, "mch_id": self.merchant.mchid, "nonce_str": secrets.token_hex(16),
+                  "sign_type": self.merchant.sign_type, "bill_date": bill_date.strftime("%Y%m%d"),
+                  "bill_type": bill_type}
+        if compressed:
+            fields["tar_type"] = "GZIP"
+        fields["sign"] = sign(fields, self.merchant.api_key, self.merchant.sign_type)
+        body = "<xml>" + "".join(f"<{k}>{v}</{k}>" for k, v in fields.items()) + "</xml>"
+        unzip = zlib.decompressobj(16 + zlib.MAX_WBITS) if compressed else None
+        try:
+            with http_sessions.idempotent_query(), http_sessions.session("wechatpay_v2").post(
+                    self.base_url + "/pay/downloadbill", data=body.encode("utf-8"), timeout=self.timeout,
+                    headers={"Content-Type": "text/xml; charset=utf-8", "User-Agent": "hospital-backend"},
+                    stream=True) as got:
+                if got.status_code != 200:
+                    raise UpstreamUnavailable(f"WeChat Pay v2's bill download answered {got.status_code}")
+                chunks = got.iter_content(1 << 16)
+                first = next((chunk for chunk in chunks if chunk), b"")
+                if not first:
+                    raise UpstreamUnavailable("WeChat Pay v2 answered an empty bill")
+                if first.lstrip()[:1] == b"<":  # an error is XML; a bill is text or gzip, never "<"
+                    return self._bill_refusal(first + b"".join(chunks), bill_date)
+                for chunk in itertools.chain((first,), chunks):
+                    data = unzip.decompress(chunk) if unzip else chunk
+                    into.write(data)
+                if unzip:
+                    into.write(unzip.flush())
+                    if not unzip.eof:
+                        raise UpstreamUnavailable("WeChat Pay v2's bill ended before its gzip did")
+        except (requests.RequestException, zlib.error) as exc:
+            raise UpstreamUnavailable(f"WeChat Pay v2's bill did not download ({type(exc).__name__})") from None
+        return True
+
+    @staticmethod
+    def _bill_refusal(answer: bytes, bill_date: dt.date) -> bool:
+        """What an XML answer to downloadbill says: False for No Bill Exist, else it raises."""
+        try:
+            data = parse_xml(answer)
+        except VerificationFailed:
+            raise UpstreamUnavailable("WeChat Pay v2 answered neither a bill nor its XML") from None
+        message = data.get("return_msg", "")
+        if data.get("error_code") == "20002" or message.lower() == "no bill exist":
+            return False
+        if message.lower() == "bill creating":
+            raise BillNotReady(f"the {bill_date} bill is still being made")
+        raise WeChatPayError(400, data.get("error_code") or data.get("return_code") or "FAIL", message)
 
     def _call(self, call, query: bool = False) -> dict:
         import requests

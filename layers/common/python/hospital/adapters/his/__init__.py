@@ -25,6 +25,15 @@ Bills and payments:
   Idempotent on pay_order_no. Refusals: E_BILL_CANCELLED, E_AMOUNT_MISMATCH, E_PAID_BY_OTHER,
   E_NO_BILL; for a hold's bill E_HOLD_EXPIRED (the hold expired or was released: the slot is no
   longer the patient's, and the bill is cancelled) and E_SLOT_SUSPENDED.
+- ``DAILY_LEDGER* {"date", "page_no", "page_size"}`` (page_no from 1, page_size 1 to 500) ->
+  ``{"date", "page_no", "page_count", "total_count", "pay_total", "refund_total", "entries":
+  [{"entry_type": "pay" | "refund", "bill_no", "pay_order_no", "transaction_id", "amount",
+  "receipt_no", "channel", "reg_no", "refund_ref", "booked_at"}]}``: the money the HIS booked on
+  that day (the hospital's date), in order: "pay" a payment it confirmed (PAY_CONFIRM's
+  pay_order_no, transaction_id and channel, its receipt_no), "refund" a fee to give back (a
+  registration cancelled: refund_ref is the cancel_ref we sent, null when not cancelled through
+  us). Amounts positive; reg_no null unless the bill was a registration's; the day's count and
+  totals on every page (page_count 0 for a day without entries). E_FORMAT.
 
 The schedule:
 - ``DEPT_QUERY* {}`` -> ``{"departments": [{"dept_code", "name", "intro"}]}``
@@ -65,7 +74,8 @@ Registrations:
   refund is ours to make (it was paid through us), not the HIS's.
 
 Errors: ``HisRefused(code, message)`` (a business answer: do not retry), ``UpstreamUnavailable``
-(down, slow, 5xx, E_SYSTEM, garbled: retry later).
+(down, slow, 5xx, E_SYSTEM, garbled: retry later); for the daily ledger, ``StatementUnreadable``
+(an UpstreamUnavailable: an entry that cannot be read, or figures that do not add up).
 """
 from __future__ import annotations
 
@@ -80,6 +90,8 @@ from hospital.adapters.his.model import (
     Doctor,
     HisRefused,
     Hold,
+    LedgerEntry,
+    LedgerPage,
     PaymentConfirmation,
     Registration,
     Slot,
@@ -89,8 +101,8 @@ from hospital.adapters.his.model import (
 from hospital.adapters.his.plugin import load
 
 __all__ = ["GATEWAY_PATH", "Archive", "Bill", "CancelCheck", "Department", "Doctor", "His", "HisClient",
-           "HisRefused", "Hold", "PaymentConfirmation", "Registration", "Slot", "Suspension", "SuspensionPage",
-           "client"]
+           "HisRefused", "Hold", "LedgerEntry", "LedgerPage", "PaymentConfirmation", "Registration", "Slot",
+           "Suspension", "SuspensionPage", "client"]
 
 
 def client() -> His:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from hospital import money
@@ -17,17 +18,20 @@ from hospital.adapters.his.model import (
     Doctor,
     HisRefused,
     Hold,
+    LedgerEntry,
     PaymentConfirmation,
     Registration,
     Slot,
     SuspensionPage,
 )
+from hospital.adapters.statements import StatementUnreadable
 from hospital.errors import UpstreamUnavailable
 
 GATEWAY_PATH = "/his/gateway"
 # The HIS failed inside (not a business answer): retried later like a 5xx, never acted on as a refusal.
 SYSTEM_ERRORS = frozenset({"E_SYSTEM"})
 CHANNEL = "wechat"  # the channel our card bindings come through
+LEDGER_PAGE = 200   # ledger entries asked for per page
 
 
 class HisClient:
@@ -52,6 +56,37 @@ class HisClient:
                                           "channel": channel, "paid_at": paid_at})
         with wire.reading("a payment confirmation"):
             return wire.confirmation(data)
+
+    def daily_ledger(self, day: dt.date, page_size: int = LEDGER_PAGE) -> Iterator[LedgerEntry]:
+        first = None
+        count = pay = refund = 0
+        page_no = 1
+        while True:
+            data = self._call("DAILY_LEDGER", {"date": wire.day_text(day), "page_no": page_no,
+                                               "page_size": page_size}, query=True)
+            with wire.reading("a daily ledger page", StatementUnreadable):
+                page = wire.ledger_page(data)
+                wire.answered(data, "date", wire.day_text(day))
+            day_figures = (page.page_count, page.total_count, page.pay_total_fen, page.refund_total_fen)
+            if first is not None and day_figures != first:
+                raise StatementUnreadable("the HIS's daily ledger changed while it was read")
+            if page.page_no != page_no:
+                raise StatementUnreadable("the HIS answered another page of its daily ledger", field="page_no")
+            first = day_figures
+            for entry in page.entries:
+                count += 1
+                if entry.kind == "payment":
+                    pay += entry.amount_fen
+                else:
+                    refund += entry.amount_fen
+                yield entry
+            if page_no >= page.page_count:
+                break
+            page_no += 1
+        for field, read, stated in (("total_count", count, page.total_count), ("pay_total", pay, page.pay_total_fen),
+                                    ("refund_total", refund, page.refund_total_fen)):
+            if read != stated:
+                raise StatementUnreadable("the HIS's daily ledger disagrees with its own figures", field=field)
 
     # -- the schedule -----------------------------------------------------------------------------------
     def departments(self) -> list[Department]:

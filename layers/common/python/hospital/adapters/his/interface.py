@@ -5,6 +5,7 @@ UpstreamUnavailable when the HIS is down, slow or answers something unreadable."
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Protocol
 
 from hospital.adapters.his.model import (
@@ -14,6 +15,7 @@ from hospital.adapters.his.model import (
     Department,
     Doctor,
     Hold,
+    LedgerEntry,
     PaymentConfirmation,
     Registration,
     Slot,
@@ -31,6 +33,13 @@ class His(Protocol):
                         channel: str, paid_at: str) -> PaymentConfirmation:
         """The bill is paid (idempotent on pay_order_no); a hold's bill completes its registration.
         E_BILL_CANCELLED, E_AMOUNT_MISMATCH, E_PAID_BY_OTHER, E_NO_BILL, E_HOLD_EXPIRED, E_SLOT_SUSPENDED."""
+        ...
+
+    def daily_ledger(self, day: dt.date) -> Iterator[LedgerEntry]:
+        """The money the HIS booked on `day` (the hospital's date): the payments it confirmed and
+        the refunds it owes, entry by entry as they are read. Its own count and totals are
+        checked once it ends (StatementUnreadable, hospital.adapters.statements, when they
+        disagree or an entry cannot be read). Errors come while iterating."""
         ...
 
     # -- the schedule -----------------------------------------------------------------------------------

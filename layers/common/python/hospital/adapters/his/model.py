@@ -8,6 +8,7 @@ from dataclasses import dataclass
 SLOT_STATUSES = ("free", "held", "booked", "suspended")
 REGISTRATION_STATUSES = ("booked", "cancelled", "seen")
 CANCEL_BLOCKERS = ("seen", "charges", "cancelled")  # why a registration cannot be cancelled
+LEDGER_KINDS = ("payment", "refund")
 
 
 class HisRefused(Exception):
@@ -126,3 +127,32 @@ class SuspensionPage:
 
     suspensions: tuple[Suspension, ...]
     cursor: str
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """Money the HIS booked on a day: a payment it confirmed (PAY_CONFIRM), or a refund (the
+    fee of a registration cancelled, which is ours to give back)."""
+
+    kind: str                    # LEDGER_KINDS
+    bill_no: str
+    pay_order_no: str | None     # our order id, as PAY_CONFIRM sent it; None: not paid through us
+    transaction_id: str | None   # the provider's, as PAY_CONFIRM sent it (a payment's; may be blank)
+    amount_fen: int              # positive: taken, or to give back
+    receipt_no: str | None       # the HIS's receipt of the payment
+    channel: str | None          # as PAY_CONFIRM sent it (wechatpay_v3, med_ins, credit ...)
+    reg_no: str | None           # the registration the bill paid for, if any
+    refund_ref: str | None       # a refund's: the reference we sent (REG_CANCEL's cancel_ref), if any
+    booked_at: dt.datetime       # aware UTC
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    """One page of a day's ledger; the day's count and totals come on every page."""
+
+    entries: tuple[LedgerEntry, ...]
+    page_no: int
+    page_count: int
+    total_count: int
+    pay_total_fen: int
+    refund_total_fen: int

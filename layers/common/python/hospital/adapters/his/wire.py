@@ -21,6 +21,8 @@ from hospital.adapters.his.model import (
     Department,
     Doctor,
     Hold,
+    LedgerEntry,
+    LedgerPage,
     PaymentConfirmation,
     Registration,
     Slot,
@@ -28,6 +30,8 @@ from hospital.adapters.his.model import (
     SuspensionPage,
 )
 from hospital.errors import UpstreamUnavailable
+
+_LEDGER_TYPES = {"pay": "payment", "refund": "refund"}  # the wire's entry_type -> our kind
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -38,14 +42,15 @@ class Unreadable(ValueError):
 
 
 @contextlib.contextmanager
-def reading(what: str) -> Iterator[None]:
-    """Turns any failure to read `what` into UpstreamUnavailable: a bad answer is the HIS's fault."""
+def reading(what: str, error: type[UpstreamUnavailable] = UpstreamUnavailable) -> Iterator[None]:
+    """Turns any failure to read `what` into UpstreamUnavailable (or its subclass `error`): a
+    bad answer is the HIS's fault."""
     try:
         yield
     except Unreadable as exc:
-        raise UpstreamUnavailable(f"the HIS answered {what} we cannot read (field {exc})") from None
+        raise error(f"the HIS answered {what} we cannot read (field {exc})") from None
     except (KeyError, TypeError, ValueError) as exc:
-        raise UpstreamUnavailable(f"the HIS answered {what} we cannot read ({type(exc).__name__})") from None
+        raise error(f"the HIS answered {what} we cannot read ({type(exc).__name__})") from None
 
 
 # -- fields ---------------------------------------------------------------------------------------------
@@ -217,6 +222,41 @@ def suspension(item: Any) -> Suspension:
 def suspension_page(data: Any) -> SuspensionPage:
     return SuspensionPage(tuple(suspension(item) for item in items(data, "suspensions")),
                           text(data, "cursor", blank=True))
+
+
+def ledger_entry(item: Any) -> LedgerEntry:
+    kind = _LEDGER_TYPES.get(text(item, "entry_type"))
+    if kind is None:
+        raise Unreadable("entry_type")
+    pay_order_no = optional_text(item, "pay_order_no")
+    receipt_no = optional_text(item, "receipt_no")
+    if kind == "payment" and (pay_order_no is None or receipt_no is None):  # a confirmation has both
+        raise Unreadable("pay_order_no" if pay_order_no is None else "receipt_no")
+    refund_ref = optional_text(item, "refund_ref")
+    if kind == "payment" and refund_ref is not None:
+        raise Unreadable("refund_ref")
+    amount = fen(item, "amount")
+    if amount == 0:
+        raise Unreadable("amount")
+    return LedgerEntry(kind, text(item, "bill_no"), pay_order_no, optional_text(item, "transaction_id"), amount,
+                       receipt_no, optional_text(item, "channel"), optional_text(item, "reg_no"), refund_ref,
+                       instant(item, "booked_at"))
+
+
+def ledger_page(data: Any) -> LedgerPage:
+    page_no, page_count = whole(data, "page_no"), _count(data, "page_count")
+    if page_no > max(page_count, 1):
+        raise Unreadable("page_no")
+    return LedgerPage(tuple(ledger_entry(item) for item in items(data, "entries")), page_no, page_count,
+                      _count(data, "total_count"), fen(data, "pay_total"), fen(data, "refund_total"))
+
+
+def _count(data: Any, key: str) -> int:
+    """A whole number that may be 0."""
+    value = _get(data, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Unreadable(key)
+    return value
 
 
 def answered(data: Any, key: str, expected: str) -> None:

@@ -1,0 +1,207 @@
+"""AD1: the nightly reconciliation of a day, over the simulators and real databases: a day that
+agrees reports nothing; each kind of discrepancy put into a counterpart's statement is found
+once, and a rerun replaces the day's findings without duplicates; a payment just before
+midnight booked the next day is carried over, not reported twice; one writer per day; a bill
+still being made makes the day wait for the schedule; an empty day is a day without findings."""
+import concurrent.futures
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from hospital.db import engine, tables
+from hospital.errors import Conflict, ValidationFailed
+from hospital.reconciliation import reconcile, runs, schedule
+from infra import devenv
+from tests.reconciliation.support import a_day, beijing_utc, finance_token, move_to, paid_order, refund, the_next_noon
+
+
+def findings_of(day):
+    f = tables.reconciliation_findings.c
+    with engine().connect() as conn:
+        return conn.execute(sa.select(tables.reconciliation_findings).where(f.bill_date == day)
+                            .order_by(f.id)).all()
+
+
+def found(day):
+    return sorted((row.kind, row.source, row.trade_key) for row in findings_of(day))
+
+
+@pytest.fixture
+def edits(platform):
+    """The simulators' statement edits, cleared after the test."""
+    yield platform
+    for simulator in (platform.wechatpay, platform.his):
+        simulator.statement_edits.clear()
+
+
+def test_a_day_that_agrees_everywhere_reports_nothing_and_records_what_it_read(db, platform, functions):
+    day = a_day()
+    first, second = paid_order(platform, functions), paid_order(platform, functions, "30.00")
+    refund_no = refund(platform, functions, second, 1000, finance_token(platform))
+    for order_id in (first, second):
+        move_to(platform, order_id, day)
+
+    result = reconcile.run(day, "command", now=the_next_noon(day))
+
+    assert result["status"] == "done", result
+    assert found(day) == []
+    assert result["counts"]["entries"]["wechatpay"] == 3 and result["counts"]["matched"]["wechatpay"] == 3
+    assert result["counts"]["entries"]["his"] == 2 and result["counts"]["matched"]["his"] == 2
+    bills = [i for i in result["inputs"] if i["source"] == "wechatpay"]
+    assert {b["name"].split()[2] for b in bills} == {devenv.DEV_V3_MCHID, devenv.DEV_V2_MCHID}
+    v3 = next(b for b in bills if devenv.DEV_V3_MCHID in b["name"])
+    assert len(v3["sha256"]) == 64 and v3["entries"] == 3 and v3["bytes"] > 0 and not v3["empty"]
+    assert next(b for b in bills if devenv.DEV_V2_MCHID in b["name"])["empty"]  # nothing paid there that day
+    assert refund_no.startswith("RF")
+
+
+def test_every_kind_of_discrepancy_is_found_once_and_a_rerun_replaces_them(db, edits, platform, functions):
+    day = a_day()
+    orders = {name: paid_order(platform, functions) for name in
+              ("agrees", "not_billed", "other_amount", "not_paid_there", "other_app", "not_in_his", "his_amount")}
+    for order_id in orders.values():
+        move_to(platform, order_id, day)
+    bill, his = platform.wechatpay.statement_edits, platform.his.statement_edits
+    bill.drop(day, out_trade_no=orders["not_billed"])
+    bill.change(day, {"out_trade_no": orders["other_amount"]}, total=2600)
+    bill.change(day, {"out_trade_no": orders["not_paid_there"]}, bill_state="REVOKED")
+    bill.change(day, {"out_trade_no": orders["other_app"]}, appid="wx-someone-else")
+    bill.add(day, {"kind": "payment", "out_trade_no": "STRAY-BILL-1", "total": 800})
+    his.drop(day, pay_order_no=orders["not_in_his"])
+    his.change(day, {"pay_order_no": orders["his_amount"]}, amount="24.99")
+    his.add(day, {"kind": "payment", "pay_order_no": "STRAY-HIS-1", "amount": "7.00"})
+
+    first = reconcile.run(day, "command", now=the_next_noon(day))
+
+    expected = sorted([
+        ("missing_provider", "wechatpay", orders["not_billed"]),
+        ("amount_mismatch", "wechatpay", orders["other_amount"]),
+        ("status_mismatch", "wechatpay", orders["not_paid_there"]),
+        ("merchant_mismatch", "wechatpay", orders["other_app"]),
+        ("missing_ours", "wechatpay", "STRAY-BILL-1"),
+        ("missing_his", "his", orders["not_in_his"]),
+        ("amount_mismatch", "his", orders["his_amount"]),
+        ("missing_ours", "his", "STRAY-HIS-1"),
+    ])
+    assert first["status"] == "done" and found(day) == expected
+    amounts = {(r.kind, r.source): (r.ours_fen, r.theirs_fen) for r in findings_of(day)}
+    assert amounts[("amount_mismatch", "wechatpay")] == (2500, 2600)
+    assert amounts[("amount_mismatch", "his")] == (2500, 2499)
+    assert first["counts"]["findings"] == {"missing_provider": 1, "amount_mismatch": 2, "status_mismatch": 1,
+                                           "merchant_mismatch": 1, "missing_ours": 2, "missing_his": 1}
+
+    # A rerun finds the same: the same rows, no duplicates; a resolved one keeps its note.
+    ids = {(r.kind, r.source, r.trade_key): r.id for r in findings_of(day)}
+    with engine().begin() as conn:
+        conn.execute(tables.reconciliation_findings.update().where(
+            tables.reconciliation_findings.c.id == ids[("missing_ours", "his", "STRAY-HIS-1")])
+            .values(status="resolved", resolution="booked at the window, not ours"))
+    second = reconcile.run(day, "command", now=the_next_noon(day))
+    assert found(day) == expected
+    assert {(r.kind, r.source, r.trade_key): r.id for r in findings_of(day)} == ids
+    assert {r.run_id for r in findings_of(day)} == {second["run_id"]}
+
+    # Once the statements agree, the open findings go; the resolved one stays as it was.
+    bill.clear()
+    his.clear()
+    reconcile.run(day, "command", now=the_next_noon(day))
+    assert [(r.kind, r.trade_key, r.status) for r in findings_of(day)] == [
+        ("missing_ours", "STRAY-HIS-1", "resolved")]
+
+
+def test_a_payment_just_before_midnight_booked_the_next_day_is_carried_over_not_reported_twice(
+        db, platform, functions):
+    next_day = a_day()
+    day = a_day()  # the day before next_day: both of their own
+    assert next_day == day + dt.timedelta(days=1)
+    late, lost = paid_order(platform, functions), paid_order(platform, functions)
+    for order_id in (late, lost):
+        move_to(platform, order_id, day, dt.time(23, 55))
+    # WeChat Pay booked `late` just after midnight; `lost` it never booked.
+    rfc3339 = dt.datetime.combine(next_day, dt.time(0, 1), tzinfo=dt.timezone(dt.timedelta(hours=8))).isoformat()
+    with platform.wechatpay._lock:
+        for order in platform.wechatpay.orders.values():
+            if order["out_trade_no"] == late:
+                order["success_time"] = rfc3339
+            if order["out_trade_no"] == lost:
+                order["success_time"] = None
+
+    first = reconcile.run(day, "command", now=the_next_noon(next_day))
+    assert first["status"] == "done" and found(day) == [] and first["counts"]["carried_out"] == 2
+
+    second = reconcile.run(next_day, "command", now=the_next_noon(next_day))
+    assert second["status"] == "done"
+    assert found(next_day) == [("missing_provider", "wechatpay", lost)]  # reported once, on the day after
+    assert "carried over from" in findings_of(next_day)[0].detail
+    assert found(day) == []
+
+
+def test_two_runs_of_one_day_cannot_both_write(mysql_db, platform, functions):
+    day = a_day()
+    move_to(platform, paid_order(platform, functions), day)
+    now = the_next_noon(day)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: _outcome(day, now), range(2)))
+    assert sorted(outcomes) == ["done", "run_in_progress"] or outcomes == ["done", "done"]
+    assert len(findings_of(day)) == 0
+
+    # A run whose lease ran out while it worked cannot write over the one that took the day.
+    held = runs.claim(day, "command")
+    with engine().begin() as conn:
+        conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == day)
+                     .values(lease_until=dt.datetime(2000, 1, 1)))
+    taken = reconcile.run(day, "command", now=now)
+    assert taken["status"] == "done"
+    with pytest.raises(runs.LeaseLost):
+        runs.finish(held, runs.Outcome([], {}, {}, [], {}))
+
+
+def _outcome(day, now):
+    try:
+        return reconcile.run(day, "command", now=now)["status"]
+    except Conflict as exc:
+        return exc.code
+
+
+def test_a_bill_still_being_made_makes_the_day_wait_for_the_schedule(db, platform, functions):
+    import requests
+
+    day = a_day()
+    move_to(platform, paid_order(platform, functions), day)
+    creating = f"{platform.wechatpay.url}/_sim/bills/creating"
+    requests.post(creating, json={"day": day.isoformat(), "creating": True}, timeout=5).raise_for_status()
+    try:
+        now = the_next_noon(day)
+        waiting = reconcile.run(day, "command", now=now)
+        assert waiting["status"] == "waiting" and "being made" in waiting["error"]
+        assert day not in runs.due(now)                                  # not before its next try
+        assert day in runs.due(now + dt.timedelta(minutes=31))
+    finally:
+        requests.post(creating, json={"day": day.isoformat(), "creating": False}, timeout=5).raise_for_status()
+    outcome = schedule.run_due(now + dt.timedelta(minutes=31))
+    assert outcome["days"][day.isoformat()] == "done"
+    assert found(day) == []
+    assert day not in runs.due(now + dt.timedelta(hours=2))
+
+
+def test_an_empty_day_is_a_day_without_findings(db, platform):
+    day = a_day()
+    result = reconcile.run(day, "command", now=the_next_noon(day))
+    assert result["status"] == "done" and found(day) == []
+    assert all(i["empty"] for i in result["inputs"]) and result["counts"]["findings"] == {}
+
+
+def test_a_day_whose_statements_are_not_ready_or_no_longer_kept_is_refused(db, platform):
+    today = dt.datetime.now(reconcile.schedule_rules.BEIJING).date()
+    with pytest.raises(ValidationFailed) as early:
+        reconcile.run(today - dt.timedelta(days=1), "command", now=beijing_utc(today, dt.time(9, 59)))
+    assert early.value.field == "date" and "10:00" in early.value.message
+    with pytest.raises(ValidationFailed) as old:
+        reconcile.run(today - dt.timedelta(days=200), "command")
+    assert "3 months" in old.value.message
+    with engine().connect() as conn:
+        assert conn.execute(sa.select(tables.reconciliation_days).where(
+            tables.reconciliation_days.c.bill_date.in_([today - dt.timedelta(days=1),
+                                                        today - dt.timedelta(days=200)]))).all() == []
