@@ -15,7 +15,8 @@ infra.manage reconcile --date D --bill-file F`; and the baseline, `python -m
 tests.benchmarks.reconciliation baseline ...`: the bill split on ",`" into a dict by
 out_trade_no (out_refund_no for refunds), our orders by one plain SELECT (and the day's refunds
 by another) into dicts, the HIS's ledger into a dict, then the joins finding the same kinds.
-Wall time from spawn to exit and peak RSS (the child's own ru_maxrss, from wait4).
+Wall time from spawn to exit and peak RSS (ru_maxrss), both read by a small launcher whose
+only child the command is.
 
 Gate: the findings the run stored are exactly the injected ones, by (kind, source, key); the
 baseline must find them too, or its join is not doing the same work.
@@ -85,9 +86,9 @@ def _fee(amount_fen: int) -> int:
     return (amount_fen * 54 + 5000) // 10000
 
 
-BILL_HEADER = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,"
-               "应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,"
-               "费率,订单金额,申请退款金额,费率备注")
+BILL_HEADER = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,"
+               "付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,"
+               "退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注")
 SUMMARY_HEADER = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
 
 
@@ -128,37 +129,40 @@ class BillWriter:
         self.out.close()
 
 
-ORDER_COLUMNS = ("id", "user_id", "kind", "his_ref", "his_patient_id", "description", "amount_fen", "open_his_ref",
-                 "channel", "mchid", "appid", "api_version", "status", "expires_at", "transaction_id", "paid_at",
-                 "paid_fen", "refunded_fen", "his_confirmed_at", "his_attempts", "created_at", "updated_at")
-REFUND_COLUMNS = ("id", "order_id", "out_refund_no", "route", "amount_fen", "reason", "status", "provider_refund_id",
-                  "attempts", "created_at", "updated_at", "finished_at")
-BATCH = 5000
+# Rows go to the database as a tab-separated file each, loaded at once (LOAD DATA LOCAL INFILE:
+# minutes faster for a million rows than INSERTs, whose values PyMySQL escapes one by one).
+LOAD_ORDERS = ("LOAD DATA LOCAL INFILE %s INTO TABLE payment_orders CHARACTER SET utf8mb4 "
+               "FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' (id, user_id, kind, his_ref, his_patient_id, "
+               "description, amount_fen, open_his_ref, channel, mchid, appid, api_version, status, expires_at, "
+               "transaction_id, paid_at, paid_fen, refunded_fen, his_confirmed_at, his_attempts, created_at, "
+               "updated_at)")
+LOAD_REFUNDS = ("LOAD DATA LOCAL INFILE %s INTO TABLE payment_refunds CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' (id, order_id, out_refund_no, route, amount_fen, "
+                "reason, status, provider_refund_id, attempts, created_at, updated_at, finished_at)")
 
 
-class Inserter:
-    """Rows into a table in multi-row INSERTs of BATCH rows (PyMySQL's executemany)."""
+class Rows:
+    """A table's rows written to a tab-separated file (None as \\N) for LOAD DATA."""
 
-    def __init__(self, conn, table: str, columns: tuple[str, ...]) -> None:
-        self.conn, self.rows = conn, []
-        self.sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-        self.count = 0
+    def __init__(self, path: str) -> None:
+        self.path, self.count = path, 0
+        self.out = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by load()
 
-    def add(self, row: tuple) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= BATCH:
-            self.flush()
+    def add(self, *values) -> None:
+        self.out.write("\t".join("\\N" if v is None else str(v) for v in values) + "\n")
+        self.count += 1
 
-    def flush(self) -> None:
-        if self.rows:
-            with self.conn.cursor() as cur:
-                cur.executemany(self.sql, self.rows)
-            self.conn.commit()
-            self.count += len(self.rows)
-            self.rows = []
+    def load(self, conn, statement: str) -> None:
+        self.out.close()
+        with conn.cursor() as cur:
+            cur.execute(statement, (self.path,))
+            if cur.rowcount != self.count:
+                raise RuntimeError(f"{cur.rowcount} of {self.count} rows of {self.path} were loaded")
+        conn.commit()
+        os.unlink(self.path)
 
 
-def connect(url: str):
+def connect(url: str, **options):
     """PyMySQL on the database of a SQLAlchemy URL (mysql+pymysql://user:password@host:port/name)."""
     from urllib.parse import unquote, urlsplit
 
@@ -167,166 +171,177 @@ def connect(url: str):
     parts = urlsplit(url)
     return pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=unquote(parts.username or ""),
                            password=unquote(parts.password or ""), database=parts.path.lstrip("/"),
-                           charset="utf8mb4")
+                           charset="utf8mb4", **options)
+
+
+W, H = "wechatpay", "his"
+
+
+class DayMaker:
+    """One Beijing day of WeChat payments of one merchant and app, some refunded in full, as our
+    database, WeChat Pay's bill and the HIS's ledger hold them, with the discrepancies of
+    PAYMENT_ROLES and the strangers injected; `injected` the findings they must give."""
+
+    def __init__(self, day: dt.date, folder: str, mchid: str, appid: str, seed: int) -> None:
+        from tests.benchmarks import his_ledger
+
+        self.day, self.mchid, self.appid = day, mchid, appid
+        self.rng = random.Random(seed)
+        self.midnight = dt.datetime.combine(day, dt.time())   # Beijing
+        self.start_utc = self.midnight - BEIJING
+        self.injected: set[tuple[str, str, str]] = set()
+        self.bill_path = os.path.join(folder, f"wechatpay-{mchid}-ALL-{day.isoformat()}.csv")
+        self.bill = BillWriter(self.bill_path)
+        self.ledger = open(his_ledger.path_of(folder, day), "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self.ledger_entries = 0
+        self.orders = Rows(os.path.join(folder, "orders.tsv"))
+        self.refunds = Rows(os.path.join(folder, "refunds.tsv"))
+        self.refunded: list[tuple] = []
+        self.user_id = 0
+
+    def _id(self) -> str:
+        return f"{self.rng.getrandbits(128):032x}"
+
+    def _booked(self, kind: str, bill_no: str, order_id: str, transaction_id: str, amount: int, n: int,
+                refund_ref: str | None, at: dt.datetime) -> None:
+        from tests.benchmarks import his_ledger
+
+        receipt = f"RC{n:012d}" if kind == "payment" else None
+        self.ledger.write(his_ledger.line(kind, bill_no, order_id, transaction_id, amount, receipt, "wechatpay_v3",
+                                          f"REG{n:09d}", refund_ref, at))
+        self.ledger_entries += 1
+
+    def order(self, n: int, seconds: int, role: str | None, refunded: bool) -> None:
+        """The n-th payment of the day, `seconds` after midnight, playing `role` (None: agreeing)."""
+        order_id, amount = self._id(), self.rng.randrange(100, 50000)
+        paid = self.start_utc + dt.timedelta(seconds=seconds)
+        confirmed = paid + dt.timedelta(seconds=2)
+        transaction_id, openid, his_ref = f"4200{n:024d}", f"oBench{n:022d}", f"B{n:012d}"
+        status = "refunded" if refunded else "closed" if role == "closed" else "confirmed"
+        his_confirmed = None if role == "closed" else confirmed
+        self.orders.add(order_id, self.user_id, "registration", his_ref, "P1", "挂号费", amount,
+                        his_ref if status == "confirmed" else None, "wechat", self.mchid, self.appid, "v3", status,
+                        paid + dt.timedelta(minutes=15), transaction_id, paid, amount, amount if refunded else 0,
+                        his_confirmed, 1, paid - dt.timedelta(seconds=30), confirmed)
+        if role == "missing_provider":
+            self.injected.add(("missing_provider", W, order_id))
+        elif role != "carried_bill":
+            self._on_bill(role, seconds, order_id, amount, transaction_id, openid)
+        if role == "missing_his":
+            self.injected.add(("missing_his", H, order_id))
+        elif his_confirmed is not None and role != "carried_his":
+            if role == "amount_his":
+                self.injected.add(("amount_mismatch", H, order_id))
+            self._booked("payment", his_ref, order_id, transaction_id, amount - 50 if role == "amount_his" else amount,
+                         n, None, confirmed)
+        if refunded:
+            self.refunded.append((n, seconds, order_id, amount, transaction_id, openid, his_ref))
+
+    def _on_bill(self, role: str | None, seconds: int, order_id: str, amount: int, transaction_id: str,
+                 openid: str) -> None:
+        at = (self.midnight + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+        fee, state, appid = _fee(amount), "SUCCESS", self.appid
+        finding = {"amount_bill": "amount_mismatch", "revoked": "status_mismatch", "closed": "status_mismatch",
+                   "fee": "fee_mismatch", "merchant": "merchant_mismatch"}.get(role or "")
+        if finding:
+            self.injected.add((finding, W, order_id))
+        if role == "amount_bill":
+            amount += 100
+            fee = _fee(amount)
+        elif role == "revoked":
+            state = "REVOKED"
+        elif role == "fee":
+            fee += 1
+        elif role == "merchant":
+            appid = FOREIGN_APPID
+        self.bill.payment(at, appid, self.mchid, transaction_id, order_id, openid, amount, fee, state)
+
+    def refunds_of_the_day(self, missing: int, wrong_amount: int) -> None:
+        """Each refunded order refunded in full an hour after it was paid; the `missing`-th refund
+        not on the bill, the `wrong_amount`-th on it at another amount."""
+        for n, seconds, order_id, amount, transaction_id, openid, his_ref in self.refunded:
+            refund_seconds = min(seconds + 3600, LAST)
+            created = self.start_utc + dt.timedelta(seconds=refund_seconds)
+            at = (self.midnight + dt.timedelta(seconds=refund_seconds)).strftime("%Y-%m-%d %H:%M:%S")
+            refund_id, out_refund_no = f"5030{n:025d}", f"RF{order_id}"
+            self.refunds.add(self._id(), order_id, out_refund_no, "wechat", amount, "patient_cancelled", "succeeded",
+                             refund_id, 1, created, created, created)
+            if n == missing:
+                self.injected.add(("missing_provider", W, out_refund_no))
+            else:
+                if n == wrong_amount:
+                    self.injected.add(("amount_mismatch", W, out_refund_no))
+                self.bill.refund(at, self.appid, self.mchid, transaction_id, order_id, openid, refund_id,
+                                 out_refund_no, amount + 100 if n == wrong_amount else amount)
+            self._booked("refund", his_ref, order_id, transaction_id, amount, n, f"CX{order_id[:20]}", created)
+
+    def strangers(self) -> None:
+        """Trades WeChat Pay or the HIS booked that we do not have."""
+        for k in range(BILL_UNKNOWN_PAYMENTS):
+            key, amount = self._id(), self.rng.randrange(100, 50000)
+            self.bill.payment(f"{self.day.isoformat()} 12:0{k}:00", self.appid, self.mchid, f"4201{k:024d}", key,
+                              f"oStranger{k:019d}", amount, _fee(amount))
+            self.injected.add(("missing_ours", W, key))
+        for k in range(BILL_UNKNOWN_REFUNDS):
+            key = f"RF{self._id()}"
+            self.bill.refund(f"{self.day.isoformat()} 13:0{k}:00", self.appid, self.mchid, f"4202{k:024d}",
+                             self._id(), f"oStranger{k:019d}", f"5031{k:025d}", key, 1000)
+            self.injected.add(("missing_ours", W, key))
+        for k in range(HIS_UNKNOWN):
+            key = self._id()
+            self._booked("payment", f"BX{k:011d}", key, f"4203{k:024d}", 2500, 900_000_000 + k, None,
+                         self.start_utc + dt.timedelta(hours=14, minutes=k))
+            self.injected.add(("missing_ours", H, key))
+
+    def close(self) -> None:
+        self.bill.close()
+        self.ledger.close()
 
 
 def make_day(url: str, day: dt.date, rows: int, folder: str, mchid: str, appid: str, seed: int = 20261201) -> Day:
     """The day's orders and refunds in the database, its bill and the HIS's ledger in `folder`;
     `rows` bill rows in all. Returns what was made and the findings the injections must give."""
-    from tests.benchmarks import his_ledger
-
-    rng = random.Random(seed)
-    refunds_wanted = max(rows // 100, 2)
+    maker = DayMaker(day, folder, mchid, appid, seed)
+    refunds = max(rows // 100, 2)
+    # bill rows = our payments on it (all but the missing and the carried, the one only the HIS
+    # has yet to book included) + our refunds on it (all but one) + the strangers
+    payments = rows - refunds + PAYMENT_ROLES["missing_provider"] - BILL_UNKNOWN_PAYMENTS - BILL_UNKNOWN_REFUNDS
     special = sum(PAYMENT_ROLES.values())
-    carried = len(CARRIED_BILL)
-    # bill rows = ordinary payments on it + refunds on it + the unknown ones
-    payments = rows - refunds_wanted + PAYMENT_ROLES["missing_provider"] + 1 - BILL_UNKNOWN_PAYMENTS \
-        - BILL_UNKNOWN_REFUNDS
-    if payments < special + refunds_wanted + 10:
+    if payments < special + refunds + 10:
         raise ValueError(f"BENCH_BILL_ROWS={rows} is too few for the injected discrepancies")
-    picked = rng.sample(range(payments), special + refunds_wanted)
-    role: dict[int, str] = {}
-    for name, count in PAYMENT_ROLES.items():
-        for _ in range(count):
-            role[picked.pop()] = name
-    refunded = set(picked)  # the rest of the picked ones are refunded, in full
-    refund_special = {"missing_provider": picked[0], "amount": picked[1]}
-
-    midnight = dt.datetime.combine(day, dt.time())   # Beijing
-    start_utc = midnight - BEIJING
-    injected: set[tuple[str, str, str]] = set()
-    W, H = "wechatpay", "his"
-    bill_path = os.path.join(folder, f"wechatpay-{mchid}-ALL-{day.isoformat()}.csv")
-    ledger_path = his_ledger.path_of(folder, day)
-    conn = connect(url)
+    picked = maker.rng.sample(range(payments), special + refunds)
+    role = {picked.pop(): name for name, count in PAYMENT_ROLES.items() for _ in range(count)}
+    refunded = set(picked)  # the rest of those picked
+    conn = connect(url, local_infile=True)
     with conn.cursor() as cur:
-        cur.execute("INSERT INTO users (status, created_at) VALUES ('active', %s)", (start_utc,))
-        user_id = cur.lastrowid
+        cur.execute("INSERT INTO users (status, created_at) VALUES ('active', %s)", (maker.start_utc,))
+        maker.user_id = cur.lastrowid
     conn.commit()
-    orders = Inserter(conn, "payment_orders", ORDER_COLUMNS)
-    refunds = Inserter(conn, "payment_refunds", REFUND_COLUMNS)
-    bill = BillWriter(bill_path)
-    ledger = open(ledger_path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-    ledger_count = 0
-    pending_refunds = []
-
-    def order(n: int, seconds: int, what: str | None) -> None:
-        nonlocal ledger_count
-        order_id = f"{rng.getrandbits(128):032x}"
-        amount = rng.randrange(100, 50000)
-        paid = start_utc + dt.timedelta(seconds=seconds)
-        confirmed = paid + dt.timedelta(seconds=2)
-        at = (midnight + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
-        transaction_id, openid, his_ref = f"4200{n:024d}", f"oBench{n:022d}", f"B{n:012d}"
-        status = "confirmed"
-        if n in refunded:
-            status = "refunded"
-        elif what == "closed":
-            status = "closed"
-        his_confirmed = None if what == "closed" else confirmed
-        orders.add((order_id, user_id, "registration", his_ref, "P1", "挂号费", amount,
-                    his_ref if status == "confirmed" else None, "wechat", mchid, appid, "v3", status,
-                    paid + dt.timedelta(minutes=15), transaction_id, paid, amount,
-                    amount if status == "refunded" else 0, his_confirmed, 1, paid - dt.timedelta(seconds=30),
-                    confirmed))
-        # the bill
-        if what in ("missing_provider", "carried_bill"):
-            if what == "missing_provider":
-                injected.add(("missing_provider", W, order_id))
-        else:
-            bill_amount, fee, state, bill_appid = amount, _fee(amount), "SUCCESS", appid
-            if what == "amount_bill":
-                bill_amount += 100
-                fee = _fee(bill_amount)
-                injected.add(("amount_mismatch", W, order_id))
-            elif what == "revoked":
-                state = "REVOKED"
-                injected.add(("status_mismatch", W, order_id))
-            elif what == "closed":
-                injected.add(("status_mismatch", W, order_id))
-            elif what == "fee":
-                fee += 1
-                injected.add(("fee_mismatch", W, order_id))
-            elif what == "merchant":
-                bill_appid = FOREIGN_APPID
-                injected.add(("merchant_mismatch", W, order_id))
-            bill.payment(at, bill_appid, mchid, transaction_id, order_id, openid, bill_amount, fee, state)
-        # the HIS's ledger
-        if his_confirmed is not None and what not in ("missing_his", "carried_his"):
-            his_amount = amount
-            if what == "amount_his":
-                his_amount -= 50
-                injected.add(("amount_mismatch", H, order_id))
-            ledger.write(his_ledger.line("payment", his_ref, order_id, transaction_id, his_amount, f"RC{n:012d}",
-                                         "wechatpay_v3", f"REG{n:09d}", None, confirmed))
-            ledger_count += 1
-        elif what == "missing_his":
-            injected.add(("missing_his", H, order_id))
-        if status == "refunded":
-            pending_refunds.append((n, seconds, order_id, amount, transaction_id, openid, his_ref))
-
     for n in range(payments):
-        order(n, 5 + n * (LAST - 10) // payments, role.get(n))
-    for n, (hour, minute, second) in enumerate(CARRIED_BILL, start=payments):
-        order(n, hour * 3600 + minute * 60 + second, "carried_bill")
-    hour, minute, second = CARRIED_HIS
-    order(payments + carried, hour * 3600 + minute * 60 + second, "carried_his")
-    orders.flush()
-
-    for n, seconds, order_id, amount, transaction_id, openid, his_ref in pending_refunds:
-        refund_seconds = min(seconds + 3600, LAST)
-        created = start_utc + dt.timedelta(seconds=refund_seconds)
-        at = (midnight + dt.timedelta(seconds=refund_seconds)).strftime("%Y-%m-%d %H:%M:%S")
-        refund_id, out_refund_no = f"5030{n:025d}", f"RF{order_id}"
-        refunds.add((f"{rng.getrandbits(128):032x}", order_id, out_refund_no, "wechat", amount, "patient_cancelled",
-                     "succeeded", refund_id, 1, created, created, created))
-        if n == refund_special["missing_provider"]:
-            injected.add(("missing_provider", W, out_refund_no))
-        else:
-            bill_amount = amount
-            if n == refund_special["amount"]:
-                bill_amount += 100
-                injected.add(("amount_mismatch", W, out_refund_no))
-            bill.refund(at, appid, mchid, transaction_id, order_id, openid, refund_id, out_refund_no, bill_amount)
-        ledger.write(his_ledger.line("refund", his_ref, order_id, transaction_id, amount, None, "wechatpay_v3",
-                                     f"REG{n:09d}", f"CX{order_id[:20]}", created))
-        ledger_count += 1
-    refunds.flush()
-
-    for k in range(BILL_UNKNOWN_PAYMENTS):  # WeChat has them, we do not
-        key = f"{rng.getrandbits(128):032x}"
-        amount = rng.randrange(100, 50000)
-        bill.payment(f"{day.isoformat()} 12:0{k}:00", appid, mchid, f"4201{k:024d}", key, f"oStranger{k:019d}",
-                     amount, _fee(amount))
-        injected.add(("missing_ours", W, key))
-    for k in range(BILL_UNKNOWN_REFUNDS):
-        key = f"RF{rng.getrandbits(128):032x}"
-        bill.refund(f"{day.isoformat()} 13:0{k}:00", appid, mchid, f"4202{k:024d}", f"{rng.getrandbits(128):032x}",
-                    f"oStranger{k:019d}", f"5031{k:025d}", key, 1000)
-        injected.add(("missing_ours", W, key))
-    for k in range(HIS_UNKNOWN):  # the HIS has them, we do not
-        key = f"{rng.getrandbits(128):032x}"
-        ledger.write(his_ledger.line("payment", f"BX{k:011d}", key, f"4203{k:024d}", 2500, f"RX{k:012d}",
-                                     "wechatpay_v3", None, None, start_utc + dt.timedelta(hours=14, minutes=k)))
-        ledger_count += 1
-        injected.add(("missing_ours", H, key))
-    bill.close()
-    ledger.close()
+        maker.order(n, 5 + n * (LAST - 10) // payments, role.get(n), n in refunded)
+    for n, (hour, minute, second) in enumerate((*CARRIED_BILL, CARRIED_HIS), start=payments):
+        maker.order(n, hour * 3600 + minute * 60 + second, "carried_his" if n - payments == len(CARRIED_BILL)
+                    else "carried_bill", False)
+    maker.refunds_of_the_day(missing=picked[0], wrong_amount=picked[1])
+    maker.strangers()
+    maker.close()
+    maker.orders.load(conn, LOAD_ORDERS)
+    maker.refunds.load(conn, LOAD_REFUNDS)
     conn.close()
-    return Day(day, bill_path, folder, injected, orders.count, refunds.count, bill.rows, ledger_count,
-               len(CARRIED_BILL) + 1)
+    return Day(day, maker.bill_path, folder, maker.injected, maker.orders.count, maker.refunds.count,
+               maker.bill.rows, maker.ledger_entries, len(CARRIED_BILL) + 1)
 
 
 # ---- the baseline: a plain dict join, in a child process ----------------------------------------
 
-def dict_join(url: str, day: dt.date, bill_path: str, ledger_path: str) -> set[tuple[str, str, str]]:
-    """The same three sources joined as plain dicts, finding the same kinds (no streaming, no
-    checks of the bill's own summary, no records): what any script would do."""
-    start = dt.datetime.combine(day, dt.time()) - BEIJING
-    end = start + dt.timedelta(days=1)
-    late = end - dt.timedelta(minutes=10)
+Found = set[tuple[str, str, str]]
+
+
+def _bill_dicts(path: str) -> tuple[dict, dict]:
+    """The bill's payments by out_trade_no and refunds by out_refund_no: (appid, mchid, state,
+    amount, fee, rate) as the bill prints them."""
     payments, refunds = {}, {}
-    with open(bill_path, encoding="utf-8") as lines:
+    with open(path, encoding="utf-8") as lines:
         for text in lines:
             if text[0] != "`":
                 continue
@@ -337,6 +352,12 @@ def dict_join(url: str, day: dt.date, bill_path: str, ledger_path: str) -> set[t
                 payments[v[6]] = (v[1], v[2], v[9], v[24], v[22], v[23])
             else:
                 refunds[v[15]] = (v[1], v[2], v[19], v[16], v[22], v[23])
+    return payments, refunds
+
+
+def _our_dicts(url: str, start: dt.datetime, end: dt.datetime) -> tuple[dict, dict]:
+    """Our WeChat orders paid or confirmed by the HIS in [start, end) by id, one plain SELECT;
+    the refunds asked for in it by out_refund_no."""
     conn = connect(url)
     with conn.cursor() as cur:
         cur.execute("SELECT id, amount_fen, status, paid_at, his_confirmed_at, mchid, appid FROM payment_orders "
@@ -346,60 +367,77 @@ def dict_join(url: str, day: dt.date, bill_path: str, ledger_path: str) -> set[t
         cur.execute("SELECT r.out_refund_no, r.amount_fen, r.status, r.created_at, o.mchid, o.appid "
                     "FROM payment_refunds r JOIN payment_orders o ON o.id = r.order_id "
                     "WHERE r.route = 'wechat' AND r.created_at >= %s AND r.created_at < %s", (start, end))
-        our_refunds = {row[0]: row for row in cur}
+        refunds = {row[0]: row for row in cur}
     conn.close()
+    return orders, refunds
+
+
+def _ledger_dict(path: str) -> dict[str, int]:
+    """The HIS's payments by our order id: the amount."""
     his = {}
-    with open(ledger_path, encoding="utf-8") as lines:
+    with open(path, encoding="utf-8") as lines:
         for text in lines:
             v = text.split("\t")
             if v[0] == "payment":
                 his[v[2]] = int(v[4])
-    found: set[tuple[str, str, str]] = set()
+    return his
 
-    def fen(text: str) -> int:
-        whole, _, part = text.partition(".")
-        value = int(whole.lstrip("-")) * 100 + int(part[:2])
-        return -value if text.startswith("-") else value
 
-    def check(key, ours_fen, ours_ok, mchid, appid, theirs, settled):
-        t_appid, t_mchid, _, amount, fee, rate = theirs
-        amount = fen(amount)
-        if amount != ours_fen:
-            found.add(("amount_mismatch", "wechatpay", key))
-        if (t_mchid, t_appid) != (mchid, appid):
-            found.add(("merchant_mismatch", "wechatpay", key))
-        if not (settled and ours_ok):
-            found.add(("status_mismatch", "wechatpay", key))
-        expected_fee = (amount * int(rate.rstrip("%").replace(".", "")) + 5000) // 10000
-        if abs(fen(fee)) != expected_fee:
-            found.add(("fee_mismatch", "wechatpay", key))
+def _fen(text: str) -> int:
+    whole, _, part = text.partition(".")
+    value = int(whole.lstrip("-")) * 100 + int(part[:2])
+    return -value if text.startswith("-") else value
 
+
+def _compare(found: Found, key: str, ours_fen: int, ours_ok: bool, mchid: str, appid: str, theirs: tuple,
+             settled: bool) -> None:
+    t_appid, t_mchid, _, amount, fee, rate = theirs
+    amount = _fen(amount)
+    if amount != ours_fen:
+        found.add(("amount_mismatch", W, key))
+    if (t_mchid, t_appid) != (mchid, appid):
+        found.add(("merchant_mismatch", W, key))
+    if not (settled and ours_ok):
+        found.add(("status_mismatch", W, key))
+    if abs(_fen(fee)) != (amount * int(rate.rstrip("%").replace(".", "")) + 5000) // 10000:
+        found.add(("fee_mismatch", W, key))
+
+
+def dict_join(url: str, day: dt.date, bill_path: str, ledger_path: str) -> Found:
+    """The same three sources joined as plain dicts, finding the same kinds (no streaming, no
+    checks of the bill's own summary, no records): what any script would do."""
+    start = dt.datetime.combine(day, dt.time()) - BEIJING
+    end = start + dt.timedelta(days=1)
+    late = end - dt.timedelta(minutes=10)
+    payments, refunds = _bill_dicts(bill_path)
+    orders, our_refunds = _our_dicts(url, start, end)
+    his = _ledger_dict(ledger_path)
+    found: Found = set()
     for key, theirs in payments.items():
         mine = orders.get(key)
         if mine is None or not (mine[3] and start <= mine[3] < end):
-            found.add(("missing_ours", "wechatpay", key))
-            continue
-        check(key, mine[1], mine[2] in STATE_OK, mine[5], mine[6], theirs, theirs[2] == "SUCCESS")
+            found.add(("missing_ours", W, key))
+        else:
+            _compare(found, key, mine[1], mine[2] in STATE_OK, mine[5], mine[6], theirs, theirs[2] == "SUCCESS")
     for key, theirs in refunds.items():
         mine = our_refunds.get(key)
         if mine is None:
-            found.add(("missing_ours", "wechatpay", key))
-            continue
-        check(key, mine[1], mine[2] in REFUND_OK, mine[4], mine[5], theirs, True)
+            found.add(("missing_ours", W, key))
+        else:
+            _compare(found, key, mine[1], mine[2] in REFUND_OK, mine[4], mine[5], theirs, True)
     for key, mine in orders.items():
         if mine[3] and start <= mine[3] < late and key not in payments:
-            found.add(("missing_provider", "wechatpay", key))
+            found.add(("missing_provider", W, key))
         if mine[4] and start <= mine[4] < late and key not in his:
-            found.add(("missing_his", "his", key))
-    for key, mine in our_refunds.items():
-        if mine[3] < late and key not in refunds:
-            found.add(("missing_provider", "wechatpay", key))
+            found.add(("missing_his", H, key))
+    found |= {("missing_provider", W, key) for key, mine in our_refunds.items()
+              if mine[3] < late and key not in refunds}
     for key, amount in his.items():
         mine = orders.get(key)
         if mine is None or not (mine[4] and start <= mine[4] < end):
-            found.add(("missing_ours", "his", key))
+            found.add(("missing_ours", H, key))
         elif mine[1] != amount:
-            found.add(("amount_mismatch", "his", key))
+            found.add(("amount_mismatch", H, key))
     return found
 
 
@@ -414,17 +452,29 @@ class Child:
     stderr: str
 
 
+# Started between this process and the measured one: a child's peak RSS counts the memory of
+# the process it was forked from (Linux carries it over exec), and this one holds the simulators.
+LAUNCHER = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+code = subprocess.call(sys.argv[2:])
+seconds = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    json.dump({"seconds": seconds, "code": code,
+               "peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}, out)
+"""
+
+
 def measure(args: list[str], env: dict[str, str], cwd: pathlib.Path, folder: str, name: str) -> Child:
-    """Run a child to its end: wall time from spawn to exit, and its own peak RSS (wait4's
-    rusage is that child's alone, whatever ran before it)."""
+    """Run a command to its end from a small launcher: its wall time from spawn to exit and its
+    peak RSS (getrusage RUSAGE_CHILDREN of the launcher, whose only child it is)."""
     out_path, err_path = os.path.join(folder, f"{name}.out"), os.path.join(folder, f"{name}.err")
+    figures_path = os.path.join(folder, f"{name}.json")
     with open(out_path, "w") as out, open(err_path, "w") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Child(seconds, usage.ru_maxrss / 1024, proc.returncode, pathlib.Path(out_path).read_text(),
+        subprocess.run([sys.executable, "-c", LAUNCHER, figures_path, *args], cwd=cwd, env=env, stdout=out,
+                       stderr=err, check=True)
+    got = json.loads(pathlib.Path(figures_path).read_text())
+    return Child(got["seconds"], got["peak_kb"] / 1024, got["code"], pathlib.Path(out_path).read_text(),
                  pathlib.Path(err_path).read_text())
 
 
@@ -491,7 +541,7 @@ def run(rows: int) -> list:
                       f"join of bill, orders and HIS ledger), each a child process from spawn to exit; set-up "
                       f"(not measured) {setup_s:.0f} s", data=result),
         Figure("reconciliation.memory", f"reconciliation peak memory, {n}", round(ours.peak_mb, 1), "MB", "<",
-               MEMORY_TARGET_MB, detail=f"peak RSS of the child (wait4 ru_maxrss); the dict join's "
+               MEMORY_TARGET_MB, detail=f"peak RSS (ru_maxrss) of the command; the dict join's "
                                         f"{base.peak_mb:.0f} MB"),
         Figure("reconciliation.findings", f"reconciliation findings not as injected, {n}", len(missing) + len(extra),
                "", "==", 0, detail=f"{len(made.injected)} injected (every kind, bill and HIS), {len(missing)} not "

@@ -99,6 +99,7 @@ INTAKES_LARGE = _setting("BENCH_INTAKES_LARGE", 200, 100)
 AMBULANCES = _setting("BENCH_AMBULANCES", 100, 20)
 TRACK_SECONDS = _setting("BENCH_TRACK_SECONDS", 60, 10)
 SUSPENDED = _setting("BENCH_SUSPENDED", 1000, 100)
+BILL_ROWS = _setting("BENCH_BILL_ROWS", 1_000_000, 20_000)
 WARM = 20      # operations of each kind before timing: container start, first data key, connections
 BLOCKS = 5     # handler and baseline alternate in this many blocks, so drift in load hits both alike
 COUNTED = 10   # operations of each kind counted for round trips, after the timing
@@ -112,7 +113,7 @@ RELAY_BODY = ('{"message_id": "00000000000000000000000000000000", "type": "rescu
 def settings() -> dict:
     return {"quick": QUICK, "runs": RUNS, "cases": CASES, "notifications": NOTIFICATIONS,
             "baseline_ops": BASELINE_OPS, "intakes": INTAKES, "intakes_large": INTAKES_LARGE,
-            "ambulances": AMBULANCES, "track_seconds": TRACK_SECONDS, "suspended": SUSPENDED}
+            "ambulances": AMBULANCES, "track_seconds": TRACK_SECONDS, "suspended": SUSPENDED, "bill_rows": BILL_ROWS}
 
 
 @contextlib.contextmanager
@@ -413,7 +414,7 @@ def main(argv: list[str]) -> int:
     import json
     import logging
 
-    from tests.benchmarks import coldstart, figures
+    from tests.benchmarks import coldstart, figures, reconciliation
 
     logging.getLogger("hospital").setLevel(logging.WARNING)
     own_process = {"alerts": alert_latency, "tracking": tracking_latency, "suspension": suspension_run}
@@ -429,6 +430,7 @@ def main(argv: list[str]) -> int:
         ("alerts", alerts),
         ("tracking", lambda: tracking_figures(in_own_process("tracking", AMBULANCES, TRACK_SECONDS))),
         ("suspension", lambda: suspension_figures(in_own_process("suspension", SUSPENDED))),
+        ("reconciliation", lambda: reconciliation.run(BILL_ROWS)),
     ]
     results = []
     for name, section in sections:

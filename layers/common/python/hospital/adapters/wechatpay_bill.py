@@ -19,15 +19,17 @@ Refund-number columns hold `0` on payment rows.
 `read` yields one BillRow per data line and, once the stream ends, checks the bill's own
 summary against the rows it read (count and every total), raising BillError on a mismatch or
 a malformed line: a bill that does not add up is not reconciled. Memory stays flat whatever
-the bill's size: nothing is held but the running totals.
+the bill's size: nothing is held but the running totals, and the amounts and times already
+met (a day's bill repeats the same few prices and seconds; at most REMEMBERED of each).
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from typing import NamedTuple
 
 SUMMARY_FIRST = "总交易单数"
 
@@ -73,7 +75,9 @@ SUMMARY = {
     # the 24-column layout's summary
     "总交易额": "settlement", "总退款金额": "refund", "总企业红包退款金额": "coupon_refund",
 }
-_AMOUNT = re.compile(r"^-?\d{1,12}(\.\d{1,5})?$")
+_AMOUNT = re.compile(r"(-?)(\d{1,12})(?:\.(\d{1,5}))?")
+_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+REMEMBERED = 100_000
 
 
 class BillError(ValueError):
@@ -84,9 +88,10 @@ class BillError(ValueError):
         self.line = line
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class BillRow:
-    """One data line; amounts in fen, absent columns of a layout as None (amounts) or ""."""
+class BillRow(NamedTuple):
+    """One data line; amounts in fen, absent columns of a layout as None (amounts) or "".
+    A named tuple: a busy day's bill has a million rows, and a tuple is made in one step where a
+    frozen dataclass sets its 26 fields one by one."""
 
     line: int
     trade_time: dt.datetime      # Beijing time, as the bill prints it (naive)
@@ -136,21 +141,28 @@ def split_line(line: str) -> list[str]:
 
 def to_fen(text: str, decimals: int) -> int:
     """'50.00' (decimals 2) or '-0.27000' (decimals 5) -> fen; refuses what is not a whole fen."""
-    value = text.strip()
-    if not _AMOUNT.match(value) or len(value.partition(".")[2]) > decimals:
+    found = _AMOUNT.fullmatch(text.strip())
+    if found is None or len(found[3] or "") > decimals:
         raise ValueError(f"not an amount with at most {decimals} decimals: {text!r}")
-    try:
-        fen = Decimal(value) * 100
-    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-        raise ValueError(f"not an amount: {text!r}") from None
-    if fen != fen.to_integral_value():
+    sign, whole, fraction = found[1], found[2], found[3] or ""
+    if fraction[2:].strip("0"):
         raise ValueError(f"not a whole fen: {text!r}")
-    return int(fen)
+    fen = int(whole) * 100 + int(fraction[:2].ljust(2, "0"))
+    return -fen if sign else fen
+
+
+def trade_time(text: str) -> dt.datetime:
+    """'2024-07-09 16:47:58' (Beijing, naive); ValueError otherwise."""
+    found = _TIME.fullmatch(text)
+    if found is None:  # what strptime also takes (one-digit fields)
+        return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    year, month, day, hour, minute, second = map(int, found.groups())
+    return dt.datetime(year, month, day, hour, minute, second)
 
 
 def read(lines: Iterable[str]) -> Iterator[BillRow]:
     """The data rows of a bill, one at a time; checks the summary when the stream ends."""
-    index: dict[str, int] | None = None
+    parse: Callable[[str, int], BillRow] | None = None
     totals = dict.fromkeys(_AMOUNTS, 0)
     count = 0
     summary_names: list[str] | None = None
@@ -158,10 +170,10 @@ def read(lines: Iterable[str]) -> Iterator[BillRow]:
     number = 0
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n").lstrip("\ufeff") if number == 1 else raw.rstrip("\r\n")
-        if not line.strip():
+        if not line or line.isspace():
             continue
-        if index is None:
-            index = _header(line, number)
+        if parse is None:
+            parse = _parser(_header(line, number), totals)
         elif summary_names is None and line.startswith(SUMMARY_FIRST):
             summary_names = line.split(",")
         elif summary_names is not None:
@@ -170,22 +182,13 @@ def read(lines: Iterable[str]) -> Iterator[BillRow]:
             _check_summary(summary_names, line, number, count, totals)
             summary_seen = True
         else:
-            row = _row(index, line, number)
+            row = parse(line, number)
             count += 1
-            for field in _AMOUNTS:
-                value = getattr(row, _FEN_FIELD[field])
-                if value is not None:
-                    totals[field] += value
             yield row
-    if index is None:
+    if parse is None:
         raise BillError("an empty bill: no header line")
     if not summary_seen:
         raise BillError("the bill ends without its summary line", number)
-
-
-_FEN_FIELD = {"settlement": "settlement_fen", "coupon": "coupon_fen", "refund": "refund_fen",
-              "coupon_refund": "coupon_refund_fen", "order_amount": "order_fen",
-              "requested_refund": "requested_refund_fen", "fee": "fee_fen"}
 
 
 def _header(line: str, number: int) -> dict[str, int]:
@@ -203,41 +206,66 @@ def _header(line: str, number: int) -> dict[str, int]:
     return found
 
 
-def _row(index: dict[str, int], line: str, number: int) -> BillRow:
-    try:
-        values = split_line(line)
-    except ValueError as exc:
-        raise BillError(str(exc), number) from None
-    if len(values) != index["_width"]:
-        raise BillError(f"{len(values)} values where the header has {index['_width']} columns", number)
+# The amounts in the order a line's are read (the first wrong one is the one reported).
+_READ_ORDER = ("settlement", "fee", "coupon", "refund", "coupon_refund", "order_amount", "requested_refund")
+_TEXTS = ("appid", "mchid", "sub_mchid", "transaction_id", "out_trade_no", "openid", "trade_type", "trade_state",
+          "refund_id", "out_refund_no", "refund_type", "refund_status", "refund_requested_at", "refund_succeeded_at",
+          "product", "attach", "rate")
 
-    def text(field: str) -> str:
-        return values[index[field]].strip() if field in index else ""
 
-    def fen(field: str) -> int | None:
-        if field not in index:
-            return None
-        try:
-            return to_fen(values[index[field]] or "0", _AMOUNTS[field])
-        except ValueError as exc:
-            raise BillError(f"{COLUMNS[field][0]}: {exc}", number) from None
+def _parser(index: dict[str, int], totals: dict[str, int]) -> Callable[[str, int], BillRow]:
+    """The reading of the data lines of a header's layout, adding each row's amounts to
+    `totals`. An amount or a time met before on this bill is not parsed again."""
+    width = index["_width"]
+    # A column the layout lacks reads as the "" appended to every line's values, at `width`.
+    at = {field: index.get(field, width) for field in COLUMNS}
+    amounts = [(field, index[field], _AMOUNTS[field]) for field in _READ_ORDER if field in index]
+    texts = [at[field] for field in _TEXTS]
+    known: dict[int, dict[str, int]] = {decimals: {} for decimals in set(_AMOUNTS.values())}
+    times: dict[str, dt.datetime] = {}
 
-    try:
-        trade_time = dt.datetime.strptime(text("trade_time"), "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        raise BillError(f"交易时间 is not a time: {text('trade_time')!r}", number) from None
-    settlement, fee = fen("settlement"), fen("fee")
-    assert settlement is not None and fee is not None  # required columns
-    return BillRow(
-        line=number, trade_time=trade_time, appid=text("appid"), mchid=text("mchid"),
-        sub_mchid=_zero_is_none(text("sub_mchid")), transaction_id=text("transaction_id"),
-        out_trade_no=text("out_trade_no"), openid=text("openid"), trade_type=text("trade_type"),
-        trade_state=text("trade_state"), settlement_fen=settlement, coupon_fen=fen("coupon"),
-        refund_id=_zero_is_none(text("refund_id")), out_refund_no=_zero_is_none(text("out_refund_no")),
-        refund_fen=fen("refund"), coupon_refund_fen=fen("coupon_refund"), refund_type=text("refund_type"),
-        refund_status=text("refund_status"), refund_requested_at=text("refund_requested_at"),
-        refund_succeeded_at=text("refund_succeeded_at"), product=text("product"), attach=text("attach"),
-        fee_fen=fee, rate=text("rate"), order_fen=fen("order_amount"), requested_refund_fen=fen("requested_refund"))
+    def parse(line: str, number: int) -> BillRow:
+        if not line.startswith("`"):
+            raise BillError("a value line starts with a backtick", number)
+        values = line[1:].split(",`")
+        if len(values) != width:
+            raise BillError(f"{len(values)} values where the header has {width} columns", number)
+        values.append("")
+        stamp = values[at["trade_time"]].strip()
+        when = times.get(stamp)
+        if when is None:
+            try:
+                when = trade_time(stamp)
+            except ValueError:
+                raise BillError(f"交易时间 is not a time: {stamp!r}", number) from None
+            if len(times) < REMEMBERED:
+                times[stamp] = when
+        fen: dict[str, int] = {}
+        for field, position, decimals in amounts:
+            text = values[position] or "0"
+            seen = known[decimals]
+            value = seen.get(text)
+            if value is None:
+                try:
+                    value = to_fen(text, decimals)
+                except ValueError as exc:
+                    raise BillError(f"{COLUMNS[field][0]}: {exc}", number) from None
+                if len(seen) < REMEMBERED:
+                    seen[text] = value
+            fen[field] = value
+        for field, value in fen.items():  # only once the whole line has been read
+            totals[field] += value
+        (appid, mchid, sub_mchid, transaction_id, out_trade_no, openid, trade_type, trade_state, refund_id,
+         out_refund_no, refund_type, refund_status, requested_at, succeeded_at, product, attach, rate) = [
+            values[position].strip() for position in texts]
+        get = fen.get  # a column the layout lacks: None
+        return BillRow(
+            number, when, appid, mchid, _zero_is_none(sub_mchid), transaction_id, out_trade_no, openid, trade_type,
+            trade_state, fen["settlement"], get("coupon"), _zero_is_none(refund_id), _zero_is_none(out_refund_no),
+            get("refund"), get("coupon_refund"), refund_type, refund_status, requested_at, succeeded_at, product,
+            attach, fen["fee"], rate, get("order_amount"), get("requested_refund"))
+
+    return parse
 
 
 def _zero_is_none(value: str) -> str:

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import NamedTuple
 
 PAYMENT, REFUND = "payment", "refund"
 CARRY_WINDOW = dt.timedelta(minutes=10)
@@ -42,9 +44,10 @@ KINDS = (MISSING_OURS, MISSING_PROVIDER, MISSING_HIS, AMOUNT_MISMATCH, STATUS_MI
          MERCHANT_MISMATCH)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Ours:
-    """One trade of ours as a counterpart should have booked it."""
+class Ours(NamedTuple):
+    """One trade of ours as a counterpart should have booked it. Named tuples, as Theirs: a
+    day holds a million of them, each made in one step (a frozen dataclass sets its fields one
+    by one, several times slower)."""
 
     kind: str                 # payment, refund
     key: str                  # what the counterpart knows it by: our order id or out_refund_no
@@ -58,8 +61,7 @@ class Ours:
     appid: str = ""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Theirs:
+class Theirs(NamedTuple):
     """One entry of a counterpart's statement, as the matching needs it."""
 
     trade: str                # payment, refund
@@ -188,16 +190,27 @@ def from_bill_row(row) -> Theirs:
                   row.transaction_id, row.mchid, row.appid, fee_problem(row.fee_fen, amount, row.rate, refund=False))
 
 
+_PLAIN_RATE = re.compile(r"([0-9]+)(?:\.([0-9]+))?%*")
+
+
 def fee_problem(fee_fen: int, amount_fen: int, rate: str, *, refund: bool) -> str | None:
     """Why the bill's fee is not `rate` (e.g. "0.54%") of the amount rounded half up to the fen
     (negative on a refund), or None; a rate that cannot be read is one too."""
     if not rate:
         return None
-    try:
-        percent = Decimal(rate.rstrip("%"))
-    except InvalidOperation:
-        return f"a rate that is not a percentage: {rate!r}"
-    expected = int((Decimal(amount_fen) * percent / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    plain = _PLAIN_RATE.fullmatch(rate)
+    if plain is not None and amount_fen >= 0:
+        # The same as the Decimal below, in integers (once per bill row): "0.54" is 54 / 10^2
+        # per cent, and half up is adding half the divisor before dividing.
+        fraction = plain[2] or ""
+        divisor = 100 * 10 ** len(fraction)
+        expected = (amount_fen * int(plain[1] + fraction) * 2 + divisor) // (2 * divisor)
+    else:
+        try:
+            percent = Decimal(rate.rstrip("%"))
+            expected = int((Decimal(amount_fen) * percent / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        except (InvalidOperation, ValueError):  # not a number, or NaN or Infinity
+            return f"a rate that is not a percentage: {rate!r}"
     if refund:
         expected = -expected
     return None if expected == fee_fen else f"fee {fee_fen} fen where {rate} of {amount_fen} is {expected}"

@@ -89,11 +89,17 @@ def _refunds(source: str) -> tuple[sa.Select, Any] | None:
 
 
 def expected(conn, source: str, day: dt.date) -> dict[str, m.Ours]:
-    """What `source` should have booked on `day`, by key."""
+    """What `source` should have booked on `day`, by key. A busy day holds a million: each
+    status, merchant and app id is kept once (not once per row), and the midnight windows are
+    found by comparing UTC times with the day's bounds."""
     start, end = bounds(day)
+    late_from, early_until = end - m.CARRY_WINDOW, start + m.CARRY_WINDOW
+    same: dict[str, str] = {}
     found: dict[str, m.Ours] = {}
-    for ours in _read(conn, source, lambda at: sa.and_(at >= start, at < end)):
-        found[ours.key] = ours
+    for kind, key, order_id, amount, status, at, mchid, appid in _read(
+            conn, source, lambda at: sa.and_(at >= start, at < end)):
+        found[key] = m.Ours(kind, key, order_id, amount, same.setdefault(status, status), day, at >= late_from,
+                            at < early_until, same.setdefault(mchid, mchid), same.setdefault(appid, appid))
     return found
 
 
@@ -103,19 +109,23 @@ def known(conn, source: str, keys: Iterable[str]) -> dict[str, m.Ours]:
     found: dict[str, m.Ours] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
-        for ours in _read(conn, source, None, chunk):
-            found[ours.key] = ours
+        for kind, key, order_id, amount, status, at, mchid, appid in _read(conn, source, None, chunk):
+            found[key] = _ours(kind, key, order_id, amount, status, at, mchid, appid)
     return found
 
 
-def _read(conn, source: str, when, keys: list[str] | None = None) -> Iterator[m.Ours]:
+_Read = tuple[str, str, str, int, str, dt.datetime, str, str]
+
+
+def _read(conn, source: str, when, keys: list[str] | None = None) -> Iterator[_Read]:
+    """(kind, key, order id, amount, status, time booked, mchid, appid) of each trade."""
     query, at = _payments(source)
     if when is not None:
         query = query.where(when(at))
     if keys is not None:
         query = query.where(_o.id.in_(keys))
     for key, amount, status, paid_at, mchid, appid in conn.execution_options(**STREAM).execute(query):
-        yield _ours(m.PAYMENT, key, key, int(amount), status, paid_at, mchid, appid)
+        yield m.PAYMENT, key, key, int(amount), status, paid_at, mchid, appid
     refunds = _refunds(source)
     if refunds is None:
         return
@@ -125,4 +135,4 @@ def _read(conn, source: str, when, keys: list[str] | None = None) -> Iterator[m.
     if keys is not None:
         query = query.where(_r.out_refund_no.in_(keys))
     for key, order_id, amount, status, created_at, mchid, appid in conn.execution_options(**STREAM).execute(query):
-        yield _ours(m.REFUND, key, order_id, int(amount or 0), status, created_at, mchid, appid)
+        yield m.REFUND, key, order_id, int(amount or 0), status, created_at, mchid, appid
