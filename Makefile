@@ -86,9 +86,10 @@ lint: venv
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m infra.deploy.check_template
 
-## bench: cold start per function, throughput, alert and tracking latency, each against its target
-# (most as ratios to baselines measured in the same run); results in .bench/ (JSON), exit 1 when a
-# target is not met. BENCH_QUICK=1: a short version of every figure, for a quick look.
+## bench: cold start per function, throughput, alert and tracking latency, suspension and
+# reconciliation, each against its target (most as ratios to baselines measured in the same run);
+# results in .bench/ (JSON), exit 1 when a target is not met. BENCH_QUICK=1: a short version of
+# every figure, for a quick look.
 bench: venv
 	LOG_LEVEL=WARNING $(BIN)/python -m tests.benchmarks.run
 

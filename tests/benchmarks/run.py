@@ -58,12 +58,22 @@ figure is NOT MET.
   payment_refunds rows and the WeChat Pay simulator's refunds per order; anything beyond one
   each is a duplicate (target 0), a registration lacking any is missing (target 0; what has not
   settled after 300 s is missing). Reported beside: the runtime process's CPU per registration.
+- reconciliation (tests/benchmarks/reconciliation.py): a generated past day of BENCH_BILL_ROWS
+  (1,000,000) WeChat Pay bill rows in the ALL layout, our orders and refunds of that day loaded
+  in bulk into a scratch MariaDB database and the HIS's ledger of the day in a file that a HIS
+  plugged in through HIS_ADAPTER streams (tests/benchmarks/his_ledger.py), with a few
+  discrepancies of every kind injected on the bill and in the ledger and payments of the last
+  minutes before midnight carried over (the set-up: not measured, its time reported); then
+  `python -m infra.manage reconcile --date D --bill-file F` in a child process against a plain
+  dict join of the same three sources in another. Figures: wall time / the dict join's (target
+  at most 3), the run's peak RSS (target under 512 MB), and the findings stored that are not
+  exactly the injected ones by (kind, source, key) (target 0).
 
-BENCH_QUICK=1 runs every figure shorter, for a quick look (3 minutes here, 4.5 under heavy
-load, instead of about 12): one cold-start round (no warm-up round once .bench/pycache is
+BENCH_QUICK=1 runs every figure shorter, for a quick look (3.5 minutes here, 5 under heavy
+load, instead of about 16): one cold-start round (no warm-up round once .bench/pycache is
 filled, no -X importtime round), 60 intakes and notifications against 60 baseline operations
 each, bursts of 50 and 100 intakes one after the other in one runtime, 20 ambulances for 10 s,
-100 suspended registrations.
+100 suspended registrations, a day of 200,000 bill rows.
 Its output and JSON say it is quick; its figures are rougher (one cold start per function)
 and not comparable one to one with a full run's. The variables above override either mode.
 
@@ -99,7 +109,7 @@ INTAKES_LARGE = _setting("BENCH_INTAKES_LARGE", 200, 100)
 AMBULANCES = _setting("BENCH_AMBULANCES", 100, 20)
 TRACK_SECONDS = _setting("BENCH_TRACK_SECONDS", 60, 10)
 SUSPENDED = _setting("BENCH_SUSPENDED", 1000, 100)
-BILL_ROWS = _setting("BENCH_BILL_ROWS", 1_000_000, 20_000)
+BILL_ROWS = _setting("BENCH_BILL_ROWS", 1_000_000, 200_000)
 WARM = 20      # operations of each kind before timing: container start, first data key, connections
 BLOCKS = 5     # handler and baseline alternate in this many blocks, so drift in load hits both alike
 COUNTED = 10   # operations of each kind counted for round trips, after the timing

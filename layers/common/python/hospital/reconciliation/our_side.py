@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -46,60 +46,61 @@ def _ours(kind: str, key: str, order_id: str, amount: int, status: str, at: dt.d
     return m.Ours(kind, key, order_id, amount, status, local.date(), late, early, mchid, appid)
 
 
-def _payments(source: str) -> tuple[sa.Select, Any]:
-    """The query of payments a counterpart books, with what it books: (key, amount, status, at,
-    mchid, appid) per order."""
+class _Booked(NamedTuple):
+    """What a counterpart books of our payments or refunds: the amount, the time it books them
+    by, which ones, and the merchant and app id where its statement names them."""
+
+    amount: Any
+    at: Any
+    where: Any
+    merchant: tuple[Any, ...] = ()
+
+
+def _payments(source: str) -> _Booked:
     if source == m.HIS:
-        return (sa.select(_o.id, _o.amount_fen, _o.status, _o.his_confirmed_at, sa.literal(""), sa.literal(""))
-                .where(_o.his_confirmed_at.is_not(None)), _o.his_confirmed_at)
+        return _Booked(_o.amount_fen, _o.his_confirmed_at, _o.his_confirmed_at.is_not(None))
     if source == m.WECHATPAY:
-        amount: Any = sa.case((_o.channel == "med_ins", _o.cash_fen), else_=_o.amount_fen)
-        return (sa.select(_o.id, amount, _o.status, _o.paid_at, sa.func.coalesce(_o.mchid, ""),
-                          sa.func.coalesce(_o.appid, ""))
-                .where(_o.paid_at.is_not(None),
-                       sa.or_(_o.channel == "wechat", sa.and_(_o.channel == "med_ins", _o.cash_fen > 0)))), _o.paid_at
+        return _Booked(sa.case((_o.channel == "med_ins", _o.cash_fen), else_=_o.amount_fen), _o.paid_at,
+                       sa.and_(_o.paid_at.is_not(None),
+                               sa.or_(_o.channel == "wechat", sa.and_(_o.channel == "med_ins", _o.cash_fen > 0))),
+                       (sa.func.coalesce(_o.mchid, ""), sa.func.coalesce(_o.appid, "")))
     if source == m.MEDICAL_INSURANCE:
         amount = (sa.func.coalesce(_o.ins_fund_fen, 0) + sa.func.coalesce(_o.ins_account_fen, 0)
                   + sa.func.coalesce(_o.ins_other_fen, 0))
-        return (sa.select(_o.id, amount, _o.status, _o.paid_at, sa.literal(""), sa.literal(""))
-                .where(_o.paid_at.is_not(None), _o.channel == "med_ins", amount > 0)), _o.paid_at
+        return _Booked(amount, _o.paid_at, sa.and_(_o.paid_at.is_not(None), _o.channel == "med_ins", amount > 0))
     # credit: the charge is the payment
-    return (sa.select(_o.id, _o.amount_fen, _o.status, _o.paid_at, sa.literal(""), sa.literal(""))
-            .where(_o.paid_at.is_not(None), _o.channel == "credit")), _o.paid_at
+    return _Booked(_o.amount_fen, _o.paid_at, sa.and_(_o.paid_at.is_not(None), _o.channel == "credit"))
 
 
-def _refunds(source: str) -> tuple[sa.Select, Any] | None:
-    """The query of refunds a counterpart books: (key, order id, amount, status, at, mchid, appid)."""
+def _refunds(source: str) -> _Booked | None:
     if source == m.HIS:
         return None
     if source == m.WECHATPAY:
-        amount: Any = sa.case((_r.route == "med_ins", _r.cash_fen), else_=_r.amount_fen)
-        where = sa.or_(_r.route == "wechat", sa.and_(_r.route == "med_ins", _r.cash_fen > 0))
-        merchant: tuple[Any, Any] = (sa.func.coalesce(_o.mchid, ""), sa.func.coalesce(_o.appid, ""))
-    elif source == m.MEDICAL_INSURANCE:
-        amount = _r.insurance_fen
-        where = sa.and_(_r.route == "med_ins", _r.insurance_fen > 0)
-        merchant = (sa.literal(""), sa.literal(""))
-    else:
-        amount = _r.amount_fen
-        where = _r.route == "credit"
-        merchant = (sa.literal(""), sa.literal(""))
-    return (sa.select(_r.out_refund_no, _r.order_id, amount, _r.status, _r.created_at, *merchant)
-            .select_from(t.payment_refunds.join(t.payment_orders, _o.id == _r.order_id)).where(where)), _r.created_at
+        return _Booked(sa.case((_r.route == "med_ins", _r.cash_fen), else_=_r.amount_fen), _r.created_at,
+                       sa.or_(_r.route == "wechat", sa.and_(_r.route == "med_ins", _r.cash_fen > 0)),
+                       (sa.func.coalesce(_o.mchid, ""), sa.func.coalesce(_o.appid, "")))
+    if source == m.MEDICAL_INSURANCE:
+        return _Booked(_r.insurance_fen, _r.created_at, sa.and_(_r.route == "med_ins", _r.insurance_fen > 0))
+    return _Booked(_r.amount_fen, _r.created_at, _r.route == "credit")
+
+
+# The part of its day a trade falls in, as expected() asks the database for it: comparing
+# there saves reading a million times back (a DATETIME is the dearest column to parse).
+MIDDLE, LATE, EARLY = 0, 1, 2
 
 
 def expected(conn, source: str, day: dt.date) -> dict[str, m.Ours]:
     """What `source` should have booked on `day`, by key. A busy day holds a million: each
-    status, merchant and app id is kept once (not once per row), and the midnight windows are
-    found by comparing UTC times with the day's bounds."""
+    status, merchant and app id is kept once (not once per row)."""
     start, end = bounds(day)
     late_from, early_until = end - m.CARRY_WINDOW, start + m.CARRY_WINDOW
     same: dict[str, str] = {}
     found: dict[str, m.Ours] = {}
-    for kind, key, order_id, amount, status, at, mchid, appid in _read(
-            conn, source, lambda at: sa.and_(at >= start, at < end)):
-        found[key] = m.Ours(kind, key, order_id, amount, same.setdefault(status, status), day, at >= late_from,
-                            at < early_until, same.setdefault(mchid, mchid), same.setdefault(appid, appid))
+    for kind, key, order_id, amount, status, part, mchid, appid in _read(
+            conn, source, lambda at: sa.and_(at >= start, at < end),
+            lambda at: sa.case((at >= late_from, LATE), (at < early_until, EARLY), else_=MIDDLE)):
+        found[key] = m.Ours(kind, key, order_id, amount, same.setdefault(status, status), day, part == LATE,
+                            part == EARLY, same.setdefault(mchid, mchid), same.setdefault(appid, appid))
     return found
 
 
@@ -109,30 +110,32 @@ def known(conn, source: str, keys: Iterable[str]) -> dict[str, m.Ours]:
     found: dict[str, m.Ours] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
-        for kind, key, order_id, amount, status, at, mchid, appid in _read(conn, source, None, chunk):
+        for kind, key, order_id, amount, status, at, mchid, appid in _read(conn, source, None, lambda at: at, chunk):
             found[key] = _ours(kind, key, order_id, amount, status, at, mchid, appid)
     return found
 
 
-_Read = tuple[str, str, str, int, str, dt.datetime, str, str]
-
-
-def _read(conn, source: str, when, keys: list[str] | None = None) -> Iterator[_Read]:
-    """(kind, key, order id, amount, status, time booked, mchid, appid) of each trade."""
-    query, at = _payments(source)
+def _read(conn, source: str, when, time, keys: list[str] | None = None) -> Iterator[tuple]:
+    """(kind, key, order id, amount, status, time(the time booked), mchid, appid) of each
+    trade booked `when` (or among `keys`)."""
+    booked = _payments(source)
+    query = sa.select(_o.id, booked.amount, _o.status, time(booked.at), *booked.merchant).where(booked.where)
     if when is not None:
-        query = query.where(when(at))
+        query = query.where(when(booked.at))
     if keys is not None:
         query = query.where(_o.id.in_(keys))
-    for key, amount, status, paid_at, mchid, appid in conn.execution_options(**STREAM).execute(query):
-        yield m.PAYMENT, key, key, int(amount), status, paid_at, mchid, appid
+    for key, amount, status, at, *merchant in conn.execution_options(**STREAM).execute(query):
+        mchid, appid = merchant or ("", "")
+        yield m.PAYMENT, key, key, int(amount), status, at, mchid, appid
     refunds = _refunds(source)
     if refunds is None:
         return
-    query, at = refunds
+    query = (sa.select(_r.out_refund_no, _r.order_id, refunds.amount, _r.status, time(refunds.at), *refunds.merchant)
+             .select_from(t.payment_refunds.join(t.payment_orders, _o.id == _r.order_id)).where(refunds.where))
     if when is not None:
-        query = query.where(when(at))
+        query = query.where(when(refunds.at))
     if keys is not None:
         query = query.where(_r.out_refund_no.in_(keys))
-    for key, order_id, amount, status, created_at, mchid, appid in conn.execution_options(**STREAM).execute(query):
-        yield m.REFUND, key, order_id, int(amount or 0), status, created_at, mchid, appid
+    for key, order_id, amount, status, at, *merchant in conn.execution_options(**STREAM).execute(query):
+        mchid, appid = merchant or ("", "")
+        yield m.REFUND, key, order_id, int(amount or 0), status, at, mchid, appid
