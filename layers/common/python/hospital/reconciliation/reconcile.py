@@ -29,7 +29,8 @@ def run(day: dt.date, trigger: str, *, requested_by: int | None = None, bill_fil
     """Reconcile `day`; with `bill_files`, the WeChat Pay part from those files (of the merchants
     they name) instead of downloading. Returns the run's record: done, waiting (a statement is
     still being made) or failed. Conflict while another run holds the day."""
-    refusal = schedule_rules.date_refusal(day, now or utcnow(), with_file=bool(bill_files))
+    now = now or utcnow()
+    refusal = schedule_rules.date_refusal(day, now, with_file=bool(bill_files))
     if refusal:
         raise ValidationFailed(refusal, field="date")
     merchants = _file_merchants(bill_files) if bill_files else None
@@ -43,12 +44,13 @@ def run(day: dt.date, trigger: str, *, requested_by: int | None = None, bill_fil
             outcome = _reconcile(held, workdir, bill_files, merchants, inputs)
     except BillNotReady as exc:
         log.info("statement not ready, the day waits", extra={"bill_date": day.isoformat()})
-        return runs.postpone(held, str(exc), [i.view() for i in inputs])
+        return runs.postpone(held, str(exc), [i.view() for i in inputs], now)
     except runs.LeaseLost:
         raise
     except Exception as exc:  # any failure is recorded on the run and retried later
         log.exception("reconciliation failed", extra={"bill_date": day.isoformat()})
-        return runs.fail(held, f"{type(exc).__name__}: {exc}", [i.view() for i in inputs], retry=not bill_files)
+        return runs.fail(held, f"{type(exc).__name__}: {exc}", [i.view() for i in inputs], now,
+                         retry=not bill_files)
     view = runs.finish(held, outcome)
     log.info("reconciliation done", extra={"bill_date": day.isoformat(), "counts": view["counts"]})
     return view
@@ -107,6 +109,8 @@ def _reconcile(held: runs.Claim, workdir: str, bill_files: list[str] | None, mer
             counts["entries"][source] = result.entries
             counts["matched"][source] = result.matched
             runs.renew(held)
+    # One finding per fingerprint: a stray trade on two merchants' bills is one discrepancy.
+    findings = list({f.fingerprint: f for f in findings}.values())
     counts["findings"] = dict(collections.Counter(f.kind for f in findings))
     counts["carried_out"] = sum(len(v) for v in carried_out.values())
     return runs.Outcome(findings, carried_out, taken_now, [i.view() for i in inputs], counts)

@@ -72,10 +72,7 @@ def download_wechat_bills(day, workdir: str) -> list[tuple[Input, str | None]]:
         path = os.path.join(workdir, f"wechatpay-{merchant.mchid}.csv")
         client = merchants.client(merchant)
         with open(path, "wb") as into:
-            if version == "v3":
-                got = client.download_trade_bill(day, into, "ALL", compressed=True)
-            else:
-                got = client.download_bill(day, into, "ALL", compressed=True)
+            got = client.download_trade_bill(day, into, "ALL", compressed=True)
         if not got:
             record.empty = True
             os.unlink(path)
