@@ -205,3 +205,40 @@ def test_a_day_whose_statements_are_not_ready_or_no_longer_kept_is_refused(db, p
         assert conn.execute(sa.select(tables.reconciliation_days).where(
             tables.reconciliation_days.c.bill_date.in_([today - dt.timedelta(days=1),
                                                         today - dt.timedelta(days=200)]))).all() == []
+
+
+def test_insurance_and_credit_orders_are_matched_on_each_counterparts_statement(db, edits, platform, functions):
+    import requests
+
+    from tests.payments.support import create_order, deliver_queued, order_row, patient_with_bill
+    from tests.payments.test_credit_care import enrol, pay_on_credit
+    from tests.payments.test_medical_insurance import insured_order
+
+    day = a_day()
+    _, insured, answer = insured_order(platform, functions, "100.00")   # fund 60, account 30, cash 10
+    requests.post(f"{platform.wechatpay.url}/_sim/med-ins/pay", json={"mix_trade_no": answer["mix_trade_no"]},
+                  timeout=5).raise_for_status()
+    deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(insured).status == "confirmed")
+    _, token, bill = patient_with_bill(platform, amount="36.50", bill_type="outpatient")
+    enrol(functions, token)
+    on_credit = create_order(functions, token, bill)[1]["order_id"]
+    assert pay_on_credit(functions, token, on_credit)[0] == 200
+    deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(on_credit).status == "confirmed")
+    for order_id in (insured, on_credit):
+        move_to(platform, order_id, day)
+
+    agreed = reconcile.run(day, "command", now=the_next_noon(day))
+    assert agreed["status"] == "done" and found(day) == []
+    assert agreed["counts"]["matched"] == {"wechatpay": 1, "medical_insurance": 1, "credit": 1, "his": 2}
+
+    platform.insurance.statement_edits.change(day, {"medins_ord": insured}, fund="59.00", total="99.00")
+    platform.credit.statement_edits.drop(day, charge_no=on_credit)
+    try:
+        reconcile.run(day, "command", now=the_next_noon(day))
+    finally:
+        platform.insurance.statement_edits.clear()
+        platform.credit.statement_edits.clear()
+    assert found(day) == sorted([("amount_mismatch", "medical_insurance", insured),
+                                 ("missing_provider", "credit", on_credit)])
+    amounts = {r.source: (r.ours_fen, r.theirs_fen) for r in findings_of(day)}
+    assert amounts["medical_insurance"] == (9000, 8900)
