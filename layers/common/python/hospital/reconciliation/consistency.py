@@ -1,6 +1,7 @@
 """The consistency checks (AS4): one function per invariant of hospital.reconciliation.
-consistency_rules, each returning the rows that break it (the first ROWS_KEPT) and how many
-there are, read in the caller's transaction. None of them changes anything: a broken
+consistency_rules, each returning the rows that break it (the latest ROWS_KEPT, newest first:
+a fault is easiest to trace while it is recent) and how many there are, read in the caller's
+transaction. None of them changes anything: a broken
 invariant is a software fault to analyse, not something to repair here.
 
 Rows carry identifiers, states, amounts and times only: order, refund, entry, case and
@@ -40,7 +41,7 @@ def paid_without_his_record(conn) -> dict:
     where = (o.status.in_(_HIS_CONFIRMED),
              sa.or_(o.his_confirmed_at.is_(None), _json(o.his_confirmation, RECEIPT).is_(None)))
     rows = _rows(conn, sa.select(o.id, o.kind, o.status, o.his_ref, o.paid_fen, o.paid_at, o.his_confirmed_at)
-                 .where(*where).order_by(o.paid_at))
+                 .where(*where).order_by(o.paid_at.desc()))
     return rules.finding(rules.PAID_WITHOUT_HIS_RECORD, _count(conn, t.payment_orders, where), [
         {"order_id": r.id, "kind": r.kind, "status": r.status, "his_ref": r.his_ref, "paid_fen": r.paid_fen,
          "paid_at": iso_utc(r.paid_at), "his_confirmed_at": iso_utc(r.his_confirmed_at)} for r in rows])
@@ -55,7 +56,7 @@ def registration_not_booked(conn) -> dict:
     where = (o.status.in_(_HIS_CONFIRMED),
              sa.or_(g.status.not_in(booked), sa.and_(g.reg_no.is_(None), _json(o.his_confirmation, REG_NO).is_(None))))
     rows = _rows(conn, sa.select(g.id, g.status, g.order_id, o.status.label("order_status"), g.visit_date)
-                 .select_from(joined).where(*where).order_by(g.created_at))
+                 .select_from(joined).where(*where).order_by(g.created_at.desc()))
     return rules.finding(rules.REGISTRATION_NOT_BOOKED, _count(conn, joined, where), [
         {"registration_id": r.id, "status": r.status, "order_id": r.order_id, "order_status": r.order_status,
          "visit_date": r.visit_date.isoformat()} for r in rows])
@@ -72,9 +73,9 @@ def refund_without_payment(conn) -> dict:
     orphan_entries = (e.entry_type == ledger.REFUND, ~paid_entry)
     refund_rows = _rows(conn, sa.select(r.id, r.order_id, r.out_refund_no, r.amount_fen, r.status,
                                         o.status.label("order_status"), o.paid_fen)
-                        .select_from(refunds_joined).where(*unpaid).order_by(r.created_at))
+                        .select_from(refunds_joined).where(*unpaid).order_by(r.created_at.desc()))
     entry_rows = _rows(conn, sa.select(e.id, e.order_id, e.refund_id, e.amount_fen, e.channel)
-                       .where(*orphan_entries).order_by(e.id))
+                       .where(*orphan_entries).order_by(e.id.desc()))
     count = _count(conn, refunds_joined, unpaid) + _count(conn, t.ledger_entries, orphan_entries)
     return rules.finding(rules.REFUND_WITHOUT_PAYMENT, count, [
         *({"refund_id": x.id, "order_id": x.order_id, "out_refund_no": x.out_refund_no, "amount_fen": x.amount_fen,
@@ -92,7 +93,7 @@ def refunds_above_paid(conn) -> dict:
     joined = t.payment_orders.outerjoin(asked, asked.c.order_id == o.id)
     where = (sa.or_(o.refunded_fen > o.paid_fen, sa.func.coalesce(asked.c.asked_fen, 0) > o.paid_fen),)
     rows = _rows(conn, sa.select(o.id, o.status, o.paid_fen, o.refunded_fen, asked.c.asked_fen)
-                 .select_from(joined).where(*where).order_by(o.created_at))
+                 .select_from(joined).where(*where).order_by(o.created_at.desc()))
     return rules.finding(rules.REFUNDS_ABOVE_PAID, _count(conn, joined, where), [
         {"order_id": x.id, "status": x.status, "paid_fen": x.paid_fen, "refunded_fen": x.refunded_fen,
          "refunds_fen": int(x.asked_fen or 0)} for x in rows])

@@ -418,7 +418,7 @@ def dispatches_of_cases_received(conn, received_from: dt.datetime, received_befo
 
 
 def open_dispatches_of_ended_cases(conn, limit: int) -> tuple[int, list]:
-    """(how many, the first `limit`) dispatches still open (no back_in_service) whose case has
+    """(how many, the latest `limit`) dispatches still open (no back_in_service) whose case has
     ended, completed or cancelled: a broken invariant (the state machine completes a
     dispatched case only once its vehicle is back in service)."""
     where = (t.rescue_cases.c.status.in_(sorted(TERMINAL)), t.dispatches.c.closed_at.is_(None))
@@ -426,5 +426,5 @@ def open_dispatches_of_ended_cases(conn, limit: int) -> tuple[int, list]:
     count = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar_one()
     rows = conn.execute(sa.select(t.dispatches.c.id, t.dispatches.c.case_id, t.dispatches.c.vehicle_id,
                                   t.dispatches.c.created_at, t.rescue_cases.c.status, t.rescue_cases.c.updated_at)
-                        .select_from(joined).where(*where).order_by(t.dispatches.c.created_at).limit(limit)).all()
+                        .select_from(joined).where(*where).order_by(t.dispatches.c.created_at.desc()).limit(limit)).all()
     return count, rows
