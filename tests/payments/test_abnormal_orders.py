@@ -21,8 +21,8 @@ from tests.payments.support import (
     deliver_queued,
     ledger_rows,
     order_row,
-    pay,
     patient_with_bill,
+    pay,
     wait_status,
 )
 from tests.payments.test_his_confirmation import paid_order
@@ -289,7 +289,8 @@ def test_an_abnormal_refund_nothing_recorded_is_listed_by_the_watchdog_AS1(db, p
                      .values(status="abnormal"))
     watch(utcnow())
     entry = only_entry(order_id)
-    assert (entry.reason, entry.source, entry.dedupe_key) == ("refund_abnormal", "watchdog", f"refund:abnormal:{number}")
+    assert (entry.reason, entry.source, entry.dedupe_key) == (
+        "refund_abnormal", "watchdog", f"refund:abnormal:{number}")
     platform.wechatpay.finish_refund(devenv.DEV_V3_MCHID, number, "SUCCESS")  # its notification settles it
     wait_status(order_id, "refunded")
     watch(utcnow())
