@@ -89,11 +89,11 @@ def query_provider(entry) -> dict:
     """Entry: ask the provider what it knows of the entry's refund, or of its order: whether an
     order being paid (or closed) was paid, and how its open refunds stand."""
     with transaction() as conn:
-        order, refund = _order_of(conn, entry), _refund_of(conn, entry)
+        order, named_refund = _order_of(conn, entry), _refund_of(conn, entry)
     if order is None:
         raise Conflict("this abnormal order names no order of ours", code="nothing_to_query")
-    if refund is not None:
-        _ask_about_refund(order, refund)
+    if named_refund is not None:
+        _ask_about_refund(order, named_refund)
     elif rules.asks_the_payment(order.status):
         sweeper.query(order.id)
     elif not rules.nothing_to_ask(order.status):
@@ -146,14 +146,14 @@ def refund(principal, entry, note: str | None, amount_fen: int | None) -> dict:
     return outcome
 
 
-def _ask_about_refund(order, refund) -> None:
-    if refund.status == REQUESTED:
-        refunds.process(refund.id)  # what the worker does; idempotent by out_refund_no
-    elif refund.status == PROCESSING:
-        refunds.follow_up(refund.id)
-    elif refund.status == ABNORMAL:
+def _ask_about_refund(order, row) -> None:
+    if row.status == REQUESTED:
+        refunds.process(row.id)  # what the worker does; idempotent by out_refund_no
+    elif row.status == PROCESSING:
+        refunds.follow_up(row.id)
+    elif row.status == ABNORMAL:
         # The provider may have finished it since (the card unfrozen): its word is applied once.
-        answer = registry.for_order(order).follow_up(order, refund)
+        answer = registry.for_order(order).follow_up(order, row)
         if answer is not None:
             results.apply_refund(answer)
 
