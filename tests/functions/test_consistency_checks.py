@@ -6,6 +6,7 @@ The code cannot produce these states (that is what the checks are for), so each 
 real orders, refunds, registrations and cases through the functions and then breaks them
 straight in the database, as a fault would, and repairs them at the end: the database is
 shared by the session, and a ledger entry cannot be taken back on MySQL/MariaDB."""
+import contextlib
 import json
 import logging
 import uuid
@@ -110,56 +111,57 @@ def audits(user_id) -> list[tuple]:
 
 
 def test_each_broken_invariant_is_reported_with_its_rows_and_no_longer_once_repaired_AS4(db, platform, functions):
-    # the ledger and an order disagree: a fault rewrote what the order was paid
-    unbalanced, _ = confirmed_order(platform, functions)
-    set_order(unbalanced, paid_fen=2400)
-    # a confirmed order with no receipt of the HIS
-    no_receipt, _ = confirmed_order(platform, functions)
-    receipt = order_row(no_receipt).his_confirmation
-    set_order(no_receipt, his_confirmation=None)
-    # a booked registration whose order lost the registration number the HIS gave it
-    *_, held = booked(platform, functions)
-    answer = order_row(held["order_id"]).his_confirmation
-    set_order(held["order_id"], his_confirmation={k: v for k, v in answer.items() if k not in ("reg_no", "visit_no")})
-    # a refund row of an order never paid; a refund entry of the ledger for an order it holds no payment of
-    never_paid = unpaid_order(platform, functions)
-    orphan_refund = add_refund_row(never_paid, 100, "requested")
-    orphan_entry_order = unpaid_order(platform, functions)
-    with engine().begin() as conn:  # the order counts it, so the ledger still balances: only this check sees it
-        ledger.book(conn, order_id=orphan_entry_order, entry_type=ledger.REFUND, channel="wechat", amount_fen=-100,
-                    dedupe_key=f"test:orphan:{orphan_entry_order}")
-    set_order(orphan_entry_order, refunded_fen=100)
-    # more refunded than paid
-    overpaid, _ = confirmed_order(platform, functions)
-    too_much = add_refund_row(overpaid, 2600, "succeeded")
-    # a completed case whose dispatch is still open
-    case_id, dispatch_id = ended_case_with_open_dispatch(platform, functions)
+    with contextlib.ExitStack() as repairs:  # each break is undone, whatever happens (the database is shared)
+        # the ledger and an order disagree: a fault rewrote what the order was paid
+        unbalanced, _ = confirmed_order(platform, functions)
+        set_order(unbalanced, paid_fen=2400)
+        repairs.callback(set_order, unbalanced, paid_fen=2500)
+        # a confirmed order with no receipt of the HIS
+        no_receipt, _ = confirmed_order(platform, functions)
+        repairs.callback(set_order, no_receipt, his_confirmation=order_row(no_receipt).his_confirmation)
+        set_order(no_receipt, his_confirmation=None)
+        # a booked registration whose order lost the registration number the HIS gave it
+        *_, held = booked(platform, functions)
+        answer = order_row(held["order_id"]).his_confirmation
+        repairs.callback(set_order, held["order_id"], his_confirmation=answer)
+        set_order(held["order_id"],
+                  his_confirmation={k: v for k, v in answer.items() if k not in ("reg_no", "visit_no")})
+        # a refund row of an order never paid; a refund entry of the ledger for an order it holds no payment
+        # of (the order counts it, so the ledger still balances, and the entry stays: it cannot be deleted)
+        orphan_refund = add_refund_row(unpaid_order(platform, functions), 100, "requested")
+        repairs.callback(drop_refund_rows, orphan_refund)
+        orphan_entry_order = unpaid_order(platform, functions)
+        with engine().begin() as conn:
+            ledger.book(conn, order_id=orphan_entry_order, entry_type=ledger.REFUND, channel="wechat",
+                        amount_fen=-100, dedupe_key=f"test:orphan:{orphan_entry_order}")
+        set_order(orphan_entry_order, refunded_fen=100)
+        # more refunded than paid
+        overpaid, _ = confirmed_order(platform, functions)
+        repairs.callback(drop_refund_rows, add_refund_row(overpaid, 2600, "succeeded"))
+        # a completed case whose dispatch is still open
+        case_id, dispatch_id = ended_case_with_open_dispatch(platform, functions)
+        repairs.callback(close_dispatch, dispatch_id)
 
-    admin_id, admin = holder(platform, "it_admin")
-    report = run_now(functions, admin)
-    assert report["source"] == "back_office" and report["requested_by"] == admin_id
-    assert report["broken"] == EVERY
-    assert [f["check"] for f in report["findings"]] == EVERY
-    assert {"order_id": unbalanced, "order_paid_fen": 2400, "ledger_paid_fen": 2500, "order_refunded_fen": 0,
-            "ledger_refunded_fen": 0} in rows_of(report, "ledger_vs_orders")
-    assert no_receipt in [r["order_id"] for r in rows_of(report, "paid_without_his_record")]
-    assert [(r["status"], r["order_status"]) for r in rows_of(report, "registration_not_booked")
-            if r["registration_id"] == held["registration_id"]] == [("held", "confirmed")]
-    orphans = rows_of(report, "refund_without_payment")
-    assert orphan_refund in [r.get("refund_id") for r in orphans if "ledger_entry_id" not in r]
-    assert orphan_entry_order in [r["order_id"] for r in orphans if "ledger_entry_id" in r]
-    assert {"order_id": overpaid, "status": "confirmed", "paid_fen": 2500, "refunded_fen": 0,
-            "refunds_fen": 2600} in rows_of(report, "refunds_above_paid")
-    assert [(r["case_id"], r["case_status"]) for r in rows_of(report, "case_ended_with_open_dispatch")
-            if r["dispatch_id"] == dispatch_id] == [(case_id, "completed")]
-    assert "13912345678" not in json.dumps(report, ensure_ascii=False)  # no personal field in any row
+        admin_id, admin = holder(platform, "it_admin")
+        report = run_now(functions, admin)
+        assert report["source"] == "back_office" and report["requested_by"] == admin_id
+        assert report["broken"] == EVERY
+        assert [f["check"] for f in report["findings"]] == EVERY
+        assert {"order_id": unbalanced, "order_paid_fen": 2400, "ledger_paid_fen": 2500, "order_refunded_fen": 0,
+                "ledger_refunded_fen": 0} in rows_of(report, "ledger_vs_orders")
+        assert no_receipt in [r["order_id"] for r in rows_of(report, "paid_without_his_record")]
+        assert [(r["status"], r["order_status"]) for r in rows_of(report, "registration_not_booked")
+                if r["registration_id"] == held["registration_id"]] == [("held", "confirmed")]
+        orphans = rows_of(report, "refund_without_payment")
+        assert orphan_refund in [r.get("refund_id") for r in orphans if "ledger_entry_id" not in r]
+        assert orphan_entry_order in [r["order_id"] for r in orphans if "ledger_entry_id" in r]
+        assert {"order_id": overpaid, "status": "confirmed", "paid_fen": 2500, "refunded_fen": 0,
+                "refunds_fen": 2600} in rows_of(report, "refunds_above_paid")
+        assert [(r["case_id"], r["case_status"]) for r in rows_of(report, "case_ended_with_open_dispatch")
+                if r["dispatch_id"] == dispatch_id] == [(case_id, "completed")]
+        assert "13912345678" not in json.dumps(report, ensure_ascii=False)  # no personal field in any row
 
-    # repaired (all but the ledger entry, which stays), none of them is reported again
-    set_order(unbalanced, paid_fen=2500)
-    set_order(no_receipt, his_confirmation=receipt)
-    set_order(held["order_id"], his_confirmation=answer)
-    drop_refund_rows(orphan_refund, too_much)
-    close_dispatch(dispatch_id)
+    # repaired (all but the ledger entry), none of them is reported again
     again = run_now(functions, admin)
     assert unbalanced not in [r["order_id"] for r in rows_of(again, "ledger_vs_orders")]
     assert no_receipt not in [r["order_id"] for r in rows_of(again, "paid_without_his_record")]
