@@ -84,6 +84,7 @@ class EventMaker:
         "RescueAdminFunction": "GET /admin/rescue/cases/{id} (an ED nurse's full case)",
         "PaymentsApiFunction": "GET /payments/orders/{id} (the patient's order view)",
         "PaymentsAdminFunction": "GET /admin/payments/anomalies (finance's open anomalies)",
+        "ConsistencyAdminFunction": "GET /admin/consistency/reports (the latest stored consistency reports)",
         "OutpatientApiFunction": "GET /outpatient/registrations (the patient's own registrations)",
         "PaymentCallbacksFunction": "POST /callbacks/wechatpay/v3 (one signed, encrypted payment notification)",
         "RescueEventsFunction": "SQS batch of one rescue.case_created, as the intake relayed it",
@@ -94,6 +95,8 @@ class EventMaker:
         "OutboxSweeperFunction": "its scheduled event",
         "RescueWatchdogFunction": "its scheduled event",
         "PaymentSweeperFunction": "its scheduled event",
+        "PaymentsWatchdogFunction": "its scheduled event",
+        "ConsistencyChecksFunction": "its scheduled event",
         "WeChatPayCertificatesFunction": "its scheduled event",
         "LiveConnectFunction": "WebSocket $connect of a patient with a token",
         "LiveMessageFunction": "WebSocket subscribe to the patient's case, on an open connection",
@@ -286,6 +289,8 @@ class EventMaker:
             {"order_id": self.order_id}), "http:200")
         jobs["PaymentsAdminFunction"] = Job(self._http("GET", "/admin/payments/anomalies", self.people["finance"][1],
                                                        query={"state": "open"}), "http:200")
+        jobs["ConsistencyAdminFunction"] = Job(self._http("GET", "/admin/consistency/reports",
+                                                          self.people["finance"][1], query={"limit": "20"}), "http:200")
         jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
                                                        query={"limit": "10"}), "http:200")
 

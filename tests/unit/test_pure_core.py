@@ -151,6 +151,10 @@ ENTRIES = {
     "outpatient/notices.py": {"tell_suspended", "_release", "_record"},  # WeChat asked between claim and record
     "outpatient/sweeper.py": {"run", "_give_up_holds"},  # the schedule: each item on its own
     "outpatient/catalogue.py": {"slots"},  # the HIS asked first, then the suspensions read
+    # ---- reconciliation ---------------------------------------------------------------------------
+    "reconciliation/consistency_reports.py": {"run_scheduled", "run_now", "list_reports", "get_report"},
+    "reconciliation/runs.py": {"claim", "renew", "finish", "_stop", "run_view", "due"},
+    "reconciliation/findings.py": {"listing", "detail", "export_csv", "resolve", "run_listing", "run_detail"},
     # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},
@@ -158,10 +162,12 @@ ENTRIES = {
     "payments/medical_insurance.py": {"apply_mixed", "handle_callback"},
     "payments/ledger.py": {"entries"},  # finance's read of an order's entries
     "payments/payers.py": set(),
-    "payments/admin.py": {"anomalies", "resolve", "order", "refund", "ledger_check"},
-    # ---- reconciliation ----------------------------------------------------------------------------------
-    "reconciliation/runs.py": {"claim", "renew", "finish", "_stop", "run_view", "due"},
-    "reconciliation/findings.py": {"listing", "detail", "export_csv", "resolve", "run_listing", "run_detail"},
+    "payments/admin.py": {"anomalies", "order", "refund", "ledger_check"},
+    # the actions on an abnormal order: the provider or the HIS asked between their transactions,
+    # the outcome audited after; _open_refunds and _standing read before and after they are asked
+    "payments/anomaly_actions.py": {"act", "resolve", "query_provider", "retry_his", "refund", "_open_refunds",
+                                    "_standing"},
+    "payments/watchdog.py": {"run"},  # the schedule: clears and records in one transaction
     "payments/checkout.py": {"pay"},  # reads the order; the channel opens the payment
     "payments/orders.py": {"create", "get_view", "list_own"},  # create asks the HIS first
     "payments/credit_care.py": {"enrol", "status", "withdraw", "handle_callback",  # the provider asked between
@@ -169,7 +175,7 @@ ENTRIES = {
     "payments/his_confirmation.py": {"confirm",  # the payment-events handler: the HIS asked between
                                      "refund_by_policy"},  # its entry and the sweeper's
     "payments/refunds.py": {"process", "follow_up"},  # the refund worker's: the provider asked between
-    "payments/sweeper.py": {"run", "_close_expired", "_query", "_resend_refund",
+    "payments/sweeper.py": {"run", "_close_expired", "query", "_resend_refund",
                             "_resend_confirmation"},  # the schedule and its steps: each item on its own
     # the channels open the payment and carry a refund on: the provider asked between their transactions
     "payments/channels/credit.py": {"pay", "query", "_charge"},

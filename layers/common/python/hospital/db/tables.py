@@ -611,3 +611,20 @@ reconciliation_carry_overs = sa.Table(
 sa.Index("ix_payment_orders_paid_at", payment_orders.c.paid_at)
 sa.Index("ix_payment_orders_his_confirmed_at", payment_orders.c.his_confirmed_at)
 sa.Index("ix_payment_refunds_created_at", payment_refunds.c.created_at)
+
+
+# ---- watchdog: consistency reports (AS4) ---------------------------------------------------------
+
+# One run of every consistency check (hospital.reconciliation.consistency): each check's count
+# of rows breaking it and the first of those rows (ids, states, amounts; no personal field).
+consistency_reports = sa.Table(
+    "consistency_reports", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("source", sa.String(16), nullable=False),          # schedule, back_office
+    sa.Column("requested_by", Id, nullable=True),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("finished_at", Time, nullable=False),
+    sa.Column("broken", sa.Integer(), nullable=False),           # how many checks found rows breaking them
+    sa.Column("findings", sa.JSON(), nullable=False),
+    sa.Index("ix_consistency_reports_started_at", "started_at"),
+)

@@ -74,16 +74,17 @@ def refund_by_policy(order_id: str, error: str, reason: str) -> str:
     return orders.HIS_FAILED
 
 
-def fail_and_refund(uow, order_id: str, error: str, reason: str) -> str | None:
+def fail_and_refund(uow, order_id: str, error: str, reason: str, requested_by: int | None = None) -> str | None:
     """In the caller's unit of work: the order moves to his_failed and a refund of all its money
-    is requested (unconfirmed ones flagged for finance). Returns None when done, else the
-    status the order was left in (it could not move: confirmed or failed meanwhile)."""
+    is requested (unconfirmed ones flagged for finance, unless finance itself asked:
+    `requested_by`). Returns None when done, else the status the order was left in (it could
+    not move: confirmed or failed meanwhile)."""
     order = orders.locked(uow.conn, order_id)
     if not orders.try_move(uow.conn, order.id, orders.HIS_FAILED, his_error=error):
         return order.status
     order = orders.locked(uow.conn, order_id)
-    refunds.request(uow, order, order.paid_fen, reason)
-    if reason != "his_refused":
+    refunds.request(uow, order, order.paid_fen, reason, requested_by=requested_by)
+    if reason != "his_refused" and requested_by is None:
         anomalies.record(uow.conn, source="his_confirmation", reason="refunded_unconfirmed", order_id=order.id,
                          provider_ref=order.transaction_id, amount_fen=order.paid_fen,
                          dedupe_key=f"his:unconfirmed:{order.id}", details={"error": error})

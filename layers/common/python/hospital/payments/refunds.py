@@ -52,11 +52,7 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
         _refuse(refund_rules.repeat_refusal(existing.amount_fen, amount_fen))
         return orders.refund_view(existing)
     _refuse(refund_rules.state_refusal(order.status))
-    pending = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.payment_refunds.c.amount_fen), 0)).where(
-        t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.status.in_(refund_records.OPEN)
-    )).scalar_one()
-    refundable = refund_rules.refundable_fen(order.paid_fen, order.refunded_fen, int(pending))
-    _refuse(refund_rules.amount_refusal(amount_fen, refundable))
+    _refuse(refund_rules.amount_refusal(amount_fen, refundable(conn, order)))
     route = registry.name_of(order)
     parts = registry.named(route).refund_parts(order, amount_fen)
     now = utcnow()
@@ -70,6 +66,15 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
         orders.move(conn, order.id, to)
     uow.publish(messages.RefundRequested(refund_id=refund_id))
     return orders.refund_view(refund_records.refund_row(conn, refund_id))
+
+
+def refundable(conn, order) -> int:
+    """What can still be refunded of the (locked) order: paid, less what came back, less what
+    its open refunds ask for."""
+    pending = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.payment_refunds.c.amount_fen), 0)).where(
+        t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.status.in_(refund_records.OPEN)
+    )).scalar_one()
+    return refund_rules.refundable_fen(order.paid_fen, order.refunded_fen, int(pending))
 
 
 def _refuse(refusal: Refusal | None) -> None:
