@@ -27,7 +27,6 @@ from tests.conftest import ROOT, api_event, call, make_patient
 from tests.functions.test_triage_link import new_case, push
 from tests.outpatient.support import archive, bind, book, doctor_with_slots, hospital_today
 from tests.payments.support import (
-    create_order,
     deliver_queued,
     order_row,
     patient_pays,
@@ -190,12 +189,27 @@ def test_a_failing_partner_is_recorded_as_an_error_with_what_it_answered_AS3(db,
         "FEE_QUERY", "error", status, code)
 
 
+def test_wechat_pay_refusals_are_recorded_with_their_codes_v3_and_v2_AS3(db, platform):
+    from hospital.adapters.wechatpay_v3 import WeChatPayError
+    from hospital.payments import merchants
+
+    order_id = uuid.uuid4().hex
+    with external_calls.recorded(), external_calls.concerning(order_id=order_id):
+        for mchid in (devenv.DEV_V3_MCHID, devenv.DEV_V2_MCHID):
+            with pytest.raises(WeChatPayError):
+                merchants.client(merchants.by_mchid(mchid)).query_order(order_id)  # WeChat Pay has no such order
+    made = records(c.order_id == order_id)
+    assert [(r.system, r.operation, r.outcome, r.http_status, r.error_code) for r in made] == [
+        ("wechatpay_v3", f"GET /v3/pay/transactions/out-trade-no/{order_id}", "refused", 404, "ORDER_NOT_EXIST"),
+        ("wechatpay_v2", "POST /pay/orderquery", "refused", 200, "ORDERNOTEXIST")]
+
+
 def test_a_call_that_times_out_is_recorded_as_a_timeout_AS3(db, platform, his_faults):
     his_faults.inject_trade_fault("DEPT_QUERY", "timeout", count=3, seconds=1.0)
     case_id = uuid.uuid4().hex
-    with external_calls.recorded() as held, external_calls.concerning(case_id=case_id):
-        with pytest.raises(UpstreamUnavailable):
-            his(platform, timeout=(1, 0.3)).departments()
+    with external_calls.recorded() as held, external_calls.concerning(case_id=case_id), \
+            pytest.raises(UpstreamUnavailable):
+        his(platform, timeout=(1, 0.3)).departments()
     [timed_out] = held.calls
     assert (timed_out.operation, timed_out.outcome, timed_out.http_status, timed_out.error_code) == (
         "DEPT_QUERY", "timeout", None, "ReadTimeout")
@@ -235,7 +249,10 @@ class Window:
     """Records of the test's own, in a stretch of time no other test writes in."""
 
     start: dt.datetime
-    ids: list[int]
+    order: str
+    case: str
+    user: int
+    ids: list[int] = dataclasses.field(default_factory=list)
 
     def query(self, **filters) -> dict:
         return {"from": iso_utc(self.start), "to": iso_utc(self.start + dt.timedelta(minutes=1)), **filters}
@@ -243,9 +260,9 @@ class Window:
 
 @pytest.fixture
 def window(db) -> Window:
-    start = dt.datetime(2001, 1, 1) + dt.timedelta(minutes=random.randrange(10**6))
-    order, case, user, other_user = uuid.uuid4().hex, uuid.uuid4().hex, random.randrange(10**9, 10**12), \
-        random.randrange(10**9, 10**12)
+    window = Window(dt.datetime(2001, 1, 1) + dt.timedelta(minutes=random.randrange(10**6)), uuid.uuid4().hex,
+                    uuid.uuid4().hex, random.randrange(10**9, 10**12))
+    order, case, user, other_user = window.order, window.case, window.user, window.user + 1
     rows = [
         {"system": "his", "operation": "FEE_QUERY", "order_id": None, "case_id": None, "user_id": user,
          "outcome": "ok", "http_status": 200, "error_code": None},
@@ -256,14 +273,11 @@ def window(db) -> Window:
         {"system": "his", "operation": "PAY_CONFIRM", "order_id": order, "case_id": None, "user_id": other_user,
          "outcome": "timeout", "http_status": None, "error_code": "ReadTimeout"},
     ]
-    ids = []
     with engine().begin() as conn:
         for second, row in enumerate(rows, start=1):
-            ids.append(conn.execute(tables.external_calls.insert().values(
-                at=start + dt.timedelta(seconds=second), function="test", correlation_id=f"w-{second}",
+            window.ids.append(conn.execute(tables.external_calls.insert().values(
+                at=window.start + dt.timedelta(seconds=second), function="test", correlation_id=f"w-{second}",
                 latency_ms=12, **row)).inserted_primary_key[0])
-    window = Window(start, ids)
-    window.order, window.case, window.user, window.other_user = order, case, user, other_user  # type: ignore[attr-defined]
     return window
 
 
@@ -292,8 +306,7 @@ def test_each_filter_narrows_the_search_newest_first_AS3(window, platform, funct
     # Outside the filters' reach: an order no record names.
     assert found(functions, token, w.query(order_id=uuid.uuid4().hex)) == []
 
-    status, body = search(functions, token, w.query(order_id=w.order, outcome="refused"))
-    [item] = body["items"]
+    [item] = search(functions, token, w.query(order_id=w.order, outcome="refused"))[1]["items"]
     assert item == {"id": two, "at": iso_utc(w.start + dt.timedelta(seconds=2)), "system": "wechatpay_v3",
                     "operation": "POST /v3/pay/transactions/jsapi", "outcome": "refused", "http_status": 400,
                     "error_code": "ORDER_CLOSED", "latency_ms": 12, "order_id": w.order, "case_id": None,

@@ -2,7 +2,8 @@
 
 - The rule modules (rescue/timeline.py and every *_rules.py of the domains and of
   external_calls) import nothing but the standard library's plain-data modules, other rule
-  modules and the adapters' result types: they load in a fresh interpreter where SQLAlchemy, the database drivers and boto3 cannot.
+  modules and the adapters' result types: they load in a fresh interpreter where SQLAlchemy,
+  the database drivers and boto3 cannot.
 - The I/O code decides by calling them (one place to change a rule), not by a copy of its own.
 - Services receive the unit of work: in every module of the layer that opens a transaction or
   a unit of work, only its named entries do (each named entry exists and opens one), and

@@ -17,9 +17,9 @@ One mechanism. hospital.adapters.http_sessions, the session every adapter sends 
 request, so an adapter is recorded by using it. Adapters add only what their wire format says
 beyond the status: `refused(code)` and `failed(code)` (WeChat's errcode under HTTP 200, the
 HIS's E_ codes, an answer that fails verification); the HIS gateway names its trade code
-(`as_operation`). The domain says what the calls concern (`concerning`) where it calls an
-adapter. AWS (queues, keys, secrets, the WebSocket API) goes through boto3, not these
-sessions: it is not an external system here.
+(`as_operation`). The domain says what the calls concern where it calls an adapter
+(`concerning`; `concerning_caller` on a patient's entry). AWS (queues, keys, secrets, the
+WebSocket API) goes through boto3, not these sessions: it is not an external system here.
 
 When the records are written: held in memory for the invocation (`recorded`, which every
 function's app opens: hospital.chalice_app) and written at its end, all in one short
