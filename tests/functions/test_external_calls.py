@@ -145,6 +145,31 @@ def test_a_triage_push_is_recorded_under_its_case_and_a_failed_one_with_the_part
     assert all(r.order_id is None and r.user_id is None for r in rows)
 
 
+def test_a_staff_alert_is_recorded_under_its_case_without_the_access_token_AS3(db, platform, functions):
+    from hospital import wechat_tokens
+    from tests.functions.test_rescue_dispatch import staff_member
+    from tests.functions.test_staff_alerts import known_to_wechat
+
+    case_id, _ = new_case(functions, platform)
+    member, _ = staff_member(platform, "staff")
+    openid = known_to_wechat(platform, member.user_id)
+    wechat_tokens.forget_held()  # the container reads (or fetches) the token for this alert
+    record = {"messageId": str(uuid.uuid4()), "receiptHandle": "rh", "messageAttributes": {},
+              "attributes": {"ApproximateReceiveCount": "1"},
+              "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hospital-dev-notifications",
+              "body": json.dumps({"message_id": f"m-{uuid.uuid4().hex}", "type": "notify.staff_alert",
+                                  "data": {"case_id": case_id, "user_id": member.user_id}})}
+    assert functions.invoke("NotificationsFunction", {"Records": [record]}).result == {"batchItemFailures": []}
+
+    rows = records(c.case_id == case_id)
+    sent = [r for r in rows if r.operation == "POST /cgi-bin/message/subscribe/send"]
+    assert [(r.system, r.outcome, r.http_status, r.function, r.user_id) for r in sent] == [
+        ("wechat", "ok", 200, "notifications", None)]  # a user id in a record is the patient's
+    token = wechat_tokens.access_token(platform.mini_program_app_id,
+                                       platform.wechat_secrets[platform.mini_program_app_id], None)
+    assert not any(value in text for text in _texts_of(rows) for value in (token, openid))
+
+
 def test_a_sign_in_records_the_wechat_call_without_its_secret_code_or_query_AS3(db, platform, functions):
     openid = f"o-as3-{uuid.uuid4().hex[:8]}"
     code = platform.wechat.mint_login_code(platform.mini_program_app_id, openid=openid)
