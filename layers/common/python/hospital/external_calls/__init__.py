@@ -61,7 +61,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 OK, REFUSED, ERROR, TIMEOUT, OUTCOMES = rules.OK, rules.REFUSED, rules.ERROR, rules.TIMEOUT, rules.OUTCOMES
-MAX_HELD = 1000  # records one invocation keeps; a sweeper's run makes about a hundred calls at most
+MAX_HELD = 1000  # records one invocation keeps; a sweeper's run of full batches makes a few hundred
 
 
 class Call:
