@@ -98,6 +98,8 @@ class EventMaker:
         "PaymentsWatchdogFunction": "its scheduled event",
         "ConsistencyChecksFunction": "its scheduled event",
         "WeChatPayCertificatesFunction": "its scheduled event",
+        "LogLookupFunction": "GET /admin/logs/external-calls?order_id= (an IT admin looks up an order's calls)",
+        "ExternalCallsExpiryFunction": "its scheduled event",
         "LiveConnectFunction": "WebSocket $connect of a patient with a token",
         "LiveMessageFunction": "WebSocket subscribe to the patient's case, on an open connection",
         "LiveDisconnectFunction": "WebSocket $disconnect of an open connection",
@@ -117,7 +119,7 @@ class EventMaker:
         case, _ = intake.create_case(self.patient, models.CaseIntake.model_validate({"location": LOCATION}))
         self.case_id = case["case_id"]
         people = {}
-        for role in ("dispatcher", "staff", "ed_nurse", "finance"):
+        for role in ("dispatcher", "staff", "ed_nurse", "finance", "it_admin"):
             openid = f"o-bench-{role}-{uuid.uuid4().hex[:8]}"
             user_id = sessions.sign_in_identity(app_id, openid)["user"]["id"]
             sessions.grant_role(user_id, role)
@@ -291,6 +293,8 @@ class EventMaker:
                                                        query={"state": "open"}), "http:200")
         jobs["ConsistencyAdminFunction"] = Job(self._http("GET", "/admin/consistency/reports",
                                                           self.people["finance"][1], query={"limit": "20"}), "http:200")
+        jobs["LogLookupFunction"] = Job(self._http("GET", "/admin/logs/external-calls", self.people["it_admin"][1],
+                                                   query={"order_id": self.order_id}), "http:200")
         jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
                                                        query={"limit": "10"}), "http:200")
 

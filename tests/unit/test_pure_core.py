@@ -1,8 +1,9 @@
 """The pure core stays pure and stays in use (README, Design notes: the pure core).
 
-- The rule modules (rescue/timeline.py and every payments/*_rules.py) import nothing but the
-  standard library's plain-data modules, other rule modules and the adapters' result types:
-  they load in a fresh interpreter where SQLAlchemy, the database drivers and boto3 cannot.
+- The rule modules (rescue/timeline.py and every *_rules.py of the domains and of
+  external_calls) import nothing but the standard library's plain-data modules, other rule
+  modules and the adapters' result types: they load in a fresh interpreter where SQLAlchemy,
+  the database drivers and boto3 cannot.
 - The I/O code decides by calling them (one place to change a rule), not by a copy of its own.
 - Services receive the unit of work: in every module of the layer that opens a transaction or
   a unit of work, only its named entries do (each named entry exists and opens one), and
@@ -18,7 +19,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers/common/python"
 HOSPITAL = LAYER / "hospital"
 RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py"),
-                     *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py")])
+                     *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py"),
+                     *(HOSPITAL / "external_calls").glob("*_rules.py")])
 PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re",
                "decimal"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
@@ -195,6 +197,10 @@ ENTRIES = {
                 "_close"},  # rows forgotten and committed before the sockets are closed
     "wechat_tokens.py": {"access_token",  # read, lease and wait, each short
                          "_refresh"},  # fetched from WeChat with no transaction open, then stored
+    # ---- the record of external calls: written at the end of an invocation, searched, expired
+    "external_calls/journal.py": {"write"},
+    "external_calls/lookup.py": {"search"},
+    "external_calls/expiry.py": {"expire"},  # a batch per transaction
 }
 
 

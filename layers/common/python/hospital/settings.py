@@ -239,8 +239,13 @@ WECHAT_SUSPENSION_TEMPLATE_ID = Text("WECHAT_SUSPENSION_TEMPLATE_ID",
                                      "subscription message template of suspension notices to patients")
 OUTPATIENT = Group("outpatient", (MAX_CARDS_PER_USER, WECHAT_SUSPENSION_TEMPLATE_ID))
 
+# ---- the record of external calls (AS3) -------------------------------------------------------------------------
+EXTERNAL_CALL_RETENTION_DAYS = Number("EXTERNAL_CALL_RETENTION_DAYS",
+                                      "days the record of an external call is kept", 30, minimum=1)
+EXTERNAL_CALLS = Group("external calls", (EXTERNAL_CALL_RETENTION_DAYS,))
+
 GROUPS = (DATABASE, SESSIONS, PERSONAL_DATA, WECHAT, QUEUES, LIVE, TRIAGE, PAYMENTS, PAYMENT_WATCHDOG, HIS, CREDIT,
-          MEDICAL_INSURANCE, OUTPATIENT)
+          MEDICAL_INSURANCE, OUTPATIENT, EXTERNAL_CALLS)
 
 
 def check(function: str, groups: tuple[Group, ...]) -> None:

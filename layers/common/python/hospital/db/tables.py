@@ -628,3 +628,32 @@ consistency_reports = sa.Table(
     sa.Column("findings", sa.JSON(), nullable=False),
     sa.Index("ix_consistency_reports_started_at", "started_at"),
 )
+
+
+# ---- external calls (AS3) ----
+# Every call to an external system, for looking it up by order, case, patient, system, time
+# and outcome (hospital.external_calls). No foreign keys: a record outlives nothing it names
+# and must be written whatever it names; rows past EXTERNAL_CALL_RETENTION_DAYS are deleted.
+external_calls = sa.Table(
+    "external_calls", metadata,
+    _pk(),
+    sa.Column("at", Time, nullable=False),                        # when the call began
+    sa.Column("system", sa.String(32), nullable=False),           # wechat, wechatpay_v3, his, ...
+    sa.Column("operation", sa.String(200), nullable=False),       # "POST /v3/refund/domestic/refunds", "FEE_QUERY"
+    sa.Column("function", sa.String(64), nullable=True),
+    sa.Column("correlation_id", sa.String(128), nullable=True),
+    sa.Column("order_id", sa.String(32), nullable=True),
+    sa.Column("case_id", sa.String(32), nullable=True),
+    sa.Column("user_id", Id, nullable=True),                      # the patient the call concerns
+    sa.Column("latency_ms", sa.Integer(), nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),          # ok, refused, error, timeout
+    sa.Column("http_status", sa.Integer(), nullable=True),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Index("ix_external_calls_at", "at"),
+    sa.Index("ix_external_calls_order_at", "order_id", "at"),
+    sa.Index("ix_external_calls_case_at", "case_id", "at"),
+    sa.Index("ix_external_calls_user_at", "user_id", "at"),
+    sa.Index("ix_external_calls_system_at", "system", "at"),
+    sa.Index("ix_external_calls_outcome_at", "outcome", "at"),
+    sa.Index("ix_external_calls_correlation_id", "correlation_id"),
+)

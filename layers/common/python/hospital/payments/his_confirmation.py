@@ -20,6 +20,7 @@ import logging
 
 import sqlalchemy as sa
 
+from hospital import external_calls
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import UpstreamUnavailable
@@ -40,9 +41,10 @@ def confirm(order_id: str) -> str:
     if order is None or order.status != orders.PAID:
         return getattr(order, "status", "unknown")
     try:
-        confirmed = his.client().confirm_payment(
-            bill_no=order.his_ref, pay_order_no=order.id, transaction_id=order.transaction_id or "",
-            amount_fen=order.paid_fen, channel=registry.name_of(order), paid_at=iso_utc(order.paid_at))
+        with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+            confirmed = his.client().confirm_payment(
+                bill_no=order.his_ref, pay_order_no=order.id, transaction_id=order.transaction_id or "",
+                amount_fen=order.paid_fen, channel=registry.name_of(order), paid_at=iso_utc(order.paid_at))
     except his.HisRefused as exc:
         return refund_by_policy(order.id, f"{exc.code}: {exc.message}"[:200], "his_refused")
     except UpstreamUnavailable as exc:

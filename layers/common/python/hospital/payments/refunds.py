@@ -20,6 +20,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from hospital import external_calls
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, ValidationFailed
@@ -96,9 +97,10 @@ def process(refund_id: str) -> str:
         return refund.status
     channel = registry.for_order(order)
     try:
-        answer = channel.refund(order, refund)
-        outcome = None if answer is None else results.apply_refund(answer)
-        return channel.finish_refund(order, refund, outcome)
+        with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+            answer = channel.refund(order, refund)
+            outcome = None if answer is None else results.apply_refund(answer)
+            return channel.finish_refund(order, refund, outcome)
     except RefundRefusedMidway as exc:
         # Some parts may be back already: nothing is undone, a person finishes it.
         with transaction() as conn:
@@ -149,7 +151,8 @@ def follow_up(refund_id: str) -> str:
         conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund_id).values(updated_at=utcnow()))
     if refund.status != PROCESSING:
         return refund.status
-    answer = registry.for_order(order).follow_up(order, refund)
+    with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+        answer = registry.for_order(order).follow_up(order, refund)
     if answer is None:
         return process(refund_id)
     return results.apply_refund(answer)

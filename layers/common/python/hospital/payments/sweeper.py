@@ -19,7 +19,7 @@ import logging
 
 import sqlalchemy as sa
 
-from hospital import settings
+from hospital import external_calls, settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import UpstreamUnavailable
@@ -75,8 +75,10 @@ def _order(conn, order_id: str):
 def _close_expired(order_id: str) -> bool:
     with transaction() as conn:
         order = _order(conn, order_id)
-    if order.status == orders.PAYING and registry.for_order(order).close(order, lambda: query(order.id)):
-        return False  # paid after all: it stays open here
+    if order.status == orders.PAYING:
+        with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+            if registry.for_order(order).close(order, lambda: query(order.id)):
+                return False  # paid after all: it stays open here
     with transaction() as conn:
         return orders.try_move(conn, order.id, orders.CLOSED, closed_reason="expired")  # paid meanwhile?
 
@@ -87,7 +89,8 @@ def query(order_id: str) -> bool:
     with transaction() as conn:
         order = _order(conn, order_id)
         conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id).values(checked_at=utcnow()))
-    return registry.for_order(order).query(order)
+    with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+        return registry.for_order(order).query(order)
 
 
 def _resend_refund(refund_id: str) -> None:
