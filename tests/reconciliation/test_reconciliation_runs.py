@@ -137,25 +137,35 @@ def test_a_payment_just_before_midnight_booked_the_next_day_is_carried_over_not_
     assert found(day) == []
 
 
-def test_two_runs_of_one_day_cannot_both_write(mysql_db, platform, functions):
+def test_two_runs_of_one_day_cannot_both_write(mysql_db, edits, platform, functions):
     day = a_day()
     move_to(platform, paid_order(platform, functions), day)
+    platform.wechatpay.statement_edits.add(day, {"kind": "payment", "out_trade_no": "STRAY-TWICE", "total": 500})
     now = the_next_noon(day)
 
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(lambda _: _outcome(day, now), range(2)))
-    assert sorted(outcomes) == ["done", "run_in_progress"] or outcomes == ["done", "done"]
-    assert len(findings_of(day)) == 0
-
-    # A run whose lease ran out while it worked cannot write over the one that took the day.
+    # While one run holds the day, another is refused and writes nothing.
     held = runs.claim(day, "command")
+    with pytest.raises(Conflict) as refused:
+        reconcile.run(day, "command", now=now)
+    assert refused.value.code == "run_in_progress" and findings_of(day) == []
+    # A run whose lease ran out while it worked cannot write over the one that took the day.
     with engine().begin() as conn:
         conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == day)
                      .values(lease_until=dt.datetime(2000, 1, 1)))
-    taken = reconcile.run(day, "command", now=now)
-    assert taken["status"] == "done"
+    assert reconcile.run(day, "command", now=now)["status"] == "done"
     with pytest.raises(runs.LeaseLost):
         runs.finish(held, runs.Outcome([], {}, {}, [], {}))
+    assert found(day) == [("missing_ours", "wechatpay", "STRAY-TWICE")]
+    with engine().connect() as conn:
+        statuses = conn.execute(sa.select(tables.reconciliation_runs.c.status).where(
+            tables.reconciliation_runs.c.bill_date == day).order_by(tables.reconciliation_runs.c.id)).scalars().all()
+    assert statuses == ["abandoned", "done"]
+
+    # Two at once: each either writes the day alone or is refused; one row per finding.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: _outcome(day, now), range(2)))
+    assert set(outcomes) <= {"done", "run_in_progress"} and "done" in outcomes
+    assert found(day) == [("missing_ours", "wechatpay", "STRAY-TWICE")]
 
 
 def _outcome(day, now):
@@ -184,6 +194,35 @@ def test_a_bill_still_being_made_makes_the_day_wait_for_the_schedule(db, platfor
     assert outcome["days"][day.isoformat()] == "done"
     assert found(day) == []
     assert day not in runs.due(now + dt.timedelta(hours=2))
+
+
+def test_a_day_waits_for_the_day_before_it_and_a_run_that_died_is_taken_over(db, platform):
+    before, day = a_day(), a_day()
+    before, day = min(before, day), max(before, day)
+    now = the_next_noon(day)
+    # The day before failed; its retry is due at the same time as the day itself.
+    reconcile.run(before, "command", now=now)
+    reconcile.run(day, "command", now=now)
+    with engine().begin() as conn:
+        conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == before)
+                     .values(status="failed", next_try_at=now))
+        conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == day)
+                     .values(status="waiting", next_try_at=now))
+    assert [d for d in runs.due(now) if d in (before, day)] == [before, day]   # oldest first
+    with engine().begin() as conn:
+        conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == before)
+                     .values(next_try_at=now + dt.timedelta(hours=1)))
+    assert day not in runs.due(now)            # the day before is not done and not due: the day waits
+
+    # A run that died holding the day: once its lease has run out, the schedule takes it over.
+    held = runs.claim(before, "schedule")
+    assert before not in runs.due(now)
+    with engine().begin() as conn:
+        conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == before)
+                     .values(lease_until=now - dt.timedelta(minutes=1)))
+    assert before in runs.due(now) and held is not None
+    outcome = schedule.run_due(now)["days"]
+    assert outcome[before.isoformat()] == "done" and outcome[day.isoformat()] == "done"
 
 
 def test_an_empty_day_is_a_day_without_findings(db, platform):

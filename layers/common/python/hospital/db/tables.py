@@ -553,7 +553,7 @@ reconciliation_runs = sa.Table(
     sa.Column("bill_date", sa.Date(), nullable=False),
     sa.Column("trigger", sa.String(16), nullable=False),         # schedule, back_office, command, upload
     sa.Column("requested_by", Id, nullable=True),
-    sa.Column("status", sa.String(16), nullable=False),          # running, done, waiting, failed
+    sa.Column("status", sa.String(16), nullable=False),          # running, done, waiting, failed, abandoned
     # Each input: source, name, sha256, bytes, entries (what was reconciled, for audits).
     sa.Column("inputs", sa.JSON(), nullable=True),
     sa.Column("counts", sa.JSON(), nullable=True),               # entries, matched, findings by kind

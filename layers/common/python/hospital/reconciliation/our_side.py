@@ -27,6 +27,9 @@ STREAM = {"stream_results": True, "yield_per": 5000}
 
 _o = t.payment_orders.c
 _r = t.payment_refunds.c
+# What passes through WeChat Pay: its own orders and refunds, and the cash part of insurance ones.
+_WECHAT_PAYMENT = sa.or_(_o.channel == "wechat", sa.and_(_o.channel == "med_ins", _o.cash_fen > 0))
+_WECHAT_REFUND = sa.or_(_r.route == "wechat", sa.and_(_r.route == "med_ins", _r.cash_fen > 0))
 
 
 def bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -56,8 +59,7 @@ def _payments(source: str) -> tuple[sa.Select, Any]:
         amount: Any = sa.case((_o.channel == "med_ins", _o.cash_fen), else_=_o.amount_fen)
         return (sa.select(_o.id, amount, _o.status, _o.paid_at, sa.func.coalesce(_o.mchid, ""),
                           sa.func.coalesce(_o.appid, ""))
-                .where(_o.paid_at.is_not(None),
-                       sa.or_(_o.channel == "wechat", sa.and_(_o.channel == "med_ins", _o.cash_fen > 0)))), _o.paid_at
+                .where(_o.paid_at.is_not(None), _WECHAT_PAYMENT)), _o.paid_at
     if source == m.MEDICAL_INSURANCE:
         amount = (sa.func.coalesce(_o.ins_fund_fen, 0) + sa.func.coalesce(_o.ins_account_fen, 0)
                   + sa.func.coalesce(_o.ins_other_fen, 0))
@@ -68,13 +70,20 @@ def _payments(source: str) -> tuple[sa.Select, Any]:
             .where(_o.paid_at.is_not(None), _o.channel == "credit")), _o.paid_at
 
 
+# Refunds a provider has had: accepted (processing, succeeded), ended abnormal, or answered with
+# its number. One still `requested` was never sent or its answer is not in; one closed without a
+# provider number was refused on the spot: no provider books those.
+def _sent(refunds=t.payment_refunds.c):
+    return sa.or_(refunds.status.in_(("processing", "succeeded", "abnormal")), refunds.provider_refund_id.is_not(None))
+
+
 def _refunds(source: str) -> tuple[sa.Select, Any] | None:
     """The query of refunds a counterpart books: (key, order id, amount, status, at, mchid, appid)."""
     if source == m.HIS:
         return None
     if source == m.WECHATPAY:
         amount: Any = sa.case((_r.route == "med_ins", _r.cash_fen), else_=_r.amount_fen)
-        where = sa.or_(_r.route == "wechat", sa.and_(_r.route == "med_ins", _r.cash_fen > 0))
+        where = _WECHAT_REFUND
         merchant: tuple[Any, Any] = (sa.func.coalesce(_o.mchid, ""), sa.func.coalesce(_o.appid, ""))
     elif source == m.MEDICAL_INSURANCE:
         amount = _r.insurance_fen
@@ -85,7 +94,18 @@ def _refunds(source: str) -> tuple[sa.Select, Any] | None:
         where = _r.route == "credit"
         merchant = (sa.literal(""), sa.literal(""))
     return (sa.select(_r.out_refund_no, _r.order_id, amount, _r.status, _r.created_at, *merchant)
-            .select_from(t.payment_refunds.join(t.payment_orders, _o.id == _r.order_id)).where(where)), _r.created_at
+            .select_from(t.payment_refunds.join(t.payment_orders, _o.id == _r.order_id))
+            .where(where, _sent())), _r.created_at
+
+
+def merchants_of(conn, day: dt.date) -> set[str]:
+    """The WeChat Pay merchants we took money at, or refunded through, on `day`."""
+    start, end = bounds(day)
+    mchid = sa.func.coalesce(_o.mchid, "")
+    paid = sa.select(mchid).distinct().where(_o.paid_at >= start, _o.paid_at < end, _WECHAT_PAYMENT)
+    refunded = (sa.select(mchid).distinct().select_from(t.payment_refunds.join(t.payment_orders, _o.id == _r.order_id))
+                .where(_r.created_at >= start, _r.created_at < end, _WECHAT_REFUND, _sent()))
+    return set(conn.execute(paid).scalars()) | set(conn.execute(refunded).scalars())
 
 
 def expected(conn, source: str, day: dt.date) -> dict[str, m.Ours]:
