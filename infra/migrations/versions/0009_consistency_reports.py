@@ -1,4 +1,5 @@
-"""consistency reports: each run of the consistency checks, with the rows that broke them
+"""consistency reports: each run of the consistency checks, with the rows that broke them; the
+abnormal orders looked up by order and by refund
 
 Revision ID: 0009
 Revises: 0008
@@ -30,8 +31,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_consistency_reports')),
     )
     op.create_index('ix_consistency_reports_started_at', 'consistency_reports', ['started_at'])
+    # The watchdog asks, for each stuck order or refund, whether an open entry names it already.
+    op.create_index('ix_payment_anomalies_order_id', 'payment_anomalies', ['order_id'])
+    op.create_index('ix_payment_anomalies_out_refund_no', 'payment_anomalies', ['out_refund_no'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_payment_anomalies_out_refund_no', table_name='payment_anomalies')
+    op.drop_index('ix_payment_anomalies_order_id', table_name='payment_anomalies')
     op.drop_index('ix_consistency_reports_started_at', table_name='consistency_reports')
     op.drop_table('consistency_reports')

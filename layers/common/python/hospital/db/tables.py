@@ -404,6 +404,8 @@ payment_anomalies = sa.Table(
     sa.Column("resolved_by", Id, nullable=True),
     sa.Column("resolution", sa.String(200), nullable=True),
     sa.Index("ix_payment_anomalies_open", "resolved_at", "created_at"),
+    sa.Index("ix_payment_anomalies_order_id", "order_id"),
+    sa.Index("ix_payment_anomalies_out_refund_no", "out_refund_no"),
 )
 
 # ---- credit care (OC1, OC2): pay after treatment, through a credit provider ---------------------

@@ -130,17 +130,28 @@ def _refund_values(reason: str, refund) -> dict:
 
 # ---- what cleared ---------------------------------------------------------------------------------
 
+def _pages(conn, query, key, size: int):
+    """Every row of `query` (ordered by `key`), `size` at a time: entries that still hold do not
+    keep newer ones from being looked at."""
+    after = None
+    while True:
+        rows = conn.execute((query if after is None else query.where(key > after)).limit(size)).all()
+        yield from rows
+        if len(rows) < size:
+            return
+        after = rows[-1].id
+
+
 def clear(conn) -> int:
     """Open entries of a reason a state defines, whose order or refund has left that state:
     resolved by the system (no user), with the note saying why, each audited."""
     a, o, r = t.payment_anomalies.c, t.payment_orders.c, t.payment_refunds.c
-    rows = conn.execute(
-        sa.select(a.id, a.reason, o.status.label("order_status"), r.status.label("refund_status"))
-        .select_from(t.payment_anomalies.outerjoin(t.payment_orders, o.id == a.order_id)
-                     .outerjoin(t.payment_refunds, r.out_refund_no == a.out_refund_no))
-        .where(a.resolved_at.is_(None), a.reason.in_(rules.WATCHED)).order_by(a.id).limit(BATCH * 5)).all()
+    query = (sa.select(a.id, a.reason, o.status.label("order_status"), r.status.label("refund_status"))
+             .select_from(t.payment_anomalies.outerjoin(t.payment_orders, o.id == a.order_id)
+                          .outerjoin(t.payment_refunds, r.out_refund_no == a.out_refund_no))
+             .where(a.resolved_at.is_(None), a.reason.in_(rules.WATCHED)).order_by(a.id))
     done = 0
-    for row in rows:
+    for row in _pages(conn, query, a.id, BATCH * 5):
         about, _ = rules.HOLDS_WHILE[row.reason]
         note = rules.cleared(row.reason, row.order_status if about == rules.ORDER else row.refund_status)
         if note is None:
