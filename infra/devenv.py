@@ -213,6 +213,7 @@ _STAFF_IDENTITIES = {
     "DEV_STAFF_TOKEN": (DEV_STAFF_OPENID, "staff"),
     "DEV_ADMIN_TOKEN": ("o-local-dev-admin", "super_admin"),
     "DEV_FINANCE_TOKEN": ("o-local-dev-finance", "finance"),
+    "DEV_IT_ADMIN_TOKEN": ("o-local-dev-it-admin", "it_admin"),
 }
 
 

@@ -1,5 +1,6 @@
-"""Back office for money (finance): abnormal orders, an order with its refunds and ledger,
-refunds by hand, and the ledger's balance check. Every call is audited."""
+"""Back office for money (finance): abnormal orders and the safe actions on them (ask the
+provider again, retry the HIS, refund, resolve), an order with its refunds and ledger, refunds
+by hand, and the ledger's balance check. Every call is audited."""
 from hospital import settings, web
 from hospital.auth import roles
 
@@ -20,10 +21,19 @@ def list_anomalies():
 
 @web.route(app, "/admin/payments/anomalies/{anomaly_id}/resolve", methods=["POST"], allow=FINANCE)
 def resolve_anomaly(anomaly_id):
-    from hospital.payments import admin, models
+    from hospital.payments import anomaly_actions, models
 
     body = web.json_body(models.Resolution)
-    return web.respond(admin.resolve(web.principal(), anomaly_id, body.resolution))
+    return web.respond(anomaly_actions.resolve(web.principal(), anomaly_id, body.resolution))
+
+
+@web.route(app, "/admin/payments/anomalies/{anomaly_id}/actions", methods=["POST"], allow=FINANCE)
+def act_on_anomaly(anomaly_id):
+    from hospital.payments import anomaly_actions, models
+
+    body = web.json_body(models.AnomalyAction)
+    answer, later = anomaly_actions.act(web.principal(), anomaly_id, body.action, body.note, body.amount_fen)
+    return web.respond(answer, status=202 if later else 200)
 
 
 @web.route(app, "/admin/payments/orders/{order_id}", methods=["GET"], allow=FINANCE)

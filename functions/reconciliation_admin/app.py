@@ -11,8 +11,8 @@ KINDS = ("missing_ours", "missing_provider", "missing_his", "amount_mismatch", "
          "merchant_mismatch")
 SOURCES = ("wechatpay", "medical_insurance", "credit", "his")
 BILL_TYPES = ["text/csv", "text/plain", "application/octet-stream"]
-# API Gateway takes at most 10 MB; a larger day is reconciled with `python -m infra.manage reconcile`.
-MAX_BILL_BYTES = 10 * 1024 * 1024
+# Lambda takes a request of at most 6 MB; a larger day is reconciled with `python -m infra.manage reconcile`.
+MAX_BILL_BYTES = 5 * 1024 * 1024
 
 
 def _filters() -> tuple[str | None, str | None, str | None]:
@@ -35,9 +35,9 @@ def export_findings():
     from hospital.reconciliation import findings
 
     day = web.query_date("date")
-    body = findings.export_csv(web.principal(), day, *_filters())
+    body, truncated = findings.export_csv(web.principal(), day, *_filters())
     return web.Response(body=body, status_code=200, headers={
-        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Type": "text/csv; charset=utf-8", "X-Export-Truncated": "true" if truncated else "false",
         "Content-Disposition": f'attachment; filename="reconciliation-{day.isoformat()}.csv"'})
 
 
@@ -82,7 +82,7 @@ def run_now():
 
 @web.route(app, "/admin/reconciliation/uploads", methods=["POST"], allow=FINANCE, content_types=BILL_TYPES)
 def run_from_bill_file():
-    from hospital.errors import ValidationFailed
+    from hospital.errors import PayloadTooLarge, ValidationFailed
     from hospital.reconciliation import findings
 
     day = web.query_date("date")
@@ -91,6 +91,6 @@ def run_from_bill_file():
         raise ValidationFailed("the body must be the WeChat Pay bill file of the day", field="bill",
                                code="missing_body")
     if len(raw) > MAX_BILL_BYTES:
-        raise ValidationFailed(f"a bill file larger than {MAX_BILL_BYTES} bytes is reconciled with the "
-                               "operator command", field="bill", code="body_too_large")
+        raise PayloadTooLarge(f"a bill file larger than {MAX_BILL_BYTES} bytes is reconciled with the "
+                              "operator command", field="bill")
     return web.respond(findings.start(web.principal(), day, bill_text=raw), status=201)

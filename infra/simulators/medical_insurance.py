@@ -63,6 +63,10 @@ class InsuranceSimulator(SimulatorServer):
         self.route("GET", "/_sim/orders", lambda req: (200, list(self.orders.values())))
         self.route("GET", "/_sim/refunds", lambda req: (200, list(self.refunds.values())))
 
+    def call_keys(self, req: Request, route_path: str) -> tuple[str, ...]:
+        """Each transaction number has its own fault key (/fsi/api/9102), besides the route's."""
+        return (req.path, route_path) if req.path != route_path else (route_path,)
+
     def mint_auth_code(self, psn_no: str) -> str:
         code = "AC" + uuid.uuid4().hex[:16]
         with self._lock:

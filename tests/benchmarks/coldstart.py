@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
+import itertools
 import json
 import os
 import pathlib
@@ -84,7 +86,13 @@ class EventMaker:
         "RescueAdminFunction": "GET /admin/rescue/cases/{id} (an ED nurse's full case)",
         "PaymentsApiFunction": "GET /payments/orders/{id} (the patient's order view)",
         "PaymentsAdminFunction": "GET /admin/payments/anomalies (finance's open anomalies)",
+        "ConsistencyAdminFunction": "GET /admin/consistency/reports (the latest stored consistency reports)",
         "OutpatientApiFunction": "GET /outpatient/registrations (the patient's own registrations)",
+        "OutpatientAdminFunction": "GET /admin/outpatient/suspensions (the back office's recent suspensions)",
+        "OutpatientEventsFunction": "SQS batch of one suspension found, as the back office's suspension relayed it",
+        "OutpatientSweeperFunction": "its scheduled event",
+        "ReconciliationAdminFunction": "GET /admin/reconciliation/findings (finance's open findings of a day)",
+        "ReconciliationRunnerFunction": "its scheduled event (the days due reconciled over the simulators)",
         "PaymentCallbacksFunction": "POST /callbacks/wechatpay/v3 (one signed, encrypted payment notification)",
         "RescueEventsFunction": "SQS batch of one rescue.case_created, as the intake relayed it",
         "NotificationsFunction": "SQS batch of one staff alert, as the rescue events fan-out relayed it",
@@ -94,7 +102,11 @@ class EventMaker:
         "OutboxSweeperFunction": "its scheduled event",
         "RescueWatchdogFunction": "its scheduled event",
         "PaymentSweeperFunction": "its scheduled event",
+        "PaymentsWatchdogFunction": "its scheduled event",
+        "ConsistencyChecksFunction": "its scheduled event",
         "WeChatPayCertificatesFunction": "its scheduled event",
+        "LogLookupFunction": "GET /admin/logs/external-calls?order_id= (an IT admin looks up an order's calls)",
+        "ExternalCallsExpiryFunction": "its scheduled event",
         "LiveConnectFunction": "WebSocket $connect of a patient with a token",
         "LiveMessageFunction": "WebSocket subscribe to the patient's case, on an open connection",
         "LiveDisconnectFunction": "WebSocket $disconnect of an open connection",
@@ -114,7 +126,7 @@ class EventMaker:
         case, _ = intake.create_case(self.patient, models.CaseIntake.model_validate({"location": LOCATION}))
         self.case_id = case["case_id"]
         people = {}
-        for role in ("dispatcher", "staff", "ed_nurse", "finance"):
+        for role in ("dispatcher", "staff", "ed_nurse", "finance", "it_admin", "super_admin"):
             openid = f"o-bench-{role}-{uuid.uuid4().hex[:8]}"
             user_id = sessions.sign_in_identity(app_id, openid)["user"]["id"]
             sessions.grant_role(user_id, role)
@@ -123,6 +135,7 @@ class EventMaker:
             if role == "staff":  # on duty and known to WeChat: a new case alerts them by subscribe message
                 platform.wechat.mint_login_code(app_id, openid=openid)
         self.people = people
+        self._suspensions = itertools.product((f"DOC00{n}" for n in range(1, 7)), (3, 4, 5))
         dispatcher = verify_access_token(people["dispatcher"][1])
         vehicle_id = f"BENCH-{uuid.uuid4().hex[:6]}"
         dispatch.register_vehicle(vehicle_id, f"沪A{vehicle_id[-5:]}")
@@ -286,8 +299,26 @@ class EventMaker:
             {"order_id": self.order_id}), "http:200")
         jobs["PaymentsAdminFunction"] = Job(self._http("GET", "/admin/payments/anomalies", self.people["finance"][1],
                                                        query={"state": "open"}), "http:200")
+        jobs["ConsistencyAdminFunction"] = Job(self._http("GET", "/admin/consistency/reports",
+                                                          self.people["finance"][1], query={"limit": "20"}), "http:200")
+        jobs["LogLookupFunction"] = Job(self._http("GET", "/admin/logs/external-calls", self.people["it_admin"][1],
+                                                   query={"order_id": self.order_id}), "http:200")
         jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
                                                        query={"limit": "10"}), "http:200")
+        jobs["OutpatientAdminFunction"] = Job(self._http("GET", "/admin/outpatient/suspensions",
+                                                         self.people["super_admin"][1]), "http:200")
+        jobs["ReconciliationAdminFunction"] = Job(self._http(
+            "GET", "/admin/reconciliation/findings", self.people["finance"][1],
+            query={"date": (dt.date.today() - dt.timedelta(days=2)).isoformat(), "status": "open"}), "http:200")
+        # A new suspension (a seeded doctor's day ahead, another each round); its message for the child.
+        doctor, ahead = next(self._suspensions)
+        status, suspended = self._call("OutpatientAdminFunction", "POST", "/admin/outpatient/suspensions",
+                                       self.people["super_admin"][1],
+                                       body={"doctor_code": doctor, "reason": "停诊",
+                                             "visit_date": (dt.date.today() + dt.timedelta(days=ahead)).isoformat()})
+        _expect(status == 201, f"suspension not accepted: {status} {suspended}")
+        jobs["OutpatientEventsFunction"] = Job(
+            {"Records": [self._received("OutpatientEventsQueue", suspended["suspension_id"])]}, "sqs")
 
         # A fresh notification of a fresh order (a notification is applied once, and signed for now).
         notified = self._order(paid=True)[0]

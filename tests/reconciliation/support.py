@@ -114,8 +114,23 @@ def move_to(platform, order_id: str, day: dt.date, at: dt.time = dt.time(12)) ->
         for refund_record in wechat.refunds.values():
             if refund_record["out_trade_no"] == order_id:
                 refund_record["create_time"] = rfc3339
-    his = platform.his
     epoch = dt.datetime.combine(day, at, BEIJING).timestamp()
+    insurance = platform.insurance
+    with insurance._lock:
+        for order in insurance.orders.values():
+            if order.get("med_org_ord") == order_id and order.get("setl_time") is not None:
+                order["setl_time"] = epoch
+                for refund_record in insurance.refunds.values():
+                    if refund_record["pay_ord_id"] == order["pay_ord_id"]:
+                        refund_record["created"] = epoch
+    credit = platform.credit
+    with credit._lock:
+        if order_id in credit.charges:
+            credit.charges[order_id]["created_at"] = epoch
+        for reversal in credit.reversals.values():
+            if reversal["charge_no"] == order_id:
+                reversal["created_at"] = epoch
+    his = platform.his
     with his._lock:
         bills = {no for no, bill in his.bills.items() if bill.get("pay_order_no") == order_id}
         for confirmation in his.confirmations:

@@ -114,8 +114,9 @@ def test_finance_reconciles_a_bill_file_and_works_through_its_findings(db, platf
     actions = [a for a, _ in audit_actions(("reconciliation.run_requested", "reconciliation.findings_viewed",
                                             "reconciliation.findings_exported", "reconciliation.finding_viewed",
                                             "reconciliation.finding_resolved"))]
-    for action in ("reconciliation.run_requested", "reconciliation.findings_exported",
-                   "reconciliation.finding_viewed", "reconciliation.finding_resolved"):
+    for action in ("reconciliation.run_requested", "reconciliation.findings_viewed",
+                   "reconciliation.findings_exported", "reconciliation.finding_viewed",
+                   "reconciliation.finding_resolved"):
         assert action in actions
 
 
@@ -147,6 +148,28 @@ def test_a_bill_file_that_does_not_add_up_is_refused_and_changes_nothing(db, pla
                                  resource="/admin/reconciliation/findings/{finding_id}",
                                  path_parameters={"finding_id": "999999999"})
     assert status == 404
+
+
+def test_a_bill_file_of_another_day_or_missing_a_merchant_is_refused(db, platform, functions):
+    day, token = a_day(), finance_token(platform)
+    order_id = paid_order(platform, functions)
+    move_to(platform, order_id, day)
+    app = platform.mini_program_app_id
+
+    status, _, text = upload(functions, token, day, bill_file(day - dt.timedelta(days=1),
+                                                             [{"out_trade_no": order_id, "fen": 2500, "appid": app}]))
+    assert status == 400 and json.loads(text)["error"]["code"] == "bill_of_another_day", text
+
+    # A file without the merchant we took the money at would report its whole day missing.
+    status, _, text = upload(functions, token, day, bill_file(day, []))
+    error = json.loads(text)["error"]
+    assert status == 400 and error["code"] == "merchant_bill_missing" and devenv.DEV_V3_MCHID in error["message"]
+    with engine().connect() as conn:
+        assert conn.execute(sa.select(tables.reconciliation_days).where(
+            tables.reconciliation_days.c.bill_date == day)).all() == []
+
+    status, _, text = upload(functions, token, day, b"x" * (5 * 1024 * 1024 + 1))
+    assert status == 413 and json.loads(text)["error"]["field"] == "bill"
 
 
 def test_finance_runs_a_day_now_and_reads_its_runs(db, platform, functions):

@@ -137,25 +137,35 @@ def test_a_payment_just_before_midnight_booked_the_next_day_is_carried_over_not_
     assert found(day) == []
 
 
-def test_two_runs_of_one_day_cannot_both_write(mysql_db, platform, functions):
+def test_two_runs_of_one_day_cannot_both_write(mysql_db, edits, platform, functions):
     day = a_day()
     move_to(platform, paid_order(platform, functions), day)
+    platform.wechatpay.statement_edits.add(day, {"kind": "payment", "out_trade_no": "STRAY-TWICE", "total": 500})
     now = the_next_noon(day)
 
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(lambda _: _outcome(day, now), range(2)))
-    assert sorted(outcomes) == ["done", "run_in_progress"] or outcomes == ["done", "done"]
-    assert len(findings_of(day)) == 0
-
-    # A run whose lease ran out while it worked cannot write over the one that took the day.
+    # While one run holds the day, another is refused and writes nothing.
     held = runs.claim(day, "command")
+    with pytest.raises(Conflict) as refused:
+        reconcile.run(day, "command", now=now)
+    assert refused.value.code == "run_in_progress" and findings_of(day) == []
+    # A run whose lease ran out while it worked cannot write over the one that took the day.
     with engine().begin() as conn:
         conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == day)
                      .values(lease_until=dt.datetime(2000, 1, 1)))
-    taken = reconcile.run(day, "command", now=now)
-    assert taken["status"] == "done"
+    assert reconcile.run(day, "command", now=now)["status"] == "done"
     with pytest.raises(runs.LeaseLost):
         runs.finish(held, runs.Outcome([], {}, {}, [], {}))
+    assert found(day) == [("missing_ours", "wechatpay", "STRAY-TWICE")]
+    with engine().connect() as conn:
+        statuses = conn.execute(sa.select(tables.reconciliation_runs.c.status).where(
+            tables.reconciliation_runs.c.bill_date == day).order_by(tables.reconciliation_runs.c.id)).scalars().all()
+    assert statuses == ["abandoned", "done"]
+
+    # Two at once: each either writes the day alone or is refused; one row per finding.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: _outcome(day, now), range(2)))
+    assert set(outcomes) <= {"done", "run_in_progress"} and "done" in outcomes
+    assert found(day) == [("missing_ours", "wechatpay", "STRAY-TWICE")]
 
 
 def _outcome(day, now):
@@ -186,6 +196,35 @@ def test_a_bill_still_being_made_makes_the_day_wait_for_the_schedule(db, platfor
     assert day not in runs.due(now + dt.timedelta(hours=2))
 
 
+def test_a_day_waits_for_the_day_before_it_and_a_run_that_died_is_taken_over(db, platform):
+    before, day = a_day(), a_day()
+    before, day = min(before, day), max(before, day)
+    now = the_next_noon(day)
+    # The day before failed; its retry is due at the same time as the day itself.
+    reconcile.run(before, "command", now=now)
+    reconcile.run(day, "command", now=now)
+    with engine().begin() as conn:
+        conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == before)
+                     .values(status="failed", next_try_at=now))
+        conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == day)
+                     .values(status="waiting", next_try_at=now))
+    assert [d for d in runs.due(now) if d in (before, day)] == [before, day]   # oldest first
+    with engine().begin() as conn:
+        conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == before)
+                     .values(next_try_at=now + dt.timedelta(hours=1)))
+    assert day not in runs.due(now)            # the day before is not done and not due: the day waits
+
+    # A run that died holding the day: once its lease has run out, the schedule takes it over.
+    held = runs.claim(before, "schedule")
+    assert before not in runs.due(now)
+    with engine().begin() as conn:
+        conn.execute(tables.reconciliation_days.update().where(tables.reconciliation_days.c.bill_date == before)
+                     .values(lease_until=now - dt.timedelta(minutes=1)))
+    assert before in runs.due(now) and held is not None
+    outcome = schedule.run_due(now)["days"]
+    assert outcome[before.isoformat()] == "done" and outcome[day.isoformat()] == "done"
+
+
 def test_an_empty_day_is_a_day_without_findings(db, platform):
     day = a_day()
     result = reconcile.run(day, "command", now=the_next_noon(day))
@@ -205,3 +244,40 @@ def test_a_day_whose_statements_are_not_ready_or_no_longer_kept_is_refused(db, p
         assert conn.execute(sa.select(tables.reconciliation_days).where(
             tables.reconciliation_days.c.bill_date.in_([today - dt.timedelta(days=1),
                                                         today - dt.timedelta(days=200)]))).all() == []
+
+
+def test_insurance_and_credit_orders_are_matched_on_each_counterparts_statement(db, edits, platform, functions):
+    import requests
+
+    from tests.payments.support import create_order, deliver_queued, order_row, patient_with_bill
+    from tests.payments.test_credit_care import enrol, pay_on_credit
+    from tests.payments.test_medical_insurance import insured_order
+
+    day = a_day()
+    _, insured, answer = insured_order(platform, functions, "100.00")   # fund 60, account 30, cash 10
+    requests.post(f"{platform.wechatpay.url}/_sim/med-ins/pay", json={"mix_trade_no": answer["mix_trade_no"]},
+                  timeout=5).raise_for_status()
+    deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(insured).status == "confirmed")
+    _, token, bill = patient_with_bill(platform, amount="36.50", bill_type="outpatient")
+    enrol(functions, token)
+    on_credit = create_order(functions, token, bill)[1]["order_id"]
+    assert pay_on_credit(functions, token, on_credit)[0] == 200
+    deliver_queued(platform, functions, "PaymentEventsQueue", until=lambda: order_row(on_credit).status == "confirmed")
+    for order_id in (insured, on_credit):
+        move_to(platform, order_id, day)
+
+    agreed = reconcile.run(day, "command", now=the_next_noon(day))
+    assert agreed["status"] == "done" and found(day) == []
+    assert agreed["counts"]["matched"] == {"wechatpay": 1, "medical_insurance": 1, "credit": 1, "his": 2}
+
+    platform.insurance.statement_edits.change(day, {"medins_ord": insured}, fund="59.00", total="99.00")
+    platform.credit.statement_edits.drop(day, charge_no=on_credit)
+    try:
+        reconcile.run(day, "command", now=the_next_noon(day))
+    finally:
+        platform.insurance.statement_edits.clear()
+        platform.credit.statement_edits.clear()
+    assert found(day) == sorted([("amount_mismatch", "medical_insurance", insured),
+                                 ("missing_provider", "credit", on_credit)])
+    amounts = {r.source: (r.ours_fen, r.theirs_fen) for r in findings_of(day)}
+    assert amounts["medical_insurance"] == (9000, 8900)

@@ -176,3 +176,108 @@ class _Tampered(dict):
 
     def get(self, key, default=None):
         return self.inner.get(key, default)
+
+
+# ---- the v2 download, a bill still being made, discrepancies ------------------------------------------
+
+@pytest.fixture
+def wechatpay(platform):
+    """The platform's WeChat Pay simulator, its bills' edits and making undone after the test."""
+    yield platform.wechatpay
+    platform.wechatpay.statement_edits.clear()
+    platform.wechatpay.bills_creating.clear()
+
+
+def v2_client():
+    return merchants.client(merchants.by_mchid(devenv.DEV_V2_MCHID))
+
+
+def a_paid_v2_order(platform, amount_fen: int = 1230) -> str:
+    sim = platform.wechatpay
+    order_id = "V2DL" + hashlib.sha1(str(dt.datetime.now()).encode()).hexdigest()[:18]
+    sim._open_order(sim.merchants[devenv.DEV_V2_MCHID], "v2", platform.mini_program_app_id, order_id, amount_fen,
+                    "http://127.0.0.1:9/", "o-bill", "门诊缴费, \"复诊\"", None)
+    sim.pay(devenv.DEV_V2_MCHID, order_id, notify=False)
+    return order_id
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_the_v2_adapter_downloads_the_bill_streamed_and_the_reader_reads_it_AD1(platform, tmp_path, compressed):
+    from hospital.adapters import wechatpay_bill
+
+    order_id = a_paid_v2_order(platform)
+    target = tmp_path / "bill.csv"
+    with target.open("wb") as into:
+        assert v2_client().download_trade_bill(dt.datetime.now(CST).date(), into, "ALL", compressed) is True
+
+    with target.open(encoding="utf-8", newline="") as bill_file:
+        rows = [r for r in wechatpay_bill.read(bill_file) if r.out_trade_no == order_id]
+    assert [(r.settlement_fen, r.mchid, r.product) for r in rows] == [(1230, devenv.DEV_V2_MCHID, '门诊缴费, "复诊"')]
+
+
+def test_a_v2_day_without_trades_is_no_bill_and_nothing_is_written_AD1(platform, tmp_path):
+    with (tmp_path / "bill.csv").open("wb") as into:
+        assert v2_client().download_trade_bill(dt.date(2020, 1, 1), into, "ALL", True) is False
+    assert (tmp_path / "bill.csv").read_bytes() == b""
+
+
+def test_a_bill_still_being_made_is_asked_for_later_in_v2_and_v3(wechatpay, tmp_path):
+    from hospital.adapters.wechatpay_v3 import BillNotReady
+
+    day = dt.datetime.now(CST).date()
+    wechatpay.bills_creating.add(day.isoformat())
+
+    for client in (v2_client(), merchants.client(merchants.by_mchid(devenv.DEV_V3_MCHID))):
+        with (tmp_path / "bill.csv").open("wb") as into, pytest.raises(BillNotReady):
+            client.download_trade_bill(day, into)
+
+
+def test_the_v2_simulator_refuses_bad_parameters_as_wechat_does_and_the_adapter_raises_its_refusal(platform, tmp_path):
+    from hospital.adapters import wechatpay_v2
+    from hospital.adapters.wechatpay_v3 import WeChatPayError
+
+    with (tmp_path / "bill.csv").open("wb") as into, pytest.raises(WeChatPayError) as refused:
+        v2_client().download_trade_bill(dt.datetime.now(CST).date(), into, "EVERYTHING")
+    assert (refused.value.code, refused.value.message) == ("20001", "invalid bill_type")
+
+    merchant = merchants.by_mchid(devenv.DEV_V2_MCHID)
+    fields = {"appid": platform.mini_program_app_id, "mch_id": merchant.mchid, "nonce_str": "n" * 16,
+              "bill_date": "2026-12-01", "bill_type": "ALL"}
+    fields["sign"] = wechatpay_v2.sign(fields, merchant.api_key)
+    body = "<xml>" + "".join(f"<{k}>{v}</{k}>" for k, v in fields.items()) + "</xml>"
+    answer = wechatpay_v2.parse_xml(requests.post(f"{platform.wechatpay.url}/pay/downloadbill", data=body.encode(),
+                                                  timeout=5).content)
+    assert (answer["return_msg"], answer["error_code"]) == ("invalid bill_date", "20001")
+
+
+def test_a_v2_answer_that_is_neither_bill_nor_xml_is_upstream_unavailable(wechatpay, platform, tmp_path):
+    from hospital.errors import UpstreamUnavailable
+
+    a_paid_v2_order(platform)
+    wechatpay.inject_fault("/pay/downloadbill", "garbled")  # a proxy's HTML page
+
+    with (tmp_path / "bill.csv").open("wb") as into, pytest.raises(UpstreamUnavailable, match="neither a bill"):
+        v2_client().download_trade_bill(dt.datetime.now(CST).date(), into, "ALL", False)
+
+
+def test_discrepancies_put_into_a_days_bill_show_and_its_summary_still_adds_up_AD1(wechatpay, platform):
+    from hospital.adapters import wechatpay_bill
+
+    day = dt.datetime.now(CST).date()
+    dropped, changed, refunded = (a_paid_and_refunded_order(platform) for _ in range(3))
+    wechatpay.statement_edits.drop(day, kind="payment", out_trade_no=dropped)
+    wechatpay.statement_edits.change(day, {"kind": "payment", "out_trade_no": changed}, total=6100)
+    wechatpay.statement_edits.change(day, {"kind": "payment", "out_trade_no": refunded}, bill_state="REVOKED")
+    wechatpay.statement_edits.change(day, {"out_refund_no": "RF" + refunded}, status="ABNORMAL")
+    wechatpay.statement_edits.add(day, {"kind": "payment", "out_trade_no": "STRAY-BILL-AD1", "total": 4321})
+
+    text = wechatpay.trade_bill(devenv.DEV_V3_MCHID, day.isoformat(), "ALL")
+    rows = {(r.out_trade_no, r.is_refund): r for r in wechatpay_bill.read(text.splitlines(keepends=True))}
+
+    assert (dropped, False) not in rows and (dropped, True) in rows  # only its payment left the bill
+    assert (rows[changed, False].settlement_fen, rows[changed, False].fee_fen) == (6100, 33)
+    assert rows[refunded, False].trade_state == "REVOKED"
+    assert rows[refunded, True].refund_status == "ABNORMAL"
+    assert rows["STRAY-BILL-AD1", False].settlement_fen == 4321
+    assert rows["STRAY-BILL-AD1", False].mchid == devenv.DEV_V3_MCHID
+    assert wechatpay.orders[(devenv.DEV_V3_MCHID, changed)]["total"] == 6000  # only the bill changed

@@ -1,8 +1,9 @@
 """The pure core stays pure and stays in use (README, Design notes: the pure core).
 
-- The rule modules (rescue/timeline.py and every payments/*_rules.py) import nothing but the
-  standard library's plain-data modules, other rule modules and the adapters' result types:
-  they load in a fresh interpreter where SQLAlchemy, the database drivers and boto3 cannot.
+- The rule modules (rescue/timeline.py and every *_rules.py of the domains and of
+  external_calls) import nothing but the standard library's plain-data modules, other rule
+  modules and the adapters' result types: they load in a fresh interpreter where SQLAlchemy,
+  the database drivers and boto3 cannot.
 - The I/O code decides by calling them (one place to change a rule), not by a copy of its own.
 - Services receive the unit of work: in every module of the layer that opens a transaction or
   a unit of work, only its named entries do (each named entry exists and opens one), and
@@ -18,7 +19,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers/common/python"
 HOSPITAL = LAYER / "hospital"
 RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py"),
-                     *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py")])
+                     *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py"),
+                     *(HOSPITAL / "external_calls").glob("*_rules.py")])
 PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re",
                "decimal"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
@@ -151,6 +153,10 @@ ENTRIES = {
     "outpatient/notices.py": {"tell_suspended", "_release", "_record"},  # WeChat asked between claim and record
     "outpatient/sweeper.py": {"run", "_give_up_holds"},  # the schedule: each item on its own
     "outpatient/catalogue.py": {"slots"},  # the HIS asked first, then the suspensions read
+    # ---- reconciliation ---------------------------------------------------------------------------
+    "reconciliation/consistency_reports.py": {"run_scheduled", "run_now", "list_reports", "get_report"},
+    "reconciliation/runs.py": {"claim", "renew", "finish", "_stop", "run_view", "due"},
+    "reconciliation/findings.py": {"listing", "detail", "export_csv", "resolve", "run_listing", "run_detail"},
     # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},
@@ -158,10 +164,12 @@ ENTRIES = {
     "payments/medical_insurance.py": {"apply_mixed", "handle_callback"},
     "payments/ledger.py": {"entries"},  # finance's read of an order's entries
     "payments/payers.py": set(),
-    "payments/admin.py": {"anomalies", "resolve", "order", "refund", "ledger_check"},
-    # ---- reconciliation ----------------------------------------------------------------------------------
-    "reconciliation/runs.py": {"claim", "renew", "finish", "_stop", "run_view", "due"},
-    "reconciliation/findings.py": {"listing", "detail", "export_csv", "resolve", "run_listing", "run_detail"},
+    "payments/admin.py": {"anomalies", "order", "refund", "ledger_check"},
+    # the actions on an abnormal order: the provider or the HIS asked between their transactions,
+    # the outcome audited after; _open_refunds and _standing read before and after they are asked
+    "payments/anomaly_actions.py": {"act", "resolve", "query_provider", "retry_his", "refund", "_open_refunds",
+                                    "_standing"},
+    "payments/watchdog.py": {"run"},  # the schedule: clears and records in one transaction
     "payments/checkout.py": {"pay"},  # reads the order; the channel opens the payment
     "payments/orders.py": {"create", "get_view", "list_own"},  # create asks the HIS first
     "payments/credit_care.py": {"enrol", "status", "withdraw", "handle_callback",  # the provider asked between
@@ -169,7 +177,7 @@ ENTRIES = {
     "payments/his_confirmation.py": {"confirm",  # the payment-events handler: the HIS asked between
                                      "refund_by_policy"},  # its entry and the sweeper's
     "payments/refunds.py": {"process", "follow_up"},  # the refund worker's: the provider asked between
-    "payments/sweeper.py": {"run", "_close_expired", "_query", "_resend_refund",
+    "payments/sweeper.py": {"run", "_close_expired", "query", "_resend_refund",
                             "_resend_confirmation"},  # the schedule and its steps: each item on its own
     # the channels open the payment and carry a refund on: the provider asked between their transactions
     "payments/channels/credit.py": {"pay", "query", "_charge"},
@@ -189,6 +197,10 @@ ENTRIES = {
                 "_close"},  # rows forgotten and committed before the sockets are closed
     "wechat_tokens.py": {"access_token",  # read, lease and wait, each short
                          "_refresh"},  # fetched from WeChat with no transaction open, then stored
+    # ---- the record of external calls: written at the end of an invocation, searched, expired
+    "external_calls/journal.py": {"write"},
+    "external_calls/lookup.py": {"search"},
+    "external_calls/expiry.py": {"expire"},  # a batch per transaction
 }
 
 

@@ -16,6 +16,12 @@ wire format of every trade code), holding bills and an outpatient department tha
     POST /_sim/suspensions/{suspension_id}/repeat   the feed delivers the entry again
     POST /_sim/his/faults {"trade_code", "mode", "count", "seconds"}   one trade code only
     GET  /_sim/holds, /_sim/registrations, /_sim/cancellations, /_sim/bindings
+    /_sim/statement-edits (infra.simulators.statement_edits): a day's DAILY_LEDGER drops, changes or
+                                      adds entries: {"kind": "payment" | "refund", "bill_no",
+                                      "pay_order_no", "transaction_id", "amount" (yuan), "receipt_no",
+                                      "channel", "reg_no", "refund_ref", "at" (epoch seconds)}
+The daily ledger books a payment when PAY_CONFIRM takes it and a refund when REG_CANCEL cancels
+a paid registration, each on the hospital's date of that moment on the simulator's clock.
 Faults of the whole gateway (down, slow) through the shared /_sim/faults with path /his/gateway;
 an "errcode" fault answers E_SYSTEM (the HIS failing inside).
 

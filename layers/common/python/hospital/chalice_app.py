@@ -2,14 +2,15 @@
 settings they need before they take their first event.
 
 The function's name and a correlation id are bound per invocation (not per process: the
-local runtime hosts every function in one process). HTTP functions use hospital.web,
+local runtime hosts every function in one process), and the invocation's external calls are
+recorded, then written when it ends (hospital.external_calls). HTTP functions use hospital.web,
 which builds on this. The first app made registers the SnapStart hooks (hospital.snapshot).
 """
 from __future__ import annotations
 
 from chalice import Chalice
 
-from hospital import observability, settings, snapshot
+from hospital import external_calls, observability, settings, snapshot
 
 
 def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
@@ -24,7 +25,8 @@ def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
         function_token = observability.bind_function(name)
         correlation_token = observability.bind_correlation_id(None)  # HTTP and SQS rebind their own
         try:
-            return get_response(event)
+            with external_calls.recorded():
+                return get_response(event)
         finally:
             observability.reset_correlation_id(correlation_token)
             observability.reset_function(function_token)

@@ -30,6 +30,11 @@ class ValidationFailed(AppError):
     code = "invalid_request"
 
 
+class PayloadTooLarge(ValidationFailed):
+    status = 413
+    code = "body_too_large"
+
+
 class Unauthenticated(AppError):
     status = 401
     code = "unauthenticated"

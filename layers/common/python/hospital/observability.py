@@ -45,6 +45,11 @@ def reset_correlation_id(token: contextvars.Token) -> None:
     _correlation_id.reset(token)
 
 
+def current_function() -> str | None:
+    """The function whose invocation this is (bound by hospital.chalice_app)."""
+    return _function.get()
+
+
 def bind_function(name: str) -> contextvars.Token:
     return _function.set(name)
 

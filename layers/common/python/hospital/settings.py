@@ -202,6 +202,24 @@ PAYMENTS = Group("payments", (WECHATPAY_API_BASE, WECHATPAY_MCHID, WECHATPAY_SEC
                               PAYMENT_NOTIFY_BASE_URL, PAYMENT_ORDER_TTL_SECONDS, PAYMENT_QUERY_AFTER_SECONDS,
                               PAYMENT_HIS_CONFIRM_WINDOW_SECONDS))
 
+# ---- the watchdog of abnormal orders (AS1): how long each state may last before finance sees it ----------
+# Each is longer than what the payment sweeper needs to settle the state itself, so the watchdog lists
+# only what stayed stuck.
+PAYMENT_WATCHDOG_UNSETTLED_SECONDS = Number(
+    "PAYMENT_WATCHDOG_UNSETTLED_SECONDS", "how long past its expiry an order may still be paying", 1800, minimum=60)
+PAYMENT_WATCHDOG_UNCONFIRMED_SECONDS = Number(
+    "PAYMENT_WATCHDOG_UNCONFIRMED_SECONDS", "how long a paid order may wait for the HIS", 1800, minimum=60)
+PAYMENT_WATCHDOG_HIS_FAILED_SECONDS = Number(
+    "PAYMENT_WATCHDOG_HIS_FAILED_SECONDS", "how long an order the HIS failed may wait for its money to go back",
+    3600, minimum=60)
+PAYMENT_WATCHDOG_REFUND_UNSENT_SECONDS = Number(
+    "PAYMENT_WATCHDOG_REFUND_UNSENT_SECONDS", "how long a refund may wait to reach its provider", 3600, minimum=60)
+PAYMENT_WATCHDOG_REFUND_PROCESSING_SECONDS = Number(
+    "PAYMENT_WATCHDOG_REFUND_PROCESSING_SECONDS", "how long a provider may process a refund", 259200, minimum=60)
+PAYMENT_WATCHDOG = Group("payment watchdog", (
+    PAYMENT_WATCHDOG_UNSETTLED_SECONDS, PAYMENT_WATCHDOG_UNCONFIRMED_SECONDS, PAYMENT_WATCHDOG_HIS_FAILED_SECONDS,
+    PAYMENT_WATCHDOG_REFUND_UNSENT_SECONDS, PAYMENT_WATCHDOG_REFUND_PROCESSING_SECONDS))
+
 # ---- the hospital information system, credit care, medical insurance ---------------------------------------------
 HIS_API_BASE = Text("HIS_API_BASE", "the HIS's API", "url")
 HIS_SECRET_ARN = Text("HIS_SECRET_ARN", "secret holding the HIS API key", "arn")
@@ -221,8 +239,13 @@ WECHAT_SUSPENSION_TEMPLATE_ID = Text("WECHAT_SUSPENSION_TEMPLATE_ID",
                                      "subscription message template of suspension notices to patients")
 OUTPATIENT = Group("outpatient", (MAX_CARDS_PER_USER, WECHAT_SUSPENSION_TEMPLATE_ID))
 
-GROUPS = (DATABASE, SESSIONS, PERSONAL_DATA, WECHAT, QUEUES, LIVE, TRIAGE, PAYMENTS, HIS, CREDIT,
-          MEDICAL_INSURANCE, OUTPATIENT)
+# ---- the record of external calls (AS3) -------------------------------------------------------------------------
+EXTERNAL_CALL_RETENTION_DAYS = Number("EXTERNAL_CALL_RETENTION_DAYS",
+                                      "days the record of an external call is kept", 30, minimum=1)
+EXTERNAL_CALLS = Group("external calls", (EXTERNAL_CALL_RETENTION_DAYS,))
+
+GROUPS = (DATABASE, SESSIONS, PERSONAL_DATA, WECHAT, QUEUES, LIVE, TRIAGE, PAYMENTS, PAYMENT_WATCHDOG, HIS, CREDIT,
+          MEDICAL_INSURANCE, OUTPATIENT, EXTERNAL_CALLS)
 
 
 def check(function: str, groups: tuple[Group, ...]) -> None:

@@ -11,6 +11,8 @@ reuse their TCP (and TLS) connection instead of opening one each.
   RETRY_WITHIN_SECONDS: the caller's time budget (its timeouts) stays about what it was.
 - A session left idle for IDLE_SECONDS drops its pooled connections: a frozen Lambda
   container thaws with connections a NAT may have dropped without a word.
+- Every request is recorded (hospital.external_calls) under the adapter's name as its system:
+  one record per call, its retries included, whatever the adapter.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ import contextlib
 import contextvars
 import threading
 import time
+
+from hospital import external_calls
 
 RETRIES = 2                 # after the first attempt
 BACKOFF_SECONDS = 0.2       # 0 s before the first retry, then 0.4 s
@@ -51,7 +55,7 @@ def session(name: str, *, retry_queries: bool = True):
     with _lock:
         held = _sessions.get(name)
         if held is None:
-            held = _sessions[name] = [_new_session(retry_queries), now]
+            held = _sessions[name] = [_new_session(name, retry_queries), now]
         elif now - held[1] > IDLE_SECONDS:
             held[0].close()  # its pools are made again on the next request
         held[1] = now
@@ -67,19 +71,28 @@ def close_all() -> None:
         forgotten.close()
 
 
-def _new_session(retry_queries: bool):
+def _new_session(system: str, retry_queries: bool):
     from http.cookiejar import DefaultCookiePolicy
 
     import requests
     from requests.adapters import HTTPAdapter
 
     class TimedSession(requests.Session):
-        def request(self, *args, **kwargs):
+        def request(self, method, url, *args, **kwargs):  # wechatpy passes both by keyword
             token = _request_started.set(time.monotonic())
+            call = external_calls.started(system, method, url)
             try:
-                return super().request(*args, **kwargs)
+                response = super().request(method, url, *args, **kwargs)
+            except requests.Timeout as exc:
+                external_calls.ended(call, error=type(exc).__name__, timed_out=True)
+                raise
+            except BaseException as exc:
+                external_calls.ended(call, error=type(exc).__name__)
+                raise
             finally:
                 _request_started.reset(token)
+            external_calls.ended(call, status=response.status_code)
+            return response
 
     created = TimedSession()
     created.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))

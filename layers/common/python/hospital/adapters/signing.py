@@ -5,7 +5,8 @@ credit provider; the triage link signs the same way): JSON over HTTPS, signed wi
 Each adapter keeps its own wire format; this module only sends, signs, checks and logs.
 Each system's calls share one HTTP session per container; GETs, and calls the adapter marks
 `query=True`, are retried on a 5xx or a dropped connection, other calls never. `stream` is
-`call` for an answer that is a file (a statement), read as it arrives instead of as JSON."""
+`call` for an answer that is a file (a statement), read as it arrives instead of as JSON. Each
+call's record (hospital.external_calls) gets the code of the refusal `interpret` raised."""
 from __future__ import annotations
 
 import contextlib
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from hospital import external_calls
 from hospital.errors import UpstreamUnavailable
 
 log = logging.getLogger("hospital.external")
@@ -68,11 +70,19 @@ def call(*, system: str, name: str, operation: str, method: str, url: str, body:
             data = answer.json()
         except ValueError:
             outcome = "garbled"
+            external_calls.failed(outcome)
             raise UpstreamUnavailable(f"{name} answered something that is not JSON") from None
         try:
             return interpret(answer.status_code, data)
         except Exception as exc:
-            outcome = str(getattr(exc, "code", None) or type(exc).__name__)[:40]
+            code = getattr(exc, "code", None)
+            outcome = str(code or type(exc).__name__)[:40]
+            if isinstance(exc, UpstreamUnavailable):
+                external_calls.failed()  # keeps a code `interpret` noted (the HIS's E_SYSTEM)
+            elif code:
+                external_calls.refused(code)
+            else:
+                external_calls.failed(type(exc).__name__)
             raise
     finally:
         log.info("%s %s", system, operation, extra={"external": {

@@ -76,6 +76,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from hospital import external_calls
 from hospital.adapters.signing import timestamped_hmac
 from hospital.observability import CORRELATION_HEADER, current_correlation_id
 
@@ -177,13 +178,16 @@ class TriageApi:
             if 200 <= status < 300:
                 if not isinstance(body, dict) or not isinstance(body.get("accepted_version"), int):
                     error = "garbled answer"
+                    external_calls.failed("garbled")
                     raise TriageUnavailable(f"HTTP {status} {error}", status, body, operation)
                 accepted_version = body["accepted_version"]
                 return body
             error_code = _error_code(body)
             error = f"HTTP {status}"
             if status >= 500 or status in RETRYABLE_CLIENT_STATUSES:
+                external_calls.failed(error_code)
                 raise TriageUnavailable(error, status, body, operation)
+            external_calls.refused(error_code)
             raise TriageError(f"{error} {error_code or ''}".strip(), status, body, operation)
         finally:
             fields = {"system": "triage", "operation": operation, "status": status,

@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+from hospital import external_calls
 from hospital.observability import CORRELATION_HEADER, current_correlation_id, mask
 
 log = logging.getLogger("hospital.external")
@@ -19,6 +20,7 @@ log = logging.getLogger("hospital.external")
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_INVALID_ERRCODES = frozenset({40001, 40014, 42001})  # invalid / malformed / expired access_token
 USER_REFUSED_ERRCODES = frozenset({43101, 43004})  # refused subscribe message / unfollowed official account
+SYSTEM_BUSY = -1
 
 
 class WeChatError(Exception):
@@ -138,9 +140,13 @@ class WeChatApi:
                 body = None
             if not isinstance(body, dict):
                 error = f"HTTP {status}" if status != 200 else "non-JSON response"
+                if status == 200:
+                    external_calls.failed("garbled")
                 raise WeChatUnavailable(error, operation, status)
             errcode = body.get("errcode") or 0  # success bodies may omit errcode
             if errcode:
+                # -1 is WeChat busy, not an answer about this call.
+                (external_calls.failed if errcode == SYSTEM_BUSY else external_calls.refused)(errcode)
                 raise WeChatError(errcode, str(body.get("errmsg", "")), operation)
             return body
         finally:

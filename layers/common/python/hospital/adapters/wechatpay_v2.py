@@ -14,7 +14,9 @@ wechatpy does not do the way the spec (docs/wechatpay.md) requires.
   `&key=<API key>`. Pinned here, where the only use of wechatpy is, so it holds whoever sets
   up logging (Lambda's log-level setting, a script, a test) and whatever level the root has.
 - Calls share one HTTP session per container; the order and refund queries are retried on a
-  5xx or a dropped connection, the calls that create or move money never.
+  5xx or a dropped connection, the calls that create or move money never. Each call's record
+  (hospital.external_calls) gets the err_code (or return_code) of a refusal, or says the
+  answer failed verification or was not XML.
 - Notifications and answers become results (hospital.adapters.payment_results) here, at the
   end of this module; v2 times are Beijing time without an offset.
 - The trade bill (`download_trade_bill`): `POST /pay/downloadbill` with appid, mch_id,
@@ -34,6 +36,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 
+from hospital import external_calls
 from hospital.adapters.payment_results import PaymentResult, RefundResult, fen
 from hospital.adapters.wechatpay_v3 import BillNotReady, VerificationFailed, WeChatPayError
 from hospital.errors import UpstreamUnavailable
@@ -274,17 +277,21 @@ class Client:
             if exc.return_code is None:  # transport: HTTP error status
                 raise UpstreamUnavailable("WeChat Pay v2 did not answer") from None
             if exc.return_code != "SUCCESS":
+                external_calls.refused(exc.return_code)
                 raise WeChatPayError(400, str(exc.return_code), str(exc.return_msg or "")) from exc
+            external_calls.refused(exc.errcode or exc.result_code)
             raise WeChatPayError(400, str(exc.errcode or exc.result_code), str(exc.errmsg or "")) from exc
         except requests.RequestException as exc:
             log.warning("wechatpay v2 call failed", extra={"error": type(exc).__name__})
             raise UpstreamUnavailable("WeChat Pay v2 did not answer") from None
         if not isinstance(data, dict):
+            external_calls.failed("garbled")
             raise UpstreamUnavailable("WeChat Pay v2 answered something that is not XML")
         try:
             verify_signed(dict(data), self.merchant.api_key)
         except VerificationFailed as exc:
             log.warning("wechatpay v2 answer failed verification", extra={"reason": exc.reason})
+            external_calls.failed("unverified")
             raise UpstreamUnavailable("WeChat Pay v2's answer failed verification") from None
         return dict(data)
 

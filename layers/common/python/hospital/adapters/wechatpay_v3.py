@@ -16,7 +16,9 @@ query, medical-insurance mixed orders). The facts are in docs/wechatpay.md.
 - Platform certificates (certificate mode): `GET /v3/certificates` lists them, each
   AEAD_AES_256_GCM-encrypted with the APIv3 key (`encrypt_certificate`).
 - Calls share one HTTP session per container (hospital.adapters.http_sessions): GET queries
-  are retried on a 5xx or a dropped connection, calls that create or move money never.
+  are retried on a 5xx or a dropped connection, calls that create or move money never. Each
+  call's record (hospital.external_calls) gets the `code` of a refusal, or says the answer
+  failed verification or was not JSON.
 - Answers and notifications become results (hospital.adapters.payment_results) here, at the
   end of this module; times are RFC 3339 with an offset, read as naive UTC.
 
@@ -36,6 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hospital import external_calls
 from hospital.adapters.payment_results import PaymentResult, RefundResult, fen
 from hospital.errors import UpstreamUnavailable
 
@@ -411,6 +414,7 @@ class Client:
                 verify(answer.headers, answer.content, keys)
             except VerificationFailed as exc:
                 log.warning("wechatpay answer failed verification", extra={"reason": exc.reason})
+                external_calls.failed("unverified")
                 raise UpstreamUnavailable("WeChat Pay's answer failed verification") from None
 
     @staticmethod
@@ -420,13 +424,16 @@ class Client:
                 error = answer.json()
             except ValueError:
                 error = {}
-            raise WeChatPayError(answer.status_code, str(error.get("code") or "UNKNOWN"),
-                                 str(error.get("message") or ""))
+            code = str(error.get("code") or "UNKNOWN") if isinstance(error, dict) else "UNKNOWN"
+            external_calls.refused(code)
+            raise WeChatPayError(answer.status_code, code,
+                                 str(error.get("message") or "") if isinstance(error, dict) else "")
         if not answer.content:
             return {}
         try:
             data = answer.json()
         except ValueError:
+            external_calls.failed("garbled")
             raise UpstreamUnavailable("WeChat Pay's answer is not JSON") from None
         return data if isinstance(data, dict) else {}
 

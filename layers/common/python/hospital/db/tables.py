@@ -404,6 +404,8 @@ payment_anomalies = sa.Table(
     sa.Column("resolved_by", Id, nullable=True),
     sa.Column("resolution", sa.String(200), nullable=True),
     sa.Index("ix_payment_anomalies_open", "resolved_at", "created_at"),
+    sa.Index("ix_payment_anomalies_order_id", "order_id"),
+    sa.Index("ix_payment_anomalies_out_refund_no", "out_refund_no"),
 )
 
 # ---- credit care (OC1, OC2): pay after treatment, through a credit provider ---------------------
@@ -553,7 +555,7 @@ reconciliation_runs = sa.Table(
     sa.Column("bill_date", sa.Date(), nullable=False),
     sa.Column("trigger", sa.String(16), nullable=False),         # schedule, back_office, command, upload
     sa.Column("requested_by", Id, nullable=True),
-    sa.Column("status", sa.String(16), nullable=False),          # running, done, waiting, failed
+    sa.Column("status", sa.String(16), nullable=False),          # running, done, waiting, failed, abandoned
     # Each input: source, name, sha256, bytes, entries (what was reconciled, for audits).
     sa.Column("inputs", sa.JSON(), nullable=True),
     sa.Column("counts", sa.JSON(), nullable=True),               # entries, matched, findings by kind
@@ -611,3 +613,49 @@ reconciliation_carry_overs = sa.Table(
 sa.Index("ix_payment_orders_paid_at", payment_orders.c.paid_at)
 sa.Index("ix_payment_orders_his_confirmed_at", payment_orders.c.his_confirmed_at)
 sa.Index("ix_payment_refunds_created_at", payment_refunds.c.created_at)
+
+
+# ---- watchdog: consistency reports (AS4) ---------------------------------------------------------
+
+# One run of every consistency check (hospital.reconciliation.consistency): each check's count
+# of rows breaking it and the first of those rows (ids, states, amounts; no personal field).
+consistency_reports = sa.Table(
+    "consistency_reports", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("source", sa.String(16), nullable=False),          # schedule, back_office
+    sa.Column("requested_by", Id, nullable=True),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("finished_at", Time, nullable=False),
+    sa.Column("broken", sa.Integer(), nullable=False),           # how many checks found rows breaking them
+    sa.Column("findings", sa.JSON(), nullable=False),
+    sa.Index("ix_consistency_reports_started_at", "started_at"),
+)
+
+
+# ---- external calls (AS3) ----
+# Every call to an external system, for looking it up by order, case, patient, system, time
+# and outcome (hospital.external_calls). No foreign keys: a record outlives nothing it names
+# and must be written whatever it names; rows past EXTERNAL_CALL_RETENTION_DAYS are deleted.
+external_calls = sa.Table(
+    "external_calls", metadata,
+    _pk(),
+    sa.Column("at", Time, nullable=False),                        # when the call began
+    sa.Column("system", sa.String(32), nullable=False),           # wechat, wechatpay_v3, his, ...
+    sa.Column("operation", sa.String(200), nullable=False),       # "POST /v3/refund/domestic/refunds", "FEE_QUERY"
+    sa.Column("function", sa.String(64), nullable=True),
+    sa.Column("correlation_id", sa.String(128), nullable=True),
+    sa.Column("order_id", sa.String(32), nullable=True),
+    sa.Column("case_id", sa.String(32), nullable=True),
+    sa.Column("user_id", Id, nullable=True),                      # the patient the call concerns
+    sa.Column("latency_ms", sa.Integer(), nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),          # ok, refused, error, timeout
+    sa.Column("http_status", sa.Integer(), nullable=True),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Index("ix_external_calls_at", "at"),
+    sa.Index("ix_external_calls_order_at", "order_id", "at"),
+    sa.Index("ix_external_calls_case_at", "case_id", "at"),
+    sa.Index("ix_external_calls_user_at", "user_id", "at"),
+    sa.Index("ix_external_calls_system_at", "system", "at"),
+    sa.Index("ix_external_calls_outcome_at", "outcome", "at"),
+    sa.Index("ix_external_calls_correlation_id", "correlation_id"),
+)

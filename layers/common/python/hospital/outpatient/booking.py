@@ -20,6 +20,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from hospital import external_calls
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import AppError, Conflict, NotFound, UpstreamUnavailable
@@ -39,6 +40,7 @@ _HOLD_REFUSALS = {
 
 # ---- entries ------------------------------------------------------------------------------
 
+@external_calls.concerning_caller
 def book(principal, wanted) -> tuple[dict, bool]:
     """Hold `wanted.slot_id` of `wanted.doctor_code` on `wanted.visit_date` for the patient of
     card `wanted.card_id`, and open the order that pays it. Returns (registration, created);

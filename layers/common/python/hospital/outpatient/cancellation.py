@@ -23,6 +23,7 @@ import logging
 
 import sqlalchemy as sa
 
+from hospital import external_calls
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound
@@ -64,9 +65,10 @@ def cancel(principal, registration_id: str, reason: str | None) -> dict:
     if refusal:
         raise Conflict(refusal.message, field="registration_id", code=refusal.code)
     reg_no = _reg_no(row)
-    check = his_answers.ask(lambda: his.client().cancel_check(reg_no), "the cancellation check", {
-        "E_NO_REG": Conflict("the hospital's system does not know this registration; please ask at the hospital",
-                             field="registration_id", code="his_unknown_registration")})
+    with external_calls.concerning(order_id=row.order_id, user_id=row.user_id):
+        check = his_answers.ask(lambda: his.client().cancel_check(reg_no), "the cancellation check", {
+            "E_NO_REG": Conflict("the hospital's system does not know this registration; please ask at the hospital",
+                                 field="registration_id", code="his_unknown_registration")})
     if not check.cancellable:
         code, message = _HIS_REASONS.get(check.reason or "", _HIS_REFUSED)
         raise Conflict(message, field="registration_id", code=code)
@@ -96,7 +98,8 @@ def carry_on(registration_id: str) -> str:
         return row.status
     if "his_cancelled" not in done and "his_unknown" not in done:
         try:
-            his.client().cancel_registration(_reg_no(row), registration_id)
+            with external_calls.concerning(order_id=row.order_id, user_id=row.user_id):
+                his.client().cancel_registration(_reg_no(row), registration_id)
             outcome = "his_cancelled"
         except his.HisRefused as exc:
             if exc.code != "E_NO_REG":

@@ -14,7 +14,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from hospital import crypto, settings
+from hospital import crypto, external_calls, settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, UpstreamUnavailable
@@ -36,6 +36,7 @@ def _channel_user(principal) -> str:
 
 # ---- entries ------------------------------------------------------------------------------
 
+@external_calls.concerning_caller
 def bind(principal, binding) -> tuple[dict, bool]:
     """Bind the card of the HIS archive `binding` (name, id_no, phone) names. Returns (card,
     created); binding a card the caller already holds returns it unchanged."""
@@ -73,6 +74,7 @@ def bind(principal, binding) -> tuple[dict, bool]:
     return _view(row), True
 
 
+@external_calls.concerning_caller
 def unbind(principal, card_id: str) -> None:
     with transaction() as conn:
         card = conn.execute(sa.select(t.patient_cards).where(

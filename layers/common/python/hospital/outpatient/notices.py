@@ -16,7 +16,7 @@ import logging
 
 import sqlalchemy as sa
 
-from hospital import config, crypto, settings, wechat_tokens
+from hospital import config, crypto, external_calls, settings, wechat_tokens
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.timeutil import utcnow
@@ -58,14 +58,15 @@ def tell_suspended(suspension_id: str, registration_id: str) -> str:
     template = settings.WECHAT_SUSPENSION_TEMPLATE_ID.get()
     page = f"pages/registration/index?registration_id={registration_id}"
     try:
-        token = wechat_tokens.access_token(app_id, secret, api)
-        try:
-            msgid = api.send_subscribe_message(token, openid, template, data, page=page)
-        except WeChatError as exc:
-            if not exc.token_invalid:
-                raise
-            token = wechat_tokens.invalidate(app_id, token, secret, api)  # once, shared by containers
-            msgid = api.send_subscribe_message(token, openid, template, data, page=page)
+        with external_calls.concerning(user_id=facts.user_id):
+            token = wechat_tokens.access_token(app_id, secret, api)
+            try:
+                msgid = api.send_subscribe_message(token, openid, template, data, page=page)
+            except WeChatError as exc:
+                if not exc.token_invalid:
+                    raise
+                token = wechat_tokens.invalidate(app_id, token, secret, api)  # once, shared by containers
+                msgid = api.send_subscribe_message(token, openid, template, data, page=page)
     except WeChatUnavailable:
         _release(suspension_id, registration_id)
         raise

@@ -1,18 +1,18 @@
-"""Finance's view of money: abnormal orders, an order with refunds and ledger, refunds by
-hand, the ledger check. Every call is written to the audit log, in the transaction of what it
-read or changed: each function is an entry and opens that one transaction (the ledger of an
-order is read by ledger.entries, in its own)."""
+"""Finance's view of money: abnormal orders (the actions on them, resolving included, are
+hospital.payments.anomaly_actions'), an order with refunds and ledger, refunds by hand, the
+ledger check. Every call is written to the audit log, in the transaction of what it read or
+changed: each function is an entry and opens that one transaction (the ledger of an order is
+read by ledger.entries, in its own)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hospital import audit, text
+from hospital import audit
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.errors import Conflict, NotFound, ValidationFailed
+from hospital.errors import NotFound
 from hospital.payments import anomalies as anomaly_log
 from hospital.payments import ledger, orders, refunds
-from hospital.timeutil import utcnow
 from hospital.unit_of_work import unit_of_work
 
 
@@ -28,24 +28,6 @@ def anomalies(principal, state: str, limit: int) -> dict:
         audit.add(conn, principal, "payments.anomalies_viewed", "report", None, "ok",
                   {"state": state, "count": len(rows)})
     return {"items": [anomaly_log.view(r) for r in rows]}
-
-
-def resolve(principal, anomaly_id: str, resolution: str) -> dict:
-    number = text.whole_number(anomaly_id, low=0, high=text.MAX_ID)
-    if number is None:
-        raise ValidationFailed("anomaly_id must be a whole number", field="anomaly_id")
-    with transaction() as conn:
-        done = conn.execute(t.payment_anomalies.update().where(
-            t.payment_anomalies.c.id == number, t.payment_anomalies.c.resolved_at.is_(None))
-            .values(resolved_at=utcnow(), resolved_by=principal.user_id, resolution=resolution)).rowcount
-        row = conn.execute(sa.select(t.payment_anomalies).where(t.payment_anomalies.c.id == number)).first()
-        if row is None:
-            raise NotFound("no such abnormal order", field="anomaly_id")
-        if not done:
-            raise Conflict("already resolved", code="already_resolved")
-        audit.add(conn, principal, "payments.anomaly_resolved", "payment_anomaly", anomaly_id, "ok",
-                  {"resolution": resolution})
-    return anomaly_log.view(row)
 
 
 def order(principal, order_id: str) -> dict:

@@ -1,12 +1,14 @@
 """Abnormal orders for finance: verified notifications that fit no order of ours (unknown
 order, another amount, merchant or app), money taken after an order was closed, refunds that
-ended abnormal or closed. Each is acknowledged to the platform (so it stops retrying) and
-kept here once (dedupe key) until a person resolves it."""
+ended abnormal or closed, and what the watchdog (hospital.payments.watchdog) found stuck.
+Each is acknowledged to the platform (so it stops retrying) and kept here once (dedupe key)
+until a person resolves it, or, for a stuck state, until the state clears by itself."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from hospital.db import tables as t
+from hospital.payments import anomaly_rules
 from hospital.timeutil import iso_utc, utcnow
 
 
@@ -28,7 +30,10 @@ def record(conn, *, source: str, reason: str, dedupe_key: str, order_id: str | N
 
 
 def view(row) -> dict:
+    """An entry of the work list, with the actions finance may take on it (none once resolved;
+    resolved_by is None where the system saw its condition clear)."""
     return {"id": row.id, "source": row.source, "reason": row.reason, "order_id": row.order_id,
             "out_refund_no": row.out_refund_no, "provider_ref": row.provider_ref, "amount_fen": row.amount_fen,
             "details": row.details, "created_at": iso_utc(row.created_at), "resolved_at": iso_utc(row.resolved_at),
-            "resolution": row.resolution}
+            "resolved_by": row.resolved_by, "resolution": row.resolution,
+            "actions": [] if row.resolved_at is not None else list(anomaly_rules.allowed(row.reason))}

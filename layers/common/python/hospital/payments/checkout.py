@@ -7,6 +7,7 @@ order another channel is paying.
 payment (asking its provider with no transaction open)."""
 from __future__ import annotations
 
+from hospital import external_calls
 from hospital.db import transaction
 from hospital.payments import orders
 from hospital.payments.channels import registry
@@ -19,4 +20,5 @@ def pay(principal, order_id: str, *, channel: str, client_ip: str, auth_code: st
     with transaction() as conn:
         row = orders.own(conn, principal, order_id)
     orders.ensure_payable(row, principal)
-    return registry.for_payment(request.channel, row).pay(principal, row, request)
+    with external_calls.concerning(order_id=row.id, user_id=row.user_id):
+        return registry.for_payment(request.channel, row).pay(principal, row, request)

@@ -21,7 +21,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from hospital import audit, crypto, settings
+from hospital import audit, crypto, external_calls, settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, UpstreamUnavailable
@@ -45,6 +45,7 @@ def latest_enrolment(conn, user_id: int):
                         .order_by(t.credit_enrolments.c.created_at.desc())).first()
 
 
+@external_calls.concerning_caller
 def enrol(principal, consent_version: str) -> tuple[dict, bool]:
     """Enrol with the patient's consent; enrolling again while enrolled returns the enrolment."""
     from hospital.adapters import credit
@@ -81,6 +82,7 @@ def record_enrolment(conn, principal, consent_version: str, answer: dict, now) -
               {"consent_version": consent_version, "limit_fen": int(answer["limit_fen"])})
 
 
+@external_calls.concerning_caller
 def status(principal) -> dict:
     from hospital.adapters import credit
 
@@ -101,6 +103,7 @@ def status(principal) -> dict:
             "enrolled_at": iso_utc(enrolment.created_at), "debts": [debt_view(d) for d in debts]}
 
 
+@external_calls.concerning_caller
 def withdraw(principal) -> dict:
     from hospital.adapters import credit
 

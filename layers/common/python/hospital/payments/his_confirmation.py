@@ -20,6 +20,7 @@ import logging
 
 import sqlalchemy as sa
 
+from hospital import external_calls
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import UpstreamUnavailable
@@ -40,9 +41,10 @@ def confirm(order_id: str) -> str:
     if order is None or order.status != orders.PAID:
         return getattr(order, "status", "unknown")
     try:
-        confirmed = his.client().confirm_payment(
-            bill_no=order.his_ref, pay_order_no=order.id, transaction_id=order.transaction_id or "",
-            amount_fen=order.paid_fen, channel=registry.name_of(order), paid_at=iso_utc(order.paid_at))
+        with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+            confirmed = his.client().confirm_payment(
+                bill_no=order.his_ref, pay_order_no=order.id, transaction_id=order.transaction_id or "",
+                amount_fen=order.paid_fen, channel=registry.name_of(order), paid_at=iso_utc(order.paid_at))
     except his.HisRefused as exc:
         return refund_by_policy(order.id, f"{exc.code}: {exc.message}"[:200], "his_refused")
     except UpstreamUnavailable as exc:
@@ -74,16 +76,17 @@ def refund_by_policy(order_id: str, error: str, reason: str) -> str:
     return orders.HIS_FAILED
 
 
-def fail_and_refund(uow, order_id: str, error: str, reason: str) -> str | None:
+def fail_and_refund(uow, order_id: str, error: str, reason: str, requested_by: int | None = None) -> str | None:
     """In the caller's unit of work: the order moves to his_failed and a refund of all its money
-    is requested (unconfirmed ones flagged for finance). Returns None when done, else the
-    status the order was left in (it could not move: confirmed or failed meanwhile)."""
+    is requested (unconfirmed ones flagged for finance, unless finance itself asked:
+    `requested_by`). Returns None when done, else the status the order was left in (it could
+    not move: confirmed or failed meanwhile)."""
     order = orders.locked(uow.conn, order_id)
     if not orders.try_move(uow.conn, order.id, orders.HIS_FAILED, his_error=error):
         return order.status
     order = orders.locked(uow.conn, order_id)
-    refunds.request(uow, order, order.paid_fen, reason)
-    if reason != "his_refused":
+    refunds.request(uow, order, order.paid_fen, reason, requested_by=requested_by)
+    if reason != "his_refused" and requested_by is None:
         anomalies.record(uow.conn, source="his_confirmation", reason="refunded_unconfirmed", order_id=order.id,
                          provider_ref=order.transaction_id, amount_fen=order.paid_fen,
                          dedupe_key=f"his:unconfirmed:{order.id}", details={"error": error})

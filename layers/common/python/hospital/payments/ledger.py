@@ -57,6 +57,7 @@ def check(conn) -> dict:
     mismatches = [{"order_id": r.id, "order_paid_fen": r.paid_fen, "ledger_paid_fen": int(r.paid or 0),
                    "order_refunded_fen": r.refunded_fen, "ledger_refunded_fen": int(r.refunded or 0)}
                   for r in rows if (r.paid_fen, r.refunded_fen) != (int(r.paid or 0), int(r.refunded or 0))]
-    return {"balanced": not mismatches, "orders": len(rows), "mismatches": mismatches[:100],
+    return {"balanced": not mismatches, "orders": len(rows), "mismatch_count": len(mismatches),
+            "mismatches": mismatches[:100],
             "paid_fen": sum(int(r.paid or 0) for r in rows),
             "refunded_fen": sum(int(r.refunded or 0) for r in rows)}

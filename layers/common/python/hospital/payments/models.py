@@ -45,3 +45,12 @@ class RefundRequest(_Strict):
 
 class Resolution(_Strict):
     resolution: ResolutionNote
+
+
+class AnomalyAction(_Strict):
+    # The names are hospital.payments.anomaly_rules.ACTIONS (a unit test holds them equal); which
+    # of them an entry allows, and what else its body needs, are the rules' to say.
+    action: Literal["query_provider", "retry_his", "refund", "resolve"]
+    note: ResolutionNote | None = None  # required to resolve; kept with every action in the audit log
+    # A refund's amount in integer fen; by default all that can still be refunded.
+    amount_fen: int | None = Field(default=None, strict=True, ge=1, le=100_000_000)

@@ -20,7 +20,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from hospital import money, settings
+from hospital import external_calls, money, settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
@@ -83,6 +83,7 @@ def locked(conn, order_id: str):
                         .with_for_update()).first()
 
 
+@external_calls.concerning_caller
 def create(principal, kind: str, his_ref: str) -> tuple[dict, bool]:
     """An order for the caller's HIS bill (the amount is the HIS's). Asking again for a bill
     with an open order of the caller's returns that order. Returns (order, created)."""

@@ -20,6 +20,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from hospital import external_calls
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, ValidationFailed
@@ -52,11 +53,7 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
         _refuse(refund_rules.repeat_refusal(existing.amount_fen, amount_fen))
         return orders.refund_view(existing)
     _refuse(refund_rules.state_refusal(order.status))
-    pending = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.payment_refunds.c.amount_fen), 0)).where(
-        t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.status.in_(refund_records.OPEN)
-    )).scalar_one()
-    refundable = refund_rules.refundable_fen(order.paid_fen, order.refunded_fen, int(pending))
-    _refuse(refund_rules.amount_refusal(amount_fen, refundable))
+    _refuse(refund_rules.amount_refusal(amount_fen, refundable(conn, order)))
     route = registry.name_of(order)
     parts = registry.named(route).refund_parts(order, amount_fen)
     now = utcnow()
@@ -70,6 +67,15 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
         orders.move(conn, order.id, to)
     uow.publish(messages.RefundRequested(refund_id=refund_id))
     return orders.refund_view(refund_records.refund_row(conn, refund_id))
+
+
+def refundable(conn, order) -> int:
+    """What can still be refunded of the (locked) order: paid, less what came back, less what
+    its open refunds ask for."""
+    pending = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(t.payment_refunds.c.amount_fen), 0)).where(
+        t.payment_refunds.c.order_id == order.id, t.payment_refunds.c.status.in_(refund_records.OPEN)
+    )).scalar_one()
+    return refund_rules.refundable_fen(order.paid_fen, order.refunded_fen, int(pending))
 
 
 def _refuse(refusal: Refusal | None) -> None:
@@ -91,9 +97,10 @@ def process(refund_id: str) -> str:
         return refund.status
     channel = registry.for_order(order)
     try:
-        answer = channel.refund(order, refund)
-        outcome = None if answer is None else results.apply_refund(answer)
-        return channel.finish_refund(order, refund, outcome)
+        with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+            answer = channel.refund(order, refund)
+            outcome = None if answer is None else results.apply_refund(answer)
+            return channel.finish_refund(order, refund, outcome)
     except RefundRefusedMidway as exc:
         # Some parts may be back already: nothing is undone, a person finishes it.
         with transaction() as conn:
@@ -144,7 +151,8 @@ def follow_up(refund_id: str) -> str:
         conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund_id).values(updated_at=utcnow()))
     if refund.status != PROCESSING:
         return refund.status
-    answer = registry.for_order(order).follow_up(order, refund)
+    with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+        answer = registry.for_order(order).follow_up(order, refund)
     if answer is None:
         return process(refund_id)
     return results.apply_refund(answer)

@@ -19,7 +19,7 @@ import logging
 
 import sqlalchemy as sa
 
-from hospital import settings
+from hospital import external_calls, settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import UpstreamUnavailable
@@ -53,7 +53,7 @@ def run(now: dt.datetime | None = None) -> dict:
         unconfirmed = conn.execute(sa.select(o.id, o.paid_at).where(
             o.status == orders.PAID, o.updated_at <= now - dt.timedelta(minutes=5)).limit(BATCH)).all()
     window = dt.timedelta(seconds=settings.PAYMENT_HIS_CONFIRM_WINDOW_SECONDS.get())
-    steps = ([(_close_expired, i, "closed") for i in expired] + [(_query, i, "queried") for i in unnotified]
+    steps = ([(_close_expired, i, "closed") for i in expired] + [(query, i, "queried") for i in unnotified]
              + [(refunds.follow_up, i, "refunds_followed") for i in processing]
              + [(_resend_refund, i, "refunds_resent") for i in stuck_refunds]
              + [((_policy_refund if paid_at <= now - window else _resend_confirmation), i,
@@ -75,18 +75,22 @@ def _order(conn, order_id: str):
 def _close_expired(order_id: str) -> bool:
     with transaction() as conn:
         order = _order(conn, order_id)
-    if order.status == orders.PAYING and registry.for_order(order).close(order, lambda: _query(order.id)):
-        return False  # paid after all: it stays open here
+    if order.status == orders.PAYING:
+        with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+            if registry.for_order(order).close(order, lambda: query(order.id)):
+                return False  # paid after all: it stays open here
     with transaction() as conn:
         return orders.try_move(conn, order.id, orders.CLOSED, closed_reason="expired")  # paid meanwhile?
 
 
-def _query(order_id: str) -> bool:
-    """Ask the provider about an order; apply a payment it knows of. True if it was paid."""
+def query(order_id: str) -> bool:
+    """Entry (the sweeper's step, and finance's query of an abnormal order): ask the provider
+    about an order; apply a payment it knows of. True if it was paid."""
     with transaction() as conn:
         order = _order(conn, order_id)
         conn.execute(t.payment_orders.update().where(t.payment_orders.c.id == order.id).values(checked_at=utcnow()))
-    return registry.for_order(order).query(order)
+    with external_calls.concerning(order_id=order.id, user_id=order.user_id):
+        return registry.for_order(order).query(order)
 
 
 def _resend_refund(refund_id: str) -> None:

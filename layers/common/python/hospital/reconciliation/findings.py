@@ -21,7 +21,8 @@ from hospital.timeutil import iso_utc, utcnow
 STATUSES = ("open", "resolved")
 CSV_COLUMNS = ("id", "date", "kind", "source", "trade", "trade_key", "order_id", "ours_fen", "theirs_fen",
                "detail", "status", "resolution", "resolved_at")
-CSV_LIMIT = 100_000
+# Lambda answers at most 6 MB: a day with more findings is exported by kind or source.
+CSV_LIMIT = 20_000
 
 _f = t.reconciliation_findings.c
 _r = t.reconciliation_runs.c
@@ -88,20 +89,23 @@ def detail(principal, finding_id: str) -> dict:
         return {**view(row), "order": order, "run": runs.view_of(conn, row.run_id)}
 
 
-def export_csv(principal, day: dt.date, kind: str | None, status: str | None, source: str | None) -> str:
+def export_csv(principal, day: dt.date, kind: str | None, status: str | None, source: str | None
+               ) -> tuple[str, bool]:
     """The findings of a day as CSV, UTF-8 with a byte-order mark (so spreadsheet programs
-    read the Chinese of the details right)."""
+    read the Chinese of the details right), and whether CSV_LIMIT cut it short."""
     with transaction() as conn:
-        rows = conn.execute(_query(day, kind, status, source).order_by(_f.id).limit(CSV_LIMIT)).all()
+        rows = conn.execute(_query(day, kind, status, source).order_by(_f.id).limit(CSV_LIMIT + 1)).all()
+        truncated = len(rows) > CSV_LIMIT
+        rows = rows[:CSV_LIMIT]
         audit.add(conn, principal, "reconciliation.findings_exported", "report", day.isoformat(), "ok",
-                  {"kind": kind, "status": status, "source": source, "count": len(rows)})
+                  {"kind": kind, "status": status, "source": source, "count": len(rows), "truncated": truncated})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         item = view(row)
         writer.writerow([_cell(item[c]) for c in CSV_COLUMNS])
-    return "\ufeff" + out.getvalue()
+    return "\ufeff" + out.getvalue(), truncated
 
 
 def _cell(value) -> str:
@@ -109,7 +113,8 @@ def _cell(value) -> str:
     if value is None:
         return ""
     value = str(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@") and not _is_number(value) else value
+    first = value.lstrip(" \t\r\n")[:1]
+    return "'" + value if first in ("=", "+", "-", "@") and not _is_number(value) else value
 
 
 def _is_number(value: str) -> bool:

@@ -27,6 +27,9 @@ STREAM = {"stream_results": True, "yield_per": 5000}
 
 _o = t.payment_orders.c
 _r = t.payment_refunds.c
+# What passes through WeChat Pay: its own orders and refunds, and the cash part of insurance ones.
+_WECHAT_PAYMENT = sa.or_(_o.channel == "wechat", sa.and_(_o.channel == "med_ins", _o.cash_fen > 0))
+_WECHAT_REFUND = sa.or_(_r.route == "wechat", sa.and_(_r.route == "med_ins", _r.cash_fen > 0))
 
 
 def bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -61,8 +64,7 @@ def _payments(source: str) -> _Booked:
         return _Booked(_o.amount_fen, _o.his_confirmed_at, _o.his_confirmed_at.is_not(None))
     if source == m.WECHATPAY:
         return _Booked(sa.case((_o.channel == "med_ins", _o.cash_fen), else_=_o.amount_fen), _o.paid_at,
-                       sa.and_(_o.paid_at.is_not(None),
-                               sa.or_(_o.channel == "wechat", sa.and_(_o.channel == "med_ins", _o.cash_fen > 0))),
+                       sa.and_(_o.paid_at.is_not(None), _WECHAT_PAYMENT),
                        (sa.func.coalesce(_o.mchid, ""), sa.func.coalesce(_o.appid, "")))
     if source == m.MEDICAL_INSURANCE:
         amount = (sa.func.coalesce(_o.ins_fund_fen, 0) + sa.func.coalesce(_o.ins_account_fen, 0)
@@ -72,16 +74,33 @@ def _payments(source: str) -> _Booked:
     return _Booked(_o.amount_fen, _o.paid_at, sa.and_(_o.paid_at.is_not(None), _o.channel == "credit"))
 
 
+# Refunds a provider has had: accepted (processing, succeeded), ended abnormal, or answered with
+# its number. One still `requested` was never sent or its answer is not in; one closed without a
+# provider number was refused on the spot: no provider books those.
+def _sent(refunds=t.payment_refunds.c):
+    return sa.or_(refunds.status.in_(("processing", "succeeded", "abnormal")), refunds.provider_refund_id.is_not(None))
+
+
 def _refunds(source: str) -> _Booked | None:
     if source == m.HIS:
         return None
     if source == m.WECHATPAY:
         return _Booked(sa.case((_r.route == "med_ins", _r.cash_fen), else_=_r.amount_fen), _r.created_at,
-                       sa.or_(_r.route == "wechat", sa.and_(_r.route == "med_ins", _r.cash_fen > 0)),
+                       sa.and_(_WECHAT_REFUND, _sent()),
                        (sa.func.coalesce(_o.mchid, ""), sa.func.coalesce(_o.appid, "")))
     if source == m.MEDICAL_INSURANCE:
-        return _Booked(_r.insurance_fen, _r.created_at, sa.and_(_r.route == "med_ins", _r.insurance_fen > 0))
-    return _Booked(_r.amount_fen, _r.created_at, _r.route == "credit")
+        return _Booked(_r.insurance_fen, _r.created_at, sa.and_(_r.route == "med_ins", _r.insurance_fen > 0, _sent()))
+    return _Booked(_r.amount_fen, _r.created_at, sa.and_(_r.route == "credit", _sent()))
+
+
+def merchants_of(conn, day: dt.date) -> set[str]:
+    """The WeChat Pay merchants we took money at, or refunded through, on `day`."""
+    start, end = bounds(day)
+    mchid = sa.func.coalesce(_o.mchid, "")
+    paid = sa.select(mchid).distinct().where(_o.paid_at >= start, _o.paid_at < end, _WECHAT_PAYMENT)
+    refunded = (sa.select(mchid).distinct().select_from(t.payment_refunds.join(t.payment_orders, _o.id == _r.order_id))
+                .where(_r.created_at >= start, _r.created_at < end, _WECHAT_REFUND, _sent()))
+    return set(conn.execute(paid).scalars()) | set(conn.execute(refunded).scalars())
 
 
 # The part of its day a trade falls in, as expected() asks the database for it: comparing

@@ -68,6 +68,10 @@ def claim(day: dt.date, trigger: str, requested_by: int | None = None) -> Claim 
                     next_try_at=None, updated_at=now)).rowcount
         if not taken:
             return None
+        # A run that died holding the day (its lease ran out) is over.
+        conn.execute(t.reconciliation_runs.update().where(
+            t.reconciliation_runs.c.bill_date == day, t.reconciliation_runs.c.status == RUNNING)
+            .values(status="abandoned", error="its lease ran out before it finished", finished_at=now))
         run_id = conn.execute(t.reconciliation_runs.insert().values(
             bill_date=day, trigger=trigger, requested_by=requested_by, status=RUNNING, started_at=now)
         ).inserted_primary_key[0]
@@ -107,9 +111,13 @@ def finish(held: Claim, outcome: Outcome) -> dict:
     the run's record, if `held` still holds the day."""
     now = utcnow()
     with transaction() as conn:
-        _hold(conn, held, status=DONE, lease_token=None, lease_until=None)
+        _hold(conn, held, status=DONE, lease_token=None, lease_until=None, attempts=0, next_try_at=None)
         _replace_findings(conn, held, outcome.findings, now)
-        _replace_carry_overs(conn, held, outcome.carried, outcome.taken)
+        if _replace_carry_overs(conn, held, outcome.carried, outcome.taken):
+            # The next day was reconciled against other carry-overs: it runs again.
+            conn.execute(t.reconciliation_days.update().where(
+                _d.bill_date == held.day + dt.timedelta(days=1), _d.status == DONE)
+                .values(status=WAITING, next_try_at=now, updated_at=now))
         conn.execute(t.reconciliation_runs.update().where(t.reconciliation_runs.c.id == held.run_id).values(
             status=DONE, inputs=outcome.inputs, counts=outcome.counts, finished_at=now))
     return run_view(held.run_id)
@@ -134,7 +142,7 @@ def _stop(held: Claim, status: str, error: str, inputs: list[dict], now: dt.date
         _hold(conn, held, status=status, lease_token=None, lease_until=None,
               next_try_at=now + schedule_rules.retry_after(status, attempts) if retry else None)
         conn.execute(t.reconciliation_runs.update().where(t.reconciliation_runs.c.id == held.run_id).values(
-            status=status, error=error[:300], inputs=inputs, finished_at=now))
+            status=status, error=error[:300], inputs=inputs, finished_at=utcnow()))
     return run_view(held.run_id)
 
 
@@ -144,12 +152,17 @@ def _replace_findings(conn, held: Claim, findings: Iterable[m.Finding], now: dt.
         sa.select(_f.id, _f.fingerprint, _f.status).where(_f.bill_date == held.day))}
     gone = [row.id for key, row in old.items() if key not in new and row.status == "open"]
     for start in range(0, len(gone), 500):
-        conn.execute(t.reconciliation_findings.delete().where(_f.id.in_(gone[start:start + 500])))
+        # status open again: one resolved meanwhile stays, with its note
+        conn.execute(t.reconciliation_findings.delete().where(_f.id.in_(gone[start:start + 500]), _f.status == "open"))
     again = [{"b_id": old[key].id, "run_id": held.run_id, "ours_fen": f.ours_fen, "theirs_fen": f.theirs_fen,
               "order_id": f.order_id, "detail": f.detail[:300], "updated_at": now}
              for key, f in new.items() if key in old]
     if again:
+        # A resolved finding whose amounts are not the ones it was resolved on is open again.
         conn.execute(t.reconciliation_findings.update().where(_f.id == sa.bindparam("b_id")).values(
+            status=sa.case((sa.and_(_f.ours_fen.is_not_distinct_from(sa.bindparam("ours_fen")),
+                                    _f.theirs_fen.is_not_distinct_from(sa.bindparam("theirs_fen"))), _f.status),
+                           else_="open"),
             run_id=sa.bindparam("run_id"), ours_fen=sa.bindparam("ours_fen"), theirs_fen=sa.bindparam("theirs_fen"),
             order_id=sa.bindparam("order_id"), detail=sa.bindparam("detail"), updated_at=sa.bindparam("updated_at")),
             again)
@@ -163,8 +176,11 @@ def _replace_findings(conn, held: Claim, findings: Iterable[m.Finding], now: dt.
 
 
 def _replace_carry_overs(conn, held: Claim, carried: Mapping[str, list[m.Ours]],
-                         taken: Mapping[str, list[m.Ours]]) -> None:
+                         taken: Mapping[str, list[m.Ours]]) -> bool:
+    """Replace what the day carries into the next; True if that changed."""
     into = held.day + dt.timedelta(days=1)
+    before = {(r.source, r.trade_key, r.direction, r.amount_fen) for r in conn.execute(
+        sa.select(_c.source, _c.trade_key, _c.direction, _c.amount_fen).where(_c.into_date == into))}
     conn.execute(t.reconciliation_carry_overs.delete().where(_c.into_date == into))
     rows = [{"into_date": into, "source": source, "trade_key": mine.key, "direction": direction,
              "from_date": held.day, "kind": mine.kind, "order_id": mine.order_id, "amount_fen": mine.amount_fen,
@@ -173,6 +189,7 @@ def _replace_carry_overs(conn, held: Claim, carried: Mapping[str, list[m.Ours]],
             for source, trades in by_source.items() for mine in trades]
     if rows:
         conn.execute(t.reconciliation_carry_overs.insert(), rows)
+    return before != {(r["source"], r["trade_key"], r["direction"], r["amount_fen"]) for r in rows}
 
 
 def run_view(run_id: int) -> dict:
@@ -188,16 +205,20 @@ def view_of(conn, run_id: int) -> dict:
 
 
 def due(now: dt.datetime) -> list[dt.date]:
-    """The days the scheduled run should run now: yesterday once its bills are ready, and days
-    waiting or failed whose next try has come."""
+    """The days the scheduled run should run now, oldest first: the days whose bills are ready
+    and which were never run; days waiting or failed whose next try has come; days left running
+    by a run that died (its lease ran out). A day waits while the day before it is not done
+    (what midnight carries from one to the other must be known first)."""
     owed = schedule_rules.first_due(now)
+    oldest = schedule_rules.oldest_downloadable(schedule_rules.beijing_now(now).date())
     with transaction() as conn:
         seen = set(conn.execute(sa.select(_d.bill_date).where(_d.bill_date.in_(owed))).scalars())
-        days = [day for day in owed if day not in seen]
-        oldest = schedule_rules.oldest_downloadable(schedule_rules.beijing_now(now).date())
-        days += [row.bill_date for row in conn.execute(
-            sa.select(_d.bill_date).where(_d.status.in_((WAITING, FAILED)), _d.next_try_at.is_not(None),
-                                          _d.bill_date >= oldest,
-                                          _d.next_try_at <= now, _d.attempts < schedule_rules.MAX_ATTEMPTS)
-            .order_by(_d.bill_date))]
-    return list(dict.fromkeys(days))
+        days = {day for day in owed if day not in seen}
+        days |= set(conn.execute(sa.select(_d.bill_date).where(
+            _d.bill_date >= oldest, _d.attempts < schedule_rules.MAX_ATTEMPTS, sa.or_(
+                sa.and_(_d.status.in_((WAITING, FAILED)), _d.next_try_at.is_not(None), _d.next_try_at <= now),
+                sa.and_(_d.status == RUNNING, _d.lease_until < now)))).scalars())
+        unfinished = set(conn.execute(sa.select(_d.bill_date).where(
+            _d.bill_date.in_([day - dt.timedelta(days=1) for day in days]), _d.status != DONE)).scalars())
+    return sorted(day for day in days if day - dt.timedelta(days=1) not in unfinished or
+                  day - dt.timedelta(days=1) in days)

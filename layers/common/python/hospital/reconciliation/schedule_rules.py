@@ -15,6 +15,7 @@ MAX_ATTEMPTS = 12
 WAIT_AGAIN = dt.timedelta(minutes=30)        # a statement still being made
 FIRST_RETRY = dt.timedelta(minutes=15)       # a failure: 15 min, 30, 1 h ... at most 6 h
 LONGEST_RETRY = dt.timedelta(hours=6)
+MIDNIGHT_SLACK = dt.timedelta(minutes=10)    # as matching_rules.CARRY_WINDOW
 
 
 def beijing_now(now: dt.datetime) -> dt.datetime:
@@ -63,3 +64,10 @@ def date_refusal(day: dt.date, now: dt.datetime, *, with_file: bool) -> str | No
         return (f"bills older than {KEPT_MONTHS} months cannot be downloaded; give the bill file of "
                 f"{day.isoformat()} instead")
     return None
+
+
+def of_the_day(trade_time: dt.datetime, day: dt.date) -> bool:
+    """Whether a bill row's trade time (Beijing, naive) can be on `day`'s bill: the day itself,
+    or the few minutes either side of its midnights a provider's clock may differ by."""
+    start = dt.datetime.combine(day, dt.time())
+    return start - MIDNIGHT_SLACK <= trade_time < start + dt.timedelta(days=1) + MIDNIGHT_SLACK

@@ -45,7 +45,9 @@ def _matched(entries: Iterable[m.Theirs | None]) -> Iterator[m.Theirs]:
 def insurance_entry(entry) -> m.Theirs:
     amount = entry.fund_fen + entry.account_fen + entry.other_fen
     if entry.kind == "refund":
-        return m.Theirs(m.REFUND, entry.out_refund_no or "", amount, entry.status, True, entry.refund_id or "")
+        # a refund not made through us has no number of ours: known by the platform's
+        return m.Theirs(m.REFUND, entry.out_refund_no or f"ins:{entry.refund_id}", amount, entry.status, True,
+                        entry.refund_id or "")
     return m.Theirs(m.PAYMENT, entry.order_id, amount, entry.status, entry.status == "SUCCESS",
                     entry.settlement_id)
 
@@ -54,7 +56,7 @@ def credit_entry(entry) -> m.Theirs | None:
     if entry.kind == "charge":  # approved, overdue or settled: the charge stands
         return m.Theirs(m.PAYMENT, entry.order_id, entry.amount_fen, entry.status, True, entry.charge_id)
     if entry.kind == "reversal":
-        return m.Theirs(m.REFUND, entry.out_refund_no or "", entry.amount_fen, entry.status,
+        return m.Theirs(m.REFUND, entry.out_refund_no or f"credit:{entry.entry_id}", entry.amount_fen, entry.status,
                         entry.status == "succeeded", entry.entry_id)
     return None
 

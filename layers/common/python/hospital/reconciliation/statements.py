@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 
 from hospital.adapters import wechatpay_bill
 from hospital.reconciliation import matching_rules as m
+from hospital.reconciliation import schedule_rules
 
 
 @dataclasses.dataclass
@@ -25,6 +26,7 @@ class Input:
     source: str
     name: str
     origin: str                  # download, file, api
+    mchid: str = ""              # a WeChat Pay bill's merchant, when downloaded
     sha256: str = ""
     bytes: int = 0
     entries: int = 0
@@ -54,10 +56,17 @@ def bill_entries(path: str, record: Input) -> Iterator[m.Theirs]:
             yield m.from_bill_row(row)
 
 
-def bill_merchants(path: str) -> set[str]:
-    """The merchants a bill file's rows name (a file given by hand is reconciled against them)."""
+def bill_merchants_and_strays(path: str, day) -> tuple[set[str], set[str]]:
+    """The merchants a bill file's rows name, and the days of its rows that cannot be of `day`'s
+    bill (schedule_rules.of_the_day), the file read through and its summary checked."""
+    merchants: set[str] = set()
+    strays: set[str] = set()
     with open(path, encoding="utf-8", newline="") as lines:
-        return {row.mchid for row in wechatpay_bill.read(lines)}
+        for row in wechatpay_bill.read(lines):
+            merchants.add(row.mchid)
+            if not schedule_rules.of_the_day(row.trade_time, day):
+                strays.add(row.trade_time.date().isoformat())
+    return merchants, strays
 
 
 def download_wechat_bills(day, workdir: str) -> list[tuple[Input, str | None]]:
@@ -68,14 +77,12 @@ def download_wechat_bills(day, workdir: str) -> list[tuple[Input, str | None]]:
     fetched: list[tuple[Input, str | None]] = []
     for merchant in merchants.v3_merchants() + merchants.v2_merchants():
         version = merchants.api_version(merchant)
-        record = Input(m.WECHATPAY, f"wechatpay {version} {merchant.mchid} ALL {day.isoformat()}", "download")
+        record = Input(m.WECHATPAY, f"wechatpay {version} {merchant.mchid} ALL {day.isoformat()}", "download",
+                       merchant.mchid)
         path = os.path.join(workdir, f"wechatpay-{merchant.mchid}.csv")
         client = merchants.client(merchant)
         with open(path, "wb") as into:
-            if version == "v3":
-                got = client.download_trade_bill(day, into, "ALL", compressed=True)
-            else:
-                got = client.download_bill(day, into, "ALL", compressed=True)
+            got = client.download_trade_bill(day, into, "ALL", compressed=True)
         if not got:
             record.empty = True
             os.unlink(path)

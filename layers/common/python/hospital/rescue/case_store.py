@@ -18,7 +18,7 @@ from hospital import crypto
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound
-from hospital.rescue.timeline import NODES, derive_status, refusal, status_after
+from hospital.rescue.timeline import NODES, TERMINAL, derive_status, refusal, status_after
 from hospital.timeutil import utcnow
 
 
@@ -415,3 +415,16 @@ def dispatches_of_cases_received(conn, received_from: dt.datetime, received_befo
     elif status:
         query = query.where(t.rescue_cases.c.status == status)
     return conn.execute(query.order_by(t.dispatches.c.created_at)).all()
+
+
+def open_dispatches_of_ended_cases(conn, limit: int) -> tuple[int, list]:
+    """(how many, the latest `limit`) dispatches still open (no back_in_service) whose case has
+    ended, completed or cancelled: a broken invariant (the state machine completes a
+    dispatched case only once its vehicle is back in service)."""
+    where = (t.rescue_cases.c.status.in_(sorted(TERMINAL)), t.dispatches.c.closed_at.is_(None))
+    joined = t.dispatches.join(t.rescue_cases, t.rescue_cases.c.id == t.dispatches.c.case_id)
+    count = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar_one()
+    rows = conn.execute(sa.select(t.dispatches.c.id, t.dispatches.c.case_id, t.dispatches.c.vehicle_id,
+                                  t.dispatches.c.created_at, t.rescue_cases.c.status, t.rescue_cases.c.updated_at)
+                        .select_from(joined).where(*where).order_by(t.dispatches.c.created_at.desc()).limit(limit)).all()
+    return count, rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from hospital import external_calls
 from hospital.messaging import Consumer, Delivery
 from hospital.rescue import messages
 
@@ -62,13 +63,16 @@ def _alert_consoles(case_id: str, delivery: Delivery) -> None:
 def _send_staff_alert(message: messages.StaffAlert, delivery: Delivery) -> None:
     from hospital.rescue import notify
 
-    notify.send_staff_alert(message.case_id, message.user_id)
+    # The case's, not the staff member's: a user id in the record is the patient's.
+    with external_calls.concerning(case_id=message.case_id):
+        notify.send_staff_alert(message.case_id, message.user_id)
 
 
 def _push_to_triage(message: messages.TriageCaseChanged, delivery: Delivery) -> None:
     from hospital.rescue import triage_link
 
-    triage_link.deliver(message.case_id, delivery.receive_count)
+    with external_calls.concerning(case_id=message.case_id):
+        triage_link.deliver(message.case_id, delivery.receive_count)
 
 
 RESCUE_EVENTS = Consumer(messages.RESCUE_EVENTS, {

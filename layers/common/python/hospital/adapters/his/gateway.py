@@ -1,13 +1,16 @@
-"""HisClient: the His interface over the bundled gateway wire format (see hospital.adapters.his)."""
+"""HisClient: the His interface over the bundled gateway wire format (see hospital.adapters.his).
+Its calls are recorded (hospital.external_calls) under their trade codes, the HIS's E_ codes and
+answers it cannot read included."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from hospital import money
+from hospital import external_calls, money
 from hospital.adapters import signing
 from hospital.adapters.his import wire
 from hospital.adapters.his.model import (
@@ -46,7 +49,7 @@ class HisClient:
     # -- bills and payments ---------------------------------------------------------------------------
     def bill(self, bill_no: str) -> Bill:
         data = self._call("FEE_QUERY", {"bill_no": bill_no}, query=True)
-        with wire.reading("a bill"):
+        with _reading("a bill"):
             return wire.bill(data)
 
     def confirm_payment(self, *, bill_no: str, pay_order_no: str, transaction_id: str, amount_fen: int,
@@ -54,7 +57,7 @@ class HisClient:
         data = self._call("PAY_CONFIRM", {"bill_no": bill_no, "pay_order_no": pay_order_no,
                                           "transaction_id": transaction_id, "amount": money.fen_to_yuan(amount_fen),
                                           "channel": channel, "paid_at": paid_at})
-        with wire.reading("a payment confirmation"):
+        with _reading("a payment confirmation"):
             return wire.confirmation(data)
 
     def daily_ledger(self, day: dt.date, page_size: int = LEDGER_PAGE) -> Iterator[LedgerEntry]:
@@ -91,29 +94,29 @@ class HisClient:
     # -- the schedule -----------------------------------------------------------------------------------
     def departments(self) -> list[Department]:
         data = self._call("DEPT_QUERY", {}, query=True)
-        with wire.reading("departments"):
+        with _reading("departments"):
             return [wire.department(item) for item in wire.items(data, "departments")]
 
     def doctors(self, dept_code: str) -> list[Doctor]:
         data = self._call("DOCTOR_QUERY", {"dept_code": dept_code}, query=True)
-        with wire.reading("doctors"):
+        with _reading("doctors"):
             return [wire.doctor(item) for item in wire.items(data, "doctors")]
 
     def slots(self, doctor_code: str, date_from: dt.date, date_to: dt.date) -> list[Slot]:
         data = self._call("SLOT_QUERY", {"doctor_code": doctor_code, "date_from": wire.day_text(date_from),
                                          "date_to": wire.day_text(date_to)}, query=True)
-        with wire.reading("slots"):
+        with _reading("slots"):
             return [wire.slot(item) for item in wire.items(data, "slots")]
 
     def suspensions(self, since: str) -> SuspensionPage:
         data = self._call("SUSPENSION_QUERY", {"since": since}, query=True)
-        with wire.reading("suspensions"):
+        with _reading("suspensions"):
             return wire.suspension_page(data)
 
     # -- patients and cards -------------------------------------------------------------------------------
     def find_archive(self, name: str, id_no: str, phone: str) -> Archive:
         data = self._call("ARCHIVE_QUERY", {"name": name, "id_no": id_no, "phone": phone}, query=True)
-        with wire.reading("an archive"):
+        with _reading("an archive"):
             return wire.archive(data)
 
     def bind_card(self, patient_id: str, card_no: str, channel_user: str) -> None:
@@ -125,37 +128,37 @@ class HisClient:
     def _card(self, trade_code: str, patient_id: str, card_no: str, channel_user: str) -> None:
         data = self._call(trade_code, {"patient_id": patient_id, "card_no": card_no, "channel": CHANNEL,
                                        "channel_user": channel_user})
-        with wire.reading("a card binding"):
+        with _reading("a card binding"):
             wire.answered(data, "patient_id", patient_id)
             wire.answered(data, "card_no", card_no)
 
     # -- registrations ------------------------------------------------------------------------------------
     def hold_slot(self, slot_id: str, patient_id: str, hold_ref: str) -> Hold:
         data = self._call("SLOT_HOLD", {"slot_id": slot_id, "patient_id": patient_id, "hold_ref": hold_ref})
-        with wire.reading("a hold"):
+        with _reading("a hold"):
             held = wire.hold(data)
             wire.answered(data, "slot_id", slot_id)
             return held
 
     def release_hold(self, hold_id: str) -> None:
         data = self._call("SLOT_RELEASE", {"hold_id": hold_id})
-        with wire.reading("a released hold"):
+        with _reading("a released hold"):
             wire.answered(data, "hold_id", hold_id)
             wire.answered(data, "status", "released")
 
     def registration(self, reg_no: str) -> Registration:
         data = self._call("REG_QUERY", {"reg_no": reg_no}, query=True)
-        with wire.reading("a registration"):
+        with _reading("a registration"):
             return wire.registration(data)
 
     def cancel_check(self, reg_no: str) -> CancelCheck:
         data = self._call("REG_CANCEL_CHECK", {"reg_no": reg_no}, query=True)
-        with wire.reading("a cancellation check"):
+        with _reading("a cancellation check"):
             return wire.cancel_check(data)
 
     def cancel_registration(self, reg_no: str, cancel_ref: str) -> None:
         data = self._call("REG_CANCEL", {"reg_no": reg_no, "cancel_ref": cancel_ref})
-        with wire.reading("a cancellation"):
+        with _reading("a cancellation"):
             wire.answered(data, "reg_no", reg_no)
             wire.answered(data, "status", "cancelled")
 
@@ -163,9 +166,21 @@ class HisClient:
     def _call(self, trade_code: str, data: dict, query: bool = False) -> dict:
         body = json.dumps({"trade_code": trade_code, "request_id": uuid.uuid4().hex, "data": data},
                           ensure_ascii=False, separators=(",", ":")).encode()
-        return signing.call(system="his", name="the HIS", operation=trade_code, method="POST",
-                            url=self.base_url + GATEWAY_PATH, body=body, key=self._api_key, prefix="X-His",
-                            timeout=self.timeout, interpret=interpret, query=query)
+        with external_calls.as_operation(trade_code):
+            return signing.call(system="his", name="the HIS", operation=trade_code, method="POST",
+                                url=self.base_url + GATEWAY_PATH, body=body, key=self._api_key, prefix="X-His",
+                                timeout=self.timeout, interpret=interpret, query=query)
+
+
+@contextlib.contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """wire.reading, and an answer it cannot read recorded as the failed call it is."""
+    try:
+        with wire.reading(what):
+            yield
+    except UpstreamUnavailable:
+        external_calls.failed("unreadable")
+        raise
 
 
 def interpret(status: int, reply: Any) -> dict:
@@ -174,6 +189,7 @@ def interpret(status: int, reply: Any) -> dict:
         raise UpstreamUnavailable(f"the HIS answered {status} in a form that is not its own")
     code = str(reply["code"])
     if code in SYSTEM_ERRORS:
+        external_calls.failed(code)
         raise UpstreamUnavailable(f"the HIS failed inside ({code})")
     if code != "0":
         raise HisRefused(code, str(reply.get("message") or ""))
