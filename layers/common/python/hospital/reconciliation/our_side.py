@@ -110,16 +110,17 @@ MIDDLE, LATE, EARLY = 0, 1, 2
 
 def expected(conn, source: str, day: dt.date) -> dict[str, m.Ours]:
     """What `source` should have booked on `day`, by key. A busy day holds a million: each
-    status, merchant and app id is kept once (not once per row)."""
+    amount, status, merchant and app id is kept once (not once per row)."""
     start, end = bounds(day)
     late_from, early_until = end - m.CARRY_WINDOW, start + m.CARRY_WINDOW
-    same: dict[str, str] = {}
+    same: dict = {}
     found: dict[str, m.Ours] = {}
     for kind, key, order_id, amount, status, part, mchid, appid in _read(
             conn, source, lambda at: sa.and_(at >= start, at < end),
             lambda at: sa.case((at >= late_from, LATE), (at < early_until, EARLY), else_=MIDDLE)):
-        found[key] = m.Ours(kind, key, order_id, amount, same.setdefault(status, status), day, part == LATE,
-                            part == EARLY, same.setdefault(mchid, mchid), same.setdefault(appid, appid))
+        found[key] = m.Ours(kind, key, order_id, same.setdefault(amount, amount), same.setdefault(status, status),
+                            day, part == LATE, part == EARLY, same.setdefault(mchid, mchid),
+                            same.setdefault(appid, appid))
     return found
 
 
