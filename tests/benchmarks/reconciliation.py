@@ -543,6 +543,8 @@ def run(rows: int) -> list:
         Figure("reconciliation.memory", f"reconciliation peak memory, {n}", round(ours.peak_mb, 1), "MB", "<",
                MEMORY_TARGET_MB, detail=f"peak RSS (ru_maxrss) of the command; the dict join's "
                                         f"{base.peak_mb:.0f} MB"),
+        Figure("reconciliation.seconds", f"reconciliation time, {n}", ours.seconds, "s",
+               detail=f"the dict join's {base.seconds:.1f} s; both as wall time of a child process"),
         Figure("reconciliation.findings", f"reconciliation findings not as injected, {n}", len(missing) + len(extra),
                "", "==", 0, detail=f"{len(made.injected)} injected (every kind, bill and HIS), {len(missing)} not "
                                    f"found, {len(extra)} found beyond them; {made.carried} late payments carried over"),
