@@ -73,7 +73,7 @@ BENCH_QUICK=1 runs every figure shorter, for a quick look (3.5 minutes here, 5 u
 load, instead of about 16): one cold-start round (no warm-up round once .bench/pycache is
 filled, no -X importtime round), 60 intakes and notifications against 60 baseline operations
 each, bursts of 50 and 100 intakes one after the other in one runtime, 20 ambulances for 10 s,
-100 suspended registrations, a day of 200,000 bill rows.
+100 suspended registrations, a day of 300,000 bill rows.
 Its output and JSON say it is quick; its figures are rougher (one cold start per function)
 and not comparable one to one with a full run's. The variables above override either mode.
 
@@ -109,7 +109,7 @@ INTAKES_LARGE = _setting("BENCH_INTAKES_LARGE", 200, 100)
 AMBULANCES = _setting("BENCH_AMBULANCES", 100, 20)
 TRACK_SECONDS = _setting("BENCH_TRACK_SECONDS", 60, 10)
 SUSPENDED = _setting("BENCH_SUSPENDED", 1000, 100)
-BILL_ROWS = _setting("BENCH_BILL_ROWS", 1_000_000, 200_000)
+BILL_ROWS = _setting("BENCH_BILL_ROWS", 1_000_000, 300_000)
 WARM = 20      # operations of each kind before timing: container start, first data key, connections
 BLOCKS = 5     # handler and baseline alternate in this many blocks, so drift in load hits both alike
 COUNTED = 10   # operations of each kind counted for round trips, after the timing
