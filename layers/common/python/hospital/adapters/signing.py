@@ -48,35 +48,17 @@ def call(*, system: str, name: str, operation: str, method: str, url: str, body:
     result or raises. Down, 5xx or not JSON: UpstreamUnavailable. One log line per call with
     the outcome (the `code` of whatever `interpret` raised), never the body. `query`: the call
     only reads (a query sent as POST), so it may be retried like a GET."""
-    import requests
-
-    from hospital.adapters import http_sessions
-
-    headers = _signed_headers(key, prefix, body)
-    started, outcome = time.monotonic(), "ok"
-    try:
-        try:
-            # No redirects: they would carry the signature to wherever they point.
-            with http_sessions.idempotent_query() if query else contextlib.nullcontext():
-                answer = http_sessions.session(system).request(method, url, data=body, headers=headers,
-                                                               timeout=timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            outcome = type(exc).__name__
-            raise UpstreamUnavailable(f"{name} did not answer") from None
-        if answer.status_code >= 500:
-            outcome = f"HTTP {answer.status_code}"
-            raise UpstreamUnavailable(f"{name} answered {answer.status_code}")
+    with stream(system=system, name=name, operation=operation, method=method, url=url, body=body, key=key,
+                prefix=prefix, timeout=timeout, query=query) as answer:
         try:
             data = answer.json()
         except ValueError:
-            outcome = "garbled"
-            external_calls.failed(outcome)
+            external_calls.failed("garbled")
             raise UpstreamUnavailable(f"{name} answered something that is not JSON") from None
         try:
             return interpret(answer.status_code, data)
         except Exception as exc:
             code = getattr(exc, "code", None)
-            outcome = str(code or type(exc).__name__)[:40]
             if isinstance(exc, UpstreamUnavailable):
                 external_calls.failed()  # keeps a code `interpret` noted (the HIS's E_SYSTEM)
             elif code:
@@ -84,10 +66,6 @@ def call(*, system: str, name: str, operation: str, method: str, url: str, body:
             else:
                 external_calls.failed(type(exc).__name__)
             raise
-    finally:
-        log.info("%s %s", system, operation, extra={"external": {
-            "system": system, "operation": operation, "outcome": outcome,
-            "duration_ms": round((time.monotonic() - started) * 1000, 1)}})
 
 
 @contextlib.contextmanager
