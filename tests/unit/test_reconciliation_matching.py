@@ -153,3 +153,10 @@ def test_fees_follow_the_rate_rounded_half_up_to_the_fen_and_negative_on_refunds
     assert m.fee_problem(2, 250, "0.60%", refund=False) is None
     assert "not a percentage" in m.fee_problem(2, 250, "abc", refund=False)
     assert m.fee_problem(0, 250, "", refund=False) is None            # no rate printed: nothing to check
+
+
+def test_the_fee_is_charged_on_what_is_settled_to_the_merchant():
+    coupon = row("o-coupon", 10000, fee=49)._replace(settlement_fen=9000, coupon_fen=1000)  # 0.54% of 90.00
+    theirs = m.from_bill_row(coupon._replace(rate="0.54%"))
+    assert theirs.fee_problem is None and theirs.amount_fen == 10000
+    assert m.from_bill_row(coupon._replace(rate="0.54%", fee_fen=54)).fee_problem is not None

@@ -180,14 +180,16 @@ def compare(source: str, mine: Ours, theirs: Theirs) -> list[Finding]:
 def from_bill_row(row) -> Theirs:
     """A WeChat Pay bill row (hospital.adapters.wechatpay_bill.BillRow) as an entry to match.
     A refund row's status is as of the bill's making and never updated: being on the bill is
-    what counts (final refund states come from the refund API)."""
+    what counts (final refund states come from the refund API). The fee is charged on what is
+    settled to the merchant (应结订单金额: the order less the merchant's coupons)."""
     if row.refund_id:
         amount = row.refund_fen or 0
         return Theirs(REFUND, row.out_refund_no, amount, row.refund_status or row.trade_state, True,
                       row.refund_id, row.mchid, row.appid, fee_problem(row.fee_fen, amount, row.rate, refund=True))
     amount = row.order_fen if row.order_fen is not None else row.settlement_fen
     return Theirs(PAYMENT, row.out_trade_no, amount, row.trade_state, row.trade_state == "SUCCESS",
-                  row.transaction_id, row.mchid, row.appid, fee_problem(row.fee_fen, amount, row.rate, refund=False))
+                  row.transaction_id, row.mchid, row.appid,
+                  fee_problem(row.fee_fen, row.settlement_fen, row.rate, refund=False))
 
 
 _PLAIN_RATE = re.compile(r"([0-9]+)(?:\.([0-9]+))?%*")
