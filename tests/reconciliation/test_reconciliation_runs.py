@@ -281,3 +281,19 @@ def test_insurance_and_credit_orders_are_matched_on_each_counterparts_statement(
                                  ("missing_provider", "credit", on_credit)])
     amounts = {r.source: (r.ours_fen, r.theirs_fen) for r in findings_of(day)}
     assert amounts["medical_insurance"] == (9000, 8900)
+
+
+def test_a_run_needs_no_more_than_the_one_connection_a_container_holds(mysql_db, platform, functions, monkeypatch):
+    from hospital.db import reset_engine
+
+    day = a_day()
+    move_to(platform, paid_order(platform, functions), day)
+    monkeypatch.setenv("DB_POOL_SIZE", "1")
+    reset_engine()
+    try:
+        assert engine().pool.size() == 1
+        result = reconcile.run(day, "schedule", now=the_next_noon(day))
+    finally:
+        monkeypatch.undo()
+        reset_engine()
+    assert result["status"] == "done", result["error"]

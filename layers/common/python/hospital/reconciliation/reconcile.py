@@ -107,31 +107,32 @@ def _reconcile(held: runs.Claim, workdir: str, bill_files: list[str] | None,
     carried_out: dict[str, list[m.Ours]] = {}
     taken_now: dict[str, list[m.Ours]] = {}
     counts: dict = {"entries": {}, "matched": {}}
+    # Short reads, each on its own connection and given back before the next step: a container
+    # holds one connection, which renewing the lease needs too.
     with engine().connect() as conn:
         carried_in, taken_before = runs.carried_into(conn, day)
-        conn.rollback()
-        for source in m.SOURCES:
-            if source == m.WECHATPAY:
-                entries = statements.chain(wechat)
-            else:
-                record = statements.Input(source, f"{source} {day.isoformat()}", "api")
-                inputs.append(record)
-                entries = counterpart_statement(source, day, record)
+    for source in m.SOURCES:
+        if source == m.WECHATPAY:
+            entries = statements.chain(wechat)
+        else:
+            record = statements.Input(source, f"{source} {day.isoformat()}", "api")
+            inputs.append(record)
+            entries = counterpart_statement(source, day, record)
+        with engine().connect() as conn:
             expected = our_side.expected(conn, source, day)
-            if source == m.WECHATPAY and not bill_files:
-                _check_fetched(expected, inputs)
-            conn.rollback()  # the read is over: no transaction held while a statement streams
-            result = m.match(source, entries, expected, carried_in[source], taken_before[source])
-            del expected
+        if source == m.WECHATPAY and not bill_files:
+            _check_fetched(expected, inputs)
+        result = m.match(source, entries, expected, carried_in[source], taken_before[source])
+        del expected
+        with engine().connect() as conn:
             known = our_side.known(conn, source, [e.key for e in result.unexpected])
-            conn.rollback()
-            more, took = m.settle(source, result.unexpected, known, day)
-            findings += result.findings + more
-            carried_out[source] = result.carried_out
-            taken_now[source] = took
-            counts["entries"][source] = result.entries
-            counts["matched"][source] = result.matched
-            runs.renew(held)
+        more, took = m.settle(source, result.unexpected, known, day)
+        findings += result.findings + more
+        carried_out[source] = result.carried_out
+        taken_now[source] = took
+        counts["entries"][source] = result.entries
+        counts["matched"][source] = result.matched
+        runs.renew(held)
     # One finding per fingerprint: a stray trade on two merchants' bills is one discrepancy.
     findings = list({f.fingerprint: f for f in findings}.values())
     counts["findings"] = dict(collections.Counter(f.kind for f in findings))
