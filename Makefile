@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 FN    ?=
 EVENT ?=
 
-.PHONY: venv lock run test unit compat invoke trigger migrate lint bench package clean
+.PHONY: venv lock run test unit compat invoke trigger migrate backup restore lint bench package clean
 
 # pip itself is in the dev lock (chalice depends on it), so this also brings pip to the
 # locked version. Packages installed by hand and absent from the lock are left alone.
@@ -76,6 +76,18 @@ trigger: venv
 ## migrate: apply the Alembic migrations to DATABASE_URL
 migrate: venv
 	$(BIN)/python -m infra.migrate upgrade
+
+## backup [OUT=FILE]: a logical backup of DATABASE_URL (else make run's SQLite file), one consistent
+# snapshot, gzip'd rows and a manifest of checksums (default file: .local/backups/hospital-<UTC time>.tar)
+OUT ?=
+backup: venv
+	$(BIN)/python -m infra.backup backup $(if $(OUT),--out "$(OUT)")
+
+## restore FILE=<backup>: restore a backup into an EMPTY DATABASE_URL, checked against its manifest
+FILE ?=
+restore: venv
+	@test -n "$(FILE)" || (echo "usage: make restore FILE=.local/backups/hospital-20250101T020000Z.tar" && exit 2)
+	$(BIN)/python -m infra.backup restore "$(FILE)"
 
 ## lint: ruff, mypy (layer and functions), import contracts, cfn-lint, cfn-lint after an offline SAM transform
 # ruff, mypy and lint-imports read their configuration from pyproject.toml; the first finding stops it.
