@@ -24,7 +24,6 @@ import contextlib
 import datetime as dt
 import gzip
 import hashlib
-import io
 import json
 import os
 import pathlib
@@ -119,7 +118,7 @@ class _Table:
         self.kinds = [_kind(table.c[name]) for name in names]
         self.wire = sa.table(table.name, *(
             sa.column(name, sa.Text() if kind == "json" else table.c[name].type)
-            for name, kind in zip(names, self.kinds)))
+            for name, kind in zip(names, self.kinds, strict=True)))
         # Key order as bytes (a binary cast of text keys): MySQL's collations and SQLite's
         # would otherwise order some keys differently, and the checksums with them.
         self.order = [sa.cast(self.wire.c[c.name], sa.LargeBinary) if isinstance(c.type, sa.String)
@@ -128,13 +127,13 @@ class _Table:
     def lines(self, conn) -> Iterator[bytes]:
         query = sa.select(*self.wire.c).order_by(*self.order)
         for row in conn.execution_options(yield_per=BATCH).execute(query):
-            yield _line([_encode(kind, value) for kind, value in zip(self.kinds, row)])
+            yield _line([_encode(kind, value) for kind, value in zip(self.kinds, row, strict=True)])
 
     def row(self, line: bytes) -> dict:
         values = json.loads(line)
         if not isinstance(values, list) or len(values) != len(self.names):
             raise ValueError(f"a row of {self.name} does not have its {len(self.names)} columns")
-        return {name: _decode(kind, value) for name, kind, value in zip(self.names, self.kinds, values)}
+        return {name: _decode(kind, value) for name, kind, value in zip(self.names, self.kinds, values, strict=True)}
 
 
 def _tables(names: list[str] | None = None, columns: dict[str, list[str]] | None = None) -> list[_Table]:
@@ -267,7 +266,7 @@ def _member(archive: tarfile.TarFile, name: str):
 
 def _file_lines(archive: tarfile.TarFile, name: str) -> Iterator[bytes]:
     with gzip.GzipFile(fileobj=_member(archive, f"{name}.jsonl.gz")) as packed:
-        yield from io.BufferedReader(packed)  # type: ignore[arg-type]
+        yield from packed
 
 
 def verify(path: str | os.PathLike) -> dict:
