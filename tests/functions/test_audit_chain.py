@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
+import itertools
 import json
 import uuid
 
@@ -86,7 +87,7 @@ def test_the_chain_verifies_after_real_flows_NF1(db, platform, functions):
     assert body["checked"] == head().seq - 1  # the verification's own entry comes after the walk
     rows = entries()
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))  # one chain, no gaps
-    assert all(later.prev_hash == earlier.entry_hash for earlier, later in zip(rows, rows[1:]))
+    assert all(later.prev_hash == earlier.entry_hash for earlier, later in itertools.pairwise(rows))
     assert rows[-1].action == "audit.verified" and rows[-1].actor_user_id == it_id and rows[-1].result == "ok"
     assert rows[-1].details["checked"] == body["checked"]
     assert head().head_hash == rows[-1].entry_hash
@@ -114,7 +115,7 @@ def test_an_entry_altered_behind_the_triggers_back_is_found_at_its_id_NF1(db, pl
     _, it = token_of(platform, R.IT_ADMIN)
     for n in range(3):
         record_probe("test.altered", target_id=str(n), details={"amount_fen": 100 + n})
-    first, altered, after = entries(c.action == "test.altered")[-3:]
+    _, altered, _ = entries(c.action == "test.altered")[-3:]
     with triggers_dropped(db), engine().begin() as conn:
         conn.execute(tables.audit_log.update().where(c.id == altered.id).values(details={"amount_fen": 1}))
     try:
@@ -215,6 +216,7 @@ def test_entries_are_found_by_actor_action_target_and_time_newest_first_NF1(db, 
         [r.id for r in reversed(mine)]
     # Pages: `before` the last id of the page before.
     status, page = get(functions, "/admin/audit/entries", it, {"action": action, "limit": "2"})
+    assert status == 200, page
     assert [i["id"] for i in page["items"]] == [mine[2].id, mine[1].id] and page["next_before"] == mine[1].id
     assert ids(limit="2", before=str(page["next_before"])) == [mine[0].id]
     item = page["items"][0]

@@ -25,7 +25,8 @@ def test_key_order_of_the_details_does_not_change_the_hash_NF1():
 
 
 def test_no_details_hash_as_the_empty_object_they_are_stored_as_NF1():
-    assert audit_chain.content_hash(**{**ENTRY, "details": None}) == audit_chain.content_hash(**{**ENTRY, "details": {}})
+    none, empty = {**ENTRY, "details": None}, {**ENTRY, "details": {}}
+    assert audit_chain.content_hash(**none) == audit_chain.content_hash(**empty)
 
 
 @pytest.mark.parametrize("field, value", [
