@@ -8,6 +8,8 @@
   python -m infra.manage reconcile --date YYYY-MM-DD [--bill-file PATH ...]
                                                      # reconcile a day now (AD1); with bill files, the
                                                      # WeChat Pay part from them instead of downloading
+  python -m infra.manage audit-verify                # walk the audit log's hash chain (NF1): exit 0 when
+                                                     # whole, 1 at the first broken link (printed)
   python -m infra.manage wechatpay list|add-merchant|import-platform-cert|import-platform-key|validate
                                                      # WeChat Pay merchants and keys (infra/manage_wechatpay.py)
 
@@ -43,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     reconcile.add_argument("--date", required=True, help="the day, YYYY-MM-DD (Beijing)")
     reconcile.add_argument("--bill-file", action="append", dest="bill_files", metavar="PATH",
                            help="a WeChat Pay bill file of the day (repeat for several merchants)")
+    commands.add_parser("audit-verify", help="check the audit log's hash chain, entry by entry")
     manage_wechatpay.add_parser(commands)
     args = parser.parse_args(argv)
+
+    if args.command == "audit-verify":
+        return _audit_verify()
 
     if args.command == "reconcile":
         return _reconcile(args)
@@ -81,6 +87,16 @@ def _reconcile(args) -> int:
         return 2
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0 if result["status"] == "done" else 1
+
+
+def _audit_verify() -> int:
+    import json
+
+    from hospital import audit_trail
+
+    result = audit_trail.verify(None)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0 if result["ok"] else 1
 
 
 def _user_command(args) -> int:

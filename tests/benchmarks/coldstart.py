@@ -106,6 +106,7 @@ class EventMaker:
         "ConsistencyChecksFunction": "its scheduled event",
         "WeChatPayCertificatesFunction": "its scheduled event",
         "LogLookupFunction": "GET /admin/logs/external-calls?order_id= (an IT admin looks up an order's calls)",
+        "AuditAdminFunction": "GET /admin/audit/entries?action= (an IT admin searches the audit log)",
         "ExternalCallsExpiryFunction": "its scheduled event",
         "LiveConnectFunction": "WebSocket $connect of a patient with a token",
         "LiveMessageFunction": "WebSocket subscribe to the patient's case, on an open connection",
@@ -303,6 +304,8 @@ class EventMaker:
                                                           self.people["finance"][1], query={"limit": "20"}), "http:200")
         jobs["LogLookupFunction"] = Job(self._http("GET", "/admin/logs/external-calls", self.people["it_admin"][1],
                                                    query={"order_id": self.order_id}), "http:200")
+        jobs["AuditAdminFunction"] = Job(self._http("GET", "/admin/audit/entries", self.people["it_admin"][1],
+                                                    query={"action": "auth.grant_role", "limit": "20"}), "http:200")
         jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
                                                        query={"limit": "10"}), "http:200")
         jobs["OutpatientAdminFunction"] = Job(self._http("GET", "/admin/outpatient/suspensions",

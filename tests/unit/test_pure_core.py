@@ -189,6 +189,7 @@ ENTRIES = {
                          "grant_role", "revoke_role", "set_disabled"},  # rights end after the commit
     "auth/standing.py": {"current"},  # per request, a cached read
     "audit.py": {"record"},  # for a caller with no transaction (a read, a refusal); `add` takes one
+    "audit_trail.py": {"verify", "search"},  # each reads and audits itself in one transaction
     "outbox.py": {"transaction_paying_marks",  # the unit of work's: writes the owed marks before its commit
                   "write_owed_marks",  # past OWED_LIMIT, the marks in a transaction of their own
                   "sweep", "_relay_one",  # the sweeper's: claim, send, then mark sent

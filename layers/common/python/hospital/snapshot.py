@@ -35,7 +35,7 @@ Kept: code, the same in every container, holding nothing read from outside:
 - hospital.messages.REGISTRY, hospital.messages._field_types: declared message classes and
   their type hints.
 - hospital.adapters.http_sessions._retry_class: a class built on first use.
-- hospital.audit._insert, hospital.outbox._marks_statement: SQL statements built on first use
+- hospital.audit._statements, hospital.outbox._marks_statement: SQL statements built on first use
   (values are bound at execution), no connection and no value.
 - hospital.snapshot._registered: the hooks stay registered in every copy.
 - hospital.outbox._owed: ids of outbox rows this container sent and has yet to mark, per
@@ -95,7 +95,7 @@ HELD: tuple[Held, ...] = (
     Held("hospital.messages", "REGISTRY", None, "declared message classes: code"),
     Held("hospital.messages", "_field_types", None, "message classes' type hints: code"),
     Held("hospital.adapters.http_sessions", "_retry_class", None, "a class built from code"),
-    Held("hospital.audit", "_insert", None, "a statement built from code"),
+    Held("hospital.audit", "_statements", None, "statements built from code"),
     Held("hospital.outbox", "_marks_statement", None, "statements built from code"),
     Held("hospital.snapshot", "_registered", None, "the hooks stay registered in every copy"),
 )

@@ -659,3 +659,25 @@ external_calls = sa.Table(
     sa.Index("ix_external_calls_outcome_at", "outcome", "at"),
     sa.Index("ix_external_calls_correlation_id", "correlation_id"),
 )
+
+
+# ---- audit chain (NF1) ----
+# The audit log's entries are chained (audit_log.seq, prev_hash, entry_hash; see
+# hospital.audit_chain) and append-only (triggers refuse UPDATE and DELETE). The chain's head:
+# one row (id 1) that every append updates in the writer's transaction, so appends queue on its
+# lock and cannot fork the chain; it carries the last link's hashes to the INSERT that follows.
+audit_log.append_column(sa.Column("seq", Id, nullable=False))
+audit_log.append_column(sa.Column("prev_hash", sa.String(64), nullable=False))
+audit_log.append_column(sa.Column("entry_hash", sa.String(64), nullable=False))
+sa.Index("ix_audit_log_seq", audit_log.c.seq, unique=True)
+sa.Index("ix_audit_log_action", audit_log.c.action)
+sa.Index("ix_audit_log_target", audit_log.c.target_type, audit_log.c.target_id)
+sa.Index("ix_audit_log_at", audit_log.c.at)
+
+audit_chain_head = sa.Table(
+    "audit_chain_head", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("seq", Id, nullable=False),                 # the last entry's seq; 0 before any
+    sa.Column("prev_hash", sa.String(64), nullable=False),  # the hash the last entry links to
+    sa.Column("head_hash", sa.String(64), nullable=False),  # the last entry's hash
+)
