@@ -328,6 +328,11 @@ def restore(url: str, path: str | os.PathLike) -> dict:
     return manifest
 
 
+# Tables the migrations themselves fill (the audit chain's head, at its genesis): empty of
+# anything else, a database holds these rows, and the backup's replace them.
+SEEDED = frozenset({"audit_chain_head"})
+
+
 def _refuse_unless_empty(eng: sa.Engine, revision: str) -> None:
     with eng.connect() as conn:
         current = _revision(conn)
@@ -335,17 +340,20 @@ def _refuse_unless_empty(eng: sa.Engine, revision: str) -> None:
             raise BackupError(f"the target database is at schema revision {current}, the backup at {revision}: "
                               "restore into an empty database")
         for name in sa.inspect(conn).get_table_names():
-            if name != "alembic_version" and conn.execute(sa.select(sa.literal(1)).select_from(
+            if name != "alembic_version" and name not in SEEDED and conn.execute(sa.select(sa.literal(1)).select_from(
                     sa.table(name)).limit(1)).first():
                 raise BackupError(f"the target database is not empty (table {name} has rows): "
                                   "restore into an empty database only")
 
 
 def _load(eng: sa.Engine, table: _Table, lines: Iterator[bytes]) -> None:
-    """Insert in batches, one transaction per table. Inserts only: the ledger's append-only
-    triggers refuse updates and deletes, not these; foreign keys stay checked (parents first)."""
+    """Insert in batches, one transaction per table. Inserts only (a seeded table's seed rows
+    are first deleted): the append-only triggers refuse updates and deletes, not these; foreign
+    keys stay checked (parents first)."""
     insert = table.wire.insert()
     with eng.begin() as conn:
+        if table.name in SEEDED:
+            conn.execute(table.wire.delete())
         batch: list[dict] = []
         for line in lines:
             batch.append(table.row(line))

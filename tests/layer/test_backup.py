@@ -119,6 +119,11 @@ def test_a_backup_restores_into_fresh_mariadb_and_sqlite_with_equal_checksums_NF
             assert run.inputs[0]["name"] == "账单 2025-03-01.csv" and run.counts is None
             assert conn.execute(sa.select(sa.func.count()).select_from(tables.ledger_entries).where(
                 tables.ledger_entries.c.order_id == filled["order_id"])).scalar_one() == 1
+            # The audit chain restored with its head verifies whole.
+            from hospital import audit_trail
+
+            chain = audit_trail.walk(conn)
+            assert chain["ok"] and chain["checked"] == source_counts["audit_log"] > 0, chain
             # The ledger stays append-only in the restored database.
             with pytest.raises(sa.exc.DBAPIError, match="immutable"):
                 conn.execute(tables.ledger_entries.update().values(amount_fen=1))
