@@ -13,6 +13,7 @@ from hospital.db import engine, tables
 from tests.conftest import api_event, call, make_patient
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+HIS_KEY = "his-direct-test-key"  # of the HIS simulators the adapter tests start for themselves
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 

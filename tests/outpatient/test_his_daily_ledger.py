@@ -13,29 +13,14 @@ import uuid
 import pytest
 import requests
 
-from hospital.adapters import http_sessions
-from hospital.adapters.his import HisClient, HisRefused, LedgerEntry
+from hospital.adapters.his import HisRefused, LedgerEntry
 from hospital.adapters.statements import StatementUnreadable
 from hospital.errors import UpstreamUnavailable
-from infra.simulators.his import HisSimulator, trade_key
+from infra.simulators.his import trade_key
+from tests.outpatient.support import SHANGHAI as CST
 
-KEY = "his-ledger-test-key"
-CST = dt.timezone(dt.timedelta(hours=8))
 _id_numbers = itertools.count(1)
 
-
-@pytest.fixture
-def sim():
-    http_sessions.close_all()  # no pooled connection to an earlier test's simulator
-    with HisSimulator(KEY, fault_timeout_seconds=2) as sim:
-        sim.seed_outpatient(days=3)
-        yield sim
-    http_sessions.close_all()
-
-
-@pytest.fixture
-def his(sim):
-    return HisClient(sim.url, KEY)
 
 
 def today(sim) -> dt.date:

@@ -20,24 +20,11 @@ from hospital.adapters import http_sessions
 from hospital.adapters.his import Department, HisClient, HisRefused, PaymentConfirmation
 from hospital.errors import UpstreamUnavailable
 from infra.simulators.his import HisSimulator, trade_key
+from tests.outpatient.support import HIS_KEY as KEY
+from tests.outpatient.support import SHANGHAI as CST
 
-KEY = "his-outpatient-test-key"
-CST = dt.timezone(dt.timedelta(hours=8))
 _id_numbers = itertools.count(1)
 
-
-@pytest.fixture
-def sim():
-    http_sessions.close_all()  # no pooled connection to an earlier test's simulator
-    with HisSimulator(KEY, fault_timeout_seconds=2) as sim:
-        sim.seed_outpatient(days=3)
-        yield sim
-    http_sessions.close_all()
-
-
-@pytest.fixture
-def his(sim):
-    return HisClient(sim.url, KEY)
 
 
 @pytest.fixture
