@@ -313,6 +313,7 @@ def restore(url: str, path: str | os.PathLike) -> dict:
         _refuse_unless_empty(eng, revision)
         migrate.upgrade(url, revision)
         tables = _tables(list(manifest["tables"]), _columns(manifest))
+        _clear_seeds(eng, tables)
         with _opened(path) as (archive, _):
             for table in tables:
                 try:
@@ -328,9 +329,17 @@ def restore(url: str, path: str | os.PathLike) -> dict:
     return manifest
 
 
-# Tables the migrations themselves fill (the audit chain's head, at its genesis): empty of
-# anything else, a database holds these rows, and the backup's replace them.
-SEEDED = frozenset({"audit_chain_head"})
+# Tables the migrations themselves fill (the audit chain's head at its genesis, the built-in
+# roles): empty of anything else, a database holds these rows, and the backup's replace them.
+SEEDED = frozenset({"audit_chain_head", "roles", "role_permissions"})
+
+
+def _clear_seeds(eng: sa.Engine, tables: list[_Table]) -> None:
+    """The migrations' seed rows deleted, children first, before the backup's are loaded."""
+    with eng.begin() as conn:
+        for table in reversed(tables):
+            if table.name in SEEDED:
+                conn.execute(table.wire.delete())
 
 
 def _refuse_unless_empty(eng: sa.Engine, revision: str) -> None:
@@ -347,13 +356,11 @@ def _refuse_unless_empty(eng: sa.Engine, revision: str) -> None:
 
 
 def _load(eng: sa.Engine, table: _Table, lines: Iterator[bytes]) -> None:
-    """Insert in batches, one transaction per table. Inserts only (a seeded table's seed rows
-    are first deleted): the append-only triggers refuse updates and deletes, not these; foreign
-    keys stay checked (parents first)."""
+    """Insert in batches, one transaction per table. Inserts only (seed rows were deleted
+    first): the append-only triggers refuse updates and deletes, not these; foreign keys stay
+    checked (parents first)."""
     insert = table.wire.insert()
     with eng.begin() as conn:
-        if table.name in SEEDED:
-            conn.execute(table.wire.delete())
         batch: list[dict] = []
         for line in lines:
             batch.append(table.row(line))

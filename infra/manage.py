@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         command = commands.add_parser(name, help=text)
         command.add_argument("user_id", type=int)
         command.add_argument("role")
+        if name == "grant-role":
+            command.add_argument("--department", help="limit the role to one department (department-reach roles)")
     for name, text in (("disable-user", "disable an account (its sessions end)"),
                        ("enable-user", "enable a disabled account again"),
                        ("revoke-sessions", "sign a user out everywhere")):
@@ -101,11 +103,11 @@ def _audit_verify() -> int:
 
 def _user_command(args) -> int:
     from hospital.auth import sessions
-    from hospital.errors import ValidationFailed
+    from hospital.errors import AppError
 
     try:
         if args.command == "grant-role":
-            done = sessions.grant_role(args.user_id, args.role)
+            done = sessions.grant_role(args.user_id, args.role, department=args.department)
             print(f"user {args.user_id}: role {args.role} {'granted' if done else 'already held'}")
         elif args.command == "revoke-role":
             done = sessions.revoke_role(args.user_id, args.role)
@@ -117,7 +119,7 @@ def _user_command(args) -> int:
             print(f"user {args.user_id}: {state if done else 'already ' + state + ' (or no such active user)'}")
         else:
             print(f"user {args.user_id}: {sessions.revoke_sessions(args.user_id)} session(s) revoked")
-    except ValidationFailed as exc:
+    except AppError as exc:  # no such user or role, the last super admin, ...
         print(exc.message, file=sys.stderr)
         return 2
     return 0

@@ -193,6 +193,15 @@ def patient(db, platform):
     return make_patient(platform)
 
 
+def acting_as(user_id: int):
+    """The user as a request would act: with the roles and permissions they hold now
+    (hospital.auth.standing), for calling the layer directly."""
+    from hospital.auth import standing
+    from hospital.auth.tokens import Principal
+
+    return standing.current(Principal(user_id=user_id, roles=frozenset()), fresh=True)
+
+
 def make_patient(platform, openid: str | None = None):
     from hospital.auth import sessions
     from hospital.auth.tokens import verify_access_token

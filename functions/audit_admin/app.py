@@ -3,20 +3,19 @@ many entries hold) and search its entries by actor, action, target and time, new
 administration and the super admin only: the log tells who did what to which patient's record.
 Every call is audited, in the log it reads."""
 from hospital import settings, web
-from hospital.auth import roles
+from hospital.auth import permissions
 
 app = web.create_app("audit_admin", needs=(settings.DATABASE, settings.SESSIONS))
-AUDITORS = {roles.IT_ADMIN, roles.SUPER_ADMIN}
 
 
-@web.route(app, "/admin/audit/verify", methods=["GET"], allow=AUDITORS)
+@web.route(app, "/admin/audit/verify", methods=["GET"], permission=permissions.AUDIT_READ)
 def verify_chain():
     from hospital import audit_trail
 
     return web.respond(audit_trail.verify(web.principal()))
 
 
-@web.route(app, "/admin/audit/entries", methods=["GET"], allow=AUDITORS)
+@web.route(app, "/admin/audit/entries", methods=["GET"], permission=permissions.AUDIT_READ)
 def search_entries():
     from hospital import audit_trail
 

@@ -1,6 +1,6 @@
 """Sign-in and sessions (ER1, NF1): WeChat codes in, the backend's own tokens out."""
 from hospital import settings, web
-from hospital.auth import roles
+from hospital.auth import permissions
 
 app = web.create_app("auth", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.LIVE))
@@ -30,7 +30,7 @@ def refresh():
     return web.respond(sessions.refresh(body.refresh_token))
 
 
-@web.route(app, "/auth/logout", methods=["POST"], allow=roles.ALL)
+@web.route(app, "/auth/logout", methods=["POST"], permission=permissions.SESSION_SELF)
 def logout():
     from hospital.auth import models, sessions
 
@@ -39,7 +39,7 @@ def logout():
     return web.respond({"signed_out": True})
 
 
-@web.route(app, "/auth/me", methods=["GET"], allow=roles.ALL)
+@web.route(app, "/auth/me", methods=["GET"], permission=permissions.SESSION_SELF)
 def me():
     caller = web.principal()
     return web.respond({"user_id": caller.user_id, "roles": sorted(caller.roles), "app_id": caller.app_id})

@@ -4,13 +4,12 @@ records tie patients to their rescue cases, orders and visits across every syste
 finance's work needs (finance reads an order's provider state in its own back office). Every
 search is audited."""
 from hospital import settings, web
-from hospital.auth import roles
+from hospital.auth import permissions
 
 app = web.create_app("log_lookup", needs=(settings.DATABASE, settings.SESSIONS))
-LOOKUP = {roles.IT_ADMIN, roles.SUPER_ADMIN}
 
 
-@web.route(app, "/admin/logs/external-calls", methods=["GET"], allow=LOOKUP)
+@web.route(app, "/admin/logs/external-calls", methods=["GET"], permission=permissions.LOGS_READ)
 def search_external_calls():
     from hospital.external_calls import lookup
 

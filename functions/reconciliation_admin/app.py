@@ -1,12 +1,11 @@
 """Back office for finance: the nightly reconciliation's runs and findings (AD1): list, detail,
 CSV export, resolve with a note, run a day now or from a bill file given by hand. Audited."""
 from hospital import settings, web
-from hospital.auth import roles
+from hospital.auth import permissions
 
 app = web.create_app("reconciliation_admin", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PAYMENTS, settings.HIS, settings.CREDIT,
     settings.MEDICAL_INSURANCE))
-FINANCE = {roles.FINANCE, roles.SUPER_ADMIN}
 KINDS = ("missing_ours", "missing_provider", "missing_his", "amount_mismatch", "status_mismatch", "fee_mismatch",
          "merchant_mismatch")
 SOURCES = ("wechatpay", "medical_insurance", "credit", "his")
@@ -20,7 +19,7 @@ def _filters() -> tuple[str | None, str | None, str | None]:
             web.query_choice("source", SOURCES))
 
 
-@web.route(app, "/admin/reconciliation/findings", methods=["GET"], allow=FINANCE)
+@web.route(app, "/admin/reconciliation/findings", methods=["GET"], permission=permissions.RECONCILIATION_READ)
 def list_findings():
     from hospital.reconciliation import findings
 
@@ -30,7 +29,7 @@ def list_findings():
                                         web.query_int("limit", default=50, low=1, high=500), before))
 
 
-@web.route(app, "/admin/reconciliation/findings.csv", methods=["GET"], allow=FINANCE)
+@web.route(app, "/admin/reconciliation/findings.csv", methods=["GET"], permission=permissions.RECONCILIATION_READ)
 def export_findings():
     from hospital.reconciliation import findings
 
@@ -41,14 +40,16 @@ def export_findings():
         "Content-Disposition": f'attachment; filename="reconciliation-{day.isoformat()}.csv"'})
 
 
-@web.route(app, "/admin/reconciliation/findings/{finding_id}", methods=["GET"], allow=FINANCE)
+@web.route(app, "/admin/reconciliation/findings/{finding_id}", methods=["GET"],
+           permission=permissions.RECONCILIATION_READ)
 def finding_detail(finding_id):
     from hospital.reconciliation import findings
 
     return web.respond(findings.detail(web.principal(), finding_id))
 
 
-@web.route(app, "/admin/reconciliation/findings/{finding_id}/resolve", methods=["POST"], allow=FINANCE)
+@web.route(app, "/admin/reconciliation/findings/{finding_id}/resolve", methods=["POST"],
+           permission=permissions.RECONCILIATION_MANAGE)
 def resolve_finding(finding_id):
     from hospital.payments import models
     from hospital.reconciliation import findings
@@ -57,7 +58,7 @@ def resolve_finding(finding_id):
     return web.respond(findings.resolve(web.principal(), finding_id, body.resolution))
 
 
-@web.route(app, "/admin/reconciliation/runs", methods=["GET"], allow=FINANCE)
+@web.route(app, "/admin/reconciliation/runs", methods=["GET"], permission=permissions.RECONCILIATION_READ)
 def list_runs():
     from hospital.reconciliation import findings
 
@@ -65,14 +66,14 @@ def list_runs():
     return web.respond(findings.run_listing(web.principal(), day, web.query_int("limit", default=20, low=1, high=200)))
 
 
-@web.route(app, "/admin/reconciliation/runs/{run_id}", methods=["GET"], allow=FINANCE)
+@web.route(app, "/admin/reconciliation/runs/{run_id}", methods=["GET"], permission=permissions.RECONCILIATION_READ)
 def run_detail(run_id):
     from hospital.reconciliation import findings
 
     return web.respond(findings.run_detail(web.principal(), run_id))
 
 
-@web.route(app, "/admin/reconciliation/runs", methods=["POST"], allow=FINANCE)
+@web.route(app, "/admin/reconciliation/runs", methods=["POST"], permission=permissions.RECONCILIATION_MANAGE)
 def run_now():
     from hospital.reconciliation import findings, models
 
@@ -80,7 +81,7 @@ def run_now():
     return web.respond(findings.start(web.principal(), body.date), status=201)
 
 
-@web.route(app, "/admin/reconciliation/uploads", methods=["POST"], allow=FINANCE, content_types=BILL_TYPES)
+@web.route(app, "/admin/reconciliation/uploads", methods=["POST"], permission=permissions.RECONCILIATION_MANAGE)
 def run_from_bill_file():
     from hospital.errors import PayloadTooLarge, ValidationFailed
     from hospital.reconciliation import findings

@@ -1,14 +1,13 @@
 """Back office for emergency rescue: dispatch records and statistics, CSV export, and the
 full case with the caller's details for the roles allowed (EA1, EA2, EA3)."""
 from hospital import settings, web
-from hospital.auth import roles
+from hospital.auth import permissions
 
 app = web.create_app("rescue_admin", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.TRIAGE))
-BACK_OFFICE = {roles.SUPER_ADMIN, roles.IT_ADMIN, roles.ED_NURSE}
 
 
-@web.route(app, "/admin/rescue/dispatches", methods=["GET"], allow=BACK_OFFICE)
+@web.route(app, "/admin/rescue/dispatches", methods=["GET"], permission=permissions.RESCUE_RECORDS)
 def dispatch_records():
     from chalice import Response
 
@@ -27,7 +26,7 @@ def dispatch_records():
     return web.respond(report)
 
 
-@web.route(app, "/admin/rescue/cases/{case_id}", methods=["GET"], allow=BACK_OFFICE)
+@web.route(app, "/admin/rescue/cases/{case_id}", methods=["GET"], permission=permissions.RESCUE_RECORDS)
 def case_for_admin(case_id):
     from hospital.rescue import reports
 

@@ -107,6 +107,7 @@ class EventMaker:
         "WeChatPayCertificatesFunction": "its scheduled event",
         "LogLookupFunction": "GET /admin/logs/external-calls?order_id= (an IT admin looks up an order's calls)",
         "AuditAdminFunction": "GET /admin/audit/entries?action= (an IT admin searches the audit log)",
+        "AccessAdminFunction": "GET /admin/access/roles/{role} (the super admin reads a role and its holders)",
         "ExternalCallsExpiryFunction": "its scheduled event",
         "LiveConnectFunction": "WebSocket $connect of a patient with a token",
         "LiveMessageFunction": "WebSocket subscribe to the patient's case, on an open connection",
@@ -306,6 +307,9 @@ class EventMaker:
                                                    query={"order_id": self.order_id}), "http:200")
         jobs["AuditAdminFunction"] = Job(self._http("GET", "/admin/audit/entries", self.people["it_admin"][1],
                                                     query={"action": "auth.grant_role", "limit": "20"}), "http:200")
+        jobs["AccessAdminFunction"] = Job(self._http("GET", "/admin/access/roles/dispatcher",
+                                                     self.people["super_admin"][1], "/admin/access/roles/{role}",
+                                                     {"role": "dispatcher"}), "http:200")
         jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
                                                        query={"limit": "10"}), "http:200")
         jobs["OutpatientAdminFunction"] = Job(self._http("GET", "/admin/outpatient/suspensions",

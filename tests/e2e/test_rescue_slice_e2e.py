@@ -8,6 +8,7 @@ import requests
 import sqlalchemy as sa
 
 from hospital.db import engine, tables
+from tests.conftest import acting_as
 
 LOCATION = {"latitude": 39.9042, "longitude": 116.4074, "coord_system": "gcj02", "accuracy_m": 12.0}
 
@@ -203,7 +204,8 @@ def test_the_ed_console_gets_new_cases_live_and_the_patient_the_ambulance_ER3_ER
     assert alerted["details"]["channel"] == "ed_console"
     assert alerted["details"]["delivered"] == 1
 
-    dispatcher = Principal(nurse["user"]["id"], frozenset({"dispatcher"}))
+    sessions.grant_role(nurse["user"]["id"], "dispatcher")
+    dispatcher = acting_as(nurse["user"]["id"])
     crew = sign_in(runtime, platform, "o-e2e-live-crew")
     sessions.grant_role(crew["user"]["id"], "staff")
     crew_token = issue_access_token(Principal(crew["user"]["id"], frozenset({"staff"})))

@@ -350,7 +350,7 @@ def test_a_search_is_audited_with_its_filters_and_count_AS3(window, platform, fu
     assert found(functions, token, window.query(order_id=window.order)) == [window.ids[3], window.ids[1]]
     with engine().connect() as conn:
         [audit] = conn.execute(sa.select(tables.audit_log).where(tables.audit_log.c.actor_user_id == user_id)).all()
-    assert (audit.action, audit.result, audit.actor_roles) == ("external_calls.searched", "ok", "it_admin")
+    assert (audit.action, audit.result, audit.actor_roles) == ("external_calls.searched", "ok", "it_admin,patient")
     assert audit.details["count"] == 2
     assert audit.details["filters"] == {"order_id": window.order, "from": iso_utc(window.start),
                                         "to": iso_utc(window.start + dt.timedelta(minutes=1))}

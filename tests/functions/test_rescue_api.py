@@ -118,6 +118,7 @@ def test_staff_without_patient_role_is_refused_on_patient_routes_NF1(db, platfor
 
     user, _ = make_patient(platform)
     sessions.grant_role(user.user_id, roles.STAFF)
+    sessions.revoke_role(user.user_id, roles.PATIENT)  # a crew account that is nobody's patient
     staff = issue_access_token(Principal(user_id=user.user_id, roles=frozenset({roles.STAFF})))
     status, body = create(functions, staff, {"location": LOCATION})
     assert status == 403

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from hospital.auth import sessions
 from hospital.db import engine, tables
 from hospital.rescue import dispatch
-from tests.conftest import api_event, call, make_patient
+from tests.conftest import acting_as, api_event, call, make_patient
 
 CALL = {"caller_phone": "13912345678", "address_text": "世纪大道100号", "complaint": "胸痛出汗",
         "location": {"latitude": 31.2397, "longitude": 121.4998, "coord_system": "gcj02", "accuracy_m": 50.0}}
@@ -19,8 +19,8 @@ def staff_member(platform, role):
     sessions.grant_role(principal.user_id, role)
     from hospital.auth.tokens import Principal, issue_access_token
 
-    with_role = Principal(user_id=principal.user_id, roles=frozenset({"patient", role}))
-    return with_role, issue_access_token(with_role)
+    with_role = acting_as(principal.user_id)
+    return with_role, issue_access_token(Principal(user_id=principal.user_id, roles=frozenset({"patient", role})))
 
 
 def vehicle():

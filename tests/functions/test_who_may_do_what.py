@@ -1,16 +1,18 @@
 """The README's authorisation matrix and personal-data visibility table are what the code
-does (NF1, EA3, ES1): both tables are read from README.md, compared with the routes of
-template.yaml and their declarations, and walked with every role through real events; every
-answer that shows someone else's personal data leaves one audit record naming the fields."""
+does (NF1, AD2, EA3, ES1): both tables are read from README.md, compared with the routes of
+template.yaml, their declared permissions and the roles a fresh database is seeded with, and
+walked with every role through real events; every answer that shows someone else's personal
+data leaves one audit record naming the fields."""
 import datetime as dt
 import re
+import tempfile
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
+from hospital.auth import permissions, sessions
 from hospital.auth import roles as R
-from hospital.auth import sessions
 from hospital.db import engine, tables
 from hospital.rescue import visibility
 from hospital.timeutil import utcnow
@@ -21,8 +23,9 @@ from tests.functions.test_rescue_dispatch import CALL, d, vehicle
 ROLE_COLUMNS = ("patient", "staff", "dispatcher", "ed_nurse", "finance", "it_admin", "super_admin")
 
 
-def readme_table(heading: str) -> list[list[str]]:
-    """The rows (cells stripped) of the first table under a README heading."""
+def readme_table(heading: str, *, leading: int = 1) -> list[list[str]]:
+    """The rows (cells stripped) of the first table under a README heading, whose columns after
+    the `leading` ones are the roles."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split(heading, 1)[1]
     rows = []
@@ -32,21 +35,27 @@ def readme_table(heading: str) -> list[list[str]]:
         elif rows:
             break
     header, _rule, *body = rows
-    assert tuple(header[1:]) == ROLE_COLUMNS, header
+    assert tuple(header[leading:]) == ROLE_COLUMNS, header
     return body
 
 
 def readme_matrix() -> dict[tuple[str, str], object]:
-    """(method, path) -> "public" or the frozenset of roles marked ✓."""
+    """(method, path) -> "public" or (the permission named, the frozenset of roles marked ✓)."""
     matrix = {}
-    for route, *cells in readme_table("### Authorisation matrix"):
+    for route, permission, *cells in readme_table("### Authorisation matrix", leading=2):
         method, path = route.strip("`").split(" ", 1)
         if set(cells) == {"public"}:
+            assert permission == "public", route
             matrix[(method, path)] = "public"
         else:
             assert set(cells) <= {"✓", "·"}, route
-            matrix[(method, path)] = frozenset(r for r, cell in zip(ROLE_COLUMNS, cells, strict=True) if cell == "✓")
+            matrix[(method, path)] = (permission.strip("`"),
+                                      frozenset(r for r, cell in zip(ROLE_COLUMNS, cells, strict=True) if cell == "✓"))
     return matrix
+
+
+def allowed_roles(method: str, path: str) -> frozenset[str]:
+    return readme_matrix()[(method, path)][1]
 
 
 def readme_visibility() -> dict[str, frozenset[str]]:
@@ -74,12 +83,38 @@ def template_routes():
 ROUTES = sorted(template_routes())
 
 
-def test_the_readme_matrix_lists_every_route_with_its_declared_access_NF1(db, functions):
+def test_the_readme_matrix_lists_every_route_with_its_declared_permission_NF1_AD2(db, functions):
     matrix = readme_matrix()
     assert set(matrix) == {(method, path) for _, method, path in ROUTES}
     for lid, method, path in ROUTES:
         declared = functions.load(lid).routes[path][method].view_function.access  # the Chalice app
-        assert declared == matrix[(method, path)], (method, path)
+        expected = matrix[(method, path)]
+        assert declared == (expected if expected == "public" else expected[0]), (method, path)
+
+
+def test_the_roles_marked_are_the_seeded_roles_holding_the_route_s_permission_AD2():
+    for route, entry in readme_matrix().items():
+        if entry != "public":
+            permission, marked = entry
+            assert marked == {role for role, (_, held) in permissions.SEEDED.items() if permission in held}, route
+
+
+def test_a_fresh_database_is_seeded_with_exactly_the_catalogue_s_roles_AD2(db):
+    """The migrations write the seeded roles (a copy, as migrations must not change later): the
+    same roles with the same permissions as hospital.auth.permissions.SEEDED, all built in."""
+    from infra import devenv
+
+    url = f"sqlite:///{tempfile.mkdtemp()}/fresh.db"
+    devenv.migrate(url)
+    fresh = sa.create_engine(url)
+    with fresh.connect() as conn:
+        seeded = {row.name: (row.label, bool(row.builtin)) for row in conn.execute(sa.select(tables.roles))}
+        held: dict[str, set[str]] = {}
+        for row in conn.execute(sa.select(tables.role_permissions)):
+            held.setdefault(row.role, set()).add(row.permission)
+    fresh.dispose()
+    assert seeded == {role: (label, True) for role, (label, _) in permissions.SEEDED.items()}
+    assert held == {role: set(perms) for role, (_, perms) in permissions.SEEDED.items()}
 
 
 def test_the_readme_visibility_table_is_the_code_s_EA3():
@@ -87,18 +122,24 @@ def test_the_readme_visibility_table_is_the_code_s_EA3():
     assert set(visibility.BY_ROLE) == set(ROLE_COLUMNS) == R.ALL
 
 
-@pytest.mark.parametrize("function,method,path", [r for r in ROUTES if readme_matrix()[(r[1], r[2])] != "public"])
-def test_each_role_reaches_only_the_routes_the_matrix_gives_it_NF1(db, platform, functions, function, method, path):
+def single_role_user(role: str) -> str:
+    """A token of a new user holding `role` alone."""
     from hospital.auth.tokens import Principal, issue_access_token
 
-    user, _ = make_patient(platform)  # a real user holding every role, so allowed calls reach the database
-    for role in R.ALL - {R.PATIENT}:
-        sessions.grant_role(user.user_id, role)
-    allowed = readme_matrix()[(method, path)]
+    with engine().begin() as conn:
+        user_id = conn.execute(tables.users.insert().values(status="active", created_at=utcnow())
+                               ).inserted_primary_key[0]
+    sessions.grant_role(user_id, role)
+    return issue_access_token(Principal(user_id=user_id, roles=frozenset({role})))
+
+
+@pytest.mark.parametrize("function,method,path", [r for r in ROUTES if readme_matrix()[(r[1], r[2])] != "public"])
+def test_each_role_reaches_only_the_routes_the_matrix_gives_it_NF1(db, platform, functions, function, method, path):
+    allowed = allowed_roles(method, path)
     params = {name: uuid.uuid4().hex for name in re.findall(r"{(\w+)}", path)}
     concrete = path.format(**params)
     for role in sorted(R.ALL):
-        token = issue_access_token(Principal(user_id=user.user_id, roles=frozenset({role})))
+        token = single_role_user(role)
         status, body = call(functions, function, api_event(method, concrete, resource=path, token=token,
                                                            body={} if method in ("POST", "PUT") else None,
                                                            path_parameters=params or None))

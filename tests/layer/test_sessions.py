@@ -6,9 +6,10 @@ import pytest
 import sqlalchemy as sa
 
 from hospital.auth import sessions
+from hospital.auth.permissions import SEEDED
 from hospital.auth.tokens import verify_access_token
 from hospital.db import engine, tables
-from hospital.errors import Unauthenticated, ValidationFailed
+from hospital.errors import NotFound, Unauthenticated, ValidationFailed
 
 
 def _login(platform, channel=sessions.MINI_PROGRAM, openid=None):
@@ -116,7 +117,8 @@ def test_granted_role_appears_at_next_refresh_and_is_audited_NF1(db, platform):
     from hospital.auth.tokens import Principal
 
     issued = _login(platform)
-    admin = Principal(user_id=issued["user"]["id"] + 10_000, roles=frozenset({"super_admin"}))
+    admin = Principal(user_id=issued["user"]["id"] + 10_000, roles=frozenset({"super_admin"}),
+                      permissions=SEEDED["super_admin"][1])
     assert sessions.grant_role(issued["user"]["id"], "dispatcher", granted_by=admin) is True
     assert sessions.grant_role(issued["user"]["id"], "dispatcher", granted_by=admin) is False
     with engine().connect() as conn:
@@ -127,7 +129,7 @@ def test_granted_role_appears_at_next_refresh_and_is_audited_NF1(db, platform):
     assert [tuple(r) for r in audited] == [(admin.user_id, "ok"), (admin.user_id, "unchanged")]
     refreshed = sessions.refresh(issued["refresh_token"])
     assert set(refreshed["user"]["roles"]) == {"patient", "dispatcher"}
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(NotFound):
         sessions.grant_role(issued["user"]["id"], "emperor")
 
 

@@ -320,3 +320,35 @@ def test_a_registration_the_his_would_not_let_go_is_not_taken_up_again(db, platf
     assert registration(functions, patient_token, held["registration_id"])[1]["status"] == "booked"
     (notice,) = notices_to(platform, openid)
     assert notice["body"]["data"]["thing4"]["value"] == "请联系医院处理挂号费"
+
+
+def test_a_scheduler_of_one_department_suspends_and_sees_only_that_department_s_clinics_NF1_AD2(
+        db, platform, functions):
+    """A role holding outpatient.schedule given for one department reaches that department's
+    doctors only: another's doctor is as unknown as a doctor who does not exist."""
+    from hospital.auth import access
+    from hospital.auth.tokens import Principal, issue_access_token
+
+    day = hospital_today() + dt.timedelta(days=2)
+    mine, theirs = doctor_with_slots(platform, day), doctor_with_slots(platform, day)
+    role = f"sched_{uuid.uuid4().hex[:8]}"
+    access.create_role(None, role, "门诊排班", ["session.self", "outpatient.schedule"])
+    user, _ = make_patient(platform)
+    access.assign(None, user.user_id, role, mine["dept_code"])
+    scheduler = issue_access_token(Principal(user_id=user.user_id, roles=frozenset({role})))
+
+    status, refused = suspend(functions, scheduler, theirs, day, [theirs["slots"][0]])
+    assert status == 404 and refused["error"]["field"] == "doctor_code"
+    with engine().connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.suspensions).where(
+            tables.suspensions.c.doctor_code == theirs["doctor_code"])).scalar() == 0
+    status, own = suspend(functions, scheduler, mine, day, [mine["slots"][0]])
+    assert status == 201 and own["dept_code"] == mine["dept_code"]
+    status, other = suspend(functions, admin(platform), theirs, day, [theirs["slots"][0]])
+    assert status == 201
+
+    status, listed = back_office(functions, scheduler, "GET", "/admin/outpatient/suspensions")
+    assert status == 200 and {s["dept_code"] for s in listed} == {mine["dept_code"]}
+    assert own["suspension_id"] in {s["suspension_id"] for s in listed}
+    assert progress(functions, scheduler, other["suspension_id"])[0] == 404
+    assert progress(functions, scheduler, own["suspension_id"])[0] == 200

@@ -123,6 +123,9 @@ OPENERS = {"transaction", "unit_of_work", "transaction_paying_marks"}
 ENTRIES = {
     # ---- the opener itself: a unit of work is one transaction and the messages it publishes
     "unit_of_work.py": {"unit_of_work"},
+    # ---- access: roles, permissions, holders -----------------------------------------------------
+    "auth/access.py": {"list_roles", "role", "holders", "user", "create_role", "update_role", "delete_role",
+                       "assign", "unassign"},
     # ---- rescue ----------------------------------------------------------------------------------
     "rescue/dispatch.py": {"phone_intake", "step", "acknowledge", "dispatch", "progress", "register_vehicle",
                            "case_view", "_audit_shown"},
@@ -186,7 +189,7 @@ ENTRIES = {
     # ---- the platform: sessions, the caller's standing, the audit log, the outbox relay, live
     # connections, the WeChat token; each entry stands alone on purpose -------------------------
     "auth/sessions.py": {"sign_in_identity", "issue", "refresh", "revoke_family", "sign_out", "revoke_sessions",
-                         "grant_role", "revoke_role", "set_disabled"},  # rights end after the commit
+                         "set_disabled"},  # rights end after the commit
     "auth/standing.py": {"current"},  # per request, a cached read
     "audit.py": {"record"},  # for a caller with no transaction (a read, a refusal); `add` takes one
     "audit_trail.py": {"verify", "search"},  # each reads and audits itself in one transaction

@@ -1,6 +1,7 @@
 """The caller as things stand now (NF1): the pure decision behind every authenticated call."""
 import pytest
 
+from hospital.auth.permissions import Grant
 from hospital.auth.standing import Standing, resolve
 from hospital.auth.tokens import Principal
 from hospital.errors import Unauthenticated
@@ -8,10 +9,21 @@ from hospital.errors import Unauthenticated
 TOKEN = Principal(user_id=7, roles=frozenset({"patient", "dispatcher"}), app_id="wx-app", session_id="f" * 32)
 
 
-def test_only_the_roles_still_held_count():
+def test_the_roles_held_now_count_whatever_the_token_carried_AD2():
     assert resolve(TOKEN, Standing("active", frozenset({"patient"}))).roles == {"patient"}
     assert resolve(TOKEN, Standing("active", frozenset({"patient", "dispatcher", "finance"}))).roles == \
-        {"patient", "dispatcher"}  # a role granted since needs a refreshed token
+        {"patient", "dispatcher", "finance"}  # a role granted since counts from the next request
+
+
+def test_the_permissions_are_those_of_the_roles_held_now_with_their_departments_AD2():
+    grants = (Grant("finance", "payments.read", None), Grant("scheduler", "outpatient.schedule", "0101"),
+              Grant("scheduler", "session.self", "0101"))
+    caller = resolve(TOKEN, Standing("active", frozenset({"finance", "scheduler"}), grants=grants))
+    assert caller.permissions == {"payments.read", "outpatient.schedule", "session.self"}
+    assert caller.may("payments.read") and not caller.may("payments.manage")
+    assert caller.departments("payments.read") is None
+    assert caller.departments("outpatient.schedule") == {"0101"}
+    assert caller.departments("audit.read") == frozenset()
 
 
 @pytest.mark.parametrize("standing,code", [

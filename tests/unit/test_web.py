@@ -17,7 +17,9 @@ def test_a_route_must_declare_its_access_NF1():
     with pytest.raises(ValueError):
         web.route(app, "/x", methods=["GET"])(lambda: None)
     with pytest.raises(ValueError):
-        web.route(app, "/x", methods=["GET"], allow={"patient"}, public=True)(lambda: None)
+        web.route(app, "/x", methods=["GET"], permission="rescue.call", public=True)(lambda: None)
+    with pytest.raises(ValueError, match="unknown permission"):
+        web.route(app, "/x", methods=["GET"], permission="rescue.cal")(lambda: None)
 
 
 def test_a_route_registered_around_the_rule_fails_closed_NF1():

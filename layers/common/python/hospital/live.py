@@ -27,7 +27,9 @@ from hospital.timeutil import utcnow
 
 log = logging.getLogger("hospital.live")
 ED_CONSOLE = "ed_console"
-ED_ROLES = {"ed_nurse", "dispatcher"}
+# Who may hold an ED console open: the permission (hospital.auth.permissions.RESCUE_CONSOLE),
+# named here because the auth package imports this module.
+RESCUE_CONSOLE = "rescue.console"
 
 
 def case_channel(case_id: str) -> str:
@@ -45,7 +47,7 @@ def _management(endpoint: str):
 
 
 def connect(connection_id: str, principal) -> None:
-    channel = ED_CONSOLE if principal.has_any(ED_ROLES) else None
+    channel = ED_CONSOLE if principal.may(RESCUE_CONSOLE) else None
     with transaction() as conn:
         conn.execute(t.live_connections.insert().values(
             connection_id=connection_id, user_id=principal.user_id, channel=channel, connected_at=utcnow(),
@@ -54,13 +56,13 @@ def connect(connection_id: str, principal) -> None:
 
 def renew(connection_id: str, principal) -> bool:
     """A fresh token of the same user extends the connection; False if it is not theirs (or
-    gone). An ED console whose user no longer holds an ED role is closed instead."""
+    gone). An ED console whose user no longer holds the console permission is closed instead."""
     with transaction() as conn:
         row = conn.execute(sa.select(t.live_connections.c.user_id, t.live_connections.c.channel)
                            .where(t.live_connections.c.connection_id == connection_id)).first()
         if row is None or row.user_id != principal.user_id:
             return False
-        if row.channel != ED_CONSOLE or principal.has_any(ED_ROLES):
+        if row.channel != ED_CONSOLE or principal.may(RESCUE_CONSOLE):
             conn.execute(t.live_connections.update().where(t.live_connections.c.connection_id == connection_id)
                          .values(expires_at=_expiry(principal), session_id=principal.session_id))
             return True
@@ -161,7 +163,9 @@ def _listeners_query():
     c = t.live_connections.c
     session_revoked = sa.exists().where(t.refresh_tokens.c.family_id == c.session_id,
                                         t.refresh_tokens.c.revoked_at.is_not(None))
-    holds_ed_role = sa.exists().where(t.user_roles.c.user_id == c.user_id, t.user_roles.c.role.in_(ED_ROLES))
+    holds_ed_role = (sa.exists().select_from(t.user_roles.join(t.role_permissions,
+                                                               t.role_permissions.c.role == t.user_roles.c.role))
+                     .where(t.user_roles.c.user_id == c.user_id, t.role_permissions.c.permission == RESCUE_CONSOLE))
     return (sa.select(c.connection_id, c.user_id, c.channel, c.expires_at, t.users.c.status,
                       session_revoked.label("session_revoked"), holds_ed_role.label("holds_ed_role"))
             .select_from(t.live_connections.outerjoin(t.users, t.users.c.id == c.user_id))
@@ -171,7 +175,7 @@ def _listeners_query():
 def deliver(rows: list, message: dict, channels: list[str]) -> Delivery:
     """Send `message` to these connections (from `listeners`), no transaction open. A connection
     whose right has ended is closed instead: its token ran out, its account is no longer
-    active, its session was signed out, or (an ED console) its user holds no ED role. Checked
+    active, its session was signed out, or (an ED console) its user no longer holds the console permission. Checked
     from the database itself, so a right taken away by any path stops the pushes."""
     now = utcnow()
     result = Delivery()

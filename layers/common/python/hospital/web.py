@@ -2,13 +2,14 @@
 
     app = web.create_app("rescue_api")
 
-    @web.route(app, "/rescue/cases", methods=["POST"], allow={roles.PATIENT})
+    @web.route(app, "/rescue/cases", methods=["POST"], permission=permissions.RESCUE_CALL)
     def create_case(): ...
 
-Every route declares who may call it: `allow=` roles, or `public=True` for the few that
-must work without a session (sign-in, payment callbacks that verify their own signature).
-A middleware authenticates the bearer token, checks the route's roles, carries the
-correlation id and writes one access line; errors leave as
+Every route declares who may call it: the named `permission=` a caller must hold through one
+of their roles (hospital.auth.permissions), or `public=True` for the few that must work
+without a session (sign-in, payment callbacks that verify their own signature). A middleware
+authenticates the bearer token, checks the route's permission, carries the correlation id
+and writes one access line; errors leave as
 {"error": {"code", "message", "field"}} with their status, never as a stack trace.
 """
 from __future__ import annotations
@@ -46,10 +47,15 @@ def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
     return app
 
 
-def route(app: Chalice, path: str, *, methods: list[str], allow=None, public: bool = False, **options):
+def route(app: Chalice, path: str, *, methods: list[str], permission: str | None = None, public: bool = False,
+          **options):
     """Register a view with its access rule; domain errors become JSON error answers."""
-    if public == bool(allow):
-        raise ValueError(f"{path}: declare exactly one of allow=<roles> or public=True")
+    from hospital.auth.permissions import NAMES
+
+    if public == bool(permission):
+        raise ValueError(f"{path}: declare exactly one of permission=<name> or public=True")
+    if permission is not None and permission not in NAMES:
+        raise ValueError(f"{path}: unknown permission {permission!r}")
 
     def register(fn):
         @functools.wraps(fn)
@@ -61,7 +67,7 @@ def route(app: Chalice, path: str, *, methods: list[str], allow=None, public: bo
             except Exception as exc:  # noqa: BLE001 - logged with its correlation id, hidden from callers
                 return unexpected_error(exc, path)
 
-        view.access = PUBLIC if public else frozenset(allow)  # type: ignore[attr-defined]  # read by the middleware
+        view.access = PUBLIC if public else permission  # type: ignore[attr-defined]  # read by the middleware
         app.route(path, methods=methods, **options)(view)
         return fn
 
@@ -207,8 +213,8 @@ _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _authenticate(authorization: str | None, method: str):
-    """The caller of a bearer token, with only the roles they still hold (hospital.auth.standing):
-    read afresh for a write, from a cache of a few seconds for a read."""
+    """The caller of a bearer token, with the roles and permissions they hold now
+    (hospital.auth.standing): read afresh for a write, from a cache of a few seconds for a read."""
     from hospital.auth import standing
     from hospital.auth.tokens import verify_access_token
 
@@ -246,8 +252,9 @@ def _http_middleware(app: Chalice):
                 raise AppError(f"route {resource} declares no access rule")  # fail closed
             if entry is not None and access != PUBLIC:
                 caller = _authenticate(event.headers.get("authorization"), event.method)
-                if not caller.has_any(access):
-                    raise Forbidden("your role may not call this", code="forbidden")
+                if not caller.may(access):
+                    raise Forbidden(f"this needs the permission {access}, which your roles do not give",
+                                    code="forbidden")
                 _principal.set(caller)
             response = _normalise(get_response(event))
         except AppError as exc:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from hospital import audit, config, settings
 from hospital.auth import roles as R
+from hospital.auth.rights import rights_ended
 from hospital.auth.tokens import (
     Principal,
     access_ttl,
@@ -246,62 +247,29 @@ def revoke_sessions(user_id: int, revoked_by: Principal | None = None) -> int:
     return count
 
 
-def rights_ended(user_id: int, sessions: list[str] | None = None) -> None:
-    """After a user's rights shrank (committed): forget this container's view of them and end
-    their live connections (of those sessions, or all)."""
-    from hospital import live
-    from hospital.auth import standing
+def grant_role(user_id: int, role: str, granted_by: Principal | None = None, department: str | None = None) -> bool:
+    """Give a user a role (hospital.auth.access.assign); False if they had it already so."""
+    from hospital.auth import access
 
-    standing.forget(user_id)
-    if sessions is None:
-        live.close_for(user_id)
-    else:
-        for session_id in sessions:
-            live.close_for(user_id, session_id)
-
-
-def grant_role(user_id: int, role: str, granted_by: Principal | None = None) -> bool:
-    """Give a user a role (audited, in the same transaction); False if they had it already."""
-    if role not in R.ALL:
-        raise ValidationFailed(f"unknown role {role!r}", field="role")
-    with transaction() as conn:
-        exists = conn.execute(sa.select(t.user_roles.c.role).where(
-            t.user_roles.c.user_id == user_id, t.user_roles.c.role == role)).first()
-        if not exists:
-            conn.execute(t.user_roles.insert().values(
-                user_id=user_id, role=role, granted_at=utcnow(),
-                granted_by=granted_by.user_id if granted_by else None))
-        audit.add(conn, granted_by, "auth.grant_role", "user", str(user_id), "ok" if not exists else "unchanged",
-                  {"role": role})
-    from hospital.auth import standing
-
-    standing.forget(user_id)  # so the role works as soon as a refreshed token carries it
-    return not exists
+    return access.assign(granted_by, user_id, role, department)[1]
 
 
 def revoke_role(user_id: int, role: str, revoked_by: Principal | None = None) -> bool:
-    """Take a role away (audited): it ends at once for the user's calls and live connections,
-    and someone left with no staff role is off duty. False if they did not hold it."""
-    if role not in R.ALL:
-        raise ValidationFailed(f"unknown role {role!r}", field="role")
-    with transaction() as conn:
-        removed = conn.execute(t.user_roles.delete().where(
-            t.user_roles.c.user_id == user_id, t.user_roles.c.role == role)).rowcount
-        left = set(conn.execute(sa.select(t.user_roles.c.role).where(t.user_roles.c.user_id == user_id)).scalars())
-        if not left & R.STAFF_ROLES:
-            conn.execute(t.on_duty.delete().where(t.on_duty.c.user_id == user_id))
-        audit.add(conn, revoked_by, "auth.revoke_role", "user", str(user_id), "ok" if removed else "unchanged",
-                  {"role": role})
-    if removed:
-        rights_ended(user_id)
-    return bool(removed)
+    """Take a role away (hospital.auth.access.unassign); False if they did not hold it."""
+    from hospital.auth import access
+
+    return access.unassign(revoked_by, user_id, role)
 
 
 def set_disabled(user_id: int, disabled: bool, changed_by: Principal | None = None) -> bool:
     """Disable an account (every session ends, off duty) or enable it again (audited).
     False if it was already so; a merged account is not touched."""
+    from hospital.auth import access
+
     now = utcnow()
     with transaction() as conn:
+        if disabled:
+            access.keep_a_super_admin(conn, user_id)
         changed = conn.execute(t.users.update().where(
             t.users.c.id == user_id, t.users.c.status == ("active" if disabled else "disabled"))
             .values(status="disabled" if disabled else "active")).rowcount

@@ -25,19 +25,27 @@ class Standing:
     status: str | None            # active, disabled, merged; None if there is no such user
     roles: frozenset[str]
     session_revoked: bool = False
+    grants: tuple = ()            # hospital.auth.permissions.Grant, one per (role, permission)
+
+
+def refuse_inactive(status: str | None, session_revoked: bool = False) -> None:
+    """Unauthenticated when the user (or the session) may no longer act at all."""
+    if status == "merged":
+        # The identity now belongs to the profile it joined, which has sessions of its own.
+        raise Unauthenticated("this account was joined to another profile; sign in again", code="account_merged")
+    if status != "active":
+        raise Unauthenticated("this account is disabled", code="account_disabled")
+    if session_revoked:
+        raise Unauthenticated("this session was signed out; sign in again", code="session_revoked")
 
 
 def resolve(principal, standing: Standing):
-    """The principal a request acts as: the token's roles that the user still holds.
-    Raises Unauthenticated when the user or the session may no longer act at all."""
-    if standing.status == "merged":
-        # The identity now belongs to the profile it joined, which has sessions of its own.
-        raise Unauthenticated("this account was joined to another profile; sign in again", code="account_merged")
-    if standing.status != "active":
-        raise Unauthenticated("this account is disabled", code="account_disabled")
-    if standing.session_revoked:
-        raise Unauthenticated("this session was signed out; sign in again", code="session_revoked")
-    return dataclasses.replace(principal, roles=frozenset(principal.roles & standing.roles))
+    """The principal a request acts as: the roles the user holds now, with their permissions,
+    whatever the token carried (a grant or a revocation counts from the next request)."""
+    refuse_inactive(standing.status, standing.session_revoked)
+    return dataclasses.replace(principal, roles=standing.roles,
+                               permissions=frozenset(grant.permission for grant in standing.grants),
+                               grants=standing.grants)
 
 
 _cache: dict[tuple[int, str | None], tuple[float, Standing]] = {}
@@ -77,17 +85,21 @@ def forget(user_id: int) -> None:
 
 
 def forget_all() -> None:
+    """After a role's permissions changed: every holder's view here is stale."""
     with _lock:
         _cache.clear()
 
 
 def _read(conn, user_id: int, session_id: str | None) -> Standing:
     """The user's standing, read in the caller's transaction."""
+    from hospital.auth.permissions import Grant
+
     rows = conn.execute(_standing_query(bool(session_id)), {"user_id": user_id, "session_id": session_id}).all()
     if not rows:
         return Standing(status=None, roles=frozenset())
     return Standing(status=rows[0].status, roles=frozenset(r.role for r in rows if r.role),
-                    session_revoked=bool(rows[0].revoked))
+                    session_revoked=bool(rows[0].revoked),
+                    grants=tuple(sorted({Grant(r.role, r.permission, r.department) for r in rows if r.permission})))
 
 
 @functools.cache
@@ -104,7 +116,10 @@ def _standing_query(with_session: bool):
                    .where(t.refresh_tokens.c.family_id == sa.bindparam("session_id"),
                           t.refresh_tokens.c.revoked_at.is_not(None))
                    .scalar_subquery())
-    # One round trip: the user's status, each role (or none), and whether the session is revoked.
-    return (sa.select(t.users.c.status, t.user_roles.c.role, revoked.label("revoked"))
-            .select_from(t.users.outerjoin(t.user_roles, t.user_roles.c.user_id == t.users.c.id))
+    # One round trip: the user's status, each role (or none) with its scope and each of its
+    # permissions, and whether the session is revoked.
+    return (sa.select(t.users.c.status, t.user_roles.c.role, t.user_roles.c.department,
+                      t.role_permissions.c.permission, revoked.label("revoked"))
+            .select_from(t.users.outerjoin(t.user_roles, t.user_roles.c.user_id == t.users.c.id)
+                         .outerjoin(t.role_permissions, t.role_permissions.c.role == t.user_roles.c.role))
             .where(t.users.c.id == sa.bindparam("user_id")))

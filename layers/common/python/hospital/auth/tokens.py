@@ -29,9 +29,22 @@ class Principal:
     # everywhere), and when the access token runs out; None for principals not from a token.
     session_id: str | None = None
     expires_at: dt.datetime | None = dataclasses.field(default=None, compare=False)
+    # What the user may do now, read with their standing (hospital.auth.standing): the token
+    # carries roles for the client's information only.
+    permissions: frozenset[str] = frozenset()
+    grants: tuple = dataclasses.field(default=(), compare=False)  # hospital.auth.permissions.Grant
 
     def has_any(self, roles) -> bool:
         return bool(self.roles & frozenset(roles))
+
+    def may(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def departments(self, permission: str) -> frozenset[str] | None:
+        """Where the caller may use `permission`: None for everywhere, else these departments."""
+        from hospital.auth.permissions import departments
+
+        return departments(self.grants, permission)
 
 
 def access_ttl() -> int:

@@ -45,8 +45,29 @@ user_roles = sa.Table(
     "user_roles", metadata,
     sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
     sa.Column("role", sa.String(32), primary_key=True),
+    # The department the role is limited to (hospital.auth.permissions); NULL: hospital-wide.
+    sa.Column("department", sa.String(32), nullable=True),
     sa.Column("granted_at", Time, nullable=False),
     sa.Column("granted_by", Id, nullable=True),
+    sa.Index("ix_user_roles_role", "role"),
+)
+
+# Roles as sets of named permissions (AD2): seeded with the built-in ones, edited by the
+# super admin. A built-in role cannot be deleted.
+roles = sa.Table(
+    "roles", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("label", sa.String(64), nullable=False),
+    sa.Column("builtin", sa.Boolean(), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("updated_by", Id, nullable=True),
+)
+
+role_permissions = sa.Table(
+    "role_permissions", metadata,
+    sa.Column("role", sa.String(32), sa.ForeignKey("roles.name"), primary_key=True),
+    sa.Column("permission", sa.String(64), primary_key=True),
 )
 
 wechat_identities = sa.Table(
@@ -502,6 +523,8 @@ suspensions = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),          # back_office, his_feed
     sa.Column("his_suspension_id", Exact(64), nullable=True),
     sa.Column("doctor_code", Exact(32), nullable=False),
+    # The clinic's department, for schedulers limited to one; NULL when the HIS's feed named none.
+    sa.Column("dept_code", sa.String(32), nullable=True),
     sa.Column("visit_date", sa.Date(), nullable=False),
     sa.Column("slot_ids", sa.JSON(), nullable=False),
     sa.Column("reason", sa.String(100), nullable=False),

@@ -22,6 +22,7 @@ import uuid
 import sqlalchemy as sa
 
 from hospital import audit
+from hospital.auth.permissions import OUTPATIENT_SCHEDULE as SCHEDULE
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound
@@ -46,9 +47,14 @@ def suspend(principal, doctor_code: str, visit_date: dt.date, slot_ids: list[str
     none are named). Returns (suspension, created); the same slots again return the first."""
     from hospital.adapters import his
 
-    day = {slot.slot_id for slot in his_answers.ask(lambda: his.client().slots(doctor_code, visit_date, visit_date),
-                                                   "the slot query",
-                                                   {"E_NO_DOCTOR": NotFound("no such doctor", field="doctor_code")})}
+    slots = his_answers.ask(lambda: his.client().slots(doctor_code, visit_date, visit_date), "the slot query",
+                            {"E_NO_DOCTOR": NotFound("no such doctor", field="doctor_code")})
+    day = {slot.slot_id for slot in slots}
+    dept_code = slots[0].dept_code if slots else None
+    reach = principal.departments(SCHEDULE)
+    if reach is not None and dept_code not in reach:
+        # As if there were no such doctor: a scheduler of one department learns nothing of another's.
+        raise NotFound("no such doctor in your departments", field="doctor_code")
     unknown = sorted(set(slot_ids) - day)
     if unknown:
         raise NotFound(f"the doctor has no slot {unknown[0]} on {visit_date.isoformat()}", field="slot_ids")
@@ -57,7 +63,7 @@ def suspend(principal, doctor_code: str, visit_date: dt.date, slot_ids: list[str
         raise Conflict("the doctor has no slots that day", field="visit_date", code="nothing_to_suspend")
     digest = hashlib.sha256(f"{doctor_code}|{visit_date.isoformat()}|{','.join(chosen)}".encode()).hexdigest()
     return _record(principal, f"back_office:{digest[:40]}", BACK_OFFICE, None, doctor_code, visit_date, chosen,
-                   reason)
+                   reason, dept_code)
 
 
 def read_feed() -> int:
@@ -183,7 +189,8 @@ def progress(principal, suspension_id: str) -> dict:
     """Found, notified, cancelled, refunded and failed, and whom to call."""
     with transaction() as conn:
         suspension = conn.execute(sa.select(t.suspensions).where(t.suspensions.c.id == suspension_id)).first()
-        if suspension is None:
+        reach = principal.departments(SCHEDULE)
+        if suspension is None or (reach is not None and suspension.dept_code not in reach):
             raise NotFound("no such suspension", field="suspension_id")
         items = conn.execute(
             sa.select(t.suspension_items, t.payment_orders.c.status.label("order_status"),
@@ -213,28 +220,35 @@ def progress(principal, suspension_id: str) -> dict:
     }
 
 
-def list_recent(limit: int) -> list[dict]:
+def list_recent(principal, limit: int) -> list[dict]:
+    """The newest suspensions the caller may see: of their departments when their scheduling
+    role is limited to some (a suspension from the HIS's feed names none: hospital-wide only)."""
+    query = sa.select(t.suspensions).order_by(t.suspensions.c.created_at.desc()).limit(limit)
+    reach = principal.departments(SCHEDULE)
+    if reach is not None:
+        query = query.where(t.suspensions.c.dept_code.in_(sorted(reach)))
     with transaction() as conn:
-        rows = conn.execute(sa.select(t.suspensions).order_by(t.suspensions.c.created_at.desc()).limit(limit)).all()
+        rows = conn.execute(query).all()
     return [{**view(row), "found": row.found} for row in rows]
 
 
 def view(row) -> dict:
     return {"suspension_id": row.id, "source": row.source, "his_suspension_id": row.his_suspension_id,
-            "doctor_code": row.doctor_code, "visit_date": row.visit_date.isoformat(), "slot_ids": row.slot_ids,
-            "reason": row.reason, "created_at": iso_utc(row.created_at)}
+            "doctor_code": row.doctor_code, "dept_code": row.dept_code, "visit_date": row.visit_date.isoformat(),
+            "slot_ids": row.slot_ids, "reason": row.reason, "created_at": iso_utc(row.created_at)}
 
 
 # ---- steps --------------------------------------------------------------------------------
 
 def _record(principal, dedupe_key: str, source: str, his_suspension_id: str | None, doctor_code: str,
-            visit_date: dt.date, slot_ids: list[str], reason: str) -> tuple[dict, bool]:
+            visit_date: dt.date, slot_ids: list[str], reason: str, dept_code: str | None = None) -> tuple[dict, bool]:
     suspension_id = uuid.uuid4().hex
     try:
         with unit_of_work() as uow:
             uow.conn.execute(t.suspensions.insert().values(
                 id=suspension_id, dedupe_key=dedupe_key, source=source, his_suspension_id=his_suspension_id,
-                doctor_code=doctor_code, visit_date=visit_date, slot_ids=slot_ids, reason=reason,
+                doctor_code=doctor_code, dept_code=dept_code, visit_date=visit_date, slot_ids=slot_ids,
+                reason=reason,
                 created_by=getattr(principal, "user_id", None), created_at=utcnow()))
             if principal is not None:
                 audit.add(uow.conn, principal, "outpatient.suspend", "suspension", suspension_id, "ok",

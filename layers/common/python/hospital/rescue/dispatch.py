@@ -19,6 +19,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from hospital.auth.permissions import RESCUE_CONSOLE, RESCUE_RECORDS
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, NotFound, ValidationFailed
@@ -195,7 +196,7 @@ def case_view(actor, case_id: str) -> dict:
         if not case_store.exists(conn, case_id):
             raise NotFound("no such rescue case", field="case_id")
         assigned = is_assigned_crew(conn, actor.user_id, case_id)
-        if not actor.has_any({"dispatcher", "ed_nurse", "super_admin"}) and not assigned:
+        if not (actor.may(RESCUE_CONSOLE) or actor.may(RESCUE_RECORDS)) and not assigned:
             raise NotFound("no such rescue case", field="case_id")
         dispatch_rows = conn.execute(sa.select(t.dispatches).where(t.dispatches.c.case_id == case_id)
                                      .order_by(t.dispatches.c.created_at)).all()

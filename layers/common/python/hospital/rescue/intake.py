@@ -115,7 +115,7 @@ def _check_still_active(conn, principal) -> None:
     from hospital.auth import standing
 
     status = conn.execute(_STATUS_SHARED, {"user_id": principal.user_id}).scalar_one_or_none()
-    standing.resolve(principal, standing.Standing(status, principal.roles))
+    standing.refuse_inactive(status)
 
 
 def _check_owned(conn, user_id: int, intake) -> None:

@@ -16,6 +16,7 @@ import logging
 import sqlalchemy as sa
 
 from hospital import config, settings, wechat_tokens
+from hospital.auth.permissions import STAFF_DUTY
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.rescue import alerts, case_store, messages, visibility
@@ -41,7 +42,8 @@ def put_on_duty(conn, user_id: int, on: bool, now) -> None:
 _ON_DUTY_STAFF = (sa.select(t.on_duty.c.user_id).distinct()
                   .join(t.users, t.users.c.id == t.on_duty.c.user_id)
                   .join(t.user_roles, t.user_roles.c.user_id == t.on_duty.c.user_id)
-                  .where(t.users.c.status == "active", t.user_roles.c.role.in_(visibility.ON_DUTY_ROLES))
+                  .join(t.role_permissions, t.role_permissions.c.role == t.user_roles.c.role)
+                  .where(t.users.c.status == "active", t.role_permissions.c.permission == STAFF_DUTY)
                   .order_by(t.on_duty.c.user_id))
 
 

@@ -29,7 +29,7 @@ BY_ROLE: dict[str, frozenset[str]] = {
     R.IT_ADMIN: frozenset(),
     R.SUPER_ADMIN: _ALL,
 }
-# The new-case alert goes live to the ED consoles (hospital.live.ED_ROLES), which may see it all.
+# The new-case alert goes live to the ED consoles (holders of rescue.console), which may see it all.
 ED_ALERT_ROLES = frozenset({R.DISPATCHER, R.ED_NURSE})
 # The WeChat alert of a new case tells the on-duty staff the start of the address, nothing
 # else, so the crew on duty knows where to head before a dispatcher assigns anyone

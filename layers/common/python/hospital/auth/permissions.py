@@ -1,0 +1,129 @@
+"""Named permissions and the roles seeded with them (AD2, NF1).
+
+Every route declares one permission (hospital.web); a role is a set of permissions kept in the
+database (role_permissions), so the super admin can make new roles and change them, and a user
+holds roles, a role perhaps narrowed to one department. The seeded roles below are what a fresh
+database holds: together with the routes' permissions they give the README's authorisation
+matrix, and a migration writes exactly these rows (tests/functions/test_who_may_do_what.py).
+
+A permission of DEPARTMENT reach guards data that belongs to a department (a doctor's clinic):
+held through a role scoped to a department, it reaches that department's data only. HOSPITAL
+permissions guard hospital-wide work (the rescue line is the emergency department's, the
+ledger the hospital's), so a role holding any of them cannot be scoped; OWN ones reach only
+the caller's own data, which a scope does not change.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from hospital.auth import roles as R
+
+OWN, HOSPITAL, DEPARTMENT = "own", "hospital", "department"
+
+
+class Permission(NamedTuple):
+    name: str
+    description: str
+    # own: a caller's own data (patients' and everyone's sessions); hospital: hospital-wide work;
+    # department: data that belongs to a department, narrowed by a role's scope.
+    reach: str = HOSPITAL
+
+
+SESSION_SELF = "session.self"
+RESCUE_CALL = "rescue.call"
+OUTPATIENT_BOOK = "outpatient.book"
+PAYMENTS_PAY = "payments.pay"
+RESCUE_DISPATCH = "rescue.dispatch"
+RESCUE_CONSOLE = "rescue.console"
+RESCUE_CREW = "rescue.crew"
+STAFF_DUTY = "staff.duty"
+RESCUE_RECORDS = "rescue.records"
+PAYMENTS_READ = "payments.read"
+PAYMENTS_MANAGE = "payments.manage"
+RECONCILIATION_READ = "reconciliation.read"
+RECONCILIATION_MANAGE = "reconciliation.manage"
+CONSISTENCY_CHECK = "consistency.check"
+LOGS_READ = "logs.read"
+AUDIT_READ = "audit.read"
+OUTPATIENT_SCHEDULE = "outpatient.schedule"
+ACCESS_MANAGE = "access.manage"
+ACCESS_GRANT_ANY = "access.grant_any"
+
+CATALOGUE: tuple[Permission, ...] = (
+    Permission(SESSION_SELF, "see and end one's own sessions", OWN),
+    Permission(RESCUE_CALL, "call for rescue, follow one's own cases, keep one's rescue persons", OWN),
+    Permission(OUTPATIENT_BOOK, "one's own patient cards and registrations", OWN),
+    Permission(PAYMENTS_PAY, "pay one's own orders; enrol in credit care", OWN),
+    Permission(RESCUE_DISPATCH, "take 120 calls, decide, dispatch, cancel and complete rescue cases"),
+    Permission(RESCUE_CONSOLE, "the emergency department console: alerts, accepting cases, guidance"),
+    Permission(RESCUE_CREW, "an ambulance crew's case, progress and positions"),
+    Permission(STAFF_DUTY, "go on and off duty"),
+    Permission(RESCUE_RECORDS, "rescue dispatch statistics and case records"),
+    Permission(PAYMENTS_READ, "payment anomalies, orders, credit debts, the ledger check"),
+    Permission(PAYMENTS_MANAGE, "resolve payment anomalies, act on them, refund by hand"),
+    Permission(RECONCILIATION_READ, "reconciliation runs and findings, their export"),
+    Permission(RECONCILIATION_MANAGE, "start reconciliation runs, upload bills, resolve findings"),
+    Permission(CONSISTENCY_CHECK, "run and read the data consistency checks"),
+    Permission(LOGS_READ, "look up the record of calls to outside systems"),
+    Permission(AUDIT_READ, "search the audit log and verify its chain"),
+    Permission(OUTPATIENT_SCHEDULE, "suspend doctors' clinics and follow the suspensions", DEPARTMENT),
+    Permission(ACCESS_MANAGE, "roles, their permissions and who holds them; accounts"),
+    Permission(ACCESS_GRANT_ANY, "grant permissions one does not hold oneself (the root of trust)"),
+)
+BY_NAME = {p.name: p for p in CATALOGUE}
+NAMES = frozenset(BY_NAME)
+
+_BACK_OFFICE_SELF = frozenset({SESSION_SELF})
+# role -> (label, permissions). The matrix the routes had as fixed role lists, now as data.
+SEEDED: dict[str, tuple[str, frozenset[str]]] = {
+    R.PATIENT: ("Patient", frozenset({SESSION_SELF, RESCUE_CALL, OUTPATIENT_BOOK, PAYMENTS_PAY})),
+    R.STAFF: ("Ambulance crew", frozenset({SESSION_SELF, RESCUE_CREW, STAFF_DUTY})),
+    R.DISPATCHER: ("Dispatcher (120)", frozenset({SESSION_SELF, RESCUE_DISPATCH, RESCUE_CONSOLE})),
+    R.ED_NURSE: ("Emergency department nurse", frozenset({SESSION_SELF, RESCUE_CONSOLE, STAFF_DUTY,
+                                                           RESCUE_RECORDS})),
+    R.FINANCE: ("Finance", frozenset({SESSION_SELF, PAYMENTS_READ, PAYMENTS_MANAGE, RECONCILIATION_READ,
+                                      RECONCILIATION_MANAGE, CONSISTENCY_CHECK})),
+    R.IT_ADMIN: ("IT administration", frozenset({SESSION_SELF, RESCUE_RECORDS, CONSISTENCY_CHECK, LOGS_READ,
+                                                 AUDIT_READ})),
+    R.SUPER_ADMIN: ("Super admin", frozenset({SESSION_SELF, RESCUE_RECORDS, PAYMENTS_READ, PAYMENTS_MANAGE,
+                                              RECONCILIATION_READ, RECONCILIATION_MANAGE, CONSISTENCY_CHECK,
+                                              LOGS_READ, AUDIT_READ, OUTPATIENT_SCHEDULE, ACCESS_MANAGE,
+                                              ACCESS_GRANT_ANY})),
+}
+# What the super admin role keeps whatever is edited: without them nobody could manage access.
+SUPER_ADMIN_CORE = frozenset({ACCESS_MANAGE, ACCESS_GRANT_ANY})
+
+
+class Grant(NamedTuple):
+    """One permission as a user holds it through one role: department None is hospital-wide."""
+    role: str
+    permission: str
+    department: str | None
+
+
+def departments(grants, permission: str) -> frozenset[str] | None:
+    """Where a user may use `permission`: None for everywhere (some role gives it unscoped),
+    else the departments of the scoped roles giving it (empty when nothing gives it)."""
+    scoped = set()
+    for grant in grants:
+        if grant.permission == permission:
+            if grant.department is None:
+                return None
+            scoped.add(grant.department)
+    return frozenset(scoped)
+
+
+def ungrantable(granter: frozenset[str], wanted) -> list[str]:
+    """The permissions among `wanted` that someone holding `granter` may not give: those they
+    do not hold themselves, unless they hold access.grant_any."""
+    if ACCESS_GRANT_ANY in granter:
+        return []
+    return sorted(set(wanted) - granter)
+
+
+def scope_refusal(permissions) -> str | None:
+    """Why a role with these permissions cannot be narrowed to a department, or None."""
+    wide = sorted(p for p in permissions if p in BY_NAME and BY_NAME[p].reach == HOSPITAL)
+    if wide:
+        return f"{wide[0]} is hospital-wide work: a role holding it cannot be limited to a department"
+    return None
