@@ -13,7 +13,7 @@ def _cached(answer: tuple[dict, str]):
     from hospital.content import content_rules
 
     body, etag = answer
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    headers: dict = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if content_rules.not_modified(web.header("if-none-match"), etag):
         return Response(body="", status_code=304, headers=headers)
     return web.respond(body, headers=headers)

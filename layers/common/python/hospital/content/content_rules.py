@@ -133,9 +133,9 @@ def _entry(entry, field: str, *, top: bool) -> tuple[dict, Refusal | None]:
                                f"{field}.url")
         out["url"] = value
     elif target == "page":
-        why = slug_refusal(value) if isinstance(value, str) else "must be a page's slug"
-        if why:
-            return {}, Refusal("invalid_menu", why, f"{field}.page")
+        bad_slug = slug_refusal(value) if isinstance(value, str) else "must be a page's slug"
+        if bad_slug:
+            return {}, Refusal("invalid_menu", bad_slug, f"{field}.page")
         out["page"] = value
     else:
         if not isinstance(value, list) or not value or len(value) > MAX_MENU_CHILDREN:

@@ -6,8 +6,6 @@ iframe, event attribute or javascript: URL survives. What is stored is what is s
 """
 from __future__ import annotations
 
-import functools
-
 TAGS = frozenset({
     "p", "br", "strong", "em", "ul", "ol", "li", "h2", "h3", "h4", "a", "img", "blockquote",
     "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
@@ -30,7 +28,6 @@ def clean(html: str) -> str:
     return nh3.clean(html, **_options())
 
 
-@functools.cache
 def _options() -> dict:
     return {
         "tags": set(TAGS), "attributes": {tag: set(names) for tag, names in ATTRIBUTES.items()},
