@@ -107,6 +107,8 @@ class EventMaker:
         "WeChatPayCertificatesFunction": "its scheduled event",
         "LogLookupFunction": "GET /admin/logs/external-calls?order_id= (an IT admin looks up an order's calls)",
         "AuditAdminFunction": "GET /admin/audit/entries?action= (an IT admin searches the audit log)",
+        "ContentAdminFunction": "GET /admin/content/items?state=in_review (the site content awaiting review)",
+        "ContentPublicFunction": "GET /content/notices (the WeChat site's current notices, no session)",
         "ExternalCallsExpiryFunction": "its scheduled event",
         "LiveConnectFunction": "WebSocket $connect of a patient with a token",
         "LiveMessageFunction": "WebSocket subscribe to the patient's case, on an open connection",
@@ -306,6 +308,9 @@ class EventMaker:
                                                    query={"order_id": self.order_id}), "http:200")
         jobs["AuditAdminFunction"] = Job(self._http("GET", "/admin/audit/entries", self.people["it_admin"][1],
                                                     query={"action": "auth.grant_role", "limit": "20"}), "http:200")
+        jobs["ContentAdminFunction"] = Job(self._http("GET", "/admin/content/items", self.people["it_admin"][1],
+                                                      query={"state": "in_review"}), "http:200")
+        jobs["ContentPublicFunction"] = Job(self._http("GET", "/content/notices", None), "http:200")
         jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
                                                        query={"limit": "10"}), "http:200")
         jobs["OutpatientAdminFunction"] = Job(self._http("GET", "/admin/outpatient/suspensions",
