@@ -95,6 +95,10 @@ def test_the_io_code_calls_the_rules():
         ("payments/payment_news.py", "take_payment"): "news_rules.payment_mismatch",
         ("payments/results.py", "take_refund_news"): "news_rules.refund_mismatch",
         ("payments/medical_insurance.py", "take_mixed"): "news_rules.mixed_mismatch",
+        ("content/admin.py", "_step"): "rules.step_refusal",
+        ("content/admin.py", "_new_version"): "rules.base_refusal",
+        ("content/admin.py", "unpublish"): "rules.unpublish_refusal",
+        ("content/public.py", "notices"): "rules.is_shown",
     }
     missing = [f"{path}:{function} does not call {rule}" for (path, function), rule in uses.items()
                if rule not in calls_in(path, function)]
