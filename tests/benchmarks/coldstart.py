@@ -108,6 +108,8 @@ class EventMaker:
         "LogLookupFunction": "GET /admin/logs/external-calls?order_id= (an IT admin looks up an order's calls)",
         "AuditAdminFunction": "GET /admin/audit/entries?action= (an IT admin searches the audit log)",
         "AccessAdminFunction": "GET /admin/access/roles/{role} (the super admin reads a role and its holders)",
+        "ContentAdminFunction": "GET /admin/content/items?state=in_review (the site content awaiting review)",
+        "ContentPublicFunction": "GET /content/notices (the WeChat site's current notices, no session)",
         "ExternalCallsExpiryFunction": "its scheduled event",
         "LiveConnectFunction": "WebSocket $connect of a patient with a token",
         "LiveMessageFunction": "WebSocket subscribe to the patient's case, on an open connection",
@@ -310,6 +312,9 @@ class EventMaker:
         jobs["AccessAdminFunction"] = Job(self._http("GET", "/admin/access/roles/dispatcher",
                                                      self.people["super_admin"][1], "/admin/access/roles/{role}",
                                                      {"role": "dispatcher"}), "http:200")
+        jobs["ContentAdminFunction"] = Job(self._http("GET", "/admin/content/items", self.people["it_admin"][1],
+                                                      query={"state": "in_review"}), "http:200")
+        jobs["ContentPublicFunction"] = Job(self._http("GET", "/content/notices", None), "http:200")
         jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
                                                        query={"limit": "10"}), "http:200")
         jobs["OutpatientAdminFunction"] = Job(self._http("GET", "/admin/outpatient/suspensions",

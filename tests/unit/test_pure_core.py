@@ -20,9 +20,9 @@ LAYER = ROOT / "layers/common/python"
 HOSPITAL = LAYER / "hospital"
 RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py"),
                      *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py"),
-                     *(HOSPITAL / "external_calls").glob("*_rules.py")])
+                     *(HOSPITAL / "external_calls").glob("*_rules.py"), *(HOSPITAL / "content").glob("*_rules.py")])
 PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re",
-               "decimal"}
+               "decimal", "hashlib"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
 
 
@@ -95,6 +95,10 @@ def test_the_io_code_calls_the_rules():
         ("payments/payment_news.py", "take_payment"): "news_rules.payment_mismatch",
         ("payments/results.py", "take_refund_news"): "news_rules.refund_mismatch",
         ("payments/medical_insurance.py", "take_mixed"): "news_rules.mixed_mismatch",
+        ("content/admin.py", "_step"): "rules.step_refusal",
+        ("content/admin.py", "_new_version"): "rules.base_refusal",
+        ("content/admin.py", "unpublish"): "rules.unpublish_refusal",
+        ("content/public.py", "notices"): "rules.is_shown",
     }
     missing = [f"{path}:{function} does not call {rule}" for (path, function), rule in uses.items()
                if rule not in calls_in(path, function)]
@@ -160,6 +164,9 @@ ENTRIES = {
     "reconciliation/consistency_reports.py": {"run_scheduled", "run_now", "list_reports", "get_report"},
     "reconciliation/runs.py": {"claim", "renew", "finish", "_stop", "run_view", "due"},
     "reconciliation/findings.py": {"listing", "detail", "export_csv", "resolve", "run_listing", "run_detail"},
+    # ---- site content ----------------------------------------------------------------------------
+    "content/admin.py": {"listing", "detail", "preview", "create", "edit", "restore", "_step", "unpublish"},
+    "content/public.py": {"_one", "notices"},
     # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},

@@ -46,6 +46,8 @@ CONSISTENCY_CHECK = "consistency.check"
 LOGS_READ = "logs.read"
 AUDIT_READ = "audit.read"
 OUTPATIENT_SCHEDULE = "outpatient.schedule"
+CONTENT_EDIT = "content.edit"
+CONTENT_PUBLISH = "content.publish"
 ACCESS_MANAGE = "access.manage"
 ACCESS_GRANT_ANY = "access.grant_any"
 
@@ -67,6 +69,8 @@ CATALOGUE: tuple[Permission, ...] = (
     Permission(LOGS_READ, "look up the record of calls to outside systems"),
     Permission(AUDIT_READ, "search the audit log and verify its chain"),
     Permission(OUTPATIENT_SCHEDULE, "suspend doctors' clinics and follow the suspensions", DEPARTMENT),
+    Permission(CONTENT_EDIT, "draft, edit, submit and restore the WeChat site's pages, notices and menus"),
+    Permission(CONTENT_PUBLISH, "review (approve or reject) and unpublish site content; never one's own version"),
     Permission(ACCESS_MANAGE, "roles, their permissions and who holds them; accounts"),
     Permission(ACCESS_GRANT_ANY, "grant permissions one does not hold oneself (the root of trust)"),
 )
@@ -84,11 +88,11 @@ SEEDED: dict[str, tuple[str, frozenset[str]]] = {
     R.FINANCE: ("Finance", frozenset({SESSION_SELF, PAYMENTS_READ, PAYMENTS_MANAGE, RECONCILIATION_READ,
                                       RECONCILIATION_MANAGE, CONSISTENCY_CHECK})),
     R.IT_ADMIN: ("IT administration", frozenset({SESSION_SELF, RESCUE_RECORDS, CONSISTENCY_CHECK, LOGS_READ,
-                                                 AUDIT_READ})),
+                                                 AUDIT_READ, CONTENT_EDIT, CONTENT_PUBLISH})),
     R.SUPER_ADMIN: ("Super admin", frozenset({SESSION_SELF, RESCUE_RECORDS, PAYMENTS_READ, PAYMENTS_MANAGE,
                                               RECONCILIATION_READ, RECONCILIATION_MANAGE, CONSISTENCY_CHECK,
-                                              LOGS_READ, AUDIT_READ, OUTPATIENT_SCHEDULE, ACCESS_MANAGE,
-                                              ACCESS_GRANT_ANY})),
+                                              LOGS_READ, AUDIT_READ, OUTPATIENT_SCHEDULE, CONTENT_EDIT,
+                                              CONTENT_PUBLISH, ACCESS_MANAGE, ACCESS_GRANT_ANY})),
 }
 # What the super admin role keeps whatever is edited: without them nobody could manage access.
 SUPER_ADMIN_CORE = frozenset({ACCESS_MANAGE, ACCESS_GRANT_ANY})

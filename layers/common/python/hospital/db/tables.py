@@ -704,3 +704,52 @@ audit_chain_head = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),  # the hash the last entry links to
     sa.Column("head_hash", sa.String(64), nullable=False),  # the last entry's hash
 )
+
+
+# ---- site content (AD3) ----
+# Pages, notices and menus of the hospital's WeChat site. An item names what the public asks for
+# (kind + slug) and which of its versions is live; its versions are the history, each written
+# once and never edited (an edit is a new version), with its review. `latest_version` is the
+# editors' lock: an edit names the version it was based on and moves it on only if it still is.
+LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")  # bodies up to 200 KB; TEXT stops at 64
+
+content_items = sa.Table(
+    "content_items", metadata,
+    sa.Column("id", PublicId, primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),             # page, notice, menu
+    sa.Column("slug", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),          # draft, published, unpublished
+    sa.Column("latest_version", sa.Integer(), nullable=False),
+    sa.Column("published_version", sa.Integer(), nullable=True),
+    sa.Column("published_at", Time, nullable=True),
+    sa.Column("published_by", Id, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("updated_by", Id, nullable=False),
+    sa.UniqueConstraint("kind", "slug", name="uq_content_items_kind_slug"),
+    sa.Index("ix_content_items_status_kind", "status", "kind"),
+)
+
+content_versions = sa.Table(
+    "content_versions", metadata,
+    _pk(),
+    sa.Column("item_id", PublicId, sa.ForeignKey("content_items.id"), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("title", sa.String(100), nullable=False),
+    sa.Column("body_html", LongText, nullable=True),             # pages and notices: sanitised
+    sa.Column("menu", sa.JSON(), nullable=True),                 # menus: validated entries
+    sa.Column("pinned", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("shown_from", Time, nullable=True),
+    sa.Column("shown_until", Time, nullable=True),
+    sa.Column("restored_from", sa.Integer(), nullable=True),
+    sa.Column("author_id", Id, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),           # draft, in_review, approved, rejected, superseded
+    sa.Column("submitted_at", Time, nullable=True),
+    sa.Column("submitted_by", Id, nullable=True),
+    sa.Column("reviewed_at", Time, nullable=True),
+    sa.Column("reviewed_by", Id, nullable=True),
+    sa.Column("review_note", sa.String(500), nullable=True),
+    sa.UniqueConstraint("item_id", "version", name="uq_content_versions_item_id_version"),
+)
