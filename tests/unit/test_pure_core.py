@@ -20,9 +20,9 @@ LAYER = ROOT / "layers/common/python"
 HOSPITAL = LAYER / "hospital"
 RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py"),
                      *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py"),
-                     *(HOSPITAL / "external_calls").glob("*_rules.py")])
+                     *(HOSPITAL / "external_calls").glob("*_rules.py"), *(HOSPITAL / "helpdesk").glob("*_rules.py")])
 PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re",
-               "decimal"}
+               "decimal", "unicodedata"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
 
 
@@ -157,6 +157,9 @@ ENTRIES = {
     "reconciliation/consistency_reports.py": {"run_scheduled", "run_now", "list_reports", "get_report"},
     "reconciliation/runs.py": {"claim", "renew", "finish", "_stop", "run_view", "due"},
     "reconciliation/findings.py": {"listing", "detail", "export_csv", "resolve", "run_listing", "run_detail"},
+    # ---- usage guidance: feedback tickets and the FAQ ----------------------------------------------
+    "helpdesk/tickets.py": {"create", "listing", "detail", "comment", "assign", "move"},
+    "helpdesk/faq.py": {"create", "update", "delete", "get", "search"},
     # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},

@@ -37,7 +37,8 @@ def runs(text: str) -> list[tuple[bool, str]]:
     """(is CJK, run) in order: runs of CJK characters and runs of other letters and digits;
     everything else (spaces, punctuation, symbols) separates them."""
     out: list[tuple[bool, str]] = []
-    kind, current = None, []
+    kind: bool | None = None
+    current: list[str] = []
     for ch in normalise(text):
         this = True if _is_cjk(ch) else (False if ch.isalnum() else None)
         if this != kind and current:
