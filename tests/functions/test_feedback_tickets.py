@@ -103,7 +103,7 @@ def test_the_front_desk_files_and_it_works_the_ticket_to_closed_AS2(db, platform
     assert ticket["reference"] == {"type": "case", "id": case_id}
     with engine().connect() as conn:
         sealed = conn.execute(sa.select(_t.text_enc).where(_t.id == number)).scalar_one()
-    assert "13800000000".encode() not in sealed and "李四".encode() not in sealed  # encrypted at rest
+    assert b"13800000000" not in sealed and "李四".encode() not in sealed  # encrypted at rest
 
     status, page = listing(functions, it, status="open")
     assert status == 200 and number in [item["id"] for item in page["items"]], page
@@ -341,3 +341,27 @@ def test_listing_filters_and_pages_newest_first_AS2(db, platform, functions):
                             .order_by(c.seq.desc()).limit(1)).one()
     assert last.action == "feedback.tickets_listed" and last.details == {"filters": {"mine": True, "limit": 20},
                                                                          "count": 1}
+
+
+# ---- the role ---------------------------------------------------------------------------------------
+
+def test_the_front_desk_role_is_granted_by_the_operator_and_sees_no_rescue_case_AS2(db, platform, functions):
+    from hospital.auth import sessions
+    from hospital.auth.tokens import verify_access_token
+    from infra import manage
+
+    user_id = sessions.sign_in_identity(platform.mini_program_app_id, f"o-desk-{uuid.uuid4().hex[:8]}")["user"]["id"]
+    assert manage.main(["grant-role", str(user_id), "front_desk"]) == 0
+    with engine().connect() as conn:
+        held = conn.execute(sa.select(tables.user_roles.c.role).where(tables.user_roles.c.user_id == user_id)).all()
+    assert "front_desk" in {role for role, in held}
+    _, desk = token_of(platform, R.FRONT_DESK)
+    assert verify_access_token(desk).roles == frozenset({R.FRONT_DESK})
+    case_id = a_case(platform)
+    resource = "/admin/rescue/cases/{case_id}"
+    status, answer = call(functions, "RescueAdminFunction", api_event(
+        "GET", resource.format(case_id=case_id), resource=resource, token=desk, path_parameters={"case_id": case_id}))
+    assert status == 403, answer
+    # The desk may name the case on a ticket: its id, nothing of its content.
+    status, ticket = file(functions, desk, category="rescue", reference={"type": "case", "id": case_id})
+    assert status == 201 and ticket["reference"] == {"type": "case", "id": case_id}, ticket
