@@ -214,6 +214,7 @@ _STAFF_IDENTITIES = {
     "DEV_ADMIN_TOKEN": ("o-local-dev-admin", "super_admin"),
     "DEV_FINANCE_TOKEN": ("o-local-dev-finance", "finance"),
     "DEV_IT_ADMIN_TOKEN": ("o-local-dev-it-admin", "it_admin"),
+    "DEV_FRONT_DESK_TOKEN": ("o-local-dev-front-desk", "front_desk"),
 }
 
 

@@ -1,6 +1,6 @@
 """Operator commands until the back office has screens for them.
 
-  python -m infra.manage grant-role USER_ID ROLE     # e.g. staff, dispatcher, ed_nurse, super_admin
+  python -m infra.manage grant-role USER_ID ROLE     # e.g. staff, dispatcher, ed_nurse, front_desk, super_admin
   python -m infra.manage revoke-role USER_ID ROLE    # ends at once: calls, live connections, duty
   python -m infra.manage disable-user USER_ID        # every session ends; enable-user USER_ID undoes it
   python -m infra.manage revoke-sessions USER_ID     # sign the user out everywhere

@@ -107,6 +107,7 @@ class EventMaker:
         "WeChatPayCertificatesFunction": "its scheduled event",
         "LogLookupFunction": "GET /admin/logs/external-calls?order_id= (an IT admin looks up an order's calls)",
         "AuditAdminFunction": "GET /admin/audit/entries?action= (an IT admin searches the audit log)",
+        "HelpdeskFunction": "GET /admin/faq/entries?q= (the front desk searches the FAQ in Chinese)",
         "AccessAdminFunction": "GET /admin/access/roles/{role} (the super admin reads a role and its holders)",
         "ContentAdminFunction": "GET /admin/content/items?state=in_review (the site content awaiting review)",
         "ContentPublicFunction": "GET /content/notices (the WeChat site's current notices, no session)",
@@ -130,7 +131,7 @@ class EventMaker:
         case, _ = intake.create_case(self.patient, models.CaseIntake.model_validate({"location": LOCATION}))
         self.case_id = case["case_id"]
         people = {}
-        for role in ("dispatcher", "staff", "ed_nurse", "finance", "it_admin", "super_admin"):
+        for role in ("dispatcher", "staff", "ed_nurse", "front_desk", "finance", "it_admin", "super_admin"):
             openid = f"o-bench-{role}-{uuid.uuid4().hex[:8]}"
             user_id = sessions.sign_in_identity(app_id, openid)["user"]["id"]
             sessions.grant_role(user_id, role)
@@ -309,6 +310,8 @@ class EventMaker:
                                                    query={"order_id": self.order_id}), "http:200")
         jobs["AuditAdminFunction"] = Job(self._http("GET", "/admin/audit/entries", self.people["it_admin"][1],
                                                     query={"action": "auth.grant_role", "limit": "20"}), "http:200")
+        jobs["HelpdeskFunction"] = Job(self._http("GET", "/admin/faq/entries", self.people["front_desk"][1],
+                                                  query={"q": "挂号退费", "limit": "10"}), "http:200")
         jobs["AccessAdminFunction"] = Job(self._http("GET", "/admin/access/roles/dispatcher",
                                                      self.people["super_admin"][1], "/admin/access/roles/{role}",
                                                      {"role": "dispatcher"}), "http:200")

@@ -20,7 +20,7 @@ from infra.local.template import Template
 from tests.conftest import ROOT, api_event, call, make_patient
 from tests.functions.test_rescue_dispatch import CALL, d, vehicle
 
-ROLE_COLUMNS = ("patient", "staff", "dispatcher", "ed_nurse", "finance", "it_admin", "super_admin")
+ROLE_COLUMNS = ("patient", "staff", "dispatcher", "ed_nurse", "finance", "it_admin", "super_admin", "front_desk")
 
 
 def readme_table(heading: str, *, leading: int = 1) -> list[list[str]]:

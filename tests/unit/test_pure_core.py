@@ -20,9 +20,10 @@ LAYER = ROOT / "layers/common/python"
 HOSPITAL = LAYER / "hospital"
 RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py"),
                      *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py"),
-                     *(HOSPITAL / "external_calls").glob("*_rules.py"), *(HOSPITAL / "content").glob("*_rules.py")])
+                     *(HOSPITAL / "external_calls").glob("*_rules.py"), *(HOSPITAL / "content").glob("*_rules.py"),
+                     *(HOSPITAL / "helpdesk").glob("*_rules.py")])
 PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re",
-               "decimal", "hashlib"}
+               "decimal", "hashlib", "unicodedata"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
 
 
@@ -167,6 +168,9 @@ ENTRIES = {
     # ---- site content ----------------------------------------------------------------------------
     "content/admin.py": {"listing", "detail", "preview", "create", "edit", "restore", "_step", "unpublish"},
     "content/public.py": {"_one", "notices"},
+    # ---- usage guidance: feedback tickets and the FAQ ----------------------------------------------
+    "helpdesk/tickets.py": {"create", "listing", "detail", "comment", "assign", "move"},
+    "helpdesk/faq.py": {"create", "update", "delete", "get", "search"},
     # ---- payments --------------------------------------------------------------------------------
     "payments/payment_news.py": {"apply_payment"},
     "payments/results.py": {"apply_refund"},

@@ -48,6 +48,11 @@ AUDIT_READ = "audit.read"
 OUTPATIENT_SCHEDULE = "outpatient.schedule"
 CONTENT_EDIT = "content.edit"
 CONTENT_PUBLISH = "content.publish"
+FEEDBACK_FILE = "feedback.file"
+FEEDBACK_FOLLOW = "feedback.follow"
+FEEDBACK_WORK = "feedback.work"
+FAQ_READ = "faq.read"
+FAQ_EDIT = "faq.edit"
 ACCESS_MANAGE = "access.manage"
 ACCESS_GRANT_ANY = "access.grant_any"
 
@@ -71,28 +76,35 @@ CATALOGUE: tuple[Permission, ...] = (
     Permission(OUTPATIENT_SCHEDULE, "suspend doctors' clinics and follow the suspensions", DEPARTMENT),
     Permission(CONTENT_EDIT, "draft, edit, submit and restore the WeChat site's pages, notices and menus"),
     Permission(CONTENT_PUBLISH, "review (approve or reject) and unpublish site content; never one's own version"),
+    Permission(FEEDBACK_FILE, "file a feedback ticket for IT"),
+    Permission(FEEDBACK_FOLLOW, "list, read, comment on and move feedback tickets: one's own (all: feedback.work)"),
+    Permission(FEEDBACK_WORK, "work every feedback ticket: see all, assign, move through to closed"),
+    Permission(FAQ_READ, "read and search the usage guide (FAQ)"),
+    Permission(FAQ_EDIT, "write, change and delete the usage guide's entries"),
     Permission(ACCESS_MANAGE, "roles, their permissions and who holds them; accounts"),
     Permission(ACCESS_GRANT_ANY, "grant permissions one does not hold oneself (the root of trust)"),
 )
 BY_NAME = {p.name: p for p in CATALOGUE}
 NAMES = frozenset(BY_NAME)
 
-_BACK_OFFICE_SELF = frozenset({SESSION_SELF})
 # role -> (label, permissions). The matrix the routes had as fixed role lists, now as data.
 SEEDED: dict[str, tuple[str, frozenset[str]]] = {
     R.PATIENT: ("Patient", frozenset({SESSION_SELF, RESCUE_CALL, OUTPATIENT_BOOK, PAYMENTS_PAY})),
-    R.STAFF: ("Ambulance crew", frozenset({SESSION_SELF, RESCUE_CREW, STAFF_DUTY})),
-    R.DISPATCHER: ("Dispatcher (120)", frozenset({SESSION_SELF, RESCUE_DISPATCH, RESCUE_CONSOLE})),
-    R.ED_NURSE: ("Emergency department nurse", frozenset({SESSION_SELF, RESCUE_CONSOLE, STAFF_DUTY,
-                                                           RESCUE_RECORDS})),
+    R.STAFF: ("Ambulance crew", frozenset({SESSION_SELF, RESCUE_CREW, STAFF_DUTY, FAQ_READ})),
+    R.DISPATCHER: ("Dispatcher (120)", frozenset({SESSION_SELF, RESCUE_DISPATCH, RESCUE_CONSOLE, FAQ_READ})),
+    R.ED_NURSE: ("Emergency department nurse", frozenset({SESSION_SELF, RESCUE_CONSOLE, STAFF_DUTY, RESCUE_RECORDS,
+                                                           FAQ_READ})),
+    R.FRONT_DESK: ("Front desk", frozenset({SESSION_SELF, FEEDBACK_FILE, FEEDBACK_FOLLOW, FAQ_READ, FAQ_EDIT})),
     R.FINANCE: ("Finance", frozenset({SESSION_SELF, PAYMENTS_READ, PAYMENTS_MANAGE, RECONCILIATION_READ,
-                                      RECONCILIATION_MANAGE, CONSISTENCY_CHECK})),
+                                      RECONCILIATION_MANAGE, CONSISTENCY_CHECK, FAQ_READ, FAQ_EDIT})),
     R.IT_ADMIN: ("IT administration", frozenset({SESSION_SELF, RESCUE_RECORDS, CONSISTENCY_CHECK, LOGS_READ,
-                                                 AUDIT_READ, CONTENT_EDIT, CONTENT_PUBLISH})),
+                                                 AUDIT_READ, CONTENT_EDIT, CONTENT_PUBLISH, FEEDBACK_FOLLOW,
+                                                 FEEDBACK_WORK, FAQ_READ})),
     R.SUPER_ADMIN: ("Super admin", frozenset({SESSION_SELF, RESCUE_RECORDS, PAYMENTS_READ, PAYMENTS_MANAGE,
                                               RECONCILIATION_READ, RECONCILIATION_MANAGE, CONSISTENCY_CHECK,
                                               LOGS_READ, AUDIT_READ, OUTPATIENT_SCHEDULE, CONTENT_EDIT,
-                                              CONTENT_PUBLISH, ACCESS_MANAGE, ACCESS_GRANT_ANY})),
+                                              CONTENT_PUBLISH, FEEDBACK_FILE, FEEDBACK_FOLLOW, FEEDBACK_WORK,
+                                              FAQ_READ, FAQ_EDIT, ACCESS_MANAGE, ACCESS_GRANT_ANY})),
 }
 # What the super admin role keeps whatever is edited: without them nobody could manage access.
 SUPER_ADMIN_CORE = frozenset({ACCESS_MANAGE, ACCESS_GRANT_ANY})

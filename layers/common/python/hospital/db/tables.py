@@ -753,3 +753,66 @@ content_versions = sa.Table(
     sa.Column("review_note", sa.String(500), nullable=True),
     sa.UniqueConstraint("item_id", "version", name="uq_content_versions_item_id_version"),
 )
+
+
+# ---- usage guidance (AS2): feedback tickets and the FAQ ----
+# A ticket the front desk filed (hospital.helpdesk.tickets); its text may hold a patient's name
+# or phone, so it is encrypted. `request_id` makes a retried create the same ticket.
+feedback_tickets = sa.Table(
+    "feedback_tickets", metadata,
+    _pk(),
+    sa.Column("request_id", Exact(32), nullable=False, unique=True),  # the client's UUID, as 32 hex
+    sa.Column("category", sa.String(24), nullable=False),
+    sa.Column("text_enc", Blob, nullable=False),
+    sa.Column("ref_type", sa.String(16), nullable=True),          # order, registration, case
+    sa.Column("ref_id", PublicId, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),           # see hospital.helpdesk.ticket_rules
+    sa.Column("filed_by", Id, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("assignee_user_id", Id, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_feedback_tickets_filed_by", "filed_by", "id"),
+    sa.Index("ix_feedback_tickets_status", "status", "id"),
+    sa.Index("ix_feedback_tickets_assignee", "assignee_user_id", "id"),
+)
+
+# What happened to a ticket, append-only: filed, comment, status (with its note), assigned.
+feedback_ticket_events = sa.Table(
+    "feedback_ticket_events", metadata,
+    _pk(),
+    sa.Column("ticket_id", Id, sa.ForeignKey("feedback_tickets.id"), nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("actor_user_id", Id, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("from_status", sa.String(16), nullable=True),
+    sa.Column("to_status", sa.String(16), nullable=True),
+    sa.Column("assignee_user_id", Id, nullable=True),
+    sa.Column("note_enc", Blob, nullable=True),
+    sa.Index("ix_feedback_ticket_events_ticket", "ticket_id", "id"),
+)
+
+# The FAQ: public answers, not personal data, kept in plain text. `version` grows with each
+# edit; an edit naming an older one is refused (optimistic concurrency).
+faq_entries = sa.Table(
+    "faq_entries", metadata,
+    _pk(),
+    sa.Column("question", sa.String(200), nullable=False),
+    sa.Column("answer", sa.Text(), nullable=False),
+    sa.Column("category", sa.String(24), nullable=False),
+    sa.Column("tags", sa.JSON(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_by", Id, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+# The search index of the FAQ (hospital.helpdesk.search_rules): each term of an entry once,
+# with its weight; a query sums the weights of its terms by entry.
+faq_terms = sa.Table(
+    "faq_terms", metadata,
+    sa.Column("entry_id", Id, sa.ForeignKey("faq_entries.id"), primary_key=True),
+    sa.Column("term", Exact(32), primary_key=True),
+    sa.Column("weight", sa.SmallInteger(), nullable=False),
+    sa.Index("ix_faq_terms_term", "term", "entry_id", "weight"),
+)

@@ -3,10 +3,10 @@ every answer or push that shows any of them (the patient's own reads included).
 
 Each role sees only what its work needs: the dispatcher calls back and sends the ambulance,
 the ED nurse prepares the department and gives phone guidance, the crew finds and calls the
-caller, the super admin answers for the service; finance and IT administration need none.
-The patient sees their own cases (the caller's phone exists only on cases a dispatcher took
-by phone, which have no patient). The README's visibility table is this table; a test reads
-both and walks the routes with every role.
+caller, the super admin answers for the service; the front desk, finance and IT
+administration need none. The patient sees their own cases (the caller's phone exists only
+on cases a dispatcher took by phone, which have no patient). The README's visibility table
+is this table; a test reads both and walks the routes with every role.
 
 Pure rules, no I/O, except `record_shown`, which writes into the caller's transaction.
 """
@@ -25,6 +25,7 @@ BY_ROLE: dict[str, frozenset[str]] = {
     R.DISPATCHER: _ALL,
     R.ED_NURSE: _ALL,
     R.STAFF: _ALL,  # the crew of the case's dispatch only (see rescue.dispatch.CREW_GRACE)
+    R.FRONT_DESK: frozenset(),  # sees no rescue case at all
     R.FINANCE: frozenset(),
     R.IT_ADMIN: frozenset(),
     R.SUPER_ADMIN: _ALL,
