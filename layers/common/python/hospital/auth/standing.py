@@ -15,6 +15,7 @@ import threading
 import time
 
 from hospital import settings
+from hospital.auth import admin_activity
 from hospital.errors import Unauthenticated
 
 
@@ -66,7 +67,10 @@ def current(principal, *, fresh: bool = False):
                 for stale in expired or list(_cache)[:_CACHE_LIMIT // 2]:
                     del _cache[stale]
             _cache[key] = cached
-    return resolve(principal, cached[1])
+    caller = resolve(principal, cached[1])
+    if caller.app_id == admin_activity.BACK_OFFICE:
+        admin_activity.touch(caller)  # a back-office session ends when idle
+    return caller
 
 
 def forget(user_id: int) -> None:

@@ -29,6 +29,8 @@ class Principal:
     # everywhere), and when the access token runs out; None for principals not from a token.
     session_id: str | None = None
     expires_at: dt.datetime | None = dataclasses.field(default=None, compare=False)
+    # How the user signed in, as the token's "amr" claim: ("wechat",), ("pwd", "otp"), ...
+    auth_method: tuple[str, ...] | None = None
 
     def has_any(self, roles) -> bool:
         return bool(self.roles & frozenset(roles))
@@ -62,6 +64,8 @@ def issue_access_token(principal: Principal, now: dt.datetime | None = None) -> 
     }
     if principal.session_id:
         claims["sid"] = principal.session_id
+    if principal.auth_method:
+        claims["amr"] = list(principal.auth_method)
     return jwt.encode(claims, _signing_key(), algorithm="HS256")
 
 
@@ -87,9 +91,11 @@ def verify_access_token(token: str) -> Principal:
     except (TypeError, ValueError) as exc:
         raise Unauthenticated("session token is invalid", code="invalid_session") from exc
     session_id = claims.get("sid")
+    amr = claims.get("amr")
     return Principal(user_id=user_id, roles=frozenset(claims.get("roles") or ()), app_id=claims.get("app"),
                      session_id=str(session_id) if session_id else None,
-                     expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC))
+                     expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
+                     auth_method=tuple(str(method) for method in amr) if isinstance(amr, list) else None)
 
 
 def new_refresh_token() -> tuple[str, str]:
