@@ -150,7 +150,6 @@ def test_the_refreshed_session_keeps_how_the_user_signed_in(db, functions, platf
     assert status == 200, refreshed
     principal = verify_access_token(refreshed["access_token"])
     assert (principal.app_id, principal.auth_method) == ("back_office", ("pwd", "otp"))
-    patient, _ = make_patient(platform)
     issued = sessions.sign_in_identity(platform.mini_program_app_id, f"o-{uuid.uuid4().hex[:12]}")
     assert verify_access_token(issued["access_token"]).auth_method == ("wechat",)
     status, refreshed = post(functions, "/auth/refresh", {"refresh_token": issued["refresh_token"]})
@@ -461,8 +460,9 @@ def test_resetting_the_second_factor_enrols_again(db, functions):
     assert (row.totp_secret_enc, row.totp_confirmed_at, row.last_totp_step) == (None, None, None)
     status, started = login(functions, who["username"])
     assert started["second_factor"] == "enrol"
+    old_code = who["session"]["recovery_codes"][0]
     status, refused = post(functions, "/auth/admin/login/verify", {"challenge": started["challenge"],
-                                                                   "recovery_code": who["session"]["recovery_codes"][0]})
+                                                                   "recovery_code": old_code})
     assert (status, refused["error"]["code"]) == (401, "invalid_challenge")
     assert audit_of(who["user_id"], "auth.admin_second_factor_reset")
 

@@ -15,7 +15,8 @@ RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()  # RFC 6238 appe
 
 # ---- the password policy ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("password", ["Abcdefgh1234", "abcdefgh12!#", "ABCDEFGH12!#", "Abcdefghijk!", "长城-Gate-2026x"])
+@pytest.mark.parametrize("password", ["Abcdefgh1234", "abcdefgh12!#", "ABCDEFGH12!#", "Abcdefghijk!",
+                                      "长城-Gate-2026x"])
 def test_a_password_of_twelve_with_three_kinds_is_accepted(password):
     assert P.password_refusal(password, "wang.li") is None
 
