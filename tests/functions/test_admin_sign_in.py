@@ -1,10 +1,11 @@
-"""Back-office sign-in (AD-auth, 等保 level 3) through functions/auth: username and password
-(argon2id), a TOTP second factor enrolled at the first sign-in (RFC 6238, codes computed here by
-pyotp from the secret), recovery codes each usable once, lock-out at the 5th failed step and not
-the 4th, the same answer for an unknown username as for a wrong password, the idle timeout of
-back-office sessions, sign-out everywhere, a password change ending the other sessions, the
-layer functions the back office's user management calls, and `manage create-admin`. Every
-refusal answers its status and names the field, and changes nothing."""
+"""Back-office sign-in (NF1: identity authentication, 等保 level 3) through functions/auth:
+username and password (argon2id), a TOTP second factor enrolled at the first sign-in (RFC 6238,
+codes computed here by pyotp from the secret), recovery codes each usable once, lock-out at the
+5th failed step and not the 4th, the same answer for an unknown username as for a wrong
+password, the idle timeout of back-office sessions, sign-out everywhere, a password change
+ending the other sessions, the layer functions the back office's user management calls, and
+`manage create-admin`. Every refusal answers its status and names the field, and changes
+nothing but the failure count where a failed step counts."""
 from __future__ import annotations
 
 import datetime as dt
@@ -124,7 +125,7 @@ def _fresh_activity():
 
 # ---- the whole flow ---------------------------------------------------------------------------------
 
-def test_first_sign_in_enrols_totp_then_signs_in_with_a_code_AD_auth(db, functions):
+def test_first_sign_in_enrols_totp_then_signs_in_with_a_code_NF1(db, functions):
     who = enrolled(functions)
     enrolment, session = who["enrolment"], who["session"]
     assert enrolment["otpauth_uri"].startswith(f"otpauth://totp/Hospital%20back%20office:{who['username']}?")
@@ -195,7 +196,7 @@ def test_regenerated_recovery_codes_replace_the_old_ones(db, functions):
 
 # ---- refusals ------------------------------------------------------------------------------------------
 
-def test_an_unknown_username_gets_the_same_answer_as_a_wrong_password(db, functions):
+def test_an_unknown_username_gets_the_same_answer_as_a_wrong_password_NF1(db, functions):
     who = make_account()
     wrong = login(functions, who["username"], "Wrong-password-42")
     unknown = login(functions, new_username(), "Wrong-password-42")
@@ -205,7 +206,7 @@ def test_an_unknown_username_gets_the_same_answer_as_a_wrong_password(db, functi
     assert login(functions, who["username"].upper())[0] == 200
 
 
-def test_lock_out_at_the_fifth_failure_not_the_fourth_and_open_after_the_lock_time(db, functions):
+def test_lock_out_at_the_fifth_failure_not_the_fourth_and_open_after_the_lock_time_NF1(db, functions):
     who = make_account()
     for _ in range(4):
         assert login(functions, who["username"], "Wrong-password-42")[0] == 401
@@ -343,7 +344,7 @@ def test_a_disabled_user_cannot_sign_in(db, functions):
 
 # ---- sessions: idle timeout, sign-out everywhere, password change ---------------------------------------
 
-def test_a_back_office_session_idle_too_long_is_refused_and_revoked(db, functions):
+def test_a_back_office_session_idle_too_long_is_refused_and_revoked_NF1(db, functions):
     who = enrolled(functions)
     token, refresh = who["session"]["access_token"], who["session"]["refresh_token"]
     family = verify_access_token(token).session_id
@@ -379,7 +380,7 @@ def test_an_idle_back_office_session_cannot_be_refreshed(db, functions):
     assert family not in open_families(who["user_id"])
 
 
-def test_sign_out_everywhere_ends_back_office_and_wechat_sessions(db, functions, platform):
+def test_sign_out_everywhere_ends_back_office_and_wechat_sessions_NF1(db, functions, platform):
     user, wechat_token = make_patient(platform)
     created = make_account(user_id=user.user_id)
     status, started = login(functions, created["username"])

@@ -1,5 +1,6 @@
 """Every route of template.yaml requires a session unless it is one of the declared public
-sign-in routes (WeChat, and the back office's password and second-factor steps), or a payment callback that verifies the platform's signature (ER1, NF1)."""
+sign-in routes (WeChat, and the back office's password and second-factor steps), or a payment
+callback that verifies the platform's signature (ER1, NF1)."""
 import re
 
 import pytest

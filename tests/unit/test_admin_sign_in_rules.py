@@ -1,6 +1,6 @@
-"""Back-office sign-in rules (AD-auth, 等保 level 3), without a database: the password policy,
-usernames, TOTP codes against RFC 6238's test vectors, our window of one step either side, and
-no step's code accepted twice."""
+"""Back-office sign-in rules (NF1: identity authentication, 等保 level 3), without a database:
+the password policy, usernames, TOTP codes against RFC 6238's test vectors, our window of one
+step either side, and no step's code accepted twice."""
 from __future__ import annotations
 
 import base64
