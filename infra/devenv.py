@@ -208,6 +208,8 @@ DEV_PATIENT_OPENID = "o-local-dev-patient"
 DEV_DISPATCHER_OPENID = "o-local-dev-dispatcher"
 DEV_STAFF_OPENID = "o-local-dev-staff"
 # Placeholder -> (openid, role) of the local staff and back-office users.
+# The local back office's sign-in (sample events, `make run`); never an account anywhere else.
+DEV_BACK_OFFICE_USERNAME, DEV_BACK_OFFICE_PASSWORD = "dev.admin", "Local-dev-only-2026"
 _STAFF_IDENTITIES = {
     "DEV_DISPATCHER_TOKEN": (DEV_DISPATCHER_OPENID, "dispatcher"),
     "DEV_STAFF_TOKEN": (DEV_STAFF_OPENID, "staff"),
@@ -281,6 +283,18 @@ def _make(name: str, simulator, cache: dict) -> dict:  # noqa: C901 - one branch
         sessions.grant_role(user_id, role)
         token = sessions.sign_in_identity(ids["mini_program"], openid)["access_token"]
         return {key: token, **({"DEV_STAFF_USER_ID": str(user_id)} if role == "staff" else {})}
+    if name in ("DEV_BACK_OFFICE_USERNAME", "DEV_BACK_OFFICE_PASSWORD"):
+        # A back-office account of the dev super admin (local only), made once.
+        import contextlib
+
+        from hospital.auth import admin_accounts
+        from hospital.errors import Conflict
+
+        with contextlib.suppress(Conflict):  # made by an earlier sample
+            admin_accounts.create_account(None, None, DEV_BACK_OFFICE_USERNAME, DEV_BACK_OFFICE_PASSWORD,
+                                          temporary=False, roles=("super_admin",))
+        return {"DEV_BACK_OFFICE_USERNAME": DEV_BACK_OFFICE_USERNAME,
+                "DEV_BACK_OFFICE_PASSWORD": DEV_BACK_OFFICE_PASSWORD}
     if name == "DEV_CASE_ID":
         from hospital.rescue import intake, models
 

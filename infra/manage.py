@@ -1,5 +1,9 @@
 """Operator commands until the back office has screens for them.
 
+  python -m infra.manage create-admin --username U [--password-stdin]
+                                                     # the first super admin: a user with the super_admin
+                                                     # role and a back-office account (password from a
+                                                     # prompt, or stdin); TOTP is enrolled at first sign-in
   python -m infra.manage grant-role USER_ID ROLE     # e.g. staff, dispatcher, ed_nurse, front_desk, super_admin
   python -m infra.manage revoke-role USER_ID ROLE    # ends at once: calls, live connections, duty
   python -m infra.manage disable-user USER_ID        # every session ends; enable-user USER_ID undoes it
@@ -48,11 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     reconcile.add_argument("--bill-file", action="append", dest="bill_files", metavar="PATH",
                            help="a WeChat Pay bill file of the day (repeat for several merchants)")
     commands.add_parser("audit-verify", help="check the audit log's hash chain, entry by entry")
+    admin = commands.add_parser("create-admin", help="create a super admin with a back-office account")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     manage_wechatpay.add_parser(commands)
     args = parser.parse_args(argv)
 
     if args.command == "audit-verify":
         return _audit_verify()
+
+    if args.command == "create-admin":
+        return _create_admin(args)
 
     if args.command == "reconcile":
         return _reconcile(args)
@@ -89,6 +99,33 @@ def _reconcile(args) -> int:
         return 2
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0 if result["status"] == "done" else 1
+
+
+def _create_admin(args) -> int:
+    import getpass
+
+    from hospital.auth import admin_accounts
+    from hospital.auth import roles as R
+    from hospital.errors import AppError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 2
+    try:
+        created = admin_accounts.create_account(None, None, args.username, password, temporary=False,
+                                                roles=(R.SUPER_ADMIN,))
+    except AppError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    print(f"user {created['user_id']}: super admin {created['username']!r} created.\n"
+          "Sign in to the back office with this username and password (POST /auth/admin/login): the first\n"
+          "sign-in enrols the TOTP second factor (scan the otpauth:// QR code with an authenticator app,\n"
+          "confirm a code) and shows 10 recovery codes once: keep them somewhere safe.")
+    return 0
 
 
 def _audit_verify() -> int:

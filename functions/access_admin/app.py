@@ -6,7 +6,8 @@ from hospital import settings, web
 from hospital.auth import permissions
 
 app = web.create_app("access_admin", needs=(
-    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.LIVE))
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.LIVE,
+    settings.ADMIN_SIGN_IN))
 MANAGE = permissions.ACCESS_MANAGE
 
 
@@ -102,6 +103,42 @@ def sign_out_everywhere(user_id):
 
     access.user(_user_id(user_id))  # 404 for no such user
     return web.respond({"revoked_sessions": sessions.revoke_sessions(_user_id(user_id), web.principal())})
+
+
+@web.route(app, "/admin/access/accounts", methods=["POST"], permission=MANAGE)
+def create_account():
+    from hospital.auth import access, access_models, admin_accounts
+
+    body = web.json_body(access_models.NewAccount)
+    if body.user_id is not None:
+        access.may_manage_account(web.principal(), body.user_id)
+    made = admin_accounts.create_account(web.principal(), body.user_id, body.username, body.temporary_password)
+    return web.respond(access.user(made["user_id"]), status=201)
+
+
+@web.route(app, "/admin/access/users/{user_id}/password-reset", methods=["POST"], permission=MANAGE)
+def reset_password(user_id):
+    from hospital.auth import access, access_models, admin_accounts
+
+    body = web.json_body(access_models.PasswordReset)
+    access.may_manage_account(web.principal(), _user_id(user_id))
+    return web.respond(admin_accounts.reset_password(web.principal(), _user_id(user_id), body.temporary_password))
+
+
+@web.route(app, "/admin/access/users/{user_id}/second-factor-reset", methods=["POST"], permission=MANAGE)
+def reset_second_factor(user_id):
+    from hospital.auth import access, admin_accounts
+
+    access.may_manage_account(web.principal(), _user_id(user_id))
+    return web.respond(admin_accounts.reset_second_factor(web.principal(), _user_id(user_id)))
+
+
+@web.route(app, "/admin/access/users/{user_id}/unlock", methods=["POST"], permission=MANAGE)
+def unlock(user_id):
+    from hospital.auth import access, admin_accounts
+
+    access.may_manage_account(web.principal(), _user_id(user_id))
+    return web.respond(admin_accounts.unlock(web.principal(), _user_id(user_id)))
 
 
 def _user_id(raw: str) -> int:

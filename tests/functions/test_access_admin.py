@@ -260,3 +260,55 @@ def test_sign_out_everywhere_and_disable_end_a_user_s_sessions_NF1(db, platform,
                   {"user_id": "999999999"})[0] == 404
     assert access(functions, admin, "GET", "/admin/access/users/x1", None, "/admin/access/users/{user_id}",
                   {"user_id": "x1"})[1]["error"]["field"] == "user_id"
+
+
+def test_the_super_admin_makes_back_office_accounts_and_resets_or_unlocks_them_NF1(db, functions):
+    _, admin = new_user(R.SUPER_ADMIN)
+    username = f"clerk.{uuid.uuid4().hex[:8]}"
+    status, made = access(functions, admin, "POST", "/admin/access/accounts",
+                          {"username": username, "temporary_password": "Temp-Passw0rd-2026"})
+    assert status == 201 and made["account"]["username"] == username
+    assert made["account"]["must_change_password"] is True and made["account"]["second_factor"] is False
+    user_id = made["user_id"]
+    status, answer = access(functions, admin, "POST", "/admin/access/accounts",
+                            {"username": username, "temporary_password": "Temp-Passw0rd-2026"})
+    assert status == 409 and answer["error"]["field"] == "username"
+    status, answer = access(functions, admin, "POST", "/admin/access/accounts",
+                            {"username": f"x.{uuid.uuid4().hex[:8]}", "temporary_password": "short"})
+    assert status == 400 and answer["error"]["field"] == "password"
+
+    with engine().begin() as conn:
+        conn.execute(tables.admin_accounts.update().where(tables.admin_accounts.c.user_id == user_id)
+                     .values(failed_attempts=5, locked_until=utcnow().replace(year=2099)))
+    params = {"user_id": str(user_id)}
+    status, answer = access(functions, admin, "POST", f"/admin/access/users/{user_id}/unlock", {},
+                            "/admin/access/users/{user_id}/unlock", params)
+    assert status == 200 and answer["unlocked"] is True
+    status, answer = access(functions, admin, "POST", f"/admin/access/users/{user_id}/password-reset",
+                            {"temporary_password": "Another-Passw0rd-2026"},
+                            "/admin/access/users/{user_id}/password-reset", params)
+    assert status == 200 and answer["must_change_password"] is True
+    assert access(functions, admin, "POST", f"/admin/access/users/{user_id}/second-factor-reset", {},
+                  "/admin/access/users/{user_id}/second-factor-reset", params)[0] == 200
+    assert [a.action for a in audits("auth.admin_account_created", str(user_id))] == ["auth.admin_account_created"]
+
+
+def test_a_delegated_administrator_cannot_take_over_an_account_holding_more_than_they_do_NF1(db, functions):
+    """Resetting someone's password is getting what they hold: refused unless one could grant it."""
+    _, admin = new_user(R.SUPER_ADMIN)
+    delegate_role = a_role_name()
+    assert access(functions, admin, "POST", ROLES, {"name": delegate_role, "label": "Finance lead", "permissions": [
+        P.ACCESS_MANAGE, P.PAYMENTS_READ, P.SESSION_SELF]})[0] == 201
+    _, delegate = new_user(delegate_role)
+    super_id, _ = new_user(R.SUPER_ADMIN)
+    path, resource = f"/admin/access/users/{super_id}/password-reset", "/admin/access/users/{user_id}/password-reset"
+    status, answer = access(functions, delegate, "POST", path, {"temporary_password": "Takeover-Passw0rd-1"},
+                            resource, {"user_id": str(super_id)})
+    assert status == 403 and answer["error"]["code"] == "not_yours_to_grant"
+    status, answer = access(functions, delegate, "POST", "/admin/access/accounts",
+                            {"username": f"t.{uuid.uuid4().hex[:8]}", "temporary_password": "Takeover-Passw0rd-1",
+                             "user_id": super_id})
+    assert status == 403
+    with engine().connect() as conn:
+        assert conn.execute(sa.select(tables.admin_accounts).where(
+            tables.admin_accounts.c.user_id == super_id)).first() is None

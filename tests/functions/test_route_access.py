@@ -1,6 +1,7 @@
 """Every route of template.yaml requires a session unless it is one of the declared public
-sign-in routes, a payment callback that verifies the platform's signature, or a read of the
-WeChat site's published content (ER1, NF1, AD3)."""
+sign-in routes (WeChat, and the back office's password and second-factor steps), a payment
+callback that verifies the platform's signature, or a read of the WeChat site's published
+content (ER1, NF1, AD3)."""
 import re
 
 import pytest
@@ -8,7 +9,10 @@ import pytest
 from infra.local.template import Template
 from tests.conftest import ROOT, api_event, call
 
-PUBLIC = {("POST", "/auth/wechat/mini-program"), ("POST", "/auth/wechat/oauth"), ("POST", "/auth/refresh")}
+PUBLIC = {("POST", "/auth/wechat/mini-program"), ("POST", "/auth/wechat/oauth"), ("POST", "/auth/refresh"),
+          # back-office sign-in: the password step, and the second factor carried by its challenge
+          ("POST", "/auth/admin/login"), ("POST", "/auth/admin/totp/enrolment"), ("POST", "/auth/admin/totp/confirm"),
+          ("POST", "/auth/admin/login/verify")}
 # Platform callbacks have no session: they verify the platform's signature instead.
 VERIFIED = {("POST", "/callbacks/wechatpay/v3"), ("POST", "/callbacks/wechatpay/v2/payment"),
             ("POST", "/callbacks/wechatpay/v2/refund"), ("POST", "/callbacks/credit"),

@@ -21,7 +21,8 @@ HOSPITAL = LAYER / "hospital"
 RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").glob("*_rules.py"),
                      *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py"),
                      *(HOSPITAL / "external_calls").glob("*_rules.py"), *(HOSPITAL / "content").glob("*_rules.py"),
-                     *(HOSPITAL / "helpdesk").glob("*_rules.py")])
+                     *(HOSPITAL / "helpdesk").glob("*_rules.py"),
+                     *(HOSPITAL / "auth").glob("*_rules.py")])
 PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re",
                "decimal", "hashlib", "unicodedata"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
@@ -130,6 +131,7 @@ ENTRIES = {
     "unit_of_work.py": {"unit_of_work"},
     # ---- access: roles, permissions, holders -----------------------------------------------------
     "auth/access.py": {"list_roles", "role", "holders", "user", "create_role", "update_role", "delete_role",
+                       "may_manage_account",
                        "assign", "unassign"},
     # ---- rescue ----------------------------------------------------------------------------------
     "rescue/dispatch.py": {"phone_intake", "step", "acknowledge", "dispatch", "progress", "register_vehicle",
@@ -202,6 +204,12 @@ ENTRIES = {
     "auth/sessions.py": {"sign_in_identity", "issue", "refresh", "revoke_family", "sign_out", "revoke_sessions",
                          "set_disabled"},  # rights end after the commit
     "auth/standing.py": {"current"},  # per request, a cached read
+    "auth/admin_activity.py": {"touch"},  # per back-office call, at most once a minute per session
+    # back-office sign-in: the password hash is checked and the TOTP secret decrypted with no
+    # transaction open; a failure is counted in one of its own, and then refused
+    "auth/admin_accounts.py": {"begin", "enrol", "confirm", "verify", "_challenged", "_failed", "change_password",
+                               "regenerate_recovery_codes", "_own_account", "create_account", "reset_password",
+                               "reset_second_factor", "unlock"},
     "audit.py": {"record"},  # for a caller with no transaction (a read, a refusal); `add` takes one
     "audit_trail.py": {"verify", "search"},  # each reads and audits itself in one transaction
     "outbox.py": {"transaction_paying_marks",  # the unit of work's: writes the owed marks before its commit

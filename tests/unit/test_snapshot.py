@@ -135,6 +135,12 @@ def _fill_standing(monkeypatch):
     standing._cache[(7, "session")] = (time.monotonic(), standing.Standing("active", frozenset({"patient"})))
 
 
+def _fill_admin_activity(monkeypatch):
+    from hospital.auth import admin_activity
+
+    admin_activity._seen["f" * 32] = time.monotonic()
+
+
 def _fill_wechat_token(monkeypatch):
     import datetime as dt
 
@@ -168,6 +174,8 @@ CACHES = {
     ("hospital.payments.merchants", "_last_reread"): (
         _fill_merchants, lambda: sys.modules["hospital.payments.merchants"]._last_reread is None),
     ("hospital.auth.standing", "_cache"): (_fill_standing, lambda: not sys.modules["hospital.auth.standing"]._cache),
+    ("hospital.auth.admin_activity", "_seen"): (
+        _fill_admin_activity, lambda: not sys.modules["hospital.auth.admin_activity"]._seen),
     ("hospital.messaging", "_queue_url"): (
         _fill_queue_urls, lambda: sys.modules["hospital.messaging"]._queue_url.cache_info().currsize == 0),
     ("hospital.wechat_tokens", "_held"): (_fill_wechat_token, lambda: not sys.modules["hospital.wechat_tokens"]._held),

@@ -55,6 +55,20 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class Locked(AppError):
+    """The account is locked for a while after repeated failures; Retry-After says how long."""
+
+    status = 423
+    code = "account_locked"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None, code: str | None = None):
+        super().__init__(message, field=field, code=code)
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class UpstreamUnavailable(AppError):
     """An external system we depend on did not answer usefully; the caller may retry."""
 

@@ -148,7 +148,22 @@ APP_SECRET_ARN = Text("APP_SECRET_ARN", "secret holding the session signing key"
 SESSION_TTL_SECONDS = Number("SESSION_TTL_SECONDS", "access token lifetime", 900, minimum=60)
 REFRESH_TTL_DAYS = Number("REFRESH_TTL_DAYS", "refresh token lifetime", 30, minimum=1)
 STANDING_CACHE_SECONDS = Number("STANDING_CACHE_SECONDS", "how long a user's roles are cached", 5)
-SESSIONS = Group("sessions", (APP_SECRET_ARN, SESSION_TTL_SECONDS, REFRESH_TTL_DAYS, STANDING_CACHE_SECONDS))
+# Read by every authenticated call of a back-office session (hospital.auth.admin_activity).
+ADMIN_IDLE_MINUTES = Number("ADMIN_IDLE_MINUTES", "minutes without a call before a back-office session ends", 30,
+                            minimum=2)
+# second_factor: back-office permissions only in sessions signed in with a password and a second
+# factor (hospital.auth.permissions.BACK_OFFICE); any: WeChat sessions carry them too.
+BACK_OFFICE_SIGN_IN = Text("BACK_OFFICE_SIGN_IN", "which sessions carry back-office permissions",
+                           default="second_factor", choices=("second_factor", "any"))
+SESSIONS = Group("sessions", (APP_SECRET_ARN, SESSION_TTL_SECONDS, REFRESH_TTL_DAYS, STANDING_CACHE_SECONDS,
+                              ADMIN_IDLE_MINUTES, BACK_OFFICE_SIGN_IN))
+
+# ---- back-office sign-in (password and TOTP) -------------------------------------------------------
+ADMIN_LOCKOUT_ATTEMPTS = Number("ADMIN_LOCKOUT_ATTEMPTS", "consecutive failed sign-in steps that lock an account",
+                                5, minimum=1)
+ADMIN_LOCKOUT_MINUTES = Number("ADMIN_LOCKOUT_MINUTES", "minutes a locked back-office account stays locked", 15,
+                               minimum=1)
+ADMIN_SIGN_IN = Group("admin sign-in", (ADMIN_LOCKOUT_ATTEMPTS, ADMIN_LOCKOUT_MINUTES))
 
 # ---- personal data at rest -------------------------------------------------------------------------
 PII_KEY_ID = Text("PII_KEY_ID", "KMS key that wraps the personal-data keys")
@@ -244,8 +259,8 @@ EXTERNAL_CALL_RETENTION_DAYS = Number("EXTERNAL_CALL_RETENTION_DAYS",
                                       "days the record of an external call is kept", 30, minimum=1)
 EXTERNAL_CALLS = Group("external calls", (EXTERNAL_CALL_RETENTION_DAYS,))
 
-GROUPS = (DATABASE, SESSIONS, PERSONAL_DATA, WECHAT, QUEUES, LIVE, TRIAGE, PAYMENTS, PAYMENT_WATCHDOG, HIS, CREDIT,
-          MEDICAL_INSURANCE, OUTPATIENT, EXTERNAL_CALLS)
+GROUPS = (DATABASE, SESSIONS, ADMIN_SIGN_IN, PERSONAL_DATA, WECHAT, QUEUES, LIVE, TRIAGE, PAYMENTS, PAYMENT_WATCHDOG,
+          HIS, CREDIT, MEDICAL_INSURANCE, OUTPATIENT, EXTERNAL_CALLS)
 
 
 def check(function: str, groups: tuple[Group, ...]) -> None:

@@ -26,6 +26,8 @@ Forgotten, before the snapshot and after each restore:
   secret, private and API keys included.
 - hospital.auth.standing._cache: users' roles and status, stale by the time a copy starts (and
   in tests, user ids of one database mean other users in the next).
+- hospital.auth.admin_activity._seen: back-office sessions this container found active in the
+  last minute; a copy starting later must ask the database whether they went idle.
 - hospital.messaging._queue_url: queue URLs read from SQS; not secret, but read from outside
   (the tests move between endpoints).
 - hospital.wechat_tokens._held: the WeChat access token last read, a credential; a copy reads
@@ -37,6 +39,8 @@ Kept: code, the same in every container, holding nothing read from outside:
 - hospital.adapters.http_sessions._retry_class: a class built on first use.
 - hospital.audit._statements, hospital.outbox._marks_statement: SQL statements built on first use
   (values are bound at execution), no connection and no value.
+- hospital.auth.passwords._hasher, _dummy_hash: argon2's hasher and the hash of a fixed phrase
+  (checked for unknown usernames, so they cost a real check); nothing secret.
 - hospital.snapshot._registered: the hooks stay registered in every copy.
 - hospital.outbox._owed: ids of outbox rows this container sent and has yet to mark, per
   database; no secret, and a copy that writes one writes the truth (the row was sent). Empty at
@@ -87,6 +91,7 @@ HELD: tuple[Held, ...] = (
     Held("hospital.payments.merchants", "_cache", "clear_cache", "merchants' private and API keys"),
     Held("hospital.payments.merchants", "_last_reread", "clear_cache", "when the merchants' secret was read"),
     Held("hospital.auth.standing", "_cache", "forget_all", "users' roles and status as last read"),
+    Held("hospital.auth.admin_activity", "_seen", "forget_all", "back-office sessions last found active"),
     Held("hospital.messaging", "_queue_url", "_queue_url.cache_clear", "queue URLs read from SQS"),
     Held("hospital.wechat_tokens", "_held", "forget_held", "the WeChat access token last read"),
     Held("hospital.outbox", "_owed", None, "ids of sent rows awaiting their mark: no secret, true in any copy"),
@@ -96,6 +101,8 @@ HELD: tuple[Held, ...] = (
     Held("hospital.messages", "_field_types", None, "message classes' type hints: code"),
     Held("hospital.adapters.http_sessions", "_retry_class", None, "a class built from code"),
     Held("hospital.audit", "_statements", None, "statements built from code"),
+    Held("hospital.auth.passwords", "_hasher", None, "argon2's hasher: its parameters, code"),
+    Held("hospital.auth.passwords", "_dummy_hash", None, "the hash of a known phrase: no secret"),
     Held("hospital.outbox", "_marks_statement", None, "statements built from code"),
     Held("hospital.snapshot", "_registered", None, "the hooks stay registered in every copy"),
 )

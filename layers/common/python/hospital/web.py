@@ -252,6 +252,9 @@ def _http_middleware(app: Chalice):
                 raise AppError(f"route {resource} declares no access rule")  # fail closed
             if entry is not None and access != PUBLIC:
                 caller = _authenticate(event.headers.get("authorization"), event.method)
+                if access in caller.withheld:
+                    raise Forbidden(f"{access} is back-office work: sign in to the back office with your "
+                                    "password and second factor", code="second_factor_required")
                 if not caller.may(access):
                     raise Forbidden(f"this needs the permission {access}, which your roles do not give",
                                     code="forbidden")

@@ -186,6 +186,19 @@ def unassign(by, user_id: int, role_name: str) -> bool:
     return bool(removed)
 
 
+def may_manage_account(by, user_id: int) -> None:
+    """Forbidden unless `by` may manage the user's account (reset their password or second
+    factor, unlock it): taking over an account is getting what it holds, so only someone who
+    could grant every permission the user holds may. NotFound for no such user."""
+    with transaction() as conn:
+        _user_row(conn, user_id)
+        held = set(conn.execute(
+            sa.select(t.role_permissions.c.permission).select_from(
+                t.user_roles.join(t.role_permissions, t.role_permissions.c.role == t.user_roles.c.role))
+            .where(t.user_roles.c.user_id == user_id)).scalars())
+    _may_give(by, held)
+
+
 def keep_a_super_admin(conn, user_id: int) -> None:
     """In the caller's transaction, before `user_id` stops acting as a super admin (their role
     taken away, their account disabled): refused if no other active super admin would be left.
@@ -259,9 +272,15 @@ def _user_view(conn, user_id: int) -> dict:
     row = _user_row(conn, user_id)
     held = conn.execute(sa.select(t.user_roles).where(t.user_roles.c.user_id == user_id)
                         .order_by(t.user_roles.c.role)).all()
+    account = conn.execute(sa.select(t.admin_accounts).where(t.admin_accounts.c.user_id == user_id)).first()
     return {"user_id": int(row.id), "status": row.status,
             "roles": [{"role": r.role, "department": r.department, "granted_at": iso_utc(r.granted_at),
-                       "granted_by": r.granted_by} for r in held]}
+                       "granted_by": r.granted_by} for r in held],
+            # The back-office sign-in, if the user has one (never its secrets).
+            "account": None if account is None else {
+                "username": account.username, "second_factor": account.totp_confirmed_at is not None,
+                "must_change_password": bool(account.must_change_password),
+                "locked_until": iso_utc(account.locked_until), "failed_attempts": account.failed_attempts}}
 
 
 def _role_view(row, held: frozenset[str], holder_count: int) -> dict:

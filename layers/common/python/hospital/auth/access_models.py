@@ -26,3 +26,20 @@ class Assignment(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     # None: hospital-wide; a department code limits a department-reach role to it.
     department: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] | None = None
+
+
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class NewAccount(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # Set by the super admin and told to the user, who must change it at the first sign-in.
+    temporary_password: Password
+    # An existing user (one who signed in with WeChat) gets the account; none: a new user.
+    user_id: Annotated[int, "users.id"] | None = None
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    temporary_password: Password

@@ -27,6 +27,9 @@ class Permission(NamedTuple):
     # own: a caller's own data (patients' and everyone's sessions); hospital: hospital-wide work;
     # department: data that belongs to a department, narrowed by a role's scope.
     reach: str = HOSPITAL
+    # Back-office work, done in Chrome: needs a session signed in with a password and a second
+    # factor (BACK_OFFICE_SIGN_IN); the crews, the 120 line and the ED console keep WeChat sign-in.
+    back_office: bool = True
 
 
 SESSION_SELF = "session.self"
@@ -57,14 +60,14 @@ ACCESS_MANAGE = "access.manage"
 ACCESS_GRANT_ANY = "access.grant_any"
 
 CATALOGUE: tuple[Permission, ...] = (
-    Permission(SESSION_SELF, "see and end one's own sessions", OWN),
-    Permission(RESCUE_CALL, "call for rescue, follow one's own cases, keep one's rescue persons", OWN),
-    Permission(OUTPATIENT_BOOK, "one's own patient cards and registrations", OWN),
-    Permission(PAYMENTS_PAY, "pay one's own orders; enrol in credit care", OWN),
-    Permission(RESCUE_DISPATCH, "take 120 calls, decide, dispatch, cancel and complete rescue cases"),
-    Permission(RESCUE_CONSOLE, "the emergency department console: alerts, accepting cases, guidance"),
-    Permission(RESCUE_CREW, "an ambulance crew's case, progress and positions"),
-    Permission(STAFF_DUTY, "go on and off duty"),
+    Permission(SESSION_SELF, "one's own sessions, password and second factor", OWN, back_office=False),
+    Permission(RESCUE_CALL, "call for rescue, follow one's cases, keep one's rescue persons", OWN, back_office=False),
+    Permission(OUTPATIENT_BOOK, "one's own patient cards and registrations", OWN, back_office=False),
+    Permission(PAYMENTS_PAY, "pay one's own orders; enrol in credit care", OWN, back_office=False),
+    Permission(RESCUE_DISPATCH, "take 120 calls; decide, dispatch, cancel, complete cases", back_office=False),
+    Permission(RESCUE_CONSOLE, "the ED console: alerts, accepting cases, phone guidance", back_office=False),
+    Permission(RESCUE_CREW, "an ambulance crew's case, progress and positions", back_office=False),
+    Permission(STAFF_DUTY, "go on and off duty", back_office=False),
     Permission(RESCUE_RECORDS, "rescue dispatch statistics and case records"),
     Permission(PAYMENTS_READ, "payment anomalies, orders, credit debts, the ledger check"),
     Permission(PAYMENTS_MANAGE, "resolve payment anomalies, act on them, refund by hand"),
@@ -79,13 +82,24 @@ CATALOGUE: tuple[Permission, ...] = (
     Permission(FEEDBACK_FILE, "file a feedback ticket for IT"),
     Permission(FEEDBACK_FOLLOW, "list, read, comment on and move feedback tickets: one's own (all: feedback.work)"),
     Permission(FEEDBACK_WORK, "work every feedback ticket: see all, assign, move through to closed"),
-    Permission(FAQ_READ, "read and search the usage guide (FAQ)"),
+    Permission(FAQ_READ, "read and search the usage guide (FAQ)", back_office=False),
     Permission(FAQ_EDIT, "write, change and delete the usage guide's entries"),
     Permission(ACCESS_MANAGE, "roles, their permissions and who holds them; accounts"),
     Permission(ACCESS_GRANT_ANY, "grant permissions one does not hold oneself (the root of trust)"),
 )
 BY_NAME = {p.name: p for p in CATALOGUE}
 NAMES = frozenset(BY_NAME)
+BACK_OFFICE = frozenset(p.name for p in CATALOGUE if p.back_office)
+# The amr values of a session signed in with a password and a second factor (hospital.auth.admin_accounts).
+SECOND_FACTORS = frozenset({"otp", "recovery_code"})
+
+
+def usable(held: frozenset[str], auth_method, policy: str) -> frozenset[str]:
+    """The permissions a session may use of those its user holds: without a second factor
+    (a WeChat session) no back-office permission, unless the policy is "any"."""
+    if policy == "any" or SECOND_FACTORS & set(auth_method or ()):
+        return held
+    return held - BACK_OFFICE
 
 # role -> (label, permissions). The matrix the routes had as fixed role lists, now as data.
 SEEDED: dict[str, tuple[str, frozenset[str]]] = {

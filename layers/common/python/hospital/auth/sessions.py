@@ -36,6 +36,7 @@ from hospital.timeutil import utcnow
 
 log = logging.getLogger("hospital.auth")
 
+WECHAT_METHOD = ("wechat",)  # the "amr" of a WeChat session
 MINI_PROGRAM = "mini_program"
 OFFICIAL_ACCOUNT = "official_account"
 _APP_ENV = {
@@ -96,7 +97,7 @@ def sign_in_identity(app_id: str, openid: str, unionid: str | None = None) -> di
     log.info("signed in", extra={"user_id": principal.user_id, "app_id": app_id, "openid": mask(openid)})
     if principal.roles - {R.PATIENT}:
         audit.record(principal, "auth.sign_in", "user", str(principal.user_id), "ok", {"app_id": app_id})
-    return issue(principal)
+    return issue(dataclasses.replace(principal, auth_method=WECHAT_METHOD))
 
 
 def _user_for_identity(conn, app_id: str, openid: str, unionid_hash: str | None, now) -> Principal:
@@ -130,9 +131,15 @@ def principal_of(conn, user_id: int, app_id: str | None) -> Principal:
 def issue(principal: Principal) -> dict:
     """Entry: fresh sessions (a new refresh-token family) for a principal, stored in a
     transaction of their own."""
-    stored, answer = _session(principal, family_id=uuid.uuid4().hex)
     with transaction() as conn:
-        _store(conn, stored)
+        return issue_in(conn, principal, uuid.uuid4().hex)
+
+
+def issue_in(conn, principal: Principal, family_id: str) -> dict:
+    """Fresh sessions in a new family, stored in the caller's transaction (a sign-in whose
+    own changes commit with them)."""
+    stored, answer = _session(principal, family_id=family_id)
+    _store(conn, stored)
     return answer
 
 
@@ -151,7 +158,8 @@ def _session(principal: Principal, family_id: str) -> tuple[dict, dict]:
     now = utcnow()
     access_token = issue_access_token(dataclasses.replace(principal, session_id=family_id))
     stored = dict(user_id=principal.user_id, family_id=family_id, token_hash=token_hash,
-                  app_id=principal.app_id, created_at=now, expires_at=now + refresh_ttl())
+                  app_id=principal.app_id, created_at=now, expires_at=now + refresh_ttl(),
+                  auth_method=" ".join(principal.auth_method) if principal.auth_method else None)
     return stored, {
         "access_token": access_token,
         "token_type": "Bearer",
@@ -175,24 +183,34 @@ def refresh(refresh_token: str) -> dict:
     failure on the way leaves the old token usable for the client's retry. A token used
     again within REUSE_GRACE (a client that sent its refresh twice) is refused without
     revoking anything; later reuse means a copy was stolen, and the family is revoked.
+    A back-office session idle too long is revoked instead (401 `session_idle`).
     """
+    from hospital.auth import admin_activity
+
     now = utcnow()
     with transaction() as conn:
         row = conn.execute(sa.select(t.refresh_tokens)
                            .where(t.refresh_tokens.c.token_hash == hash_refresh_token(refresh_token))).first()
         if row is None or row.expires_at <= now or row.revoked_at is not None:
             raise Unauthenticated("refresh token is invalid or expired", code="invalid_refresh_token")
-        used = conn.execute(
+        idle = (row.app_id == admin_activity.BACK_OFFICE
+                and admin_activity.end_if_idle(conn, row.family_id, row.user_id, now))
+        used = 0 if idle else conn.execute(
             t.refresh_tokens.update()
             .where(t.refresh_tokens.c.id == row.id, t.refresh_tokens.c.used_at.is_(None))
             .values(used_at=now)
         ).rowcount
         if used == 1:
-            stored, answer = _session(_principal(conn, row.user_id, row.app_id), family_id=row.family_id)
+            principal = dataclasses.replace(_principal(conn, row.user_id, row.app_id),
+                                            auth_method=tuple(row.auth_method.split()) if row.auth_method else None)
+            stored, answer = _session(principal, family_id=row.family_id)
             _store(conn, stored)
             return answer
         used_at = conn.execute(sa.select(t.refresh_tokens.c.used_at)
                                .where(t.refresh_tokens.c.id == row.id)).scalar_one()
+    if idle:
+        rights_ended(int(row.user_id), sessions=[row.family_id])
+        raise admin_activity.idle_refusal()
     if used_at is not None and now - used_at < REUSE_GRACE:
         raise Unauthenticated("this refresh token was just rotated; use the new one",
                               code="refresh_token_rotated")

@@ -15,6 +15,7 @@ import threading
 import time
 
 from hospital import settings
+from hospital.auth import admin_activity
 from hospital.errors import Unauthenticated
 
 
@@ -41,11 +42,16 @@ def refuse_inactive(status: str | None, session_revoked: bool = False) -> None:
 
 def resolve(principal, standing: Standing):
     """The principal a request acts as: the roles the user holds now, with their permissions,
-    whatever the token carried (a grant or a revocation counts from the next request)."""
+    whatever the token carried (a grant or a revocation counts from the next request); the
+    back-office ones withheld from a session without a second factor (BACK_OFFICE_SIGN_IN)."""
+    from hospital.auth.permissions import usable
+
     refuse_inactive(standing.status, standing.session_revoked)
-    return dataclasses.replace(principal, roles=standing.roles,
-                               permissions=frozenset(grant.permission for grant in standing.grants),
-                               grants=standing.grants)
+    held = frozenset(grant.permission for grant in standing.grants)
+    permissions = usable(held, principal.auth_method, settings.BACK_OFFICE_SIGN_IN.get())
+    return dataclasses.replace(principal, roles=standing.roles, permissions=permissions,
+                               grants=tuple(g for g in standing.grants if g.permission in permissions),
+                               withheld=held - permissions)
 
 
 _cache: dict[tuple[int, str | None], tuple[float, Standing]] = {}
@@ -74,7 +80,10 @@ def current(principal, *, fresh: bool = False):
                 for stale in expired or list(_cache)[:_CACHE_LIMIT // 2]:
                     del _cache[stale]
             _cache[key] = cached
-    return resolve(principal, cached[1])
+    caller = resolve(principal, cached[1])
+    if caller.app_id == admin_activity.BACK_OFFICE:
+        admin_activity.touch(caller)  # a back-office session ends when idle
+    return caller
 
 
 def forget(user_id: int) -> None:

@@ -33,6 +33,10 @@ class Principal:
     # carries roles for the client's information only.
     permissions: frozenset[str] = frozenset()
     grants: tuple = dataclasses.field(default=(), compare=False)  # hospital.auth.permissions.Grant
+    # Held through a role, but not usable in this session (back-office work needs a second factor).
+    withheld: frozenset[str] = frozenset()
+    # How the user signed in, as the token's "amr" claim: ("wechat",), ("pwd", "otp"), ...
+    auth_method: tuple[str, ...] | None = None
 
     def has_any(self, roles) -> bool:
         return bool(self.roles & frozenset(roles))
@@ -75,6 +79,8 @@ def issue_access_token(principal: Principal, now: dt.datetime | None = None) -> 
     }
     if principal.session_id:
         claims["sid"] = principal.session_id
+    if principal.auth_method:
+        claims["amr"] = list(principal.auth_method)
     return jwt.encode(claims, _signing_key(), algorithm="HS256")
 
 
@@ -100,9 +106,11 @@ def verify_access_token(token: str) -> Principal:
     except (TypeError, ValueError) as exc:
         raise Unauthenticated("session token is invalid", code="invalid_session") from exc
     session_id = claims.get("sid")
+    amr = claims.get("amr")
     return Principal(user_id=user_id, roles=frozenset(claims.get("roles") or ()), app_id=claims.get("app"),
                      session_id=str(session_id) if session_id else None,
-                     expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC))
+                     expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
+                     auth_method=tuple(str(method) for method in amr) if isinstance(amr, list) else None)
 
 
 def new_refresh_token() -> tuple[str, str]:

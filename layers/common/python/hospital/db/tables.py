@@ -94,6 +94,46 @@ refresh_tokens = sa.Table(
     sa.Column("expires_at", Time, nullable=False),
     sa.Column("used_at", Time, nullable=True),
     sa.Column("revoked_at", Time, nullable=True),
+    # How the user signed in (the token's "amr", space-separated), carried to each rotation.
+    sa.Column("auth_method", sa.String(32), nullable=True),
+)
+
+# A back-office sign-in (username, password, TOTP) is one more way in for a user, who holds
+# roles as before. Usernames are stored lowercased, so two spellings are one account.
+admin_accounts = sa.Table(
+    "admin_accounts", metadata,
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True, autoincrement=False),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),  # argon2id, PHC string
+    sa.Column("password_changed_at", Time, nullable=False),
+    sa.Column("must_change_password", sa.Boolean(), nullable=False),  # a temporary one set by an admin
+    sa.Column("totp_secret_enc", Blob, nullable=True),  # hospital.crypto; set at enrolment
+    sa.Column("totp_confirmed_at", Time, nullable=True),
+    sa.Column("last_totp_step", sa.BigInteger(), nullable=True),  # a step's code is accepted once
+    sa.Column("failed_attempts", sa.Integer(), nullable=False),
+    sa.Column("locked_until", Time, nullable=True),
+    sa.Column("challenge_id", sa.String(32), nullable=True),  # the one sign-in challenge that may be used
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("created_by", Id, nullable=True),
+)
+
+admin_recovery_codes = sa.Table(
+    "admin_recovery_codes", metadata,
+    _pk(),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),  # keyed hash (hospital.crypto.lookup_hash)
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("used_at", Time, nullable=True),
+    sa.UniqueConstraint("user_id", "code_hash"),
+)
+
+# The last call of each back-office session (a refresh-token family), for the idle timeout.
+admin_session_activity = sa.Table(
+    "admin_session_activity", metadata,
+    sa.Column("family_id", sa.String(32), primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("last_seen_at", Time, nullable=False),
 )
 
 wechat_access_tokens = sa.Table(
