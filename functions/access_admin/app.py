@@ -57,6 +57,18 @@ def delete_role(role):
     return web.respond(None, status=204)
 
 
+@web.route(app, "/admin/access/users", methods=["GET"], permission=MANAGE)
+def find_users():
+    from hospital.auth import access
+    from hospital.errors import ValidationFailed
+
+    username, role = web.query("username"), web.query("role")
+    if not username and not role:
+        raise ValidationFailed("name a username (its start) or a role", field="username")
+    return web.respond({"users": access.find_users(username, role,
+                                                   web.query_int("limit", default=50, low=1, high=200))})
+
+
 @web.route(app, "/admin/access/users/{user_id}", methods=["GET"], permission=MANAGE)
 def show_user(user_id):
     from hospital.auth import access

@@ -44,7 +44,8 @@ def logout():
 @web.route(app, "/auth/me", methods=["GET"], permission=permissions.SESSION_SELF)
 def me():
     caller = web.principal()
-    return web.respond({"user_id": caller.user_id, "roles": sorted(caller.roles), "app_id": caller.app_id})
+    return web.respond({"user_id": caller.user_id, "roles": sorted(caller.roles), "app_id": caller.app_id,
+                        "permissions": sorted(caller.permissions), "needs_second_factor": sorted(caller.withheld)})
 
 
 # ---- back-office sign-in: password, then TOTP (hospital.auth.admin_accounts) --------------------------

@@ -312,3 +312,25 @@ def test_a_delegated_administrator_cannot_take_over_an_account_holding_more_than
     with engine().connect() as conn:
         assert conn.execute(sa.select(tables.admin_accounts).where(
             tables.admin_accounts.c.user_id == super_id)).first() is None
+
+
+def test_users_are_found_by_username_start_or_role_AD2(db, functions):
+    _, admin = new_user(R.SUPER_ADMIN)
+    tag = uuid.uuid4().hex[:6]
+    access(functions, admin, "POST", "/admin/access/accounts",
+           {"username": f"nurse_{tag}.wang", "temporary_password": "Temp-Passw0rd-2026"})
+    access(functions, admin, "POST", "/admin/access/accounts",
+           {"username": f"nurse{tag}x.zhao", "temporary_password": "Temp-Passw0rd-2026"})
+
+    def find(**query):
+        event = api_event("GET", "/admin/access/users", token=admin)
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+        return call(functions, "AccessAdminFunction", event)
+
+    status, found = find(username=f"NURSE_{tag}")  # case-insensitive; "_" is a character, not a wildcard
+    assert status == 200 and [u["account"]["username"] for u in found["users"]] == [f"nurse_{tag}.wang"]
+    status, found = find(role=R.SUPER_ADMIN, limit="200")
+    assert status == 200 and all(R.SUPER_ADMIN in {r["role"] for r in u["roles"]} for u in found["users"])
+    status, refused = find()
+    assert status == 400 and refused["error"]["field"] == "username"

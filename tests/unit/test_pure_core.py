@@ -131,7 +131,7 @@ ENTRIES = {
     "unit_of_work.py": {"unit_of_work"},
     # ---- access: roles, permissions, holders -----------------------------------------------------
     "auth/access.py": {"list_roles", "role", "holders", "user", "create_role", "update_role", "delete_role",
-                       "may_manage_account",
+                       "may_manage_account", "find_users",
                        "assign", "unassign"},
     # ---- rescue ----------------------------------------------------------------------------------
     "rescue/dispatch.py": {"phone_intake", "step", "acknowledge", "dispatch", "progress", "register_vehicle",

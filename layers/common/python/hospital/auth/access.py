@@ -60,6 +60,20 @@ def holders(role_name: str, limit: int) -> list[dict]:
         return [_user_view(conn, user_id) for user_id in user_ids]
 
 
+def find_users(username: str | None, role_name: str | None, limit: int) -> list[dict]:
+    """Users with a back-office account whose username starts with `username`, and/or holding
+    `role_name`; by user id."""
+    query = sa.select(t.users.c.id).order_by(t.users.c.id).limit(limit)
+    if username:
+        query = query.join(t.admin_accounts, t.admin_accounts.c.user_id == t.users.c.id).where(
+            t.admin_accounts.c.username.startswith(username.lower(), autoescape=True))
+    if role_name:
+        query = query.join(t.user_roles, t.user_roles.c.user_id == t.users.c.id).where(
+            t.user_roles.c.role == role_name)
+    with transaction() as conn:
+        return [_user_view(conn, user_id) for user_id in conn.execute(query).scalars()]
+
+
 def user(user_id: int) -> dict:
     with transaction() as conn:
         return _user_view(conn, user_id)
