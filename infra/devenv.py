@@ -311,9 +311,11 @@ def _make(name: str, simulator, cache: dict) -> dict:  # noqa: C901 - one branch
         dispatch.register_vehicle(vehicle_id, f"沪A{vehicle_id[-5:]}")
         return {"DEV_VEHICLE_ID": vehicle_id}
     if name in ("DEV_ACCEPTED_CASE_ID", "DEV_STAFF_CASE_ID"):
+        from hospital.auth import standing
         from hospital.rescue import dispatch
 
-        dispatcher = verify_access_token(need("DEV_DISPATCHER_TOKEN"))
+        # As a request would act: with the permissions the dispatcher holds now.
+        dispatcher = standing.current(verify_access_token(need("DEV_DISPATCHER_TOKEN")), fresh=True)
         case_id = need("DEV_CASE_ID")
         dispatch.step(dispatcher, "dispatcher", case_id, "accepted")
         if name == "DEV_ACCEPTED_CASE_ID":

@@ -81,7 +81,8 @@ def run_now():
     return web.respond(findings.start(web.principal(), body.date), status=201)
 
 
-@web.route(app, "/admin/reconciliation/uploads", methods=["POST"], permission=permissions.RECONCILIATION_MANAGE)
+@web.route(app, "/admin/reconciliation/uploads", methods=["POST"], permission=permissions.RECONCILIATION_MANAGE,
+           content_types=BILL_TYPES)
 def run_from_bill_file():
     from hospital.errors import PayloadTooLarge, ValidationFailed
     from hospital.reconciliation import findings

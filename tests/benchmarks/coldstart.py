@@ -118,7 +118,7 @@ class EventMaker:
     }
 
     def __init__(self, platform) -> None:
-        from hospital.auth import sessions
+        from hospital.auth import sessions, standing
         from hospital.auth.tokens import verify_access_token
         from hospital.rescue import dispatch, intake, models
         from tests.conftest import make_patient
@@ -141,7 +141,7 @@ class EventMaker:
                 platform.wechat.mint_login_code(app_id, openid=openid)
         self.people = people
         self._suspensions = itertools.product((f"DOC00{n}" for n in range(1, 7)), (3, 4, 5))
-        dispatcher = verify_access_token(people["dispatcher"][1])
+        dispatcher = standing.current(verify_access_token(people["dispatcher"][1]), fresh=True)
         vehicle_id = f"BENCH-{uuid.uuid4().hex[:6]}"
         dispatch.register_vehicle(vehicle_id, f"沪A{vehicle_id[-5:]}")
         dispatch.step(dispatcher, "dispatcher", self.case_id, "accepted")

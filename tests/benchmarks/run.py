@@ -587,7 +587,7 @@ def tracking_latency(ambulances: int = AMBULANCES, seconds: int = TRACK_SECONDS)
     of a point is from its post to the patient seeing it or a newer point of that ambulance."""
     import sqlalchemy as sa
 
-    from hospital.auth import sessions
+    from hospital.auth import sessions, standing
     from hospital.auth.tokens import verify_access_token
     from hospital.db import engine, tables
     from hospital.rescue import dispatch, intake, models
@@ -598,7 +598,8 @@ def tracking_latency(ambulances: int = AMBULANCES, seconds: int = TRACK_SECONDS)
         app_id = devenv.wechat_app_ids()["mini_program"]
         dispatcher_id = sessions.sign_in_identity(app_id, "o-bench-dispatcher")["user"]["id"]
         sessions.grant_role(dispatcher_id, "dispatcher")
-        dispatcher = verify_access_token(sessions.sign_in_identity(app_id, "o-bench-dispatcher")["access_token"])
+        dispatcher = standing.current(verify_access_token(
+            sessions.sign_in_identity(app_id, "o-bench-dispatcher")["access_token"]), fresh=True)
         crews = []
         for n in range(ambulances):
             patient = sessions.sign_in_identity(app_id, f"o-bench-patient-{n}")["access_token"]
