@@ -97,6 +97,7 @@ def unassign_role(user_id, role):
 def disable_user(user_id):
     from hospital.auth import access, sessions
 
+    access.may_manage_account(web.principal(), _user_id(user_id))  # its rights would change hands
     sessions.set_disabled(_user_id(user_id), True, web.principal())
     return web.respond(access.user(_user_id(user_id)))
 
@@ -105,6 +106,7 @@ def disable_user(user_id):
 def enable_user(user_id):
     from hospital.auth import access, sessions
 
+    access.may_manage_account(web.principal(), _user_id(user_id))  # its rights would change hands
     sessions.set_disabled(_user_id(user_id), False, web.principal())
     return web.respond(access.user(_user_id(user_id)))
 
@@ -113,7 +115,7 @@ def enable_user(user_id):
 def sign_out_everywhere(user_id):
     from hospital.auth import access, sessions
 
-    access.user(_user_id(user_id))  # 404 for no such user
+    access.may_manage_account(web.principal(), _user_id(user_id))  # 404 for no such user
     return web.respond({"revoked_sessions": sessions.revoke_sessions(_user_id(user_id), web.principal())})
 
 

@@ -21,7 +21,7 @@ def _caller(token):
     from hospital.errors import Unauthenticated
 
     try:
-        return standing.current(verify_access_token(token or ""), fresh=True)
+        return standing.current(verify_access_token(token or ""), fresh=True, activity=False)
     except Unauthenticated:
         return None
 

@@ -334,3 +334,53 @@ def test_users_are_found_by_username_start_or_role_AD2(db, functions):
     assert status == 200 and all(R.SUPER_ADMIN in {r["role"] for r in u["roles"]} for u in found["users"])
     status, refused = find()
     assert status == 400 and refused["error"]["field"] == "username"
+
+
+def test_a_manager_limited_to_one_department_acts_on_that_department_only_NF1_AD2(db, functions):
+    """A delegated administrator who schedules one department's clinics cannot spread that
+    permission hospital-wide, nor move, take away or take over another department's grant."""
+    _, admin = new_user(R.SUPER_ADMIN)
+    managers, schedulers = a_role_name(), a_role_name()
+    assert access(functions, admin, "POST", ROLES, {"name": managers, "label": "Access desk",
+                                                    "permissions": [P.SESSION_SELF, P.ACCESS_MANAGE]})[0] == 201
+    assert access(functions, admin, "POST", ROLES, {"name": schedulers, "label": "Scheduler",
+                                                    "permissions": [P.SESSION_SELF, P.OUTPATIENT_SCHEDULE]})[0] == 201
+    manager_id, manager = new_user(managers)
+    assert holder_call(functions, admin, "PUT", manager_id, schedulers, {"department": "CARD"})[0] == 200
+    other_id, _ = new_user()
+    assert holder_call(functions, admin, "PUT", other_id, schedulers, {"department": "NEUR"})[0] == 200
+    mine_id, _ = new_user()
+
+    # Spreading it through a role held hospital-wide (their own) is refused.
+    status, refused = role_call(functions, manager, "PUT", managers,
+                                {"permissions": [P.SESSION_SELF, P.ACCESS_MANAGE, P.OUTPATIENT_SCHEDULE]})
+    assert status == 403 and refused["error"]["code"] == "not_yours_to_grant"
+    assert role_rows(managers)[1] == {P.SESSION_SELF, P.ACCESS_MANAGE}
+    # Their own department: yes; hospital-wide or another's: no; another's grant: not moved, not taken.
+    assert holder_call(functions, manager, "PUT", mine_id, schedulers, {"department": "CARD"})[0] == 200
+    assert holder_call(functions, manager, "PUT", mine_id, schedulers, {})[0] == 403
+    assert holder_call(functions, manager, "PUT", other_id, schedulers, {"department": "CARD"})[0] == 403
+    assert holder_call(functions, manager, "DELETE", other_id, schedulers)[0] == 403
+    status, _ = access(functions, manager, "POST", f"/admin/access/users/{other_id}/disable", {},
+                       "/admin/access/users/{user_id}/disable", {"user_id": str(other_id)})
+    assert status == 403
+    with engine().connect() as conn:
+        held = conn.execute(sa.select(tables.user_roles.c.department).where(
+            tables.user_roles.c.user_id == other_id, tables.user_roles.c.role == schedulers)).scalar()
+        status_of_other = conn.execute(sa.select(tables.users.c.status).where(tables.users.c.id == other_id)).scalar()
+    assert (held, status_of_other) == ("NEUR", "active")
+    assert holder_call(functions, manager, "DELETE", mine_id, schedulers)[0] == 200
+
+
+def test_a_delegated_administrator_cannot_disable_enable_or_sign_out_a_super_admin_AD2(db, functions):
+    _, admin = new_user(R.SUPER_ADMIN)
+    managers = a_role_name()
+    assert access(functions, admin, "POST", ROLES, {"name": managers, "label": "Access desk",
+                                                    "permissions": [P.SESSION_SELF, P.ACCESS_MANAGE]})[0] == 201
+    _, manager = new_user(managers)
+    super_id, _ = new_user(R.SUPER_ADMIN)
+    params = {"user_id": str(super_id)}
+    for method, path in (("POST", "disable"), ("POST", "enable"), ("DELETE", "sessions")):
+        status, answer = access(functions, manager, method, f"/admin/access/users/{super_id}/{path}",
+                                {} if method == "POST" else None, f"/admin/access/users/{{user_id}}/{path}", params)
+        assert status == 403 and answer["error"]["code"] == "not_yours_to_grant", path

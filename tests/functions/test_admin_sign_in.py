@@ -553,3 +553,36 @@ def test_back_office_work_needs_the_second_factor_session_where_the_policy_says_
     assert call(functions, "AuditAdminFunction", api_event("GET", "/admin/audit/entries", token=back_office))[0] == 200
     monkeypatch.setenv("BACK_OFFICE_SIGN_IN", "any")
     assert call(functions, "AuditAdminFunction", audit_log)[0] == 200
+
+
+def test_a_username_without_an_account_locks_like_one_with_an_account_NF1(db, functions):
+    """A lock-out must not tell which usernames exist: five failures under an unknown username
+    answer exactly as five under a real one, 423 at the fifth, with the same message shape."""
+    who, stranger = make_account(), new_username()
+    answers = {}
+    for name in (who["username"], stranger):
+        seen = [login(functions, name, "Wrong-password-42") for _ in range(5)]
+        assert [status for status, _ in seen] == [401] * 4 + [423]
+        answers[name] = seen[-1][1]["error"]
+        assert login(functions, name, "Wrong-password-42")[0] == 423
+    assert {k: v for k, v in answers[who["username"]].items() if k != "message"} == \
+        {k: v for k, v in answers[stranger].items() if k != "message"}
+
+
+def test_a_right_password_is_refused_once_the_account_locked_meanwhile_NF1(db, functions, monkeypatch):
+    """Guesses sent at once all pass the first look at the lock before any is counted: the
+    right one, landing after the lock, is refused as the wrong ones are."""
+    from hospital.auth import admin_accounts, passwords
+
+    who = make_account()
+    verify = passwords.verify
+
+    def lock_while_verifying(stored, given):
+        set_account(who["user_id"], locked_until=utcnow() + dt.timedelta(minutes=15))  # the others counted
+        return verify(stored, given)
+
+    monkeypatch.setattr(passwords, "verify", lock_while_verifying)
+    with pytest.raises(Exception) as refused:
+        admin_accounts.begin(who["username"], PASSWORD)
+    assert getattr(refused.value, "code", None) == "account_locked"
+    assert account(who["user_id"]).challenge_id is None

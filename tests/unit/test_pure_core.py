@@ -208,6 +208,7 @@ ENTRIES = {
     # back-office sign-in: the password hash is checked and the TOTP secret decrypted with no
     # transaction open; a failure is counted in one of its own, and then refused
     "auth/admin_accounts.py": {"begin", "enrol", "confirm", "verify", "_challenged", "_failed", "change_password",
+                               "_unknown_username",
                                "regenerate_recovery_codes", "_own_account", "create_account", "reset_password",
                                "reset_second_factor", "unlock"},
     "audit.py": {"record"},  # for a caller with no transaction (a read, a refusal); `add` takes one

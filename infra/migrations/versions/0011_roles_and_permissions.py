@@ -62,6 +62,7 @@ def upgrade() -> None:
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.add_column(sa.Column('department', sa.String(length=32), nullable=True))
         batch_op.create_index('ix_user_roles_role', ['role'], unique=False)
+        batch_op.create_foreign_key(op.f('fk_user_roles_role_roles'), 'roles', ['role'], ['name'])
     with op.batch_alter_table('suspensions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('dept_code', sa.String(length=32), nullable=True))
 
@@ -70,6 +71,7 @@ def downgrade() -> None:
     with op.batch_alter_table('suspensions', schema=None) as batch_op:
         batch_op.drop_column('dept_code')
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('fk_user_roles_role_roles'), type_='foreignkey')
         batch_op.drop_index('ix_user_roles_role')
         batch_op.drop_column('department')
     op.drop_table('role_permissions')

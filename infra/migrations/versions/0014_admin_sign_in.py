@@ -62,9 +62,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('family_id', name=op.f('pk_admin_session_activity')),
     )
     op.create_index('ix_admin_session_activity_user_id', 'admin_session_activity', ['user_id'])
+    op.create_table(
+        'admin_unknown_usernames',
+        sa.Column('name_hash', sa.String(length=64), nullable=False),
+        sa.Column('failed_attempts', sa.Integer(), nullable=False),
+        sa.Column('locked_until', Time, nullable=True),
+        sa.Column('updated_at', Time, nullable=False),
+        sa.PrimaryKeyConstraint('name_hash', name=op.f('pk_admin_unknown_usernames')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('admin_unknown_usernames')
     op.drop_index('ix_admin_session_activity_user_id', table_name='admin_session_activity')
     op.drop_table('admin_session_activity')
     op.drop_table('admin_recovery_codes')

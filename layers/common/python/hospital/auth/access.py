@@ -85,7 +85,7 @@ def create_role(by, name: str, label: str, wanted: list[str]) -> dict:
     if not ROLE_NAME.fullmatch(name):
         raise ValidationFailed("a role name is 3 to 32 of a-z, 0-9 and _, starting with a letter", field="name")
     wanted_set = _known(wanted)
-    _may_give(by, wanted_set)
+    _may_give(by, wanted_set, at=())  # nobody holds it yet
     now = utcnow()
     with transaction() as conn:
         if conn.execute(sa.select(t.roles.c.name).where(t.roles.c.name == name)).first():
@@ -110,7 +110,9 @@ def update_role(by, name: str, label: str | None, wanted: list[str] | None) -> d
         if name == R.SUPER_ADMIN and not after >= P.SUPER_ADMIN_CORE:
             raise Conflict("the super admin role keeps access.manage and access.grant_any", field="permissions",
                            code="super_admin_core")
-        _may_give(by, before ^ after)
+        held_at = set(conn.execute(sa.select(t.user_roles.c.department).where(t.user_roles.c.role == name))
+                      .scalars())
+        _may_give(by, before ^ after, at=held_at)  # the change reaches every holder
         scoped = conn.execute(sa.select(sa.func.count()).select_from(t.user_roles).where(
             t.user_roles.c.role == name, t.user_roles.c.department.is_not(None))).scalar_one()
         if scoped and P.scope_refusal(after):
@@ -140,7 +142,7 @@ def delete_role(by, name: str) -> None:
             raise Conflict(f"{count} user(s) hold this role: take it from them first", field="role",
                            code="role_in_use")
         held = _permissions_of(conn, [name]).get(name, frozenset())
-        _may_give(by, held)
+        _may_give(by, held, at=())  # nobody holds it
         conn.execute(t.role_permissions.delete().where(t.role_permissions.c.role == name))
         conn.execute(t.roles.delete().where(t.roles.c.name == name))
         audit.add(conn, by, "access.delete_role", "role", name, "ok", {"permissions": sorted(held)})
@@ -154,14 +156,16 @@ def assign(by, user_id: int, role_name: str, department: str | None = None) -> t
     if department is not None and not DEPARTMENT.fullmatch(department):
         raise ValidationFailed("a department code is 1 to 32 of letters, digits, _ . -", field="department")
     with transaction() as conn:
-        _role_row(conn, role_name)
+        # Locked: an edit of the role (a hospital-wide permission added) or its deletion waits.
+        _role_row(conn, role_name, for_update=True)
         _user_row(conn, user_id)
         held = _permissions_of(conn, [role_name]).get(role_name, frozenset())
         if department is not None and P.scope_refusal(held):
             raise ValidationFailed(P.scope_refusal(held) or "", field="department", code="not_by_department")
-        _may_give(by, held, department=department, scoped=True)
         current = conn.execute(sa.select(t.user_roles).where(
             t.user_roles.c.user_id == user_id, t.user_roles.c.role == role_name).with_for_update()).first()
+        # Where it is given, and where a grant it replaces was: both must be the granter's to give.
+        _may_give(by, held, at={department} | ({current.department} if current is not None else set()))
         if current is None:
             conn.execute(t.user_roles.insert().values(user_id=user_id, role=role_name, department=department,
                                                       granted_at=utcnow(), granted_by=_actor(by)))
@@ -183,7 +187,9 @@ def unassign(by, user_id: int, role_name: str) -> bool:
     with transaction() as conn:
         _role_row(conn, role_name)
         held = _permissions_of(conn, [role_name]).get(role_name, frozenset())
-        _may_give(by, held)
+        current = conn.execute(sa.select(t.user_roles.c.department).where(
+            t.user_roles.c.user_id == user_id, t.user_roles.c.role == role_name)).first()
+        _may_give(by, held, at={current.department} if current is not None else set())
         if role_name == R.SUPER_ADMIN:
             keep_a_super_admin(conn, user_id)
         removed = conn.execute(t.user_roles.delete().where(
@@ -206,11 +212,12 @@ def may_manage_account(by, user_id: int) -> None:
     could grant every permission the user holds may. NotFound for no such user."""
     with transaction() as conn:
         _user_row(conn, user_id)
-        held = set(conn.execute(
-            sa.select(t.role_permissions.c.permission).select_from(
+        held = conn.execute(
+            sa.select(t.role_permissions.c.permission, t.user_roles.c.department).select_from(
                 t.user_roles.join(t.role_permissions, t.role_permissions.c.role == t.user_roles.c.role))
-            .where(t.user_roles.c.user_id == user_id)).scalars())
-    _may_give(by, held)
+            .where(t.user_roles.c.user_id == user_id)).all()
+    for permission, department in held:
+        _may_give(by, {permission}, at={department})
 
 
 def keep_a_super_admin(conn, user_id: int) -> None:
@@ -231,19 +238,21 @@ def keep_a_super_admin(conn, user_id: int) -> None:
 # ---- steps --------------------------------------------------------------------------------
 
 
-def _may_give(by, wanted, *, department: str | None = None, scoped: bool = False) -> None:
-    """Forbidden unless `by` may give (or take away) every permission of `wanted`."""
+def _may_give(by, wanted, *, at) -> None:
+    """Forbidden unless `by` may give (or take away) every permission of `wanted` where it is
+    or will be held: `at` are those departments, None for hospital-wide. One who holds a
+    permission for some departments only acts on grants of it in those departments."""
     if by is None:
         return
     refused = P.ungrantable(by.permissions, wanted)
     if refused:
         raise Forbidden(f"you may not grant {refused[0]}: you do not hold it yourself", code="not_yours_to_grant")
-    if not scoped or P.ACCESS_GRANT_ANY in by.permissions:
+    if P.ACCESS_GRANT_ANY in by.permissions:
         return
-    for permission in sorted(wanted):
+    for permission in sorted(p for p in wanted if P.BY_NAME[p].reach == P.DEPARTMENT):
         reach = by.departments(permission)
-        if reach is not None and (department is None or department not in reach):
-            raise Forbidden(f"you hold {permission} for {', '.join(sorted(reach))} only: grant it for those",
+        if reach is not None and any(department is None or department not in reach for department in at):
+            raise Forbidden(f"you hold {permission} for {', '.join(sorted(reach))} only: act on it there only",
                             code="not_yours_to_grant")
 
 

@@ -60,9 +60,7 @@ def begin(username: str, password: str, new_password: str | None = None) -> dict
     with transaction() as conn:
         row = _by_username(conn, name)
     if row is None:
-        passwords.verify_dummy(password)
-        audit.record(None, SIGN_IN, "admin_account", None, "refused", {"reason": "unknown_username"})
-        raise _wrong_credentials()
+        _unknown_username(name, password, now)
     _refuse_if_locked(row, now)
     if not passwords.verify(row.password_hash, password):
         _failed(row.user_id, "password", _wrong_credentials())
@@ -83,6 +81,7 @@ def begin(username: str, password: str, new_password: str | None = None) -> dict
     with transaction() as conn:
         if not _active(conn, row.user_id):
             raise Unauthenticated("this account is disabled", code="account_disabled")
+        _still_unlocked(conn, row.user_id, now)
         conn.execute(a.update().where(a.c.user_id == row.user_id).values(challenge_id=challenge_id, **changes))
         if "must_change_password" in changes:
             audit.add(conn, None, "auth.admin_password_changed", "user", str(row.user_id), "ok",
@@ -233,6 +232,56 @@ def _failed(user_id: int, reason: str, refusal: AppError) -> None:
     raise refusal
 
 
+def _unknown_username(name: str, password: str, now: dt.datetime) -> None:
+    """A sign-in under a username without an account: answered as one with an account would
+    be, in the same time, down to the lock-out after ADMIN_LOCKOUT_ATTEMPTS failures. Raises."""
+    from hospital.crypto import lookup_hash
+
+    u = t.admin_unknown_usernames
+    key = lookup_hash(name, "admin_username")
+    with transaction() as conn:
+        seen = conn.execute(sa.select(u).where(u.c.name_hash == key)).first()
+    if seen is not None and seen.locked_until is not None and seen.locked_until > now:
+        audit.record(None, SIGN_IN, "admin_account", None, "refused", {"reason": "locked"})
+        raise _locked(seen.locked_until, now)
+    passwords.verify_dummy(password)
+    locked_until = None
+    with transaction() as conn:
+        if seen is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(u.insert().values(name_hash=key, failed_attempts=0, updated_at=now))
+            except sa.exc.IntegrityError:
+                pass  # a concurrent attempt made it
+        conn.execute(u.update().where(u.c.name_hash == key).values(
+            failed_attempts=sa.case((sa.or_(u.c.locked_until.is_(None), u.c.locked_until <= now),
+                                     u.c.failed_attempts + 1), else_=u.c.failed_attempts),
+            updated_at=now))
+        count, already = conn.execute(sa.select(u.c.failed_attempts, u.c.locked_until)
+                                      .where(u.c.name_hash == key)).one()
+        if already is not None and already > now:
+            locked_until = already
+        elif count >= settings.ADMIN_LOCKOUT_ATTEMPTS.get():
+            locked_until = now + dt.timedelta(minutes=settings.ADMIN_LOCKOUT_MINUTES.get())
+            conn.execute(u.update().where(u.c.name_hash == key).values(locked_until=locked_until,
+                                                                       failed_attempts=0))
+        audit.add(conn, None, SIGN_IN, "admin_account", None, "locked" if locked_until else "refused",
+                  {"reason": "unknown_username"})
+    if locked_until is not None:
+        raise _locked(locked_until, now)
+    raise _wrong_credentials()
+
+
+def _still_unlocked(conn, user_id: int, now: dt.datetime) -> None:
+    """In the transaction that acts on a right password: the account row locked and read again.
+    Guesses sent at once all pass the first look at the lock before any of them is counted;
+    a right one that lands after the lock is refused exactly like the wrong ones then."""
+    locked_until = conn.execute(sa.select(a.c.locked_until).where(a.c.user_id == user_id)
+                                .with_for_update()).scalar_one()
+    if locked_until is not None and locked_until > now:
+        raise _locked(locked_until, now)
+
+
 def _refuse_if_locked(row, now: dt.datetime) -> None:
     if row.locked_until is not None and row.locked_until > now:
         audit.record(None, SIGN_IN, "user", str(row.user_id), "refused", {"reason": "locked"})
@@ -269,6 +318,7 @@ def change_password(principal: Principal, current_password: str, new_password: s
     now = utcnow()
     values = _password_values(new_password, now, must_change=False)
     with transaction() as conn:
+        _still_unlocked(conn, row.user_id, now)
         conn.execute(a.update().where(a.c.user_id == row.user_id).values(failed_attempts=0, **values))
         ended = _end_sessions(conn, row.user_id, keep=principal.session_id)
         audit.add(conn, principal, "auth.admin_password_changed", "user", str(row.user_id), "ok",

@@ -29,8 +29,9 @@ def idle_limit() -> dt.timedelta:
     return dt.timedelta(minutes=settings.ADMIN_IDLE_MINUTES.get())
 
 
-def touch(principal) -> None:
-    """Entry: the call of a back-office session, recorded; 401 `session_idle` if the session
+def touch(principal, *, record: bool = True) -> None:
+    """Entry: the call of a back-office session, recorded (unless `record` is False: a live
+    connection renewing itself is not the user's activity); 401 `session_idle` if the session
     had been idle too long (it is revoked in the same transaction)."""
     family = principal.session_id
     if family is None:
@@ -38,7 +39,7 @@ def touch(principal) -> None:
     started = time.monotonic()
     with _lock:
         seen = _seen.get(family)
-    if seen is not None and started - seen < RECORD_EVERY.total_seconds():
+    if record and seen is not None and started - seen < RECORD_EVERY.total_seconds():
         return
     from hospital.db import transaction
     from hospital.timeutil import utcnow
@@ -46,12 +47,12 @@ def touch(principal) -> None:
     now = utcnow()
     with transaction() as conn:
         idle = end_if_idle(conn, family, principal.user_id, now)
-        if not idle:
+        if not idle and record:
             _record(conn, family, now)
     with _lock:
         if idle:
             _seen.pop(family, None)
-        else:
+        elif record:
             if len(_seen) >= _CACHE_LIMIT:
                 _seen.clear()
             _seen[family] = started

@@ -61,9 +61,11 @@ _lock = threading.Lock()
 _CACHE_LIMIT = 4096  # users per container; older entries go first when it is full
 
 
-def current(principal, *, fresh: bool = False):
+def current(principal, *, fresh: bool = False, activity: bool = True):
     """`principal` (from a verified token) checked against the user's current standing;
-    `fresh` reads it from the database whatever is cached (for rare, long-lived grants)."""
+    `fresh` reads it from the database whatever is cached (for rare, long-lived grants).
+    `activity`: the call is the user's doing (a back-office session's idle clock restarts);
+    a live connection renewing itself on a timer is not."""
     key = (principal.user_id, principal.session_id)
     now = time.monotonic()
     ttl = settings.STANDING_CACHE_SECONDS.get()
@@ -82,7 +84,7 @@ def current(principal, *, fresh: bool = False):
             _cache[key] = cached
     caller = resolve(principal, cached[1])
     if caller.app_id == admin_activity.BACK_OFFICE:
-        admin_activity.touch(caller)  # a back-office session ends when idle
+        admin_activity.touch(caller, record=activity)  # a back-office session ends when idle
     return caller
 
 

@@ -44,7 +44,7 @@ users = sa.Table(
 user_roles = sa.Table(
     "user_roles", metadata,
     sa.Column("user_id", Id, sa.ForeignKey("users.id"), primary_key=True),
-    sa.Column("role", sa.String(32), primary_key=True),
+    sa.Column("role", sa.String(32), sa.ForeignKey("roles.name"), primary_key=True),
     # The department the role is limited to (hospital.auth.permissions); NULL: hospital-wide.
     sa.Column("department", sa.String(32), nullable=True),
     sa.Column("granted_at", Time, nullable=False),
@@ -125,6 +125,16 @@ admin_recovery_codes = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("used_at", Time, nullable=True),
     sa.UniqueConstraint("user_id", "code_hash"),
+)
+
+# Failed sign-ins under usernames that have no account, counted and locked as an account's
+# are: a lock-out must not tell which usernames exist. Keyed by the username's lookup hash.
+admin_unknown_usernames = sa.Table(
+    "admin_unknown_usernames", metadata,
+    sa.Column("name_hash", sa.String(64), primary_key=True),
+    sa.Column("failed_attempts", sa.Integer(), nullable=False),
+    sa.Column("locked_until", Time, nullable=True),
+    sa.Column("updated_at", Time, nullable=False),
 )
 
 # The last call of each back-office session (a refresh-token family), for the idle timeout.

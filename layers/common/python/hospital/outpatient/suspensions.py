@@ -49,18 +49,22 @@ def suspend(principal, doctor_code: str, visit_date: dt.date, slot_ids: list[str
 
     slots = his_answers.ask(lambda: his.client().slots(doctor_code, visit_date, visit_date), "the slot query",
                             {"E_NO_DOCTOR": NotFound("no such doctor", field="doctor_code")})
-    day = {slot.slot_id for slot in slots}
-    dept_code = slots[0].dept_code if slots else None
     reach = principal.departments(SCHEDULE)
-    if reach is not None and dept_code not in reach:
-        # As if there were no such doctor: a scheduler of one department learns nothing of another's.
-        raise NotFound("no such doctor in your departments", field="doctor_code")
+    if reach is not None:
+        # As if the others did not exist: a scheduler of one department learns nothing of another's.
+        slots = [slot for slot in slots if slot.dept_code in reach]
+        if not slots:
+            raise NotFound("no such doctor in your departments", field="doctor_code")
+    day = {slot.slot_id for slot in slots}
     unknown = sorted(set(slot_ids) - day)
     if unknown:
         raise NotFound(f"the doctor has no slot {unknown[0]} on {visit_date.isoformat()}", field="slot_ids")
     chosen = sorted(set(slot_ids) or day)
     if not chosen:
         raise Conflict("the doctor has no slots that day", field="visit_date", code="nothing_to_suspend")
+    # A doctor's day may span departments (a clinic here, a ward round there): named when it is one.
+    departments = {slot.dept_code for slot in slots if slot.slot_id in chosen}
+    dept_code = departments.pop() if len(departments) == 1 else None
     digest = hashlib.sha256(f"{doctor_code}|{visit_date.isoformat()}|{','.join(chosen)}".encode()).hexdigest()
     return _record(principal, f"back_office:{digest[:40]}", BACK_OFFICE, None, doctor_code, visit_date, chosen,
                    reason, dept_code)

@@ -149,6 +149,9 @@ def join_profile(conn, principal, now) -> tuple[int, Principal]:
                  .values(user_id=owner))
     conn.execute(t.refresh_tokens.update().where(t.refresh_tokens.c.user_id == principal.user_id,
                                                  t.refresh_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
+    from hospital.auth import access
+
+    access.keep_a_super_admin(conn, principal.user_id)  # a merged account acts no more
     conn.execute(t.users.update().where(t.users.c.id == principal.user_id).values(status="merged"))
     audit.add(conn, principal, "rescue.profile_reuse_consented", "user", str(owner), "ok",
               {"joined_user_id": principal.user_id})
