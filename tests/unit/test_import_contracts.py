@@ -16,7 +16,7 @@ LAYER = ROOT / "layers/common/python"
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
 CONTRACTS = {contract["id"]: contract for contract in CONFIG["contracts"]}
 DOMAINS = {"hospital.outpatient", "hospital.reconciliation", "hospital.rescue", "hospital.payments",
-           "hospital.content", "hospital.helpdesk"}
+           "hospital.content", "hospital.helpdesk", "hospital.links"}
 LINT_IMPORTS = pathlib.Path(sys.executable).with_name("lint-imports")
 
 # (what the rogue code is, file -> text appended or written, the contracts it must break)

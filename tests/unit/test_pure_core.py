@@ -144,7 +144,9 @@ ENTRIES = {
     "rescue/consumer.py": {"_on_rescue_event", "_alert_consoles"},  # the handler; _alert_consoles pushes between
     "rescue/notify.py": {"set_on_duty", "send_staff_alert"},  # the notifications handler asks WeChat between
     "rescue/persons.py": {"create", "update", "delete", "get", "list_own"},
-    "rescue/profile_link.py": {"status", "link", "withdraw"},  # rights end and sessions are issued after commit
+    "rescue/profile_link.py": {"status", "link", "withdraw"},
+    # ---- links to the hospital's other systems -----------------------------------------------------
+    "links/consents.py": {"grant", "withdraw", "listing"},  # rights end and sessions are issued after commit
     "rescue/reports.py": {"dispatch_records", "case_for_admin"},
     "rescue/tracking.py": {"record_positions", "ambulance_for_patient"},
     "rescue/triage_link.py": {"deliver",  # the triage handler: reads, pushes, then records the result

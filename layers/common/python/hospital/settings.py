@@ -82,12 +82,13 @@ class Text:
 
 @dataclass(frozen=True)
 class Number:
-    """A whole-number setting with a default and a lower bound."""
+    """A whole-number setting with a default and a lower (and perhaps an upper) bound."""
 
     name: str
     what: str
     default: int
     minimum: int = 0
+    maximum: int | None = None
 
     def problem(self) -> str | None:
         raw = os.environ.get(self.name)
@@ -99,6 +100,8 @@ class Number:
             return f"{self.name}={raw!r} must be a whole number ({self.what})"
         if value < self.minimum:
             return f"{self.name}={value} must be at least {self.minimum} ({self.what})"
+        if self.maximum is not None and value > self.maximum:
+            return f"{self.name}={value} must be at most {self.maximum} ({self.what})"
         return None
 
     def get(self) -> int:
@@ -244,6 +247,12 @@ HIS = Group("his", (HIS_API_BASE, HIS_SECRET_ARN, HIS_ADAPTER))
 CREDIT_API_BASE = Text("CREDIT_API_BASE", "the credit-care provider's API", "url")
 CREDIT_SECRET_ARN = Text("CREDIT_SECRET_ARN", "secret holding the credit provider's API key", "arn")
 CREDIT = Group("credit care", (CREDIT_API_BASE, CREDIT_SECRET_ARN))
+
+# ---- links to the hospital's other systems (hospital.links) -----------------------------------------
+LINKS_SECRET_ARN = Text("LINKS_SECRET_ARN", "secret holding the keys shared with linked platforms", "arn")
+LINK_TOKEN_MINUTES = Number("LINK_TOKEN_MINUTES", "minutes a link to another platform stays valid", 5, minimum=1,
+                            maximum=10)
+LINKS = Group("links", (LINKS_SECRET_ARN, LINK_TOKEN_MINUTES))
 MED_INS_API_BASE = Text("MED_INS_API_BASE", "the medical-insurance platform's API", "url")
 MED_INS_SECRET_ARN = Text("MED_INS_SECRET_ARN", "secret holding the insurance platform's API key", "arn")
 MEDICAL_INSURANCE = Group("medical insurance", (MED_INS_API_BASE, MED_INS_SECRET_ARN))
@@ -260,7 +269,7 @@ EXTERNAL_CALL_RETENTION_DAYS = Number("EXTERNAL_CALL_RETENTION_DAYS",
 EXTERNAL_CALLS = Group("external calls", (EXTERNAL_CALL_RETENTION_DAYS,))
 
 GROUPS = (DATABASE, SESSIONS, ADMIN_SIGN_IN, PERSONAL_DATA, WECHAT, QUEUES, LIVE, TRIAGE, PAYMENTS, PAYMENT_WATCHDOG,
-          HIS, CREDIT, MEDICAL_INSURANCE, OUTPATIENT, EXTERNAL_CALLS)
+          HIS, CREDIT, MEDICAL_INSURANCE, OUTPATIENT, EXTERNAL_CALLS, LINKS)
 
 
 def check(function: str, groups: tuple[Group, ...]) -> None:
