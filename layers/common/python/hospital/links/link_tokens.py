@@ -102,7 +102,7 @@ def platform_keys(platform: str) -> tuple[str, dict[str, bytes]]:
         keys = {kid: base64.b64decode(value, validate=True) for kid, value in (entry.get("keys") or {}).items()}
     except (binascii.Error, ValueError) as exc:
         raise ConfigError(f"the link keys of {platform} are not base64") from exc
-    current = entry.get("current")
+    current = str(entry.get("current") or "")
     if current not in keys or any(len(key) != KEY_BYTES for key in keys.values()):
         raise ConfigError(f"the LinksSecret has no usable current key for {platform} (32 bytes, base64)")
     return current, keys
