@@ -109,6 +109,7 @@ class EventMaker:
         "AuditAdminFunction": "GET /admin/audit/entries?action= (an IT admin searches the audit log)",
         "HelpdeskFunction": "GET /admin/faq/entries?q= (the front desk searches the FAQ in Chinese)",
         "AccessAdminFunction": "GET /admin/access/roles/{role} (the super admin reads a role and its holders)",
+        "LinksFunction": "GET /links/grid (a patient's home grid)",
         "ContentAdminFunction": "GET /admin/content/items?state=in_review (the site content awaiting review)",
         "ContentPublicFunction": "GET /content/notices (the WeChat site's current notices, no session)",
         "ExternalCallsExpiryFunction": "its scheduled event",
@@ -318,6 +319,7 @@ class EventMaker:
         jobs["ContentAdminFunction"] = Job(self._http("GET", "/admin/content/items", self.people["it_admin"][1],
                                                       query={"state": "in_review"}), "http:200")
         jobs["ContentPublicFunction"] = Job(self._http("GET", "/content/notices", None), "http:200")
+        jobs["LinksFunction"] = Job(self._http("GET", "/links/grid", self.patient_token), "http:200")
         jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
                                                        query={"limit": "10"}), "http:200")
         jobs["OutpatientAdminFunction"] = Job(self._http("GET", "/admin/outpatient/suspensions",

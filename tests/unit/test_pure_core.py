@@ -22,7 +22,7 @@ RULE_FILES = sorted([HOSPITAL / "rescue/timeline.py", *(HOSPITAL / "payments").g
                      *(HOSPITAL / "outpatient").glob("*_rules.py"), *(HOSPITAL / "reconciliation").glob("*_rules.py"),
                      *(HOSPITAL / "external_calls").glob("*_rules.py"), *(HOSPITAL / "content").glob("*_rules.py"),
                      *(HOSPITAL / "helpdesk").glob("*_rules.py"),
-                     *(HOSPITAL / "auth").glob("*_rules.py")])
+                     *(HOSPITAL / "auth").glob("*_rules.py"), *(HOSPITAL / "links").glob("*_rules.py")])
 PURE_STDLIB = {"__future__", "dataclasses", "datetime", "typing", "enum", "collections", "collections.abc", "re",
                "decimal", "hashlib", "unicodedata"}
 PURE_LAYER = {"hospital.adapters.payment_results"}
@@ -146,7 +146,8 @@ ENTRIES = {
     "rescue/persons.py": {"create", "update", "delete", "get", "list_own"},
     "rescue/profile_link.py": {"status", "link", "withdraw"},
     # ---- links to the hospital's other systems -----------------------------------------------------
-    "links/consents.py": {"grant", "withdraw", "listing"},  # rights end and sessions are issued after commit
+    "links/consents.py": {"grant", "withdraw", "listing"},
+    "links/home.py": {"grid"},  # rights end and sessions are issued after commit
     "rescue/reports.py": {"dispatch_records", "case_for_admin"},
     "rescue/tracking.py": {"record_positions", "ambulance_for_patient"},
     "rescue/triage_link.py": {"deliver",  # the triage handler: reads, pushes, then records the result

@@ -252,7 +252,11 @@ CREDIT = Group("credit care", (CREDIT_API_BASE, CREDIT_SECRET_ARN))
 LINKS_SECRET_ARN = Text("LINKS_SECRET_ARN", "secret holding the keys shared with linked platforms", "arn")
 LINK_TOKEN_MINUTES = Number("LINK_TOKEN_MINUTES", "minutes a link to another platform stays valid", 5, minimum=1,
                             maximum=10)
-LINKS = Group("links", (LINKS_SECRET_ARN, LINK_TOKEN_MINUTES))
+# The linked systems this deployment reaches; one left unset is shown to patients as unavailable.
+IMAGING_API_BASE = Text("IMAGING_API_BASE", "the cloud-imaging platform (DICOMweb)", "url", required=False)
+EXAM_API_BASE = Text("EXAM_API_BASE", "the physical-exam system", "url", required=False)
+INTERNET_HOSPITAL_URL = Text("INTERNET_HOSPITAL_URL", "the internet hospital's doctor pages", "url", required=False)
+LINKS = Group("links", (LINKS_SECRET_ARN, LINK_TOKEN_MINUTES, IMAGING_API_BASE, EXAM_API_BASE, INTERNET_HOSPITAL_URL))
 MED_INS_API_BASE = Text("MED_INS_API_BASE", "the medical-insurance platform's API", "url")
 MED_INS_SECRET_ARN = Text("MED_INS_SECRET_ARN", "secret holding the insurance platform's API key", "arn")
 MEDICAL_INSURANCE = Group("medical insurance", (MED_INS_API_BASE, MED_INS_SECRET_ARN))

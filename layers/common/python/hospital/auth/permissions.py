@@ -36,6 +36,7 @@ SESSION_SELF = "session.self"
 RESCUE_CALL = "rescue.call"
 OUTPATIENT_BOOK = "outpatient.book"
 PAYMENTS_PAY = "payments.pay"
+LINKS_OWN = "links.own"
 RESCUE_DISPATCH = "rescue.dispatch"
 RESCUE_CONSOLE = "rescue.console"
 RESCUE_CREW = "rescue.crew"
@@ -64,6 +65,7 @@ CATALOGUE: tuple[Permission, ...] = (
     Permission(RESCUE_CALL, "call for rescue, follow one's cases, keep one's rescue persons", OWN, back_office=False),
     Permission(OUTPATIENT_BOOK, "one's own patient cards and registrations", OWN, back_office=False),
     Permission(PAYMENTS_PAY, "pay one's own orders; enrol in credit care", OWN, back_office=False),
+    Permission(LINKS_OWN, "one's own windows into linked systems: consents, imaging, exams", OWN, back_office=False),
     Permission(RESCUE_DISPATCH, "take 120 calls; decide, dispatch, cancel, complete cases", back_office=False),
     Permission(RESCUE_CONSOLE, "the ED console: alerts, accepting cases, phone guidance", back_office=False),
     Permission(RESCUE_CREW, "an ambulance crew's case, progress and positions", back_office=False),
@@ -103,7 +105,7 @@ def usable(held: frozenset[str], auth_method, policy: str) -> frozenset[str]:
 
 # role -> (label, permissions). The matrix the routes had as fixed role lists, now as data.
 SEEDED: dict[str, tuple[str, frozenset[str]]] = {
-    R.PATIENT: ("Patient", frozenset({SESSION_SELF, RESCUE_CALL, OUTPATIENT_BOOK, PAYMENTS_PAY})),
+    R.PATIENT: ("Patient", frozenset({SESSION_SELF, RESCUE_CALL, OUTPATIENT_BOOK, PAYMENTS_PAY, LINKS_OWN})),
     R.STAFF: ("Ambulance crew", frozenset({SESSION_SELF, RESCUE_CREW, STAFF_DUTY, FAQ_READ})),
     R.DISPATCHER: ("Dispatcher (120)", frozenset({SESSION_SELF, RESCUE_DISPATCH, RESCUE_CONSOLE, FAQ_READ})),
     R.ED_NURSE: ("Emergency department nurse", frozenset({SESSION_SELF, RESCUE_CONSOLE, STAFF_DUTY, RESCUE_RECORDS,

@@ -1,0 +1,39 @@
+"""The patient's windows into the hospital's other systems (OI1, PE1, OV1, OV2, OH1): the home
+grid with each entry's state, and the consents that open them. Own data only; every consent
+given or withdrawn is audited."""
+from hospital import settings, web
+from hospital.auth import permissions
+
+app = web.create_app("links", needs=(settings.DATABASE, settings.SESSIONS, settings.LINKS,
+                                     settings.MEDICAL_INSURANCE))
+OWN = permissions.LINKS_OWN
+
+
+@web.route(app, "/links/grid", methods=["GET"], permission=OWN)
+def home_grid():
+    from hospital.links import home
+
+    return web.respond(home.grid(web.principal()))
+
+
+@web.route(app, "/links/consents", methods=["GET"], permission=OWN)
+def list_consents():
+    from hospital.links import consents
+
+    return web.respond({"consents": consents.listing(web.principal())})
+
+
+@web.route(app, "/links/consents", methods=["POST"], permission=OWN)
+def give_consent():
+    from hospital.links import consents, models
+
+    body = web.json_body(models.ConsentRequest)
+    consent, created = consents.grant(web.principal(), body.service, body.card_id)
+    return web.respond(consent, status=201 if created else 200)
+
+
+@web.route(app, "/links/consents/{service}", methods=["DELETE"], permission=OWN)
+def withdraw_consent(service):
+    from hospital.links import consents
+
+    return web.respond({"withdrawn": consents.withdraw(web.principal(), service, web.query("card_id"))})

@@ -1,0 +1,14 @@
+"""Request models of the patient's links to other systems."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+CardId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+
+class ConsentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    service: Literal["cloud_imaging", "physical_exam", "insurance_voucher"]
+    card_id: CardId | None = None  # cloud imaging: the bound card the consent covers

@@ -1,0 +1,93 @@
+"""The home grid and the consents behind it (OI1, PE1, OV1, OV2, OH1): one call draws the grid
+with each entry's state for the signed-in patient; a consent given opens its entry, withdrawn
+closes it; a system this deployment does not reach is unavailable with that reason; a card
+that is not the caller's is refused and changes nothing."""
+import pytest
+
+from hospital.links import grid_rules
+from tests.conftest import api_event, call, make_patient
+from tests.outpatient.support import patient_with_card
+
+
+def links(functions, token, method, path, body=None, resource=None, params=None, query=None):
+    event = api_event(method, path, token=token, body=body, resource=resource, path_parameters=params)
+    if query:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return call(functions, "LinksFunction", event)
+
+
+def states(functions, token) -> dict:
+    status, answer = links(functions, token, "GET", "/links/grid")
+    assert status == 200
+    assert [e["entry"] for e in answer["entries"]] == list(grid_rules.ENTRIES)
+    return {e["entry"]: (e["state"], e.get("reason")) for e in answer["entries"]}
+
+
+@pytest.fixture
+def every_system(monkeypatch):
+    monkeypatch.setenv("IMAGING_API_BASE", "http://127.0.0.1:9/imaging")
+    monkeypatch.setenv("EXAM_API_BASE", "http://127.0.0.1:9/exam")
+    monkeypatch.setenv("INTERNET_HOSPITAL_URL", "http://127.0.0.1:9/ih")
+
+
+def test_a_new_patient_s_grid_says_what_each_entry_needs_OV1_OH1(db, platform, functions, every_system):
+    _, token = make_patient(platform)
+    assert states(functions, token) == {
+        "rescue": ("ready", None), "registration": ("ready", None),
+        "cloud_imaging": ("unavailable", "no_card"), "physical_exam": ("needs_consent", None),
+        "insurance_voucher": ("needs_consent", None), "online_consultation": ("ready", None),
+        "credit_care": ("needs_consent", None)}
+
+
+def test_a_system_the_deployment_does_not_reach_is_unavailable_OV1(db, platform, functions, monkeypatch):
+    for name in ("IMAGING_API_BASE", "EXAM_API_BASE", "INTERNET_HOSPITAL_URL"):
+        monkeypatch.delenv(name, raising=False)
+    _, token = make_patient(platform)
+    grid = states(functions, token)
+    for entry in ("cloud_imaging", "physical_exam", "online_consultation"):
+        assert grid[entry] == ("unavailable", "not_connected")
+
+
+def test_consents_open_their_entries_and_withdrawing_closes_them_OI1_PE1(db, platform, functions, every_system):
+    _, token, card, _ = patient_with_card(platform, functions)
+    assert states(functions, token)["cloud_imaging"] == ("needs_consent", None)
+    status, consent = links(functions, token, "POST", "/links/consents",
+                            {"service": "cloud_imaging", "card_id": card["card_id"]})
+    assert status == 201 and consent["card_id"] == card["card_id"]
+    assert links(functions, token, "POST", "/links/consents",
+                 {"service": "cloud_imaging", "card_id": card["card_id"]})[0] == 200  # the one there
+    assert links(functions, token, "POST", "/links/consents", {"service": "physical_exam"})[0] == 201
+    grid = states(functions, token)
+    assert grid["cloud_imaging"] == ("ready", None) and grid["physical_exam"] == ("ready", None)
+    status, listed = links(functions, token, "GET", "/links/consents")
+    assert {c["service"] for c in listed["consents"]} == {"cloud_imaging", "physical_exam"}
+
+    status, answer = links(functions, token, "DELETE", "/links/consents/cloud_imaging", resource=
+                           "/links/consents/{service}", params={"service": "cloud_imaging"},
+                           query={"card_id": card["card_id"]})
+    assert (status, answer) == (200, {"withdrawn": True})
+    assert states(functions, token)["cloud_imaging"] == ("needs_consent", None)
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"service": "cloud_imaging"}, "card_id"),
+    ({"service": "physical_exam", "card_id": "0" * 32}, "card_id"),
+    ({"service": "dental"}, "service"),
+    ({"service": "cloud_imaging", "card_id": "not-a-card"}, "card_id"),
+    ({"service": "physical_exam", "extra": 1}, "extra"),
+])
+def test_a_consent_that_does_not_fit_is_refused_naming_the_field_OI1(db, platform, functions, body, field):
+    _, token = make_patient(platform)
+    status, answer = links(functions, token, "POST", "/links/consents", body)
+    assert status == 400 and answer["error"]["field"] == field
+    assert links(functions, token, "GET", "/links/consents")[1] == {"consents": []}
+
+
+def test_another_patient_s_card_is_not_consented_for_OI1(db, platform, functions):
+    _, token = make_patient(platform)
+    _, _, card, _ = patient_with_card(platform, functions)
+    status, answer = links(functions, token, "POST", "/links/consents",
+                           {"service": "cloud_imaging", "card_id": card["card_id"]})
+    assert status == 404 and answer["error"]["field"] == "card_id"
+    assert links(functions, token, "GET", "/links/consents")[1] == {"consents": []}
