@@ -197,6 +197,19 @@ def insurance_secret_string() -> str:
     return json.dumps({"api_key": MED_INS_DEV_KEY})
 
 
+# Keys shared with the linked platforms (hospital.links.link_tokens), made anew for each run:
+# the simulators of this process are given the same ones.
+LINK_PLATFORMS = ("imaging", "exam", "internet_hospital")
+LINK_DEV_KEYS = {platform: ("dev1", os.urandom(32)) for platform in LINK_PLATFORMS}
+
+
+def links_secret_string() -> str:
+    import base64
+
+    return json.dumps({platform: {"current": kid, "keys": {kid: base64.b64encode(key).decode()}}
+                       for platform, (kid, key) in LINK_DEV_KEYS.items()})
+
+
 def credit_secret_string() -> str:
     return json.dumps({"api_key": CREDIT_DEV_KEY})
 

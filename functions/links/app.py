@@ -5,7 +5,7 @@ from hospital import settings, web
 from hospital.auth import permissions
 
 app = web.create_app("links", needs=(settings.DATABASE, settings.SESSIONS, settings.LINKS,
-                                     settings.MEDICAL_INSURANCE))
+                                     settings.MEDICAL_INSURANCE, settings.PERSONAL_DATA, settings.HIS))
 OWN = permissions.LINKS_OWN
 
 
@@ -37,3 +37,18 @@ def withdraw_consent(service):
     from hospital.links import consents
 
     return web.respond({"withdrawn": consents.withdraw(web.principal(), service, web.query("card_id"))})
+
+
+@web.route(app, "/links/online-consultation", methods=["GET"], permission=OWN)
+def online_consultation():
+    from hospital.links import consultation
+
+    return web.respond(consultation.entry())
+
+
+@web.route(app, "/links/online-consultation/links", methods=["POST"], permission=OWN)
+def consultation_link():
+    from hospital.links import consultation, models
+
+    body = web.json_body(models.ConsultationLinkRequest)
+    return web.respond(consultation.doctor_link(web.principal(), body.dept_code, body.doctor_code), status=201)

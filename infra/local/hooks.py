@@ -79,6 +79,8 @@ def before_start(ctx, *, migrate: bool = True, simulator_port: int | None = None
         ctx.on_stop(simulator.stop)
         ctx.parameters[parameter] = simulator.url
         ctx.secret_overrides[secret] = secret_value()
+    # The linked platforms' keys: the simulators' (a real deployment's are set by operators).
+    ctx.secret_overrides.setdefault("LinksSecret", devenv.links_secret_string())
     ctx.on_ready(lambda: _point_callbacks_at(ctx))
 
 

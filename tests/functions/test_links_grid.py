@@ -91,3 +91,55 @@ def test_another_patient_s_card_is_not_consented_for_OI1(db, platform, functions
                            {"service": "cloud_imaging", "card_id": card["card_id"]})
     assert status == 404 and answer["error"]["field"] == "card_id"
     assert links(functions, token, "GET", "/links/consents")[1] == {"consents": []}
+
+
+# ---- online consultation (OH1-OH3) -------------------------------------------------------------
+
+def test_a_doctor_s_consultation_link_is_signed_expiring_and_names_no_one_OH2_OH3(db, platform, functions,
+                                                                                  every_system):
+    import base64
+    import urllib.parse
+
+    from hospital.links import link_tokens
+    from infra import devenv
+    from tests.outpatient.support import doctor_with_slots, hospital_today
+
+    user, token = make_patient(platform)
+    doctor = doctor_with_slots(platform, hospital_today())  # offers online consultation
+    assert links(functions, token, "GET", "/links/online-consultation")[1] == \
+        {"state": "ready", "url": "http://127.0.0.1:9/ih"}
+    status, made = links(functions, token, "POST", "/links/online-consultation/links",
+                         {"dept_code": doctor["dept_code"], "doctor_code": doctor["doctor_code"]})
+    assert status == 201, made
+    url = urllib.parse.urlsplit(made["url"])
+    assert url.path == f"/ih/doctors/{doctor['doctor_code']}"
+    sent = urllib.parse.parse_qs(url.query)["t"][0]
+    assert str(user.user_id) not in made["url"]
+    kid, key = devenv.LINK_DEV_KEYS["internet_hospital"]
+    claims = link_tokens.unseal({kid: key}, "internet_hospital", sent, doctor["doctor_code"])
+    assert claims["sub"] != str(user.user_id) and len(claims["sub"]) == 64  # a pseudonym, stable per patient
+    assert 0 < claims["exp"] - claims["iat"] <= 600
+    again = links(functions, token, "POST", "/links/online-consultation/links",
+                  {"dept_code": doctor["dept_code"], "doctor_code": doctor["doctor_code"]})[1]
+    later = urllib.parse.parse_qs(urllib.parse.urlsplit(again["url"]).query)["t"][0]
+    assert link_tokens.unseal({kid: key}, "internet_hospital", later, doctor["doctor_code"])["sub"] == claims["sub"]
+    assert base64.urlsafe_b64encode(str(user.user_id).encode()).decode().rstrip("=") not in sent
+    # Expired at its time; another doctor's page refuses it.
+    with pytest.raises(link_tokens.InvalidLinkToken):
+        link_tokens.unseal({kid: key}, "internet_hospital", sent, doctor["doctor_code"], now=claims["exp"])
+    with pytest.raises(link_tokens.InvalidLinkToken):
+        link_tokens.unseal({kid: key}, "internet_hospital", sent, "DR-OTHER")
+
+
+def test_a_doctor_without_online_consultation_or_unknown_gets_no_link_OH3(db, platform, functions, every_system):
+    from tests.outpatient.support import doctor_with_slots, hospital_today
+
+    _, token = make_patient(platform)
+    doctor = doctor_with_slots(platform, hospital_today())
+    status, answer = links(functions, token, "POST", "/links/online-consultation/links",
+                           {"dept_code": doctor["dept_code"], "doctor_code": "NOPE"})
+    assert status == 404 and answer["error"]["field"] == "doctor_code"
+    platform.his.add_doctor("DRNOOL", "王医生", doctor["dept_code"], online_consult=False)
+    status, answer = links(functions, token, "POST", "/links/online-consultation/links",
+                           {"dept_code": doctor["dept_code"], "doctor_code": "DRNOOL"})
+    assert status == 409 and answer["error"]["code"] == "no_online_consultation"

@@ -12,3 +12,9 @@ class ConsentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     service: Literal["cloud_imaging", "physical_exam", "insurance_voucher"]
     card_id: CardId | None = None  # cloud imaging: the bound card the consent covers
+
+
+class ConsultationLinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    dept_code: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    doctor_code: Annotated[str, StringConstraints(min_length=1, max_length=32)]
