@@ -255,7 +255,6 @@ class ImagingSimulator(SimulatorServer):
         with self._lock:
             self.viewer_requests.append({"target": req.target, "query": dict(req.query),
                                          "referer": req.headers.get("Referer"), "cookie": req.headers.get("Cookie")})
-        with self._lock:
             canned = next((c for c in self._canned if c["path"] == "/viewer" and c["count"] > 0), None)
             if canned is not None:
                 canned["count"] -= 1
