@@ -132,7 +132,7 @@ class ExamSimulator(SimulatorServer):
         expected = hmac.new(self.api_key.encode(), timestamp.encode() + b"." + req.body, hashlib.sha256).hexdigest()
         return timestamp.isascii() and timestamp.isdigit() and \
             abs(self.now() - int(timestamp)) <= SIGNATURE_WINDOW_SECONDS and \
-            hmac.compare_digest(expected, req.headers.get("X-Exam-Signature") or "")
+            hmac.compare_digest(expected.encode(), (req.headers.get("X-Exam-Signature") or "").encode())
 
     def _authorise(self, req: Request) -> Reply:
         if not self._signed(req):
@@ -146,8 +146,8 @@ class ExamSimulator(SimulatorServer):
             return 400, _error("E_PARAM", "id_number_hash, mobile_hash, consented_at and consent_version are required")
         with self._lock:
             member_id = next((member_id for member_id, member in self.members.items()
-                              if hmac.compare_digest(member["id_number_hash"], body["id_number_hash"])
-                              and hmac.compare_digest(member["mobile_hash"], body["mobile_hash"])), None)
+                              if _same(member["id_number_hash"], body["id_number_hash"])
+                              and _same(member["mobile_hash"], body["mobile_hash"])), None)
             if member_id is None:
                 return 404, _error("E_NO_MEMBER", "no member with these hashes")
             self.authorisations[member_id] = {"member_id": member_id, "status": "authorised",
@@ -294,6 +294,11 @@ def _object(req: Request) -> dict:
     if not isinstance(body, dict):
         raise ValueError("expected a JSON object")
     return body
+
+
+def _same(held: str, sent: str) -> bool:
+    # As bytes: compare_digest refuses str that is not ASCII, and a request may send any.
+    return hmac.compare_digest(held.encode(), sent.encode())
 
 
 def _seeded(add, body: dict) -> dict:

@@ -89,7 +89,7 @@ def test_authorise_then_read_then_withdraw_by_hand_PE1(sim):
     assert (answer.status_code, answer.json()["code"]) == (403, "E_NOT_AUTHORISED")
 
 
-def test_a_consent_missing_a_field_is_400_and_links_nobody_PE1(sim):
+def test_a_consent_missing_a_field_is_400_and_odd_hashes_match_nobody_PE1(sim):
     sim.add_member("id-hash-a", "mobile-hash-a")
     for missing in ("id_number_hash", "mobile_hash", "consented_at", "consent_version"):
         consent = {"id_number_hash": "id-hash-a", "mobile_hash": "mobile-hash-a",
@@ -99,6 +99,10 @@ def test_a_consent_missing_a_field_is_400_and_links_nobody_PE1(sim):
         assert (answer.status_code, answer.json()["code"]) == (400, "E_PARAM")
     answer = signed(sim, "POST", "/exam/v1/authorisations", body=b"not json")
     assert answer.status_code == 400
+    odd = {"id_number_hash": "身份证", "mobile_hash": "mobile-hash-a", "consented_at": "2026-12-01T09:30:00+08:00",
+           "consent_version": "v1"}
+    answer = signed(sim, "POST", "/exam/v1/authorisations", odd)
+    assert (answer.status_code, answer.json()["code"]) == (404, "E_NO_MEMBER")
     assert sim.authorisations == {}
 
 
@@ -111,6 +115,8 @@ def test_the_signature_binds_the_key_the_body_and_the_time_PE1(sim, member):
         requests.post(sim.url + "/exam/v1/authorisations", json=consent, timeout=5),  # unsigned
         requests.get(f"{sim.url}/exam/v1/reports/R1", timeout=5, headers={
             "X-Exam-Timestamp": "1²3", "X-Exam-Signature": "00"}),  # a digit that is not ASCII
+        requests.get(f"{sim.url}/exam/v1/reports/R1", timeout=5, headers={
+            "X-Exam-Timestamp": str(int(time.time())), "X-Exam-Signature": "é" * 64}),
     ):
         assert (answer.status_code, answer.json()["code"]) == (401, "E_AUTH")
     # Signed, then changed on the way.
