@@ -29,6 +29,12 @@ CREDIT_PORT = int(os.environ.get("LOCAL_CREDIT_PORT", "7005"))
 CREDIT_DEV_KEY = "local-credit-api-key"
 MED_INS_PORT = int(os.environ.get("LOCAL_MED_INS_PORT", "7006"))
 MED_INS_DEV_KEY = "local-medical-insurance-key"
+IMAGING_PORT = int(os.environ.get("LOCAL_IMAGING_PORT", "7007"))
+IMAGING_DEV_KEY = "local-imaging-api-key"
+EXAM_PORT = int(os.environ.get("LOCAL_EXAM_PORT", "7008"))
+EXAM_DEV_KEY = "local-exam-api-key"
+EXAM_DEV_SALT = "local-exam-identity-salt"
+INTERNET_HOSPITAL_PORT = int(os.environ.get("LOCAL_INTERNET_HOSPITAL_PORT", "7009"))
 DEV_V3_MCHID = "1900000109"   # the template's default merchant: API v3
 DEV_V2_MCHID = "1900000110"   # a merchant still on API v2
 # Where the partners that call us back send their news, under our API's URL (by simulator name).
@@ -201,6 +207,37 @@ def insurance_secret_string() -> str:
 # the simulators of this process are given the same ones.
 LINK_PLATFORMS = ("imaging", "exam", "internet_hospital")
 LINK_DEV_KEYS = {platform: ("dev1", os.urandom(32)) for platform in LINK_PLATFORMS}
+
+
+def imaging_secret_string() -> str:
+    return json.dumps({"api_key": IMAGING_DEV_KEY})
+
+
+def exam_secret_string() -> str:
+    return json.dumps({"api_key": EXAM_DEV_KEY, "identity_salt": EXAM_DEV_SALT})
+
+
+def _link_keys(platform: str) -> dict[str, bytes]:
+    kid, key = LINK_DEV_KEYS[platform]
+    return {kid: key}
+
+
+def start_imaging_simulator(port: int = IMAGING_PORT):
+    from infra.simulators.imaging import ImagingSimulator
+
+    return ImagingSimulator(IMAGING_DEV_KEY, _link_keys("imaging"), port=port).start()
+
+
+def start_exam_simulator(port: int = EXAM_PORT):
+    from infra.simulators.exam import ExamSimulator
+
+    return ExamSimulator(EXAM_DEV_KEY, _link_keys("exam"), port=port).start()
+
+
+def start_internet_hospital_simulator(port: int = INTERNET_HOSPITAL_PORT):
+    from infra.simulators.internet_hospital import InternetHospitalSimulator
+
+    return InternetHospitalSimulator(_link_keys("internet_hospital"), port=port).start()
 
 
 def links_secret_string() -> str:

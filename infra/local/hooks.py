@@ -57,6 +57,13 @@ def _simulated_systems():
         "MED_INS_API_BASE": ("medical_insurance", "LOCAL_MED_INS_PORT", devenv.MED_INS_PORT,
                              devenv.start_insurance_simulator, "MedInsApiBase", "MedInsSecret",
                              devenv.insurance_secret_string),
+        "IMAGING_API_BASE": ("imaging", "LOCAL_IMAGING_PORT", devenv.IMAGING_PORT, devenv.start_imaging_simulator,
+                             "ImagingApiBase", "ImagingSecret", devenv.imaging_secret_string),
+        "EXAM_API_BASE": ("exam", "LOCAL_EXAM_PORT", devenv.EXAM_PORT, devenv.start_exam_simulator,
+                          "ExamApiBase", "ExamSecret", devenv.exam_secret_string),
+        # No API of ours to call, no key of its own: only the link keys of the LinksSecret.
+        "INTERNET_HOSPITAL_URL": ("internet_hospital", "LOCAL_INTERNET_HOSPITAL_PORT", devenv.INTERNET_HOSPITAL_PORT,
+                                  devenv.start_internet_hospital_simulator, "InternetHospitalUrl", None, None),
     }
 
 
@@ -78,7 +85,8 @@ def before_start(ctx, *, migrate: bool = True, simulator_port: int | None = None
         ctx.services[name] = simulator
         ctx.on_stop(simulator.stop)
         ctx.parameters[parameter] = simulator.url
-        ctx.secret_overrides[secret] = secret_value()
+        if secret is not None:
+            ctx.secret_overrides[secret] = secret_value()
     # The linked platforms' keys: the simulators' (a real deployment's are set by operators).
     ctx.secret_overrides.setdefault("LinksSecret", devenv.links_secret_string())
     ctx.on_ready(lambda: _point_callbacks_at(ctx))

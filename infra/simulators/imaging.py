@@ -272,36 +272,41 @@ class ImagingSimulator(SimulatorServer):
     def open_token(self, token: str) -> tuple[dict | None, str]:
         """(claims, "") for a token this platform accepts as to key, integrity, audience and
         time; else (None, the reason). The study it is for is checked by the caller."""
-        parts = token.split(".")
-        if len(parts) != 3 or parts[0] != "v1" or not _KID.fullmatch(parts[1]) or not _B64URL.fullmatch(parts[2]):
-            return None, "tampered"
-        key = self.link_keys.get(parts[1])
-        if key is None:
-            return None, "unknown_key"
-        try:
-            sealed = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
-        except (binascii.Error, ValueError):
-            return None, "tampered"
-        if len(sealed) < 12 + 16:
-            return None, "tampered"
-        from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        return open_link_token(self.link_keys, self.platform, token, self.now())
 
-        try:
-            plain = AESGCM(key).decrypt(sealed[:12], sealed[12:], f"hospital-link/v1/{self.platform}".encode("ascii"))
-            claims = json.loads(plain.decode("utf-8"))
-        except (InvalidTag, ValueError):
-            return None, "tampered"
-        if not isinstance(claims, dict) or claims.get("v") != 1 or not all(
-                isinstance(claims.get(name), str) and claims[name] for name in ("aud", "sub", "res", "jti")) or not all(
-                isinstance(claims.get(name), int) and not isinstance(claims[name], bool) for name in ("iat", "exp")):
-            return None, "tampered"  # it authenticates, but it is not a token of this format
-        if claims["aud"] != self.platform:
-            return None, "wrong_audience"
-        now = self.now()
-        if claims["iat"] > now + CLOCK_SKEW_SECONDS or not now < claims["exp"]:
-            return None, "expired"
-        return claims, ""
+
+def open_link_token(keys: dict[str, bytes], platform: str, token: str, now: float) -> tuple[dict | None, str]:
+    """The platform's side of the link token (v1), from its documented format alone: (claims,
+    "") when the key, integrity, audience and time hold, else (None, the reason)."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != "v1" or not _KID.fullmatch(parts[1]) or not _B64URL.fullmatch(parts[2]):
+        return None, "tampered"
+    key = keys.get(parts[1])
+    if key is None:
+        return None, "unknown_key"
+    try:
+        sealed = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+    except (binascii.Error, ValueError):
+        return None, "tampered"
+    if len(sealed) < 12 + 16:
+        return None, "tampered"
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        plain = AESGCM(key).decrypt(sealed[:12], sealed[12:], f"hospital-link/v1/{platform}".encode("ascii"))
+        claims = json.loads(plain.decode("utf-8"))
+    except (InvalidTag, ValueError):
+        return None, "tampered"
+    if not isinstance(claims, dict) or claims.get("v") != 1 or not all(
+            isinstance(claims.get(name), str) and claims[name] for name in ("aud", "sub", "res", "jti")) or not all(
+            isinstance(claims.get(name), int) and not isinstance(claims[name], bool) for name in ("iat", "exp")):
+        return None, "tampered"  # it authenticates, but it is not a token of this format
+    if claims["aud"] != platform:
+        return None, "wrong_audience"
+    if claims["iat"] > now + CLOCK_SKEW_SECONDS or not now < claims["exp"]:
+        return None, "expired"
+    return claims, ""
 
 
 def _matches(study: dict, filters: dict[str, str]) -> bool:

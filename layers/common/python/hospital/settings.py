@@ -256,7 +256,10 @@ LINK_TOKEN_MINUTES = Number("LINK_TOKEN_MINUTES", "minutes a link to another pla
 IMAGING_API_BASE = Text("IMAGING_API_BASE", "the cloud-imaging platform (DICOMweb)", "url", required=False)
 EXAM_API_BASE = Text("EXAM_API_BASE", "the physical-exam system", "url", required=False)
 INTERNET_HOSPITAL_URL = Text("INTERNET_HOSPITAL_URL", "the internet hospital's doctor pages", "url", required=False)
-LINKS = Group("links", (LINKS_SECRET_ARN, LINK_TOKEN_MINUTES, IMAGING_API_BASE, EXAM_API_BASE, INTERNET_HOSPITAL_URL))
+IMAGING_SECRET_ARN = Text("IMAGING_SECRET_ARN", "secret holding the imaging platform's API key", "arn")
+EXAM_SECRET_ARN = Text("EXAM_SECRET_ARN", "secret holding the exam system's API key and identity salt", "arn")
+LINKS = Group("links", (LINKS_SECRET_ARN, LINK_TOKEN_MINUTES, IMAGING_API_BASE, EXAM_API_BASE, INTERNET_HOSPITAL_URL,
+                        IMAGING_SECRET_ARN, EXAM_SECRET_ARN))
 MED_INS_API_BASE = Text("MED_INS_API_BASE", "the medical-insurance platform's API", "url")
 MED_INS_SECRET_ARN = Text("MED_INS_SECRET_ARN", "secret holding the insurance platform's API key", "arn")
 MEDICAL_INSURANCE = Group("medical insurance", (MED_INS_API_BASE, MED_INS_SECRET_ARN))

@@ -332,3 +332,10 @@ def _report(reader: _Reader) -> Report:
 def _item(reader: _Reader) -> ReportItem:
     return ReportItem(reader.text("name"), reader.text("value", empty=True), reader.optional_text("unit"),
                       reader.optional_text("reference_range"), reader.one_of("flag", FLAGS))
+
+
+def client() -> ExamClient:
+    """The platform this deployment reaches (settings.EXAM_API_BASE, its key in settings.EXAM_SECRET_ARN)."""
+    from hospital import config, settings
+
+    return ExamClient(settings.EXAM_API_BASE.get(), config.secret_value(settings.EXAM_SECRET_ARN, "api_key"))

@@ -479,3 +479,10 @@ def report_of(data: Any, *, expected_study_uid: str | None = None) -> Report:
         raise ImagingAnswerUnreadable("not a time with its offset", field="reported_at")
     return Report(study_uid=study_uid, accession_number=accession or None, status=status, findings=text("findings"),
                   impression=text("impression"), radiologist=text("radiologist", empty=False), reported_at=reported_at)
+
+
+def client() -> ImagingClient:
+    """The platform this deployment reaches (settings.IMAGING_API_BASE, its key in settings.IMAGING_SECRET_ARN)."""
+    from hospital import config, settings
+
+    return ImagingClient(settings.IMAGING_API_BASE.get(), config.secret_value(settings.IMAGING_SECRET_ARN, "api_key"))
