@@ -52,3 +52,43 @@ def consultation_link():
 
     body = web.json_body(models.ConsultationLinkRequest)
     return web.respond(consultation.doctor_link(web.principal(), body.dept_code, body.doctor_code), status=201)
+
+
+# ---- cloud imaging (OI1-OI3) ---------------------------------------------------------------
+
+@web.route(app, "/links/imaging/studies", methods=["GET"], permission=OWN)
+def imaging_studies():
+    from hospital.links import imaging
+
+    return web.respond(imaging.studies(web.principal(), _card_id(), _optional_date("from"), _optional_date("to"),
+                                       web.query("modality")))
+
+
+@web.route(app, "/links/imaging/studies/{study_uid}", methods=["GET"], permission=OWN)
+def imaging_study(study_uid):
+    from hospital.links import imaging
+
+    return web.respond(imaging.study(web.principal(), _card_id(), study_uid))
+
+
+@web.route(app, "/links/imaging/studies/{study_uid}/viewer-link", methods=["POST"], permission=OWN)
+def imaging_viewer_link(study_uid):
+    from hospital.links import imaging, models
+
+    body = web.json_body(models.CardRequest)
+    return web.respond(imaging.viewer_link(web.principal(), body.card_id, study_uid), status=201)
+
+
+def _card_id() -> str:
+    import re
+
+    from hospital.errors import ValidationFailed
+
+    card_id = web.query("card_id")
+    if not card_id or not re.fullmatch(r"[0-9a-f]{32}", card_id):
+        raise ValidationFailed("card_id (one of your bound cards) is required", field="card_id")
+    return card_id
+
+
+def _optional_date(name: str):
+    return None if web.query(name) is None else web.query_date(name)

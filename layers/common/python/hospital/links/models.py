@@ -18,3 +18,8 @@ class ConsultationLinkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     dept_code: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     doctor_code: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class CardRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    card_id: CardId
