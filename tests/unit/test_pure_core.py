@@ -147,7 +147,8 @@ ENTRIES = {
     "rescue/profile_link.py": {"status", "link", "withdraw"},
     # ---- links to the hospital's other systems -----------------------------------------------------
     "links/consents.py": {"grant", "withdraw", "listing"},
-    "links/home.py": {"grid"},  # rights end and sessions are issued after commit
+    "links/home.py": {"grid"},
+    "links/imaging.py": {"_patient_id"},  # then the platform is asked, no transaction open  # rights end and sessions are issued after commit
     "rescue/reports.py": {"dispatch_records", "case_for_admin"},
     "rescue/tracking.py": {"record_positions", "ambulance_for_patient"},
     "rescue/triage_link.py": {"deliver",  # the triage handler: reads, pushes, then records the result
