@@ -5,7 +5,8 @@ from hospital import settings, web
 from hospital.auth import permissions
 
 app = web.create_app("links", needs=(settings.DATABASE, settings.SESSIONS, settings.LINKS,
-                                     settings.MEDICAL_INSURANCE, settings.PERSONAL_DATA, settings.HIS))
+                                     settings.MEDICAL_INSURANCE, settings.PERSONAL_DATA, settings.HIS,
+                                     settings.OUTPATIENT))
 OWN = permissions.LINKS_OWN
 
 
@@ -28,7 +29,12 @@ def give_consent():
     from hospital.links import consents, models
 
     body = web.json_body(models.ConsentRequest)
-    consent, created = consents.grant(web.principal(), body.service, body.card_id)
+    if body.service == consents.PHYSICAL_EXAM and body.card_id is not None:
+        from hospital.links import exam  # the exam system authorises the card's person first
+
+        consent, created = exam.authorise(web.principal(), body.card_id)
+    else:
+        consent, created = consents.grant(web.principal(), body.service, body.card_id)
     return web.respond(consent, status=201 if created else 200)
 
 
@@ -36,7 +42,12 @@ def give_consent():
 def withdraw_consent(service):
     from hospital.links import consents
 
-    return web.respond({"withdrawn": consents.withdraw(web.principal(), service, web.query("card_id"))})
+    card_id = web.query("card_id")
+    if service == consents.PHYSICAL_EXAM and card_id is not None:
+        from hospital.links import exam  # the exam system is told first
+
+        return web.respond({"withdrawn": exam.withdraw(web.principal(), card_id)})
+    return web.respond({"withdrawn": consents.withdraw(web.principal(), service, card_id)})
 
 
 @web.route(app, "/links/online-consultation", methods=["GET"], permission=OWN)
@@ -77,6 +88,37 @@ def imaging_viewer_link(study_uid):
 
     body = web.json_body(models.CardRequest)
     return web.respond(imaging.viewer_link(web.principal(), body.card_id, study_uid), status=201)
+
+
+# ---- physical exam (PE1-PE2) ---------------------------------------------------------------
+
+@web.route(app, "/links/exam/appointments", methods=["GET"], permission=OWN)
+def exam_appointments():
+    from hospital.links import exam
+
+    return web.respond(exam.appointments(web.principal(), _card_id()))
+
+
+@web.route(app, "/links/exam/reports", methods=["GET"], permission=OWN)
+def exam_reports():
+    from hospital.links import exam
+
+    return web.respond(exam.reports(web.principal(), _card_id()))
+
+
+@web.route(app, "/links/exam/reports/{report_id}", methods=["GET"], permission=OWN)
+def exam_report(report_id):
+    from hospital.links import exam
+
+    return web.respond(exam.report(web.principal(), _card_id(), report_id))
+
+
+@web.route(app, "/links/exam/reports/{report_id}/pdf-link", methods=["POST"], permission=OWN)
+def exam_pdf_link(report_id):
+    from hospital.links import exam, models
+
+    body = web.json_body(models.CardRequest)
+    return web.respond(exam.pdf_link(web.principal(), body.card_id, report_id), status=201)
 
 
 def _card_id() -> str:

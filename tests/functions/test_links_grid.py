@@ -35,7 +35,7 @@ def test_a_new_patient_s_grid_says_what_each_entry_needs_OV1_OH1(db, platform, f
     _, token = make_patient(platform)
     assert states(functions, token) == {
         "rescue": ("ready", None), "registration": ("ready", None),
-        "cloud_imaging": ("unavailable", "no_card"), "physical_exam": ("needs_consent", None),
+        "cloud_imaging": ("unavailable", "no_card"), "physical_exam": ("unavailable", "no_card"),
         "insurance_voucher": ("needs_consent", None), "online_consultation": ("ready", None),
         "credit_care": ("needs_consent", None)}
 
@@ -57,11 +57,11 @@ def test_consents_open_their_entries_and_withdrawing_closes_them_OI1_PE1(db, pla
     assert status == 201 and consent["card_id"] == card["card_id"]
     assert links(functions, token, "POST", "/links/consents",
                  {"service": "cloud_imaging", "card_id": card["card_id"]})[0] == 200  # the one there
-    assert links(functions, token, "POST", "/links/consents", {"service": "physical_exam"})[0] == 201
+    assert links(functions, token, "POST", "/links/consents", {"service": "insurance_voucher"})[0] == 201
     grid = states(functions, token)
-    assert grid["cloud_imaging"] == ("ready", None) and grid["physical_exam"] == ("ready", None)
+    assert grid["cloud_imaging"] == ("ready", None) and grid["insurance_voucher"] == ("ready", None)
     status, listed = links(functions, token, "GET", "/links/consents")
-    assert {c["service"] for c in listed["consents"]} == {"cloud_imaging", "physical_exam"}
+    assert {c["service"] for c in listed["consents"]} == {"cloud_imaging", "insurance_voucher"}
 
     status, answer = links(functions, token, "DELETE", "/links/consents/cloud_imaging", resource=
                            "/links/consents/{service}", params={"service": "cloud_imaging"},
@@ -72,10 +72,11 @@ def test_consents_open_their_entries_and_withdrawing_closes_them_OI1_PE1(db, pla
 
 @pytest.mark.parametrize("body,field", [
     ({"service": "cloud_imaging"}, "card_id"),
-    ({"service": "physical_exam", "card_id": "0" * 32}, "card_id"),
+    ({"service": "insurance_voucher", "card_id": "0" * 32}, "card_id"),
+    ({"service": "physical_exam"}, "card_id"),
     ({"service": "dental"}, "service"),
     ({"service": "cloud_imaging", "card_id": "not-a-card"}, "card_id"),
-    ({"service": "physical_exam", "extra": 1}, "extra"),
+    ({"service": "insurance_voucher", "extra": 1}, "extra"),
 ])
 def test_a_consent_that_does_not_fit_is_refused_naming_the_field_OI1(db, platform, functions, body, field):
     _, token = make_patient(platform)

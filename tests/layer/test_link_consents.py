@@ -44,7 +44,8 @@ def test_imaging_is_consented_per_own_card_and_withdrawn_OI1(db, platform, funct
             audited("links.consent_withdrawn", principal.user_id)) == (1, 1)
 
 
-@pytest.mark.parametrize("service,card", [("cloud_imaging", None), ("physical_exam", "x" * 32), ("dental", None)])
+@pytest.mark.parametrize("service,card", [("cloud_imaging", None), ("physical_exam", None),
+                                          ("insurance_voucher", "x" * 32), ("dental", None)])
 def test_a_consent_that_does_not_fit_its_service_is_refused_and_nothing_is_kept_PE1(db, platform, service, card):
     principal, _ = make_patient(platform)
     with pytest.raises(ValidationFailed):
@@ -55,6 +56,6 @@ def test_a_consent_that_does_not_fit_its_service_is_refused_and_nothing_is_kept_
 def test_two_consents_at_once_make_one_PE1(mysql_db, platform):
     principal, _ = make_patient(platform)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        made = list(pool.map(lambda _: consents.grant(principal, consents.PHYSICAL_EXAM), range(2)))
+        made = list(pool.map(lambda _: consents.grant(principal, consents.INSURANCE_VOUCHER), range(2)))
     assert sorted(created for _, created in made) == [False, True]
     assert len(consents.listing(principal)) == 1

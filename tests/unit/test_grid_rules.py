@@ -20,9 +20,11 @@ def test_imaging_needs_a_card_then_a_consent_for_that_card_OI1():
 
 
 def test_exam_insurance_and_credit_open_with_their_consent_PE1_OV2():
-    grid = states(consented=frozenset({("physical_exam", None), ("insurance_voucher", None)}), credit_enrolled=True)
+    grid = states(cards=("a",), consented=frozenset({("physical_exam", "a"), ("insurance_voucher", None)}),
+                  credit_enrolled=True)
     assert grid["physical_exam"] == grid["insurance_voucher"] == grid["credit_care"] == ("ready", None)
-    assert states()["physical_exam"] == ("needs_consent", None)
+    assert states(cards=("a",))["physical_exam"] == ("needs_consent", None)
+    assert states()["physical_exam"] == ("unavailable", "no_card")  # an exam is a card's person's
 
 
 def test_an_unreached_system_is_unavailable_whatever_the_patient_holds_OV1():

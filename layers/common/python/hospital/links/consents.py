@@ -1,8 +1,8 @@
 """The patient's consent to a linked system (OI1, PE1, OV2): given before anything of theirs is
 asked of the system, recorded with what it covers, withdrawable, audited both ways.
 
-Cloud imaging is consented per hospital card (the studies of that card's HIS patient); the
-physical-exam and insurance systems per patient. A consent is a row of `consents` with kind
+Cloud imaging and physical exams are consented per hospital card (the records of that card's
+person); the insurance e-voucher per patient. A consent is a row of `consents` with kind
 "link:<service>" and, for a card, {"card_id"} in its details; asking again while one holds
 answers the one there (the user row is locked, so two at once make one).
 """
@@ -17,7 +17,9 @@ from hospital.errors import Forbidden, NotFound, ValidationFailed
 from hospital.timeutil import iso_utc, utcnow
 
 CLOUD_IMAGING, PHYSICAL_EXAM, INSURANCE_VOUCHER = "cloud_imaging", "physical_exam", "insurance_voucher"
-PER_CARD = frozenset({CLOUD_IMAGING})
+# Imaging and exams are the records of the card's person (a family's cards are of different
+# people); the insurance e-voucher is the signed-in patient's own.
+PER_CARD = frozenset({CLOUD_IMAGING, PHYSICAL_EXAM})
 SERVICES = (CLOUD_IMAGING, PHYSICAL_EXAM, INSURANCE_VOUCHER)
 _c = t.consents.c
 

@@ -17,6 +17,8 @@ ENTRIES = ("rescue", "registration", "cloud_imaging", "physical_exam", "insuranc
            "credit_care")
 # Entries that reach a system of their own, which a deployment may not have yet.
 LINKED = frozenset({"cloud_imaging", "physical_exam", "insurance_voucher", "online_consultation"})
+# Entries opened per hospital card (the records of that card's person).
+PER_CARD = frozenset({"cloud_imaging", "physical_exam"})
 
 
 class Situation(NamedTuple):
@@ -29,12 +31,12 @@ class Situation(NamedTuple):
 def entry(name: str, situation: Situation) -> dict:
     if name in LINKED and name not in situation.connected:
         return {"entry": name, "state": UNAVAILABLE, "reason": NOT_CONNECTED}
-    if name == "cloud_imaging":
+    if name in PER_CARD:
         if not situation.cards:
             return {"entry": name, "state": UNAVAILABLE, "reason": NO_CARD}
         consented = [card for card in situation.cards if (name, card) in situation.consented]
         return {"entry": name, "state": READY if consented else NEEDS_CONSENT, "cards_consented": consented}
-    if name in ("physical_exam", "insurance_voucher"):
+    if name == "insurance_voucher":
         return {"entry": name, "state": READY if (name, None) in situation.consented else NEEDS_CONSENT}
     if name == "credit_care":
         return {"entry": name, "state": READY if situation.credit_enrolled else NEEDS_CONSENT}

@@ -29,6 +29,13 @@ def _ctx(card_id: str, column: str) -> str:
     return f"patient_cards.{column}:{card_id}"
 
 
+def identity_of(card) -> tuple[str | None, str | None]:
+    """(ID number, phone) a card was bound with, decrypted; None where the card holds none."""
+    id_no = crypto.decrypt_text(card.id_no_enc, _ctx(card.id, "id_no")) if card.id_no_enc else None
+    phone = crypto.decrypt_text(card.phone_enc, _ctx(card.id, "phone")) if card.phone_enc else None
+    return id_no, phone
+
+
 def _channel_user(principal) -> str:
     # Our user id, not the openid: the HIS needs to tell our users apart, not WeChat's.
     return f"user:{principal.user_id}"
