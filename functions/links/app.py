@@ -33,6 +33,10 @@ def give_consent():
         from hospital.links import exam  # the exam system authorises the card's person first
 
         consent, created = exam.authorise(web.principal(), body.card_id)
+    elif body.service == consents.INSURANCE_VOUCHER and body.card_id is None:
+        from hospital.links import insurance  # the insurance platform's auth code names the person
+
+        consent, created = insurance.authorise(web.principal(), body.auth_code)
     else:
         consent, created = consents.grant(web.principal(), body.service, body.card_id)
     return web.respond(consent, status=201 if created else 200)
@@ -88,6 +92,22 @@ def imaging_viewer_link(study_uid):
 
     body = web.json_body(models.CardRequest)
     return web.respond(imaging.viewer_link(web.principal(), body.card_id, study_uid), status=201)
+
+
+# ---- insurance e-voucher (OV1-OV3) -----------------------------------------------------------
+
+@web.route(app, "/links/insurance-voucher", methods=["GET"], permission=OWN)
+def insurance_voucher():
+    from hospital.links import insurance
+
+    return web.respond(insurance.entry(web.principal()))
+
+
+@web.route(app, "/links/insurance-voucher/card", methods=["GET"], permission=OWN)
+def insurance_card():
+    from hospital.links import insurance
+
+    return web.respond(insurance.card(web.principal()))
 
 
 # ---- physical exam (PE1-PE2) ---------------------------------------------------------------

@@ -3,6 +3,7 @@ auth codes to single-use pay_auth_no, fee upload (6201), pre-settlement with a c
 split (6202), refunds of the insurance part (6203, idempotent by out_refund_no).
 
     POST /_sim/auth-code {"psn_no"}                -> {"auth_code"} (the patient authorised)
+    add_person(psn_no, ...)                          the person 1101 answers for
     POST /_sim/split {"fund_ratio": 0.6, "account_ratio": 0.3}   the share of each part
     POST /_sim/refund-mode {"mode": "immediate" | "processing"}  6203 answers SUCCESS, or PROCESSING
     POST /_sim/refunds/{out_refund_no}/finish   a processing refund succeeds; the callback follows
@@ -45,6 +46,7 @@ class InsuranceSimulator(SimulatorServer):
         self.api_key = api_key
         self.fund_ratio, self.account_ratio = Decimal("0.6"), Decimal("0.3")
         self.auth_codes: dict[str, str] = {}     # auth_code -> psn_no
+        self.persons: dict[str, dict] = {}       # psn_no -> its 1101 answer
         self.pay_auths: dict[str, dict] = {}     # pay_auth_no -> {psn_no, used}
         self.orders: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
@@ -73,6 +75,18 @@ class InsuranceSimulator(SimulatorServer):
             self.auth_codes[code] = psn_no
         return code
 
+    def add_person(self, psn_no: str, name: str = "张三", certno: str = "110101199003074514",
+                   balance: str = "1234.56", ecard_no: str | None = None) -> dict:
+        """A person as 1101 answers (an employee insured in Beijing, an active e-card)."""
+        person = {"baseinfo": {"psn_no": psn_no, "psn_name": name, "gend": "1", "brdy": certno[6:14],
+                               "certno": certno, "psn_cert_type": "01"},
+                  "insuinfo": [{"insutype": "310", "psn_type": "11", "balc": balance, "insuplc_admdvs": "110100",
+                                "psn_insu_stas": "1"}],
+                  "ecard": {"ecard_no": ecard_no or f"EC{psn_no}{uuid.uuid4().hex[:8]}", "status": "active"}}
+        with self._lock:
+            self.persons[psn_no] = person
+        return person
+
     def _api(self, req: Request):
         timestamp = req.headers.get("X-Ins-Timestamp") or ""
         expected = hmac.new(self.api_key.encode(), timestamp.encode() + b"." + req.body, hashlib.sha256).hexdigest()
@@ -86,7 +100,8 @@ class InsuranceSimulator(SimulatorServer):
             return 200, {"infcode": -1, "err_msg": "malformed request"}
         if req.params["infno"] == "9102":
             return self._download(data)
-        handler = {"AUTH": self._auth, "6201": self._upload, "6202": self._pre_settle, "6203": self._refund,
+        handler = {"AUTH": self._auth, "1101": self._person, "6201": self._upload, "6202": self._pre_settle,
+                   "6203": self._refund,
                    "3202": self._make_statement}.get(req.params["infno"])
         if handler is None:
             return 200, {"infcode": -1, "err_msg": f"unknown infno {req.params['infno']}"}
@@ -100,6 +115,12 @@ class InsuranceSimulator(SimulatorServer):
         pay_auth_no = "PA" + uuid.uuid4().hex[:20]
         self.pay_auths[pay_auth_no] = {"psn_no": psn_no, "used": False}
         return {"infcode": 0, "output": {"pay_auth_no": pay_auth_no, "psn_no": psn_no}}
+
+    def _person(self, data: dict) -> dict:
+        person = self.persons.get(str(data.get("psn_no")))
+        if person is None:
+            return {"infcode": 2001, "err_msg": "no such insured person"}
+        return {"infcode": 0, "output": person}
 
     def _upload(self, data: dict) -> dict:
         auth = self.pay_auths.get(str(data.get("pay_auth_no")))

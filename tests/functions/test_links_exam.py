@@ -50,7 +50,7 @@ def test_the_consent_authorises_the_card_s_person_by_hashes_and_opens_their_reco
     exam.add_appointment(member)
     final = exam.add_report(member)
     status, refused = links(functions, token, "GET", "/links/exam/reports", query={"card_id": card["card_id"]})
-    assert status == 403 and refused["error"]["code"] == "consent_required"
+    assert status == 409 and refused["error"]["code"] == "consent_required"
 
     status, made = consent(functions, token, card["card_id"])
     assert status == 201 and made["service"] == "physical_exam"
@@ -107,4 +107,4 @@ def test_a_withdrawal_tells_the_exam_system_and_closes_the_records_PE1(db, platf
                            query={"card_id": card["card_id"]})
     assert (status, answer) == (200, {"withdrawn": True})
     assert exam.authorisations[member]["status"] == "withdrawn"
-    assert links(functions, token, "GET", "/links/exam/reports", query={"card_id": card["card_id"]})[0] == 403
+    assert links(functions, token, "GET", "/links/exam/reports", query={"card_id": card["card_id"]})[0] == 409

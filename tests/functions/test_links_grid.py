@@ -57,7 +57,9 @@ def test_consents_open_their_entries_and_withdrawing_closes_them_OI1_PE1(db, pla
     assert status == 201 and consent["card_id"] == card["card_id"]
     assert links(functions, token, "POST", "/links/consents",
                  {"service": "cloud_imaging", "card_id": card["card_id"]})[0] == 200  # the one there
-    assert links(functions, token, "POST", "/links/consents", {"service": "insurance_voucher"})[0] == 201
+    platform.insurance.add_person("PSN-grid")
+    assert links(functions, token, "POST", "/links/consents", {
+        "service": "insurance_voucher", "auth_code": platform.insurance.mint_auth_code("PSN-grid")})[0] == 201
     grid = states(functions, token)
     assert grid["cloud_imaging"] == ("ready", None) and grid["insurance_voucher"] == ("ready", None)
     status, listed = links(functions, token, "GET", "/links/consents")

@@ -48,9 +48,9 @@ def test_no_study_is_shown_before_the_consent_for_that_card_OI1(db, platform, fu
     _, token, card, record = patient_with_card(platform, functions)
     imaging.seed(record["patient_id"], 2)
     status, refused = links(functions, token, "GET", STUDIES, query={"card_id": card["card_id"]})
-    assert status == 403 and refused["error"]["code"] == "consent_required"
+    assert status == 409 and refused["error"]["code"] == "consent_required"
     asked = len(imaging.api_requests)
-    assert viewer_link(functions, token, card["card_id"], "1.2.3")[0] == 403
+    assert viewer_link(functions, token, card["card_id"], "1.2.3")[0] == 409
     assert len(imaging.api_requests) == asked  # nothing asked of the platform without consent
 
 

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from hospital.db import engine, tables
-from hospital.errors import Forbidden, NotFound, ValidationFailed
+from hospital.errors import Conflict, NotFound, ValidationFailed
 from hospital.links import consents
 from tests.conftest import make_patient
 from tests.outpatient.support import patient_with_card
@@ -31,13 +31,13 @@ def test_imaging_is_consented_per_own_card_and_withdrawn_OI1(db, platform, funct
     assert refused.value.field == "card_id"
     with engine().connect() as conn:
         assert consents.require(conn, principal.user_id, consents.CLOUD_IMAGING, card["card_id"]).id
-        with pytest.raises(Forbidden):
+        with pytest.raises(Conflict):
             consents.require(conn, other.user_id, consents.CLOUD_IMAGING, other_card["card_id"])
     assert consents.listing(principal) == [made]
     assert consents.withdraw(principal, consents.CLOUD_IMAGING, card["card_id"]) is True
     assert consents.withdraw(principal, consents.CLOUD_IMAGING, card["card_id"]) is False
     assert consents.listing(principal) == []
-    with engine().connect() as conn, pytest.raises(Forbidden) as refused:
+    with engine().connect() as conn, pytest.raises(Conflict) as refused:
         consents.require(conn, principal.user_id, consents.CLOUD_IMAGING, card["card_id"])
     assert refused.value.code == "consent_required"
     assert (audited("links.consent_granted", principal.user_id),

@@ -8,7 +8,12 @@ Wire format: ``POST {MED_INS_API_BASE}/fsi/api/{infno}`` with
 ``{"infcode": 0, "output": {...}}``; any other infcode is a refusal with ``err_msg``.
 
 - ``AUTH {"auth_code"}`` -> ``{"pay_auth_no", "psn_no"}``: the code from the insurance
-  mini-program for a single-use payment authorisation.
+  mini-program for a single-use payment authorisation (also how the patient authorises us to
+  show their e-insurance card: the person number it names).
+- ``1101 {"psn_no"}`` -> ``{"baseinfo": {"psn_no", "psn_name", "gend", "brdy", "certno",
+  "psn_cert_type"}, "insuinfo": [{"insutype", "psn_type", "balc" (yuan), "insuplc_admdvs",
+  "psn_insu_stas"}], "ecard": {"ecard_no", "status"}}``: the person and their insurance (人员信息
+  获取), for the e-insurance card (电子医保凭证); infcode 2001 for a person it does not know.
 - ``6201 {"pay_auth_no", "med_org_ord", "fee_details": [{"item", "amount"}], "total"}`` -> ``{"pay_ord_id"}``
 - ``6202 {"pay_auth_no", "pay_ord_id"}`` -> ``{"pay_ord_id", "total", "fund_pay", "psn_acct_pay",
   "oth_pay", "own_pay"}`` (pre-settlement: the split; total = fund + account + other + own)
@@ -106,6 +111,27 @@ _AMOUNT_COLUMNS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "oth_pay", "p
 _KINDS = {"PAY": "payment", "REFD": "refund"}
 
 
+@dataclass(frozen=True)
+class Insurance:
+    type: str            # insutype: 310 employees' basic medical insurance, 390 residents' ...
+    person_type: str
+    balance_fen: int     # the personal account's balance
+    region: str          # insuplc_admdvs: where the person is insured
+    status: str          # psn_insu_stas: 1 insured, 2 suspended ...
+
+
+@dataclass(frozen=True)
+class InsuredPerson:
+    psn_no: str
+    name: str
+    certno: str          # the ID number: shown masked, never stored
+    gender: str
+    birth_date: str
+    ecard_no: str
+    ecard_status: str
+    insurances: tuple[Insurance, ...]
+
+
 class InsuranceClient:
     def __init__(self, base_url: str, key: str, timeout: tuple[float, float] = (2, 8)):
         self.base_url = base_url.rstrip("/")
@@ -117,6 +143,30 @@ class InsuranceClient:
 
     def pay_auth_no(self, auth_code: str) -> str:
         return str(self._call("AUTH", {"auth_code": auth_code})["pay_auth_no"])
+
+    def person_of(self, auth_code: str) -> str:
+        """The insurance person number an auth code names (the code is used up)."""
+        psn_no = self._call("AUTH", {"auth_code": auth_code}).get("psn_no")
+        if not psn_no:
+            raise UpstreamUnavailable("the insurance platform answered AUTH without psn_no")
+        return str(psn_no)
+
+    def person(self, psn_no: str) -> InsuredPerson:
+        """The person, their insurance and their e-insurance card (1101)."""
+        output = self._call("1101", {"psn_no": psn_no}, query=True)
+        try:
+            base, ecard = output["baseinfo"], output.get("ecard") or {}
+            return InsuredPerson(
+                psn_no=str(base["psn_no"]), name=str(base["psn_name"]), certno=str(base["certno"]),
+                gender=str(base.get("gend") or ""), birth_date=str(base.get("brdy") or ""),
+                ecard_no=str(ecard.get("ecard_no") or ""), ecard_status=str(ecard.get("status") or ""),
+                insurances=tuple(Insurance(type=str(i["insutype"]), person_type=str(i.get("psn_type") or ""),
+                                           balance_fen=money.yuan_to_fen(str(i.get("balc") or "0")),
+                                           region=str(i.get("insuplc_admdvs") or ""),
+                                           status=str(i.get("psn_insu_stas") or ""))
+                                 for i in output.get("insuinfo") or ()))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UpstreamUnavailable("the insurance platform answered 1101 in a form that is not its own") from exc
 
     def upload_fees(self, pay_auth_no: str, order_id: str, title: str, total_fen: int) -> str:
         amount = money.fen_to_yuan(total_fen)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from hospital import audit
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.errors import Forbidden, NotFound, ValidationFailed
+from hospital.errors import Conflict, NotFound, ValidationFailed
 from hospital.timeutil import iso_utc, utcnow
 
 CLOUD_IMAGING, PHYSICAL_EXAM, INSURANCE_VOUCHER = "cloud_imaging", "physical_exam", "insurance_voucher"
@@ -84,11 +84,11 @@ def holding(conn, user_id: int, service: str, card_id: str | None = None):
 
 
 def require(conn, user_id: int, service: str, card_id: str | None = None):
-    """The consent that lets the backend ask `service` for the user's data, or 403
-    `consent_required` naming what is missing."""
+    """The consent that lets the backend ask `service` for the user's data, or 409
+    `consent_required` naming what is missing (the caller may; their consent is what lacks)."""
     found = holding(conn, user_id, service, card_id)
     if found is None:
-        raise Forbidden(f"consent to {service} first" + (" for this card" if card_id else ""),
+        raise Conflict(f"consent to {service} first" + (" for this card" if card_id else ""),
                         field="card_id" if card_id else None, code="consent_required")
     return found
 

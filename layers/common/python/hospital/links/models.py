@@ -11,7 +11,9 @@ CardId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 class ConsentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     service: Literal["cloud_imaging", "physical_exam", "insurance_voucher"]
-    card_id: CardId | None = None  # cloud imaging: the bound card the consent covers
+    card_id: CardId | None = None  # imaging and exams: the bound card (its person) the consent covers
+    # The insurance e-voucher: the insurance platform's auth code, which names the person.
+    auth_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 class ConsultationLinkRequest(BaseModel):
