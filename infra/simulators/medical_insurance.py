@@ -2,7 +2,7 @@
 auth codes to single-use pay_auth_no, fee upload (6201), pre-settlement with a configurable
 split (6202), refunds of the insurance part (6203, idempotent by out_refund_no).
 
-    POST /_sim/auth-code {"psn_no"}                -> {"auth_code"} (the patient authorised)
+    POST /_sim/auth-code {"psn_no", "name"?, "certno"?} -> {"auth_code"} (the patient authorised)
     add_person(psn_no, ...)                          the person 1101 answers for
     POST /_sim/split {"fund_ratio": 0.6, "account_ratio": 0.3}   the share of each part
     POST /_sim/refund-mode {"mode": "immediate" | "processing"}  6203 answers SUCCESS, or PROCESSING
@@ -61,6 +61,10 @@ class InsuranceSimulator(SimulatorServer):
         self.route("POST", "/_sim/refunds/{out_refund_no}/finish", self._ctl_finish_refund)
         self.route("GET", "/_sim/callbacks", lambda req: (200, list(self.callbacks)))
         self.route("POST", "/_sim/auth-code", self._ctl_auth_code)
+        # The patient's authorisation page (the insurance mini-program's, stood in for): the
+        # patient named by psn_no says yes at once, and the page gives the auth code.
+        self.route("GET", "/ecv/authorise", lambda req: (200, {"auth_code": self.mint_auth_code(
+            req.query.get("psn_no") or "PSN" + uuid.uuid4().hex[:8])}))
         self.route("POST", "/_sim/split", self._ctl_split)
         self.route("GET", "/_sim/orders", lambda req: (200, list(self.orders.values())))
         self.route("GET", "/_sim/refunds", lambda req: (200, list(self.refunds.values())))
@@ -268,8 +272,13 @@ class InsuranceSimulator(SimulatorServer):
         return 200, {"callback_status": self.send_callback(news)}
 
     def _ctl_auth_code(self, req: Request):
+        """The patient authorised in the insurance mini-program; a person not yet known is made
+        (with the name and ID number given, if any) so 1101 answers for them."""
         body = req.json() or {}
-        return 200, {"auth_code": self.mint_auth_code(str(body.get("psn_no") or "PSN" + uuid.uuid4().hex[:8]))}
+        psn_no = str(body.get("psn_no") or "PSN" + uuid.uuid4().hex[:8])
+        if psn_no not in self.persons:
+            self.add_person(psn_no, **{k: str(body[k]) for k in ("name", "certno") if body.get(k)})
+        return 200, {"auth_code": self.mint_auth_code(psn_no)}
 
     def _ctl_split(self, req: Request):
         body = req.json() or {}

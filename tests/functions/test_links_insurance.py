@@ -28,7 +28,8 @@ def authorised(platform, functions):
 
 def test_the_entry_needs_an_auth_code_then_shows_the_card_masked_OV1_OV2_OV3(db, platform, functions):
     _, token = make_patient(platform)
-    assert links(functions, token, "GET", "/links/insurance-voucher")[1]["state"] == "needs_consent"
+    entry = links(functions, token, "GET", "/links/insurance-voucher")[1]
+    assert entry["state"] == "needs_consent" and entry["authorise_url"] == f"{platform.insurance.url}/ecv/authorise"
     assert links(functions, token, "GET", "/links/insurance-voucher/card")[1]["error"]["code"] == "consent_required"
     user, token, person = authorised(platform, functions)
     assert links(functions, token, "GET", "/links/insurance-voucher")[1]["state"] == "ready"

@@ -12,7 +12,8 @@ DEFAULT_PORTS = {devenv.WECHAT_PORT, devenv.TRIAGE_PORT, devenv.WECHATPAY_PORT, 
 def test_the_platform_is_the_local_runtime_with_its_simulators(platform):
     runtime = platform.runtime
     started = runtime.ctx.services
-    assert set(started) == {"wechat", "triage", "wechatpay", "his", "credit", "medical_insurance"}
+    assert set(started) == {"wechat", "triage", "wechatpay", "his", "credit", "medical_insurance", "imaging", "exam",
+                            "internet_hospital"}
     assert (platform.wechat, platform.triage, platform.wechatpay, platform.his, platform.credit,
             platform.insurance) == tuple(started[name] for name in (
                 "wechat", "triage", "wechatpay", "his", "credit", "medical_insurance"))

@@ -18,10 +18,15 @@ def _context(user_id: int) -> str:
 
 
 def entry(principal) -> dict:
+    """The entry's state, and where the patient authorises us at the insurance platform (its
+    page answers the auth code the H5 page then posts to /links/consents)."""
+    from hospital import settings
+
     with transaction() as conn:
         held = consents.holding(conn, principal.user_id, consents.INSURANCE_VOUCHER)
     return {"state": "ready" if held is not None else "needs_consent",
-            "authorised_at": consents.view(held)["granted_at"] if held is not None else None}
+            "authorised_at": consents.view(held)["granted_at"] if held is not None else None,
+            "authorise_url": f"{settings.MED_INS_API_BASE.get().rstrip('/')}/ecv/authorise"}
 
 
 def authorise(principal, auth_code: str | None) -> tuple[dict, bool]:
