@@ -76,7 +76,7 @@ def imaging_studies():
     from hospital.links import imaging
 
     return web.respond(imaging.studies(web.principal(), _card_id(), _optional_date("from"), _optional_date("to"),
-                                       web.query("modality")))
+                                       web.query("modality"), web.query("description"), web.query("accession")))
 
 
 @web.route(app, "/links/imaging/studies/{study_uid}", methods=["GET"], permission=OWN)
@@ -130,7 +130,7 @@ def exam_reports():
 def exam_report(report_id):
     from hospital.links import exam
 
-    return web.respond(exam.report(web.principal(), _card_id(), report_id))
+    return web.respond(exam.report(web.principal(), _card_id(), _report_id(report_id)))
 
 
 @web.route(app, "/links/exam/reports/{report_id}/pdf-link", methods=["POST"], permission=OWN)
@@ -138,7 +138,7 @@ def exam_pdf_link(report_id):
     from hospital.links import exam, models
 
     body = web.json_body(models.CardRequest)
-    return web.respond(exam.pdf_link(web.principal(), body.card_id, report_id), status=201)
+    return web.respond(exam.pdf_link(web.principal(), body.card_id, _report_id(report_id)), status=201)
 
 
 def _card_id() -> str:
@@ -150,6 +150,16 @@ def _card_id() -> str:
     if not card_id or not re.fullmatch(r"[0-9a-f]{32}", card_id):
         raise ValidationFailed("card_id (one of your bound cards) is required", field="card_id")
     return card_id
+
+
+def _report_id(raw: str) -> str:
+    import re
+
+    from hospital.errors import ValidationFailed
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", raw):
+        raise ValidationFailed("report_id is 1 to 64 of letters, digits, _ and -", field="report_id")
+    return raw
 
 
 def _optional_date(name: str):

@@ -108,3 +108,35 @@ def test_a_withdrawal_tells_the_exam_system_and_closes_the_records_PE1(db, platf
     assert (status, answer) == (200, {"withdrawn": True})
     assert exam.authorisations[member]["status"] == "withdrawn"
     assert links(functions, token, "GET", "/links/exam/reports", query={"card_id": card["card_id"]})[0] == 409
+
+
+def test_a_report_id_that_is_no_id_is_refused_before_the_exam_system_is_asked_PE2(db, platform, functions, exam):
+    _, token, card, record = patient_with_card(platform, functions)
+    member_of(exam, record)
+    assert consent(functions, token, card["card_id"])[0] == 201
+    for bad in ("..", "a/b", "x" * 65):
+        status, refused = report_call(functions, token, card["card_id"], bad)
+        assert status == 400 and refused["error"]["field"] == "report_id", bad
+
+
+def test_an_authorisation_withdrawn_at_the_exam_centre_asks_for_consent_again_PE1(db, platform, functions, exam):
+    _, token, card, record = patient_with_card(platform, functions)
+    member = member_of(exam, record)
+    assert consent(functions, token, card["card_id"])[0] == 201
+    exam_adapter.ExamClient(exam.url, devenv.EXAM_DEV_KEY).withdraw(member)  # done on the exam centre's side
+    status, refused = links(functions, token, "GET", "/links/exam/reports", query={"card_id": card["card_id"]})
+    assert status == 409 and refused["error"]["code"] == "consent_lapsed"
+
+
+def test_one_withdrawal_leaves_the_person_authorised_while_another_consent_for_them_holds_PE1(
+        db, platform, functions, exam):
+    from hospital.links import consents
+
+    _, token, card, record = patient_with_card(platform, functions)
+    member = member_of(exam, record)
+    assert consent(functions, token, card["card_id"])[0] == 201
+    other, _, other_card, _ = patient_with_card(platform, functions)
+    consents.grant(other, consents.PHYSICAL_EXAM, other_card["card_id"], {"member_id": member})  # the same person
+    assert links(functions, token, "DELETE", "/links/consents/physical_exam", resource="/links/consents/{service}",
+                 params={"service": "physical_exam"}, query={"card_id": card["card_id"]})[1] == {"withdrawn": True}
+    assert exam.authorisations[member]["status"] == "authorised"

@@ -110,3 +110,24 @@ def test_the_viewer_opens_the_study_for_the_link_s_minutes_only_and_for_nothing_
         assert requests.get(link["url"], timeout=5).json() == {"error": "expired"}
     finally:
         imaging.advance_clock(-600)
+
+
+def test_a_card_bound_again_needs_its_consent_again_OI1(db, platform, functions, imaging):
+    from tests.outpatient.support import api, bind
+
+    token, card, record = consented(platform, functions)
+    assert api(functions, "DELETE", f"/outpatient/cards/{card['card_id']}", token,
+               resource="/outpatient/cards/{card_id}", params={"card_id": card["card_id"]})[0] in (200, 204)
+    status, again = bind(functions, token, record)
+    assert status == 201 and again["card_id"] == card["card_id"]  # the same card keeps its id
+    status, refused = links(functions, token, "GET", STUDIES, query={"card_id": card["card_id"]})
+    assert status == 409 and refused["error"]["code"] == "consent_required"
+
+
+def test_a_system_this_deployment_does_not_reach_takes_no_consent_OI1(db, platform, functions, monkeypatch):
+    _, token, card, _ = patient_with_card(platform, functions)
+    monkeypatch.delenv("IMAGING_API_BASE", raising=False)
+    status, refused = links(functions, token, "POST", "/links/consents",
+                            {"service": "cloud_imaging", "card_id": card["card_id"]})
+    assert status == 503 and refused["error"]["code"] == "not_connected"
+    assert links(functions, token, "GET", "/links/consents")[1] == {"consents": []}

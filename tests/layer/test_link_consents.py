@@ -59,3 +59,12 @@ def test_two_consents_at_once_make_one_PE1(mysql_db, platform):
         made = list(pool.map(lambda _: consents.grant(principal, consents.INSURANCE_VOUCHER), range(2)))
     assert sorted(created for _, created in made) == [False, True]
     assert len(consents.listing(principal)) == 1
+
+
+def test_two_withdrawals_at_once_end_it_once_OV2(mysql_db, platform):
+    principal, _ = make_patient(platform)
+    consents.grant(principal, consents.INSURANCE_VOUCHER)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        ended = list(pool.map(lambda _: consents.withdraw(principal, consents.INSURANCE_VOUCHER), range(2)))
+    assert sorted(ended) == [False, True]
+    assert audited("links.consent_withdrawn", principal.user_id) == 1

@@ -149,7 +149,7 @@ ENTRIES = {
     "links/consents.py": {"grant", "withdraw", "listing"},
     "links/home.py": {"grid"},
     "links/imaging.py": {"_patient_id"},  # then the platform is asked, no transaction open
-    "links/exam.py": {"authorise", "withdraw", "_member"},
+    "links/exam.py": {"authorise", "withdraw", "_member", "_others_hold"},
     "links/insurance.py": {"entry", "authorise", "card"},  # rights end and sessions are issued after commit
     "rescue/reports.py": {"dispatch_records", "case_for_admin"},
     "rescue/tracking.py": {"record_positions", "ambulance_for_patient"},

@@ -72,12 +72,13 @@ FLAGS = (None, "H", "L")
 IDENTITY_KINDS = ("id_number", "mobile")
 
 
-class ExamRefused(Exception):
-    """A 4xx from the exam system: the request will not succeed as it is."""
+class ExamRefused(UpstreamUnavailable):
+    """A 4xx from the exam system: the request will not succeed as it is. Unmapped by the
+    caller, the patient gets 503 (the exam system's refusal is not theirs to fix)."""
 
     def __init__(self, status: int, code: str, message: str):
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
+        super().__init__(f"the exam system refused ({status} {code})")
+        self.status, self.exam_code, self.exam_message = status, code, message
 
 
 class ExamMemberNotFound(ExamRefused):

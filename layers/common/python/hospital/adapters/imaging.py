@@ -175,7 +175,7 @@ class ImagingClient:
     def search_studies(self, patient_id: str, *, date_from: dt.date | str | None = None,
                        date_to: dt.date | str | None = None, modalities: Iterable[str] = (),
                        description: str | None = None, accession_number: str | None = None,
-                       limit: int = 100, offset: int = 0) -> list[Study]:
+                       study_uid: str | None = None, limit: int = 100, offset: int = 0) -> list[Study]:
         """One page of the studies of `patient_id` (the patient's PatientID at the platform)
         that match every filter given: from `date_from` to `date_to` (inclusive; either may be
         left open; a date or "YYYY-MM-DD"), of any of `modalities`, whose description matches
@@ -183,7 +183,8 @@ class ImagingClient:
         `limit` and `offset` choose the page; the next page is at offset + limit. An empty list
         when nothing matches."""
         query = study_query(patient_id, date_from=date_from, date_to=date_to, modalities=modalities,
-                            description=description, accession_number=accession_number, limit=limit, offset=offset)
+                            description=description, accession_number=accession_number, study_uid=study_uid,
+                            limit=limit, offset=offset)
         status, data = self._get("search_studies", STUDIES_PATH + "?" + urllib.parse.urlencode(query), DICOM_JSON)
         if status == 204:
             return []
@@ -268,7 +269,8 @@ def _unreadable_recorded() -> Iterator[None]:
 
 def study_query(patient_id: str, *, date_from: dt.date | str | None = None, date_to: dt.date | str | None = None,
                 modalities: Iterable[str] = (), description: str | None = None,
-                accession_number: str | None = None, limit: int = 100, offset: int = 0) -> list[tuple[str, str]]:
+                accession_number: str | None = None, study_uid: str | None = None, limit: int = 100,
+                offset: int = 0) -> list[tuple[str, str]]:
     """The QIDO-RS query parameters, in order, each input checked (ValidationFailed names it)."""
     _check_text(patient_id, "patient_id", _LO, wildcards=False)
     query = [("PatientID", patient_id)]
@@ -296,6 +298,9 @@ def study_query(patient_id: str, *, date_from: dt.date | str | None = None, date
     if accession_number is not None:
         _check_text(accession_number, "accession_number", _SH, wildcards=False)
         query.append(("AccessionNumber", accession_number))
+    if study_uid is not None:
+        _check_uid(study_uid, "study_uid")
+        query.append(("StudyInstanceUID", study_uid))
     for name, value, low, high in (("limit", limit, 1, MAX_LIMIT), ("offset", offset, 0, 10**9)):
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise ValidationFailed(f"{name} is a whole number from {low} to {high}", field=name)

@@ -146,7 +146,8 @@ class InsuranceClient:
 
     def person_of(self, auth_code: str) -> str:
         """The insurance person number an auth code names (the code is used up)."""
-        psn_no = self._call("AUTH", {"auth_code": auth_code}).get("psn_no")
+        output = self._call("AUTH", {"auth_code": auth_code})
+        psn_no = output.get("psn_no") if isinstance(output, dict) else None
         if not psn_no:
             raise UpstreamUnavailable("the insurance platform answered AUTH without psn_no")
         return str(psn_no)
@@ -155,6 +156,8 @@ class InsuranceClient:
         """The person, their insurance and their e-insurance card (1101)."""
         output = self._call("1101", {"psn_no": psn_no}, query=True)
         try:
+            if not isinstance(output, dict):
+                raise TypeError("1101 output is not an object")
             base, ecard = output["baseinfo"], output.get("ecard") or {}
             return InsuredPerson(
                 psn_no=str(base["psn_no"]), name=str(base["psn_name"]), certno=str(base["certno"]),

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from hospital import audit
 from hospital.db import tables as t
 from hospital.db import transaction
-from hospital.errors import Conflict, NotFound, ValidationFailed
+from hospital.errors import Conflict, NotFound, UpstreamUnavailable, ValidationFailed
 from hospital.timeutil import iso_utc, utcnow
 
 CLOUD_IMAGING, PHYSICAL_EXAM, INSURANCE_VOUCHER = "cloud_imaging", "physical_exam", "insurance_voucher"
@@ -28,12 +28,31 @@ def kind_of(service: str) -> str:
     return f"link:{service}"
 
 
+def connected() -> frozenset[str]:
+    """The linked systems this deployment reaches: those whose address is configured."""
+    from hospital import settings
+
+    reached = {
+        CLOUD_IMAGING: settings.IMAGING_API_BASE.get_optional(),
+        PHYSICAL_EXAM: settings.EXAM_API_BASE.get_optional(),
+        INSURANCE_VOUCHER: settings.MED_INS_API_BASE.get_optional(),
+        "online_consultation": settings.INTERNET_HOSPITAL_URL.get_optional(),
+    }
+    return frozenset(name for name, where in reached.items() if where)
+
+
+def require_connected(service: str) -> None:
+    if service not in connected():
+        raise UpstreamUnavailable(f"{service} is not connected here", code="not_connected")
+
+
 # ---- entries --------------------------------------------------------------------------------
 
 def grant(principal, service: str, card_id: str | None = None, details: dict | None = None) -> tuple[dict, bool]:
     """The caller consents to `service` (for `card_id`, one of their bound cards, where the
     service is per card). Returns (the consent, made now)."""
     _check(service, card_id)
+    require_connected(service)
     now = utcnow()
     with transaction() as conn:
         conn.execute(sa.select(t.users.c.id).where(t.users.c.id == principal.user_id).with_for_update())
@@ -59,7 +78,10 @@ def withdraw(principal, service: str, card_id: str | None = None) -> bool:
         found = holding(conn, principal.user_id, service, card_id)
         if found is None:
             return False
-        conn.execute(t.consents.update().where(_c.id == found.id).values(withdrawn_at=utcnow()))
+        # Two withdrawals at once: one ends it, the other finds it ended.
+        if conn.execute(t.consents.update().where(_c.id == found.id, _c.withdrawn_at.is_(None))
+                        .values(withdrawn_at=utcnow())).rowcount != 1:
+            return False
         audit.add(conn, principal, "links.consent_withdrawn", "consent", str(found.id), "ok",
                   {"service": service, "card_id": card_id})
     return True
@@ -77,10 +99,17 @@ def listing(principal) -> list[dict]:
 # ---- in the caller's transaction ------------------------------------------------------------
 
 def holding(conn, user_id: int, service: str, card_id: str | None = None):
-    """The consent to `service` (for that card) that holds now, or None."""
+    """The consent to `service` (for that card) that holds now, or None. A card unbound and
+    bound again is a new binding: a consent given before it does not carry over."""
     rows = conn.execute(sa.select(t.consents).where(
         _c.user_id == user_id, _c.kind == kind_of(service), _c.withdrawn_at.is_(None)).order_by(_c.id)).all()
-    return next((row for row in rows if (row.details or {}).get("card_id") == card_id), None)
+    found = next((row for row in rows if (row.details or {}).get("card_id") == card_id), None)
+    if found is not None and card_id is not None:
+        bound_at = conn.execute(sa.select(t.patient_cards.c.created_at)
+                                .where(t.patient_cards.c.id == card_id)).scalar_one_or_none()
+        if bound_at is not None and found.granted_at < bound_at:
+            return None
+    return found
 
 
 def require(conn, user_id: int, service: str, card_id: str | None = None):

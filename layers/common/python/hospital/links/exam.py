@@ -33,16 +33,26 @@ def authorise(principal, card_id: str) -> tuple[dict, bool]:
     if not id_no or not phone:
         raise Conflict("this card was bound without the ID number and phone the exam centre knows people by",
                        field="card_id", code="card_without_identity")
+    consents.require_connected(consents.PHYSICAL_EXAM)
     salt = config.secret_value(settings.EXAM_SECRET_ARN, "identity_salt")
+    client = exam.client()
     try:
-        answer = exam.client().authorise(exam.identity_hash(id_no, "id_number", salt),
-                                         exam.identity_hash(phone, "mobile", salt), utcnow().replace(tzinfo=dt.UTC),
-                                         CONSENT_VERSION)
+        answer = client.authorise(exam.identity_hash(id_no, "id_number", salt),
+                                  exam.identity_hash(phone, "mobile", salt), utcnow().replace(tzinfo=dt.UTC),
+                                  CONSENT_VERSION)
     except exam.ExamMemberNotFound:
         raise NotFound("the exam centre has no record of this card's person", field="card_id",
                        code="not_at_exam_centre") from None
-    return consents.grant(principal, consents.PHYSICAL_EXAM, card_id,
-                          {"member_id": answer.member_id, "consent_version": CONSENT_VERSION})
+    try:
+        return consents.grant(principal, consents.PHYSICAL_EXAM, card_id,
+                              {"member_id": answer.member_id, "consent_version": CONSENT_VERSION})
+    except Exception:
+        # Not recorded here (the card unbound meanwhile, the database gone): the exam system is
+        # told to forget it again, unless another consent of ours holds for that person.
+        with contextlib.suppress(Exception):
+            if not _others_hold(answer.member_id, None):
+                client.withdraw(answer.member_id)
+        raise
 
 
 def withdraw(principal, card_id: str) -> bool:
@@ -53,21 +63,54 @@ def withdraw(principal, card_id: str) -> bool:
         held = consents.holding(conn, principal.user_id, consents.PHYSICAL_EXAM, card_id)
     if held is None:
         return False
-    with contextlib.suppress(exam.ExamMemberNotFound):
-        exam.client().withdraw(held.details["member_id"])
+    member_id = held.details["member_id"]
+    # The exam system authorises a person, not a consent: one of ours for the same person (a
+    # second card of theirs, another family member's phone) keeps it authorised.
+    if not _others_hold(member_id, held.id):
+        with contextlib.suppress(exam.ExamMemberNotFound):
+            exam.client().withdraw(member_id)
     return consents.withdraw(principal, consents.PHYSICAL_EXAM, card_id)
 
 
+def _others_hold(member_id: str, but: int | None) -> bool:
+    """Whether a consent of ours other than `but` holds for the exam system's member."""
+    import sqlalchemy as sa
+
+    from hospital.db import tables as t
+
+    c = t.consents.c
+    with transaction() as conn:
+        rows = conn.execute(sa.select(c.id, c.details).where(
+            c.kind == consents.kind_of(consents.PHYSICAL_EXAM), c.withdrawn_at.is_(None))).all()
+    return any(row.id != but and (row.details or {}).get("member_id") == member_id for row in rows)
+
+
 def _member(principal, card_id: str) -> str:
+    consents.require_connected(consents.PHYSICAL_EXAM)
     with transaction() as conn:
         consents.own_card(conn, principal.user_id, card_id)
         return consents.require(conn, principal.user_id, consents.PHYSICAL_EXAM, card_id).details["member_id"]
 
 
+@contextlib.contextmanager
+def _lapsed():
+    """The exam system no longer holds the person's authorisation (withdrawn on its side): the
+    patient consents again; nothing else it refuses is the patient's to fix (503)."""
+    from hospital.adapters import exam
+
+    try:
+        yield
+    except exam.ExamNotAuthorised:
+        raise Conflict("the exam centre no longer holds your authorisation: consent again", field="card_id",
+                       code="consent_lapsed") from None
+
+
 def appointments(principal, card_id: str) -> dict:
     from hospital.adapters import exam
 
-    found = exam.client().appointments(_member(principal, card_id))
+    member_id = _member(principal, card_id)
+    with _lapsed():
+        found = exam.client().appointments(member_id)
     return {"card_id": card_id, "appointments": [
         {"appointment_id": a.appointment_id, "package_name": a.package_name, "exam_date": a.exam_date.isoformat(),
          "status": a.status, "centre": a.centre} for a in found]}
@@ -76,7 +119,9 @@ def appointments(principal, card_id: str) -> dict:
 def reports(principal, card_id: str) -> dict:
     from hospital.adapters import exam
 
-    found = exam.client().reports(_member(principal, card_id))
+    member_id = _member(principal, card_id)
+    with _lapsed():
+        found = exam.client().reports(member_id)
     return {"card_id": card_id, "reports": [_summary(r) for r in found]}
 
 

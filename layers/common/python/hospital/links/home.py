@@ -3,22 +3,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hospital import settings
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.links import consents
 from hospital.links import grid_rules as rules
-
-
-def connected() -> frozenset[str]:
-    """The linked systems this deployment reaches: those whose address is configured."""
-    reached = {
-        "cloud_imaging": settings.IMAGING_API_BASE.get_optional(),
-        "physical_exam": settings.EXAM_API_BASE.get_optional(),
-        "insurance_voucher": settings.MED_INS_API_BASE.get_optional(),
-        "online_consultation": settings.INTERNET_HOSPITAL_URL.get_optional(),
-    }
-    return frozenset(name for name, where in reached.items() if where)
 
 
 def grid(principal) -> dict:
@@ -34,6 +22,6 @@ def grid(principal) -> dict:
             t.credit_enrolments.c.active_user_id == principal.user_id,
             t.credit_enrolments.c.status == "active").limit(1)).first() is not None
     situation = rules.Situation(
-        cards=cards, credit_enrolled=enrolled, connected=connected(),
+        cards=cards, credit_enrolled=enrolled, connected=consents.connected(),
         consented=frozenset((kind.removeprefix("link:"), (details or {}).get("card_id")) for kind, details in held))
     return {"entries": rules.grid(situation)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hospital.db import transaction
-from hospital.errors import NotFound
+from hospital.errors import NotFound, ValidationFailed
 from hospital.links import consents, link_tokens
 from hospital.timeutil import iso_utc
 
@@ -18,8 +18,14 @@ PLATFORM = "imaging"
 MAX_STUDIES = 100
 
 
+# The adapter names what it checks by its own arguments; the patient's request by its query.
+_QUERY_FIELDS = {"date_from": "from", "date_to": "to", "modalities": "modality", "description": "description",
+                 "accession_number": "accession", "study_uid": "study_uid"}
+
+
 def _patient_id(principal, card_id: str) -> str:
     """The HIS patient of the caller's card, once their consent for it is found."""
+    consents.require_connected(consents.CLOUD_IMAGING)
     with transaction() as conn:
         card = consents.own_card(conn, principal.user_id, card_id)
         consents.require(conn, principal.user_id, consents.CLOUD_IMAGING, card_id)
@@ -27,12 +33,17 @@ def _patient_id(principal, card_id: str) -> str:
 
 
 def studies(principal, card_id: str, date_from: dt.date | None, date_to: dt.date | None,
-            modality: str | None) -> dict:
+            modality: str | None, description: str | None = None, accession: str | None = None) -> dict:
+    """StudyDate from-to, ModalitiesInStudy, StudyDescription (* ? wildcards), AccessionNumber."""
     from hospital.adapters import imaging
 
     patient_id = _patient_id(principal, card_id)
-    found = imaging.client().search_studies(patient_id, date_from=date_from, date_to=date_to,
-                                            modalities=(modality,) if modality else (), limit=MAX_STUDIES)
+    try:
+        found = imaging.client().search_studies(
+            patient_id, date_from=date_from, date_to=date_to, modalities=(modality,) if modality else (),
+            description=description, accession_number=accession, limit=MAX_STUDIES)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, field=_QUERY_FIELDS.get(exc.field or "", exc.field)) from None
     return {"card_id": card_id, "studies": [study_view(study) for study in found]}
 
 
@@ -61,9 +72,8 @@ def viewer_link(principal, card_id: str, study_uid: str) -> dict:
 
 
 def _one(client, patient_id: str, study_uid: str):
-    # QIDO-RS finds the patient's studies; one is only theirs when it is among them.
-    found = next((s for s in client.search_studies(patient_id, limit=MAX_STUDIES) if s.study_uid == study_uid),
-                 None)
+    # QIDO-RS finds it among the patient's studies: one is only theirs when found under their id.
+    found = next(iter(client.search_studies(patient_id, study_uid=study_uid, limit=1)), None)
     if found is None:
         raise NotFound("no such study of this card's patient", field="study_uid")
     return found

@@ -8,9 +8,12 @@ import base64
 
 from hospital import crypto
 from hospital.db import transaction
-from hospital.errors import NotFound, ValidationFailed
+from hospital.errors import NotFound, UpstreamUnavailable, ValidationFailed
 from hospital.links import consents
 from hospital.links import mask_rules as mask
+
+# The platform's answers that are about the patient's input, not the platform's trouble.
+AUTH_CODE_REFUSED, PERSON_UNKNOWN = "1001", "2001"
 
 
 def _context(user_id: int) -> str:
@@ -40,9 +43,12 @@ def authorise(principal, auth_code: str | None) -> tuple[dict, bool]:
         held = consents.holding(conn, principal.user_id, consents.INSURANCE_VOUCHER)
     if held is not None:
         return consents.view(held), False
+    consents.require_connected(consents.INSURANCE_VOUCHER)
     try:
         psn_no = medical_insurance.client().person_of(auth_code)
-    except medical_insurance.InsuranceRefused:
+    except medical_insurance.InsuranceRefused as exc:
+        if exc.code != AUTH_CODE_REFUSED:
+            raise UpstreamUnavailable("the insurance platform refused; try again later") from None
         raise ValidationFailed("the auth code is invalid or already used", field="auth_code",
                                code="invalid_auth_code") from None
     sealed = base64.b64encode(crypto.encrypt(psn_no, _context(principal.user_id))).decode("ascii")
@@ -58,7 +64,9 @@ def card(principal) -> dict:
     psn_no = crypto.decrypt_text(base64.b64decode(held.details["psn_no_enc"]), _context(principal.user_id))
     try:
         person = medical_insurance.client().person(psn_no or "")
-    except medical_insurance.InsuranceRefused:
+    except medical_insurance.InsuranceRefused as exc:
+        if exc.code != PERSON_UNKNOWN:
+            raise UpstreamUnavailable("the insurance platform refused; try again later") from None
         raise NotFound("the insurance platform no longer knows this person; authorise again", code="not_insured") \
             from None
     return {"name": mask.name(person.name), "id_number": mask.id_number(person.certno),

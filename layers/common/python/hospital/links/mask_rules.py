@@ -4,15 +4,18 @@ from __future__ import annotations
 
 
 def name(value: str) -> str:
-    """张三丰 -> 张**"""
-    return value[:1] + "*" * (len(value) - 1) if value else value
+    """张三丰 -> 张**; a one-character name -> *"""
+    if len(value) <= 1:
+        return "*" * len(value)
+    return value[:1] + "*" * (len(value) - 1)
 
 
 def id_number(value: str) -> str:
-    """110101199003074514 -> 110***********4514: the first three and the last four."""
-    if len(value) <= 7:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    """A resident ID (18 characters): 110101199003074514 -> 110***********4514, the region's
+    first three and the last four; anything shorter (a passport, a permit): the last three."""
+    if len(value) == 18:
+        return value[:3] + "*" * 11 + value[-4:]
+    return tail(value, 3)
 
 
 def tail(value: str, keep: int = 4) -> str:

@@ -152,8 +152,10 @@ def _bind(conn, principal, card_id: str, his_patient_id: str, card_hash: str, se
         raise Conflict("the card changed while it was being bound; try again", code="card_changed")
     try:
         if earlier_id is not None:
+            # A new binding of the same card: its time is when consents for the card can start.
             conn.execute(t.patient_cards.update().where(t.patient_cards.c.id == card_id).values(
-                his_patient_id=his_patient_id, bound_card_hash=card_hash, unbound_at=None, **sealed))
+                his_patient_id=his_patient_id, bound_card_hash=card_hash, unbound_at=None, created_at=utcnow(),
+                **sealed))
         else:
             conn.execute(t.patient_cards.insert().values(
                 id=card_id, user_id=principal.user_id, his_patient_id=his_patient_id, card_no_hash=card_hash,
