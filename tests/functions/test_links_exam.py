@@ -9,16 +9,8 @@ import requests
 
 from hospital.adapters import exam as exam_adapter
 from infra import devenv
-from tests.conftest import api_event, call
+from tests.functions.links_support import links
 from tests.outpatient.support import patient_with_card
-
-
-def links(functions, token, method, path, body=None, resource=None, params=None, query=None):
-    event = api_event(method, path, token=token, body=body, resource=resource, path_parameters=params)
-    if query:
-        event["queryStringParameters"] = query
-        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
-    return call(functions, "LinksFunction", event)
 
 
 @pytest.fixture

@@ -7,18 +7,13 @@ import urllib.parse
 
 import pytest
 
-from tests.conftest import api_event, call, make_patient
+from tests.conftest import make_patient
+from tests.functions.links_support import links
 from tests.outpatient.support import patient_with_card
 
 STUDIES = "/links/imaging/studies"
 
 
-def links(functions, token, method, path, body=None, resource=None, params=None, query=None):
-    event = api_event(method, path, token=token, body=body, resource=resource, path_parameters=params)
-    if query:
-        event["queryStringParameters"] = query
-        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
-    return call(functions, "LinksFunction", event)
 
 
 @pytest.fixture

@@ -7,12 +7,8 @@ import uuid
 import sqlalchemy as sa
 
 from hospital.db import engine, tables
-from tests.conftest import api_event, call, make_patient
-
-
-def links(functions, token, method, path, body=None, resource=None, params=None):
-    return call(functions, "LinksFunction", api_event(method, path, token=token, body=body, resource=resource,
-                                                      path_parameters=params))
+from tests.conftest import make_patient
+from tests.functions.links_support import links
 
 
 def authorised(platform, functions):
