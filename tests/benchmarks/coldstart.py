@@ -110,6 +110,7 @@ class EventMaker:
         "HelpdeskFunction": "GET /admin/faq/entries?q= (the front desk searches the FAQ in Chinese)",
         "AccessAdminFunction": "GET /admin/access/roles/{role} (the super admin reads a role and its holders)",
         "LinksFunction": "GET /links/grid (a patient's home grid)",
+        "HealthFunction": "GET /health (a monitor's probe: database, queues, key, secret)",
         "ContentAdminFunction": "GET /admin/content/items?state=in_review (the site content awaiting review)",
         "ContentPublicFunction": "GET /content/notices (the WeChat site's current notices, no session)",
         "ExternalCallsExpiryFunction": "its scheduled event",
@@ -319,6 +320,7 @@ class EventMaker:
         jobs["ContentAdminFunction"] = Job(self._http("GET", "/admin/content/items", self.people["it_admin"][1],
                                                       query={"state": "in_review"}), "http:200")
         jobs["ContentPublicFunction"] = Job(self._http("GET", "/content/notices", None), "http:200")
+        jobs["HealthFunction"] = Job(self._http("GET", "/health", None), "http:200")
         jobs["LinksFunction"] = Job(self._http("GET", "/links/grid", self.patient_token), "http:200")
         jobs["OutpatientApiFunction"] = Job(self._http("GET", "/outpatient/registrations", self.patient_token,
                                                        query={"limit": "10"}), "http:200")

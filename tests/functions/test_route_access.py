@@ -1,7 +1,7 @@
 """Every route of template.yaml requires a session unless it is one of the declared public
 sign-in routes (WeChat, and the back office's password and second-factor steps), a payment
-callback that verifies the platform's signature, or a read of the WeChat site's published
-content (ER1, NF1, AD3)."""
+callback that verifies the platform's signature, a read of the WeChat site's published
+content, or a monitor's health probe (ER1, NF1, AD3)."""
 import re
 
 import pytest
@@ -20,7 +20,9 @@ VERIFIED = {("POST", "/callbacks/wechatpay/v3"), ("POST", "/callbacks/wechatpay/
 
 # The WeChat site's published content is public: whatever Authorization comes, it is not read.
 PUBLIC_READS = {("GET", "/content/pages/{slug}"), ("GET", "/content/notices"), ("GET", "/content/notices/{slug}"),
-                ("GET", "/content/menus/{slug}")}
+                ("GET", "/content/menus/{slug}"),
+                # A monitor's probe: no session, nothing but which dependencies answered.
+                ("GET", "/health")}
 
 
 def routes():
@@ -50,7 +52,7 @@ def test_route_refuses_calls_without_a_valid_session_unless_public_NF1(
                         api_event(method, concrete, resource=path, body={} if method == "POST" else None,
                                   headers=headers, path_parameters=params or None))
     if (method, path) in PUBLIC_READS:
-        assert status in (200, 404), body  # the notices shown now, or no such published item
+        assert status in (200, 404), body  # the notices shown now, or no such published item; health
     elif (method, path) in PUBLIC:
         assert status == 400  # reaches validation: the empty body names its missing field
     else:

@@ -148,6 +148,7 @@ ENTRIES = {
     # ---- links to the hospital's other systems -----------------------------------------------------
     "links/consents.py": {"grant", "withdraw", "listing"},
     "links/home.py": {"grid"},
+    "health.py": {"_database"},  # a monitor's probe: one SELECT 1
     "links/imaging.py": {"_patient_id"},  # then the platform is asked, no transaction open
     "links/exam.py": {"authorise", "withdraw", "_member", "_others_hold"},
     "links/insurance.py": {"entry", "authorise", "card"},  # rights end and sessions are issued after commit

@@ -141,6 +141,12 @@ def _fill_admin_activity(monkeypatch):
     admin_activity._seen["f" * 32] = time.monotonic()
 
 
+def _fill_health(monkeypatch):
+    from hospital import health
+
+    health._last = (time.monotonic(), {"status": "ok", "checks": {}})
+
+
 def _fill_wechat_token(monkeypatch):
     import datetime as dt
 
@@ -176,6 +182,7 @@ CACHES = {
     ("hospital.auth.standing", "_cache"): (_fill_standing, lambda: not sys.modules["hospital.auth.standing"]._cache),
     ("hospital.auth.admin_activity", "_seen"): (
         _fill_admin_activity, lambda: not sys.modules["hospital.auth.admin_activity"]._seen),
+    ("hospital.health", "_last"): (_fill_health, lambda: sys.modules["hospital.health"]._last is None),
     ("hospital.messaging", "_queue_url"): (
         _fill_queue_urls, lambda: sys.modules["hospital.messaging"]._queue_url.cache_info().currsize == 0),
     ("hospital.wechat_tokens", "_held"): (_fill_wechat_token, lambda: not sys.modules["hospital.wechat_tokens"]._held),

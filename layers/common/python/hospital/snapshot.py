@@ -92,6 +92,7 @@ HELD: tuple[Held, ...] = (
     Held("hospital.payments.merchants", "_last_reread", "clear_cache", "when the merchants' secret was read"),
     Held("hospital.auth.standing", "_cache", "forget_all", "users' roles and status as last read"),
     Held("hospital.auth.admin_activity", "_seen", "forget_all", "back-office sessions last found active"),
+    Held("hospital.health", "_last", "forget", "the last health answer: stale in a copy"),
     Held("hospital.messaging", "_queue_url", "_queue_url.cache_clear", "queue URLs read from SQS"),
     Held("hospital.wechat_tokens", "_held", "forget_held", "the WeChat access token last read"),
     Held("hospital.outbox", "_owed", None, "ids of sent rows awaiting their mark: no secret, true in any copy"),
