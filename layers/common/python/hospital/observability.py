@@ -20,6 +20,9 @@ _correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
 _function: contextvars.ContextVar[str | None] = contextvars.ContextVar("function", default=None)
+# The Lambda invocation a line belongs to: its request id, its X-Ray trace id, and whether it
+# is the container's first (a cold start).
+_invocation: contextvars.ContextVar[dict | None] = contextvars.ContextVar("invocation", default=None)
 
 # Attributes every LogRecord has; anything else passed through `extra` goes into the line.
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -58,6 +61,15 @@ def reset_function(token: contextvars.Token) -> None:
     _function.reset(token)
 
 
+def bind_invocation(request_id: str | None, trace_id: str | None, cold_start: bool) -> contextvars.Token:
+    fields = {"request_id": request_id, "trace_id": trace_id, "cold_start": cold_start}
+    return _invocation.set({key: value for key, value in fields.items() if value is not None})
+
+
+def reset_invocation(token: contextvars.Token) -> None:
+    _invocation.reset(token)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {
@@ -70,6 +82,7 @@ class JsonFormatter(logging.Formatter):
         }
         if _function.get():
             line["function"] = _function.get()
+        line.update(_invocation.get() or {})
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 line[key] = value
