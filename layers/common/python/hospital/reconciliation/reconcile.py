@@ -54,6 +54,9 @@ def run(day: dt.date, trigger: str, *, requested_by: int | None = None, bill_fil
         return runs.fail(held, f"{type(exc).__name__}: {exc}", [i.view() for i in inputs], now,
                          retry=not bill_files)
     view = runs.finish(held, outcome)
+    from hospital import metrics
+
+    metrics.emit("ReconciliationFindings", len(outcome.findings))  # an alarm: a day that does not match
     log.info("reconciliation done", extra={"bill_date": day.isoformat(), "counts": view["counts"]})
     return view
 

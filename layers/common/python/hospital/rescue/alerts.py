@@ -36,10 +36,16 @@ def record_alerted(conn, case_id: str, channel: str, details: dict, disclosure=N
     """Note the delivery result of one alert channel, once per case and channel however often
     the message is delivered or republished; in the caller's transaction, with the audit record
     of the personal fields the alert carried to its recipients (a rescue.visibility.Disclosure)."""
+    from hospital import metrics
+
     if disclosure is not None:
         visibility.record_pushed(conn, case_id, disclosure)
-    return case_store.append_node(conn, case_id, "alerted", source=channel, actor_role="system",
-                                  details={"channel": channel, **details}, dedupe_key=_dedupe_key(channel))
+    recorded = case_store.append_node(conn, case_id, "alerted", source=channel, actor_role="system",
+                                      details={"channel": channel, **details}, dedupe_key=_dedupe_key(channel))
+    if recorded:  # once per case and channel: what an alarm on undelivered alerts counts
+        metrics.emit("AlertsRecorded", 1, channel=channel, result=str(details.get("result") or (
+            "delivered" if details.get("delivered") else "none")))
+    return recorded
 
 
 def was_alerted(conn, case_id: str, channel: str) -> bool:
