@@ -66,3 +66,14 @@ def test_the_example_names_variables_the_code_reads():
     assert names
     for name in names:
         assert name in sources, f".env.example names {name}, which nothing reads"
+
+
+@pytest.mark.parametrize("command", [["infra.local.runtime"], ["infra.local.invoke", "--trigger", "SomeFunction"]])
+def test_a_bad_env_file_stops_the_command_before_it_starts_anything(tmp_path, capsys, command):
+    import importlib
+
+    (tmp_path / ".env").write_text("LOCAL_API_PORT=3100\nnot a setting\n", encoding="utf-8")
+    main = importlib.import_module(command[0]).main
+    assert main(["--repo", str(tmp_path), *command[1:]]) == 1
+    expected = f"cannot read .env: {tmp_path / '.env'}:2: expected KEY=VALUE, got 'not a setting'\n"
+    assert capsys.readouterr().err == expected
