@@ -17,10 +17,13 @@ EVENT ?=
 
 # pip itself is in the dev lock (chalice depends on it), so this also brings pip to the
 # locked version. Packages installed by hand and absent from the lock are left alone.
+# Not quiet: the first install takes a minute or more, and pip's line per package shows it moving.
 $(STAMP): $(LOCKS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
-	rm -f $(VENV)/.installed-* && touch $@
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)" && $(PYTHON) -m venv $(VENV); }
+	@echo "installing the $$(grep -c '^[A-Za-z0-9].*==' requirements-dev.lock) packages of requirements-dev.lock" \
+	  "into $(VENV), hashes checked (about a minute the first time)"
+	$(BIN)/python -m pip install --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	@rm -f $(VENV)/.installed-* && touch $@ && echo "$(VENV) is ready"
 
 venv: $(STAMP)
 

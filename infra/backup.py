@@ -404,4 +404,6 @@ def _summary(manifest: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from infra import dotenv
+
+    sys.exit(main() if dotenv.load_for_command(ROOT) else 1)

@@ -47,4 +47,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from infra import dotenv
+
+    sys.exit(main(sys.argv[1:]) if dotenv.load_for_command(HERE.parent) else 1)

@@ -184,7 +184,8 @@ def provision(
             res = template.resources[lid]
             handler = p.handlers.get(res.type)
             if handler is None:
-                log.warning("resource %s (%s) is not created locally", lid, res.type)
+                # Left out of the physical map; the runtime's banner sums them up in one line.
+                log.debug("resource %s (%s) is not created locally", lid, res.type)
                 continue
             try:
                 p.physical[lid] = handler(lid)

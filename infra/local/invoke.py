@@ -21,6 +21,8 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote
 
+from infra import dotenv
+
 from .runtime import REPO_ROOT, LocalRuntime
 
 
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--control-url", default=None, help="running runtime's control endpoint")
     p.add_argument("--in-process", action="store_true", help="never use a running runtime")
     args = p.parse_args(argv)
+    if not dotenv.load_for_command(args.repo):
+        return 1
 
     event: Any = None
     if not args.trigger:

@@ -16,6 +16,7 @@ import errno
 import functools
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -66,6 +67,9 @@ def listening_socket(port: int) -> socket.socket:
 
 
 def main(argv: list[str]) -> int:
+    # Ctrl-C in a terminal reaches the whole process group; the parent stops this process by
+    # closing its stdin, so the signal would only add a traceback to a clean stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,

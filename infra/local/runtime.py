@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra import dotenv
+
 from .api import ApiServer, Route, localize_rest_api
 from .aws import AwsEndpoint, ProvisionError, provision, start_endpoint
 from .control import ControlServer
@@ -401,7 +403,26 @@ class LocalRuntime:
                 lines.append(f"  NOT RUN LOCALLY: {api.logical_id} {what}")
         for what in m.not_run:
             lines.append(f"  NOT RUN LOCALLY: {what}")
+        lines.extend(self._not_created_lines())
         return "\n".join(lines)
+
+    def not_created(self) -> dict[str, str]:
+        """Logical id -> type of the template's resources that have no local counterpart
+        (alarms, permissions, topics ...): provisioning left them out of the physical map."""
+        return {lid: res.type for lid, res in self.template.resources.items() if lid not in self.physical}
+
+    def _not_created_lines(self) -> list[str]:
+        missing = self.not_created()
+        if not missing:
+            return []
+        if os.environ.get("LOCAL_VERBOSE", "") not in ("", "0"):
+            return [f"  NOT CREATED LOCALLY: {lid} ({kind})" for lid, kind in missing.items()]
+        counts: dict[str, int] = {}
+        for kind in missing.values():
+            counts[kind] = counts.get(kind, 0) + 1
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        noun = "resource" if len(missing) == 1 else "resources"
+        return [f"  NOT CREATED LOCALLY: {len(missing)} {noun} of the template ({kinds}); LOCAL_VERBOSE=1 lists them"]
 
 
 def _endpoint_role(ep: AwsEndpoint) -> str:
@@ -430,8 +451,13 @@ def _parse_overrides(items: list[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # .env first: it may set the variables the options below default to (LOCAL_API_PORT ...).
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--repo", default=str(REPO_ROOT))
+    if not dotenv.load_for_command(pre.parse_known_args(argv)[0].repo):
+        return 1
     p = argparse.ArgumentParser(prog="python -m infra.local.runtime", description=__doc__.splitlines()[0])
-    p.add_argument("--repo", default=str(REPO_ROOT), help="repository root (template.yaml lives there)")
+    p.add_argument("--repo", default=str(REPO_ROOT), help="repository root (template.yaml lives there; so does .env)")
     p.add_argument("--template", default="template.yaml")
     p.add_argument("--host", default="127.0.0.1", help="API and WebSocket bind address")
     p.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_API_PORT", "3000")))

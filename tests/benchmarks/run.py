@@ -435,15 +435,21 @@ def main(argv: list[str]) -> int:
     mode = "QUICK (BENCH_QUICK=1: shorter runs, rougher figures)" if QUICK else "full"
     print(f"make bench, {mode}: {settings()}", flush=True)
     sections = [
-        ("cold start", lambda: coldstart.cold_start(RUNS, importtime=not QUICK, warm_up=not QUICK)),
-        ("throughput", throughput),
-        ("alerts", alerts),
-        ("tracking", lambda: tracking_figures(in_own_process("tracking", AMBULANCES, TRACK_SECONDS))),
-        ("suspension", lambda: suspension_figures(in_own_process("suspension", SUSPENDED))),
-        ("reconciliation", lambda: reconciliation.run(BILL_ROWS)),
+        ("cold start", f"every function of template.yaml in fresh interpreters, {RUNS} rounds",
+         lambda: coldstart.cold_start(RUNS, importtime=not QUICK, warm_up=not QUICK)),
+        ("throughput", f"{CASES} rescue intakes and {NOTIFICATIONS} payment notifications against their baselines",
+         throughput),
+        ("alerts", f"bursts of {INTAKES} and {INTAKES_LARGE} rescue intakes through a fresh local runtime", alerts),
+        ("tracking", f"{AMBULANCES} ambulances reporting for {TRACK_SECONDS} s",
+         lambda: tracking_figures(in_own_process("tracking", AMBULANCES, TRACK_SECONDS))),
+        ("suspension", f"{SUSPENDED} paid registrations cancelled, refunded and told",
+         lambda: suspension_figures(in_own_process("suspension", SUSPENDED))),
+        ("reconciliation", f"{BILL_ROWS:,} bill rows matched", lambda: reconciliation.run(BILL_ROWS)),
     ]
     results = []
-    for name, section in sections:
+    for number, (name, what, section) in enumerate(sections, start=1):
+        # Which phase a long run is in, on stderr so the report on stdout stays as it was.
+        print(f"== [{number}/{len(sections)}] {name}: {what} ...", file=sys.stderr, flush=True)
         began = time.perf_counter()
         results += section()
         print(f"-- {name}: {time.perf_counter() - began:.0f} s", flush=True)

@@ -165,3 +165,14 @@ def test_secrets_created_kept_and_overridden(runtime):
     key = kms.describe_key(KeyId="alias/fixture-test-pii")["KeyMetadata"]
     assert key["KeyId"] == runtime.physical["FixturePiiKey"]["Ref"]
     assert runtime.endpoint.client("s3").head_bucket(Bucket="fixture-test-files-123456789012")
+
+
+def test_resources_not_created_locally_are_one_line_of_the_banner(runtime, monkeypatch):
+    """A resource type the runtime has no counterpart for is counted once, at the end of the
+    banner, not warned about one by one before it; LOCAL_VERBOSE=1 names each."""
+    assert runtime.not_created() == {"LivePermission": "AWS::Lambda::Permission"}
+    monkeypatch.delenv("LOCAL_VERBOSE", raising=False)
+    assert runtime.banner().splitlines()[-1] == (
+        "  NOT CREATED LOCALLY: 1 resource of the template (1 AWS::Lambda::Permission); LOCAL_VERBOSE=1 lists them")
+    monkeypatch.setenv("LOCAL_VERBOSE", "1")
+    assert runtime.banner().splitlines()[-1] == "  NOT CREATED LOCALLY: LivePermission (AWS::Lambda::Permission)"
