@@ -3,8 +3,12 @@ import json
 
 import pytest
 
-from hospital import web
+from hospital import api_contract, web
 from tests.conftest import api_event
+
+
+class Value(api_contract.Answer):
+    value: int | str | None
 
 
 def invoke(app, event):
@@ -66,15 +70,19 @@ def query_app():
     """A public route that reads each kind of query value the functions use."""
     app = web.create_app("t", needs=())
 
-    @web.route(app, "/q", methods=["GET"], public=True)
+    @web.route(app, "/q", methods=["GET"], public=True, response=Value,
+               query=(web.Choice("kind", ("int", "date", "time", "text")),
+                      web.Int("limit", default=20, low=1, high=100), web.Date("from", required=False),
+                      web.Time("since"), web.Text("q", max_length=5)))
     def read():
-        kind = web.query("kind")
-        if kind == "int":
-            return web.respond({"value": web.query_int("limit", default=20, low=1, high=100)})
-        if kind == "date":
-            return web.respond({"value": web.query_date("from").isoformat()})
-        value = web.query_time("since")
-        return web.respond({"value": value.isoformat() if value else None})
+        args = web.args()
+        if args.kind == "int":
+            return web.respond({"value": args.limit})
+        if args.kind == "date":
+            return web.respond({"value": args.__dict__["from"].isoformat()})
+        if args.kind == "text":
+            return web.respond({"value": args.q})
+        return web.respond({"value": args.since.isoformat() if args.since else None})
 
     return app
 
@@ -118,3 +126,79 @@ def test_a_query_time_that_overflows_or_is_implausible_is_400_naming_it_NF5(raw)
 def test_query_times_in_range_are_read_NF5():
     assert ask("time", since="2099-12-31T15:00:00-08:00") == (200, {"value": "2099-12-31T15:00:00-08:00"})
     assert ask("time") == (200, {"value": None})
+
+
+@pytest.mark.parametrize("raw", ["abcdef", "a\u202eb", "a\x00"])
+def test_query_text_too_long_or_with_control_characters_is_400_naming_it_NF5(raw):
+    status, body = ask("text", q=raw)
+    assert status == 400 and body["error"]["field"] == "q"
+
+
+def test_an_unknown_choice_is_400_naming_it_and_undeclared_parameters_are_ignored_NF5():
+    status, body = ask("nope")
+    assert status == 400 and body["error"]["field"] == "kind"
+    assert ask("text", q="abc", _t="1700000000") == (200, {"value": "abc"})
+
+
+class Note(api_contract.Answer):
+    text: str
+
+
+def contract_app(answer, status=200):
+    from pydantic import BaseModel
+
+    class Post(BaseModel):
+        text: str
+
+    app = web.create_app("t", needs=())
+
+    @web.route(app, "/c", methods=["POST"], public=True, body=Post, response=Note, errors=(409,))
+    def post():
+        """Post a note.
+
+        It answers with the note."""
+        if web.body().text == "conflict":
+            from hospital.errors import Conflict
+            raise Conflict("taken")
+        return web.respond(answer, status=status)
+
+    return app
+
+
+def post_note(app, text="hi"):
+    return invoke(app, api_event("POST", "/c", body={"text": text}))
+
+
+def test_the_declared_body_model_is_what_the_handler_reads_NF5():
+    status, body, _ = invoke(contract_app({"text": "x"}), api_event("POST", "/c", body={"txt": "x"}))
+    assert status == 400 and body["error"]["field"] in ("text", "txt")
+
+
+def test_an_answer_keeping_to_its_contract_passes_the_check(monkeypatch):
+    monkeypatch.setenv(api_contract.CHECK_ENV, "1")
+    assert post_note(contract_app({"text": "x"}))[:2] == (200, {"text": "x"})
+    assert post_note(contract_app({"text": "x"}), "conflict")[0] == 409  # declared in errors=
+
+
+@pytest.mark.parametrize("answer,status", [({"text": "x", "secret": 1}, 200), ({"text": 5}, 200),
+                                           ({"text": "x"}, 202)])
+def test_an_answer_breaking_its_contract_is_a_500_naming_the_breach_under_the_check(monkeypatch, answer, status):
+    monkeypatch.setenv(api_contract.CHECK_ENV, "1")
+    got, body, _ = post_note(contract_app(answer, status))
+    assert got == 500 and body["error"]["code"] == "contract_breach"
+    monkeypatch.delenv(api_contract.CHECK_ENV)
+    assert post_note(contract_app(answer, status))[0] == status  # production does not pay for the check
+
+
+def test_a_contract_lists_the_statuses_its_kind_of_route_may_answer():
+    contract = contract_app({}).routes["/c"]["POST"].view_function.contract
+    assert contract.statuses() == (200, 400, 409, 413, 415, 500, 503)
+    assert contract.summary == "Post a note." and contract.description == "It answers with the note."
+
+
+def test_a_route_with_a_body_to_answer_must_name_its_model():
+    app = web.create_app("t", needs=())
+    with pytest.raises(ValueError, match="response="):
+        web.route(app, "/x", methods=["GET"], public=True, success=(200,))(lambda: None)
+    with pytest.raises(ValueError, match="one method"):
+        web.route(app, "/x", methods=["GET", "POST"], public=True)(lambda: None)

@@ -23,7 +23,7 @@ import time
 
 from chalice import Chalice, Response
 
-from hospital import observability, settings
+from hospital import api_contract, observability, settings
 from hospital.errors import AppError, Forbidden, ServiceUnavailable, Unauthenticated, ValidationFailed
 
 # Chalice's own refusals are about these parts of the request.
@@ -32,11 +32,15 @@ _CHALICE_FIELDS = {415: "Content-Type"}
 log = logging.getLogger("hospital.web")
 
 PUBLIC = "public"
-DEFAULT_MAX_BODY = 16 * 1024
+DEFAULT_MAX_BODY = api_contract.DEFAULT_MAX_BODY
+# Declaration helpers, so that a route reads web.Int(...), web.Raw(...).
+Int, Date, Time, Choice, Text, Raw = (api_contract.Int, api_contract.Date, api_contract.Time, api_contract.Choice,
+                                      api_contract.Text, api_contract.Raw)
 _principal: contextvars.ContextVar = contextvars.ContextVar("principal", default=None)
 # The request lives in a context variable, not on the app (Chalice's app.current_request is
 # shared by every thread; the local runtime serves requests concurrently).
 _request: contextvars.ContextVar = contextvars.ContextVar("request", default=None)
+_contract: contextvars.ContextVar = contextvars.ContextVar("contract", default=None)
 
 
 def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
@@ -48,14 +52,22 @@ def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
 
 
 def route(app: Chalice, path: str, *, methods: list[str], permission: str | None = None, public: bool = False,
-          **options):
-    """Register a view with its access rule; domain errors become JSON error answers."""
+          body: type | None = None, query: tuple[api_contract.Param, ...] = (), response=None,
+          success: tuple[int, ...] | None = None, errors: tuple[int, ...] = (),
+          max_body: int = DEFAULT_MAX_BODY, **options):
+    """Register a view with its access rule and its contract (hospital.api_contract): `body`
+    the model web.body() reads, `query` the parameters web.args() reads, `response` what a
+    success answers with (None: no body), `success` its statuses (default 200, or 204 without
+    a body) and `errors` the error statuses beyond those every route of its kind may answer.
+    Domain errors become JSON error answers."""
     from hospital.auth.permissions import NAMES
 
     if public == bool(permission):
         raise ValueError(f"{path}: declare exactly one of permission=<name> or public=True")
     if permission is not None and permission not in NAMES:
         raise ValueError(f"{path}: unknown permission {permission!r}")
+    if len(methods) != 1:
+        raise ValueError(f"{path}: one method per route, each with its own contract")
 
     def register(fn):
         @functools.wraps(fn)
@@ -68,6 +80,9 @@ def route(app: Chalice, path: str, *, methods: list[str], permission: str | None
                 return unexpected_error(exc, path)
 
         view.access = PUBLIC if public else permission  # type: ignore[attr-defined]  # read by the middleware
+        view.contract = api_contract.declare(  # type: ignore[attr-defined]
+            method=methods[0], path=path, fn=fn, body=body, query=query, response=response, success=success,
+            errors=errors, max_body=max_body, public=public, permission=permission)
         app.route(path, methods=methods, **options)(view)
         return fn
 
@@ -91,70 +106,18 @@ def header(name: str) -> str | None:
     return request().headers.get(name)
 
 
-def query(name: str) -> str | None:
-    return (request().query_params or {}).get(name)
+def args():
+    """The query parameters the route declares (query=...), read and checked: 400 naming the
+    parameter when one is malformed. Attributes by name; an absent optional one is its default."""
+    return _contract.get().args(request().query_params)
 
 
-def query_int(name: str, *, default: int, low: int, high: int) -> int:
-    from hospital import text
-
-    raw = query(name)
-    if raw is None:
-        return default
-    value = text.whole_number(raw, low=low, high=high)
-    if value is None:
-        raise ValidationFailed(f"{name} must be a whole number from {low} to {high}", field=name)
-    return value
-
-
-def query_date(name: str):
-    """A required calendar date, YYYY-MM-DD, from 2000-01-01 to 2099-12-31."""
-    import datetime as dt
-
-    from hospital import timeutil
-
-    raw = query(name)
-    try:
-        value = dt.date.fromisoformat(raw or "")
-    except ValueError:
-        raise ValidationFailed(f"{name} must be a date like 2026-11-26", field=name) from None
-    if not timeutil.is_plausible_date(value):
-        raise ValidationFailed(
-            f"{name} must be a date from {timeutil.EARLIEST_DATE} to {timeutil.LATEST_DATE}", field=name)
-    return value
-
-
-def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
-    raw = query(name)
-    if raw is not None and raw not in choices:
-        raise ValidationFailed(f"{name} must be one of {', '.join(choices)}", field=name)
-    return raw
-
-
-def query_time(name: str):
-    """An ISO-8601 time with its offset (e.g. 2026-11-26T08:00:00Z), or None if absent."""
-    import datetime as dt
-
-    from hospital import timeutil
-
-    raw = query(name)
-    if raw is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise ValidationFailed(f"{name} must be an ISO-8601 time with its offset, e.g. 2026-11-26T08:00:00Z",
-                               field=name)
-    if not timeutil.is_plausible_instant(value):
-        raise ValidationFailed(f"{name} must be a time from {timeutil.EARLIEST_INSTANT:%Y-%m-%dT%H:%M:%SZ} "
-                               f"to {timeutil.LATEST_INSTANT:%Y-%m-%dT%H:%M:%SZ}", field=name)
-    return value
-
-
-def json_body(model, max_bytes: int = DEFAULT_MAX_BODY):
-    """The request body validated against a pydantic model; 400 naming the field if not."""
+def body():
+    """The request body validated against the route's declared model (body=...); 400 naming
+    the field if not."""
+    contract = _contract.get()
+    assert contract.body is not None, f"{contract.path} declares no body model"
+    max_bytes = contract.max_body
     raw = request().raw_body or b""
     if len(raw) > max_bytes:
         raise ValidationFailed(f"request body is larger than {max_bytes} bytes", field="body",
@@ -168,7 +131,7 @@ def json_body(model, max_bytes: int = DEFAULT_MAX_BODY):
         raise ValidationFailed("request body is not valid JSON", field="body", code="malformed_json") from None
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object", field="body")
-    return validate(model, data)
+    return validate(contract.body, data)
 
 
 def validate(model, data: dict):
@@ -237,6 +200,17 @@ def _normalise(response: Response) -> Response:
     return response
 
 
+def _kept_to(contract, response: Response) -> Response:
+    """The answer, or a 500 naming the breach when it breaks the route's declaration (only
+    when HOSPITAL_CHECK_CONTRACTS=1: the test suite's check that the document is the code)."""
+    breach = api_contract.breaches(contract, response.status_code, response.headers, response.body)
+    if breach is None:
+        return response
+    log.error("answer breaks its contract", extra={"path": contract.path, "breach": breach})
+    return respond({"error": {"code": "contract_breach", "message": f"{contract.method} {contract.path}: {breach}",
+                              "field": None}}, status=500)
+
+
 def _http_middleware(app: Chalice):
     def middleware(event, get_response):
         started = time.perf_counter()
@@ -245,8 +219,10 @@ def _http_middleware(app: Chalice):
         principal_token = _principal.set(None)
         resource = event.context.get("resourcePath")
         caller = None
+        entry = app.routes.get(resource, {}).get(event.method)
+        contract = getattr(getattr(entry, "view_function", None), "contract", None)
+        contract_token = _contract.set(contract)
         try:
-            entry = app.routes.get(resource, {}).get(event.method)
             access = getattr(getattr(entry, "view_function", None), "access", None)
             if entry is not None and access is None:
                 raise AppError(f"route {resource} declares no access rule")  # fail closed
@@ -264,6 +240,8 @@ def _http_middleware(app: Chalice):
             response = error_response(exc)
         except Exception as exc:  # noqa: BLE001 - logged with its correlation id, hidden from callers
             response = unexpected_error(exc, resource)
+        if contract is not None and api_contract.checking():
+            response = _kept_to(contract, response)
         correlation_id = observability.current_correlation_id()
         assert correlation_id is not None  # bound at the start of this request
         response.headers[observability.CORRELATION_HEADER] = correlation_id
@@ -273,6 +251,7 @@ def _http_middleware(app: Chalice):
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             "user_id": getattr(caller, "user_id", None),
         })
+        _contract.reset(contract_token)
         _principal.reset(principal_token)
         _request.reset(request_token)
         observability.reset_correlation_id(cid_token)
