@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 FN    ?=
 EVENT ?=
 
-.PHONY: venv lock run test unit compat invoke trigger migrate backup restore lint bench package clean
+.PHONY: venv lock run test unit compat invoke trigger migrate backup restore openapi lint bench package clean
 
 # pip itself is in the dev lock (chalice depends on it), so this also brings pip to the
 # locked version. Packages installed by hand and absent from the lock are left alone.
@@ -91,6 +91,10 @@ FILE ?=
 restore: venv
 	@test -n "$(FILE)" || (echo "usage: make restore FILE=.local/backups/hospital-20250101T020000Z.tar" && exit 2)
 	$(BIN)/python -m infra.backup restore "$(FILE)"
+
+## openapi: write docs/openapi.json from the code (routes, models, permissions); a test checks it is current
+openapi: venv
+	$(BIN)/python -m infra.openapi --write
 
 ## lint: ruff, mypy (layer and functions), import contracts, cfn-lint, cfn-lint after an offline SAM transform
 # ruff, mypy and lint-imports read their configuration from pyproject.toml; the first finding stops it.

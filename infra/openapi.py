@@ -52,7 +52,7 @@ def contracts(template_path: Path = ROOT / "template.yaml") -> list[tuple[str, s
                   if event["Type"] == "Api"}
         if not events:
             continue
-        app = runpy.run_path(str(ROOT / resource.properties["CodeUri"] / "app.py"), run_name=f"openapi_{lid}")["app"]
+        app = _load_app(ROOT / resource.properties["CodeUri"] / "app.py", lid)
         served = {(method, path): entry.view_function for path, methods in app.routes.items()
                   for method, entry in methods.items()}
         listed = {(props["Method"].upper(), props["Path"]): name for name, props in events.items()}
@@ -65,6 +65,17 @@ def contracts(template_path: Path = ROOT / "template.yaml") -> list[tuple[str, s
                 raise SystemExit(f"{lid}: {key} declares no contract (hospital.web.route)")
             found.append((lid, name, contract, getattr(served[key], "content_types", None)))
     return found
+
+
+def _load_app(path: Path, lid: str):
+    """The function's Chalice app. Its settings are not checked: the document reads the routes,
+    it runs no function, so it is written on a machine where none is configured."""
+    from unittest import mock
+
+    from hospital import settings
+
+    with mock.patch.object(settings, "check", lambda function, groups: None):
+        return runpy.run_path(str(path), run_name=f"openapi_{lid}")["app"]
 
 
 def _schemas(kinds: list[Any]) -> tuple[dict[Any, dict], dict[str, dict]]:
@@ -83,11 +94,11 @@ def _adapter(kind: Any) -> TypeAdapter:
 
 def _operation(lid: str, name: str, contract, content_types, schema_of: dict) -> dict:
     from hospital.api_contract import Raw
-    from hospital.auth.permissions import CATALOGUE
+    from hospital.auth.permissions import BY_NAME
 
     description = contract.description
     if contract.permission:
-        permission = CATALOGUE[contract.permission]
+        permission = BY_NAME[contract.permission]
         description = (f"{description}\n\nPermission: `{permission.name}` ({permission.description}"
                        f"{'; back-office work' if permission.back_office else ''}).").strip()
     operation: dict[str, Any] = {

@@ -123,8 +123,9 @@ def _forget_container_state() -> None:
     snapshot.forget_container_state()
 
 
-@pytest.fixture(scope="session")
-def mysql_url():
+@contextlib.contextmanager
+def new_mysql_database():
+    """A migrated MariaDB/MySQL database of its own (its URL), dropped afterwards."""
     import sqlalchemy as sa
 
     from infra import devenv
@@ -143,14 +144,22 @@ def mysql_url():
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     url = base.set(database=name).render_as_string(hide_password=False)
-    devenv.migrate(url)
-    yield url
-    from hospital.db import reset_engine
+    try:
+        devenv.migrate(url)
+        yield url
+    finally:
+        from hospital.db import reset_engine
 
-    reset_engine()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-    admin.dispose()
+        reset_engine()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mysql_url():
+    with new_mysql_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ def list_slots(doctor_code):
 
 
 @web.route(app, "/outpatient/registrations", methods=["POST"], permission=permissions.OUTPATIENT_BOOK,
-           body=models.NewRegistration, response=answers.Registration, success=(201, 200), errors=(409,))
+           body=models.NewRegistration, response=answers.Registration, success=(201, 200), errors=(404, 409))
 def book():
     """Book a slot for one of the caller's cards; the registration is then paid as its order.
 

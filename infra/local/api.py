@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -106,8 +107,10 @@ class ApiServer:
         bind: str = "127.0.0.1",
         port: int = 3000,
         account_id: str = "123456789012",
+        pages: dict[str, Callable[[], tuple[str, bytes]]] | None = None,
     ) -> None:
         self.host = host
+        self.pages = dict(pages or {})  # the runtime's own pages (GET only), not API Gateway's
         self.router = Router(routes)
         self.account_id = account_id
         self.server = StoppableHTTPServer((bind, port), _make_handler(self), name="local-api")
@@ -219,6 +222,11 @@ def _make_handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:  # noqa: C901
             raw_path, _, query = self.path.partition("?")
             body = self._read_body()
             if body is None:
+                return
+            page = api.pages.get(raw_path) if method in ("GET", "HEAD") else None
+            if page is not None:
+                content_type, content = page()
+                self._send(200, {"Content-Type": [content_type], "Cache-Control": ["no-cache"]}, content)
                 return
             found = api.router.find(method, raw_path)
             if found is None:

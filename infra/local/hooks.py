@@ -13,7 +13,8 @@ template's resources are created and the functions are imported:
   embedded moto, or AWS_ENDPOINT_URL with LOCAL_AWS_PROVISION=1). They are in
   ctx.services by name (wechat, triage, wechatpay, his, credit, medical_insurance);
 - once the API server is bound, points the credit provider's and the insurance platform's
-  callbacks at it, whatever its port.
+  callbacks at it, whatever its port;
+- has the API server answer /docs (the API reference) and /openapi.json (infra.apidocs).
 
 Its options, for a caller passing `functools.partial(before_start, ...)` as LocalRuntime's
 before_start (the tests' platform): `migrate=False` leaves the database alone,
@@ -90,6 +91,9 @@ def before_start(ctx, *, migrate: bool = True, simulator_port: int | None = None
     # The linked platforms' keys: the simulators' (a real deployment's are set by operators).
     ctx.secret_overrides.setdefault("LinksSecret", devenv.links_secret_string())
     ctx.on_ready(lambda: _point_callbacks_at(ctx))
+    from infra import apidocs
+
+    ctx.pages.update(apidocs.pages())
 
 
 def _point_callbacks_at(ctx) -> None:

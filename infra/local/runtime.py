@@ -71,6 +71,9 @@ class HookContext:
     api_url: str | None = None   # set once the API server is bound (None when it is not started)
     stop_callbacks: list[Callable[[], Any]] = field(default_factory=list)
     ready_callbacks: list[Callable[[], Any]] = field(default_factory=list)
+    # Pages the API server answers GET with itself, beside the template's routes (a reference
+    # page, say): path -> callable returning (Content-Type, body).
+    pages: dict[str, Callable[[], tuple[str, bytes]]] = field(default_factory=dict)
 
     def on_stop(self, fn: Callable[[], Any]) -> None:
         self.stop_callbacks.append(fn)
@@ -225,7 +228,8 @@ class LocalRuntime:
                 Route(ev.path, ev.method, lid, ev.stage, self.physical.get(ev.rest_api, {}).get("Ref", "local"))
                 for lid, fn in self.model.functions.items() for ev in fn.events_of(ApiEvent)
             ]
-            self.api = ApiServer(self.host, routes, o["api_host"], o["api_port"], account)  # bound, not serving yet
+            self.api = ApiServer(self.host, routes, o["api_host"], o["api_port"], account,  # bound, not serving yet
+                                 pages=self.ctx.pages)
             localize_rest_api(self.model.functions, self.api.url)  # e.g. payment notify URLs
             self.ctx.api_url = self.api.url
         for ready in self.ctx.ready_callbacks:
@@ -359,6 +363,8 @@ class LocalRuntime:
         lines.append(f"  AWS endpoint   {ep.url}  ({_endpoint_role(ep)})")
         if self.api:
             lines.append(f"  API            {self.api.url}")
+            for path in sorted(self.api.pages):
+                lines.append(f"    page          {self.api.url}{path}")
             for r in sorted(self.api.router.routes, key=lambda r: (r.path, r.method)):
                 lines.append(f"    {r.method:<7} {r.path:<40} -> {r.function}")
         for api in m.websocket_apis.values():
