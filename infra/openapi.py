@@ -80,9 +80,10 @@ def _load_app(path: Path, lid: str):
 
 def _schemas(kinds: list[Any]) -> tuple[dict[Any, dict], dict[str, dict]]:
     """Each type's schema (a $ref for a model) and the shared component schemas."""
-    from hospital.api_contract import ErrorBody
+    from hospital.answer_base import ErrorBody
+    from hospital.api_contract import resolve
 
-    kinds = [ErrorBody, *dict.fromkeys(kinds)]
+    kinds = [ErrorBody, *dict.fromkeys(resolve(kind) for kind in kinds)]
     inputs = [(kind, "validation", _adapter(kind)) for kind in kinds]
     by_key, defs = TypeAdapter.json_schemas(inputs, ref_template=REF)
     return {kind: by_key[(kind, "validation")] for kind in kinds}, defs.get("$defs", {})
@@ -93,7 +94,7 @@ def _adapter(kind: Any) -> TypeAdapter:
 
 
 def _operation(lid: str, name: str, contract, content_types, schema_of: dict) -> dict:
-    from hospital.api_contract import Raw
+    from hospital.api_contract import Raw, resolve
     from hospital.auth.permissions import BY_NAME
 
     description = contract.description
@@ -117,7 +118,7 @@ def _operation(lid: str, name: str, contract, content_types, schema_of: dict) ->
         operation["parameters"] = parameters
     if contract.body is not None:
         operation["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": schema_of[contract.body]}}}
+            "application/json": {"schema": schema_of[resolve(contract.body)]}}}
     elif contract.method in ("POST", "PUT", "PATCH") and content_types and content_types != ["application/json"]:
         # A platform's own message or an uploaded file, read as it comes (its signature or format is checked).
         operation["requestBody"] = {"required": True, "content": {
@@ -134,7 +135,7 @@ def _operation(lid: str, name: str, contract, content_types, schema_of: dict) ->
                 contract.response.media_type: {"schema": {"type": "string"}}}}
         else:
             responses[str(status)] = {"description": SUCCESS[status], "content": {
-                "application/json": {"schema": schema_of[contract.response]}}}
+                "application/json": {"schema": schema_of[resolve(contract.response)]}}}
     operation["responses"] = responses
     return operation
 

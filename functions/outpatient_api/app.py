@@ -3,7 +3,9 @@ browsing departments, doctors and slots, and booking registrations, paid as orde
 payments API (OR1-OR5)."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.outpatient import answers, models
+
+answers = web.lazy("hospital.outpatient.answers")
+models = web.lazy("hospital.outpatient.models")
 
 app = web.create_app("outpatient_api", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.PAYMENTS,
@@ -20,7 +22,7 @@ def list_cards():
 
 
 @web.route(app, "/outpatient/cards", methods=["POST"], permission=permissions.OUTPATIENT_BOOK,
-           body=models.CardBinding, response=answers.Card, success=(201, 200), errors=(409,))
+           body=models.CardBinding, response=answers.Card, success=(201, 200), errors=(404, 409))
 def bind_card():
     """Bind a hospital card: the HIS finds the archive by name, ID number and mobile.
 
@@ -32,9 +34,12 @@ def bind_card():
     return web.respond(card, status=201 if created else 200)
 
 
-@web.route(app, "/outpatient/cards/{card_id}", methods=["DELETE"], permission=permissions.OUTPATIENT_BOOK)
+@web.route(app, "/outpatient/cards/{card_id}", methods=["DELETE"], permission=permissions.OUTPATIENT_BOOK,
+           errors=(409,))
 def unbind_card(card_id):
-    """Unbind one of the caller's cards."""
+    """Unbind one of the caller's cards.
+
+    409 while a registration of the card is still to be seen."""
     from hospital.outpatient import cards
 
     cards.unbind(web.principal(), card_id)

@@ -2,6 +2,8 @@
 start-up with the options tests need, and partners' callbacks aimed at the API wherever it listens."""
 from __future__ import annotations
 
+import json
+
 from infra import devenv
 from infra.local import hooks
 
@@ -42,3 +44,17 @@ def test_sample_events_take_codes_from_the_runtimes_wechat_simulator(platform):
     filled = hooks.prepare_event(event, platform.runtime.ctx)
     assert "${" not in filled["body"]
     assert hooks.prepare_event({"plain": 1}, platform.runtime.ctx) == {"plain": 1}
+
+
+def test_the_api_reference_is_served_beside_the_api_from_the_code(platform):
+    import requests
+
+    from infra.openapi import document
+
+    page = requests.get(f"{platform.api.url}/docs", timeout=10)
+    assert page.status_code == 200 and "/docs/swagger-ui-bundle.js" in page.text and "//cdn" not in page.text
+    script = requests.get(f"{platform.api.url}/docs/swagger-ui-bundle.js", timeout=10)
+    assert script.status_code == 200 and len(script.content) > 100_000
+    served = requests.get(f"{platform.api.url}/openapi.json", timeout=30)
+    assert served.status_code == 200 and served.json() == json.loads(json.dumps(document()))
+    assert requests.post(f"{platform.api.url}/docs", timeout=10).status_code == 403  # pages answer GET only

@@ -88,3 +88,20 @@ def test_the_scan_catches_what_it_is_for():
         ["rogue.py:11", "imports infra, which is neither the layer, chalice nor the standard library"],
         ["rogue.py:12", "reaches into web._principal"],
     ]
+
+
+def test_loading_every_function_loads_no_pydantic_model():
+    """Routes name their models lazily (hospital.api_contract.lazy): a cold GET pays for none."""
+    import subprocess
+
+    script = (
+        "import pathlib, runpy, sys\n"
+        "from hospital import settings\n"
+        "settings.check = lambda function, groups: None\n"
+        "for app in sorted(pathlib.Path('functions').glob('*/app.py')):\n"
+        "    runpy.run_path(str(app))\n"
+        "    loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'sqlalchemy', 'boto3'))\n"
+        "    assert not loaded, (str(app), loaded[:3])\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -3,11 +3,11 @@ import json
 
 import pytest
 
-from hospital import api_contract, web
+from hospital import answer_base, api_contract, web
 from tests.conftest import api_event
 
 
-class Value(api_contract.Answer):
+class Value(answer_base.Answer):
     value: int | str | None
 
 
@@ -140,7 +140,7 @@ def test_an_unknown_choice_is_400_naming_it_and_undeclared_parameters_are_ignore
     assert ask("text", q="abc", _t="1700000000") == (200, {"value": "abc"})
 
 
-class Note(api_contract.Answer):
+class Note(answer_base.Answer):
     text: str
 
 

@@ -5,20 +5,25 @@ The handlers read their inputs through the declaration (web.body(), web.args()),
 declaration is what the code accepts; the OpenAPI document (infra/openapi.py) is written
 from the same declarations; and with HOSPITAL_CHECK_CONTRACTS=1 (the test suite sets it)
 every answer is checked against its declaration, so a test that makes a route answer with an
-undeclared field or status fails. Pure apart from pydantic: no I/O.
+undeclared field or status fails.
+
+Models are named through `lazy("hospital.outpatient.answers").Card`, a reference imported
+when first needed: a function's module then loads no pydantic model at import, and a cold GET
+none at all (answers are checked only under the tests). Pure stdlib: no I/O, no pydantic
+until a model is used.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import functools
+import importlib
 import json
 import os
 import re
 import types
+import typing
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from hospital import text, timeutil
 from hospital.errors import ValidationFailed
@@ -29,21 +34,42 @@ NO_BODY = frozenset({204, 304})
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 
-class Answer(BaseModel):
-    """Base of every answer model: a field the code sends but the model does not name is a
-    contract break (extra="forbid"), so the published document lists every field."""
+@dataclasses.dataclass(frozen=True)
+class Ref:
+    """A model by module and name, imported when first resolved."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    module: str
+    name: str
 
-
-class ErrorDetail(Answer):
-    code: str
-    message: str
-    field: str | None = None
+    def resolve(self) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)
 
 
-class ErrorBody(Answer):
-    error: ErrorDetail
+class Lazy:
+    """A module whose attributes are references (Ref) to its models, imported on first use."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Ref:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Ref(self._module, name)
+
+
+def lazy(module: str) -> Any:
+    return Lazy(module)
+
+
+@functools.cache
+def resolve(kind: Any) -> Any:
+    """The type a declaration names: its references imported, list[Ref] made list[Model]."""
+    if isinstance(kind, Ref):
+        return kind.resolve()
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is None or not args:
+        return kind
+    return origin[tuple(resolve(arg) for arg in args)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +191,7 @@ class Contract:
 
     method: str
     path: str
-    body: type[BaseModel] | None
+    body: Any  # a pydantic model or a Ref to one; None: no JSON body
     query: tuple[Param, ...]
     response: Any
     success: tuple[int, ...]
@@ -223,8 +249,10 @@ def checking() -> bool:
 
 
 @functools.cache
-def _adapter(kind) -> TypeAdapter:
-    return TypeAdapter(kind)
+def _adapter(kind):
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(resolve(kind))
 
 
 def breaches(contract: Contract, status: int, headers: dict, body) -> str | None:
@@ -234,6 +262,8 @@ def breaches(contract: Contract, status: int, headers: dict, body) -> str | None
     if status in NO_BODY:
         return "a 204 or 304 answer carries a body" if body else None
     if status >= 400:
+        from hospital.answer_base import ErrorBody
+
         kind: Any = ErrorBody
     elif isinstance(contract.response, Raw):
         media = (headers.get("Content-Type") or "").split(";")[0].strip()
@@ -241,8 +271,10 @@ def breaches(contract: Contract, status: int, headers: dict, body) -> str | None
         return None if media == expected else f"Content-Type {media!r}, declared {expected!r}"
     else:
         kind = contract.response
+    from pydantic import ValidationError
+
     try:
         _adapter(kind).validate_python(json.loads(body) if isinstance(body, (str, bytes)) else body)
     except (ValueError, ValidationError) as exc:
-        return f"the body does not match {getattr(kind, '__name__', kind)}: {exc}"
+        return f"the body does not match {kind}: {exc}"
     return None

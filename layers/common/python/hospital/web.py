@@ -36,6 +36,7 @@ DEFAULT_MAX_BODY = api_contract.DEFAULT_MAX_BODY
 # Declaration helpers, so that a route reads web.Int(...), web.Raw(...).
 Int, Date, Time, Choice, Text, Raw = (api_contract.Int, api_contract.Date, api_contract.Time, api_contract.Choice,
                                       api_contract.Text, api_contract.Raw)
+lazy = api_contract.lazy
 _principal: contextvars.ContextVar = contextvars.ContextVar("principal", default=None)
 # The request lives in a context variable, not on the app (Chalice's app.current_request is
 # shared by every thread; the local runtime serves requests concurrently).
@@ -131,7 +132,7 @@ def body():
         raise ValidationFailed("request body is not valid JSON", field="body", code="malformed_json") from None
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object", field="body")
-    return validate(contract.body, data)
+    return validate(api_contract.resolve(contract.body), data)
 
 
 def validate(model, data: dict):
