@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)/layers/common/python:$(CURDIR)
 FN    ?=
 EVENT ?=
 
-.PHONY: venv lock run test unit compat invoke trigger migrate backup restore openapi lint bench package clean
+.PHONY: venv lock run test unit compat invoke trigger migrate backup restore openapi lint bench load package clean
 
 # pip itself is in the dev lock (chalice depends on it), so this also brings pip to the
 # locked version. Packages installed by hand and absent from the lock are left alone.
@@ -111,6 +111,13 @@ lint: venv
 # every figure, for a quick look.
 bench: venv
 	LOG_LEVEL=WARNING $(BIN)/python -m tests.benchmarks.run
+
+## load: mixed traffic (Locust) for LOAD_SECONDS (60) from LOAD_USERS (20) patients and LOAD_CREWS (5)
+# crews at a fresh local runtime over a scratch MariaDB database, or at a running `make run` given
+# LOAD_URL (and its DATABASE_URL); per route requests, errors, p50/p95, and lost or duplicated alerts,
+# ledger entries, callbacks and positions; .bench/load.json; exit 1 on an error, a loss or a duplicate.
+load: venv
+	LOG_LEVEL=WARNING $(BIN)/python -m tests.benchmarks.load_run
 
 ## package: build the Lambda layer into build/layer (sam build does the same for deployment)
 # PYTHON_RUNTIME: the template's PythonRuntime the layer is for (python3.11, the default, or python3.13).
