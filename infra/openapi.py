@@ -125,7 +125,7 @@ def _operation(lid: str, name: str, contract, content_types, schema_of: dict) ->
             media: {"schema": {"type": "string"}} for media in content_types}}
     responses: dict[str, Any] = {}
     for status in contract.statuses():
-        if status >= 400:
+        if status not in contract.success:
             responses[str(status)] = {"description": ERRORS[status], "content": {
                 "application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
         elif status in (204, 304) or contract.response is None:
@@ -134,8 +134,11 @@ def _operation(lid: str, name: str, contract, content_types, schema_of: dict) ->
             responses[str(status)] = {"description": contract.response.description, "content": {
                 contract.response.media_type: {"schema": {"type": "string"}}}}
         else:
-            responses[str(status)] = {"description": SUCCESS[status], "content": {
+            responses[str(status)] = {"description": SUCCESS.get(status) or ERRORS[status], "content": {
                 "application/json": {"schema": schema_of[resolve(contract.response)]}}}
+        for form in contract.also:
+            responses[str(status)]["content"][form.media_type] = {"schema": {"type": "string"},
+                                                                   "description": form.description}
     operation["responses"] = responses
     return operation
 

@@ -21,12 +21,15 @@ def test_make_lint_runs_every_guardrail_in_order_and_ci_runs_it_before_the_tests
         "ruff", "mypy", "lint-imports", "cfn-lint", "python"]
     assert recipe.splitlines()[-1].endswith("-m infra.deploy.check_template")
     steps = [line.strip() for line in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()]
-    assert steps.index("make lint") < steps.index("make test")
+    assert steps.index("make lint") < steps.index("make test || tests=$?")
 
 
-def test_ci_runs_the_compat_tier_on_python313_after_the_suite():
+def test_ci_runs_the_compat_tier_on_python313_beside_the_suite_and_fails_when_either_fails():
     steps = [line.strip() for line in (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()]
-    assert steps.index("make test") < steps.index("make compat")
+    assert steps.index("make lint") < steps.index('make compat >"$compat_log" 2>&1 &') < steps.index(
+        "make test || tests=$?") < steps.index('wait "$compat" || compat_status=$?')
+    assert steps[-1] == '[ "$tests" -eq 0 ] && [ "$compat_status" -eq 0 ]'
+    assert steps[0] == "#!/usr/bin/env bash" and "set -euo pipefail" in steps
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^COMPAT_TESTS := tests/unit tests/e2e/test_rescue_slice_e2e\.py$", makefile, re.MULTILINE)
     assert re.search(r"^COMPAT_VENV \?= \.venv-3\.13$", makefile, re.MULTILINE)

@@ -194,6 +194,7 @@ class Contract:
     body: Any  # a pydantic model or a Ref to one; None: no JSON body
     query: tuple[Param, ...]
     response: Any
+    also: tuple[Raw, ...]  # other forms of the same answer (a CSV of the same rows), chosen by the request
     success: tuple[int, ...]
     errors: tuple[int, ...]
     max_body: int
@@ -228,7 +229,7 @@ class Contract:
 
 
 def declare(*, method: str, path: str, fn, body, query, response, success, errors, max_body, public,
-            permission) -> Contract:
+            permission, also=()) -> Contract:
     doc = (fn.__doc__ or "").strip()
     summary, _, description = doc.partition("\n")
     if success is None:
@@ -239,7 +240,7 @@ def declare(*, method: str, path: str, fn, body, query, response, success, error
     if len(set(names)) != len(names):
         raise ValueError(f"{method} {path}: a query parameter is declared twice")
     return Contract(method=method, path=path, body=body, query=tuple(query), response=response,
-                    success=tuple(success), errors=tuple(errors), max_body=max_body, public=public,
+                    also=tuple(also), success=tuple(success), errors=tuple(errors), max_body=max_body, public=public,
                     permission=permission, summary=summary.strip() or fn.__name__.replace("_", " "),
                     description=" ".join(description.split()))
 
@@ -261,12 +262,14 @@ def breaches(contract: Contract, status: int, headers: dict, body) -> str | None
         return f"status {status} is not declared (declared: {contract.statuses()})"
     if status in NO_BODY:
         return "a 204 or 304 answer carries a body" if body else None
-    if status >= 400:
+    media = (headers.get("Content-Type") or "").split(";")[0].strip()
+    if status not in contract.success:
         from hospital.answer_base import ErrorBody
 
         kind: Any = ErrorBody
+    elif any(form.media_type == media for form in contract.also):
+        return None
     elif isinstance(contract.response, Raw):
-        media = (headers.get("Content-Type") or "").split(";")[0].strip()
         expected = contract.response.media_type
         return None if media == expected else f"Content-Type {media!r}, declared {expected!r}"
     else:

@@ -105,6 +105,8 @@ HELD: tuple[Held, ...] = (
     Held("hospital.auth.passwords", "_hasher", None, "argon2's hasher: its parameters, code"),
     Held("hospital.auth.passwords", "_dummy_hash", None, "the hash of a known phrase: no secret"),
     Held("hospital.outbox", "_marks_statement", None, "statements built from code"),
+    Held("hospital.api_contract", "resolve", None, "models a route names: code"),
+    Held("hospital.api_contract", "_adapter", None, "validators of answer models: code"),
     Held("hospital.snapshot", "_registered", None, "the hooks stay registered in every copy"),
 )
 
