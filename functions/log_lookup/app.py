@@ -5,17 +5,27 @@ finance's work needs (finance reads an order's provider state in its own back of
 search is audited."""
 from hospital import settings, web
 from hospital.auth import permissions
+from hospital.external_calls import answers, lookup
 
 app = web.create_app("log_lookup", needs=(settings.DATABASE, settings.SESSIONS))
 
 
-@web.route(app, "/admin/logs/external-calls", methods=["GET"], permission=permissions.LOGS_READ)
+@web.route(app, "/admin/logs/external-calls", methods=["GET"], permission=permissions.LOGS_READ,
+           query=(web.Text("order_id", max_length=32), web.Text("case_id", max_length=32),
+                  web.Text("user_id", max_length=20, description="the patient's user id"),
+                  web.Text("system", max_length=32, description="e.g. wechatpay_v3 or his"),
+                  web.Choice("outcome", lookup.OUTCOMES),
+                  web.Time("from", description="calls begun at or after this time"),
+                  web.Time("to", description="calls begun before this time"),
+                  web.Int("limit", default=lookup.DEFAULT_LIMIT, low=1, high=lookup.MAX_LIMIT)),
+           response=answers.ExternalCalls)
 def search_external_calls():
-    from hospital.external_calls import lookup
+    """The calls to external systems that match every filter given, newest first.
 
+    A filter the route does not know is refused (400 naming it) rather than ignored. The
+    search is audited."""
     lookup.unknown_filter(web.request().query_params or {})
+    args = web.args()
     return web.respond(lookup.search(web.principal(), lookup.Filters(
-        order_id=web.query("order_id"), case_id=web.query("case_id"), user_id=web.query("user_id"),
-        system=web.query("system"), outcome=web.query_choice("outcome", lookup.OUTCOMES),
-        since=web.query_time("from"), until=web.query_time("to"),
-        limit=web.query_int("limit", default=lookup.DEFAULT_LIMIT, low=1, high=lookup.MAX_LIMIT))))
+        order_id=args.order_id, case_id=args.case_id, user_id=args.user_id, system=args.system,
+        outcome=args.outcome, since=getattr(args, "from"), until=args.to, limit=args.limit)))

@@ -3,112 +3,154 @@ the ambulance's position and track, "my rescue persons", and reuse of the servic
 profile by consent (ER1-ER6, ER8, ER10, ER11)."""
 from hospital import settings, web
 from hospital.auth import permissions
+from hospital.rescue import answers, models, views
 
 app = web.create_app("rescue_api", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.QUEUES,
     settings.LIVE))
 
 
-@web.route(app, "/rescue/cases", methods=["POST"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/cases", methods=["POST"], permission=permissions.RESCUE_CALL,
+           body=models.CaseIntake, response=answers.Case, success=(201, 200))
 def create_case():
-    from hospital.rescue import intake, models
+    """Call for help: a new rescue case at the caller's location.
 
-    body = web.json_body(models.CaseIntake)
+    Send an Idempotency-Key header (8-64 letters, digits or _.:-): a retry with the same key
+    answers the first case with 200 instead of creating a second one (201)."""
+    from hospital.rescue import intake
+
+    body = web.body()
     case, created = intake.create_case(web.principal(), body, web.header("Idempotency-Key"))
     return web.respond(case, status=201 if created else 200)
 
 
-@web.route(app, "/rescue/cases", methods=["GET"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/cases", methods=["GET"], permission=permissions.RESCUE_CALL,
+           query=(web.Int("limit", default=views.PAGE_DEFAULT, low=1, high=views.PAGE_MAX),
+                  web.Text("cursor", description="the next_cursor of the previous page")),
+           response=answers.CasePage)
 def list_cases():
-    from hospital.rescue import views
+    """The caller's cases, newest first, a page at a time."""
+    args = web.args()
+    return web.respond(views.list_own(web.principal(), args.limit, args.cursor))
 
-    limit = web.query_int("limit", default=views.PAGE_DEFAULT, low=1, high=views.PAGE_MAX)
-    return web.respond(views.list_own(web.principal(), limit, web.query("cursor")))
 
-
-@web.route(app, "/rescue/cases/{case_id}", methods=["GET"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/cases/{case_id}", methods=["GET"], permission=permissions.RESCUE_CALL,
+           response=answers.Case)
 def get_case(case_id):
-    from hospital.rescue import views
-
+    """One of the caller's cases with its timeline."""
     return web.respond(views.get_case(web.principal(), case_id))
 
 
-@web.route(app, "/rescue/cases/{case_id}/location", methods=["POST"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/cases/{case_id}/location", methods=["POST"], permission=permissions.RESCUE_CALL,
+           body=models.LocationCorrection, response=answers.Case, errors=(409,))
 def correct_location(case_id):
-    from hospital.rescue import models, patient_steps
+    """Move the pin of an open case; every earlier location is kept.
 
-    correction = web.json_body(models.LocationCorrection)
+    409 once the case is closed."""
+    from hospital.rescue import patient_steps
+
+    correction = web.body()
     return web.respond(patient_steps.correct_location(web.principal(), case_id, correction))
 
 
-@web.route(app, "/rescue/cases/{case_id}/cancel", methods=["POST"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/cases/{case_id}/cancel", methods=["POST"], permission=permissions.RESCUE_CALL,
+           body=models.Cancellation, response=answers.Case, errors=(409,))
 def cancel_case(case_id):
-    from hospital.rescue import models, patient_steps
+    """Cancel one of the caller's cases.
 
-    body = web.json_body(models.Cancellation)
+    409 once a vehicle has been dispatched (or the case is closed)."""
+    from hospital.rescue import patient_steps
+
+    body = web.body()
     return web.respond(patient_steps.cancel(web.principal(), case_id, body.reason))
 
 
-@web.route(app, "/rescue/cases/{case_id}/ambulance", methods=["GET"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/cases/{case_id}/ambulance", methods=["GET"], permission=permissions.RESCUE_CALL,
+           query=(web.Time("since", description="also answer the track after this time"),),
+           response=answers.Ambulance)
 def ambulance(case_id):
+    """The ambulance sent to the caller's case: its latest position, and its track when asked.
+
+    404 until a vehicle has been dispatched."""
     from hospital.rescue import tracking
 
-    since = web.query_time("since")
-    return web.respond(tracking.ambulance_for_patient(web.principal(), case_id, since))
+    return web.respond(tracking.ambulance_for_patient(web.principal(), case_id, web.args().since))
 
 
-@web.route(app, "/rescue/profile-link", methods=["GET"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/profile-link", methods=["GET"], permission=permissions.RESCUE_CALL,
+           response=answers.ProfileLinkStatus)
 def profile_link_status():
+    """Whether the caller has a service-account profile to reuse, and whether it is linked."""
     from hospital.rescue import profile_link
 
     return web.respond(profile_link.status(web.principal()))
 
 
-@web.route(app, "/rescue/profile-link", methods=["POST"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/profile-link", methods=["POST"], permission=permissions.RESCUE_CALL,
+           body=models.ProfileLinkConsent, response=answers.ProfileLinked, errors=(404, 409))
 def link_profile():
-    from hospital.rescue import models, profile_link
+    """Join this identity to the caller's service-account profile, with explicit consent.
 
-    web.json_body(models.ProfileLinkConsent)
+    Answers new sessions for the profile: the caller's old sessions end. 404 without a profile
+    to reuse; 409 when together the two would hold too many rescue persons."""
+    from hospital.rescue import profile_link
+
+    web.body()
     return web.respond(profile_link.link(web.principal()))
 
 
-@web.route(app, "/rescue/profile-link", methods=["DELETE"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/profile-link", methods=["DELETE"], permission=permissions.RESCUE_CALL,
+           response=answers.ProfileUnlinked, errors=(404,))
 def withdraw_profile_link():
+    """Withdraw the consent: this identity leaves the profile with the records it brought.
+
+    Answers new sessions for the caller's own user. 404 without a consent in force."""
     from hospital.rescue import profile_link
 
     return web.respond(profile_link.withdraw(web.principal()))
 
 
-@web.route(app, "/rescue/persons", methods=["GET"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/persons", methods=["GET"], permission=permissions.RESCUE_CALL,
+           response=answers.Persons)
 def list_persons():
+    """The caller's rescue persons, oldest first, with how many one may keep."""
     from hospital.rescue import persons
 
     return web.respond({"items": persons.list_own(web.principal()), "limit": persons.MAX_PERSONS})
 
 
-@web.route(app, "/rescue/persons", methods=["POST"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/persons", methods=["POST"], permission=permissions.RESCUE_CALL,
+           body=models.RescuePersonIn, response=answers.Person, success=(201,), errors=(409,))
 def add_person():
-    from hospital.rescue import models, persons
+    """Add a rescue person.
 
-    return web.respond(persons.create(web.principal(), web.json_body(models.RescuePersonIn)), status=201)
+    409 when the caller already keeps the most allowed."""
+    from hospital.rescue import persons
+
+    return web.respond(persons.create(web.principal(), web.body()), status=201)
 
 
-@web.route(app, "/rescue/persons/{person_id}", methods=["GET"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/persons/{person_id}", methods=["GET"], permission=permissions.RESCUE_CALL,
+           response=answers.Person)
 def get_person(person_id):
+    """One of the caller's rescue persons."""
     from hospital.rescue import persons
 
     return web.respond(persons.get(web.principal(), person_id))
 
 
-@web.route(app, "/rescue/persons/{person_id}", methods=["PUT"], permission=permissions.RESCUE_CALL)
+@web.route(app, "/rescue/persons/{person_id}", methods=["PUT"], permission=permissions.RESCUE_CALL,
+           body=models.RescuePersonIn, response=answers.Person)
 def update_person(person_id):
-    from hospital.rescue import models, persons
+    """Replace one of the caller's rescue persons."""
+    from hospital.rescue import persons
 
-    return web.respond(persons.update(web.principal(), person_id, web.json_body(models.RescuePersonIn)))
+    return web.respond(persons.update(web.principal(), person_id, web.body()))
 
 
 @web.route(app, "/rescue/persons/{person_id}", methods=["DELETE"], permission=permissions.RESCUE_CALL)
 def delete_person(person_id):
+    """Remove one of the caller's rescue persons; past cases still name them."""
     from hospital.rescue import persons
 
     persons.delete(web.principal(), person_id)

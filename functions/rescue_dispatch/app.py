@@ -2,71 +2,100 @@
 sessions, cancel and complete (ER5, ER9, EA3, EA4)."""
 from hospital import settings, web
 from hospital.auth import permissions, roles
+from hospital.rescue import answers, models
 
 app = web.create_app("rescue_dispatch", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.TRIAGE))
 
 
-@web.route(app, "/dispatch/cases", methods=["POST"], permission=permissions.RESCUE_DISPATCH)
+@web.route(app, "/dispatch/cases", methods=["POST"], permission=permissions.RESCUE_DISPATCH,
+           body=models.PhoneIntake, response=answers.ConsoleCase, success=(201,))
 def phone_intake():
-    from hospital.rescue import dispatch, models
+    """A 120 phone call entered by the dispatcher: a new case with the caller's phone."""
+    from hospital.rescue import dispatch
 
-    return web.respond(dispatch.phone_intake(web.principal(), web.json_body(models.PhoneIntake)), status=201)
+    return web.respond(dispatch.phone_intake(web.principal(), web.body()), status=201)
 
 
-@web.route(app, "/dispatch/cases/{case_id}", methods=["GET"], permission=permissions.RESCUE_CONSOLE)
+@web.route(app, "/dispatch/cases/{case_id}", methods=["GET"], permission=permissions.RESCUE_CONSOLE,
+           response=answers.ConsoleCase)
 def get_case(case_id):
+    """A case with the personal fields the caller's role may see, its triage link and dispatches."""
     from hospital.rescue import dispatch
 
     return web.respond(dispatch.case_view(web.principal(), case_id))
 
 
-@web.route(app, "/dispatch/cases/{case_id}/acknowledge", methods=["POST"], permission=permissions.RESCUE_CONSOLE)
+@web.route(app, "/dispatch/cases/{case_id}/acknowledge", methods=["POST"],
+           permission=permissions.RESCUE_CONSOLE, response=answers.ConsoleCase)
 def acknowledge(case_id):
+    """Confirm the console saw the alert of a case.
+
+    The first acknowledgement is recorded; asking again changes nothing and answers the case."""
     from hospital.rescue import dispatch
 
     caller = web.principal()
     return web.respond(dispatch.acknowledge(caller, _role(caller), case_id))
 
 
-@web.route(app, "/dispatch/cases/{case_id}/accept", methods=["POST"], permission=permissions.RESCUE_CONSOLE)
+@web.route(app, "/dispatch/cases/{case_id}/accept", methods=["POST"], permission=permissions.RESCUE_CONSOLE,
+           response=answers.ConsoleCase, errors=(409,))
 def accept(case_id):
+    """Accept a new case.
+
+    409 unless the case is still received or alerted."""
     from hospital.rescue import dispatch
 
     caller = web.principal()
     return web.respond(dispatch.step(caller, _role(caller), case_id, "accepted"))
 
 
-@web.route(app, "/dispatch/cases/{case_id}/decision", methods=["POST"], permission=permissions.RESCUE_DISPATCH)
+@web.route(app, "/dispatch/cases/{case_id}/decision", methods=["POST"], permission=permissions.RESCUE_DISPATCH,
+           body=models.Decision, response=answers.ConsoleCase, errors=(409,))
 def decide(case_id):
-    from hospital.rescue import dispatch, models
+    """Decide whether to send a vehicle to an accepted case, and why.
 
-    body = web.json_body(models.Decision)
+    409 unless the case is accepted and not yet decided."""
+    from hospital.rescue import dispatch
+
+    body = web.body()
     return web.respond(dispatch.step(web.principal(), roles.DISPATCHER, case_id, "decided",
                                      {"dispatch": body.dispatch, "reason": body.reason}))
 
 
-@web.route(app, "/dispatch/cases/{case_id}/dispatch", methods=["POST"], permission=permissions.RESCUE_DISPATCH)
+@web.route(app, "/dispatch/cases/{case_id}/dispatch", methods=["POST"], permission=permissions.RESCUE_DISPATCH,
+           body=models.DispatchOrder, response=answers.ConsoleCase, errors=(409,))
 def send_vehicle(case_id):
-    from hospital.rescue import dispatch, models
+    """Send a vehicle and its crew to an accepted case.
 
-    order = web.json_body(models.DispatchOrder)
+    409 when the case cannot be dispatched or the vehicle is not available."""
+    from hospital.rescue import dispatch
+
+    order = web.body()
     return web.respond(dispatch.dispatch(web.principal(), case_id, order.vehicle_id, order.crew_user_ids))
 
 
-@web.route(app, "/dispatch/cases/{case_id}/cancel", methods=["POST"], permission=permissions.RESCUE_DISPATCH)
+@web.route(app, "/dispatch/cases/{case_id}/cancel", methods=["POST"], permission=permissions.RESCUE_DISPATCH,
+           body=models.Cancellation, response=answers.ConsoleCase, errors=(409,))
 def cancel(case_id):
-    from hospital.rescue import dispatch, models
+    """Cancel a case before a vehicle is dispatched.
 
-    body = web.json_body(models.Cancellation)
+    409 once a vehicle has been dispatched or the case is closed."""
+    from hospital.rescue import dispatch
+
+    body = web.body()
     return web.respond(dispatch.step(web.principal(), roles.DISPATCHER, case_id, "cancelled", {"reason": body.reason}))
 
 
-@web.route(app, "/dispatch/cases/{case_id}/complete", methods=["POST"], permission=permissions.RESCUE_DISPATCH)
+@web.route(app, "/dispatch/cases/{case_id}/complete", methods=["POST"], permission=permissions.RESCUE_DISPATCH,
+           body=models.Empty, response=answers.ConsoleCase, errors=(409,))
 def complete(case_id):
-    from hospital.rescue import dispatch, models
+    """Complete a case; the body is an empty object.
 
-    web.json_body(models.Empty)
+    409 for a dispatched case whose vehicle is not yet back in service, or a closed case."""
+    from hospital.rescue import dispatch
+
+    web.body()
     return web.respond(dispatch.step(web.principal(), roles.DISPATCHER, case_id, "completed"))
 
 
@@ -74,20 +103,28 @@ def _role(caller) -> str:
     return roles.DISPATCHER if caller.may(permissions.RESCUE_DISPATCH) else roles.ED_NURSE
 
 
-@web.route(app, "/dispatch/cases/{case_id}/guidance", methods=["POST"], permission=permissions.RESCUE_CONSOLE)
+@web.route(app, "/dispatch/cases/{case_id}/guidance", methods=["POST"], permission=permissions.RESCUE_CONSOLE,
+           body=models.GuidanceStart, response=answers.GuidanceStarted, success=(201,), errors=(409,))
 def start_guidance(case_id):
-    from hospital.rescue import guidance, models
+    """Start a voice, video or phone guidance session with the caller of an open case.
 
-    body = web.json_body(models.GuidanceStart)
+    409 once the case is closed."""
+    from hospital.rescue import guidance
+
+    body = web.body()
     caller = web.principal()
     return web.respond(guidance.start(caller, _role(caller), case_id, body.mode), status=201)
 
 
 @web.route(app, "/dispatch/cases/{case_id}/guidance/{session_id}/end", methods=["POST"],
-           permission=permissions.RESCUE_CONSOLE)
+           permission=permissions.RESCUE_CONSOLE, body=models.GuidanceEnd, response=answers.GuidanceEnded,
+           errors=(409,))
 def end_guidance(case_id, session_id):
-    from hospital.rescue import guidance, models
+    """End a guidance session, with where its recording is kept.
 
-    body = web.json_body(models.GuidanceEnd)
+    409 when the session has already ended."""
+    from hospital.rescue import guidance
+
+    body = web.body()
     caller = web.principal()
     return web.respond(guidance.end(caller, _role(caller), case_id, session_id, body.recording_ref))
