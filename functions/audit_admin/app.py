@@ -2,8 +2,10 @@
 many entries hold) and search its entries by actor, action, target and time, newest first. IT
 administration and the super admin only: the log tells who did what to which patient's record.
 Every call is audited, in the log it reads."""
-from hospital import audit_trail, audit_trail_answers, settings, web
+from hospital import audit_trail, settings, web
 from hospital.auth import permissions
+
+audit_trail_answers = web.lazy("hospital.audit_trail_answers")
 
 app = web.create_app("audit_admin", needs=(settings.DATABASE, settings.SESSIONS))
 

@@ -5,7 +5,9 @@ finance's work needs (finance reads an order's provider state in its own back of
 search is audited."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.external_calls import answers, lookup
+from hospital.external_calls import call_rules
+
+answers = web.lazy("hospital.external_calls.answers")
 
 app = web.create_app("log_lookup", needs=(settings.DATABASE, settings.SESSIONS))
 
@@ -14,16 +16,18 @@ app = web.create_app("log_lookup", needs=(settings.DATABASE, settings.SESSIONS))
            query=(web.Text("order_id", max_length=32), web.Text("case_id", max_length=32),
                   web.Text("user_id", max_length=20, description="the patient's user id"),
                   web.Text("system", max_length=32, description="e.g. wechatpay_v3 or his"),
-                  web.Choice("outcome", lookup.OUTCOMES),
+                  web.Choice("outcome", call_rules.OUTCOMES),
                   web.Time("from", description="calls begun at or after this time"),
                   web.Time("to", description="calls begun before this time"),
-                  web.Int("limit", default=lookup.DEFAULT_LIMIT, low=1, high=lookup.MAX_LIMIT)),
+                  web.Int("limit", default=call_rules.LOOKUP_DEFAULT_LIMIT, low=1, high=call_rules.LOOKUP_MAX_LIMIT)),
            response=answers.ExternalCalls)
 def search_external_calls():
     """The calls to external systems that match every filter given, newest first.
 
     A filter the route does not know is refused (400 naming it) rather than ignored. The
     search is audited."""
+    from hospital.external_calls import lookup
+
     lookup.unknown_filter(web.request().query_params or {})
     args = web.args()
     return web.respond(lookup.search(web.principal(), lookup.Filters(

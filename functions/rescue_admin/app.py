@@ -2,7 +2,8 @@
 full case with the caller's details for the roles allowed (EA1, EA2, EA3)."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.rescue import answers
+
+answers = web.lazy("hospital.rescue.answers")
 
 app = web.create_app("rescue_admin", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.TRIAGE))
@@ -14,7 +15,8 @@ app = web.create_app("rescue_admin", needs=(
                   web.Text("vehicle_id", max_length=32),
                   web.Choice("outcome", ("completed", "cancelled", "open")),
                   web.Choice("format", ("json", "csv"), default="json")),
-           response=answers.DispatchRecords)
+           response=answers.DispatchRecords,
+           also=(web.Raw("text/csv", "with format=csv: the records as a CSV download (UTF-8 with BOM)"),))
 def dispatch_records():
     """Dispatch records of the cases received between two days, with counts and interval statistics.
 

@@ -3,7 +3,10 @@ the ambulance's position and track, "my rescue persons", and reuse of the servic
 profile by consent (ER1-ER6, ER8, ER10, ER11)."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.rescue import answers, models, views
+from hospital.rescue import paging
+
+answers = web.lazy("hospital.rescue.answers")
+models = web.lazy("hospital.rescue.models")
 
 app = web.create_app("rescue_api", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.QUEUES,
@@ -25,11 +28,13 @@ def create_case():
 
 
 @web.route(app, "/rescue/cases", methods=["GET"], permission=permissions.RESCUE_CALL,
-           query=(web.Int("limit", default=views.PAGE_DEFAULT, low=1, high=views.PAGE_MAX),
+           query=(web.Int("limit", default=paging.PAGE_DEFAULT, low=1, high=paging.PAGE_MAX),
                   web.Text("cursor", description="the next_cursor of the previous page")),
            response=answers.CasePage)
 def list_cases():
     """The caller's cases, newest first, a page at a time."""
+    from hospital.rescue import views
+
     args = web.args()
     return web.respond(views.list_own(web.principal(), args.limit, args.cursor))
 
@@ -38,6 +43,8 @@ def list_cases():
            response=answers.Case)
 def get_case(case_id):
     """One of the caller's cases with its timeline."""
+    from hospital.rescue import views
+
     return web.respond(views.get_case(web.principal(), case_id))
 
 

@@ -2,7 +2,9 @@
 sessions, cancel and complete (ER5, ER9, EA3, EA4)."""
 from hospital import settings, web
 from hospital.auth import permissions, roles
-from hospital.rescue import answers, models
+
+answers = web.lazy("hospital.rescue.answers")
+models = web.lazy("hospital.rescue.models")
 
 app = web.create_app("rescue_dispatch", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.TRIAGE))

@@ -2,7 +2,9 @@
 progress from en route to back in service, and the vehicle's GPS track (ES1, ES2, ER6)."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.rescue import answers, models
+
+answers = web.lazy("hospital.rescue.answers")
+models = web.lazy("hospital.rescue.models")
 
 app = web.create_app("rescue_staff", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.QUEUES,

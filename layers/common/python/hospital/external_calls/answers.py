@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hospital.api_contract import Answer
+from hospital.answer_base import Answer
 
 
 class ExternalCall(Answer):

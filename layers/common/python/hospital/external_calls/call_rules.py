@@ -12,6 +12,8 @@ import re
 
 OK, REFUSED, ERROR, TIMEOUT = "ok", "refused", "error", "timeout"
 OUTCOMES = (OK, REFUSED, ERROR, TIMEOUT)
+# How many calls one search of the record answers: by default, and at most.
+LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT = 100, 500
 
 OPERATION_LENGTH = 200
 CODE_LENGTH = 64

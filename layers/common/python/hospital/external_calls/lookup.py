@@ -14,7 +14,7 @@ from hospital.external_calls import journal
 from hospital.timeutil import iso_utc
 
 FILTERS = ("order_id", "case_id", "user_id", "system", "outcome", "from", "to", "limit")
-DEFAULT_LIMIT, MAX_LIMIT = 100, 500
+DEFAULT_LIMIT, MAX_LIMIT = rules.LOOKUP_DEFAULT_LIMIT, rules.LOOKUP_MAX_LIMIT
 OUTCOMES = rules.OUTCOMES
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from hospital.api_contract import Answer
+from hospital.answer_base import Answer
 
 # ---- the case -------------------------------------------------------------------------------
 

@@ -14,9 +14,8 @@ import datetime as dt
 from hospital.db import transaction
 from hospital.errors import ValidationFailed
 from hospital.rescue import case_store, visibility
+from hospital.rescue.paging import PAGE_DEFAULT
 from hospital.timeutil import iso_utc
-
-PAGE_DEFAULT, PAGE_MAX = 20, 50
 
 
 def shape(*, case_id, status, source, created_at, card_id, rescue_person_id, location,
