@@ -34,10 +34,11 @@ def _document() -> bytes:
     return json.dumps(document(), ensure_ascii=False).encode()
 
 
-def pages() -> dict[str, Callable[[], tuple[str, bytes]]]:
+def pages() -> dict[str, Callable[[str], tuple[str, bytes] | None]]:
     return {
-        "/docs": lambda: ("text/html; charset=utf-8", INDEX.encode()),
-        "/docs/swagger-ui.css": lambda: ("text/css", _static("swagger-ui.css").read_bytes()),
-        "/docs/swagger-ui-bundle.js": lambda: ("application/javascript", _static("swagger-ui-bundle.js").read_bytes()),
-        "/openapi.json": lambda: ("application/json", _document()),
+        "/docs": lambda _: ("text/html; charset=utf-8", INDEX.encode()),
+        "/docs/swagger-ui.css": lambda _: ("text/css", _static("swagger-ui.css").read_bytes()),
+        "/docs/swagger-ui-bundle.js": lambda _: ("application/javascript",
+                                                 _static("swagger-ui-bundle.js").read_bytes()),
+        "/openapi.json": lambda _: ("application/json", _document()),
     }

@@ -107,7 +107,7 @@ class ApiServer:
         bind: str = "127.0.0.1",
         port: int = 3000,
         account_id: str = "123456789012",
-        pages: dict[str, Callable[[], tuple[str, bytes]]] | None = None,
+        pages: dict[str, Callable[[str], tuple[str, bytes] | None]] | None = None,
     ) -> None:
         self.host = host
         self.pages = dict(pages or {})  # the runtime's own pages (GET only), not API Gateway's
@@ -118,6 +118,17 @@ class ApiServer:
     @property
     def url(self) -> str:
         return self.server.url
+
+    def page(self, raw_path: str) -> tuple[int, str, bytes] | None:
+        """(status, Content-Type, body) of the runtime's own page at this path: an exact one, or
+        one under a folder mount (a key ending in "/", whose callable gets the rest of the path;
+        nothing there is a 404); None when the path is the API's."""
+        mounts = [key for key in self.pages if key == raw_path or (key.endswith("/") and raw_path.startswith(key))]
+        if not mounts:
+            return None
+        mount = max(mounts, key=len)
+        found = self.pages[mount](unquote(raw_path[len(mount):]))
+        return (200, *found) if found is not None else (404, "text/plain; charset=utf-8", b"not found\n")
 
     def start(self) -> None:
         self.server.start()
@@ -223,10 +234,10 @@ def _make_handler(api: ApiServer) -> type[BaseHTTPRequestHandler]:  # noqa: C901
             body = self._read_body()
             if body is None:
                 return
-            page = api.pages.get(raw_path) if method in ("GET", "HEAD") else None
+            page = api.page(raw_path) if method in ("GET", "HEAD") else None
             if page is not None:
-                content_type, content = page()
-                self._send(200, {"Content-Type": [content_type], "Cache-Control": ["no-cache"]}, content)
+                status, content_type, content = page
+                self._send(status, {"Content-Type": [content_type], "Cache-Control": ["no-cache"]}, content)
                 return
             found = api.router.find(method, raw_path)
             if found is None:

@@ -72,8 +72,9 @@ class HookContext:
     stop_callbacks: list[Callable[[], Any]] = field(default_factory=list)
     ready_callbacks: list[Callable[[], Any]] = field(default_factory=list)
     # Pages the API server answers GET with itself, beside the template's routes (a reference
-    # page, say): path -> callable returning (Content-Type, body).
-    pages: dict[str, Callable[[], tuple[str, bytes]]] = field(default_factory=dict)
+    # page, the consoles' files): path, or folder ending in "/", -> callable(rest of the path)
+    # returning (Content-Type, body), or None for nothing there.
+    pages: dict[str, Callable[[str], tuple[str, bytes] | None]] = field(default_factory=dict)
 
     def on_stop(self, fn: Callable[[], Any]) -> None:
         self.stop_callbacks.append(fn)

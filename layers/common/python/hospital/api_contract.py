@@ -148,13 +148,14 @@ class Param:
 
     def schema(self) -> dict:
         """This parameter's JSON schema, for the OpenAPI document."""
-        shape: dict[str, Any] = {
-            "int": lambda: {"type": "integer", "minimum": self.low, "maximum": self.high},
-            "date": lambda: {"type": "string", "format": "date"},
-            "time": lambda: {"type": "string", "format": "date-time"},
-            "choice": lambda: {"type": "string", "enum": list(self.choices)},
-            "text": lambda: {"type": "string", "maxLength": self.max_length},
-        }[self.kind]()
+        shapes: dict[str, dict[str, Any]] = {
+            "int": {"type": "integer", "minimum": self.low, "maximum": self.high},
+            "date": {"type": "string", "format": "date"},
+            "time": {"type": "string", "format": "date-time"},
+            "choice": {"type": "string", "enum": list(self.choices)},
+            "text": {"type": "string", "maxLength": self.max_length},
+        }
+        shape = shapes[self.kind]
         if self.default is not None:
             shape["default"] = self.default
         return shape
