@@ -14,7 +14,8 @@ template's resources are created and the functions are imported:
   ctx.services by name (wechat, triage, wechatpay, his, credit, medical_insurance);
 - once the API server is bound, points the credit provider's and the insurance platform's
   callbacks at it, whatever its port;
-- has the API server answer /docs (the API reference) and /openapi.json (infra.apidocs).
+- has the API server answer /docs (the API reference) and /openapi.json (infra.apidocs), and
+  serve the browser consoles at /console/ (infra.consoles).
 
 Its options, for a caller passing `functools.partial(before_start, ...)` as LocalRuntime's
 before_start (the tests' platform): `migrate=False` leaves the database alone,
@@ -91,9 +92,10 @@ def before_start(ctx, *, migrate: bool = True, simulator_port: int | None = None
     # The linked platforms' keys: the simulators' (a real deployment's are set by operators).
     ctx.secret_overrides.setdefault("LinksSecret", devenv.links_secret_string())
     ctx.on_ready(lambda: _point_callbacks_at(ctx))
-    from infra import apidocs
+    from infra import apidocs, consoles
 
     ctx.pages.update(apidocs.pages())
+    ctx.pages.update(consoles.pages())
 
 
 def _point_callbacks_at(ctx) -> None:
