@@ -57,7 +57,7 @@ class Registration(Answer):
     order_id: str | None
     pay_by: str | None = Field(description="when an unpaid registration lapses (awaiting_payment only)")
     reg_no: str | None
-    visit_no: str | None
+    visit_no: int | None = Field(description="the HIS's visit (queue) number")
     failure: str | None
     refunded_fen: int
     cancel_reason: str | None
