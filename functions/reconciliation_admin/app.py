@@ -2,6 +2,8 @@
 CSV export, resolve with a note, run a day now or from a bill file given by hand. Audited."""
 from hospital import settings, web
 from hospital.auth import permissions
+from hospital.payments import models as payment_models
+from hospital.reconciliation import answers, models
 
 app = web.create_app("reconciliation_admin", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PAYMENTS, settings.HIS, settings.CREDIT,
@@ -12,82 +14,114 @@ SOURCES = ("wechatpay", "medical_insurance", "credit", "his")
 BILL_TYPES = ["text/csv", "text/plain", "application/octet-stream"]
 # Lambda takes a request of at most 6 MB; a larger day is reconciled with `python -m infra.manage reconcile`.
 MAX_BILL_BYTES = 5 * 1024 * 1024
+FILTERS = (web.Choice("kind", KINDS), web.Choice("status", ("open", "resolved")), web.Choice("source", SOURCES))
 
 
-def _filters() -> tuple[str | None, str | None, str | None]:
-    return (web.query_choice("kind", KINDS), web.query_choice("status", ("open", "resolved")),
-            web.query_choice("source", SOURCES))
+def _filters(args) -> tuple[str | None, str | None, str | None]:
+    return args.kind, args.status, args.source
 
 
-@web.route(app, "/admin/reconciliation/findings", methods=["GET"], permission=permissions.RECONCILIATION_READ)
+@web.route(app, "/admin/reconciliation/findings", methods=["GET"], permission=permissions.RECONCILIATION_READ,
+           query=(web.Date("date", required=False), *FILTERS, web.Int("limit", default=50, low=1, high=500),
+                  # 0 (absent): from the newest
+                  web.Int("before", default=0, low=1, high=2**63 - 1,
+                          description="the next_before of the previous page")),
+           response=answers.FindingPage)
 def list_findings():
+    """Findings, newest first, of a day or all, by kind, status and source, a page at a time.
+
+    With date=, the day's totals by kind come too."""
     from hospital.reconciliation import findings
 
-    day = web.query_date("date") if web.query("date") is not None else None
-    before = web.query_int("before", default=0, low=1, high=2**63 - 1) if web.query("before") else None
-    return web.respond(findings.listing(web.principal(), day, *_filters(),
-                                        web.query_int("limit", default=50, low=1, high=500), before))
+    args = web.args()
+    return web.respond(findings.listing(web.principal(), args.date, *_filters(args), args.limit,
+                                        args.before or None))
 
 
-@web.route(app, "/admin/reconciliation/findings.csv", methods=["GET"], permission=permissions.RECONCILIATION_READ)
+@web.route(app, "/admin/reconciliation/findings.csv", methods=["GET"], permission=permissions.RECONCILIATION_READ,
+           query=(web.Date("date"), *FILTERS),
+           response=web.Raw("text/csv", "The day's findings as CSV (UTF-8 with a byte-order mark); the header "
+                                        "X-Export-Truncated says whether it was cut short"))
 def export_findings():
+    """A day's findings as a CSV download, by kind, status and source."""
     from hospital.reconciliation import findings
 
-    day = web.query_date("date")
-    body, truncated = findings.export_csv(web.principal(), day, *_filters())
+    args = web.args()
+    day = args.date
+    body, truncated = findings.export_csv(web.principal(), day, *_filters(args))
     return web.Response(body=body, status_code=200, headers={
         "Content-Type": "text/csv; charset=utf-8", "X-Export-Truncated": "true" if truncated else "false",
         "Content-Disposition": f'attachment; filename="reconciliation-{day.isoformat()}.csv"'})
 
 
 @web.route(app, "/admin/reconciliation/findings/{finding_id}", methods=["GET"],
-           permission=permissions.RECONCILIATION_READ)
+           permission=permissions.RECONCILIATION_READ, response=answers.FindingDetail)
 def finding_detail(finding_id):
+    """A finding with our order of the trade and the run that found it."""
     from hospital.reconciliation import findings
 
     return web.respond(findings.detail(web.principal(), finding_id))
 
 
 @web.route(app, "/admin/reconciliation/findings/{finding_id}/resolve", methods=["POST"],
-           permission=permissions.RECONCILIATION_MANAGE)
+           permission=permissions.RECONCILIATION_MANAGE, body=payment_models.Resolution, response=answers.Finding,
+           errors=(409,))
 def resolve_finding(finding_id):
-    from hospital.payments import models
+    """Resolve a finding with a note; money is never changed here.
+
+    409 when it is already resolved."""
     from hospital.reconciliation import findings
 
-    body = web.json_body(models.Resolution)
+    body = web.body()
     return web.respond(findings.resolve(web.principal(), finding_id, body.resolution))
 
 
-@web.route(app, "/admin/reconciliation/runs", methods=["GET"], permission=permissions.RECONCILIATION_READ)
+@web.route(app, "/admin/reconciliation/runs", methods=["GET"], permission=permissions.RECONCILIATION_READ,
+           query=(web.Date("date", required=False), web.Int("limit", default=20, low=1, high=200)),
+           response=answers.RunPage)
 def list_runs():
+    """Reconciliation runs, newest first, of a day or all."""
     from hospital.reconciliation import findings
 
-    day = web.query_date("date") if web.query("date") is not None else None
-    return web.respond(findings.run_listing(web.principal(), day, web.query_int("limit", default=20, low=1, high=200)))
+    args = web.args()
+    return web.respond(findings.run_listing(web.principal(), args.date, args.limit))
 
 
-@web.route(app, "/admin/reconciliation/runs/{run_id}", methods=["GET"], permission=permissions.RECONCILIATION_READ)
+@web.route(app, "/admin/reconciliation/runs/{run_id}", methods=["GET"], permission=permissions.RECONCILIATION_READ,
+           response=answers.Run)
 def run_detail(run_id):
+    """One reconciliation run with its inputs and counts."""
     from hospital.reconciliation import findings
 
     return web.respond(findings.run_detail(web.principal(), run_id))
 
 
-@web.route(app, "/admin/reconciliation/runs", methods=["POST"], permission=permissions.RECONCILIATION_MANAGE)
+@web.route(app, "/admin/reconciliation/runs", methods=["POST"], permission=permissions.RECONCILIATION_MANAGE,
+           body=models.RunRequest, response=answers.Run, success=(201,), errors=(409,))
 def run_now():
-    from hospital.reconciliation import findings, models
+    """Reconcile a day now, downloading its statements.
 
-    body = web.json_body(models.RunRequest)
+    201 with the run: done, waiting (a statement is not ready yet) or failed. 409 while
+    another run holds the day."""
+    from hospital.reconciliation import findings
+
+    body = web.body()
     return web.respond(findings.start(web.principal(), body.date), status=201)
 
 
 @web.route(app, "/admin/reconciliation/uploads", methods=["POST"], permission=permissions.RECONCILIATION_MANAGE,
-           content_types=BILL_TYPES)
+           content_types=BILL_TYPES, query=(web.Date("date"),), response=answers.Run, success=(201,),
+           errors=(409, 413))
 def run_from_bill_file():
+    """Reconcile a day from the WeChat Pay bill file sent as the body (text/csv).
+
+    The file must be of that day and cover every merchant with trades that day. 201 with the
+    run; 413 above 5 MB (that day is reconciled with the operator command); 409 while another
+    run holds the day."""
     from hospital.errors import PayloadTooLarge, ValidationFailed
     from hospital.reconciliation import findings
 
-    day = web.query_date("date")
+    day = web.args().date
     raw = web.request().raw_body or b""
     if not raw.strip():
         raise ValidationFailed("the body must be the WeChat Pay bill file of the day", field="bill",

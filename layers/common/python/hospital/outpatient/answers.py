@@ -57,9 +57,48 @@ class Registration(Answer):
     order_id: str | None
     pay_by: str | None = Field(description="when an unpaid registration lapses (awaiting_payment only)")
     reg_no: str | None
-    visit_no: str | None
+    visit_no: int | None = Field(description="the HIS's visit (queue) number")
     failure: str | None
     refunded_fen: int
     cancel_reason: str | None
     cancel_source: str | None
     created_at: str
+
+
+class Suspension(Answer):
+    suspension_id: str
+    source: str = Field(description="back_office or his_feed")
+    his_suspension_id: str | None
+    doctor_code: str
+    dept_code: str | None = Field(description="the department, when the suspended slots are of one")
+    visit_date: str
+    slot_ids: list[str]
+    reason: str
+    created_at: str
+
+
+class SuspensionListed(Suspension):
+    found: int | None = Field(description="the registrations found on the slots; null until looked for")
+
+
+class PatientToCall(Answer):
+    registration_id: str
+    start: str = Field(description="the slot's start, HH:MM Beijing time")
+    notice: str | None = Field(description="refused or failed: why the patient must be called")
+    name: str | None
+    phone: str | None
+
+
+class SuspensionFailure(Answer):
+    registration_id: str
+    error: str | None
+
+
+class SuspensionProgress(SuspensionListed):
+    notified: int
+    notice_failed: int
+    cancelled: int
+    refunded: int
+    failed: int
+    to_call: list[PatientToCall] = Field(description="patients whose notice did not reach them (shown is audited)")
+    failures: list[SuspensionFailure]
