@@ -125,7 +125,10 @@ def _operation(lid: str, name: str, contract, content_types, schema_of: dict) ->
             media: {"schema": {"type": "string"}} for media in content_types}}
     responses: dict[str, Any] = {}
     for status in contract.statuses():
-        if status not in contract.success:
+        if status not in contract.success and contract.error_body is not None:
+            responses[str(status)] = {"description": f"{ERRORS[status]} {contract.error_body.description}",
+                                      "content": {contract.error_body.media_type: {"schema": {"type": "string"}}}}
+        elif status not in contract.success:
             responses[str(status)] = {"description": ERRORS[status], "content": {
                 "application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
         elif status in (204, 304) or contract.response is None:

@@ -3,7 +3,8 @@ one with the rows that broke each check. IT administration sees every check, fin
 money's. Every call is audited."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.reconciliation import answers
+
+answers = web.lazy("hospital.reconciliation.answers")
 
 app = web.create_app("consistency_admin", needs=(settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA))
 

@@ -2,7 +2,9 @@
 following each suspension's progress (OS1-OS3). Every action is in the audit log."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.outpatient import answers, models
+
+answers = web.lazy("hospital.outpatient.answers")
+models = web.lazy("hospital.outpatient.models")
 
 app = web.create_app("outpatient_admin", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.QUEUES, settings.PAYMENTS,

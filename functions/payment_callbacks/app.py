@@ -13,6 +13,8 @@ PLATFORM_TYPES = ["application/json", "text/xml", "application/xml", "text/plain
 # Each platform is answered in its own format, a refusal or our own trouble too (the statuses
 # below: 400 malformed, 401 not verified, 413 too large, 500 and 503 ours, with Retry-After).
 SUCCESS_XML = web.Raw("text/xml", "WeChat Pay API v2's <xml><return_code>SUCCESS</return_code></xml>")
+FAIL_XML = web.Raw("text/xml", "Answered in WeChat Pay API v2's FAIL XML.")
+FAIL_JSON = web.Raw("application/json", 'Answered in the platform\'s own JSON: {"code": "FAIL", "message"}.')
 
 
 def _answer(platform: str, handle) -> Response:
@@ -25,7 +27,7 @@ def _answer(platform: str, handle) -> Response:
 
 
 @web.route(app, "/callbacks/wechatpay/v3", methods=["POST"], public=True, content_types=PLATFORM_TYPES,
-           success=(204,), errors=(400, 401, 413))
+           success=(204,), errors=(400, 401, 413), error_body=FAIL_JSON)
 def wechatpay_v3():
     """WeChat Pay API v3 notifications of payments, insurance mixed payments and refunds.
 
@@ -37,7 +39,7 @@ def wechatpay_v3():
 
 
 @web.route(app, "/callbacks/wechatpay/v2/payment", methods=["POST"], public=True, content_types=PLATFORM_TYPES,
-           response=SUCCESS_XML, errors=(400, 401, 413))
+           response=SUCCESS_XML, errors=(400, 401, 413), error_body=FAIL_XML)
 def wechatpay_v2_payment():
     """WeChat Pay API v2 payment notifications (XML, signed with the merchant key).
 
@@ -48,7 +50,8 @@ def wechatpay_v2_payment():
 
 
 @web.route(app, "/callbacks/credit", methods=["POST"], public=True, content_types=PLATFORM_TYPES,
-           response=web.Raw("application/json", 'The credit provider\'s {"code": "SUCCESS"}'), errors=(401, 413))
+           response=web.Raw("application/json", 'The credit provider\'s {"code": "SUCCESS"}'), errors=(401, 413),
+           error_body=FAIL_JSON)
 def credit_provider():
     """The credit provider's settlement and overdue notices, verified and applied once.
 
@@ -59,7 +62,8 @@ def credit_provider():
 
 
 @web.route(app, "/callbacks/medical-insurance", methods=["POST"], public=True, content_types=PLATFORM_TYPES,
-           response=web.Raw("application/json", 'The insurance platform\'s {"infcode": 0}'), errors=(401, 413))
+           response=web.Raw("application/json", 'The insurance platform\'s {"infcode": 0}'), errors=(401, 413),
+           error_body=web.Raw("application/json", 'Answered in the platform\'s own JSON: {"infcode": -1, "err_msg"}.'))
 def medical_insurance_platform():
     """The medical-insurance platform's settlement and refund notices, verified and applied once.
 
@@ -70,7 +74,7 @@ def medical_insurance_platform():
 
 
 @web.route(app, "/callbacks/wechatpay/v2/refund", methods=["POST"], public=True, content_types=PLATFORM_TYPES,
-           response=SUCCESS_XML, errors=(400, 401, 413))
+           response=SUCCESS_XML, errors=(400, 401, 413), error_body=FAIL_XML)
 def wechatpay_v2_refund():
     """WeChat Pay API v2 refund notifications (XML, its details encrypted with the merchant key).
 

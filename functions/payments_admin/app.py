@@ -3,7 +3,9 @@ provider again, retry the HIS, refund, resolve), an order with its refunds and l
 by hand, and the ledger's balance check. Every call is audited."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.payments import answers, models
+
+answers = web.lazy("hospital.payments.answers")
+models = web.lazy("hospital.payments.models")
 
 app = web.create_app("payments_admin", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.PAYMENTS,

@@ -3,7 +3,9 @@ with WeChat Pay (the signed parameters for wx.requestPayment), medical insurance
 credit, their own orders with their refunds, and their credit-care enrolment (OC1, OC2)."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.payments import answers, models
+
+answers = web.lazy("hospital.payments.answers")
+models = web.lazy("hospital.payments.models")
 
 app = web.create_app("payments_api", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.PAYMENTS,

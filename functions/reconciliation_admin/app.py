@@ -2,8 +2,10 @@
 CSV export, resolve with a note, run a day now or from a bill file given by hand. Audited."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.payments import models as payment_models
-from hospital.reconciliation import answers, models
+
+payment_models = web.lazy("hospital.payments.models")
+answers = web.lazy("hospital.reconciliation.answers")
+models = web.lazy("hospital.reconciliation.models")
 
 app = web.create_app("reconciliation_admin", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PAYMENTS, settings.HIS, settings.CREDIT,
@@ -23,9 +25,8 @@ def _filters(args) -> tuple[str | None, str | None, str | None]:
 
 @web.route(app, "/admin/reconciliation/findings", methods=["GET"], permission=permissions.RECONCILIATION_READ,
            query=(web.Date("date", required=False), *FILTERS, web.Int("limit", default=50, low=1, high=500),
-                  # 0 (absent): from the newest
-                  web.Int("before", default=0, low=1, high=2**63 - 1,
-                          description="the next_before of the previous page")),
+                  web.Int("before", low=1, high=2**63 - 1, required=False,
+                          description="the next_before of the previous page; absent: from the newest")),
            response=answers.FindingPage)
 def list_findings():
     """Findings, newest first, of a day or all, by kind, status and source, a page at a time.
@@ -35,7 +36,7 @@ def list_findings():
 
     args = web.args()
     return web.respond(findings.listing(web.principal(), args.date, *_filters(args), args.limit,
-                                        args.before or None))
+                                        args.before))
 
 
 @web.route(app, "/admin/reconciliation/findings.csv", methods=["GET"], permission=permissions.RECONCILIATION_READ,

@@ -161,8 +161,11 @@ class Param:
         return shape
 
 
-def Int(name: str, *, low: int, high: int, default: int | None = None, description: str = "") -> Param:
-    return Param(name, "int", description, required=default is None, default=default, low=low, high=high)
+def Int(name: str, *, low: int, high: int, default: int | None = None, required: bool | None = None,
+        description: str = "") -> Param:
+    """A whole number from low to high; required unless it has a default or required=False (None when absent)."""
+    return Param(name, "int", description, required=default is None if required is None else required,
+                 default=default, low=low, high=high)
 
 
 def Date(name: str, *, required: bool = True, description: str = "") -> Param:
@@ -196,6 +199,7 @@ class Contract:
     query: tuple[Param, ...]
     response: Any
     also: tuple[Raw, ...]  # other forms of the same answer (a CSV of the same rows), chosen by the request
+    error_body: Raw | None  # a platform's own refusal format; None: the one ErrorBody
     success: tuple[int, ...]
     errors: tuple[int, ...]
     max_body: int
@@ -230,7 +234,7 @@ class Contract:
 
 
 def declare(*, method: str, path: str, fn, body, query, response, success, errors, max_body, public,
-            permission, also=()) -> Contract:
+            permission, also=(), error_body=None) -> Contract:
     doc = (fn.__doc__ or "").strip()
     summary, _, description = doc.partition("\n")
     if success is None:
@@ -241,7 +245,7 @@ def declare(*, method: str, path: str, fn, body, query, response, success, error
     if len(set(names)) != len(names):
         raise ValueError(f"{method} {path}: a query parameter is declared twice")
     return Contract(method=method, path=path, body=body, query=tuple(query), response=response,
-                    also=tuple(also), success=tuple(success), errors=tuple(errors), max_body=max_body, public=public,
+                    also=tuple(also), error_body=error_body, success=tuple(success), errors=tuple(errors), max_body=max_body, public=public,
                     permission=permission, summary=summary.strip() or fn.__name__.replace("_", " "),
                     description=" ".join(description.split()))
 
@@ -264,6 +268,9 @@ def breaches(contract: Contract, status: int, headers: dict, body) -> str | None
     if status in NO_BODY:
         return "a 204 or 304 answer carries a body" if body else None
     media = (headers.get("Content-Type") or "").split(";")[0].strip()
+    if status not in contract.success and contract.error_body is not None:
+        expected = contract.error_body.media_type
+        return None if media == expected else f"Content-Type {media!r} of a refusal, declared {expected!r}"
     if status not in contract.success:
         from hospital.answer_base import ErrorBody
 

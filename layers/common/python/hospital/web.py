@@ -55,12 +55,14 @@ def create_app(name: str, *, needs: tuple[settings.Group, ...]) -> Chalice:
 def route(app: Chalice, path: str, *, methods: list[str], permission: str | None = None, public: bool = False,
           body: type | None = None, query: tuple[api_contract.Param, ...] = (), response=None,
           also: tuple[api_contract.Raw, ...] = (), success: tuple[int, ...] | None = None,
-          errors: tuple[int, ...] = (), max_body: int = DEFAULT_MAX_BODY, **options):
+          errors: tuple[int, ...] = (), error_body: api_contract.Raw | None = None,
+          max_body: int = DEFAULT_MAX_BODY, **options):
     """Register a view with its access rule and its contract (hospital.api_contract): `body`
     the model web.body() reads, `query` the parameters web.args() reads, `response` what a
     success answers with (None: no body), `also` other forms of it (web.Raw: a CSV download),
-    `success` its statuses (default 200, or 204 without a body; a probe's 503 may be one) and
-    `errors` the error statuses beyond those every route of its kind may answer.
+    `success` its statuses (default 200, or 204 without a body; a probe's 503 may be one),
+    `errors` the error statuses beyond those every route of its kind may answer, and
+    `error_body` a platform's own refusal format where its callback must be answered in it.
     Domain errors become JSON error answers."""
     from hospital.auth.permissions import NAMES
 
@@ -83,7 +85,8 @@ def route(app: Chalice, path: str, *, methods: list[str], permission: str | None
 
         view.access = PUBLIC if public else permission  # type: ignore[attr-defined]  # read by the middleware
         view.contract = api_contract.declare(  # type: ignore[attr-defined]
-            method=methods[0], path=path, fn=fn, body=body, query=query, response=response, also=also, success=success,
+            method=methods[0], path=path, fn=fn, body=body, query=query, response=response, also=also,
+            error_body=error_body, success=success,
             errors=errors, max_body=max_body, public=public, permission=permission)
         app.route(path, methods=methods, **options)(view)
         return fn

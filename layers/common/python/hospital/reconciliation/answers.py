@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from hospital.api_contract import Answer
+from hospital.answer_base import Answer
 
 
 class RunInput(Answer):
