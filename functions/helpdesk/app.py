@@ -1,8 +1,10 @@
 """Usage guidance for the back office (AS2): feedback tickets the front desk files and IT works
 to closed (every call audited; the front desk sees only its own tickets), and the FAQ that
 finance and the front desk keep and every staff role reads and searches in Chinese."""
-from hospital import settings, web
+from hospital import settings, text, web
+from hospital.api_contract import Param
 from hospital.auth import permissions
+from hospital.helpdesk import answers, faq_rules, models, ticket_rules, tickets
 
 app = web.create_app("helpdesk", needs=(settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA))
 FILERS = permissions.FEEDBACK_FILE
@@ -10,123 +12,144 @@ WORKERS = permissions.FEEDBACK_WORK
 TICKET_USERS = permissions.FEEDBACK_FOLLOW
 FAQ_READERS = permissions.FAQ_READ
 FAQ_EDITORS = permissions.FAQ_EDIT
-TICKET_FILTERS = ("status", "category", "mine", "before", "limit")
-FAQ_FILTERS = ("q", "category", "before", "limit")
+FAQ_BODY_BYTES = 64 * 1024
+# Optional, without a default: web.Int makes a parameter without a default required.
+BEFORE = Param("before", "int", "the next_before of the previous page", low=1, high=text.MAX_ID)
+TICKET_QUERY = (web.Choice("status", ticket_rules.STATUSES), web.Choice("category", ticket_rules.CATEGORIES),
+                web.Choice("mine", ("true", "false"), default="false",
+                           description="for IT: only the tickets assigned to the caller"),
+                BEFORE, web.Int("limit", default=tickets.DEFAULT_LIMIT, low=1, high=tickets.MAX_LIMIT))
+# A pasted paragraph searches by its first terms (search_rules.MAX_QUERY_TERMS).
+FAQ_QUERY = (web.Text("q", max_length=500, description="words or Chinese text to search for"),
+             web.Choice("category", faq_rules.CATEGORIES), BEFORE,
+             web.Int("limit", default=faq_rules.DEFAULT_LIMIT, low=1, high=faq_rules.MAX_LIMIT))
 
 
-def _known_filters(names: tuple[str, ...]) -> None:
+def _known_filters(declared: tuple[Param, ...]) -> None:
     """A filter spelt wrong would widen the listing without a word: refused, naming it."""
     from hospital.errors import ValidationFailed
 
+    names = [param.name for param in declared]
     for name in sorted(web.request().query_params or {}):
         if name not in names:
             raise ValidationFailed(f"unknown filter; use {', '.join(names)}", field=name)
 
 
-def _before() -> int | None:
-    from hospital import text
-
-    return web.query_int("before", default=0, low=1, high=text.MAX_ID) if web.query("before") is not None else None
-
-
 # ---- feedback tickets -------------------------------------------------------------------------------
 
-@web.route(app, "/admin/feedback/tickets", methods=["POST"], permission=FILERS)
+@web.route(app, "/admin/feedback/tickets", methods=["POST"], permission=FILERS, body=models.NewTicket,
+           response=answers.Ticket, success=(201, 200), errors=(404, 409))
 def file_ticket():
-    from hospital.helpdesk import models, tickets
+    """File a feedback ticket, optionally naming the order, registration or case it is about.
 
-    ticket, created = tickets.create(web.principal(), web.json_body(models.NewTicket))
+    201 for a new ticket; 200 with the same ticket when the same request_id is sent again with
+    the same content (a retry); 409 request_id_reused when it came with other content. 404
+    unknown_reference when the named record does not exist."""
+    ticket, created = tickets.create(web.principal(), web.body())
     return web.respond(ticket, status=201 if created else 200)
 
 
-@web.route(app, "/admin/feedback/tickets", methods=["GET"], permission=TICKET_USERS)
+@web.route(app, "/admin/feedback/tickets", methods=["GET"], permission=TICKET_USERS, query=TICKET_QUERY,
+           response=answers.TicketPage)
 def list_tickets():
-    from hospital.helpdesk import ticket_rules, tickets
+    """Tickets newest first, a page at a time: the front desk sees those it filed, IT all.
 
-    _known_filters(TICKET_FILTERS)
+    Any other query parameter is refused (400), so a misspelt filter never widens the list."""
+    _known_filters(TICKET_QUERY)
+    args = web.args()
     return web.respond(tickets.listing(web.principal(), tickets.Filters(
-        status=web.query_choice("status", ticket_rules.STATUSES),
-        category=web.query_choice("category", ticket_rules.CATEGORIES),
-        mine=web.query_choice("mine", ("true", "false")) == "true", before=_before(),
-        limit=web.query_int("limit", default=tickets.DEFAULT_LIMIT, low=1, high=tickets.MAX_LIMIT))))
+        status=args.status, category=args.category, mine=args.mine == "true", before=args.before, limit=args.limit)))
 
 
-@web.route(app, "/admin/feedback/tickets/{ticket_id}", methods=["GET"], permission=TICKET_USERS)
+@web.route(app, "/admin/feedback/tickets/{ticket_id}", methods=["GET"], permission=TICKET_USERS,
+           response=answers.TicketDetail)
 def ticket_detail(ticket_id):
-    from hospital.helpdesk import tickets
-
+    """A ticket with its history and what the caller may do next."""
     return web.respond(tickets.detail(web.principal(), ticket_id))
 
 
-@web.route(app, "/admin/feedback/tickets/{ticket_id}/comments", methods=["POST"], permission=TICKET_USERS)
+@web.route(app, "/admin/feedback/tickets/{ticket_id}/comments", methods=["POST"], permission=TICKET_USERS,
+           body=models.TicketComment, response=answers.TicketDetail, success=(201,), errors=(409,))
 def comment_ticket(ticket_id):
-    from hospital.helpdesk import models, tickets
-
+    """Comment on a ticket; a closed one takes no comments (409 ticket_closed)."""
     tickets.ticket_number(ticket_id)  # a bad id is named before the body
-    return web.respond(tickets.comment(web.principal(), ticket_id, web.json_body(models.TicketComment).note),
-                       status=201)
+    return web.respond(tickets.comment(web.principal(), ticket_id, web.body().note), status=201)
 
 
-@web.route(app, "/admin/feedback/tickets/{ticket_id}/assignee", methods=["PUT"], permission=WORKERS)
+@web.route(app, "/admin/feedback/tickets/{ticket_id}/assignee", methods=["PUT"], permission=WORKERS,
+           body=models.TicketAssignee, response=answers.TicketDetail, errors=(409,))
 def assign_ticket(ticket_id):
-    from hospital.helpdesk import models, tickets
-
+    """Assign a ticket to someone who works tickets; assigning the same person again changes nothing."""
     tickets.ticket_number(ticket_id)
-    body = web.json_body(models.TicketAssignee)
+    body = web.body()
     return web.respond(tickets.assign(web.principal(), ticket_id, body.assignee_user_id))
 
 
-@web.route(app, "/admin/feedback/tickets/{ticket_id}/status", methods=["POST"], permission=TICKET_USERS)
+@web.route(app, "/admin/feedback/tickets/{ticket_id}/status", methods=["POST"], permission=TICKET_USERS,
+           body=models.TicketMove, response=answers.TicketDetail, errors=(409,))
 def move_ticket(ticket_id):
-    from hospital.helpdesk import models, tickets
+    """Move a ticket along its flow with a note: IT works it forward, its filer reopens it once resolved.
 
+    409 invalid_transition for no such move, stale_status when it changed meanwhile."""
     tickets.ticket_number(ticket_id)
-    body = web.json_body(models.TicketMove)
+    body = web.body()
     return web.respond(tickets.move(web.principal(), ticket_id, body.status, body.note))
 
 
 # ---- FAQ ----------------------------------------------------------------------------------------------
 
-@web.route(app, "/admin/faq/entries", methods=["GET"], permission=FAQ_READERS)
+@web.route(app, "/admin/faq/entries", methods=["GET"], permission=FAQ_READERS, query=FAQ_QUERY,
+           response=answers.FaqPage)
 def search_faq():
-    from hospital.helpdesk import faq, faq_rules
+    """FAQ entries: with q, the best matches ranked; without, newest first, a page at a time.
 
-    _known_filters(FAQ_FILTERS)
-    query = web.query("q")
-    return web.respond(faq.search(
-        query, web.query_choice("category", faq_rules.CATEGORIES),
-        web.query_int("limit", default=faq_rules.DEFAULT_LIMIT, low=1, high=faq_rules.MAX_LIMIT), _before()))
+    Any other query parameter is refused (400); before pages only a listing without q."""
+    from hospital.helpdesk import faq
+
+    _known_filters(FAQ_QUERY)
+    args = web.args()
+    return web.respond(faq.search(args.q, args.category, args.limit, args.before))
 
 
-@web.route(app, "/admin/faq/entries/{entry_id}", methods=["GET"], permission=FAQ_READERS)
+@web.route(app, "/admin/faq/entries/{entry_id}", methods=["GET"], permission=FAQ_READERS,
+           response=answers.FaqEntryView)
 def faq_entry(entry_id):
+    """One FAQ entry."""
     from hospital.helpdesk import faq
 
     return web.respond(faq.get(entry_id))
 
 
-@web.route(app, "/admin/faq/entries", methods=["POST"], permission=FAQ_EDITORS)
+@web.route(app, "/admin/faq/entries", methods=["POST"], permission=FAQ_EDITORS, body=models.FaqEntry,
+           max_body=FAQ_BODY_BYTES, response=answers.FaqEntryView, success=(201,))
 def create_faq_entry():
-    from hospital.helpdesk import faq, models
+    """Add a FAQ entry, at version 1."""
+    from hospital.helpdesk import faq
 
-    return web.respond(faq.create(web.principal(), web.json_body(models.FaqEntry, max_bytes=64 * 1024)), status=201)
+    return web.respond(faq.create(web.principal(), web.body()), status=201)
 
 
-@web.route(app, "/admin/faq/entries/{entry_id}", methods=["PUT"], permission=FAQ_EDITORS)
+@web.route(app, "/admin/faq/entries/{entry_id}", methods=["PUT"], permission=FAQ_EDITORS, body=models.FaqEdit,
+           max_body=FAQ_BODY_BYTES, response=answers.FaqEntryView, errors=(409,))
 def update_faq_entry(entry_id):
-    from hospital.helpdesk import faq, models
+    """Replace a FAQ entry, naming the version it was read at.
 
-    faq.entry_number(entry_id)
-    return web.respond(faq.update(web.principal(), entry_id, web.json_body(models.FaqEdit, max_bytes=64 * 1024)))
-
-
-@web.route(app, "/admin/faq/entries/{entry_id}", methods=["DELETE"], permission=FAQ_EDITORS)
-def delete_faq_entry(entry_id):
-    from hospital.errors import ValidationFailed
+    409 stale_version when someone changed it since: reload it."""
     from hospital.helpdesk import faq
 
     faq.entry_number(entry_id)
-    if web.query("version") is None:
-        raise ValidationFailed("version is required: the version the entry was read at", field="version")
-    faq.delete(web.principal(), entry_id, web.query_int("version", default=1, low=1, high=2**31 - 1))
+    return web.respond(faq.update(web.principal(), entry_id, web.body()))
+
+
+@web.route(app, "/admin/faq/entries/{entry_id}", methods=["DELETE"], permission=FAQ_EDITORS,
+           query=(web.Int("version", low=1, high=2**31 - 1, description="the version the entry was read at"),),
+           errors=(409,))
+def delete_faq_entry(entry_id):
+    """Delete a FAQ entry, naming the version it was read at.
+
+    409 stale_version when someone changed it since: reload it."""
+    from hospital.helpdesk import faq
+
+    faq.entry_number(entry_id)
+    faq.delete(web.principal(), entry_id, web.args().version)
     return web.respond(None, status=204)
