@@ -3,6 +3,7 @@ registrations inside the suspended slots are found; each patient gets one notice
 is listed for a phone call); each registration is cancelled at the HIS and refunded once;
 progress is visible; the same suspension again, or its messages twice, changes nothing."""
 import datetime as dt
+import json
 import uuid
 
 import requests
@@ -146,7 +147,7 @@ def test_exactly_the_booked_registrations_in_the_slots_are_told_cancelled_and_re
     assert sorted(audits) == ["ok", "repeated"]
 
 
-def test_a_refused_notice_is_recorded_and_listed_for_a_phone_call(db, platform, functions):
+def test_a_refused_notice_is_recorded_and_listed_for_a_phone_call(db, platform, functions, capsys):
     day = hospital_today() + dt.timedelta(days=2)
     doctor = doctor_with_slots(platform, day)
     openid, _, held = patient_booked(platform, functions, doctor, 0)
@@ -158,6 +159,10 @@ def test_a_refused_notice_is_recorded_and_listed_for_a_phone_call(db, platform, 
 
     _, seen = progress(functions, token, suspension["suspension_id"])
     assert seen["notified"] == 0 and seen["notice_failed"] == 1 and seen["cancelled"] == 1
+    # The operators' NotificationOutcomes metric counted it (the queue is shared: others may be there too).
+    outcomes = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"NotificationOutcomes"' in line]
+    assert ("suspension_notice", "refused", "user_refused") in {
+        (m["kind"], m["outcome"], m["errcode_class"]) for m in outcomes}
     (call_entry,) = seen["to_call"]
     assert call_entry["registration_id"] == held["registration_id"] and call_entry["notice"] == "refused"
     assert call_entry["name"] == "张三" and call_entry["phone"].startswith("13")

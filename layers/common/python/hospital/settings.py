@@ -197,6 +197,17 @@ QUEUES = Group("queues", (RESCUE_EVENTS_QUEUE_URL, TRIAGE_QUEUE_URL, NOTIFICATIO
                           PAYMENT_EVENTS_QUEUE_URL, REFUNDS_QUEUE_URL, OUTPATIENT_EVENTS_QUEUE_URL,
                           SQS_RETRY_BASE_SECONDS))
 
+# ---- dead-letter queues, whose depth the outbox sweeper publishes (hospital.queue_depths) ---------------------------
+RESCUE_EVENTS_DLQ_URL = Text("RESCUE_EVENTS_DLQ_URL", "dead-letter queue of the rescue-events queue", "url")
+TRIAGE_DLQ_URL = Text("TRIAGE_DLQ_URL", "dead-letter queue of the triage queue", "url")
+NOTIFICATIONS_DLQ_URL = Text("NOTIFICATIONS_DLQ_URL", "dead-letter queue of the notifications queue", "url")
+PAYMENT_EVENTS_DLQ_URL = Text("PAYMENT_EVENTS_DLQ_URL", "dead-letter queue of the payment-events queue", "url")
+REFUNDS_DLQ_URL = Text("REFUNDS_DLQ_URL", "dead-letter queue of the refunds queue", "url")
+OUTPATIENT_EVENTS_DLQ_URL = Text("OUTPATIENT_EVENTS_DLQ_URL", "dead-letter queue of the outpatient-events queue",
+                                 "url")
+DEAD_LETTER_QUEUES = Group("dead-letter queues", (RESCUE_EVENTS_DLQ_URL, TRIAGE_DLQ_URL, NOTIFICATIONS_DLQ_URL,
+                                                  PAYMENT_EVENTS_DLQ_URL, REFUNDS_DLQ_URL, OUTPATIENT_EVENTS_DLQ_URL))
+
 # ---- live pushes to the ED console and the patient's screen -----------------------------------------------
 LIVE_API_ENDPOINT = Text("LIVE_API_ENDPOINT", "the WebSocket API's connection-management endpoint", "url")
 LIVE = Group("live", (LIVE_API_ENDPOINT,))
@@ -275,8 +286,8 @@ EXTERNAL_CALL_RETENTION_DAYS = Number("EXTERNAL_CALL_RETENTION_DAYS",
                                       "days the record of an external call is kept", 30, minimum=1)
 EXTERNAL_CALLS = Group("external calls", (EXTERNAL_CALL_RETENTION_DAYS,))
 
-GROUPS = (DATABASE, SESSIONS, ADMIN_SIGN_IN, PERSONAL_DATA, WECHAT, QUEUES, LIVE, TRIAGE, PAYMENTS, PAYMENT_WATCHDOG,
-          HIS, CREDIT, MEDICAL_INSURANCE, OUTPATIENT, EXTERNAL_CALLS, LINKS)
+GROUPS = (DATABASE, SESSIONS, ADMIN_SIGN_IN, PERSONAL_DATA, WECHAT, QUEUES, DEAD_LETTER_QUEUES, LIVE, TRIAGE, PAYMENTS,
+          PAYMENT_WATCHDOG, HIS, CREDIT, MEDICAL_INSURANCE, OUTPATIENT, EXTERNAL_CALLS, LINKS)
 
 
 def check(function: str, groups: tuple[Group, ...]) -> None:

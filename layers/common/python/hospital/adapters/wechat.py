@@ -21,6 +21,7 @@ DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_INVALID_ERRCODES = frozenset({40001, 40014, 42001})  # invalid / malformed / expired access_token
 USER_REFUSED_ERRCODES = frozenset({43101, 43004})  # refused subscribe message / unfollowed official account
 SYSTEM_BUSY = -1
+RATE_LIMITED_ERRCODES = frozenset({45009, 45011})  # the API's daily / per-minute quota reached
 
 
 class WeChatError(Exception):
@@ -38,6 +39,20 @@ class WeChatError(Exception):
         """The user refused (or unsubscribed from) this message: don't retry."""
         return self.errcode in USER_REFUSED_ERRCODES
 
+    @property
+    def errcode_class(self) -> str:
+        """The errcode in a few words, for a metric's dimension (an errcode itself has hundreds
+        of values): user_refused, token_invalid, system_busy, rate_limited, other."""
+        if self.user_refused:
+            return "user_refused"
+        if self.token_invalid:
+            return "token_invalid"
+        if self.errcode == SYSTEM_BUSY:
+            return "system_busy"
+        if self.errcode in RATE_LIMITED_ERRCODES:
+            return "rate_limited"
+        return "other"
+
 
 class WeChatUnavailable(WeChatError):
     """WeChat could not be reached or answered garbage; errcode is None."""
@@ -45,6 +60,10 @@ class WeChatUnavailable(WeChatError):
     def __init__(self, errmsg: str, operation: str = "", status: int | None = None):
         super().__init__(None, errmsg, operation)
         self.status = status
+
+    @property
+    def errcode_class(self) -> str:
+        return "unavailable"
 
 
 class WeChatApi:

@@ -14,7 +14,7 @@ def _find(message: messages.SuspensionFound, delivery: Delivery) -> None:
 def _handle(message: messages.RegistrationSuspended, delivery: Delivery) -> None:
     from hospital.outpatient import suspensions
 
-    suspensions.handle(message.suspension_id, message.registration_id)
+    suspensions.handle(message.suspension_id, message.registration_id, delivery.receive_count)
 
 
 OUTPATIENT_EVENTS = Consumer(messages.OUTPATIENT_EVENTS, {messages.SuspensionFound: _find,

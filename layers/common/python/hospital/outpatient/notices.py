@@ -24,11 +24,15 @@ from hospital.timeutil import utcnow
 log = logging.getLogger("hospital.outpatient")
 
 CLAIM_EXPIRES = dt.timedelta(minutes=5)
+KIND = "suspension_notice"  # the NotificationOutcomes metric's kind
+MAX_RECEIVES = 10  # the OutpatientEventsQueue's maxReceiveCount: a failure of the last try dead-letters
 
 
-def tell_suspended(suspension_id: str, registration_id: str) -> str:
+def tell_suspended(suspension_id: str, registration_id: str, receive_count: int | None = None) -> str:
     """Entry: send the patient of a suspended registration their notice, once. Returns the
-    notice's result, or "duplicate" when another delivery has it."""
+    notice's result, or "duplicate" when another delivery has it. `receive_count`: the queue's
+    delivery count of the message (a retry or the last try, when WeChat is unreachable)."""
+    from hospital import metrics
     from hospital.adapters.wechat import WeChatApi, WeChatError, WeChatUnavailable
 
     app_id = settings.WECHAT_MINI_PROGRAM_APP_ID.get()
@@ -48,6 +52,7 @@ def tell_suspended(suspension_id: str, registration_id: str) -> str:
             t.wechat_identities.c.user_id == facts.user_id, t.wechat_identities.c.app_id == app_id)
         ).scalar_one_or_none()
     if openid is None:
+        metrics.notification(KIND, "failed", "no_identity")
         return _record(suspension_id, registration_id, "failed", {"reason": "no WeChat identity in the app"})
     money = "挂号费将原路退回" if facts.outcome == "cancelled" else "请联系医院处理挂号费"
     data = {"thing1": f"{facts.dept_name} {facts.doctor_name}"[:20],
@@ -67,15 +72,20 @@ def tell_suspended(suspension_id: str, registration_id: str) -> str:
                     raise
                 token = wechat_tokens.invalidate(app_id, token, secret, api)  # once, shared by containers
                 msgid = api.send_subscribe_message(token, openid, template, data, page=page)
-    except WeChatUnavailable:
+    except WeChatUnavailable as exc:
         _release(suspension_id, registration_id)
+        metrics.notification(KIND, metrics.outcome_of_a_failed_try(receive_count, MAX_RECEIVES), exc.errcode_class)
         raise
     except WeChatError as exc:
         result = "refused" if exc.user_refused else "failed"
         log.warning("suspension notice not delivered", extra={"registration_id": registration_id,
                                                               "errcode": exc.errcode})
-        return _record(suspension_id, registration_id, result, {"errcode": exc.errcode})
-    return _record(suspension_id, registration_id, "sent", {"msgid": msgid})
+        recorded = _record(suspension_id, registration_id, result, {"errcode": exc.errcode})
+        metrics.notification(KIND, result, exc.errcode_class)
+        return recorded
+    recorded = _record(suspension_id, registration_id, "sent", {"msgid": msgid})
+    metrics.notification(KIND, "sent")
+    return recorded
 
 
 def contacts(conn, card_ids: list[str]) -> dict[str, dict]:

@@ -122,10 +122,11 @@ def find(suspension_id: str) -> int:
     return found
 
 
-def handle(suspension_id: str, registration_id: str) -> str:
+def handle(suspension_id: str, registration_id: str, receive_count: int | None = None) -> str:
     """Entry (the consumer): cancel the registration at the HIS and refund it, then tell the
-    patient once. Raises when the HIS or WeChat is unreachable, so the queue brings it back;
-    what waits on the HIS's confirmation of the payment, the sweeper hands out again."""
+    patient once. Raises when the HIS or WeChat is unreachable, so the queue brings it back
+    (`receive_count`: its delivery count); what waits on the HIS's confirmation of the payment,
+    the sweeper hands out again."""
     from hospital.outpatient import cancellation
 
     with transaction() as conn:
@@ -144,7 +145,7 @@ def handle(suspension_id: str, registration_id: str) -> str:
         return "waiting"
     if item.outcome == "found" and order_status in ("his_failed", "refunded"):
         _outcome(suspension_id, registration_id, "cancelled", "the HIS did not take it; refunded by the payment")
-        return notices.tell_suspended(suspension_id, registration_id)
+        return notices.tell_suspended(suspension_id, registration_id, receive_count)
     if item.outcome == "found":  # a settled item (cancelled, or the HIS refused) is not taken up again
         with transaction() as conn:
             moved = conn.execute(t.registrations.update().where(
@@ -161,7 +162,7 @@ def handle(suspension_id: str, registration_id: str) -> str:
         else:
             _outcome(suspension_id, registration_id, "cancelled" if status == rules.CANCELLED else "failed",
                      None if status == rules.CANCELLED else f"left {status}")
-    return notices.tell_suspended(suspension_id, registration_id)
+    return notices.tell_suspended(suspension_id, registration_id, receive_count)
 
 
 def follow_up(now: dt.datetime) -> dict:

@@ -115,6 +115,7 @@ def finish_refund(uow, refund_id: str) -> str:
         return refund_records.PROCESSING
     conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
                  .values(status=refund_records.SUCCEEDED, finished_at=now, updated_at=now))
+    refund_records.moved(refund, refund_records.SUCCEEDED)
     if refund_rules.fully_refunded(order.paid_fen, order.refunded_fen):  # each part was counted when it came back
         orders.move(conn, order.id, orders.REFUNDED)
     return refund_records.SUCCEEDED

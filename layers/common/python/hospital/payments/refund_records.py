@@ -29,6 +29,15 @@ from hospital.timeutil import utcnow
 log = logging.getLogger("hospital.payments")
 
 
+def moved(refund, status: str) -> None:
+    """The RefundStates metric of a refund (a row with its route) that moved to `status`. Counted
+    when the row is written, in the caller's transaction: one that rolls back has counted a move
+    the row does not show, which its retry counts again (an alarm errs towards looking)."""
+    from hospital import metrics
+
+    metrics.refund_state(status, refund.route)
+
+
 def refund_row(conn, refund_id: str):
     return conn.execute(sa.select(t.payment_refunds).where(t.payment_refunds.c.id == refund_id)).one()
 
@@ -41,14 +50,16 @@ def settle(conn, order, refund, result, now, channel) -> str:
     if decision.book:
         return channel.refund_succeeded(conn, order, refund, provider_ref, result.finished_at or now, now)
     if decision.status is not None and decision.only_from is not None:
-        conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
-                                                      t.payment_refunds.c.status == decision.only_from)
-                     .values(status=decision.status, provider_refund_id=provider_ref, updated_at=now,
-                             attempts=t.payment_refunds.c.attempts + 1))
+        if conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
+                                                         t.payment_refunds.c.status == decision.only_from)
+                        .values(status=decision.status, provider_refund_id=provider_ref, updated_at=now,
+                                attempts=t.payment_refunds.c.attempts + 1)).rowcount:
+            moved(refund, decision.status)
     elif decision.status is not None:
         conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
                      .values(status=decision.status, provider_refund_id=provider_ref, updated_at=now,
                              last_error=f"provider says {result.refund_status}"))
+        moved(refund, decision.status)
     if decision.to_finance is not None:
         anomalies.record(conn, source=result.source, reason=decision.to_finance, order_id=order.id,
                          out_refund_no=refund.out_refund_no, provider_ref=provider_ref, amount_fen=refund.amount_fen,
@@ -66,6 +77,7 @@ def succeeded(conn, order, refund, provider_ref: str | None, at, now) -> str:
     refunded (or, for a partial refund, back to where it was)."""
     conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id)
                  .values(status=SUCCEEDED, provider_refund_id=provider_ref, updated_at=now, finished_at=at))
+    moved(refund, SUCCEEDED)
     ledger.book(conn, order_id=order.id, refund_id=refund.id, entry_type=ledger.REFUND, channel=refund.route,
                 amount_fen=-refund.amount_fen, provider_ref=provider_ref,
                 dedupe_key=f"refund:{refund.out_refund_no}", occurred_at=at)

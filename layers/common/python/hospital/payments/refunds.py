@@ -20,7 +20,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from hospital import external_calls
+from hospital import external_calls, metrics
 from hospital.db import tables as t
 from hospital.db import transaction
 from hospital.errors import Conflict, ValidationFailed
@@ -62,6 +62,7 @@ def request(uow, order, amount_fen: int, reason: str, requested_by: int | None =
         id=refund_id, order_id=order.id, out_refund_no=number, route=route,
         amount_fen=amount_fen, reason=reason, status=REQUESTED, requested_by=requested_by,
         created_at=now, updated_at=now, **parts))
+    metrics.refund_state(REQUESTED, route)
     to = refund_rules.order_status_on_request(order.status)
     if to is not None:
         orders.move(conn, order.id, to)
@@ -122,6 +123,7 @@ def refused(conn, refund, order, error: str) -> str:
         .values(status=CLOSED, last_error=error[:200], updated_at=now, finished_at=now,
                 attempts=t.payment_refunds.c.attempts + 1)).rowcount
     if changed:
+        refund_records.moved(refund, CLOSED)
         anomalies.record(conn, source="refund_worker", reason="refund_refused", order_id=order.id,
                          out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen,
                          dedupe_key=f"refund:refused:{refund.out_refund_no}", details={"error": error[:200]})
@@ -132,9 +134,10 @@ def refused(conn, refund, order, error: str) -> str:
 def to_a_person(conn, refund, order, error: str) -> str:
     """A refusal after some parts may be back: the refund is abnormal and finance sees it."""
     now = utcnow()
-    conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
-                                                  t.payment_refunds.c.status.in_((REQUESTED, PROCESSING)))
-                 .values(status=ABNORMAL, last_error=error[:200], updated_at=now))
+    if conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund.id,
+                                                     t.payment_refunds.c.status.in_((REQUESTED, PROCESSING)))
+                    .values(status=ABNORMAL, last_error=error[:200], updated_at=now)).rowcount:
+        refund_records.moved(refund, ABNORMAL)
     anomalies.record(conn, source="refund_worker", reason="refund_refused", order_id=order.id,
                      out_refund_no=refund.out_refund_no, amount_fen=refund.amount_fen,
                      dedupe_key=f"refund:refused:{refund.out_refund_no}", details={"error": error[:200]})

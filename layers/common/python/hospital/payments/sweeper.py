@@ -94,10 +94,13 @@ def query(order_id: str) -> bool:
 
 
 def _resend_refund(refund_id: str) -> None:
+    """A refund still `requested` minutes after it was asked for: its message is sent again, and
+    counted as `resent` (a refund that keeps coming back here is stuck)."""
     with unit_of_work() as uow:
         uow.conn.execute(t.payment_refunds.update().where(t.payment_refunds.c.id == refund_id)
                          .values(updated_at=utcnow()))
         uow.publish(messages.RefundRequested(refund_id=refund_id))
+        refund_records.moved(refund_records.refund_row(uow.conn, refund_id), "resent")
 
 
 def _resend_confirmation(order_id: str) -> None:

@@ -37,15 +37,22 @@ def record_alerted(conn, case_id: str, channel: str, details: dict, disclosure=N
     the message is delivered or republished; in the caller's transaction, with the audit record
     of the personal fields the alert carried to its recipients (a rescue.visibility.Disclosure)."""
     from hospital import metrics
+    from hospital.timeutil import utcnow
 
     if disclosure is not None:
         visibility.record_pushed(conn, case_id, disclosure)
     recorded = case_store.append_node(conn, case_id, "alerted", source=channel, actor_role="system",
                                       details={"channel": channel, **details}, dedupe_key=_dedupe_key(channel))
-    if recorded:  # once per case and channel: what an alarm on undelivered alerts counts
-        metrics.emit("AlertsRecorded", 1, channel=channel, result=str(details.get("result") or (
-            "delivered" if details.get("delivered") else "none")))
+    if recorded:  # once per case and channel: what the alarms on undelivered and slow alerts count
+        metrics.alert_recorded(channel, result_of(details),
+                               metrics.latency_ms(case_store.created_at(conn, case_id), utcnow()))
     return recorded
+
+
+def result_of(details: dict) -> str:
+    """A channel's result in a few words: a WeChat message's own (sent, refused, failed), or
+    whether the console push reached anyone (delivered, none)."""
+    return str(details.get("result") or ("delivered" if details.get("delivered") else "none"))
 
 
 def was_alerted(conn, case_id: str, channel: str) -> bool:

@@ -305,6 +305,14 @@ _LATEST_ADDRESS = (sa.select(t.rescue_locations.c.address_enc)
                    .order_by(t.rescue_locations.c.id.desc()).limit(1))
 
 
+_CREATED_AT = sa.select(t.rescue_cases.c.created_at).where(t.rescue_cases.c.id == sa.bindparam("case_id"))
+
+
+def created_at(conn, case_id: str) -> dt.datetime:
+    """In the caller's transaction: when the case was taken in."""
+    return conn.execute(_CREATED_AT, {"case_id": case_id}).scalar_one()
+
+
 def alert_brief(conn, case_id: str) -> AlertBrief:
     """In the caller's transaction: two narrow reads instead of the whole case and timeline."""
     case = conn.execute(_CASE_BRIEF, {"case_id": case_id}).first()

@@ -65,7 +65,7 @@ def _send_staff_alert(message: messages.StaffAlert, delivery: Delivery) -> None:
 
     # The case's, not the staff member's: a user id in the record is the patient's.
     with external_calls.concerning(case_id=message.case_id):
-        notify.send_staff_alert(message.case_id, message.user_id)
+        notify.send_staff_alert(message.case_id, message.user_id, delivery.receive_count)
 
 
 def _push_to_triage(message: messages.TriageCaseChanged, delivery: Delivery) -> None:

@@ -24,6 +24,9 @@ from hospital.timeutil import SHANGHAI, iso_utc, utcnow
 
 log = logging.getLogger("hospital.notify")
 
+KIND = "staff_alert"  # the NotificationOutcomes metric's kind
+MAX_RECEIVES = 5  # the NotificationsQueue's maxReceiveCount: a failure of the last try dead-letters
+
 
 def set_on_duty(principal, on: bool) -> dict:
     with transaction() as conn:
@@ -60,9 +63,11 @@ def _channel(user_id: int) -> str:
     return f"wechat:{user_id}"
 
 
-def send_staff_alert(case_id: str, user_id: int) -> str:
+def send_staff_alert(case_id: str, user_id: int, receive_count: int | None = None) -> str:
     """Send one staff member the subscribe message of a new case; returns the result recorded.
-    Raises when WeChat is unreachable, so the queue retries."""
+    Raises when WeChat is unreachable, so the queue retries (`receive_count`: the queue's
+    delivery count of the message, which tells a retry from the last try)."""
+    from hospital import metrics
     from hospital.adapters.wechat import WeChatApi, WeChatError, WeChatUnavailable
 
     channel = _channel(user_id)
@@ -77,6 +82,7 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
         with transaction() as conn:
             alerts.record_alerted(conn, case_id, channel,
                                   {"result": "failed", "reason": "no WeChat identity in the app"})
+        metrics.notification(KIND, "failed", "no_identity")
         return "failed"
     address = brief.address_text()
     api = WeChatApi(settings.WECHAT_API_BASE.get())
@@ -94,18 +100,21 @@ def send_staff_alert(case_id: str, user_id: int) -> str:
             token = wechat_tokens.invalidate(app_id, token, secret, api)  # once, shared by containers
             msgid = api.send_subscribe_message(token, openid, settings.WECHAT_ALERT_TEMPLATE_ID.get(), data,
                                                page=f"pages/case/index?case_id={case_id}")
-    except WeChatUnavailable:
+    except WeChatUnavailable as exc:
+        metrics.notification(KIND, metrics.outcome_of_a_failed_try(receive_count, MAX_RECEIVES), exc.errcode_class)
         raise
     except WeChatError as exc:
         result = "refused" if exc.user_refused else "failed"
         with transaction() as conn:
             alerts.record_alerted(conn, case_id, channel, {"result": result, "errcode": exc.errcode})
+        metrics.notification(KIND, result, exc.errcode_class)
         log.warning("staff alert not delivered", extra={"case_id": case_id, "user_id": user_id, "errcode": exc.errcode})
         return result
     with transaction() as conn:
         alerts.record_alerted(conn, case_id, channel, {"result": "sent", "msgid": msgid},
                               visibility.pushed({"address_text": data["thing3"]} if address else {},
                                                 visibility.ON_DUTY_ROLES, [user_id]))
+    metrics.notification(KIND, "sent")
     return "sent"
 
 
