@@ -21,7 +21,7 @@ def live_url(endpoint: str | None) -> str | None:
     """The WebSocket clients' URL of a connection-management endpoint (https://host/stage)."""
     if not endpoint:
         return None
-    scheme, _, rest = endpoint.partition("://")
+    _, _, rest = endpoint.partition("://")
     return f"{'ws' if rest.startswith(('127.0.0.1', 'localhost')) else 'wss'}://{rest}"
 
 

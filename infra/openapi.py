@@ -117,7 +117,7 @@ def _operation(lid: str, name: str, contract, content_types, schema_of: dict) ->
     if parameters:
         operation["parameters"] = parameters
     if contract.body is not None:
-        operation["requestBody"] = {"required": True, "content": {
+        operation["requestBody"] = {"required": contract.body_required, "content": {
             "application/json": {"schema": schema_of[resolve(contract.body)]}}}
     elif contract.method in ("POST", "PUT", "PATCH") and content_types and content_types != ["application/json"]:
         # A platform's own message or an uploaded file, read as it comes (its signature or format is checked).

@@ -3,7 +3,10 @@ and edits roles, gives them to users (hospital-wide or for one department), take
 disables accounts and signs users out everywhere. Every change is audited and counts from the
 holder's next request; nobody grants a permission they do not hold."""
 from hospital import settings, web
-from hospital.auth import access_models, answers, permissions
+from hospital.auth import permissions
+
+access_models = web.lazy("hospital.auth.access_models")
+answers = web.lazy("hospital.auth.answers")
 
 app = web.create_app("access_admin", needs=(
     settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.WECHAT, settings.LIVE,

@@ -1,7 +1,10 @@
 """Sign-in and sessions (ER1, NF1): WeChat codes, or a back-office username, password and TOTP
 code, in; the backend's own tokens out."""
 from hospital import settings, web
-from hospital.auth import answers, models, permissions
+from hospital.auth import permissions
+
+answers = web.lazy("hospital.auth.answers")
+models = web.lazy("hospital.auth.models")
 
 app = web.create_app("auth", needs=(
     settings.DATABASE, settings.SESSIONS, settings.ADMIN_SIGN_IN, settings.PERSONAL_DATA, settings.WECHAT,

@@ -4,7 +4,10 @@ a draft is edited (each edit a new version, based on the latest), submitted, and
 is restored as a new draft and reviewed again; any version previewed. Every call audited."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.content import answers, content_rules, models
+from hospital.content import content_rules
+
+answers = web.lazy("hospital.content.answers")
+models = web.lazy("hospital.content.models")
 
 app = web.create_app("content_admin", needs=(settings.DATABASE, settings.SESSIONS))
 # Editing and publishing will be two permissions (content.edit, content.publish); the four-eyes
@@ -80,7 +83,7 @@ def submit_version(item_id, version):
 
 
 @web.route(app, VERSION + "/approve", methods=["POST"], permission=PUBLISHERS, body=models.Approval,
-           response=answers.ItemDetail, errors=(409,))
+           body_required=False, response=answers.ItemDetail, errors=(409,))
 def approve_version(item_id, version):
     """Approve the latest version, in review, and publish it.
 
@@ -88,7 +91,7 @@ def approve_version(item_id, version):
     approve it (403 four_eyes)."""
     from hospital.content import admin
 
-    body = _optional_body(models.Approval)
+    body = web.body()
     return web.respond(admin.approve(web.principal(), item_id, admin.parse_version(version), body.note))
 
 
@@ -125,8 +128,3 @@ def unpublish_item(item_id):
 
     return web.respond(admin.unpublish(web.principal(), item_id))
 
-
-def _optional_body(model):
-    """An approval may carry a note, or no body at all."""
-    raw = web.request().raw_body or b""
-    return model() if not raw.strip() else web.body()

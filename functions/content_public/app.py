@@ -2,7 +2,8 @@
 notices shown now, pinned first. No session: it is the site. Answers are cacheable for a minute
 (and served stale while revalidating); each has an ETag, and If-None-Match answers 304."""
 from hospital import settings, web
-from hospital.content import answers
+
+answers = web.lazy("hospital.content.answers")
 
 app = web.create_app("content_public", needs=(settings.DATABASE, settings.SESSIONS))
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"

@@ -3,7 +3,9 @@ grid with each entry's state, and the consents that open them. Own data only; ev
 given or withdrawn is audited."""
 from hospital import settings, web
 from hospital.auth import permissions
-from hospital.links import answers, models
+
+answers = web.lazy("hospital.links.answers")
+models = web.lazy("hospital.links.models")
 
 app = web.create_app("links", needs=(settings.DATABASE, settings.SESSIONS, settings.LINKS,
                                      settings.MEDICAL_INSURANCE, settings.PERSONAL_DATA, settings.HIS,

@@ -20,7 +20,7 @@ app = web.create_app("log_lookup", needs=(settings.DATABASE, settings.SESSIONS))
                   web.Time("from", description="calls begun at or after this time"),
                   web.Time("to", description="calls begun before this time"),
                   web.Int("limit", default=call_rules.LOOKUP_DEFAULT_LIMIT, low=1, high=call_rules.LOOKUP_MAX_LIMIT)),
-           response=answers.ExternalCalls)
+           response=answers.ExternalCalls, strict_query=True)
 def search_external_calls():
     """The calls to external systems that match every filter given, newest first.
 
@@ -28,7 +28,6 @@ def search_external_calls():
     search is audited."""
     from hospital.external_calls import lookup
 
-    lookup.unknown_filter(web.request().query_params or {})
     args = web.args()
     return web.respond(lookup.search(web.principal(), lookup.Filters(
         order_id=args.order_id, case_id=args.case_id, user_id=args.user_id, system=args.system,

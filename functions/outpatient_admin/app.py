@@ -27,7 +27,7 @@ def suspend():
 
 
 @web.route(app, "/admin/outpatient/suspensions", methods=["GET"], permission=permissions.OUTPATIENT_SCHEDULE,
-           query=(web.Int("limit", default=20, low=1, high=100),), response=list[answers.SuspensionListed])
+           query=(web.Int("limit", default=20, low=1, high=100),), response=web.list_of(answers.SuspensionListed))
 def list_suspensions():
     """The newest suspensions of the caller's departments."""
     from hospital.outpatient import suspensions

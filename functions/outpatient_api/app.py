@@ -13,7 +13,7 @@ app = web.create_app("outpatient_api", needs=(
 
 
 @web.route(app, "/outpatient/cards", methods=["GET"], permission=permissions.OUTPATIENT_BOOK,
-           response=list[answers.Card])
+           response=web.list_of(answers.Card))
 def list_cards():
     """The caller's bound hospital cards."""
     from hospital.outpatient import cards
@@ -47,7 +47,7 @@ def unbind_card(card_id):
 
 
 @web.route(app, "/outpatient/departments", methods=["GET"], permission=permissions.OUTPATIENT_BOOK,
-           response=list[answers.Department])
+           response=web.list_of(answers.Department))
 def list_departments():
     """The clinical departments that take registrations."""
     from hospital.outpatient import catalogue
@@ -56,7 +56,7 @@ def list_departments():
 
 
 @web.route(app, "/outpatient/departments/{dept_code}/doctors", methods=["GET"], permission=permissions.OUTPATIENT_BOOK,
-           response=list[answers.Doctor])
+           response=web.list_of(answers.Doctor))
 def list_doctors(dept_code):
     """A department's doctors, with whether each consults online."""
     from hospital.outpatient import catalogue
@@ -65,7 +65,7 @@ def list_doctors(dept_code):
 
 
 @web.route(app, "/outpatient/doctors/{doctor_code}/slots", methods=["GET"], permission=permissions.OUTPATIENT_BOOK,
-           query=(web.Date("date_from"), web.Date("date_to")), response=list[answers.Slot])
+           query=(web.Date("date_from"), web.Date("date_to")), response=web.list_of(answers.Slot))
 def list_slots(doctor_code):
     """A doctor's time slots from date_from to date_to, each with whether it can be booked."""
     from hospital.outpatient import catalogue
@@ -88,7 +88,7 @@ def book():
 
 
 @web.route(app, "/outpatient/registrations", methods=["GET"], permission=permissions.OUTPATIENT_BOOK,
-           query=(web.Int("limit", default=20, low=1, high=100),), response=list[answers.Registration])
+           query=(web.Int("limit", default=20, low=1, high=100),), response=web.list_of(answers.Registration))
 def list_registrations():
     """The caller's registrations, newest first."""
     from hospital.outpatient import booking

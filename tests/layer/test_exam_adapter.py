@@ -176,7 +176,8 @@ def test_a_wrong_key_or_clock_is_a_signature_error_not_a_missing_member_PE1(sim,
     wrong = ExamClient(sim.url, "not-the-key")
     with pytest.raises(ExamSignatureRejected) as info:
         authorise(wrong)
-    assert (info.value.status, info.value.exam_code) == (401, "E_AUTH")
+    assert (info.value.upstream_status, info.value.exam_code) == (401, "E_AUTH")
+    assert info.value.status == 503  # what a patient is answered: our key or clock is not theirs to fix
     assert isinstance(info.value, ExamRefused) and not isinstance(info.value, ExamMemberNotFound)
     with pytest.raises(ExamSignatureRejected):
         wrong.reports(member)

@@ -176,7 +176,8 @@ def test_another_refusal_names_its_status(sim, client, studies):
     sim.answer_next(STUDIES, 400, {"error": "bad_query"})
     with pytest.raises(ImagingRefused) as info:
         client.search_studies(PATIENT)
-    assert info.value.status == 400 and not isinstance(info.value, ImagingAuthRefused)
+    assert info.value.upstream_status == 400 and not isinstance(info.value, ImagingAuthRefused)
+    assert info.value.status == 503  # what a patient is answered: the platform's refusal is not theirs
     sim.answer_next(STUDIES, 403, "<html>forbidden</html>")
     with pytest.raises(ImagingAuthRefused):
         client.search_studies(PATIENT)

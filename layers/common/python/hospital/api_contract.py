@@ -61,6 +61,11 @@ def lazy(module: str) -> Any:
     return Lazy(module)
 
 
+def list_of(kind: Any) -> Any:
+    """An answer that is a JSON array of `kind` (a model or a Ref to one)."""
+    return list[kind]
+
+
 @functools.cache
 def resolve(kind: Any) -> Any:
     """The type a declaration names: its references imported, list[Ref] made list[Model]."""
@@ -196,6 +201,7 @@ class Contract:
     method: str
     path: str
     body: Any  # a pydantic model or a Ref to one; None: no JSON body
+    body_required: bool  # False: no body at all reads as the model's defaults
     query: tuple[Param, ...]
     response: Any
     also: tuple[Raw, ...]  # other forms of the same answer (a CSV of the same rows), chosen by the request
@@ -203,6 +209,7 @@ class Contract:
     success: tuple[int, ...]
     errors: tuple[int, ...]
     max_body: int
+    strict_query: bool  # refuse an undeclared parameter: a filter spelt wrong must not widen a listing
     public: bool
     permission: str | None
     summary: str
@@ -228,13 +235,18 @@ class Contract:
         return tuple(sorted(possible))
 
     def args(self, query_params: dict | None) -> types.SimpleNamespace:
-        """The declared query parameters, read; others are ignored (a client's cache-buster)."""
+        """The declared query parameters, read; others are ignored (a client's cache-buster),
+        or refused, naming the first, when the route's query is strict."""
         given = query_params or {}
+        names = [param.name for param in self.query]
+        unknown = sorted(set(given) - set(names))
+        if self.strict_query and unknown:
+            raise ValidationFailed(f"unknown filter; use {', '.join(names)}", field=unknown[0])
         return types.SimpleNamespace(**{param.name: param.read(given.get(param.name)) for param in self.query})
 
 
 def declare(*, method: str, path: str, fn, body, query, response, success, errors, max_body, public,
-            permission, also=(), error_body=None) -> Contract:
+            permission, also=(), error_body=None, strict_query=False, body_required=True) -> Contract:
     doc = (fn.__doc__ or "").strip()
     summary, _, description = doc.partition("\n")
     if success is None:
@@ -244,8 +256,10 @@ def declare(*, method: str, path: str, fn, body, query, response, success, error
     names = [param.name for param in query]
     if len(set(names)) != len(names):
         raise ValueError(f"{method} {path}: a query parameter is declared twice")
-    return Contract(method=method, path=path, body=body, query=tuple(query), response=response,
-                    also=tuple(also), error_body=error_body, success=tuple(success), errors=tuple(errors), max_body=max_body, public=public,
+    return Contract(method=method, path=path, body=body, body_required=body_required,
+                    query=tuple(query), response=response,
+                    also=tuple(also), error_body=error_body, success=tuple(success), errors=tuple(errors),
+                    max_body=max_body, strict_query=strict_query, public=public,
                     permission=permission, summary=summary.strip() or fn.__name__.replace("_", " "),
                     description=" ".join(description.split()))
 

@@ -36,7 +36,7 @@ DEFAULT_MAX_BODY = api_contract.DEFAULT_MAX_BODY
 # Declaration helpers, so that a route reads web.Int(...), web.Raw(...).
 Int, Date, Time, Choice, Text, Raw = (api_contract.Int, api_contract.Date, api_contract.Time, api_contract.Choice,
                                       api_contract.Text, api_contract.Raw)
-lazy = api_contract.lazy
+lazy, list_of = api_contract.lazy, api_contract.list_of
 _principal: contextvars.ContextVar = contextvars.ContextVar("principal", default=None)
 # The request lives in a context variable, not on the app (Chalice's app.current_request is
 # shared by every thread; the local runtime serves requests concurrently).
@@ -56,13 +56,15 @@ def route(app: Chalice, path: str, *, methods: list[str], permission: str | None
           body: type | None = None, query: tuple[api_contract.Param, ...] = (), response=None,
           also: tuple[api_contract.Raw, ...] = (), success: tuple[int, ...] | None = None,
           errors: tuple[int, ...] = (), error_body: api_contract.Raw | None = None,
-          max_body: int = DEFAULT_MAX_BODY, **options):
+          strict_query: bool = False, body_required: bool = True, max_body: int = DEFAULT_MAX_BODY, **options):
     """Register a view with its access rule and its contract (hospital.api_contract): `body`
     the model web.body() reads, `query` the parameters web.args() reads, `response` what a
     success answers with (None: no body), `also` other forms of it (web.Raw: a CSV download),
     `success` its statuses (default 200, or 204 without a body; a probe's 503 may be one),
     `errors` the error statuses beyond those every route of its kind may answer, and
-    `error_body` a platform's own refusal format where its callback must be answered in it.
+    `error_body` a platform's own refusal format where its callback must be answered in it;
+    `strict_query` refuses an undeclared query parameter (a search's filters), and
+    `body_required=False` reads no body at all as the body model's defaults.
     Domain errors become JSON error answers."""
     from hospital.auth.permissions import NAMES
 
@@ -86,7 +88,7 @@ def route(app: Chalice, path: str, *, methods: list[str], permission: str | None
         view.access = PUBLIC if public else permission  # type: ignore[attr-defined]  # read by the middleware
         view.contract = api_contract.declare(  # type: ignore[attr-defined]
             method=methods[0], path=path, fn=fn, body=body, query=query, response=response, also=also,
-            error_body=error_body, success=success,
+            error_body=error_body, strict_query=strict_query, body_required=body_required, success=success,
             errors=errors, max_body=max_body, public=public, permission=permission)
         app.route(path, methods=methods, **options)(view)
         return fn
@@ -128,6 +130,8 @@ def body():
         raise ValidationFailed(f"request body is larger than {max_bytes} bytes", field="body",
                                code="body_too_large")
     if not raw.strip():
+        if not contract.body_required:
+            return api_contract.resolve(contract.body)()
         raise ValidationFailed("request body is empty; a JSON object is required", field="body",
                                code="missing_body")
     try:

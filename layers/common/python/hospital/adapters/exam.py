@@ -78,7 +78,8 @@ class ExamRefused(UpstreamUnavailable):
 
     def __init__(self, status: int, code: str, message: str):
         super().__init__(f"the exam system refused ({status} {code})")
-        self.status, self.exam_code, self.exam_message = status, code, message
+        # upstream_status, not status: AppError.status is what our caller is answered (503).
+        self.upstream_status, self.exam_code, self.exam_message = status, code, message
 
 
 class ExamMemberNotFound(ExamRefused):

@@ -110,13 +110,14 @@ _SPECIAL = frozenset("\\*?")
 
 class ImagingRefused(UpstreamUnavailable):
     """The platform refused a request (a 4xx other than 404 where 404 means "none"): a query it
-    does not take. Not worth retrying as it is; `status` is the HTTP status."""
+    does not take. Not worth retrying as it is; `upstream_status` is the platform's HTTP status
+    (the caller's answer stays UpstreamUnavailable's 503: the refusal is not the patient's to fix)."""
 
     code = "imaging_refused"
 
     def __init__(self, message: str, *, status: int):
         super().__init__(message)
-        self.status = status
+        self.upstream_status = status
 
 
 class ImagingAuthRefused(ImagingRefused):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from hospital.api_contract import Answer
+from hospital.answer_base import Answer
 
 # ---- sessions (hospital.auth.sessions) -------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from hospital.api_contract import Answer
+from hospital.answer_base import Answer
 
 Kind = Literal["page", "notice", "menu"]  # content_rules.KINDS
 ItemStatus = Literal["draft", "published", "unpublished"]  # content_rules.ITEM_STATUSES

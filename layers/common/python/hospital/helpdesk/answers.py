@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from hospital.api_contract import Answer
+from hospital.answer_base import Answer
 
 TicketStatus = Literal["open", "in_progress", "resolved", "closed"]  # ticket_rules.STATUSES
 

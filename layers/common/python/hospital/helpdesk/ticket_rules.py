@@ -22,6 +22,8 @@ CATEGORIES = (
 
 # A ticket may name the record it is about, so IT finds it without asking the patient again.
 REFERENCE_TYPES = ("order", "registration", "case")
+# Tickets a page of the listing holds: by default, and at most.
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 
 WORKER_MOVES = frozenset({(OPEN, IN_PROGRESS), (IN_PROGRESS, RESOLVED), (RESOLVED, CLOSED)})
 FILER_MOVES = frozenset({(RESOLVED, IN_PROGRESS)})

@@ -20,7 +20,7 @@ from hospital.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hospital.helpdesk import ticket_rules as rules
 from hospital.timeutil import iso_utc, utcnow
 
-DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+DEFAULT_LIMIT, MAX_LIMIT = rules.DEFAULT_LIMIT, rules.MAX_LIMIT
 # Where a reference's record lives: its type -> the table whose id it is (a case: the case store's).
 _REFERENCED = {"order": t.payment_orders, "registration": t.registrations}
 

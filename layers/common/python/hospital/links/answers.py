@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from hospital.api_contract import Answer
+from hospital.answer_base import Answer
 
 Service = Literal["cloud_imaging", "physical_exam", "insurance_voucher"]  # consents.SERVICES
 
