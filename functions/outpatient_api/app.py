@@ -106,7 +106,7 @@ def get_registration(registration_id):
 
 
 @web.route(app, "/outpatient/registrations/{registration_id}/cancel", methods=["POST"],
-           permission=permissions.OUTPATIENT_BOOK, body=models.Cancellation, response=answers.Registration,
+           permission=permissions.OUTPATIENT_BOOK, body=models.RegistrationCancellation, response=answers.Registration,
            errors=(409,))
 def cancel_registration(registration_id):
     """Cancel a booked registration within the cancellation window; a paid one is refunded.

@@ -48,7 +48,7 @@ def post_positions(vehicle_id):
 
 
 @web.route(app, "/staff/duty", methods=["PUT"], permission=permissions.STAFF_DUTY,
-           body=models.Duty, response=answers.Duty)
+           body=models.Duty, response=answers.DutyStatus)
 def set_duty():
     """Go on or off duty: on duty, new cases reach the caller by WeChat."""
     from hospital.rescue import notify

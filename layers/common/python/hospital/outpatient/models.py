@@ -55,7 +55,7 @@ class NewRegistration(_Strict):
     slot_id: HisCode
 
 
-class Cancellation(_Strict):
+class RegistrationCancellation(_Strict):
     reason: Reason | None = None
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hospital.answer_base import Answer
+from hospital.auth.answers import Session
 
 # ---- the case -------------------------------------------------------------------------------
 
@@ -153,26 +154,13 @@ class ProfileLinkStatus(Answer):
     consented_at: str | None
 
 
-class SessionUser(Answer):
-    id: int
-    roles: list[str]
-
-
-class _Sessions(Answer):
+class ProfileLinked(Session):
     """Fresh sessions for the profile the caller now acts as (the old ones ended)."""
 
-    access_token: str
-    token_type: Literal["Bearer"]
-    expires_in: int = Field(description="seconds the access token lasts")
-    refresh_token: str
-    user: SessionUser
-
-
-class ProfileLinked(_Sessions):
     linked_to: int = Field(description="the service-account profile's user id")
 
 
-class ProfileUnlinked(_Sessions):
+class ProfileUnlinked(Session):
     unlinked_to: int = Field(description="the caller's own user id again")
     returned: dict[str, int] = Field(description="records taken back, by kind")
 
@@ -195,7 +183,7 @@ class GuidanceEnded(Answer):
     recording_ref: str | None
 
 
-class Duty(Answer):
+class DutyStatus(Answer):
     user_id: int
     on_duty: bool
 
