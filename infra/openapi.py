@@ -93,6 +93,11 @@ def _adapter(kind: Any) -> TypeAdapter:
     return TypeAdapter(kind)
 
 
+def _raw_schema(media_type: str) -> dict:
+    """A form the platform or the file format defines: JSON is some object, the rest text."""
+    return {"type": "object"} if media_type.endswith("json") else {"type": "string"}
+
+
 def _operation(lid: str, name: str, contract, content_types, schema_of: dict) -> dict:
     from hospital.api_contract import Raw, resolve
     from hospital.auth.permissions import BY_NAME
@@ -127,7 +132,8 @@ def _operation(lid: str, name: str, contract, content_types, schema_of: dict) ->
     for status in contract.statuses():
         if status not in contract.success and contract.error_body is not None:
             responses[str(status)] = {"description": f"{ERRORS[status]} {contract.error_body.description}",
-                                      "content": {contract.error_body.media_type: {"schema": {"type": "string"}}}}
+                                      "content": {contract.error_body.media_type: {
+                                          "schema": _raw_schema(contract.error_body.media_type)}}}
         elif status not in contract.success:
             responses[str(status)] = {"description": ERRORS[status], "content": {
                 "application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
@@ -135,7 +141,7 @@ def _operation(lid: str, name: str, contract, content_types, schema_of: dict) ->
             responses[str(status)] = {"description": SUCCESS[status]}
         elif isinstance(contract.response, Raw):
             responses[str(status)] = {"description": contract.response.description, "content": {
-                contract.response.media_type: {"schema": {"type": "string"}}}}
+                contract.response.media_type: {"schema": _raw_schema(contract.response.media_type)}}}
         else:
             responses[str(status)] = {"description": SUCCESS.get(status) or ERRORS[status], "content": {
                 "application/json": {"schema": schema_of[resolve(contract.response)]}}}

@@ -14,6 +14,7 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
@@ -54,10 +55,17 @@ def tokens(fuzz_database):
     return minted
 
 
+ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
+
+
 def error_body_names_the_field(ctx, response, case):
-    """A 4xx is our error body; a 400 names the field at fault."""
+    """A 4xx is our error body (unless the route answers in a platform's own format); a 400
+    names the field at fault."""
     if not 400 <= response.status_code < 500:
         return None
+    documented = case.operation.definition.raw["responses"].get(str(response.status_code), {})
+    if documented.get("content", {}).get("application/json", {}).get("schema") != ERROR_BODY:
+        return None  # a platform's callback, refused in the platform's format (status and type still checked)
     error = response.json()["error"]
     assert error["code"] and error["message"], error
     if response.status_code == 400:
@@ -96,7 +104,9 @@ def test_every_route_keeps_to_its_contract_for_every_role_NF1_NF5(label, platfor
 def _fuzz(operation, mode, examples, base_url, headers, holds, role):
     checks = CHECKS + ([openapi_checks.negative_data_rejection] if mode == GenerationMode.NEGATIVE else [])
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    strategy = operation.as_strategy(generation_mode=mode)
+
+    @given(case=strategy)
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     def call(case):
@@ -105,4 +115,8 @@ def _fuzz(operation, mode, examples, base_url, headers, holds, role):
         if not holds:
             assert response.status_code in (401, 403), (role, response.text)
 
-    call()
+    try:
+        call()
+    except Unsatisfiable:
+        if mode != GenerationMode.NEGATIVE:
+            raise  # an operation without inputs has nothing to get wrong; every other must be fuzzed
