@@ -146,8 +146,9 @@ def _operation(lid: str, name: str, contract, content_types, schema_of: dict) ->
             responses[str(status)] = {"description": SUCCESS.get(status) or ERRORS[status], "content": {
                 "application/json": {"schema": schema_of[resolve(contract.response)]}}}
         for form in contract.also:
-            responses[str(status)]["content"][form.media_type] = {"schema": {"type": "string"},
-                                                                   "description": form.description}
+            answer = responses[str(status)]
+            answer["content"][form.media_type] = {"schema": _raw_schema(form.media_type)}
+            answer["description"] += f" Or {form.media_type}: {form.description}"
     operation["responses"] = responses
     return operation
 
