@@ -29,19 +29,40 @@ def config() -> dict:
     return {"api": "", "live": live_url(os.environ.get("LIVE_API_ENDPOINT"))}
 
 
+# The consoles' own kinds of file, fixed rather than read from the machine's MIME table (which
+# on some systems serves .js as text/plain, and Chrome runs ES modules only as JavaScript).
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def content_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix in CONTENT_TYPES:
+        return CONTENT_TYPES[suffix]
+    guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return guessed + "; charset=utf-8" if guessed.startswith("text/") else guessed
+
+
 def file(rest: str, folder: Path = FOLDER) -> tuple[str, bytes] | None:
     """A file of the consoles' folder, `index.html` for a folder; None outside it or absent."""
     if rest == "config.json":
-        return "application/json", json.dumps(config()).encode()
+        return content_type(rest), json.dumps(config()).encode()
     path = (folder / rest).resolve()
     if path.is_dir():
         path = path / "index.html"
     if not path.is_relative_to(folder.resolve()) or not path.is_file():
         return None
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if content_type.startswith("text/") or content_type in ("application/javascript", "application/json"):
-        content_type += "; charset=utf-8"
-    return content_type, path.read_bytes()
+    return content_type(path.name), path.read_bytes()
 
 
 def pages() -> dict[str, Callable[[str], tuple[str, bytes] | None]]:
