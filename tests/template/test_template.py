@@ -125,3 +125,17 @@ def test_every_sample_event_is_handled_without_error(
             assert result["statusCode"] < 400, result
     if isinstance(result, dict) and "batchItemFailures" in result:
         assert result["batchItemFailures"] == []
+
+
+def test_the_outbox_sweeper_may_send_to_every_queue_the_outbox_relays_to():
+    """The sweeper relays whatever a request's own relay left unsent: a destination it may not
+    send to would be retried forever, unseen locally (the local runtime does not enforce IAM)."""
+    from hospital import outbox
+
+    template = load_template(ROOT / "template.yaml")
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    queues = {variables[setting.name]["Ref"] for setting in outbox.DESTINATIONS.values()}
+    policies = template["Resources"]["OutboxSweeperFunction"]["Properties"]["Policies"]
+    allowed = {policy["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0] for policy in policies
+               if isinstance(policy, dict) and "SQSSendMessagePolicy" in policy}
+    assert queues <= allowed, sorted(queues - allowed)
