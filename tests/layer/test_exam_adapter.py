@@ -90,7 +90,7 @@ def test_a_person_the_exam_centre_does_not_know_is_member_not_found_PE1(sim, exa
     with pytest.raises(ExamMemberNotFound) as info:
         exam.authorise(identity_hash("110105194912310038", "id_number", SALT), identity_hash(MOBILE, "mobile", SALT),
                        CONSENTED, "exam-consent-v1")
-    assert (info.value.status, info.value.exam_code) == (404, "E_NO_MEMBER")
+    assert (info.value.upstream_status, info.value.exam_code) == (404, "E_NO_MEMBER")
     # The right ID number with another mobile number is no match either.
     with pytest.raises(ExamMemberNotFound):
         exam.authorise(identity_hash(ID_NUMBER, "id_number", SALT), identity_hash("13900000000", "mobile", SALT),
@@ -111,7 +111,7 @@ def test_withdrawing_stops_the_reading_and_may_be_repeated_PE1(sim, exam, member
     for read in (exam.appointments, exam.reports):
         with pytest.raises(ExamNotAuthorised) as info:
             read(member)
-        assert (info.value.status, info.value.exam_code) == (403, "E_NOT_AUTHORISED")
+        assert (info.value.upstream_status, info.value.exam_code) == (403, "E_NOT_AUTHORISED")
     with pytest.raises(ExamMemberNotFound):
         exam.withdraw("M-NOBODY")
     # Authorising again opens it again.
@@ -160,7 +160,7 @@ def test_unknown_members_and_reports_are_404s_PE2(sim, exam, member):
         exam.reports("M-NOBODY")
     with pytest.raises(ExamReportNotFound) as info:
         exam.report("R-NOTHING")
-    assert (info.value.status, info.value.exam_code) == (404, "E_NO_REPORT")
+    assert (info.value.upstream_status, info.value.exam_code) == (404, "E_NO_REPORT")
     # A report of a member who has not authorised: refused, not shown.
     report = sim.add_report(member)
     with pytest.raises(ExamNotAuthorised):

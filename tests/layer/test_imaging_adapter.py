@@ -166,7 +166,7 @@ def test_a_refused_key_is_its_own_error(sim, studies):
     for call in (lambda: wrong.search_studies(PATIENT), lambda: wrong.report(studies[0])):
         with pytest.raises(ImagingAuthRefused) as info:
             call()
-        assert info.value.status == 401
+        assert info.value.upstream_status == 401
         assert isinstance(info.value, UpstreamUnavailable)
         assert "not-the-key" not in str(info.value)
     assert "not-the-key" not in repr(wrong)
