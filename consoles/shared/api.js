@@ -52,9 +52,11 @@ async function refresh() {
 
 // api("GET", "/dispatch/cases/123") -> the decoded JSON (null for 204); throws ApiError.
 export async function api(method, path, body) {
+  const signedIn = Boolean(session()?.access_token);
   let answer = await send(method, path, body, session()?.access_token);
   if (answer.status === 401 && await refresh()) answer = await send(method, path, body, session()?.access_token);
-  if (answer.status === 401) {
+  // A refused sign-in step (no session yet) is the sign-in form's to show, not a sign-out.
+  if (answer.status === 401 && signedIn) {
     keepSession(null);
     window.dispatchEvent(new CustomEvent("signed-out"));
   }

@@ -49,7 +49,10 @@ export function signIn(root, title) {
           resolve(answer);
         }
       } catch (error) {
-        message.textContent = explain(error);
+        // A refused step says which: the password, or the code (explain's 401 means a lapsed session).
+        message.textContent = error.status === 401
+          ? (step === "password" ? "用户名或密码错误" : "验证码错误，请输入身份验证器上的最新验证码")
+          : explain(error);
       } finally {
         submit.disabled = false;
       }
