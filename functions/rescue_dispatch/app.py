@@ -23,7 +23,7 @@ def phone_intake():
            query=(web.Choice("status", ("open",), default="open",
                              description="open: not yet completed or cancelled"),
                   web.Int("limit", default=100, low=1, high=200, description="how many cases at most")),
-           response=answers.OpenCases, strict_query=True)
+           response=answers.OpenCases)
 def open_cases():
     """The open cases, oldest first: what an ED console lists, and reads again to catch up
     on whatever it missed while not connected."""
