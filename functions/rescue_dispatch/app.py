@@ -1,5 +1,5 @@
-"""Dispatcher side of emergency rescue: phone intake, accept, decide, dispatch, guidance
-sessions, cancel and complete (ER5, ER9, EA3, EA4)."""
+"""Dispatcher side of emergency rescue: the open cases, phone intake, accept, decide, dispatch,
+the ambulance's track, guidance sessions, cancel and complete (ER3, ER5, ER6, ER9, EA3, EA4)."""
 from hospital import settings, web
 from hospital.auth import permissions, roles
 
@@ -7,7 +7,7 @@ answers = web.lazy("hospital.rescue.answers")
 models = web.lazy("hospital.rescue.models")
 
 app = web.create_app("rescue_dispatch", needs=(
-    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.TRIAGE))
+    settings.DATABASE, settings.SESSIONS, settings.PERSONAL_DATA, settings.QUEUES, settings.TRIAGE, settings.LIVE))
 
 
 @web.route(app, "/dispatch/cases", methods=["POST"], permission=permissions.RESCUE_DISPATCH,
@@ -17,6 +17,31 @@ def phone_intake():
     from hospital.rescue import dispatch
 
     return web.respond(dispatch.phone_intake(web.principal(), web.body()), status=201)
+
+
+@web.route(app, "/dispatch/cases", methods=["GET"], permission=permissions.RESCUE_CONSOLE,
+           query=(web.Choice("status", ("open",), default="open",
+                             description="open: not yet completed or cancelled"),
+                  web.Int("limit", default=100, low=1, high=200, description="how many cases at most")),
+           response=answers.OpenCases)
+def open_cases():
+    """The open cases, oldest first: what an ED console lists, and reads again to catch up
+    on whatever it missed while not connected."""
+    from hospital.rescue import dispatch
+
+    return web.respond(dispatch.open_cases(web.principal(), web.args().limit))
+
+
+@web.route(app, "/dispatch/cases/{case_id}/ambulance", methods=["GET"], permission=permissions.RESCUE_CONSOLE,
+           query=(web.Time("since", description="also answer the track after this time"),),
+           response=answers.Ambulance)
+def ambulance(case_id):
+    """The ambulance sent to a case: its latest position, and its track when asked.
+
+    404 until a vehicle has been dispatched."""
+    from hospital.rescue import tracking
+
+    return web.respond(tracking.ambulance_for_console(case_id, web.args().since))
 
 
 @web.route(app, "/dispatch/cases/{case_id}", methods=["GET"], permission=permissions.RESCUE_CONSOLE,

@@ -135,7 +135,7 @@ ENTRIES = {
                        "assign", "unassign"},
     # ---- rescue ----------------------------------------------------------------------------------
     "rescue/dispatch.py": {"phone_intake", "step", "acknowledge", "dispatch", "progress", "register_vehicle",
-                           "case_view", "_audit_shown"},
+                           "case_view", "_audit_shown", "open_cases"},
     "rescue/guidance.py": {"start", "end"},
     "rescue/patient_steps.py": {"correct_location", "cancel"},
     "rescue/case_store.py": {"load"},  # reads, then decrypts after its transaction closes
@@ -153,7 +153,7 @@ ENTRIES = {
     "links/exam.py": {"authorise", "withdraw", "_member", "_others_hold"},
     "links/insurance.py": {"entry", "authorise", "card"},  # rights end and sessions are issued after commit
     "rescue/reports.py": {"dispatch_records", "case_for_admin"},
-    "rescue/tracking.py": {"record_positions", "ambulance_for_patient"},
+    "rescue/tracking.py": {"record_positions", "ambulance_for_patient", "ambulance_for_console"},
     "rescue/triage_link.py": {"deliver",  # the triage handler: reads, pushes, then records the result
                               "payload"},  # reads the case by case_store.load (decrypted), then its version
     "rescue/views.py": {"get_case", "list_own"},  # read by case_store.load, then the audit record

@@ -74,3 +74,19 @@ def alert_consoles_now(case_id: str, summary: dict, consoles: list) -> None:
                                visibility.pushed(summary, visibility.ED_ALERT_ROLES, delivery.recipients))
     except Exception as exc:  # noqa: BLE001 - the case is saved; the consumer is the guarantee
         log.warning("intake alert not pushed", extra={"case_id": case_id, "error": type(exc).__name__})
+
+
+CASE_CHANGED = "rescue.case_changed"
+
+
+def tell_consoles(case_id: str, node: str) -> None:
+    """Entry (after a step's commit): a hint to the ED consoles that the case moved, so every
+    open console updates (an acknowledged case stops ringing on all of them). It names the case
+    and the node only, nothing personal: a console reads the case over HTTP. Best effort, like
+    every push: a console that missed it catches up over HTTP."""
+    from hospital import live
+
+    try:
+        live.push(live.ED_CONSOLE, {"type": CASE_CHANGED, "case_id": case_id, "node": node})
+    except Exception as exc:  # noqa: BLE001 - the step is committed; a lost hint is caught up over HTTP
+        log.warning("case change not pushed", extra={"case_id": case_id, "error": type(exc).__name__})

@@ -104,6 +104,21 @@ class CasePage(Answer):
     next_cursor: str | None = Field(description="give it as `cursor` for the next page; null on the last page")
 
 
+class OpenCase(Answer):
+    """A case not yet completed or cancelled, as the ED consoles list it."""
+
+    case_id: str
+    status: str
+    source: str
+    created_at: str
+    acknowledged_at: str | None = Field(description="when the ED first acknowledged the alert; null until then")
+    address_text: str | None = Field(description="the address as the case view shows it, for the roles that may see it")
+
+
+class OpenCases(Answer):
+    items: list[OpenCase] = Field(description="oldest first")
+
+
 # ---- the ambulance --------------------------------------------------------------------------
 
 

@@ -436,3 +436,47 @@ def open_dispatches_of_ended_cases(conn, limit: int) -> tuple[int, list]:
                                   t.dispatches.c.created_at, t.rescue_cases.c.status, t.rescue_cases.c.updated_at)
                         .select_from(joined).where(*where).order_by(t.dispatches.c.created_at.desc()).limit(limit)).all()
     return count, rows
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenCase:
+    """One open case in the ED consoles' list: its newest address stays sealed until
+    `address_text()`, so the list and its audit record share one transaction."""
+
+    case_id: str
+    status: str
+    source: str
+    created_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    sealed_address: bytes | None = dataclasses.field(repr=False)
+
+    @property
+    def has_address(self) -> bool:
+        return self.sealed_address is not None
+
+    def address_text(self) -> str | None:
+        return crypto.decrypt_text(self.sealed_address, _context(self.case_id, "address"))
+
+
+def open_cases(conn, limit: int) -> list[OpenCase]:
+    """The cases not yet completed or cancelled, oldest first (the longest waiting leads), at
+    most `limit`, each with its first acknowledgement and its address as the case view shows
+    it (the newest location's, else the intake's)."""
+    c = t.rescue_cases.c
+    rows = conn.execute(sa.select(c.id, c.status, c.source, c.created_at, c.address_enc)
+                        .where(c.status.not_in(sorted(TERMINAL)))
+                        .order_by(c.created_at, c.id).limit(limit)).all()
+    ids = [r.id for r in rows]
+    acknowledged: dict[str, dt.datetime] = {}
+    corrected: dict[str, bytes | None] = {}
+    if ids:
+        e, loc = t.rescue_events.c, t.rescue_locations.c
+        acknowledged = dict(conn.execute(sa.select(e.case_id, sa.func.min(e.occurred_at))
+                                         .where(e.case_id.in_(ids), e.node == "acknowledged")
+                                         .group_by(e.case_id)).all())
+        for case_id, address in conn.execute(sa.select(loc.case_id, loc.address_enc)
+                                             .where(loc.case_id.in_(ids))
+                                             .order_by(loc.id)):
+            corrected[case_id] = address  # the last one read is the newest
+    return [OpenCase(r.id, r.status, r.source, r.created_at, acknowledged.get(r.id),
+                     corrected.get(r.id) or r.address_enc) for r in rows]

@@ -82,6 +82,25 @@ def progress(staff, case_id: str, node: str, details: dict | None = None) -> dic
     return case_view(staff, case_id)
 
 
+def open_cases(actor, limit: int) -> dict:
+    """The open cases for the ED consoles (their catch-up after a missed push), oldest first,
+    with the address where the caller's role may see it. The list and the audit record of the
+    addresses it shows share one transaction; they are decrypted after it."""
+    visible = visibility.fields_for(actor.roles)
+    with_address = visibility.ADDRESS in visible
+    with transaction() as conn:
+        cases = case_store.open_cases(conn, limit)
+        shown = [c.case_id for c in cases if c.has_address]
+        if with_address and shown:
+            visibility.record_shown(conn, actor, None, [visibility.ADDRESS],
+                                    visibility.granting_roles(actor.roles, visible), targets=shown)
+    return {"items": [{
+        "case_id": c.case_id, "status": c.status, "source": c.source, "created_at": iso_utc(c.created_at),
+        "acknowledged_at": iso_utc(c.acknowledged_at),
+        "address_text": c.address_text() if with_address else None,
+    } for c in cases]}
+
+
 def register_vehicle(vehicle_id: str, plate: str) -> None:
     with unit_of_work() as uow:
         add_vehicle(uow, vehicle_id, plate)
@@ -105,11 +124,22 @@ def append_step(uow, actor, role: str, case_id: str, node: str, details: dict | 
     case_store.append_node(uow.conn, case_id, node, source=SOURCE, actor_user_id=actor.user_id,
                            actor_role=role, details=details or {})
     uow.publish(messages.CaseChanged(case_id=case_id, node=node))
+    _tell_consoles(uow, case_id, node)
 
 
 def record_acknowledgement(uow, actor, role: str, case_id: str) -> None:
-    case_store.append_node(uow.conn, case_id, "acknowledged", source="ed_console",
-                           actor_user_id=actor.user_id, actor_role=role, dedupe_key="acknowledged")
+    """The first acknowledgement is a node, and every open console hears of it (each stops
+    ringing); a repeat records and tells nothing."""
+    if case_store.append_node(uow.conn, case_id, "acknowledged", source="ed_console",
+                              actor_user_id=actor.user_id, actor_role=role, dedupe_key="acknowledged"):
+        _tell_consoles(uow, case_id, "acknowledged")
+
+
+def _tell_consoles(uow, case_id: str, node: str) -> None:
+    """After the commit, the ED consoles hear that the case moved (alerts.case_changed)."""
+    from hospital.rescue import alerts
+
+    uow.after_commit(lambda: alerts.tell_consoles(case_id, node))
 
 
 def send_vehicle(uow, dispatcher, case_id: str, vehicle_id: str, crew_user_ids: list[int], dispatch_id: str,
@@ -143,6 +173,7 @@ def send_vehicle(uow, dispatcher, case_id: str, vehicle_id: str, crew_user_ids: 
     for user_id in sorted(set(crew_user_ids)):
         conn.execute(t.dispatch_crew.insert().values(dispatch_id=dispatch_id, user_id=user_id))
     uow.publish(messages.Dispatched(case_id=case_id, dispatch_id=dispatch_id))
+    _tell_consoles(uow, case_id, "dispatched")
 
 
 def record_progress(uow, staff, case_id: str, node: str, details: dict | None, now) -> None:
@@ -157,6 +188,7 @@ def record_progress(uow, staff, case_id: str, node: str, details: dict | None, n
     if node == "back_in_service":
         conn.execute(t.dispatches.update().where(t.dispatches.c.id == open_dispatch.id).values(closed_at=now))
     uow.publish(messages.CaseChanged(case_id=case_id, node=node))
+    _tell_consoles(uow, case_id, node)
 
 
 def add_vehicle(uow, vehicle_id: str, plate: str) -> None:

@@ -14,7 +14,7 @@ read in the points' own transaction: no read after the commit, nothing to decryp
 one vehicle are stored one at a time (its row lock), each newer than the last, but their pushes
 travel apart, so a client shows the newest device_time it has heard of.
 
-The entries (`record_positions`, `ambulance_for_patient`) open one transaction each, push and
+The entries (`record_positions`, `ambulance_for_patient`, `ambulance_for_console`) open one transaction each, push and
 decrypt what they show after it closed; `store_batch` and the readers take the caller's
 connection.
 """
@@ -159,17 +159,39 @@ def ambulance_for_patient(principal, case_id: str, since: dt.datetime | None = N
     with transaction() as conn:
         if not case_store.is_owned_by(conn, case_id, principal.user_id):
             raise NotFound("no such rescue case", field="case_id")
-        dispatch = conn.execute(sa.select(t.dispatches).where(t.dispatches.c.case_id == case_id)
-                                .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
-        if dispatch is None:
-            raise NotFound("no ambulance has been dispatched to this case yet", field="case_id")
-        query = sa.select(t.vehicle_positions).where(t.vehicle_positions.c.dispatch_id == dispatch.id,
-                                                     t.vehicle_positions.c.device_time <= _shown_until())
-        latest = conn.execute(query.order_by(t.vehicle_positions.c.device_time.desc()).limit(1)).first()
-        track = []
-        if since is not None:
-            track = conn.execute(query.where(t.vehicle_positions.c.device_time > _naive_utc(since))
-                                 .order_by(t.vehicle_positions.c.device_time).limit(2000)).all()
+        dispatch, latest, track = _latest_dispatch_track(conn, case_id, since)
+    return _ambulance(dispatch, latest, track, since)
+
+
+def ambulance_for_console(case_id: str, since: dt.datetime | None = None) -> dict:
+    """The same for the ED consoles and dispatchers (who may see every case): the track they
+    draw after a reload or a lost connection, where the live pushes were missed."""
+    with transaction() as conn:
+        if not case_store.exists(conn, case_id):
+            raise NotFound("no such rescue case", field="case_id")
+        dispatch, latest, track = _latest_dispatch_track(conn, case_id, since)
+    return _ambulance(dispatch, latest, track, since)
+
+
+def _latest_dispatch_track(conn, case_id: str, since: dt.datetime | None):
+    """In the caller's transaction: the case's newest dispatch, its latest position and its
+    points after `since` (none unless asked); 404 when nothing was dispatched."""
+    dispatch = conn.execute(sa.select(t.dispatches).where(t.dispatches.c.case_id == case_id)
+                            .order_by(t.dispatches.c.created_at.desc()).limit(1)).first()
+    if dispatch is None:
+        raise NotFound("no ambulance has been dispatched to this case yet", field="case_id")
+    query = sa.select(t.vehicle_positions).where(t.vehicle_positions.c.dispatch_id == dispatch.id,
+                                                 t.vehicle_positions.c.device_time <= _shown_until())
+    latest = conn.execute(query.order_by(t.vehicle_positions.c.device_time.desc()).limit(1)).first()
+    track = []
+    if since is not None:
+        track = conn.execute(query.where(t.vehicle_positions.c.device_time > _naive_utc(since))
+                             .order_by(t.vehicle_positions.c.device_time).limit(2000)).all()
+    return dispatch, latest, track
+
+
+def _ambulance(dispatch, latest, track, since) -> dict:
+    """Decrypted after the read closed."""
     return {
         "vehicle_id": dispatch.vehicle_id,
         "dispatch_closed": dispatch.closed_at is not None,
