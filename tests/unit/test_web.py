@@ -202,3 +202,27 @@ def test_a_route_with_a_body_to_answer_must_name_its_model():
         web.route(app, "/x", methods=["GET"], public=True, success=(200,))(lambda: None)
     with pytest.raises(ValueError, match="one method"):
         web.route(app, "/x", methods=["GET", "POST"], public=True)(lambda: None)
+
+
+def strict_app():
+    app = web.create_app("t", needs=())
+
+    @web.route(app, "/s", methods=["GET"], public=True, response=Value, strict_query=True,
+               query=(web.Text("q"),))
+    def search():
+        return web.respond({"value": web.args().q})
+
+    return app
+
+
+@pytest.mark.parametrize("name,field", [("qq", "qq"), ("", "query")])
+def test_a_strict_query_refuses_an_unknown_parameter_naming_it_NF5(name, field):
+    def with_query(params):
+        event = api_event("GET", "/s")
+        event["queryStringParameters"] = params
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in params.items()}
+        return event
+
+    status, body, _ = invoke(strict_app(), with_query({"q": "a", name: "1"}))
+    assert status == 400 and body["error"]["field"] == field
+    assert invoke(strict_app(), with_query({"q": "a"}))[:2] == (200, {"value": "a"})

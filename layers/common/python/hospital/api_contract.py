@@ -241,7 +241,8 @@ class Contract:
         names = [param.name for param in self.query]
         unknown = sorted(set(given) - set(names))
         if self.strict_query and unknown:
-            raise ValidationFailed(f"unknown filter; use {', '.join(names)}", field=unknown[0])
+            raise ValidationFailed(f"unknown filter {unknown[0]!r}; use {', '.join(names)}",
+                                   field=unknown[0] or "query")  # "?=1" names no parameter
         return types.SimpleNamespace(**{param.name: param.read(given.get(param.name)) for param in self.query})
 
 

@@ -248,6 +248,8 @@ rescue_cases = sa.Table(
     sa.Column("updated_at", Time, nullable=False),
     sa.UniqueConstraint("patient_user_id", "idempotency_key"),
     sa.Index("ix_rescue_cases_patient_created", "patient_user_id", "created_at"),
+    # The ED consoles' open cases (not completed or cancelled), oldest first, read every few seconds.
+    sa.Index("ix_rescue_cases_status_created", "status", "created_at"),
 )
 
 rescue_events = sa.Table(
