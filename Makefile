@@ -46,9 +46,11 @@ lock: venv
 run: venv
 	$(BIN)/python -m infra.local.runtime
 
-## test: the whole suite (MariaDB/MySQL tests skip loudly without a server unless REQUIRE_MYSQL=1)
+## test: the whole suite (MariaDB/MySQL tests skip loudly without a server unless REQUIRE_MYSQL=1), a
+# worker per core (TEST_WORKERS=0: one process), each test file on one worker
+TEST_WORKERS ?= auto
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## unit: the unit tier alone (tests/unit): pure rules and static checks, no database server, moto or
 # simulator (tests/unit/conftest.py refuses a test that asks for one); seconds, not minutes

@@ -21,6 +21,17 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 VIEWPORT = {"width": 1366, "height": 768}
 
 
+@pytest.fixture(scope="module")
+def own_database(platform):
+    """A MariaDB database for the module alone: the consoles show what is open hospital-wide,
+    so another test's cases or findings must not appear in them (whatever ran before)."""
+    from tests.conftest import _use_database, new_mysql_database
+
+    with new_mysql_database() as url:
+        _use_database(url)
+        yield url
+
+
 @pytest.fixture(scope="session")
 def chromium():
     if not pathlib.Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):

@@ -24,7 +24,6 @@ from hospital.auth import permissions as P
 from hospital.auth import roles as R
 from hospital.db import engine, tables
 from tests.browser.conftest import screenshot
-from tests.conftest import new_mysql_database
 
 PASSWORD = "Correct-horse-42"
 SESSION_KEY = "hospital.session"
@@ -32,12 +31,8 @@ DAYS = ("2025-03-10", "2025-03-11")
 
 
 @pytest.fixture(scope="module")
-def admin_db(platform):
-    from tests.conftest import _use_database
-
-    with new_mysql_database() as url:
-        _use_database(url)
-        yield "mysql"
+def admin_db(own_database):
+    return "mysql"
 
 
 def enrolled(base: str, *roles: str, granted_by: dict | None = None) -> dict:

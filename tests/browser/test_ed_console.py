@@ -40,7 +40,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
 
 @pytest.fixture
-def api(platform, mysql_db):
+def api(platform, own_database):
     return platform.api.url
 
 
