@@ -18,9 +18,13 @@ import uuid
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# Every answer of every route the tests call is checked against the route's declared contract
-# (hospital.api_contract): the published OpenAPI document is what the code answers.
-os.environ["HOSPITAL_CHECK_CONTRACTS"] = "1"
+
+
+def pytest_configure(config):
+    """Under pytest (not when a benchmark imports these helpers: production does not check),
+    every answer of every route the tests call is checked against the route's declared contract
+    (hospital.api_contract): the published OpenAPI document is what the code answers."""
+    os.environ["HOSPITAL_CHECK_CONTRACTS"] = "1"
 
 
 def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):

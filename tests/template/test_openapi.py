@@ -101,3 +101,12 @@ def test_bodies_and_answers_name_every_field_they_take_or_give_NF5(document):
     for name in named:
         if schemas[name].get("type") == "object":
             assert schemas[name].get("additionalProperties") is False, name
+
+
+def test_the_suite_checks_every_answer_against_its_contract():
+    """tests/conftest.py turns the check on for every pytest run (and only there)."""
+    import os
+
+    from hospital import api_contract
+
+    assert os.environ.get(api_contract.CHECK_ENV) == "1" and api_contract.checking()
