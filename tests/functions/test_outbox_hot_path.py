@@ -7,6 +7,8 @@ paid a second commit per message: intake 2 writing commits (14 round trips on My
 notification 2 (8 round trips)."""
 import uuid
 
+import pytest
+
 from hospital import outbox
 from infra import devenv
 from tests.conftest import api_event, call
@@ -81,7 +83,17 @@ def test_a_v3_payment_notification_commits_once_with_the_mark_of_the_message_sen
 CASE_CREATED = {"mysql": (2, 2), "sqlite": (2, 2)}  # (writing commits, read-only commits)
 
 
-def test_a_consumed_case_created_commits_its_fan_out_and_triage_forward_once(db, patient, functions):
+@pytest.fixture
+def nobody_on_duty(db):
+    """The counts below are of a case with no staff on duty to tell: another test file the same
+    worker ran may have left someone on duty in this database."""
+    from hospital.db import engine, tables
+
+    with engine().begin() as conn:
+        conn.execute(tables.on_duty.delete())
+
+
+def test_a_consumed_case_created_commits_its_fan_out_and_triage_forward_once(db, nobody_on_duty, patient, functions):
     from tests.functions.test_rescue_events import created, sqs_event
 
     _, token = patient
@@ -94,7 +106,7 @@ def test_a_consumed_case_created_commits_its_fan_out_and_triage_forward_once(db,
     assert costs.writes.count("INSERT INTO outbox") == 1  # the triage forward, in the fan-out's commit
 
 
-def test_a_batch_of_case_created_forwards_to_triage_in_one_send(db, patient, functions):
+def test_a_batch_of_case_created_forwards_to_triage_in_one_send(db, nobody_on_duty, patient, functions):
     """The records of one SQS batch relay what they published together: three cases' triage
     forwards are one SendMessageBatch, not three calls (counted on the SQS client's own events)."""
     from hospital.aws import client
