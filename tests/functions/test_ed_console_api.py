@@ -10,7 +10,7 @@ from hospital.db import engine, tables
 from tests.conftest import api_event, call, make_patient
 from tests.functions.test_live_rights import console_user, open_console
 from tests.functions.test_rescue_dispatch import CALL, d, staff_member
-from tests.functions.test_rescue_tracking import dispatched_case, iso, point, post, seconds, start_of_track
+from tests.functions.test_rescue_tracking import ambulance, dispatched_case, iso, point, post, seconds, start_of_track
 
 LOCATION = {"latitude": 31.2304, "longitude": 121.4737, "coord_system": "gcj02"}
 
@@ -24,12 +24,7 @@ def open_cases(functions, token, query=None):
 
 
 def console_ambulance(functions, token, case_id, since=None):
-    event = api_event("GET", f"/dispatch/cases/{case_id}/ambulance", resource="/dispatch/cases/{case_id}/ambulance",
-                      token=token, path_parameters={"case_id": case_id})
-    if since:
-        event["queryStringParameters"] = {"since": since}
-        event["multiValueQueryStringParameters"] = {"since": [since]}
-    return call(functions, "RescueDispatchFunction", event)
+    return ambulance(functions, token, case_id, since, base="/dispatch/cases", function="RescueDispatchFunction")
 
 
 def patient_case(platform, functions, address="人民广场1号"):

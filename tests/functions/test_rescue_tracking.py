@@ -40,13 +40,14 @@ def post(functions, token, vehicle_id, points):
         body={"points": points}, token=token, path_parameters={"vehicle_id": vehicle_id}))
 
 
-def ambulance(functions, token, case_id, since=None):
-    event = api_event("GET", f"/rescue/cases/{case_id}/ambulance", resource="/rescue/cases/{case_id}/ambulance",
+def ambulance(functions, token, case_id, since=None, base="/rescue/cases", function="RescueApiFunction"):
+    """The ambulance of a case as the patient reads it, or (base, function) as a console does."""
+    event = api_event("GET", f"{base}/{case_id}/ambulance", resource=base + "/{case_id}/ambulance",
                       token=token, path_parameters={"case_id": case_id})
     if since:
         event["queryStringParameters"] = {"since": since}
         event["multiValueQueryStringParameters"] = {"since": [since]}
-    return call(functions, "RescueApiFunction", event)
+    return call(functions, function, event)
 
 
 def dispatched_case(platform, functions, vehicle_id=None, crew=None):

@@ -362,8 +362,22 @@ def load(case_id: str, *, owner_user_id: int | None = None, caller_phone: bool =
     )
 
 
+class _SealedAddress:
+    """A listed case whose address stays sealed until it is shown (address_text)."""
+
+    case_id: str
+    sealed_address: bytes | None
+
+    @property
+    def has_address(self) -> bool:
+        return self.sealed_address is not None
+
+    def address_text(self) -> str | None:
+        return crypto.decrypt_text(self.sealed_address, _context(self.case_id, "address"))
+
+
 @dataclasses.dataclass(frozen=True)
-class CaseListing:
+class CaseListing(_SealedAddress):
     """One case in a patient's list. The address stays sealed until `address_text()`, so
     the list is read (and its audit written) in one transaction and decrypted after it."""
 
@@ -373,13 +387,6 @@ class CaseListing:
     created_at: dt.datetime
     rescue_person_id: str | None
     sealed_address: bytes | None = dataclasses.field(repr=False)
-
-    @property
-    def has_address(self) -> bool:
-        return self.sealed_address is not None
-
-    def address_text(self) -> str | None:
-        return crypto.decrypt_text(self.sealed_address, _context(self.case_id, "address"))
 
 
 def patient_cases(conn, user_id: int, limit: int, after: tuple[dt.datetime, str] | None = None) -> list[CaseListing]:
@@ -439,7 +446,7 @@ def open_dispatches_of_ended_cases(conn, limit: int) -> tuple[int, list]:
 
 
 @dataclasses.dataclass(frozen=True)
-class OpenCase:
+class OpenCase(_SealedAddress):
     """One open case in the ED consoles' list: its newest address stays sealed until
     `address_text()`, so the list and its audit record share one transaction."""
 
@@ -449,13 +456,6 @@ class OpenCase:
     created_at: dt.datetime
     acknowledged_at: dt.datetime | None
     sealed_address: bytes | None = dataclasses.field(repr=False)
-
-    @property
-    def has_address(self) -> bool:
-        return self.sealed_address is not None
-
-    def address_text(self) -> str | None:
-        return crypto.decrypt_text(self.sealed_address, _context(self.case_id, "address"))
 
 
 def open_cases(conn, limit: int) -> list[OpenCase]:
